@@ -1,0 +1,4 @@
+//! Backends: turning an authorized S3 operation into a backend request (presigned URL, headers,
+//! response handling). One planner per bucket, built once per config snapshot.
+
+pub mod s3;

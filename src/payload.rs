@@ -1,0 +1,115 @@
+//! Holding a streamed body to the sha256 its signature named, without buffering it.
+//!
+//! The verifier forwards every chunk but the newest: the newest is released only once the whole
+//! body has arrived with the declared length and hashed to the signed value. A body that does not
+//! match therefore never reaches the backend in full, and with a fixed `Content-Length` the
+//! backend cannot complete an object from it.
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use crate::s3::{ErrorCode, S3Error};
+
+/// Sans-IO sha256 check of a streamed body.
+#[derive(Debug)]
+pub struct PayloadVerifier {
+    expected: [u8; 32],
+    content_length: u64,
+    seen: u64,
+    hasher: Sha256,
+    held: Option<Bytes>,
+}
+
+impl PayloadVerifier {
+    /// A verifier for a body of `content_length` bytes that must hash to `expected`.
+    pub fn new(expected: [u8; 32], content_length: u64) -> Self {
+        PayloadVerifier { expected, content_length, seen: 0, hasher: Sha256::new(), held: None }
+    }
+
+    /// Feeds the next chunk. Returns what may be forwarded now (the previously held chunk).
+    /// Errors when the body grows past its declared length.
+    pub fn push(&mut self, chunk: Bytes) -> Result<Option<Bytes>, S3Error> {
+        if chunk.is_empty() {
+            return Ok(None);
+        }
+        self.seen += chunk.len() as u64;
+        if self.seen > self.content_length {
+            return Err(S3Error::new(
+                ErrorCode::InvalidRequest,
+                format!("the body is longer than its Content-Length of {}", self.content_length),
+            ));
+        }
+        self.hasher.update(&chunk);
+        Ok(self.held.replace(chunk))
+    }
+
+    /// Ends the body. Returns the held-back bytes if the length and sha256 match, otherwise the
+    /// error to answer with (`IncompleteBody` or `XAmzContentSHA256Mismatch`).
+    pub fn finish(&mut self) -> Result<Option<Bytes>, S3Error> {
+        if self.seen != self.content_length {
+            return Err(S3Error::new(
+                ErrorCode::IncompleteBody,
+                format!(
+                    "the body ended after {} of the {} bytes its Content-Length declared",
+                    self.seen, self.content_length
+                ),
+            ));
+        }
+        let actual: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();
+        if actual != self.expected {
+            return Err(S3Error::new(
+                ErrorCode::XAmzContentSHA256Mismatch,
+                "the body's sha256 does not match the x-amz-content-sha256 the request signed",
+            )
+            .with_detail("ClientComputedContentSHA256", hex::encode(self.expected))
+            .with_detail("S3ComputedContentSHA256", hex::encode(actual)));
+        }
+        Ok(self.held.take())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sha(b: &[u8]) -> [u8; 32] {
+        Sha256::digest(b).into()
+    }
+
+    #[test]
+    fn matching_body_is_released_in_full_and_in_order() {
+        let mut v = PayloadVerifier::new(sha(b"hello world"), 11);
+        let mut out = Vec::new();
+        for part in [&b"hello"[..], b" ", b"world"] {
+            if let Some(b) = v.push(Bytes::copy_from_slice(part)).unwrap() {
+                out.extend_from_slice(&b);
+            }
+        }
+        assert_eq!(out, b"hello ");
+        out.extend_from_slice(&v.finish().unwrap().unwrap());
+        assert_eq!(out, b"hello world");
+    }
+
+    #[test]
+    fn mismatching_body_never_releases_its_last_chunk() {
+        let mut v = PayloadVerifier::new(sha(b"hello world"), 11);
+        assert!(v.push(Bytes::from_static(b"hello worlD")).unwrap().is_none());
+        let err = v.finish().unwrap_err();
+        assert_eq!(err.code, ErrorCode::XAmzContentSHA256Mismatch);
+    }
+
+    #[test]
+    fn short_and_long_bodies_are_refused() {
+        let mut v = PayloadVerifier::new(sha(b"abc"), 3);
+        v.push(Bytes::from_static(b"ab")).unwrap();
+        assert_eq!(v.finish().unwrap_err().code, ErrorCode::IncompleteBody);
+        let mut v = PayloadVerifier::new(sha(b"abc"), 3);
+        assert!(v.push(Bytes::from_static(b"abcd")).is_err());
+    }
+
+    #[test]
+    fn empty_body_verifies_against_the_empty_hash() {
+        let mut v = PayloadVerifier::new(sha(b""), 0);
+        assert!(v.finish().unwrap().is_none());
+    }
+}

@@ -1,0 +1,263 @@
+//! The one error type at the protocol edge: an S3 error code, its HTTP status and a message that
+//! says which check failed. Rendered as the S3 `<Error>` XML document.
+
+use std::fmt;
+
+/// S3 error codes the gateway emits, each with its HTTP status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+#[allow(missing_docs)] // the variants are the S3 codes of the same name
+pub enum ErrorCode {
+    AccessDenied,
+    AuthorizationHeaderMalformed,
+    AuthorizationQueryParametersError,
+    BadDigest,
+    BucketAlreadyExists,
+    EntityTooLarge,
+    EntityTooSmall,
+    ExpiredToken,
+    IncompleteBody,
+    InternalError,
+    InvalidAccessKeyId,
+    InvalidArgument,
+    InvalidBucketName,
+    InvalidDigest,
+    InvalidPart,
+    InvalidPartOrder,
+    InvalidRange,
+    InvalidRequest,
+    InvalidToken,
+    InvalidURI,
+    KeyTooLongError,
+    MalformedXML,
+    MethodNotAllowed,
+    MissingContentLength,
+    MissingSecurityHeader,
+    NoSuchBucket,
+    NoSuchKey,
+    NoSuchUpload,
+    NotImplemented,
+    PreconditionFailed,
+    RequestTimeTooSkewed,
+    ServiceUnavailable,
+    SignatureDoesNotMatch,
+    SlowDown,
+    XAmzContentSHA256Mismatch,
+    /// The backend could not be reached or answered nonsense.
+    BadGateway,
+    /// The backend did not answer in time.
+    GatewayTimeout,
+}
+
+impl ErrorCode {
+    /// The code as written in the XML `<Code>` element.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AccessDenied => "AccessDenied",
+            Self::AuthorizationHeaderMalformed => "AuthorizationHeaderMalformed",
+            Self::AuthorizationQueryParametersError => "AuthorizationQueryParametersError",
+            Self::BadDigest => "BadDigest",
+            Self::BucketAlreadyExists => "BucketAlreadyExists",
+            Self::EntityTooLarge => "EntityTooLarge",
+            Self::EntityTooSmall => "EntityTooSmall",
+            Self::ExpiredToken => "ExpiredToken",
+            Self::IncompleteBody => "IncompleteBody",
+            Self::InternalError => "InternalError",
+            Self::InvalidAccessKeyId => "InvalidAccessKeyId",
+            Self::InvalidArgument => "InvalidArgument",
+            Self::InvalidBucketName => "InvalidBucketName",
+            Self::InvalidDigest => "InvalidDigest",
+            Self::InvalidPart => "InvalidPart",
+            Self::InvalidPartOrder => "InvalidPartOrder",
+            Self::InvalidRange => "InvalidRange",
+            Self::InvalidRequest => "InvalidRequest",
+            Self::InvalidToken => "InvalidToken",
+            Self::InvalidURI => "InvalidURI",
+            Self::KeyTooLongError => "KeyTooLongError",
+            Self::MalformedXML => "MalformedXML",
+            Self::MethodNotAllowed => "MethodNotAllowed",
+            Self::MissingContentLength => "MissingContentLength",
+            Self::MissingSecurityHeader => "MissingSecurityHeader",
+            Self::NoSuchBucket => "NoSuchBucket",
+            Self::NoSuchKey => "NoSuchKey",
+            Self::NoSuchUpload => "NoSuchUpload",
+            Self::NotImplemented => "NotImplemented",
+            Self::PreconditionFailed => "PreconditionFailed",
+            Self::RequestTimeTooSkewed => "RequestTimeTooSkewed",
+            Self::ServiceUnavailable => "ServiceUnavailable",
+            Self::SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            Self::SlowDown => "SlowDown",
+            Self::XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
+            Self::BadGateway => "BadGateway",
+            Self::GatewayTimeout => "GatewayTimeout",
+        }
+    }
+
+    /// The HTTP status S3 answers this code with.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::AccessDenied
+            | Self::InvalidAccessKeyId
+            | Self::RequestTimeTooSkewed
+            | Self::SignatureDoesNotMatch => 403,
+            Self::NoSuchBucket | Self::NoSuchKey | Self::NoSuchUpload => 404,
+            Self::MethodNotAllowed => 405,
+            Self::BucketAlreadyExists => 409,
+            Self::MissingContentLength => 411,
+            Self::PreconditionFailed => 412,
+            Self::InvalidRange => 416,
+            Self::InternalError => 500,
+            Self::NotImplemented => 501,
+            Self::BadGateway => 502,
+            Self::ServiceUnavailable | Self::SlowDown => 503,
+            Self::GatewayTimeout => 504,
+            _ => 400,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An S3 protocol error: what the client sees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Error {
+    /// The S3 code.
+    pub code: ErrorCode,
+    /// A message that says which check failed. Never contains a secret.
+    pub message: String,
+    /// The resource the request named (`/bucket/key`), if known.
+    pub resource: Option<String>,
+    /// Extra elements for the XML body (`<StringToSign>`-free: only safe, helpful fields such as
+    /// `CanonicalRequestHash`, `ServerTime`, `MaxSizeAllowed`).
+    pub details: Vec<(&'static str, String)>,
+}
+
+impl S3Error {
+    /// An error with a code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        S3Error { code, message: message.into(), resource: None, details: Vec::new() }
+    }
+
+    /// Sets the resource.
+    #[must_use]
+    pub fn with_resource(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(resource.into());
+        self
+    }
+
+    /// Adds an extra XML element.
+    #[must_use]
+    pub fn with_detail(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.details.push((name, value.into()));
+        self
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.code.status()
+    }
+
+    /// The S3 `<Error>` document.
+    pub fn to_xml(&self, request_id: &str) -> String {
+        let mut out = String::with_capacity(256);
+        out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>");
+        out.push_str(self.code.as_str());
+        out.push_str("</Code><Message>");
+        push_escaped(&mut out, &self.message);
+        out.push_str("</Message>");
+        if let Some(r) = &self.resource {
+            out.push_str("<Resource>");
+            push_escaped(&mut out, r);
+            out.push_str("</Resource>");
+        }
+        for (name, value) in &self.details {
+            out.push('<');
+            out.push_str(name);
+            out.push('>');
+            push_escaped(&mut out, value);
+            out.push_str("</");
+            out.push_str(name);
+            out.push('>');
+        }
+        out.push_str("<RequestId>");
+        push_escaped(&mut out, request_id);
+        out.push_str("</RequestId></Error>");
+        out
+    }
+
+    /// Shorthands for the common cases.
+    pub fn access_denied(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::AccessDenied, message)
+    }
+    /// `InvalidArgument`.
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidArgument, message)
+    }
+    /// `InvalidRequest`.
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, message)
+    }
+    /// `NotImplemented`.
+    pub fn not_implemented(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotImplemented, message)
+    }
+    /// `InternalError`.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InternalError, message)
+    }
+}
+
+impl fmt::Display for S3Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for S3Error {}
+
+/// Appends `s` with the five XML special characters escaped.
+pub fn push_escaped(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot carry at all are written as references S3 also uses.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {
+                out.push_str(&format!("&#x{:X};", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_xml_escapes_the_message_and_carries_the_request_id() {
+        let e = S3Error::new(ErrorCode::NoSuchKey, "no <key> & such").with_resource("/b/a&b");
+        let xml = e.to_xml("REQ1");
+        assert!(xml.contains("<Code>NoSuchKey</Code>"));
+        assert!(xml.contains("<Message>no &lt;key&gt; &amp; such</Message>"));
+        assert!(xml.contains("<Resource>/b/a&amp;b</Resource>"));
+        assert!(xml.contains("<RequestId>REQ1</RequestId>"));
+        assert_eq!(e.status(), 404);
+    }
+
+    #[test]
+    fn statuses_follow_s3() {
+        assert_eq!(ErrorCode::SignatureDoesNotMatch.status(), 403);
+        assert_eq!(ErrorCode::RequestTimeTooSkewed.status(), 403);
+        assert_eq!(ErrorCode::ExpiredToken.status(), 400);
+        assert_eq!(ErrorCode::NotImplemented.status(), 501);
+        assert_eq!(ErrorCode::MissingContentLength.status(), 411);
+    }
+}

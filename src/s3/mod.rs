@@ -1,0 +1,8 @@
+//! The S3 protocol surface: request parsing and classification, XML documents, errors.
+
+pub mod error;
+pub mod request;
+pub mod xml;
+
+pub use error::{ErrorCode, S3Error};
+pub use request::{Operation, S3Request};
