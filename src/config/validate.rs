@@ -499,7 +499,8 @@ fn check_backend(b: &BucketConfig, path: &str, r: &mut Report) {
     }
     for (k, v) in &b.backend_options {
         if is_secret_option(k) && v.is_empty() {
-            r.problem(&at(k), "empty");
+            // A warning, not an error: 0.7 passed it through, and a 0.7 file must keep loading.
+            r.warn(&at(k), "empty secret value");
         }
     }
     match b.backend_type {
