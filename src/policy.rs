@@ -2,18 +2,39 @@
 //!
 //! Fail closed: an identity may do only what a scope grants, plus the anonymous rights of public
 //! buckets (GET, HEAD, List).
+//!
+//! Semantics (multistore 0.7 unless noted):
+//! - A scope grants its `actions` on keys under its `prefixes` (all keys when empty) in buckets
+//!   whose client-facing name matches its `bucket`. 0.7 compared bucket names exactly; we also
+//!   accept a glob (`*`, `data-*`), which is a superset.
+//! - Prefix matching is boundary-aware, as in 0.7: a prefix ending in `/` matches any key that
+//!   starts with it; a prefix without a trailing `/` matches the key equal to it or keys that
+//!   continue with `/`, so `data` covers `data/x` but not `data-private/x`.
+//! - For List, the checked "key" is the requested `prefix`: a scope limited to prefixes only
+//!   allows listing at or below them (an empty list prefix needs a whole-bucket scope).
+//! - Actions are exact, as in 0.7: `put_object` does not imply the multipart actions and
+//!   `delete_object` does not imply anything else. One extension: `get_object` also grants
+//!   `head_object`, as IAM's `s3:GetObject` does.
+//! - Copy is `put_object` on the destination plus `get_object` on the source (two checks made by
+//!   the caller); DeleteObjects is `delete_object` checked per key in the body
+//!   ([`authorize_some_key`] is the coarse check before the body is read).
+//! - Sessions minted for a role (`Identity::Principal { role: Some(r), .. }`) may use a bucket only
+//!   if its `allowed_roles` contains `r` or `*` (an empty list admits no session), besides what
+//!   their scopes grant. This is what 0.7 documented for `allowed_roles`; 0.7 itself checked only
+//!   the session's scopes. Public buckets keep their anonymous rights for everyone.
 
-use serde::Deserialize;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer};
 
 use crate::config::BucketConfig;
 use crate::s3::request::Operation;
 use crate::s3::S3Error;
 
 /// Actions as written in config (`snake_case`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-#[allow(missing_docs)]
+#[allow(missing_docs)] // the variants are the config names in CamelCase
 pub enum Action {
     GetObject,
     HeadObject,
@@ -30,6 +51,86 @@ pub enum Action {
     DeleteBucket,
 }
 
+impl Action {
+    /// Every action.
+    pub const ALL: [Action; 13] = [
+        Action::GetObject,
+        Action::HeadObject,
+        Action::PutObject,
+        Action::DeleteObject,
+        Action::ListBucket,
+        Action::CreateMultipartUpload,
+        Action::UploadPart,
+        Action::CompleteMultipartUpload,
+        Action::AbortMultipartUpload,
+        Action::ListMultipartUploadParts,
+        Action::ListBucketMultipartUploads,
+        Action::CreateBucket,
+        Action::DeleteBucket,
+    ];
+
+    /// The canonical config names, in [`Action::ALL`] order.
+    pub const NAMES: [&'static str; 13] = [
+        "get_object",
+        "head_object",
+        "put_object",
+        "delete_object",
+        "list_bucket",
+        "create_multipart_upload",
+        "upload_part",
+        "complete_multipart_upload",
+        "abort_multipart_upload",
+        "list_multipart_upload_parts",
+        "list_bucket_multipart_uploads",
+        "create_bucket",
+        "delete_bucket",
+    ];
+
+    /// The config name (`get_object`).
+    pub fn as_str(self) -> &'static str {
+        let i = Self::ALL.iter().position(|a| *a == self).unwrap_or(0);
+        Self::NAMES[i]
+    }
+
+    /// Parses a config name. Besides the canonical names, accepts the aliases `list_parts`
+    /// (`list_multipart_upload_parts`), `list_multipart_uploads`
+    /// (`list_bucket_multipart_uploads`), and `list_objects` / `list_objects_v2` (`list_bucket`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        if let Some(i) = Self::NAMES.iter().position(|n| *n == name) {
+            return Some(Self::ALL[i]);
+        }
+        match name {
+            "list_parts" => Some(Self::ListMultipartUploadParts),
+            "list_multipart_uploads" => Some(Self::ListBucketMultipartUploads),
+            "list_objects" | "list_objects_v2" => Some(Self::ListBucket),
+            _ => None,
+        }
+    }
+
+    /// Whether a scope listing `self` grants `wanted`.
+    fn grants(self, wanted: Action) -> bool {
+        self == wanted || (self == Action::GetObject && wanted == Action::HeadObject)
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Action {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Action::from_name(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown action '{s}' (expected one of {})",
+                Action::NAMES.join(", ")
+            ))
+        })
+    }
+}
+
 /// A grant: actions on keys under `prefixes` (all keys if empty) in buckets matching `bucket`.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct Scope {
@@ -40,6 +141,35 @@ pub struct Scope {
     pub prefixes: Vec<String>,
     /// Allowed actions.
     pub actions: Vec<Action>,
+}
+
+impl Scope {
+    /// Whether this scope covers the client-facing bucket name `bucket`.
+    pub fn matches_bucket(&self, bucket: &str) -> bool {
+        self.bucket == bucket || glob_match(&self.bucket, bucket)
+    }
+
+    /// Whether this scope grants `action` (regardless of bucket and key).
+    pub fn grants(&self, action: Action) -> bool {
+        self.actions.iter().any(|a| a.grants(action))
+    }
+
+    /// Whether `key` falls under one of the prefixes (always, when there are none).
+    pub fn covers_key(&self, key: &str) -> bool {
+        self.prefixes.is_empty() || self.prefixes.iter().any(|p| key_matches_prefix(key, p))
+    }
+}
+
+/// Boundary-aware prefix match (multistore 0.7): `data/` matches keys starting with it; `data`
+/// matches `data` and `data/...` but not `data-private/...`; an empty prefix matches every key.
+pub fn key_matches_prefix(key: &str, prefix: &str) -> bool {
+    if prefix.is_empty() || prefix.ends_with('/') {
+        return key.starts_with(prefix);
+    }
+    key == prefix
+        || (key.len() > prefix.len()
+            && key.starts_with(prefix)
+            && key.as_bytes()[prefix.len()] == b'/')
 }
 
 /// Who is calling.
@@ -60,26 +190,520 @@ pub enum Identity {
     },
 }
 
-/// The action an operation needs.
+/// The action an operation needs. `ListBuckets` maps to `ListBucket` but is never checked per
+/// bucket (see [`may_see_bucket`]); `CopyObject` / `UploadPartCopy` need the returned action on
+/// the destination plus `GetObject` on the source.
 pub fn action_for(op: Operation) -> Action {
-    let _ = op;
-    Action::GetObject
+    match op {
+        Operation::ListBuckets
+        | Operation::HeadBucket
+        | Operation::GetBucketLocation
+        | Operation::ListObjects
+        | Operation::ListObjectsV2 => Action::ListBucket,
+        Operation::CreateBucket => Action::CreateBucket,
+        Operation::DeleteBucket => Action::DeleteBucket,
+        Operation::GetObject => Action::GetObject,
+        Operation::HeadObject => Action::HeadObject,
+        Operation::PutObject | Operation::CopyObject => Action::PutObject,
+        Operation::DeleteObject | Operation::DeleteObjects => Action::DeleteObject,
+        Operation::CreateMultipartUpload => Action::CreateMultipartUpload,
+        Operation::UploadPart | Operation::UploadPartCopy => Action::UploadPart,
+        Operation::CompleteMultipartUpload => Action::CompleteMultipartUpload,
+        Operation::AbortMultipartUpload => Action::AbortMultipartUpload,
+        Operation::ListParts => Action::ListMultipartUploadParts,
+        Operation::ListMultipartUploads => Action::ListBucketMultipartUploads,
+    }
 }
 
-/// Checks `identity` may do `action` on `key` (for List: the requested prefix) in `bucket`.
-/// The error says what was missing.
-pub fn authorize(identity: &Identity, bucket: &BucketConfig, action: Action, key: &str) -> Result<(), S3Error> {
-    let _ = (identity, bucket, action, key);
-    Err(S3Error::access_denied("authorization is not written yet"))
+/// What anonymous callers may do on a public bucket.
+fn anonymous_may(bucket: &BucketConfig, action: Action) -> bool {
+    bucket.anonymous_access
+        && matches!(
+            action,
+            Action::GetObject | Action::HeadObject | Action::ListBucket
+        )
 }
 
-/// Whether ListBuckets shows `bucket` to `identity`.
+fn role_allowed(bucket: &BucketConfig, role: Option<&str>) -> bool {
+    role.is_none_or(|r| bucket.allowed_roles.iter().any(|a| a == r || a == "*"))
+}
+
+/// Checks `identity` may do `action` on `key` (for List: the requested prefix) in `bucket`,
+/// using the bucket's configured name as the client-facing name. For glob buckets use
+/// [`authorize_named`] with the name the client sent. The error says what was missing.
+pub fn authorize(
+    identity: &Identity,
+    bucket: &BucketConfig,
+    action: Action,
+    key: &str,
+) -> Result<(), S3Error> {
+    authorize_named(identity, bucket, &bucket.name, action, key)
+}
+
+/// [`authorize`] with the client-facing bucket `name` (which differs from `bucket.name` when the
+/// config entry is a glob).
+pub fn authorize_named(
+    identity: &Identity,
+    bucket: &BucketConfig,
+    name: &str,
+    action: Action,
+    key: &str,
+) -> Result<(), S3Error> {
+    check(identity, bucket, name, action, Some(key))
+}
+
+/// The coarse check for DeleteObjects before its body is read: some scope grants `action` on
+/// the bucket, under whatever prefix. Each key must then pass [`authorize_named`].
+pub fn authorize_some_key(
+    identity: &Identity,
+    bucket: &BucketConfig,
+    name: &str,
+    action: Action,
+) -> Result<(), S3Error> {
+    check(identity, bucket, name, action, None)
+}
+
+fn check(
+    identity: &Identity,
+    bucket: &BucketConfig,
+    name: &str,
+    action: Action,
+    key: Option<&str>,
+) -> Result<(), S3Error> {
+    if anonymous_may(bucket, action) {
+        return Ok(());
+    }
+    let Identity::Principal {
+        name: who,
+        role,
+        scopes,
+        ..
+    } = identity
+    else {
+        return Err(S3Error::access_denied(format!(
+            "anonymous access is not allowed for {action} on bucket {name}"
+        )));
+    };
+    if !role_allowed(bucket, role.as_deref()) {
+        return Err(S3Error::access_denied(format!(
+            "role '{}' is not in the allowed_roles of bucket {name}",
+            role.as_deref().unwrap_or_default()
+        )));
+    }
+    let mut granting = scopes
+        .iter()
+        .filter(|s| s.matches_bucket(name) && s.grants(action))
+        .peekable();
+    if granting.peek().is_none() {
+        return Err(S3Error::access_denied(format!(
+            "no scope of '{who}' grants {action} on bucket {name}"
+        )));
+    }
+    let Some(key) = key else { return Ok(()) };
+    let mut prefixes = Vec::new();
+    for s in granting {
+        if s.covers_key(key) {
+            return Ok(());
+        }
+        prefixes.extend(s.prefixes.iter().map(String::as_str));
+    }
+    let what = if action == Action::ListBucket {
+        "prefix"
+    } else {
+        "key"
+    };
+    Err(S3Error::access_denied(format!(
+        "{action} on bucket {name} is granted to '{who}' only under the prefixes [{}], not for {what} '{key}'",
+        prefixes.join(", ")
+    )))
+}
+
+/// Whether ListBuckets shows `bucket` to `identity`. Glob-named buckets are never listed.
+/// Anonymous callers see public buckets; principals see public buckets plus those one of their
+/// scopes matches (and, for role sessions, whose `allowed_roles` admit the role).
 pub fn may_see_bucket(identity: &Identity, bucket: &BucketConfig) -> bool {
-    let _ = (identity, bucket);
-    false
+    if bucket.is_glob() {
+        return false;
+    }
+    if bucket.anonymous_access {
+        return true;
+    }
+    match identity {
+        Identity::Anonymous => false,
+        Identity::Principal { role, scopes, .. } => {
+            role_allowed(bucket, role.as_deref())
+                && scopes
+                    .iter()
+                    .any(|s| s.matches_bucket(&bucket.name) && !s.actions.is_empty())
+        }
+    }
 }
 
-/// Glob match with `*` (any run of characters) and `?` (one character).
+/// True when `s` contains a glob metacharacter (`*` or `?`).
+pub fn is_glob(s: &str) -> bool {
+    s.contains(['*', '?'])
+}
+
+/// Glob match with `*` (any run of characters) and `?` (one character). Linear-ish (the classic
+/// two-pointer algorithm with one backtrack point: O(len(pattern) * len(s)) worst case, no
+/// exponential backtracking); works on characters, so unicode never splits.
 pub fn glob_match(pattern: &str, s: &str) -> bool {
-    pattern == s
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = s.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    // Position after the last `*` seen in the pattern, and the text position it matched up to.
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi + 1, ti));
+                pi += 1;
+            }
+            Some(c) if *c == '?' || *c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::BackendType;
+    use crate::s3::ErrorCode;
+
+    fn bucket(name: &str, public: bool, roles: &[&str]) -> BucketConfig {
+        BucketConfig {
+            name: name.into(),
+            backend_type: BackendType::S3,
+            backend_prefix: None,
+            anonymous_access: public,
+            allowed_roles: roles.iter().map(|r| (*r).to_string()).collect(),
+            backend_options: Default::default(),
+        }
+    }
+
+    fn scope(bucket: &str, prefixes: &[&str], actions: &[Action]) -> Scope {
+        Scope {
+            bucket: bucket.into(),
+            prefixes: prefixes.iter().map(|p| (*p).to_string()).collect(),
+            actions: actions.to_vec(),
+        }
+    }
+
+    fn principal(scopes: Vec<Scope>) -> Identity {
+        Identity::Principal {
+            name: "alice".into(),
+            access_key_id: "AKID".into(),
+            role: None,
+            scopes,
+        }
+    }
+
+    fn session(role: &str, scopes: Vec<Scope>) -> Identity {
+        Identity::Principal {
+            name: "repo:org/x".into(),
+            access_key_id: "ASIA".into(),
+            role: Some(role.into()),
+            scopes,
+        }
+    }
+
+    #[test]
+    fn anonymous_callers_may_read_and_list_public_buckets() {
+        let b = bucket("pub", true, &[]);
+        for a in [Action::GetObject, Action::HeadObject, Action::ListBucket] {
+            assert!(authorize(&Identity::Anonymous, &b, a, "k").is_ok(), "{a}");
+        }
+    }
+
+    #[test]
+    fn anonymous_callers_cannot_write_to_public_buckets() {
+        let b = bucket("pub", true, &[]);
+        for a in Action::ALL {
+            if matches!(
+                a,
+                Action::GetObject | Action::HeadObject | Action::ListBucket
+            ) {
+                continue;
+            }
+            let e = authorize(&Identity::Anonymous, &b, a, "k").unwrap_err();
+            assert_eq!(e.code, ErrorCode::AccessDenied);
+            assert_eq!(
+                e.message,
+                format!("anonymous access is not allowed for {a} on bucket pub")
+            );
+        }
+    }
+
+    #[test]
+    fn anonymous_callers_cannot_read_private_buckets() {
+        let e = authorize(
+            &Identity::Anonymous,
+            &bucket("priv", false, &[]),
+            Action::GetObject,
+            "k",
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("get_object on bucket priv"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn principals_keep_the_anonymous_rights_of_public_buckets() {
+        let id = principal(vec![]);
+        assert!(authorize(&id, &bucket("pub", true, &[]), Action::GetObject, "k").is_ok());
+        assert!(authorize(&id, &bucket("pub", true, &[]), Action::PutObject, "k").is_err());
+    }
+
+    #[test]
+    fn a_whole_bucket_scope_grants_its_actions_on_every_key() {
+        let id = principal(vec![scope(
+            "data",
+            &[],
+            &[Action::PutObject, Action::DeleteObject],
+        )]);
+        let b = bucket("data", false, &[]);
+        assert!(authorize(&id, &b, Action::PutObject, "any/key").is_ok());
+        assert!(authorize(&id, &b, Action::DeleteObject, "").is_ok());
+        let e = authorize(&id, &b, Action::GetObject, "any/key").unwrap_err();
+        assert_eq!(
+            e.message,
+            "no scope of 'alice' grants get_object on bucket data"
+        );
+    }
+
+    #[test]
+    fn scopes_for_other_buckets_grant_nothing() {
+        let id = principal(vec![scope("data", &[], &[Action::GetObject])]);
+        assert!(authorize(&id, &bucket("other", false, &[]), Action::GetObject, "k").is_err());
+    }
+
+    #[test]
+    fn scope_buckets_may_be_globs() {
+        let id = principal(vec![scope("data-*", &[], &[Action::GetObject])]);
+        assert!(authorize(&id, &bucket("data-eu", false, &[]), Action::GetObject, "k").is_ok());
+        assert!(authorize(&id, &bucket("logs", false, &[]), Action::GetObject, "k").is_err());
+        let all = principal(vec![scope("*", &[], &[Action::GetObject])]);
+        assert!(authorize(&all, &bucket("logs", false, &[]), Action::GetObject, "k").is_ok());
+    }
+
+    #[test]
+    fn glob_buckets_are_authorized_against_the_name_the_client_sent() {
+        let b = bucket("team-*", false, &[]);
+        let id = principal(vec![scope("team-a", &[], &[Action::GetObject])]);
+        assert!(authorize_named(&id, &b, "team-a", Action::GetObject, "k").is_ok());
+        assert!(authorize_named(&id, &b, "team-b", Action::GetObject, "k").is_err());
+    }
+
+    #[test]
+    fn prefixes_are_matched_on_path_boundaries_like_multistore_0_7() {
+        let id = principal(vec![scope("b", &["data", "logs/"], &[Action::GetObject])]);
+        let b = bucket("b", false, &[]);
+        assert!(authorize(&id, &b, Action::GetObject, "data").is_ok());
+        assert!(authorize(&id, &b, Action::GetObject, "data/x.txt").is_ok());
+        assert!(authorize(&id, &b, Action::GetObject, "logs/2024/x").is_ok());
+        let e = authorize(&id, &b, Action::GetObject, "data-private/secret.txt").unwrap_err();
+        assert_eq!(
+            e.message,
+            "get_object on bucket b is granted to 'alice' only under the prefixes [data, logs/], \
+             not for key 'data-private/secret.txt'"
+        );
+        assert!(authorize(&id, &b, Action::GetObject, "logsx").is_err());
+    }
+
+    #[test]
+    fn listing_is_checked_against_the_requested_prefix() {
+        let id = principal(vec![scope("b", &["team/"], &[Action::ListBucket])]);
+        let b = bucket("b", false, &[]);
+        assert!(authorize(&id, &b, Action::ListBucket, "team/").is_ok());
+        assert!(authorize(&id, &b, Action::ListBucket, "team/sub").is_ok());
+        let e = authorize(&id, &b, Action::ListBucket, "").unwrap_err();
+        assert!(e.message.contains("not for prefix ''"), "{}", e.message);
+    }
+
+    #[test]
+    fn get_object_also_grants_head_object_but_not_the_reverse() {
+        let get = principal(vec![scope("b", &[], &[Action::GetObject])]);
+        let head = principal(vec![scope("b", &[], &[Action::HeadObject])]);
+        let b = bucket("b", false, &[]);
+        assert!(authorize(&get, &b, Action::HeadObject, "k").is_ok());
+        assert!(authorize(&head, &b, Action::GetObject, "k").is_err());
+    }
+
+    #[test]
+    fn put_object_does_not_imply_the_multipart_actions() {
+        let id = principal(vec![scope("b", &[], &[Action::PutObject])]);
+        let b = bucket("b", false, &[]);
+        for a in [
+            Action::CreateMultipartUpload,
+            Action::UploadPart,
+            Action::CompleteMultipartUpload,
+        ] {
+            assert!(authorize(&id, &b, a, "k").is_err(), "{a}");
+        }
+    }
+
+    #[test]
+    fn role_sessions_need_the_bucket_to_allow_their_role() {
+        let scopes = vec![scope("*", &[], &[Action::GetObject])];
+        let id = session("ci", scopes);
+        assert!(authorize(&id, &bucket("b", false, &["ci"]), Action::GetObject, "k").is_ok());
+        assert!(authorize(&id, &bucket("b", false, &["*"]), Action::GetObject, "k").is_ok());
+        let e =
+            authorize(&id, &bucket("b", false, &["other"]), Action::GetObject, "k").unwrap_err();
+        assert_eq!(
+            e.message,
+            "role 'ci' is not in the allowed_roles of bucket b"
+        );
+        assert!(authorize(&id, &bucket("b", false, &[]), Action::GetObject, "k").is_err());
+        // Public reads stay open to everyone.
+        assert!(authorize(&id, &bucket("b", true, &[]), Action::GetObject, "k").is_ok());
+    }
+
+    #[test]
+    fn long_lived_keys_ignore_allowed_roles() {
+        let id = principal(vec![scope("b", &[], &[Action::GetObject])]);
+        assert!(authorize(&id, &bucket("b", false, &["ci"]), Action::GetObject, "k").is_ok());
+    }
+
+    #[test]
+    fn batch_delete_is_checked_coarsely_then_per_key() {
+        let id = principal(vec![scope("b", &["tmp/"], &[Action::DeleteObject])]);
+        let b = bucket("b", false, &[]);
+        assert!(authorize_some_key(&id, &b, "b", Action::DeleteObject).is_ok());
+        assert!(authorize_some_key(&id, &b, "b", Action::PutObject).is_err());
+        assert!(authorize(&id, &b, Action::DeleteObject, "tmp/x").is_ok());
+        assert!(authorize(&id, &b, Action::DeleteObject, "keep/x").is_err());
+        assert!(authorize_some_key(
+            &Identity::Anonymous,
+            &bucket("p", true, &[]),
+            "p",
+            Action::DeleteObject
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn every_operation_maps_to_the_action_multistore_uses() {
+        use Operation as O;
+        let cases = [
+            (O::ListBuckets, Action::ListBucket),
+            (O::HeadBucket, Action::ListBucket),
+            (O::GetBucketLocation, Action::ListBucket),
+            (O::ListObjects, Action::ListBucket),
+            (O::ListObjectsV2, Action::ListBucket),
+            (O::CreateBucket, Action::CreateBucket),
+            (O::DeleteBucket, Action::DeleteBucket),
+            (O::GetObject, Action::GetObject),
+            (O::HeadObject, Action::HeadObject),
+            (O::PutObject, Action::PutObject),
+            (O::CopyObject, Action::PutObject),
+            (O::DeleteObject, Action::DeleteObject),
+            (O::DeleteObjects, Action::DeleteObject),
+            (O::CreateMultipartUpload, Action::CreateMultipartUpload),
+            (O::UploadPart, Action::UploadPart),
+            (O::UploadPartCopy, Action::UploadPart),
+            (O::CompleteMultipartUpload, Action::CompleteMultipartUpload),
+            (O::AbortMultipartUpload, Action::AbortMultipartUpload),
+            (O::ListParts, Action::ListMultipartUploadParts),
+            (O::ListMultipartUploads, Action::ListBucketMultipartUploads),
+        ];
+        for (op, a) in cases {
+            assert_eq!(action_for(op), a, "{op:?}");
+        }
+    }
+
+    #[test]
+    fn action_names_round_trip_and_aliases_parse() {
+        for a in Action::ALL {
+            assert_eq!(Action::from_name(a.as_str()), Some(a));
+        }
+        assert_eq!(
+            Action::from_name("list_parts"),
+            Some(Action::ListMultipartUploadParts)
+        );
+        assert_eq!(
+            Action::from_name("list_multipart_uploads"),
+            Some(Action::ListBucketMultipartUploads)
+        );
+        assert_eq!(Action::from_name("get_objects"), None);
+        let a: Action = serde_json::from_str("\"upload_part\"").unwrap();
+        assert_eq!(a, Action::UploadPart);
+        let e = serde_json::from_str::<Action>("\"get_objects\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown action 'get_objects'"), "{e}");
+    }
+
+    #[test]
+    fn listing_shows_public_buckets_and_scoped_buckets_but_never_globs() {
+        let pub_b = bucket("pub", true, &[]);
+        let priv_b = bucket("priv", false, &[]);
+        let glob_b = bucket("*", true, &[]);
+        assert!(may_see_bucket(&Identity::Anonymous, &pub_b));
+        assert!(!may_see_bucket(&Identity::Anonymous, &priv_b));
+        assert!(!may_see_bucket(&Identity::Anonymous, &glob_b));
+        let id = principal(vec![scope("pr*", &["x/"], &[Action::GetObject])]);
+        assert!(may_see_bucket(&id, &pub_b));
+        assert!(may_see_bucket(&id, &priv_b));
+        assert!(!may_see_bucket(&id, &glob_b));
+        assert!(!may_see_bucket(&principal(vec![]), &priv_b));
+        // A session whose role the bucket does not allow does not see it.
+        let s = session("ci", vec![scope("priv", &[], &[Action::GetObject])]);
+        assert!(!may_see_bucket(&s, &priv_b));
+        assert!(may_see_bucket(&s, &bucket("priv", false, &["ci"])));
+    }
+
+    #[test]
+    fn glob_matching_handles_stars_questions_and_literals() {
+        assert!(glob_match("*", ""));
+        assert!(glob_match("*", "anything"));
+        assert!(glob_match("data-*", "data-"));
+        assert!(glob_match("data-*", "data-eu"));
+        assert!(!glob_match("data-*", "dat"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("a?c", "ac"));
+        assert!(glob_match("a*b*c", "aXXbYYc"));
+        assert!(!glob_match("a*b*c", "aXXbYY"));
+        assert!(glob_match("*ab*ab", "xababab"));
+        assert!(!glob_match("*ab*ab", "xab"));
+        assert!(glob_match("abc", "abc"));
+        assert!(!glob_match("abc", "abcd"));
+        assert!(!glob_match("", "a"));
+        assert!(glob_match("", ""));
+        assert!(glob_match("**", ""));
+    }
+
+    #[test]
+    fn glob_matching_is_unicode_safe() {
+        assert!(glob_match("d?t?", "dätä"));
+        assert!(glob_match("?", "é"));
+        assert!(glob_match("日本*", "日本語"));
+        assert!(glob_match("*語", "日本語"));
+        assert!(!glob_match("??", "日本語"));
+        assert!(glob_match("???", "日本語"));
+    }
+
+    #[test]
+    fn glob_matching_does_not_backtrack_exponentially() {
+        let text = "a".repeat(10_000);
+        let pattern = format!("{}b", "*a".repeat(50));
+        let start = std::time::Instant::now();
+        assert!(!glob_match(&pattern, &text));
+        assert!(start.elapsed().as_secs() < 2);
+    }
 }

@@ -1,13 +1,34 @@
 //! Configuration: the schema (a multistore 0.7 file loads unchanged), parsing from TOML or JSON,
 //! and validation that reports every problem at once with its path.
+//!
+//! # Invariants
+//!
+//! - [`GatewayConfig::parse`] either returns a config that passed every check in [`validate`], or
+//!   a [`ConfigError`] listing *all* problems found, each prefixed by its path
+//!   (`buckets[2].backend_options.endpoint: not an http(s) URL`).
+//! - No secret value (a credential's `secret_access_key`, or a backend option whose name looks
+//!   secret) is ever echoed in an error, a warning, or a `Debug` rendering. Parse errors name the
+//!   field and what was expected, never the value found.
+//! - Compatibility with multistore 0.7: unknown keys are ignored (reported as warnings), the
+//!   fields 0.7 required but that have an obvious default (`anonymous_access`, `prefixes`,
+//!   `created_at`, a role's `name`) may be omitted, and `backend_options` values written as TOML
+//!   booleans or numbers are stored as strings.
+//! - `allowed_roles` naming a role that is not defined is only a warning: roles may come from a
+//!   separate `--sts-config` file merged with [`GatewayConfig::merge`] (0.7 did the same).
+
+mod credentials;
+pub mod validate;
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::auth::secret::SecretKey;
-use crate::policy::Scope;
+use crate::policy::{glob_match, is_glob, Scope};
 use crate::time::Timestamp;
+
+pub use credentials::CredentialIndex;
 
 /// The whole gateway configuration.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -50,10 +71,35 @@ pub enum BackendType {
     R2,
 }
 
+impl BackendType {
+    /// Parses the names a config may use (`s3`, `az`/`azure`, `gcs`/`gs`, `r2`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "s3" => Some(Self::S3),
+            "az" | "azure" => Some(Self::Azure),
+            "gcs" | "gs" => Some(Self::Gcs),
+            "r2" => Some(Self::R2),
+            _ => None,
+        }
+    }
+
+    /// The canonical name (`s3`, `az`, `gcs`, `r2`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::S3 => "s3",
+            Self::Azure => "az",
+            Self::Gcs => "gcs",
+            Self::R2 => "r2",
+        }
+    }
+}
+
 /// One virtual bucket.
-#[derive(Clone, Debug, Deserialize)]
+///
+/// `Debug` redacts backend options whose names look secret (see [`is_secret_option`]).
+#[derive(Clone, Deserialize)]
 pub struct BucketConfig {
-    /// Name clients use; may be a glob.
+    /// Name clients use; may be a glob (`*`, `data-*`).
     pub name: String,
     /// Backend kind.
     pub backend_type: BackendType,
@@ -63,13 +109,132 @@ pub struct BucketConfig {
     /// GET/HEAD/List without credentials.
     #[serde(default)]
     pub anonymous_access: bool,
-    /// Role ids whose sessions may use the bucket.
+    /// Role ids whose sessions may use the bucket (`*`: any role). Empty: no STS session may use
+    /// it (anonymous access, if enabled, and long-lived keys are unaffected).
     #[serde(default)]
     pub allowed_roles: Vec<String>,
     /// Backend options (S3: endpoint, bucket_name, region, access_key_id, secret_access_key,
-    /// token, skip_signature, virtual_hosted_style_request).
-    #[serde(default)]
+    /// token, skip_signature, virtual_hosted_style_request). Booleans and numbers in the file are
+    /// stored as their string form (`true`, `9000`).
+    #[serde(default, deserialize_with = "deserialize_options")]
     pub backend_options: BTreeMap<String, String>,
+}
+
+/// Whether a backend option holds a secret and must never be printed: names containing
+/// `secret`, `token`, `password` or `key`, except `access_key_id`.
+pub fn is_secret_option(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n != "access_key_id"
+        && ["secret", "token", "password", "key", "credential", "sas"]
+            .iter()
+            .any(|w| n.contains(w))
+}
+
+impl fmt::Debug for BucketConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Redacted<'a>(&'a BTreeMap<String, String>);
+        impl fmt::Debug for Redacted<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_map()
+                    .entries(self.0.iter().map(|(k, v)| {
+                        (
+                            k.as_str(),
+                            if is_secret_option(k) {
+                                "***"
+                            } else {
+                                v.as_str()
+                            },
+                        )
+                    }))
+                    .finish()
+            }
+        }
+        f.debug_struct("BucketConfig")
+            .field("name", &self.name)
+            .field("backend_type", &self.backend_type)
+            .field("backend_prefix", &self.backend_prefix)
+            .field("anonymous_access", &self.anonymous_access)
+            .field("allowed_roles", &self.allowed_roles)
+            .field("backend_options", &Redacted(&self.backend_options))
+            .finish()
+    }
+}
+
+impl BucketConfig {
+    /// A backend option.
+    pub fn option(&self, key: &str) -> Option<&str> {
+        self.backend_options.get(key).map(String::as_str)
+    }
+
+    /// A boolean backend option (`true`/`false`, `1`/`0`, `yes`/`no`, any case); `None` if absent
+    /// or unparseable (validation rejects unparseable values).
+    pub fn option_bool(&self, key: &str) -> Option<bool> {
+        self.option(key).and_then(parse_bool)
+    }
+
+    /// True when the name is a glob (`*` or `?`): such buckets are routed but never listed.
+    pub fn is_glob(&self) -> bool {
+        is_glob(&self.name)
+    }
+
+    /// Whether a client-facing bucket name maps to this bucket.
+    pub fn matches(&self, name: &str) -> bool {
+        self.name == name || (self.is_glob() && glob_match(&self.name, name))
+    }
+
+    /// S3 backends: the endpoint, or `https://s3.{region}.amazonaws.com` when only a region is
+    /// given (`us-east-1` when neither is, as multistore 0.7 / object_store did). Without a
+    /// trailing slash. `None` for other backend types.
+    pub fn s3_endpoint(&self) -> Option<String> {
+        if self.backend_type != BackendType::S3 {
+            return None;
+        }
+        if let Some(e) = self.option("endpoint") {
+            return Some(e.trim_end_matches('/').to_string());
+        }
+        Some(format!("https://s3.{}.amazonaws.com", self.s3_region()))
+    }
+
+    /// S3 backends: the signing region (`region`, default `us-east-1`).
+    pub fn s3_region(&self) -> &str {
+        self.option("region").unwrap_or("us-east-1")
+    }
+}
+
+/// Parses the boolean spellings backend options accept.
+pub(crate) fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn deserialize_options<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        S(String),
+        B(bool),
+        I(i64),
+        U(u64),
+        F(f64),
+    }
+    let m = Option::<BTreeMap<String, Option<Scalar>>>::deserialize(d)?.unwrap_or_default();
+    Ok(m.into_iter()
+        .filter_map(|(k, v)| {
+            let v = match v? {
+                Scalar::S(s) => s,
+                Scalar::B(b) => b.to_string(),
+                Scalar::I(i) => i.to_string(),
+                Scalar::U(u) => u.to_string(),
+                Scalar::F(f) => f.to_string(),
+            };
+            Some((k, v))
+        })
+        .collect())
 }
 
 /// An STS role.
@@ -83,18 +248,37 @@ pub struct RoleConfig {
     /// Issuers whose tokens are trusted.
     #[serde(default)]
     pub trusted_oidc_issuers: Vec<String>,
-    /// Audiences (string or list; alias `required_audience`).
-    #[serde(default)]
+    /// Audiences (string or list; alias `required_audience`). Empty: no audience restriction.
+    #[serde(
+        default,
+        alias = "required_audience",
+        deserialize_with = "deserialize_one_or_many"
+    )]
     pub required_audiences: Vec<String>,
-    /// Globs the `sub` claim must match (one of).
+    /// Globs the `sub` claim must match (one of). Empty matches no subject (fail closed; write
+    /// `"*"` for any subject).
     #[serde(default)]
     pub subject_conditions: Vec<String>,
-    /// Longest session.
+    /// Longest session (at least 900).
     #[serde(default)]
     pub max_session_duration_secs: Option<u64>,
     /// Scopes granted, with `{claim}` templates.
     #[serde(default)]
     pub allowed_scopes: Vec<Scope>,
+}
+
+fn deserialize_one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(s)) => vec![s],
+        Some(OneOrMany::Many(v)) => v,
+    })
 }
 
 /// A long-lived access key.
@@ -134,6 +318,27 @@ pub enum ConfigFormat {
     Json,
 }
 
+impl ConfigFormat {
+    /// The format a file's extension names: `.toml` or `.json` (any case); anything else is an
+    /// error naming the path.
+    pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("toml") => Ok(Self::Toml),
+            Some("json") => Ok(Self::Json),
+            _ => Err(ConfigError::one(format!(
+                "{}: unknown config format (expected a .toml or .json file)",
+                path.display()
+            ))),
+        }
+    }
+}
+
 /// Every problem found, each with its path (`buckets[2].backend_options.endpoint: missing`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
@@ -141,9 +346,23 @@ pub struct ConfigError {
     pub problems: Vec<String>,
 }
 
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invalid configuration ({} problems):", self.problems.len())?;
+impl ConfigError {
+    /// An error with one problem.
+    pub fn one(problem: impl Into<String>) -> Self {
+        ConfigError {
+            problems: vec![problem.into()],
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "invalid configuration ({n} problem{}):",
+            if n == 1 { "" } else { "s" }
+        )?;
         for p in &self.problems {
             write!(f, "\n  {p}")?;
         }
@@ -154,15 +373,55 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl GatewayConfig {
-    /// Parses and validates.
+    /// Parses and validates. Warnings (unknown keys, `allowed_roles` naming undefined roles,
+    /// bucket names S3 would reject) are logged at `warn`; use
+    /// [`GatewayConfig::parse_with_warnings`] to get them.
     pub fn parse(text: &str, format: ConfigFormat) -> Result<Self, ConfigError> {
-        let _ = (text, format);
-        Err(ConfigError { problems: vec!["config parsing is not written yet".into()] })
+        let (config, warnings) = Self::parse_with_warnings(text, format)?;
+        for w in &warnings {
+            log::warn!("config: {w}");
+        }
+        Ok(config)
+    }
+
+    /// Parses and validates, returning the non-fatal warnings too.
+    pub fn parse_with_warnings(
+        text: &str,
+        format: ConfigFormat,
+    ) -> Result<(Self, Vec<String>), ConfigError> {
+        let value = validate::to_value(text, format)?;
+        validate::from_value(&value)
+    }
+
+    /// Adds the roles, credentials (and any buckets) of `other`, typically the `--sts-config`
+    /// file, and re-runs the duplicate checks across both. `owner_id`, `owner_display_name` and
+    /// `region` are taken from `self`, falling back to `other`'s.
+    pub fn merge(mut self, other: GatewayConfig) -> Result<Self, ConfigError> {
+        let problems = validate::merge_conflicts(&self, &other);
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        self.buckets.extend(other.buckets);
+        self.roles.extend(other.roles);
+        self.credentials.extend(other.credentials);
+        self.owner_id = self.owner_id.or(other.owner_id);
+        self.owner_display_name = self.owner_display_name.or(other.owner_display_name);
+        self.region = self.region.or(other.region);
+        Ok(self)
     }
 
     /// The bucket a client name maps to: an exact name first, then globs in file order.
     pub fn find_bucket(&self, name: &str) -> Option<&BucketConfig> {
-        self.buckets.iter().find(|b| b.name == name)
+        self.buckets.iter().find(|b| b.name == name).or_else(|| {
+            self.buckets
+                .iter()
+                .find(|b| b.is_glob() && glob_match(&b.name, name))
+        })
+    }
+
+    /// A role by id.
+    pub fn find_role(&self, role_id: &str) -> Option<&RoleConfig> {
+        self.roles.iter().find(|r| r.role_id == role_id)
     }
 
     /// The region clients sign for.
@@ -174,6 +433,11 @@ impl GatewayConfig {
 impl CredentialConfig {
     /// Parsed `expires_at` (validated at load).
     pub fn expires(&self) -> Option<Timestamp> {
-        self.expires_at.as_deref().and_then(Timestamp::parse_rfc3339)
+        self.expires_at
+            .as_deref()
+            .and_then(Timestamp::parse_rfc3339)
     }
 }
+
+#[cfg(test)]
+mod tests;

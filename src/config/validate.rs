@@ -1,0 +1,918 @@
+//! Reading a config document into [`GatewayConfig`], field by field, so that every problem is
+//! reported at once with its path, and semantic checks on the result.
+//!
+//! The text is first parsed into a generic JSON value (TOML is converted, datetimes becoming
+//! RFC 3339 strings); each field is then read with its own path. Messages say what was expected,
+//! never the value found, so a mistyped secret is never echoed.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Map, Value};
+
+use super::{
+    is_secret_option, parse_bool, BackendType, BucketConfig, ConfigError, ConfigFormat,
+    CredentialConfig, GatewayConfig, RoleConfig,
+};
+use crate::auth::secret::SecretKey;
+use crate::policy::{is_glob, Action, Scope};
+use crate::time::Timestamp;
+
+/// AWS's floor for a session (AssumeRoleWithWebIdentity `DurationSeconds`).
+pub const MIN_SESSION_SECS: u64 = 900;
+/// AWS's ceiling for a role's maximum session (12 hours).
+pub const MAX_SESSION_SECS: u64 = 43_200;
+
+/// Parses `text` into a generic value. Syntax errors give a position, never the offending text
+/// (it may be a secret).
+pub fn to_value(text: &str, format: ConfigFormat) -> Result<Value, ConfigError> {
+    match format {
+        ConfigFormat::Json => serde_json::from_str(text).map_err(|e| {
+            ConfigError::one(format!(
+                "syntax: invalid JSON at line {} column {} ({})",
+                e.line(),
+                e.column(),
+                json_error_kind(&e)
+            ))
+        }),
+        ConfigFormat::Toml => match toml::from_str::<toml::Table>(text) {
+            Ok(t) => Ok(toml_to_json(toml::Value::Table(t))),
+            Err(e) => {
+                let (line, col) = e.span().map_or((0, 0), |s| line_col(text, s.start));
+                let msg = e
+                    .message()
+                    .lines()
+                    .next()
+                    .unwrap_or("invalid TOML")
+                    .to_string();
+                Err(ConfigError::one(format!(
+                    "syntax: invalid TOML at line {line} column {col} ({msg})"
+                )))
+            }
+        },
+    }
+}
+
+fn json_error_kind(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Eof => "unexpected end of file",
+        serde_json::error::Category::Syntax => "syntax error",
+        _ => "invalid data",
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+fn toml_to_json(v: toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::String(s),
+        toml::Value::Integer(i) => Value::from(i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+        toml::Value::Boolean(b) => Value::Bool(b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(a) => Value::Array(a.into_iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => {
+            Value::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect())
+        }
+    }
+}
+
+/// Problems and warnings collected while reading.
+#[derive(Default)]
+struct Report {
+    problems: Vec<String>,
+    warnings: Vec<String>,
+}
+
+impl Report {
+    fn problem(&mut self, path: &str, msg: impl AsRef<str>) {
+        self.problems.push(format!("{path}: {}", msg.as_ref()));
+    }
+    fn warn(&mut self, path: &str, msg: impl AsRef<str>) {
+        self.warnings.push(format!("{path}: {}", msg.as_ref()));
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a table",
+    }
+}
+
+/// One object being read, with its path.
+struct Obj<'a> {
+    map: &'a Map<String, Value>,
+    path: String,
+}
+
+impl<'a> Obj<'a> {
+    fn at(&self, key: &str) -> String {
+        format!("{}.{key}", self.path)
+    }
+
+    /// Present and not null.
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    fn req_str(&self, key: &str, r: &mut Report) -> Option<String> {
+        match self.get(key) {
+            None => {
+                r.problem(&self.at(key), "missing");
+                None
+            }
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(v) => {
+                r.problem(
+                    &self.at(key),
+                    format!("expected a string, found {}", type_name(v)),
+                );
+                None
+            }
+        }
+    }
+
+    fn opt_str(&self, key: &str, r: &mut Report) -> Option<String> {
+        match self.get(key) {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(v) => {
+                r.problem(
+                    &self.at(key),
+                    format!("expected a string, found {}", type_name(v)),
+                );
+                None
+            }
+        }
+    }
+
+    fn bool_or(&self, key: &str, default: bool, r: &mut Report) -> bool {
+        match self.get(key) {
+            None => default,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) if parse_bool(s).is_some() => parse_bool(s).unwrap_or(default),
+            Some(v) => {
+                r.problem(
+                    &self.at(key),
+                    format!("expected true or false, found {}", type_name(v)),
+                );
+                default
+            }
+        }
+    }
+
+    fn opt_u64(&self, key: &str, r: &mut Report) -> Option<u64> {
+        match self.get(key) {
+            None => None,
+            Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64(),
+            Some(Value::String(s)) if s.trim().parse::<u64>().is_ok() => s.trim().parse().ok(),
+            Some(_) => {
+                r.problem(&self.at(key), "expected a whole number of seconds");
+                None
+            }
+        }
+    }
+
+    /// A list of strings; a single string is accepted as a one-element list when `one_ok`.
+    fn str_list(&self, key: &str, one_ok: bool, r: &mut Report) -> Vec<String> {
+        self.str_list_from(key, self.get(key), one_ok, r)
+    }
+
+    fn str_list_from(
+        &self,
+        key: &str,
+        v: Option<&Value>,
+        one_ok: bool,
+        r: &mut Report,
+    ) -> Vec<String> {
+        match v {
+            None => Vec::new(),
+            Some(Value::String(s)) if one_ok => vec![s.clone()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| match v {
+                    Value::String(s) => Some(s.clone()),
+                    other => {
+                        r.problem(
+                            &format!("{}[{i}]", self.at(key)),
+                            format!("expected a string, found {}", type_name(other)),
+                        );
+                        None
+                    }
+                })
+                .collect(),
+            Some(v) => {
+                r.problem(
+                    &self.at(key),
+                    format!("expected a list of strings, found {}", type_name(v)),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// Elements of a list of tables, each with its path.
+    fn tables(&self, key: &str, r: &mut Report) -> Vec<Obj<'a>> {
+        list_of_tables(self.get(key), &self.at(key), r)
+    }
+
+    fn warn_unknown(&self, known: &[&str], r: &mut Report) {
+        for k in self.map.keys() {
+            if !known.contains(&k.as_str()) {
+                r.warn(&self.at(k), "unknown key, ignored");
+            }
+        }
+    }
+}
+
+fn list_of_tables<'a>(v: Option<&'a Value>, path: &str, r: &mut Report) -> Vec<Obj<'a>> {
+    match v {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                let path = format!("{path}[{i}]");
+                match v {
+                    Value::Object(map) => Some(Obj { map, path }),
+                    other => {
+                        r.problem(
+                            &path,
+                            format!("expected a table, found {}", type_name(other)),
+                        );
+                        None
+                    }
+                }
+            })
+            .collect(),
+        Some(other) => {
+            r.problem(
+                path,
+                format!("expected a list of tables, found {}", type_name(other)),
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// Reads and validates a whole document.
+pub fn from_value(value: &Value) -> Result<(GatewayConfig, Vec<String>), ConfigError> {
+    let Value::Object(map) = value else {
+        return Err(ConfigError::one(format!(
+            "(top level): expected a table, found {}",
+            type_name(value)
+        )));
+    };
+    let mut r = Report::default();
+    let top = Obj {
+        map,
+        path: String::new(),
+    };
+    let field = |k: &str| k.to_string();
+    let top_opt = |k: &str, r: &mut Report| match top.get(k) {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(v) => {
+            r.problem(k, format!("expected a string, found {}", type_name(v)));
+            None
+        }
+    };
+    let config = GatewayConfig {
+        buckets: list_of_tables(top.get("buckets"), &field("buckets"), &mut r)
+            .iter()
+            .filter_map(|o| read_bucket(o, &mut r))
+            .collect(),
+        roles: list_of_tables(top.get("roles"), &field("roles"), &mut r)
+            .iter()
+            .filter_map(|o| read_role(o, &mut r))
+            .collect(),
+        credentials: list_of_tables(top.get("credentials"), &field("credentials"), &mut r)
+            .iter()
+            .filter_map(|o| read_credential(o, &mut r))
+            .collect(),
+        owner_id: top_opt("owner_id", &mut r),
+        owner_display_name: top_opt("owner_display_name", &mut r),
+        region: top_opt("region", &mut r),
+    };
+    for k in map.keys() {
+        if ![
+            "buckets",
+            "roles",
+            "credentials",
+            "owner_id",
+            "owner_display_name",
+            "region",
+        ]
+        .contains(&k.as_str())
+        {
+            r.warn(k, "unknown key, ignored");
+        }
+    }
+    if let Some(region) = &config.region {
+        if region.is_empty()
+            || !region
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            r.problem("region", "expected a region name like us-east-1");
+        }
+    }
+    duplicates(&config, &mut r);
+    references(&config, &mut r);
+    if r.problems.is_empty() {
+        Ok((config, r.warnings))
+    } else {
+        Err(ConfigError {
+            problems: r.problems,
+        })
+    }
+}
+
+const BUCKET_KEYS: &[&str] = &[
+    "name",
+    "backend_type",
+    "backend_prefix",
+    "anonymous_access",
+    "allowed_roles",
+    "backend_options",
+];
+
+fn read_bucket(o: &Obj<'_>, r: &mut Report) -> Option<BucketConfig> {
+    o.warn_unknown(BUCKET_KEYS, r);
+    let name = o.req_str("name", r);
+    if let Some(n) = &name {
+        check_bucket_name(n, &o.at("name"), r);
+    }
+    let backend_type = match o.get("backend_type") {
+        None => {
+            r.problem(
+                &o.at("backend_type"),
+                "missing (one of s3, az, azure, gcs, gs, r2)",
+            );
+            None
+        }
+        Some(Value::String(s)) => {
+            let t = BackendType::from_name(s);
+            if t.is_none() {
+                r.problem(
+                    &o.at("backend_type"),
+                    format!(
+                        "unknown backend type '{s}' (expected one of s3, az, azure, gcs, gs, r2)"
+                    ),
+                );
+            }
+            t
+        }
+        Some(v) => {
+            r.problem(
+                &o.at("backend_type"),
+                format!("expected a string, found {}", type_name(v)),
+            );
+            None
+        }
+    };
+    let backend_prefix = o.opt_str("backend_prefix", r);
+    let anonymous_access = o.bool_or("anonymous_access", false, r);
+    let allowed_roles = o.str_list("allowed_roles", false, r);
+    for (i, role) in allowed_roles.iter().enumerate() {
+        if role.is_empty() {
+            r.problem(&format!("{}[{i}]", o.at("allowed_roles")), "empty role id");
+        }
+    }
+    let backend_options = read_options(o, r);
+    let bucket = BucketConfig {
+        name: name?,
+        backend_type: backend_type?,
+        backend_prefix,
+        anonymous_access,
+        allowed_roles,
+        backend_options,
+    };
+    check_backend(&bucket, &o.at("backend_options"), r);
+    Some(bucket)
+}
+
+/// Bucket names: anything that cannot be routed is an error; names S3 itself would reject
+/// (outside 3-63 characters of `a-z 0-9 . -`) are only a warning, because multistore 0.7
+/// accepted any non-empty name and a 0.7 file must keep loading.
+fn check_bucket_name(name: &str, path: &str, r: &mut Report) {
+    if name.is_empty() {
+        r.problem(path, "empty");
+        return;
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| *c == '/' || c.is_whitespace() || c.is_control())
+    {
+        r.problem(path, format!("invalid bucket name: contains {c:?}"));
+        return;
+    }
+    if name.len() > 255 {
+        r.problem(path, "invalid bucket name: longer than 255 bytes");
+        return;
+    }
+    if is_glob(name) {
+        return;
+    }
+    let dns_ok = (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric()
+        && !name.contains("..");
+    if !dns_ok {
+        r.warn(
+            path,
+            format!(
+                "bucket name '{name}' is not a valid S3 bucket name (3-63 characters of a-z 0-9 . -); \
+                 some clients and virtual-hosted-style requests will not reach it"
+            ),
+        );
+    }
+}
+
+fn read_options(o: &Obj<'_>, r: &mut Report) -> BTreeMap<String, String> {
+    let path = o.at("backend_options");
+    match o.get("backend_options") {
+        None => BTreeMap::new(),
+        Some(Value::Object(m)) => m
+            .iter()
+            .filter_map(|(k, v)| {
+                let s = match v {
+                    Value::Null => return None,
+                    Value::String(s) => s.clone(),
+                    Value::Bool(b) => b.to_string(),
+                    Value::Number(n) => n.to_string(),
+                    other => {
+                        r.problem(
+                            &format!("{path}.{k}"),
+                            format!(
+                                "expected a string, boolean or number, found {}",
+                                type_name(other)
+                            ),
+                        );
+                        return None;
+                    }
+                };
+                Some((k.clone(), s))
+            })
+            .collect(),
+        Some(v) => {
+            r.problem(&path, format!("expected a table, found {}", type_name(v)));
+            BTreeMap::new()
+        }
+    }
+}
+
+fn check_backend(b: &BucketConfig, path: &str, r: &mut Report) {
+    let at = |k: &str| format!("{path}.{k}");
+    let need = |k: &str, r: &mut Report| {
+        if b.option(k).is_none_or(|v| v.trim().is_empty()) {
+            r.problem(
+                &at(k),
+                format!(
+                    "missing (required for {} backends)",
+                    b.backend_type.as_str()
+                ),
+            );
+        }
+    };
+    for k in [
+        "skip_signature",
+        "virtual_hosted_style_request",
+        "allow_http",
+    ] {
+        if b.option(k).is_some() && b.option_bool(k).is_none() {
+            r.problem(&at(k), "expected true or false");
+        }
+    }
+    for (k, v) in &b.backend_options {
+        if is_secret_option(k) && v.is_empty() {
+            // A warning, not an error: 0.7 passed it through, and a 0.7 file must keep loading.
+            r.warn(&at(k), "empty secret value");
+        }
+    }
+    match b.backend_type {
+        BackendType::S3 => {
+            need("bucket_name", r);
+            if let Some(e) = b.option("endpoint") {
+                if !is_http_url(e) {
+                    r.problem(
+                        &at("endpoint"),
+                        "not an http(s) URL (expected e.g. https://s3.example.com)",
+                    );
+                }
+            } else if b.option("region").is_none() {
+                r.warn(
+                    &at("endpoint"),
+                    "neither endpoint nor region given: using AWS us-east-1 (https://s3.us-east-1.amazonaws.com)",
+                );
+            }
+            if let Some(region) = b.option("region") {
+                if region.is_empty() || region.chars().any(|c| c.is_whitespace() || c == '/') {
+                    r.problem(&at("region"), "expected a region name like us-west-2");
+                }
+            }
+            let has_id = b.option("access_key_id").is_some();
+            let has_secret = b.option("secret_access_key").is_some();
+            if has_id != has_secret && b.option_bool("skip_signature") != Some(true) {
+                let missing = if has_id {
+                    "secret_access_key"
+                } else {
+                    "access_key_id"
+                };
+                r.problem(
+                    &at(missing),
+                    "missing (access_key_id and secret_access_key go together, or set skip_signature = true)",
+                );
+            }
+        }
+        BackendType::Azure => {
+            need("account_name", r);
+            need("container_name", r);
+        }
+        BackendType::Gcs => need("bucket_name", r),
+        BackendType::R2 => need("binding", r),
+    }
+}
+
+/// `http://` or `https://` followed by a host, no whitespace.
+pub fn is_http_url(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .or_else(|| {
+            s.get(..8)
+                .filter(|p| p.eq_ignore_ascii_case("https://"))
+                .and(s.get(8..))
+        })
+        .or_else(|| {
+            s.get(..7)
+                .filter(|p| p.eq_ignore_ascii_case("http://"))
+                .and(s.get(7..))
+        });
+    let Some(rest) = rest else { return false };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    !host.is_empty()
+        && !host.starts_with(':')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !host.contains('@')
+}
+
+const ROLE_KEYS: &[&str] = &[
+    "role_id",
+    "name",
+    "trusted_oidc_issuers",
+    "required_audiences",
+    "required_audience",
+    "subject_conditions",
+    "max_session_duration_secs",
+    "allowed_scopes",
+];
+
+fn read_role(o: &Obj<'_>, r: &mut Report) -> Option<RoleConfig> {
+    o.warn_unknown(ROLE_KEYS, r);
+    let role_id = o.req_str("role_id", r);
+    if role_id.as_deref() == Some("") {
+        r.problem(&o.at("role_id"), "empty");
+    }
+    let name = o.opt_str("name", r);
+    let trusted_oidc_issuers = o.str_list("trusted_oidc_issuers", false, r);
+    if trusted_oidc_issuers.is_empty() {
+        r.problem(
+            &o.at("trusted_oidc_issuers"),
+            "empty (the role would never accept a token)",
+        );
+    }
+    for (i, iss) in trusted_oidc_issuers.iter().enumerate() {
+        if !is_http_url(iss) {
+            r.problem(
+                &format!("{}[{i}]", o.at("trusted_oidc_issuers")),
+                "not an http(s) URL",
+            );
+        } else if !iss.starts_with("https://") {
+            r.warn(
+                &format!("{}[{i}]", o.at("trusted_oidc_issuers")),
+                "issuer is not https",
+            );
+        }
+    }
+    let required_audiences = match (o.get("required_audiences"), o.get("required_audience")) {
+        (Some(_), Some(_)) => {
+            r.problem(
+                &o.at("required_audience"),
+                "both required_audience and required_audiences are set; keep one",
+            );
+            Vec::new()
+        }
+        (Some(v), None) => o.str_list_from("required_audiences", Some(v), true, r),
+        (None, Some(v)) => o.str_list_from("required_audience", Some(v), true, r),
+        (None, None) => Vec::new(),
+    };
+    let subject_conditions = o.str_list("subject_conditions", false, r);
+    if subject_conditions.is_empty() {
+        r.warn(
+            &o.at("subject_conditions"),
+            "empty: no subject is accepted (write \"*\" to accept any subject)",
+        );
+    }
+    let max_session_duration_secs = o.opt_u64("max_session_duration_secs", r);
+    match max_session_duration_secs {
+        Some(s) if s < MIN_SESSION_SECS => r.problem(
+            &o.at("max_session_duration_secs"),
+            format!("{s} is below the minimum session of {MIN_SESSION_SECS} seconds"),
+        ),
+        Some(s) if s > MAX_SESSION_SECS => r.problem(
+            &o.at("max_session_duration_secs"),
+            format!("{s} is above the maximum session of {MAX_SESSION_SECS} seconds (12 hours)"),
+        ),
+        _ => {}
+    }
+    let allowed_scopes = read_scopes(o, true, r);
+    Some(RoleConfig {
+        role_id: role_id?,
+        name,
+        trusted_oidc_issuers,
+        required_audiences,
+        subject_conditions,
+        max_session_duration_secs,
+        allowed_scopes,
+    })
+}
+
+const CREDENTIAL_KEYS: &[&str] = &[
+    "access_key_id",
+    "secret_access_key",
+    "principal_name",
+    "created_at",
+    "expires_at",
+    "enabled",
+    "allowed_scopes",
+];
+
+fn read_credential(o: &Obj<'_>, r: &mut Report) -> Option<CredentialConfig> {
+    o.warn_unknown(CREDENTIAL_KEYS, r);
+    let access_key_id = o.req_str("access_key_id", r);
+    if let Some(id) = &access_key_id {
+        if id.is_empty() {
+            r.problem(&o.at("access_key_id"), "empty");
+        } else if !id.bytes().all(|b| b.is_ascii_graphic()) || id.contains(['/', ',', '=']) {
+            // It travels inside `Credential=AKID/date/region/s3/aws4_request`.
+            r.problem(
+                &o.at("access_key_id"),
+                "must be printable ASCII without '/', ',' or '='",
+            );
+        }
+    }
+    // Read by hand: never echo the value, whatever its type.
+    let secret = match o.get("secret_access_key") {
+        None => {
+            r.problem(&o.at("secret_access_key"), "missing");
+            None
+        }
+        Some(Value::String(s)) => {
+            if s.is_empty() {
+                r.problem(&o.at("secret_access_key"), "empty");
+            }
+            Some(SecretKey::new(s.as_str()))
+        }
+        Some(v) => {
+            r.problem(
+                &o.at("secret_access_key"),
+                format!("expected a string, found {}", type_name(v)),
+            );
+            None
+        }
+    };
+    let principal_name = o.opt_str("principal_name", r);
+    let created_at = o.opt_str("created_at", r);
+    let expires_at = o.opt_str("expires_at", r);
+    for (k, v) in [("created_at", &created_at), ("expires_at", &expires_at)] {
+        if let Some(v) = v {
+            if Timestamp::parse_rfc3339(v).is_none() {
+                r.problem(&o.at(k), "not an RFC 3339 time (e.g. 2025-01-31T00:00:00Z)");
+            }
+        }
+    }
+    let enabled = o.bool_or("enabled", true, r);
+    let allowed_scopes = read_scopes(o, false, r);
+    Some(CredentialConfig {
+        access_key_id: access_key_id?,
+        secret_access_key: secret?,
+        principal_name,
+        created_at,
+        expires_at,
+        enabled,
+        allowed_scopes,
+    })
+}
+
+const SCOPE_KEYS: &[&str] = &["bucket", "prefixes", "actions"];
+
+fn read_scopes(o: &Obj<'_>, templates: bool, r: &mut Report) -> Vec<Scope> {
+    o.tables("allowed_scopes", r)
+        .iter()
+        .filter_map(|s| read_scope(s, templates, r))
+        .collect()
+}
+
+fn read_scope(o: &Obj<'_>, templates: bool, r: &mut Report) -> Option<Scope> {
+    o.warn_unknown(SCOPE_KEYS, r);
+    let bucket = o.req_str("bucket", r);
+    if bucket.as_deref() == Some("") {
+        r.problem(&o.at("bucket"), "empty (write \"*\" for every bucket)");
+    }
+    let prefixes = o.str_list("prefixes", false, r);
+    let check_template = |path: &str, s: &str, r: &mut Report| {
+        if !templates && (s.contains('{') || s.contains('}')) {
+            r.warn(
+                path,
+                "{claim} templates are only expanded in role scopes; taken literally here",
+            );
+        } else if templates && !balanced_template(s) {
+            r.problem(path, "unbalanced {claim} template");
+        }
+    };
+    if let Some(b) = &bucket {
+        check_template(&o.at("bucket"), b, r);
+    }
+    for (i, p) in prefixes.iter().enumerate() {
+        let path = format!("{}[{i}]", o.at("prefixes"));
+        check_template(&path, p, r);
+        if p.starts_with('/') {
+            r.warn(
+                &path,
+                "keys never start with '/'; this prefix matches nothing a client sends",
+            );
+        }
+    }
+    let actions = match o.get("actions") {
+        None => {
+            r.problem(&o.at("actions"), "missing");
+            Vec::new()
+        }
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                let path = format!("{}[{i}]", o.at("actions"));
+                match v {
+                    Value::String(s) => {
+                        let a = Action::from_name(s);
+                        if a.is_none() {
+                            r.problem(
+                                &path,
+                                format!(
+                                    "unknown action '{s}' (expected one of {})",
+                                    Action::NAMES.join(", ")
+                                ),
+                            );
+                        }
+                        a
+                    }
+                    other => {
+                        r.problem(
+                            &path,
+                            format!("expected a string, found {}", type_name(other)),
+                        );
+                        None
+                    }
+                }
+            })
+            .collect(),
+        Some(v) => {
+            r.problem(
+                &o.at("actions"),
+                format!("expected a list of actions, found {}", type_name(v)),
+            );
+            Vec::new()
+        }
+    };
+    Some(Scope {
+        bucket: bucket?,
+        prefixes,
+        actions,
+    })
+}
+
+fn balanced_template(s: &str) -> bool {
+    let mut open = false;
+    for c in s.chars() {
+        match c {
+            '{' if open => return false,
+            '{' => open = true,
+            '}' if !open => return false,
+            '}' => open = false,
+            _ => {}
+        }
+    }
+    !open
+}
+
+/// Duplicate bucket names, role ids and access key ids.
+fn duplicates(c: &GatewayConfig, r: &mut Report) {
+    dup_check(
+        c.buckets.iter().map(|b| b.name.as_str()),
+        "buckets",
+        "name",
+        r,
+    );
+    dup_check(
+        c.roles.iter().map(|x| x.role_id.as_str()),
+        "roles",
+        "role_id",
+        r,
+    );
+    dup_check(
+        c.credentials.iter().map(|x| x.access_key_id.as_str()),
+        "credentials",
+        "access_key_id",
+        r,
+    );
+}
+
+fn dup_check<'a>(items: impl Iterator<Item = &'a str>, list: &str, field: &str, r: &mut Report) {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, v) in items.enumerate() {
+        if v.is_empty() {
+            continue;
+        }
+        if let Some(first) = seen.get(v) {
+            r.problem(
+                &format!("{list}[{i}].{field}"),
+                format!("duplicate of {list}[{first}]"),
+            );
+        } else {
+            seen.insert(v, i);
+        }
+    }
+}
+
+/// `allowed_roles` naming roles this file does not define: a warning only, since roles may be
+/// defined in a separate `--sts-config` file.
+fn references(c: &GatewayConfig, r: &mut Report) {
+    for (i, b) in c.buckets.iter().enumerate() {
+        for (j, role) in b.allowed_roles.iter().enumerate() {
+            if role != "*" && !role.is_empty() && c.find_role(role).is_none() {
+                r.warn(
+                    &format!("buckets[{i}].allowed_roles[{j}]"),
+                    format!(
+                        "role '{role}' is not defined here (fine if it comes from --sts-config)"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// Conflicts between a config and one merged into it: the same bucket name, role id or access
+/// key id in both.
+pub fn merge_conflicts(base: &GatewayConfig, other: &GatewayConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut check = |list: &str, field: &str, a: Vec<&str>, b: Vec<&str>| {
+        for (i, v) in b.iter().enumerate() {
+            if let Some(j) = a.iter().position(|x| x == v) {
+                out.push(format!(
+                    "(merged file) {list}[{i}].{field}: duplicate of {list}[{j}] in the main config"
+                ));
+            }
+        }
+    };
+    check(
+        "buckets",
+        "name",
+        base.buckets.iter().map(|b| b.name.as_str()).collect(),
+        other.buckets.iter().map(|b| b.name.as_str()).collect(),
+    );
+    check(
+        "roles",
+        "role_id",
+        base.roles.iter().map(|b| b.role_id.as_str()).collect(),
+        other.roles.iter().map(|b| b.role_id.as_str()).collect(),
+    );
+    check(
+        "credentials",
+        "access_key_id",
+        base.credentials
+            .iter()
+            .map(|b| b.access_key_id.as_str())
+            .collect(),
+        other
+            .credentials
+            .iter()
+            .map(|b| b.access_key_id.as_str())
+            .collect(),
+    );
+    out
+}
