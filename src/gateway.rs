@@ -12,7 +12,17 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Response, StatusCode};
 
-use crate::config::{ConfigError, GatewayConfig};
+use http::HeaderValue;
+
+use crate::auth::sigv4::SigningKeyCache;
+use crate::auth::{self, AuthSettings, PayloadMode};
+use crate::backend::s3::{copy_header, set_header, BackendRequest, S3Backend};
+use crate::config::{BackendType, BucketConfig, ConfigError, CredentialIndex, GatewayConfig};
+use crate::policy::{self, Identity};
+use crate::s3::error::push_escaped;
+use crate::s3::request::{self, Operation, S3Request};
+use crate::s3::xml::{self, XmlRewrite};
+use crate::s3::ErrorCode;
 pub use crate::payload::PayloadVerifier;
 use crate::s3::S3Error;
 pub use crate::s3::request::RequestHead;
@@ -94,58 +104,544 @@ pub struct Timing {
 
 /// Response post-processing chosen at plan time.
 #[derive(Debug)]
-pub(crate) enum Finish {
-    /// Stream; rewrite backend errors to ours.
-    Plain,
+pub(crate) struct Finish {
+    /// Rewrites a successful XML answer (listings, multipart documents) into the client's
+    /// namespace.
+    rewrite: Option<XmlRewrite>,
+    /// `/bucket/key` as the client named it, for error documents.
+    resource: String,
 }
 
+/// Largest backend XML document we buffer for rewriting (a 1000-key listing is ~350 KiB).
+const MAX_REWRITE_BODY: usize = 16 << 20;
+/// Largest backend error document we buffer.
+const MAX_ERROR_BODY: usize = 64 << 10;
+
+/// A config bucket with its backend planner, built once per snapshot.
+#[derive(Debug)]
+struct BucketEntry {
+    backend: Result<S3Backend, String>,
+}
 
 /// A built gateway: one per config snapshot.
 #[derive(Debug)]
 pub struct Gateway {
     config: GatewayConfig,
     options: GatewayOptions,
+    buckets: Vec<BucketEntry>,
+    credentials: CredentialIndex,
+    auth: AuthSettings,
+    signing_keys: SigningKeyCache,
 }
 
 impl Gateway {
     /// Builds the gateway (backend planners, key caches) from a validated config.
     pub fn new(config: GatewayConfig, options: GatewayOptions) -> Result<Self, ConfigError> {
-        Ok(Gateway { config, options })
+        let mut problems = Vec::new();
+        let buckets = config
+            .buckets
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let backend = match b.backend_type {
+                    BackendType::S3 => S3Backend::from_config(b),
+                    other => Err(format!("backend_type '{other:?}' is not supported by this build yet")),
+                };
+                if let Err(e) = &backend {
+                    problems.push(format!("buckets[{i}] ({}): {e}", b.name));
+                }
+                BucketEntry { backend }
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        let mut regions = vec![config.region().to_string()];
+        if !regions.iter().any(|r| r == "auto") {
+            regions.push("auto".to_string());
+        }
+        Ok(Gateway {
+            credentials: CredentialIndex::new(&config),
+            auth: AuthSettings { regions, ..AuthSettings::default() },
+            signing_keys: SigningKeyCache::default(),
+            buckets,
+            config,
+            options,
+        })
+    }
+
+    /// The config this gateway was built from.
+    pub fn config(&self) -> &GatewayConfig {
+        &self.config
     }
 
     /// Plans one request. Never panics on request data.
     pub fn plan(&self, head: &RequestHead, ctx: &RequestContext) -> Plan {
-        let _ = (head, &self.config, &self.options);
-        Plan::Respond(error_response(&head.method, &S3Error::not_implemented("not yet"), &ctx.request_id))
+        match self.try_plan(head, ctx) {
+            Ok(plan) => plan,
+            Err(err) => {
+                log::debug!("{} {} -> {} ({})", head.method, head.target, err.code, err.message);
+                Plan::Respond(error_response(&head.method, &err, &ctx.request_id))
+            }
+        }
     }
+
+    fn try_plan(&self, head: &RequestHead, ctx: &RequestContext) -> Result<Plan, S3Error> {
+        let req = request::parse(head, self.options.virtual_host_domain.as_deref())?;
+        let resource = req.resource();
+        let authed = auth::authenticate(head, &req, &self.credentials, &self.auth, &self.signing_keys, ctx.now)
+            .map_err(|e| e.with_resource(resource.clone()))?;
+        let identity = &authed.identity;
+
+        if req.operation == Operation::ListBuckets {
+            return Ok(self.list_buckets(identity, ctx));
+        }
+        let Some(name) = req.bucket.as_deref() else {
+            return Err(S3Error::invalid_request("this operation needs a bucket"));
+        };
+        let (index, bucket) = self.find_bucket(name).ok_or_else(|| {
+            S3Error::new(ErrorCode::NoSuchBucket, format!("the bucket '{name}' does not exist"))
+                .with_resource(resource.clone())
+                .with_detail("BucketName", name)
+        })?;
+
+        let action = policy::action_for(req.operation);
+        let key_or_prefix = match req.operation {
+            Operation::ListObjects | Operation::ListObjectsV2 | Operation::ListMultipartUploads => {
+                req.query_param("prefix").unwrap_or("").to_string()
+            }
+            _ => req.key.clone().unwrap_or_default(),
+        };
+        policy::authorize_named(identity, bucket, name, action, &key_or_prefix)
+            .map_err(|e| e.with_resource(resource.clone()))?;
+
+        match req.operation {
+            Operation::HeadBucket => {
+                let mut resp = respond(StatusCode::OK, Bytes::new(), None, &ctx.request_id);
+                set_header(resp.headers_mut(), "x-amz-bucket-region", self.config.region());
+                return Ok(Plan::Respond(resp));
+            }
+            Operation::GetBucketLocation => {
+                let body = xml::location_xml(self.config.region());
+                return Ok(Plan::Respond(respond(StatusCode::OK, body.into(), Some("application/xml"), &ctx.request_id)));
+            }
+            Operation::CreateBucket | Operation::DeleteBucket => {
+                return Err(S3Error::not_implemented(
+                    "buckets are defined by the gateway's configuration; create or delete them there",
+                )
+                .with_resource(resource));
+            }
+            Operation::CopyObject | Operation::UploadPartCopy => {
+                return Err(S3Error::not_implemented("copying objects is not implemented by this gateway yet")
+                    .with_resource(resource));
+            }
+            Operation::DeleteObjects => {
+                return Err(S3Error::not_implemented("DeleteObjects is not implemented by this gateway yet")
+                    .with_resource(resource));
+            }
+            _ => {}
+        }
+
+        let backend = self.buckets[index].backend.as_ref().map_err(|e| S3Error::internal(e.clone()))?;
+        let backend_bucket = bucket.is_glob().then_some(name);
+        let forward = plan_forward(ForwardInput {
+            head,
+            req: &req,
+            payload: &authed.payload,
+            prefix: bucket.backend_prefix.as_deref().unwrap_or(""),
+            backend,
+            backend_bucket,
+            client_bucket: name,
+            resource,
+            ctx,
+        })?;
+        Ok(Plan::Forward(Box::new(forward)))
+    }
+
+    /// Exact names first, then globs in file order.
+    fn find_bucket(&self, name: &str) -> Option<(usize, &BucketConfig)> {
+        let buckets = &self.config.buckets;
+        buckets
+            .iter()
+            .position(|b| b.name == name)
+            .or_else(|| buckets.iter().position(|b| b.is_glob() && b.matches(name)))
+            .map(|i| (i, &buckets[i]))
+    }
+
+    fn list_buckets(&self, identity: &Identity, ctx: &RequestContext) -> Plan {
+        let visible: Vec<(String, Timestamp)> = self
+            .config
+            .buckets
+            .iter()
+            .filter(|b| !b.is_glob() && policy::may_see_bucket(identity, b))
+            .map(|b| (b.name.clone(), BUCKET_CREATION_DATE))
+            .collect();
+        let owner_id = self.config.owner_id.as_deref().unwrap_or("multistore");
+        let owner_name = self.config.owner_display_name.as_deref().unwrap_or("multistore");
+        let body = xml::list_buckets_xml(owner_id, owner_name, &visible);
+        Plan::Respond(respond(StatusCode::OK, body.into(), Some("application/xml"), &ctx.request_id))
+    }
+}
+
+/// Buckets are config entries and have no creation time of their own; S3 clients need one.
+const BUCKET_CREATION_DATE: Timestamp = Timestamp(1_577_836_800); // 2020-01-01
+
+struct ForwardInput<'a> {
+    head: &'a RequestHead,
+    req: &'a S3Request,
+    payload: &'a PayloadMode,
+    prefix: &'a str,
+    backend: &'a S3Backend,
+    backend_bucket: Option<&'a str>,
+    client_bucket: &'a str,
+    resource: String,
+    ctx: &'a RequestContext,
+}
+
+/// Query parameters each operation forwards (everything else is dropped: auth parameters,
+/// SDK markers such as `x-id`, and anything the backend should not see).
+fn forwarded_params(op: Operation) -> &'static [&'static str] {
+    match op {
+        Operation::GetObject => &[
+            "partNumber",
+            "versionId",
+            "response-cache-control",
+            "response-content-disposition",
+            "response-content-encoding",
+            "response-content-language",
+            "response-content-type",
+            "response-expires",
+        ],
+        Operation::HeadObject => &["partNumber", "versionId"],
+        Operation::DeleteObject => &["versionId"],
+        Operation::ListObjects => &["prefix", "delimiter", "max-keys", "marker", "encoding-type"],
+        Operation::ListObjectsV2 => &[
+            "list-type",
+            "prefix",
+            "delimiter",
+            "max-keys",
+            "continuation-token",
+            "start-after",
+            "fetch-owner",
+            "encoding-type",
+        ],
+        Operation::ListMultipartUploads => {
+            &["uploads", "prefix", "delimiter", "max-uploads", "key-marker", "upload-id-marker", "encoding-type"]
+        }
+        Operation::CreateMultipartUpload => &["uploads"],
+        Operation::UploadPart => &["partNumber", "uploadId"],
+        Operation::CompleteMultipartUpload | Operation::AbortMultipartUpload => &["uploadId"],
+        Operation::ListParts => &["uploadId", "max-parts", "part-number-marker"],
+        _ => &[],
+    }
+}
+
+/// Parameters that carry keys and so get the backend prefix.
+const KEY_PARAMS: &[&str] = &["prefix", "marker", "start-after", "key-marker"];
+
+/// Request headers never forwarded: our own auth, hop-by-hop, and what would make the backend
+/// act on the client's account rather than ours.
+fn forwardable_request_header(name: &str) -> bool {
+    match name {
+        "content-type" | "content-md5" | "content-disposition" | "content-encoding" | "content-language"
+        | "cache-control" | "expires" | "range" | "if-match" | "if-none-match" | "if-modified-since"
+        | "if-unmodified-since" => true,
+        "x-amz-date" | "x-amz-security-token" | "x-amz-content-sha256" | "x-amz-user-agent" | "x-amz-acl"
+        | "x-amz-expected-bucket-owner" | "x-amz-request-payer" | "x-amz-bucket-object-lock-enabled" => false,
+        n if n.starts_with("x-amz-grant-") || n.starts_with("x-amz-copy-source") => false,
+        n => n.starts_with("x-amz-"),
+    }
+}
+
+fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
+    let ForwardInput { head, req, payload, prefix, backend, backend_bucket, client_bucket, resource, ctx } = input;
+    let op = req.operation;
+    let allowed = forwarded_params(op);
+    let mut query: Vec<(String, String)> = Vec::with_capacity(allowed.len());
+    for (k, v) in &req.query {
+        if allowed.contains(&k.as_str()) {
+            let v = if KEY_PARAMS.contains(&k.as_str()) { format!("{prefix}{v}") } else { v.clone() };
+            query.push((k.clone(), v));
+        }
+    }
+    // A prefixed bucket must never list outside its prefix, even without a `prefix` parameter.
+    if matches!(op, Operation::ListObjects | Operation::ListObjectsV2 | Operation::ListMultipartUploads)
+        && !prefix.is_empty()
+        && !query.iter().any(|(k, _)| k == "prefix")
+    {
+        query.push(("prefix".to_string(), prefix.to_string()));
+    }
+
+    let mut headers = HeaderMap::new();
+    for name in head.headers.keys() {
+        if forwardable_request_header(name.as_str()) {
+            copy_header(&head.headers, &mut headers, name);
+        }
+    }
+
+    let body = match op {
+        Operation::PutObject | Operation::UploadPart | Operation::CompleteMultipartUpload => {
+            let length = content_length(&head.headers)?;
+            set_header(&mut headers, "content-length", &length.to_string());
+            match payload {
+                PayloadMode::Sha256(hash) => ForwardBody::Verify(PayloadVerifier::new(*hash, length)),
+                PayloadMode::Unsigned => ForwardBody::Stream,
+                PayloadMode::StreamingUnsignedTrailer => {
+                    set_header(&mut headers, "x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER");
+                    ForwardBody::Stream
+                }
+                PayloadMode::StreamingSigned { .. } => {
+                    return Err(S3Error::not_implemented(
+                        "signed aws-chunked uploads (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) are not supported yet; \
+                         send UNSIGNED-PAYLOAD, a sha256 or STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+                    )
+                    .with_resource(resource));
+                }
+            }
+        }
+        _ => {
+            headers.remove(http::header::CONTENT_TYPE);
+            ForwardBody::Empty
+        }
+    };
+
+    let backend_key = req.key.as_deref().map(|k| format!("{prefix}{k}"));
+    let url = backend.url(
+        &BackendRequest { bucket: backend_bucket, method: &head.method, key: backend_key.as_deref(), query: &query, headers: &headers },
+        ctx.now,
+    );
+
+    let rewrite = matches!(
+        op,
+        Operation::ListObjects
+            | Operation::ListObjectsV2
+            | Operation::ListMultipartUploads
+            | Operation::ListParts
+            | Operation::CreateMultipartUpload
+            | Operation::CompleteMultipartUpload
+    )
+    .then(|| XmlRewrite {
+        client_bucket: client_bucket.to_string(),
+        strip_prefix: prefix.to_string(),
+        url_encoded: req.query_param("encoding-type") == Some("url"),
+    });
+
+    Ok(Forward {
+        method: head.method.clone(),
+        url,
+        headers,
+        body,
+        request_id: ctx.request_id.clone(),
+        finish: Finish { rewrite, resource },
+    })
+}
+
+/// The declared body length: required for uploads, as S3 requires it.
+fn content_length(headers: &HeaderMap) -> Result<u64, S3Error> {
+    let Some(v) = headers.get(http::header::CONTENT_LENGTH) else {
+        return Err(S3Error::new(ErrorCode::MissingContentLength, "you must provide the Content-Length HTTP header"));
+    };
+    v.to_str()
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .ok_or_else(|| S3Error::invalid_argument("Content-Length is not a number"))
+}
+
+/// Response headers that are hop-by-hop or identify the backend.
+fn drop_response_header(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "server"
+            | "date"
+            | "via"
+            | "alt-svc"
+            | "x-amz-request-id"
+            | "x-amz-id-2"
+            | "x-amz-bucket-region"
+            | "set-cookie"
+    ) || name.starts_with("x-amz-cf-")
+        || name.starts_with("x-goog-")
+        || name.starts_with("x-guploader-")
+        || name.starts_with("x-ms-")
+        || name.starts_with("x-envoy-")
+        || name.starts_with("cf-")
+        || name.starts_with("access-control-")
+}
+
+/// Backend error codes that mean the gateway's own backend credentials or config are wrong: the
+/// client did nothing wrong, so they become a 502.
+fn backend_config_error(code: &str) -> bool {
+    matches!(
+        code,
+        "SignatureDoesNotMatch"
+            | "InvalidAccessKeyId"
+            | "AccessDenied"
+            | "ExpiredToken"
+            | "InvalidToken"
+            | "AuthorizationHeaderMalformed"
+            | "AuthorizationQueryParametersError"
+            | "NoSuchBucket"
+            | "PermanentRedirect"
+            | "InvalidBucketName"
+    )
 }
 
 impl Forward {
     /// How to read the backend's response with this status.
     pub fn response_mode(&self, status: StatusCode) -> ResponseMode {
-        let _ = status;
-        ResponseMode::Stream
+        if self.method == Method::HEAD || status == StatusCode::NOT_MODIFIED {
+            ResponseMode::Stream
+        } else if status.is_success() {
+            match self.finish.rewrite {
+                Some(_) => ResponseMode::Buffer { limit: MAX_REWRITE_BODY },
+                None => ResponseMode::Stream,
+            }
+        } else if status.is_client_error() || status.is_server_error() {
+            ResponseMode::Buffer { limit: MAX_ERROR_BODY }
+        } else {
+            ResponseMode::Stream
+        }
     }
 
     /// Status and headers for a streamed response: hop-by-hop and backend-identifying headers
     /// removed, `x-amz-request-id` and `Server-Timing` added.
     pub fn response_head(&self, status: StatusCode, headers: &HeaderMap, timing: Timing) -> (StatusCode, HeaderMap) {
-        let _ = timing;
-        (status, headers.clone())
+        let mut out = HeaderMap::with_capacity(headers.len() + 2);
+        for (name, value) in headers {
+            if !drop_response_header(name.as_str()) {
+                out.append(name.clone(), value.clone());
+            }
+        }
+        finish_headers(&mut out, &self.request_id, timing);
+        // A HEAD that failed at the backend has no body to translate; an auth failure there is
+        // still ours to report as a gateway problem.
+        if self.method == Method::HEAD && status == StatusCode::FORBIDDEN {
+            return (StatusCode::BAD_GATEWAY, out);
+        }
+        (status, out)
     }
 
     /// The response for a buffered backend answer (rewritten listings, translated errors).
     pub fn buffered_response(&self, status: StatusCode, headers: &HeaderMap, body: Bytes, timing: Timing) -> Response<Bytes> {
-        let _ = (status, headers, body, timing);
-        error_response(&self.method, &S3Error::internal("not yet"), &self.request_id)
+        if status.is_success() {
+            if let Some(rw) = &self.finish.rewrite {
+                // CompleteMultipartUpload may answer 200 with an <Error> document.
+                if let Some((code, message)) = xml::parse_error_xml(&body) {
+                    return self.backend_error(status, &code, &message, timing);
+                }
+                return match rw.rewrite(&body) {
+                    Ok(doc) => {
+                        let (status, mut h) = self.response_head(status, headers, timing);
+                        h.remove(http::header::CONTENT_LENGTH);
+                        h.remove(http::header::CONTENT_ENCODING);
+                        let mut resp = Response::new(Bytes::from(doc));
+                        *resp.status_mut() = status;
+                        *resp.headers_mut() = h;
+                        resp
+                    }
+                    Err(e) => {
+                        log::warn!("request {}: backend XML could not be rewritten: {e}", self.request_id);
+                        self.error(&e, timing)
+                    }
+                };
+            }
+            let (status, h) = self.response_head(status, headers, timing);
+            let mut resp = Response::new(body);
+            *resp.status_mut() = status;
+            *resp.headers_mut() = h;
+            return resp;
+        }
+        match xml::parse_error_xml(&body) {
+            Some((code, message)) => self.backend_error(status, &code, &message, timing),
+            None => {
+                let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+                log::warn!("request {}: backend answered {status} without an S3 error: {text}", self.request_id);
+                let err = S3Error::new(ErrorCode::BadGateway, format!("the backend answered {status} without an S3 error document"));
+                self.error(&err, timing)
+            }
+        }
     }
 
-    /// The answer when the backend could not be reached or its response could not be read
-    /// (502 `BadGateway`, or the verifier's error when the body was refused).
-    pub fn backend_failed(&self, reason: &str, timing: Timing) -> Response<Bytes> {
-        let _ = timing;
-        error_response(&self.method, &S3Error::new(crate::s3::ErrorCode::BadGateway, reason), &self.request_id)
+    /// A backend error document, told in our words: the code and message kept, the resource and
+    /// request id ours; errors about the gateway's own backend access become 502.
+    fn backend_error(&self, status: StatusCode, code: &str, message: &str, timing: Timing) -> Response<Bytes> {
+        if backend_config_error(code) {
+            log::warn!("request {}: the backend refused the gateway: {code}: {message}", self.request_id);
+            let err = S3Error::new(
+                ErrorCode::BadGateway,
+                format!("the storage backend refused the gateway's request ({code}); the gateway's backend configuration needs attention"),
+            );
+            return self.error(&err, timing);
+        }
+        let mut body = String::with_capacity(256);
+        body.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>");
+        push_escaped(&mut body, code);
+        body.push_str("</Code><Message>");
+        push_escaped(&mut body, message);
+        body.push_str("</Message><Resource>");
+        push_escaped(&mut body, &self.finish.resource);
+        body.push_str("</Resource><RequestId>");
+        push_escaped(&mut body, &self.request_id);
+        body.push_str("</RequestId></Error>");
+        let status = if status.is_success() { StatusCode::INTERNAL_SERVER_ERROR } else { status };
+        let mut resp = respond(status, body.into(), Some("application/xml"), &self.request_id);
+        add_server_timing(resp.headers_mut(), timing);
+        resp
     }
+
+    fn error(&self, err: &S3Error, timing: Timing) -> Response<Bytes> {
+        let err = err.clone().with_resource(self.finish.resource.clone());
+        let mut resp = error_response(&self.method, &err, &self.request_id);
+        add_server_timing(resp.headers_mut(), timing);
+        resp
+    }
+
+    /// The answer when the backend could not be reached or its response could not be read.
+    pub fn backend_failed(&self, reason: &str, timing: Timing) -> Response<Bytes> {
+        log::warn!("request {}: backend failed: {reason}", self.request_id);
+        self.error(&S3Error::new(ErrorCode::BadGateway, format!("the storage backend could not be reached: {reason}")), timing)
+    }
+}
+
+fn finish_headers(h: &mut HeaderMap, request_id: &str, timing: Timing) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-amz-request-id", v);
+    }
+    add_server_timing(h, timing);
+}
+
+/// Adds `Server-Timing: gateway;dur=..[, backend;dur=..]` (milliseconds). Runtimes call it for
+/// [`Plan::Respond`] answers too.
+pub fn add_server_timing(h: &mut HeaderMap, timing: Timing) {
+    let mut v = format!("gateway;dur={:.3}", timing.plan.as_secs_f64() * 1000.0);
+    if !timing.backend.is_zero() {
+        v.push_str(&format!(", backend;dur={:.3}", timing.backend.as_secs_f64() * 1000.0));
+    }
+    if let Ok(v) = HeaderValue::from_str(&v) {
+        h.insert("server-timing", v);
+    }
+}
+
+/// A response built by the gateway itself.
+fn respond(status: StatusCode, body: Bytes, content_type: Option<&'static str>, request_id: &str) -> Response<Bytes> {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    if let Some(ct) = content_type {
+        h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    }
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-amz-request-id", v);
+    }
+    resp
 }
 
 /// An S3 error as an HTTP response (empty body for HEAD).

@@ -1,2 +1,315 @@
-//! XML documents: ListAllMyBucketsResult, LocationConstraint, and the streaming rewrite of a
-//! backend's ListBucketResult (strip `backend_prefix`, rename the bucket).
+//! XML documents: ListAllMyBucketsResult, LocationConstraint, backend error documents, and the
+//! rewrite of a backend's answers (listings, multipart documents) into the client's namespace:
+//! the bucket renamed and `backend_prefix` stripped, every other element passed through.
+
+use quick_xml::events::{BytesText, Event};
+use quick_xml::{Reader, Writer};
+
+use super::error::push_escaped;
+use super::request::percent_decode;
+use super::{ErrorCode, S3Error};
+use crate::time::Timestamp;
+
+const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+
+/// `ListAllMyBucketsResult`.
+pub fn list_buckets_xml(owner_id: &str, owner_display_name: &str, buckets: &[(String, Timestamp)]) -> String {
+    let mut out = String::with_capacity(256 + buckets.len() * 96);
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListAllMyBucketsResult xmlns=\"");
+    out.push_str(S3_NS);
+    out.push_str("\"><Owner><ID>");
+    push_escaped(&mut out, owner_id);
+    out.push_str("</ID><DisplayName>");
+    push_escaped(&mut out, owner_display_name);
+    out.push_str("</DisplayName></Owner><Buckets>");
+    for (name, created) in buckets {
+        out.push_str("<Bucket><Name>");
+        push_escaped(&mut out, name);
+        out.push_str("</Name><CreationDate>");
+        out.push_str(&created.iso8601());
+        out.push_str("</CreationDate></Bucket>");
+    }
+    out.push_str("</Buckets></ListAllMyBucketsResult>");
+    out
+}
+
+/// `LocationConstraint` (empty for us-east-1, as S3 answers).
+pub fn location_xml(region: &str) -> String {
+    let mut out = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"{S3_NS}\">");
+    if region != "us-east-1" {
+        push_escaped(&mut out, region);
+    }
+    out.push_str("</LocationConstraint>");
+    out
+}
+
+/// `(Code, Message)` of an S3 `<Error>` document; None for anything else.
+pub fn parse_error_xml(body: &[u8]) -> Option<(String, String)> {
+    let mut reader = Reader::from_reader(body);
+    let mut depth = 0usize;
+    let mut current: Option<Vec<u8>> = None;
+    let (mut code, mut message) = (None::<String>, String::new());
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) => {
+                depth += 1;
+                if depth == 1 && e.name().as_ref() != b"Error" {
+                    return None;
+                }
+                current = (depth == 2).then(|| e.name().as_ref().to_vec());
+            }
+            Event::Empty(e) if depth == 0 => {
+                let _ = e;
+                return None;
+            }
+            Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                current = None;
+                if depth == 0 {
+                    break;
+                }
+            }
+            Event::Text(t) => {
+                let text = t.decode().ok()?;
+                match current.as_deref() {
+                    Some(b"Code") => code.get_or_insert_with(String::new).push_str(&text),
+                    Some(b"Message") => message.push_str(&text),
+                    _ => {}
+                }
+            }
+            Event::GeneralRef(r) => {
+                let c = resolve_ref(&r)?;
+                match current.as_deref() {
+                    Some(b"Code") => code.get_or_insert_with(String::new).push(c),
+                    Some(b"Message") => message.push(c),
+                    _ => {}
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    code.map(|c| (c, message))
+}
+
+fn resolve_ref(r: &quick_xml::events::BytesRef<'_>) -> Option<char> {
+    if r.is_char_ref() {
+        return r.resolve_char_ref().ok().flatten();
+    }
+    let name: &[u8] = r;
+    match name {
+        b"amp" => Some('&'),
+        b"lt" => Some('<'),
+        b"gt" => Some('>'),
+        b"quot" => Some('"'),
+        b"apos" => Some('\''),
+        _ => None,
+    }
+}
+
+/// Rewrites a backend XML answer into the client's namespace.
+#[derive(Clone, Debug)]
+pub struct XmlRewrite {
+    /// The bucket name the client used (replaces `<Name>` and `<Bucket>`).
+    pub client_bucket: String,
+    /// The backend prefix to strip from keys and prefixes.
+    pub strip_prefix: String,
+    /// The listing was requested with `encoding-type=url`.
+    pub url_encoded: bool,
+}
+
+/// Entries dropped whole when their key lies outside the prefix.
+const RECORDS: &[&[u8]] = &[b"Contents", b"Upload", b"CommonPrefixes", b"Version", b"DeleteMarker"];
+/// Elements whose text names a bucket.
+const BUCKET_LEAVES: &[&[u8]] = &[b"Name", b"Bucket"];
+/// Elements whose text is a key or key prefix.
+const KEY_LEAVES: &[&[u8]] = &[b"Key", b"Prefix", b"StartAfter", b"Marker", b"NextMarker", b"KeyMarker", b"NextKeyMarker"];
+
+fn malformed() -> S3Error {
+    S3Error::new(ErrorCode::BadGateway, "the backend returned a malformed XML document")
+}
+
+impl XmlRewrite {
+    /// Rewrites `body`, event by event; unknown elements pass through untouched.
+    pub fn rewrite(&self, body: &[u8]) -> Result<Vec<u8>, S3Error> {
+        let mut reader = Reader::from_reader(body);
+        let mut writer = Writer::new(Vec::with_capacity(body.len()));
+        let mut stack: Vec<Vec<u8>> = Vec::new();
+        let mut text: Option<String> = None;
+        // Events of the entry being read, and whether it stays.
+        let mut record: Option<(usize, Vec<Event<'static>>, bool)> = None;
+        loop {
+            let event = reader.read_event().map_err(|_| malformed())?;
+            let out: Event<'static> = match event {
+                Event::Eof => break,
+                Event::Start(e) => {
+                    let name = e.name().as_ref().to_vec();
+                    if record.is_none() && RECORDS.contains(&name.as_slice()) {
+                        record = Some((stack.len(), Vec::new(), true));
+                    }
+                    if BUCKET_LEAVES.contains(&name.as_slice()) || KEY_LEAVES.contains(&name.as_slice()) {
+                        text = Some(String::new());
+                    }
+                    stack.push(name);
+                    Event::Start(e.into_owned())
+                }
+                Event::Text(t) if text.is_some() => {
+                    let s = t.decode().map_err(|_| malformed())?;
+                    if let Some(buf) = text.as_mut() {
+                        buf.push_str(&s);
+                    }
+                    continue;
+                }
+                Event::GeneralRef(r) if text.is_some() => {
+                    let c = resolve_ref(&r).ok_or_else(malformed)?;
+                    if let Some(buf) = text.as_mut() {
+                        buf.push(c);
+                    }
+                    continue;
+                }
+                Event::End(e) => {
+                    let name = stack.pop().ok_or_else(malformed)?;
+                    if let Some(raw) = text.take() {
+                        let (value, inside) = self.transform(&name, &raw);
+                        if !inside {
+                            if let Some(r) = record.as_mut() {
+                                r.2 = false;
+                            }
+                        }
+                        push(&mut writer, &mut record, Event::Text(BytesText::new(&value).into_owned()))?;
+                    }
+                    push(&mut writer, &mut record, Event::End(e.into_owned()))?;
+                    if record.as_ref().is_some_and(|r| r.0 == stack.len()) {
+                        if let Some((_, events, keep)) = record.take() {
+                            if keep {
+                                for ev in events {
+                                    writer.write_event(ev).map_err(|_| malformed())?;
+                                }
+                            }
+                        }
+                    }
+                    continue;
+                }
+                other => other.into_owned(),
+            };
+            push(&mut writer, &mut record, out)?;
+        }
+        if !stack.is_empty() {
+            return Err(malformed());
+        }
+        Ok(writer.into_inner())
+    }
+
+    /// The new text of a leaf, and whether its key lies inside the prefix.
+    fn transform(&self, name: &[u8], raw: &str) -> (String, bool) {
+        if BUCKET_LEAVES.contains(&name) {
+            return (self.client_bucket.clone(), true);
+        }
+        if self.strip_prefix.is_empty() {
+            return (raw.to_string(), true);
+        }
+        if !self.url_encoded {
+            return match raw.strip_prefix(self.strip_prefix.as_str()) {
+                Some(rest) => (rest.to_string(), true),
+                None => (raw.to_string(), false),
+            };
+        }
+        let Some(decoded) = percent_decode(raw.as_bytes(), true).and_then(|b| String::from_utf8(b).ok()) else {
+            return (raw.to_string(), false);
+        };
+        match decoded.strip_prefix(self.strip_prefix.as_str()) {
+            Some(rest) => (url_encode_key(rest), true),
+            None => (raw.to_string(), false),
+        }
+    }
+}
+
+fn push(
+    writer: &mut Writer<Vec<u8>>,
+    record: &mut Option<(usize, Vec<Event<'static>>, bool)>,
+    event: Event<'static>,
+) -> Result<(), S3Error> {
+    match record {
+        Some((_, events, _)) => {
+            events.push(event);
+            Ok(())
+        }
+        None => writer.write_event(event).map_err(|_| malformed()),
+    }
+}
+
+/// `encoding-type=url` form of a key, as S3 writes it: unreserved bytes and `/` kept, space as
+/// `+`, everything else `%XX`.
+fn url_encode_key(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        match b {
+            b' ' => out.push('+'),
+            b if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') => out.push(char::from(b)),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rw(prefix: &str, url: bool) -> XmlRewrite {
+        XmlRewrite { client_bucket: "public".into(), strip_prefix: prefix.into(), url_encoded: url }
+    }
+
+    const V2: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>backend</Name><Prefix>pre/fix/</Prefix><KeyCount>3</KeyCount><MaxKeys>1000</MaxKeys><Delimiter>/</Delimiter><IsTruncated>false</IsTruncated><Contents><Key>pre/fix/a&amp;b.txt</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>&quot;abc&quot;</ETag><Size>3</Size><StorageClass>STANDARD</StorageClass></Contents><Contents><Key>elsewhere/x</Key><Size>1</Size></Contents><CommonPrefixes><Prefix>pre/fix/dir/</Prefix></CommonPrefixes></ListBucketResult>"#;
+
+    #[test]
+    fn listing_rewrite_renames_the_bucket_and_strips_the_prefix() {
+        let out = String::from_utf8(rw("pre/fix/", false).rewrite(V2.as_bytes()).unwrap()).unwrap();
+        assert!(out.contains("<Name>public</Name>"), "{out}");
+        assert!(out.contains("<Prefix></Prefix>"), "{out}");
+        assert!(out.contains("<Key>a&amp;b.txt</Key>"), "{out}");
+        assert!(out.contains("<ETag>&quot;abc&quot;</ETag>"), "{out}");
+        assert!(out.contains("<CommonPrefixes><Prefix>dir/</Prefix></CommonPrefixes>"), "{out}");
+        assert!(!out.contains("elsewhere"), "entries outside the prefix are dropped: {out}");
+        assert!(out.contains("<KeyCount>3</KeyCount>"));
+    }
+
+    #[test]
+    fn url_encoded_listing_is_decoded_stripped_and_reencoded() {
+        let doc = "<ListBucketResult><Name>b</Name><EncodingType>url</EncodingType><Contents><Key>p%2Fq/a+b%3D%E1%88%B4</Key></Contents></ListBucketResult>";
+        let out = String::from_utf8(rw("p/q/", true).rewrite(doc.as_bytes()).unwrap()).unwrap();
+        assert!(out.contains("<Key>a+b%3D%E1%88%B4</Key>"), "{out}");
+    }
+
+    #[test]
+    fn empty_prefix_only_renames_buckets_in_multipart_documents() {
+        let doc = "<InitiateMultipartUploadResult><Bucket>backend</Bucket><Key>k</Key><UploadId>u</UploadId></InitiateMultipartUploadResult>";
+        let out = String::from_utf8(rw("", false).rewrite(doc.as_bytes()).unwrap()).unwrap();
+        assert_eq!(out, "<InitiateMultipartUploadResult><Bucket>public</Bucket><Key>k</Key><UploadId>u</UploadId></InitiateMultipartUploadResult>");
+    }
+
+    #[test]
+    fn malformed_backend_xml_is_a_bad_gateway() {
+        assert_eq!(rw("", false).rewrite(b"<a><b></a>").unwrap_err().code, ErrorCode::BadGateway);
+        assert_eq!(rw("", false).rewrite(b"<a>").unwrap_err().code, ErrorCode::BadGateway);
+    }
+
+    #[test]
+    fn error_documents_are_parsed_and_other_documents_are_not() {
+        let doc = b"<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>no &lt;such&gt; key</Message><Key>k</Key></Error>";
+        assert_eq!(parse_error_xml(doc), Some(("NoSuchKey".into(), "no <such> key".into())));
+        assert_eq!(parse_error_xml(b"<ListBucketResult/>"), None);
+        assert_eq!(parse_error_xml(b"not xml at all <"), None);
+        assert_eq!(parse_error_xml(b""), None);
+    }
+
+    #[test]
+    fn bucket_list_and_location_documents_are_well_formed() {
+        let x = list_buckets_xml("id", "n&m", &[("a".into(), Timestamp(0))]);
+        assert!(x.contains("<Bucket><Name>a</Name><CreationDate>1970-01-01T00:00:00.000Z</CreationDate></Bucket>"));
+        assert!(x.contains("<DisplayName>n&amp;m</DisplayName>"));
+        assert!(location_xml("us-east-1").ends_with("\"></LocationConstraint>"));
+        assert!(location_xml("eu-west-1").contains(">eu-west-1<"));
+    }
+}
