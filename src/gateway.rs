@@ -18,14 +18,14 @@ use crate::auth::sigv4::SigningKeyCache;
 use crate::auth::{self, AuthSettings, PayloadMode};
 use crate::backend::s3::{copy_header, set_header, BackendRequest, S3Backend};
 use crate::config::{BackendType, BucketConfig, ConfigError, CredentialIndex, GatewayConfig};
+pub use crate::payload::PayloadVerifier;
 use crate::policy::{self, Identity};
 use crate::s3::error::push_escaped;
+pub use crate::s3::request::RequestHead;
 use crate::s3::request::{self, Operation, S3Request};
 use crate::s3::xml::{self, XmlRewrite};
 use crate::s3::ErrorCode;
-pub use crate::payload::PayloadVerifier;
 use crate::s3::S3Error;
-pub use crate::s3::request::RequestHead;
 use crate::time::Timestamp;
 
 /// Runtime options that are not part of the config document.
@@ -145,7 +145,9 @@ impl Gateway {
             .map(|(i, b)| {
                 let backend = match b.backend_type {
                     BackendType::S3 => S3Backend::from_config(b),
-                    other => Err(format!("backend_type '{other:?}' is not supported by this build yet")),
+                    other => Err(format!(
+                        "backend_type '{other:?}' is not supported by this build yet"
+                    )),
                 };
                 if let Err(e) = &backend {
                     problems.push(format!("buckets[{i}] ({}): {e}", b.name));
@@ -162,7 +164,10 @@ impl Gateway {
         }
         Ok(Gateway {
             credentials: CredentialIndex::new(&config),
-            auth: AuthSettings { regions, ..AuthSettings::default() },
+            auth: AuthSettings {
+                regions,
+                ..AuthSettings::default()
+            },
             signing_keys: SigningKeyCache::default(),
             buckets,
             config,
@@ -180,7 +185,13 @@ impl Gateway {
         match self.try_plan(head, ctx) {
             Ok(plan) => plan,
             Err(err) => {
-                log::debug!("{} {} -> {} ({})", head.method, head.target, err.code, err.message);
+                log::debug!(
+                    "{} {} -> {} ({})",
+                    head.method,
+                    head.target,
+                    err.code,
+                    err.message
+                );
                 Plan::Respond(error_response(&head.method, &err, &ctx.request_id))
             }
         }
@@ -189,8 +200,15 @@ impl Gateway {
     fn try_plan(&self, head: &RequestHead, ctx: &RequestContext) -> Result<Plan, S3Error> {
         let req = request::parse(head, self.options.virtual_host_domain.as_deref())?;
         let resource = req.resource();
-        let authed = auth::authenticate(head, &req, &self.credentials, &self.auth, &self.signing_keys, ctx.now)
-            .map_err(|e| e.with_resource(resource.clone()))?;
+        let authed = auth::authenticate(
+            head,
+            &req,
+            &self.credentials,
+            &self.auth,
+            &self.signing_keys,
+            ctx.now,
+        )
+        .map_err(|e| e.with_resource(resource.clone()))?;
         let identity = &authed.identity;
 
         if req.operation == Operation::ListBuckets {
@@ -200,9 +218,12 @@ impl Gateway {
             return Err(S3Error::invalid_request("this operation needs a bucket"));
         };
         let (index, bucket) = self.find_bucket(name).ok_or_else(|| {
-            S3Error::new(ErrorCode::NoSuchBucket, format!("the bucket '{name}' does not exist"))
-                .with_resource(resource.clone())
-                .with_detail("BucketName", name)
+            S3Error::new(
+                ErrorCode::NoSuchBucket,
+                format!("the bucket '{name}' does not exist"),
+            )
+            .with_resource(resource.clone())
+            .with_detail("BucketName", name)
         })?;
 
         let action = policy::action_for(req.operation);
@@ -218,12 +239,21 @@ impl Gateway {
         match req.operation {
             Operation::HeadBucket => {
                 let mut resp = respond(StatusCode::OK, Bytes::new(), None, &ctx.request_id);
-                set_header(resp.headers_mut(), "x-amz-bucket-region", self.config.region());
+                set_header(
+                    resp.headers_mut(),
+                    "x-amz-bucket-region",
+                    self.config.region(),
+                );
                 return Ok(Plan::Respond(resp));
             }
             Operation::GetBucketLocation => {
                 let body = xml::location_xml(self.config.region());
-                return Ok(Plan::Respond(respond(StatusCode::OK, body.into(), Some("application/xml"), &ctx.request_id)));
+                return Ok(Plan::Respond(respond(
+                    StatusCode::OK,
+                    body.into(),
+                    Some("application/xml"),
+                    &ctx.request_id,
+                )));
             }
             Operation::CreateBucket | Operation::DeleteBucket => {
                 return Err(S3Error::not_implemented(
@@ -232,17 +262,24 @@ impl Gateway {
                 .with_resource(resource));
             }
             Operation::CopyObject | Operation::UploadPartCopy => {
-                return Err(S3Error::not_implemented("copying objects is not implemented by this gateway yet")
-                    .with_resource(resource));
+                return Err(S3Error::not_implemented(
+                    "copying objects is not implemented by this gateway yet",
+                )
+                .with_resource(resource));
             }
             Operation::DeleteObjects => {
-                return Err(S3Error::not_implemented("DeleteObjects is not implemented by this gateway yet")
-                    .with_resource(resource));
+                return Err(S3Error::not_implemented(
+                    "DeleteObjects is not implemented by this gateway yet",
+                )
+                .with_resource(resource));
             }
             _ => {}
         }
 
-        let backend = self.buckets[index].backend.as_ref().map_err(|e| S3Error::internal(e.clone()))?;
+        let backend = self.buckets[index]
+            .backend
+            .as_ref()
+            .map_err(|e| S3Error::internal(e.clone()))?;
         let backend_bucket = bucket.is_glob().then_some(name);
         let forward = plan_forward(ForwardInput {
             head,
@@ -277,9 +314,18 @@ impl Gateway {
             .map(|b| (b.name.clone(), BUCKET_CREATION_DATE))
             .collect();
         let owner_id = self.config.owner_id.as_deref().unwrap_or("multistore");
-        let owner_name = self.config.owner_display_name.as_deref().unwrap_or("multistore");
+        let owner_name = self
+            .config
+            .owner_display_name
+            .as_deref()
+            .unwrap_or("multistore");
         let body = xml::list_buckets_xml(owner_id, owner_name, &visible);
-        Plan::Respond(respond(StatusCode::OK, body.into(), Some("application/xml"), &ctx.request_id))
+        Plan::Respond(respond(
+            StatusCode::OK,
+            body.into(),
+            Some("application/xml"),
+            &ctx.request_id,
+        ))
     }
 }
 
@@ -325,9 +371,15 @@ fn forwarded_params(op: Operation) -> &'static [&'static str] {
             "fetch-owner",
             "encoding-type",
         ],
-        Operation::ListMultipartUploads => {
-            &["uploads", "prefix", "delimiter", "max-uploads", "key-marker", "upload-id-marker", "encoding-type"]
-        }
+        Operation::ListMultipartUploads => &[
+            "uploads",
+            "prefix",
+            "delimiter",
+            "max-uploads",
+            "key-marker",
+            "upload-id-marker",
+            "encoding-type",
+        ],
         Operation::CreateMultipartUpload => &["uploads"],
         Operation::UploadPart => &["partNumber", "uploadId"],
         Operation::CompleteMultipartUpload | Operation::AbortMultipartUpload => &["uploadId"],
@@ -343,30 +395,61 @@ const KEY_PARAMS: &[&str] = &["prefix", "marker", "start-after", "key-marker"];
 /// act on the client's account rather than ours.
 fn forwardable_request_header(name: &str) -> bool {
     match name {
-        "content-type" | "content-md5" | "content-disposition" | "content-encoding" | "content-language"
-        | "cache-control" | "expires" | "range" | "if-match" | "if-none-match" | "if-modified-since"
+        "content-type"
+        | "content-md5"
+        | "content-disposition"
+        | "content-encoding"
+        | "content-language"
+        | "cache-control"
+        | "expires"
+        | "range"
+        | "if-match"
+        | "if-none-match"
+        | "if-modified-since"
         | "if-unmodified-since" => true,
-        "x-amz-date" | "x-amz-security-token" | "x-amz-content-sha256" | "x-amz-user-agent" | "x-amz-acl"
-        | "x-amz-expected-bucket-owner" | "x-amz-request-payer" | "x-amz-bucket-object-lock-enabled" => false,
+        "x-amz-date"
+        | "x-amz-security-token"
+        | "x-amz-content-sha256"
+        | "x-amz-user-agent"
+        | "x-amz-acl"
+        | "x-amz-expected-bucket-owner"
+        | "x-amz-request-payer"
+        | "x-amz-bucket-object-lock-enabled" => false,
         n if n.starts_with("x-amz-grant-") || n.starts_with("x-amz-copy-source") => false,
         n => n.starts_with("x-amz-"),
     }
 }
 
 fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
-    let ForwardInput { head, req, payload, prefix, backend, backend_bucket, client_bucket, resource, ctx } = input;
+    let ForwardInput {
+        head,
+        req,
+        payload,
+        prefix,
+        backend,
+        backend_bucket,
+        client_bucket,
+        resource,
+        ctx,
+    } = input;
     let op = req.operation;
     let allowed = forwarded_params(op);
     let mut query: Vec<(String, String)> = Vec::with_capacity(allowed.len());
     for (k, v) in &req.query {
         if allowed.contains(&k.as_str()) {
-            let v = if KEY_PARAMS.contains(&k.as_str()) { format!("{prefix}{v}") } else { v.clone() };
+            let v = if KEY_PARAMS.contains(&k.as_str()) {
+                format!("{prefix}{v}")
+            } else {
+                v.clone()
+            };
             query.push((k.clone(), v));
         }
     }
     // A prefixed bucket must never list outside its prefix, even without a `prefix` parameter.
-    if matches!(op, Operation::ListObjects | Operation::ListObjectsV2 | Operation::ListMultipartUploads)
-        && !prefix.is_empty()
+    if matches!(
+        op,
+        Operation::ListObjects | Operation::ListObjectsV2 | Operation::ListMultipartUploads
+    ) && !prefix.is_empty()
         && !query.iter().any(|(k, _)| k == "prefix")
     {
         query.push(("prefix".to_string(), prefix.to_string()));
@@ -384,10 +467,16 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
             let length = content_length(&head.headers)?;
             set_header(&mut headers, "content-length", &length.to_string());
             match payload {
-                PayloadMode::Sha256(hash) => ForwardBody::Verify(PayloadVerifier::new(*hash, length)),
+                PayloadMode::Sha256(hash) => {
+                    ForwardBody::Verify(PayloadVerifier::new(*hash, length))
+                }
                 PayloadMode::Unsigned => ForwardBody::Stream,
                 PayloadMode::StreamingUnsignedTrailer => {
-                    set_header(&mut headers, "x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER");
+                    set_header(
+                        &mut headers,
+                        "x-amz-content-sha256",
+                        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+                    );
                     ForwardBody::Stream
                 }
                 PayloadMode::StreamingSigned { .. } => {
@@ -407,7 +496,13 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
 
     let backend_key = req.key.as_deref().map(|k| format!("{prefix}{k}"));
     let url = backend.url(
-        &BackendRequest { bucket: backend_bucket, method: &head.method, key: backend_key.as_deref(), query: &query, headers: &headers },
+        &BackendRequest {
+            bucket: backend_bucket,
+            method: &head.method,
+            key: backend_key.as_deref(),
+            query: &query,
+            headers: &headers,
+        },
         ctx.now,
     );
 
@@ -439,7 +534,10 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
 /// The declared body length: required for uploads, as S3 requires it.
 fn content_length(headers: &HeaderMap) -> Result<u64, S3Error> {
     let Some(v) = headers.get(http::header::CONTENT_LENGTH) else {
-        return Err(S3Error::new(ErrorCode::MissingContentLength, "you must provide the Content-Length HTTP header"));
+        return Err(S3Error::new(
+            ErrorCode::MissingContentLength,
+            "you must provide the Content-Length HTTP header",
+        ));
     };
     v.to_str()
         .ok()
@@ -501,11 +599,15 @@ impl Forward {
             ResponseMode::Stream
         } else if status.is_success() {
             match self.finish.rewrite {
-                Some(_) => ResponseMode::Buffer { limit: MAX_REWRITE_BODY },
+                Some(_) => ResponseMode::Buffer {
+                    limit: MAX_REWRITE_BODY,
+                },
                 None => ResponseMode::Stream,
             }
         } else if status.is_client_error() || status.is_server_error() {
-            ResponseMode::Buffer { limit: MAX_ERROR_BODY }
+            ResponseMode::Buffer {
+                limit: MAX_ERROR_BODY,
+            }
         } else {
             ResponseMode::Stream
         }
@@ -513,7 +615,12 @@ impl Forward {
 
     /// Status and headers for a streamed response: hop-by-hop and backend-identifying headers
     /// removed, `x-amz-request-id` and `Server-Timing` added.
-    pub fn response_head(&self, status: StatusCode, headers: &HeaderMap, timing: Timing) -> (StatusCode, HeaderMap) {
+    pub fn response_head(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        timing: Timing,
+    ) -> (StatusCode, HeaderMap) {
         let mut out = HeaderMap::with_capacity(headers.len() + 2);
         for (name, value) in headers {
             if !drop_response_header(name.as_str()) {
@@ -530,7 +637,13 @@ impl Forward {
     }
 
     /// The response for a buffered backend answer (rewritten listings, translated errors).
-    pub fn buffered_response(&self, status: StatusCode, headers: &HeaderMap, body: Bytes, timing: Timing) -> Response<Bytes> {
+    pub fn buffered_response(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: Bytes,
+        timing: Timing,
+    ) -> Response<Bytes> {
         if status.is_success() {
             if let Some(rw) = &self.finish.rewrite {
                 // CompleteMultipartUpload may answer 200 with an <Error> document.
@@ -548,7 +661,10 @@ impl Forward {
                         resp
                     }
                     Err(e) => {
-                        log::warn!("request {}: backend XML could not be rewritten: {e}", self.request_id);
+                        log::warn!(
+                            "request {}: backend XML could not be rewritten: {e}",
+                            self.request_id
+                        );
                         self.error(&e, timing)
                     }
                 };
@@ -563,8 +679,14 @@ impl Forward {
             Some((code, message)) => self.backend_error(status, &code, &message, timing),
             None => {
                 let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-                log::warn!("request {}: backend answered {status} without an S3 error: {text}", self.request_id);
-                let err = S3Error::new(ErrorCode::BadGateway, format!("the backend answered {status} without an S3 error document"));
+                log::warn!(
+                    "request {}: backend answered {status} without an S3 error: {text}",
+                    self.request_id
+                );
+                let err = S3Error::new(
+                    ErrorCode::BadGateway,
+                    format!("the backend answered {status} without an S3 error document"),
+                );
                 self.error(&err, timing)
             }
         }
@@ -572,9 +694,18 @@ impl Forward {
 
     /// A backend error document, told in our words: the code and message kept, the resource and
     /// request id ours; errors about the gateway's own backend access become 502.
-    fn backend_error(&self, status: StatusCode, code: &str, message: &str, timing: Timing) -> Response<Bytes> {
+    fn backend_error(
+        &self,
+        status: StatusCode,
+        code: &str,
+        message: &str,
+        timing: Timing,
+    ) -> Response<Bytes> {
         if backend_config_error(code) {
-            log::warn!("request {}: the backend refused the gateway: {code}: {message}", self.request_id);
+            log::warn!(
+                "request {}: the backend refused the gateway: {code}: {message}",
+                self.request_id
+            );
             let err = S3Error::new(
                 ErrorCode::BadGateway,
                 format!("the storage backend refused the gateway's request ({code}); the gateway's backend configuration needs attention"),
@@ -591,8 +722,17 @@ impl Forward {
         body.push_str("</Resource><RequestId>");
         push_escaped(&mut body, &self.request_id);
         body.push_str("</RequestId></Error>");
-        let status = if status.is_success() { StatusCode::INTERNAL_SERVER_ERROR } else { status };
-        let mut resp = respond(status, body.into(), Some("application/xml"), &self.request_id);
+        let status = if status.is_success() {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            status
+        };
+        let mut resp = respond(
+            status,
+            body.into(),
+            Some("application/xml"),
+            &self.request_id,
+        );
         add_server_timing(resp.headers_mut(), timing);
         resp
     }
@@ -607,7 +747,13 @@ impl Forward {
     /// The answer when the backend could not be reached or its response could not be read.
     pub fn backend_failed(&self, reason: &str, timing: Timing) -> Response<Bytes> {
         log::warn!("request {}: backend failed: {reason}", self.request_id);
-        self.error(&S3Error::new(ErrorCode::BadGateway, format!("the storage backend could not be reached: {reason}")), timing)
+        self.error(
+            &S3Error::new(
+                ErrorCode::BadGateway,
+                format!("the storage backend could not be reached: {reason}"),
+            ),
+            timing,
+        )
     }
 }
 
@@ -623,7 +769,10 @@ fn finish_headers(h: &mut HeaderMap, request_id: &str, timing: Timing) {
 pub fn add_server_timing(h: &mut HeaderMap, timing: Timing) {
     let mut v = format!("gateway;dur={:.3}", timing.plan.as_secs_f64() * 1000.0);
     if !timing.backend.is_zero() {
-        v.push_str(&format!(", backend;dur={:.3}", timing.backend.as_secs_f64() * 1000.0));
+        v.push_str(&format!(
+            ", backend;dur={:.3}",
+            timing.backend.as_secs_f64() * 1000.0
+        ));
     }
     if let Ok(v) = HeaderValue::from_str(&v) {
         h.insert("server-timing", v);
@@ -631,7 +780,12 @@ pub fn add_server_timing(h: &mut HeaderMap, timing: Timing) {
 }
 
 /// A response built by the gateway itself.
-fn respond(status: StatusCode, body: Bytes, content_type: Option<&'static str>, request_id: &str) -> Response<Bytes> {
+fn respond(
+    status: StatusCode,
+    body: Bytes,
+    content_type: Option<&'static str>,
+    request_id: &str,
+) -> Response<Bytes> {
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
     let h = resp.headers_mut();
@@ -646,11 +800,19 @@ fn respond(status: StatusCode, body: Bytes, content_type: Option<&'static str>, 
 
 /// An S3 error as an HTTP response (empty body for HEAD).
 pub fn error_response(method: &Method, err: &S3Error, request_id: &str) -> Response<Bytes> {
-    let body = if method == Method::HEAD { Bytes::new() } else { Bytes::from(err.to_xml(request_id)) };
+    let body = if method == Method::HEAD {
+        Bytes::new()
+    } else {
+        Bytes::from(err.to_xml(request_id))
+    };
     let mut resp = Response::new(body);
-    *resp.status_mut() = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() =
+        StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = resp.headers_mut();
-    h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/xml"));
+    h.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/xml"),
+    );
     if let Ok(v) = http::HeaderValue::from_str(request_id) {
         h.insert("x-amz-request-id", v);
     }

@@ -23,7 +23,13 @@ pub struct PayloadVerifier {
 impl PayloadVerifier {
     /// A verifier for a body of `content_length` bytes that must hash to `expected`.
     pub fn new(expected: [u8; 32], content_length: u64) -> Self {
-        PayloadVerifier { expected, content_length, seen: 0, hasher: Sha256::new(), held: None }
+        PayloadVerifier {
+            expected,
+            content_length,
+            seen: 0,
+            hasher: Sha256::new(),
+            held: None,
+        }
     }
 
     /// Feeds the next chunk. Returns what may be forwarded now (the previously held chunk).
@@ -36,7 +42,10 @@ impl PayloadVerifier {
         if self.seen > self.content_length {
             return Err(S3Error::new(
                 ErrorCode::InvalidRequest,
-                format!("the body is longer than its Content-Length of {}", self.content_length),
+                format!(
+                    "the body is longer than its Content-Length of {}",
+                    self.content_length
+                ),
             ));
         }
         self.hasher.update(&chunk);
@@ -93,7 +102,10 @@ mod tests {
     #[test]
     fn mismatching_body_never_releases_its_last_chunk() {
         let mut v = PayloadVerifier::new(sha(b"hello world"), 11);
-        assert!(v.push(Bytes::from_static(b"hello worlD")).unwrap().is_none());
+        assert!(v
+            .push(Bytes::from_static(b"hello worlD"))
+            .unwrap()
+            .is_none());
         let err = v.finish().unwrap_err();
         assert_eq!(err.code, ErrorCode::XAmzContentSHA256Mismatch);
     }

@@ -63,11 +63,24 @@ impl Civil {
         let days = t.0.div_euclid(86_400);
         let secs = u32::try_from(t.0.rem_euclid(86_400)).unwrap_or(0);
         let (y, mo, d) = civil_from_days(days);
-        Civil { y, mo, d, h: secs / 3600, mi: secs / 60 % 60, s: secs % 60 }
+        Civil {
+            y,
+            mo,
+            d,
+            h: secs / 3600,
+            mi: secs / 60 % 60,
+            s: secs % 60,
+        }
     }
 
     fn checked(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> Option<Timestamp> {
-        if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60 {
+        if !(1..=12).contains(&mo)
+            || d == 0
+            || d > days_in_month(y, mo)
+            || h > 23
+            || mi > 59
+            || s > 60
+        {
             return None;
         }
         let s = s.min(59); // a leap second reads as :59
@@ -169,7 +182,10 @@ impl Timestamp {
     /// `20130524T000000Z`
     pub fn amz_date(self) -> String {
         let c = Civil::of(self);
-        format!("{:04}{:02}{:02}T{:02}{:02}{:02}Z", c.y, c.mo, c.d, c.h, c.mi, c.s)
+        format!(
+            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+            c.y, c.mo, c.d, c.h, c.mi, c.s
+        )
     }
 
     /// `20130524`, the credential-scope date.
@@ -181,7 +197,10 @@ impl Timestamp {
     /// `2013-05-24T00:00:00.000Z`, as S3 writes timestamps in XML.
     pub fn iso8601(self) -> String {
         let c = Civil::of(self);
-        format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000Z", c.y, c.mo, c.d, c.h, c.mi, c.s)
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000Z",
+            c.y, c.mo, c.d, c.h, c.mi, c.s
+        )
     }
 
     /// `Fri, 24 May 2013 00:00:00 GMT`, as HTTP headers carry dates.
@@ -225,7 +244,14 @@ mod tests {
 
     #[test]
     fn amz_date_rejects_garbage_and_impossible_dates() {
-        for bad in ["", "20150830T123600", "2015083OT123600Z", "20150230T000000Z", "20151301T000000Z", "20150830T250000Z"] {
+        for bad in [
+            "",
+            "20150830T123600",
+            "2015083OT123600Z",
+            "20150230T000000Z",
+            "20151301T000000Z",
+            "20150830T250000Z",
+        ] {
             assert_eq!(Timestamp::parse_amz_date(bad), None, "{bad}");
         }
     }
@@ -233,9 +259,18 @@ mod tests {
     #[test]
     fn rfc3339_accepts_fractions_and_offsets() {
         let z = Timestamp::parse_rfc3339("2024-02-29T12:00:00Z").unwrap();
-        assert_eq!(Timestamp::parse_rfc3339("2024-02-29T12:00:00.123456Z"), Some(z));
-        assert_eq!(Timestamp::parse_rfc3339("2024-02-29T14:00:00+02:00"), Some(z));
-        assert_eq!(Timestamp::parse_rfc3339("2024-02-29T11:30:00-00:30"), Some(z));
+        assert_eq!(
+            Timestamp::parse_rfc3339("2024-02-29T12:00:00.123456Z"),
+            Some(z)
+        );
+        assert_eq!(
+            Timestamp::parse_rfc3339("2024-02-29T14:00:00+02:00"),
+            Some(z)
+        );
+        assert_eq!(
+            Timestamp::parse_rfc3339("2024-02-29T11:30:00-00:30"),
+            Some(z)
+        );
         assert_eq!(Timestamp::parse_rfc3339("2023-02-29T12:00:00Z"), None);
         assert_eq!(Timestamp::parse_rfc3339("2024-02-29T12:00:00"), None);
     }
@@ -244,7 +279,10 @@ mod tests {
     fn http_date_formats_and_parses() {
         let t = Timestamp(784_111_777);
         assert_eq!(t.http_date(), "Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(Timestamp::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(t));
+        assert_eq!(
+            Timestamp::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(t)
+        );
         assert_eq!(t.iso8601(), "1994-11-06T08:49:37.000Z");
     }
 

@@ -71,7 +71,10 @@ pub struct AuthSettings {
 
 impl Default for AuthSettings {
     fn default() -> Self {
-        AuthSettings { regions: vec!["us-east-1".into(), "auto".into()], max_skew_secs: 900 }
+        AuthSettings {
+            regions: vec!["us-east-1".into(), "auto".into()],
+            max_skew_secs: 900,
+        }
     }
 }
 

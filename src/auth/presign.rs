@@ -1,9 +1,9 @@
 //! Presigning backend requests (SigV4 query form, `UNSIGNED-PAYLOAD`).
 
-use http::{HeaderMap, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use super::secret::SecretKey;
-use super::sigv4::SigningKeyCache;
+use super::sigv4::{self, SigningKeyCache};
 use crate::time::Timestamp;
 
 /// Credentials for signing a backend request.
@@ -42,8 +42,77 @@ pub struct PresignRequest<'a> {
     pub expires_secs: u32,
 }
 
-/// Returns the full presigned URL.
-pub fn presign_url(req: &PresignRequest<'_>, creds: &SigningCredentials, keys: &SigningKeyCache) -> String {
-    let _ = (req, creds, keys);
-    String::new()
+/// Returns the full presigned URL (`UNSIGNED-PAYLOAD`).
+pub fn presign_url(
+    req: &PresignRequest<'_>,
+    creds: &SigningCredentials,
+    keys: &SigningKeyCache,
+) -> String {
+    presign_with_payload(req, creds, keys, sigv4::UNSIGNED_PAYLOAD)
+}
+
+/// [`presign_url`] with an explicit payload hash (the AWS vectors sign the body).
+pub fn presign_with_payload(
+    req: &PresignRequest<'_>,
+    creds: &SigningCredentials,
+    keys: &SigningKeyCache,
+    payload_hash: &str,
+) -> String {
+    let date = req.now.date_stamp();
+    let amz_date = req.now.amz_date();
+    let scope = sigv4::scope(&date, req.region, req.service);
+
+    let mut headers = HeaderMap::with_capacity(req.signed_headers.len() + 1);
+    if let Ok(host) = HeaderValue::from_str(req.host) {
+        headers.insert(http::header::HOST, host);
+    }
+    for (name, value) in req.signed_headers {
+        headers.append(name.clone(), value.clone());
+    }
+    let mut names: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+    names.sort_unstable();
+    names.dedup();
+    let signed_headers = names.join(";");
+
+    let mut query: Vec<(String, String)> = req.query.to_vec();
+    query.push(("X-Amz-Algorithm".into(), sigv4::ALGORITHM.into()));
+    query.push((
+        "X-Amz-Credential".into(),
+        format!("{}/{scope}", creds.access_key_id),
+    ));
+    query.push(("X-Amz-Date".into(), amz_date.clone()));
+    query.push(("X-Amz-Expires".into(), req.expires_secs.to_string()));
+    if let Some(token) = &creds.session_token {
+        query.push(("X-Amz-Security-Token".into(), token.clone()));
+    }
+    query.push(("X-Amz-SignedHeaders".into(), signed_headers.clone()));
+    let canonical_query = sigv4::canonical_query_from_pairs(&query);
+
+    // Every header we put in `headers` exists, so this cannot fail; fall back to host only.
+    let canonical_headers = sigv4::canonical_headers(&headers, &names)
+        .unwrap_or_else(|_| format!("host:{}\n", req.host));
+    let creq = sigv4::canonical_request(
+        req.method.as_str(),
+        req.encoded_path,
+        &canonical_query,
+        &canonical_headers,
+        &signed_headers,
+        payload_hash,
+    );
+    let sts = sigv4::string_to_sign(&amz_date, &scope, &creq);
+    let key = keys.get(
+        &creds.access_key_id,
+        &creds.secret,
+        &date,
+        req.region,
+        req.service,
+    );
+    let signature = sigv4::sign(&key, &sts);
+    format!(
+        "{}://{}{}?{canonical_query}&X-Amz-Signature={}",
+        req.scheme,
+        req.host,
+        req.encoded_path,
+        signature.to_hex()
+    )
 }

@@ -52,7 +52,10 @@ impl S3Backend {
     pub fn from_config(bucket: &BucketConfig) -> Result<Self, String> {
         let opts = &bucket.backend_options;
         let flag = |k: &str| opts.get(k).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let region = opts.get("region").cloned().unwrap_or_else(|| "us-east-1".to_string());
+        let region = opts
+            .get("region")
+            .cloned()
+            .unwrap_or_else(|| "us-east-1".to_string());
         let endpoint = match opts.get("endpoint") {
             Some(e) => e.clone(),
             None => format!("https://s3.{region}.amazonaws.com"),
@@ -80,7 +83,10 @@ impl S3Backend {
                 (Some(id), Some(secret)) => Some(SigningCredentials {
                     access_key_id: id.clone(),
                     secret: SecretKey::new(secret.clone()),
-                    session_token: opts.get("token").or_else(|| opts.get("session_token")).cloned(),
+                    session_token: opts
+                        .get("token")
+                        .or_else(|| opts.get("session_token"))
+                        .cloned(),
                 }),
                 _ => None,
             }
@@ -113,7 +119,10 @@ impl S3Backend {
         let (host, mut path) = if self.virtual_hosted {
             (format!("{bucket}.{}", self.host), self.base_path.clone())
         } else {
-            (self.host.clone(), format!("{}/{}", self.base_path, encode_path(bucket)))
+            (
+                self.host.clone(),
+                format!("{}/{}", self.base_path, encode_path(bucket)),
+            )
         };
         match req.key {
             Some(k) => {
@@ -218,7 +227,11 @@ mod tests {
             backend_prefix: None,
             anonymous_access: false,
             allowed_roles: vec![],
-            backend_options: opts.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect::<BTreeMap<_, _>>().into(),
+            backend_options: opts
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect::<BTreeMap<_, _>>()
+                .into(),
         }
     }
 
@@ -232,10 +245,19 @@ mod tests {
         .unwrap();
         let q = vec![("versionId".to_string(), "a b".to_string())];
         let url = b.url(
-            &BackendRequest { bucket: None, method: &Method::GET, key: Some("dir/a b+c%2F=ሴ"), query: &q, headers: &HeaderMap::new() },
+            &BackendRequest {
+                bucket: None,
+                method: &Method::GET,
+                key: Some("dir/a b+c%2F=ሴ"),
+                query: &q,
+                headers: &HeaderMap::new(),
+            },
             Timestamp(0),
         );
-        assert_eq!(url, "http://127.0.0.1:8333/bk/dir/a%20b%2Bc%252F%3D%E1%88%B4?versionId=a%20b");
+        assert_eq!(
+            url,
+            "http://127.0.0.1:8333/bk/dir/a%20b%2Bc%252F%3D%E1%88%B4?versionId=a%20b"
+        );
     }
 
     #[test]
@@ -248,7 +270,13 @@ mod tests {
         ]))
         .unwrap();
         let url = b.url(
-            &BackendRequest { bucket: None, method: &Method::GET, key: None, query: &[], headers: &HeaderMap::new() },
+            &BackendRequest {
+                bucket: None,
+                method: &Method::GET,
+                key: None,
+                query: &[],
+                headers: &HeaderMap::new(),
+            },
             Timestamp(0),
         );
         assert_eq!(url, "https://bk.s3.example.com/");
@@ -256,7 +284,8 @@ mod tests {
 
     #[test]
     fn region_alone_means_aws() {
-        let b = S3Backend::from_config(&bucket(&[("region", "eu-west-1"), ("bucket_name", "bk")])).unwrap();
+        let b = S3Backend::from_config(&bucket(&[("region", "eu-west-1"), ("bucket_name", "bk")]))
+            .unwrap();
         assert_eq!(b.endpoint_id(), "https://s3.eu-west-1.amazonaws.com");
     }
 }

@@ -139,7 +139,12 @@ pub struct S3Error {
 impl S3Error {
     /// An error with a code and message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        S3Error { code, message: message.into(), resource: None, details: Vec::new() }
+        S3Error {
+            code,
+            message: message.into(),
+            resource: None,
+            details: Vec::new(),
+        }
     }
 
     /// Sets the resource.

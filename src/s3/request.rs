@@ -69,7 +69,10 @@ pub struct S3Request {
 impl S3Request {
     /// First value of a query parameter.
     pub fn query_param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// `/bucket/key` as S3 writes it in `<Resource>`.
@@ -130,7 +133,10 @@ pub fn parse(head: &RequestHead, domain: Option<&str>) -> Result<S3Request, S3Er
         None => (target, ""),
     };
     if !raw_path.starts_with('/') {
-        return Err(S3Error::new(ErrorCode::InvalidURI, "the request path must start with '/'"));
+        return Err(S3Error::new(
+            ErrorCode::InvalidURI,
+            "the request path must start with '/'",
+        ));
     }
     let query = parse_query(raw_query)?;
 
@@ -148,14 +154,24 @@ pub fn parse(head: &RequestHead, domain: Option<&str>) -> Result<S3Request, S3Er
     };
     let bucket = bucket.filter(|b| !b.is_empty());
     if bucket.is_none() && !raw_key.is_empty() {
-        return Err(S3Error::new(ErrorCode::InvalidBucketName, "the bucket name is empty"));
+        return Err(S3Error::new(
+            ErrorCode::InvalidBucketName,
+            "the bucket name is empty",
+        ));
     }
-    let key = if raw_key.is_empty() { None } else { Some(decode(raw_key, "key")?) };
+    let key = if raw_key.is_empty() {
+        None
+    } else {
+        Some(decode(raw_key, "key")?)
+    };
     if let Some(k) = &key {
         if k.len() > MAX_KEY_BYTES {
             return Err(S3Error::new(
                 ErrorCode::KeyTooLongError,
-                format!("the key is {} bytes long; the limit is {MAX_KEY_BYTES}", k.len()),
+                format!(
+                    "the key is {} bytes long; the limit is {MAX_KEY_BYTES}",
+                    k.len()
+                ),
             ));
         }
     }
@@ -206,10 +222,18 @@ fn bucket_from_host(headers: &HeaderMap, domain: &str) -> Option<String> {
 
 /// Percent-decodes a path component (a literal `+` stays `+`).
 fn decode(raw: &str, what: &str) -> Result<String, S3Error> {
-    let bytes = percent_decode(raw.as_bytes(), false)
-        .ok_or_else(|| S3Error::new(ErrorCode::InvalidURI, format!("the {what} has an invalid percent escape")))?;
-    String::from_utf8(bytes)
-        .map_err(|_| S3Error::new(ErrorCode::InvalidURI, format!("the {what} is not valid UTF-8")))
+    let bytes = percent_decode(raw.as_bytes(), false).ok_or_else(|| {
+        S3Error::new(
+            ErrorCode::InvalidURI,
+            format!("the {what} has an invalid percent escape"),
+        )
+    })?;
+    String::from_utf8(bytes).map_err(|_| {
+        S3Error::new(
+            ErrorCode::InvalidURI,
+            format!("the {what} is not valid UTF-8"),
+        )
+    })
 }
 
 /// Percent-decodes; `plus_is_space` for query strings. None on a malformed escape.
@@ -254,7 +278,12 @@ fn parse_query(raw: &str) -> Result<Vec<(String, String)>, S3Error> {
         let dec = |s: &str| {
             percent_decode(s.as_bytes(), true)
                 .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| S3Error::new(ErrorCode::InvalidURI, "the query string has an invalid percent escape or is not UTF-8"))
+                .ok_or_else(|| {
+                    S3Error::new(
+                        ErrorCode::InvalidURI,
+                        "the query string has an invalid percent escape or is not UTF-8",
+                    )
+                })
         };
         out.push((dec(k)?, dec(v)?));
     }
@@ -264,8 +293,14 @@ fn parse_query(raw: &str) -> Result<Vec<(String, String)>, S3Error> {
 /// Chooses the operation. Anything S3 has that we do not implement is refused, never misrouted.
 fn classify(head: &RequestHead, req: &S3Request) -> Result<Operation, S3Error> {
     let has = |name: &str| req.query.iter().any(|(k, _)| k == name);
-    if let Some((name, _)) = req.query.iter().find(|(k, _)| UNIMPLEMENTED_SUBRESOURCES.contains(&k.as_str())) {
-        return Err(S3Error::not_implemented(format!("the '{name}' sub-resource is not implemented by this gateway")));
+    if let Some((name, _)) = req
+        .query
+        .iter()
+        .find(|(k, _)| UNIMPLEMENTED_SUBRESOURCES.contains(&k.as_str()))
+    {
+        return Err(S3Error::not_implemented(format!(
+            "the '{name}' sub-resource is not implemented by this gateway"
+        )));
     }
     let copy = head.headers.contains_key("x-amz-copy-source");
     let method = &head.method;
@@ -276,12 +311,17 @@ fn classify(head: &RequestHead, req: &S3Request) -> Result<Operation, S3Error> {
         )))
     };
     if *method == Method::OPTIONS {
-        return Err(S3Error::not_implemented("CORS preflight is not configured on this gateway"));
+        return Err(S3Error::not_implemented(
+            "CORS preflight is not configured on this gateway",
+        ));
     }
     let Some(_) = &req.bucket else {
         return match *method {
             Method::GET | Method::HEAD => Ok(Operation::ListBuckets),
-            _ => Err(S3Error::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed on the service root"))),
+            _ => Err(S3Error::new(
+                ErrorCode::MethodNotAllowed,
+                format!("{method} is not allowed on the service root"),
+            )),
         };
     };
     if req.key.is_none() {
@@ -293,35 +333,59 @@ fn classify(head: &RequestHead, req: &S3Request) -> Result<Operation, S3Error> {
             Method::GET => match req.query_param("list-type") {
                 None => Ok(Operation::ListObjects),
                 Some("2") => Ok(Operation::ListObjectsV2),
-                Some(other) => Err(S3Error::invalid_argument(format!("list-type '{other}' is not 2"))),
+                Some(other) => Err(S3Error::invalid_argument(format!(
+                    "list-type '{other}' is not 2"
+                ))),
             },
             Method::PUT if has("location") || has("uploads") => misplaced("location/uploads"),
             Method::PUT => Ok(Operation::CreateBucket),
             Method::DELETE if has("uploads") || has("delete") => misplaced("uploads/delete"),
             Method::DELETE => Ok(Operation::DeleteBucket),
             Method::POST if has("delete") => Ok(Operation::DeleteObjects),
-            Method::POST => Err(S3Error::not_implemented("browser POST uploads are not implemented by this gateway")),
-            _ => Err(S3Error::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed on a bucket"))),
+            Method::POST => Err(S3Error::not_implemented(
+                "browser POST uploads are not implemented by this gateway",
+            )),
+            _ => Err(S3Error::new(
+                ErrorCode::MethodNotAllowed,
+                format!("{method} is not allowed on a bucket"),
+            )),
         };
     }
     let upload = has("uploadId");
     match *method {
         Method::GET if upload => Ok(Operation::ListParts),
-        Method::GET if has("uploads") || has("location") || has("delete") => misplaced("uploads/location/delete"),
+        Method::GET if has("uploads") || has("location") || has("delete") => {
+            misplaced("uploads/location/delete")
+        }
         Method::GET => Ok(Operation::GetObject),
         Method::HEAD if upload || has("uploads") => misplaced("uploadId/uploads"),
         Method::HEAD => Ok(Operation::HeadObject),
-        Method::PUT if upload && has("partNumber") => Ok(if copy { Operation::UploadPartCopy } else { Operation::UploadPart }),
-        Method::PUT if upload => Err(S3Error::invalid_argument("UploadPart needs both partNumber and uploadId")),
+        Method::PUT if upload && has("partNumber") => Ok(if copy {
+            Operation::UploadPartCopy
+        } else {
+            Operation::UploadPart
+        }),
+        Method::PUT if upload => Err(S3Error::invalid_argument(
+            "UploadPart needs both partNumber and uploadId",
+        )),
         Method::PUT if has("uploads") => misplaced("uploads"),
-        Method::PUT => Ok(if copy { Operation::CopyObject } else { Operation::PutObject }),
+        Method::PUT => Ok(if copy {
+            Operation::CopyObject
+        } else {
+            Operation::PutObject
+        }),
         Method::POST if has("uploads") => Ok(Operation::CreateMultipartUpload),
         Method::POST if upload => Ok(Operation::CompleteMultipartUpload),
-        Method::POST => Err(S3Error::not_implemented("this POST on a key is not an operation this gateway implements")),
+        Method::POST => Err(S3Error::not_implemented(
+            "this POST on a key is not an operation this gateway implements",
+        )),
         Method::DELETE if upload => Ok(Operation::AbortMultipartUpload),
         Method::DELETE if has("uploads") => misplaced("uploads"),
         Method::DELETE => Ok(Operation::DeleteObject),
-        _ => Err(S3Error::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed on an object"))),
+        _ => Err(S3Error::new(
+            ErrorCode::MethodNotAllowed,
+            format!("{method} is not allowed on an object"),
+        )),
     }
 }
 
@@ -332,12 +396,21 @@ mod tests {
 
     fn head(method: Method, target: &str) -> RequestHead {
         let mut headers = HeaderMap::new();
-        headers.insert(http::header::HOST, HeaderValue::from_static("s3.example.com:8080"));
-        RequestHead { method, target: target.to_string(), headers }
+        headers.insert(
+            http::header::HOST,
+            HeaderValue::from_static("s3.example.com:8080"),
+        );
+        RequestHead {
+            method,
+            target: target.to_string(),
+            headers,
+        }
     }
 
     fn op(method: Method, target: &str) -> Result<Operation, ErrorCode> {
-        parse(&head(method, target), None).map(|r| r.operation).map_err(|e| e.code)
+        parse(&head(method, target), None)
+            .map(|r| r.operation)
+            .map_err(|e| e.code)
     }
 
     #[test]
@@ -371,33 +444,58 @@ mod tests {
     #[test]
     fn copy_source_header_makes_a_put_a_copy() {
         let mut h = head(Method::PUT, "/b/k");
-        h.headers.insert("x-amz-copy-source", HeaderValue::from_static("/a/b"));
+        h.headers
+            .insert("x-amz-copy-source", HeaderValue::from_static("/a/b"));
         assert_eq!(parse(&h, None).unwrap().operation, Operation::CopyObject);
         h.target = "/b/k?partNumber=2&uploadId=x".into();
-        assert_eq!(parse(&h, None).unwrap().operation, Operation::UploadPartCopy);
+        assert_eq!(
+            parse(&h, None).unwrap().operation,
+            Operation::UploadPartCopy
+        );
     }
 
     #[test]
     fn acl_subresource_is_not_implemented_rather_than_listed() {
         for sub in UNIMPLEMENTED_SUBRESOURCES {
-            assert_eq!(op(Method::GET, &format!("/b?{sub}")), Err(ErrorCode::NotImplemented), "{sub}");
-            assert_eq!(op(Method::GET, &format!("/b/k?{sub}=")), Err(ErrorCode::NotImplemented), "{sub}");
+            assert_eq!(
+                op(Method::GET, &format!("/b?{sub}")),
+                Err(ErrorCode::NotImplemented),
+                "{sub}"
+            );
+            assert_eq!(
+                op(Method::GET, &format!("/b/k?{sub}=")),
+                Err(ErrorCode::NotImplemented),
+                "{sub}"
+            );
         }
     }
 
     #[test]
     fn misplaced_subresources_and_odd_methods_are_refused() {
         assert_eq!(op(Method::GET, "/b?delete"), Err(ErrorCode::NotImplemented));
-        assert_eq!(op(Method::PUT, "/b/k?uploads"), Err(ErrorCode::NotImplemented));
+        assert_eq!(
+            op(Method::PUT, "/b/k?uploads"),
+            Err(ErrorCode::NotImplemented)
+        );
         assert_eq!(op(Method::OPTIONS, "/b/k"), Err(ErrorCode::NotImplemented));
         assert_eq!(op(Method::PATCH, "/b/k"), Err(ErrorCode::MethodNotAllowed));
-        assert_eq!(op(Method::GET, "/b?list-type=3"), Err(ErrorCode::InvalidArgument));
+        assert_eq!(
+            op(Method::GET, "/b?list-type=3"),
+            Err(ErrorCode::InvalidArgument)
+        );
         assert_eq!(op(Method::POST, "/b"), Err(ErrorCode::NotImplemented));
     }
 
     #[test]
     fn keys_are_decoded_byte_faithfully_while_the_raw_target_is_kept() {
-        let r = parse(&head(Method::GET, "/b/a%20b+c%3D%21%2A%27%28%29%25/%2F%E1%88%B4?versionId=x+y"), None).unwrap();
+        let r = parse(
+            &head(
+                Method::GET,
+                "/b/a%20b+c%3D%21%2A%27%28%29%25/%2F%E1%88%B4?versionId=x+y",
+            ),
+            None,
+        )
+        .unwrap();
         assert_eq!(r.key.as_deref(), Some("a b+c=!*'()%//ሴ"));
         assert_eq!(r.raw_path, "/b/a%20b+c%3D%21%2A%27%28%29%25/%2F%E1%88%B4");
         assert_eq!(r.raw_query, "versionId=x+y");
@@ -406,8 +504,20 @@ mod tests {
 
     #[test]
     fn key_with_encoded_slash_decodes_to_slash_and_double_slash_keeps_a_leading_slash() {
-        assert_eq!(parse(&head(Method::GET, "/b/a%2Fb"), None).unwrap().key.as_deref(), Some("a/b"));
-        assert_eq!(parse(&head(Method::GET, "/b//x"), None).unwrap().key.as_deref(), Some("/x"));
+        assert_eq!(
+            parse(&head(Method::GET, "/b/a%2Fb"), None)
+                .unwrap()
+                .key
+                .as_deref(),
+            Some("a/b")
+        );
+        assert_eq!(
+            parse(&head(Method::GET, "/b//x"), None)
+                .unwrap()
+                .key
+                .as_deref(),
+            Some("/x")
+        );
     }
 
     #[test]
@@ -421,33 +531,66 @@ mod tests {
 
     #[test]
     fn keys_over_1024_bytes_are_refused() {
-        assert_eq!(op(Method::GET, &format!("/b/{}", "a".repeat(1025))), Err(ErrorCode::KeyTooLongError));
-        assert_eq!(op(Method::GET, &format!("/b/{}", "a".repeat(1024))), Ok(Operation::GetObject));
+        assert_eq!(
+            op(Method::GET, &format!("/b/{}", "a".repeat(1025))),
+            Err(ErrorCode::KeyTooLongError)
+        );
+        assert_eq!(
+            op(Method::GET, &format!("/b/{}", "a".repeat(1024))),
+            Ok(Operation::GetObject)
+        );
     }
 
     #[test]
     fn absolute_form_targets_are_reduced_to_their_path() {
-        let r = parse(&head(Method::GET, "http://s3.example.com:8080/b/k?x=1"), None).unwrap();
-        assert_eq!((r.bucket.as_deref(), r.key.as_deref(), r.raw_path.as_str()), (Some("b"), Some("k"), "/b/k"));
+        let r = parse(
+            &head(Method::GET, "http://s3.example.com:8080/b/k?x=1"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.bucket.as_deref(), r.key.as_deref(), r.raw_path.as_str()),
+            (Some("b"), Some("k"), "/b/k")
+        );
     }
 
     #[test]
     fn virtual_hosted_bucket_ignores_port() {
         let mut h = head(Method::GET, "/dir/k");
-        h.headers.insert(http::header::HOST, HeaderValue::from_static("Data.S3.Example.com:8080"));
+        h.headers.insert(
+            http::header::HOST,
+            HeaderValue::from_static("Data.S3.Example.com:8080"),
+        );
         let r = parse(&h, Some("s3.example.com")).unwrap();
-        assert_eq!((r.bucket.as_deref(), r.key.as_deref(), r.virtual_hosted), (Some("data"), Some("dir/k"), true));
+        assert_eq!(
+            (r.bucket.as_deref(), r.key.as_deref(), r.virtual_hosted),
+            (Some("data"), Some("dir/k"), true)
+        );
     }
 
     #[test]
     fn bare_domain_stays_path_style() {
         let r = parse(&head(Method::GET, "/b/k"), Some("s3.example.com")).unwrap();
-        assert_eq!((r.bucket.as_deref(), r.key.as_deref(), r.virtual_hosted), (Some("b"), Some("k"), false));
+        assert_eq!(
+            (r.bucket.as_deref(), r.key.as_deref(), r.virtual_hosted),
+            (Some("b"), Some("k"), false)
+        );
     }
 
     #[test]
     fn hostile_targets_never_panic() {
-        for t in ["/", "//", "/%", "/?", "/?&&=&", "/b?=", "/b/\u{7f}", "http://", "https://x", "/b/%c3%28"] {
+        for t in [
+            "/",
+            "//",
+            "/%",
+            "/?",
+            "/?&&=&",
+            "/b?=",
+            "/b/\u{7f}",
+            "http://",
+            "https://x",
+            "/b/%c3%28",
+        ] {
             let _ = parse(&head(Method::GET, t), Some("x"));
         }
     }

@@ -13,7 +13,11 @@ use crate::time::Timestamp;
 const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
 /// `ListAllMyBucketsResult`.
-pub fn list_buckets_xml(owner_id: &str, owner_display_name: &str, buckets: &[(String, Timestamp)]) -> String {
+pub fn list_buckets_xml(
+    owner_id: &str,
+    owner_display_name: &str,
+    buckets: &[(String, Timestamp)],
+) -> String {
     let mut out = String::with_capacity(256 + buckets.len() * 96);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListAllMyBucketsResult xmlns=\"");
     out.push_str(S3_NS);
@@ -35,7 +39,9 @@ pub fn list_buckets_xml(owner_id: &str, owner_display_name: &str, buckets: &[(St
 
 /// `LocationConstraint` (empty for us-east-1, as S3 answers).
 pub fn location_xml(region: &str) -> String {
-    let mut out = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"{S3_NS}\">");
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"{S3_NS}\">"
+    );
     if region != "us-east-1" {
         push_escaped(&mut out, region);
     }
@@ -119,14 +125,31 @@ pub struct XmlRewrite {
 }
 
 /// Entries dropped whole when their key lies outside the prefix.
-const RECORDS: &[&[u8]] = &[b"Contents", b"Upload", b"CommonPrefixes", b"Version", b"DeleteMarker"];
+const RECORDS: &[&[u8]] = &[
+    b"Contents",
+    b"Upload",
+    b"CommonPrefixes",
+    b"Version",
+    b"DeleteMarker",
+];
 /// Elements whose text names a bucket.
 const BUCKET_LEAVES: &[&[u8]] = &[b"Name", b"Bucket"];
 /// Elements whose text is a key or key prefix.
-const KEY_LEAVES: &[&[u8]] = &[b"Key", b"Prefix", b"StartAfter", b"Marker", b"NextMarker", b"KeyMarker", b"NextKeyMarker"];
+const KEY_LEAVES: &[&[u8]] = &[
+    b"Key",
+    b"Prefix",
+    b"StartAfter",
+    b"Marker",
+    b"NextMarker",
+    b"KeyMarker",
+    b"NextKeyMarker",
+];
 
 fn malformed() -> S3Error {
-    S3Error::new(ErrorCode::BadGateway, "the backend returned a malformed XML document")
+    S3Error::new(
+        ErrorCode::BadGateway,
+        "the backend returned a malformed XML document",
+    )
 }
 
 impl XmlRewrite {
@@ -147,7 +170,9 @@ impl XmlRewrite {
                     if record.is_none() && RECORDS.contains(&name.as_slice()) {
                         record = Some((stack.len(), Vec::new(), true));
                     }
-                    if BUCKET_LEAVES.contains(&name.as_slice()) || KEY_LEAVES.contains(&name.as_slice()) {
+                    if BUCKET_LEAVES.contains(&name.as_slice())
+                        || KEY_LEAVES.contains(&name.as_slice())
+                    {
                         text = Some(String::new());
                     }
                     stack.push(name);
@@ -176,7 +201,11 @@ impl XmlRewrite {
                                 r.2 = false;
                             }
                         }
-                        push(&mut writer, &mut record, Event::Text(BytesText::new(&value).into_owned()))?;
+                        push(
+                            &mut writer,
+                            &mut record,
+                            Event::Text(BytesText::new(&value).into_owned()),
+                        )?;
                     }
                     push(&mut writer, &mut record, Event::End(e.into_owned()))?;
                     if record.as_ref().is_some_and(|r| r.0 == stack.len()) {
@@ -214,7 +243,9 @@ impl XmlRewrite {
                 None => (raw.to_string(), false),
             };
         }
-        let Some(decoded) = percent_decode(raw.as_bytes(), true).and_then(|b| String::from_utf8(b).ok()) else {
+        let Some(decoded) =
+            percent_decode(raw.as_bytes(), true).and_then(|b| String::from_utf8(b).ok())
+        else {
             return (raw.to_string(), false);
         };
         match decoded.strip_prefix(self.strip_prefix.as_str()) {
@@ -245,7 +276,9 @@ fn url_encode_key(s: &str) -> String {
     for &b in s.as_bytes() {
         match b {
             b' ' => out.push('+'),
-            b if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') => out.push(char::from(b)),
+            b if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') => {
+                out.push(char::from(b))
+            }
             b => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -257,7 +290,11 @@ mod tests {
     use super::*;
 
     fn rw(prefix: &str, url: bool) -> XmlRewrite {
-        XmlRewrite { client_bucket: "public".into(), strip_prefix: prefix.into(), url_encoded: url }
+        XmlRewrite {
+            client_bucket: "public".into(),
+            strip_prefix: prefix.into(),
+            url_encoded: url,
+        }
     }
 
     const V2: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -270,8 +307,14 @@ mod tests {
         assert!(out.contains("<Prefix></Prefix>"), "{out}");
         assert!(out.contains("<Key>a&amp;b.txt</Key>"), "{out}");
         assert!(out.contains("<ETag>&quot;abc&quot;</ETag>"), "{out}");
-        assert!(out.contains("<CommonPrefixes><Prefix>dir/</Prefix></CommonPrefixes>"), "{out}");
-        assert!(!out.contains("elsewhere"), "entries outside the prefix are dropped: {out}");
+        assert!(
+            out.contains("<CommonPrefixes><Prefix>dir/</Prefix></CommonPrefixes>"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("elsewhere"),
+            "entries outside the prefix are dropped: {out}"
+        );
         assert!(out.contains("<KeyCount>3</KeyCount>"));
     }
 
@@ -291,14 +334,23 @@ mod tests {
 
     #[test]
     fn malformed_backend_xml_is_a_bad_gateway() {
-        assert_eq!(rw("", false).rewrite(b"<a><b></a>").unwrap_err().code, ErrorCode::BadGateway);
-        assert_eq!(rw("", false).rewrite(b"<a>").unwrap_err().code, ErrorCode::BadGateway);
+        assert_eq!(
+            rw("", false).rewrite(b"<a><b></a>").unwrap_err().code,
+            ErrorCode::BadGateway
+        );
+        assert_eq!(
+            rw("", false).rewrite(b"<a>").unwrap_err().code,
+            ErrorCode::BadGateway
+        );
     }
 
     #[test]
     fn error_documents_are_parsed_and_other_documents_are_not() {
         let doc = b"<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>no &lt;such&gt; key</Message><Key>k</Key></Error>";
-        assert_eq!(parse_error_xml(doc), Some(("NoSuchKey".into(), "no <such> key".into())));
+        assert_eq!(
+            parse_error_xml(doc),
+            Some(("NoSuchKey".into(), "no <such> key".into()))
+        );
         assert_eq!(parse_error_xml(b"<ListBucketResult/>"), None);
         assert_eq!(parse_error_xml(b"not xml at all <"), None);
         assert_eq!(parse_error_xml(b""), None);
@@ -307,7 +359,9 @@ mod tests {
     #[test]
     fn bucket_list_and_location_documents_are_well_formed() {
         let x = list_buckets_xml("id", "n&m", &[("a".into(), Timestamp(0))]);
-        assert!(x.contains("<Bucket><Name>a</Name><CreationDate>1970-01-01T00:00:00.000Z</CreationDate></Bucket>"));
+        assert!(x.contains(
+            "<Bucket><Name>a</Name><CreationDate>1970-01-01T00:00:00.000Z</CreationDate></Bucket>"
+        ));
         assert!(x.contains("<DisplayName>n&amp;m</DisplayName>"));
         assert!(location_xml("us-east-1").ends_with("\"></LocationConstraint>"));
         assert!(location_xml("eu-west-1").contains(">eu-west-1<"));
