@@ -566,6 +566,10 @@ fn drop_response_header(name: &str) -> bool {
             | "x-amz-bucket-region"
             | "set-cookie"
     ) || name.starts_with("x-amz-cf-")
+        || name.starts_with("seaweed-")
+        || name.starts_with("x-seaweedfs-")
+        || name.starts_with("x-minio-")
+        || name.starts_with("x-rgw-")
         || name.starts_with("x-goog-")
         || name.starts_with("x-guploader-")
         || name.starts_with("x-ms-")

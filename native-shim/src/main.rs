@@ -1,1 +1,106 @@
-fn main() {}
+//! `multistore-server`: the native runtime of the multistore S3 gateway (hyper 1 + tokio).
+//!
+//! It loads a TOML/JSON config once, builds the gateway core, and executes the core's plans:
+//! one backend request per client request, bodies streamed both ways.
+
+mod args;
+mod proxy;
+mod request_id;
+mod server;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use multistore::config::{ConfigFormat, GatewayConfig};
+use multistore::{Gateway, GatewayOptions};
+
+fn main() -> ExitCode {
+    let args = match args::Args::parse(std::env::args().skip(1)) {
+        Ok(args::Parsed::Run(a)) => a,
+        Ok(args::Parsed::Help) => {
+            print!("{}", args::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Ok(args::Parsed::Version) => {
+            println!("multistore-server {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("multistore-server: {e}\n\n{}", args::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("multistore=info"))
+        .init();
+
+    let gateway = match load(&args) {
+        Ok(g) => Arc::new(g),
+        Err(e) => {
+            eprintln!("multistore-server: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    // Read now so later features (STS, OIDC) find them; never logged.
+    let secrets_set = [
+        "SESSION_TOKEN_KEY",
+        "OIDC_PROVIDER_KEY",
+        "OIDC_PROVIDER_ISSUER",
+    ]
+    .iter()
+    .filter(|k| std::env::var_os(k).is_some())
+    .count();
+    log::debug!(
+        "{secrets_set} of SESSION_TOKEN_KEY/OIDC_PROVIDER_KEY/OIDC_PROVIDER_ISSUER are set"
+    );
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("multistore-server: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(server::serve(args.listen.clone(), gateway)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("multistore-server: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Reads, parses and validates the config file(s) and builds the gateway.
+fn load(args: &args::Args) -> Result<Gateway, String> {
+    let read = |path: &str| -> Result<GatewayConfig, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let format = ConfigFormat::from_path(path).map_err(|e| format!("{path}: {e}"))?;
+        GatewayConfig::parse(&text, format).map_err(|e| format!("{path}: {e}"))
+    };
+    let mut config = read(&args.config)?;
+    if let Some(sts) = &args.sts_config {
+        config = config
+            .merge(read(sts)?)
+            .map_err(|e| format!("{sts}: {e}"))?;
+    }
+    let buckets = config.buckets.len();
+    let gateway = Gateway::new(
+        config,
+        GatewayOptions {
+            virtual_host_domain: args.domain.clone(),
+        },
+    )
+    .map_err(|e| format!("{}: {e}", args.config))?;
+    log::info!(
+        "multistore-server {} serving {buckets} bucket(s) on {}{}",
+        env!("CARGO_PKG_VERSION"),
+        args.listen,
+        args.domain
+            .as_deref()
+            .map(|d| format!(" (virtual-hosted under {d})"))
+            .unwrap_or_default()
+    );
+    Ok(gateway)
+}

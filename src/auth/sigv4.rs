@@ -253,8 +253,11 @@ pub fn sign(key: &[u8; 32], string_to_sign: &str) -> Signature {
 /// once per isolate/process.
 #[derive(Default)]
 pub struct SigningKeyCache {
-    keys: Mutex<HashMap<(String, [u8; 8], String, String, String), [u8; 32]>>,
+    keys: Mutex<HashMap<KeyId, [u8; 32]>>,
 }
+
+/// (access key id, secret fingerprint, date, region, service).
+type KeyId = (String, [u8; 8], String, String, String);
 
 impl std::fmt::Debug for SigningKeyCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -230,8 +230,7 @@ mod tests {
             backend_options: opts
                 .iter()
                 .map(|(k, v)| ((*k).into(), (*v).into()))
-                .collect::<BTreeMap<_, _>>()
-                .into(),
+                .collect::<BTreeMap<_, _>>(),
         }
     }
 

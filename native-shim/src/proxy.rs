@@ -1,0 +1,297 @@
+//! Executes the core's plans: one backend request, bodies streamed both ways.
+//!
+//! Memory stays flat whatever the object size: request and response bodies are passed frame by
+//! frame; only small XML documents (listings, errors) are buffered, with the core's limit.
+
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full, Limited};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use multistore::gateway::{
+    add_server_timing, error_response, Forward, ForwardBody, PayloadVerifier, ResponseMode, Timing,
+};
+use multistore::s3::S3Error;
+use multistore::time::Timestamp;
+use multistore::{Gateway, Plan, RequestContext, RequestHead};
+
+use crate::request_id;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// The body type of every request and response we send.
+pub type ProxyBody = BoxBody<Bytes, BoxError>;
+
+/// The gateway plus the backend client, both built once per process.
+pub struct Proxy {
+    gateway: Arc<Gateway>,
+    client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
+}
+
+impl Proxy {
+    /// Builds the pooled backend client (keep-alive, TCP_NODELAY, TLS for https backends).
+    pub fn new(gateway: Arc<Gateway>) -> Result<Self, String> {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(Duration::from_secs(10)));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+            .map_err(|e| format!("cannot set up TLS: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(https);
+        Ok(Proxy { gateway, client })
+    }
+
+    /// Handles one request; a panic anywhere below becomes a 500, never a dead server.
+    pub async fn handle(&self, req: Request<Incoming>) -> Response<ProxyBody> {
+        let request_id = request_id::next();
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let started = Instant::now();
+        let resp = match AssertUnwindSafe(self.run(req, request_id.clone()))
+            .catch_unwind()
+            .await
+        {
+            Ok(resp) => resp,
+            Err(_) => {
+                log::error!("request {request_id}: panicked while handling {method} {path}");
+                let err = S3Error::internal("the gateway failed while handling this request");
+                full(error_response(&method, &err, &request_id))
+            }
+        };
+        log::debug!(
+            "{method} {path} -> {} in {:.1} ms [{request_id}]",
+            resp.status().as_u16(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        resp
+    }
+
+    async fn run(&self, req: Request<Incoming>, request_id: String) -> Response<ProxyBody> {
+        let (parts, body) = req.into_parts();
+        let target = parts.uri.path_and_query().map_or_else(
+            || parts.uri.path().to_string(),
+            |pq| pq.as_str().to_string(),
+        );
+        let head = RequestHead {
+            method: parts.method,
+            target,
+            headers: parts.headers,
+        };
+        let ctx = RequestContext {
+            now: now(),
+            request_id,
+        };
+        let t0 = Instant::now();
+        let plan = self.gateway.plan(&head, &ctx);
+        let plan_time = t0.elapsed();
+        match plan {
+            Plan::Respond(mut resp) => {
+                add_server_timing(
+                    resp.headers_mut(),
+                    Timing {
+                        plan: plan_time,
+                        backend: Duration::ZERO,
+                    },
+                );
+                full(resp)
+            }
+            Plan::Forward(fwd) => self.forward(*fwd, body, plan_time).await,
+        }
+    }
+
+    async fn forward(
+        &self,
+        mut fwd: Forward,
+        body: Incoming,
+        plan: Duration,
+    ) -> Response<ProxyBody> {
+        let refused: Arc<Mutex<Option<S3Error>>> = Arc::default();
+        let out_body: ProxyBody = match std::mem::replace(&mut fwd.body, ForwardBody::Empty) {
+            ForwardBody::Empty => Empty::new().map_err(|never| match never {}).boxed(),
+            ForwardBody::Stream => body.map_err(BoxError::from).boxed(),
+            ForwardBody::Verify(verifier) => VerifiedBody {
+                inner: body,
+                verifier,
+                refused: refused.clone(),
+                done: false,
+            }
+            .boxed(),
+            // The core may grow new body kinds; refuse rather than forward something unchecked.
+            #[allow(unreachable_patterns)]
+            _ => {
+                return full(fwd.backend_failed(
+                    "unsupported body plan",
+                    Timing {
+                        plan,
+                        backend: Duration::ZERO,
+                    },
+                ))
+            }
+        };
+        let mut builder = Request::builder()
+            .method(fwd.method.clone())
+            .uri(fwd.url.as_str());
+        if let Some(h) = builder.headers_mut() {
+            *h = std::mem::take(&mut fwd.headers);
+        }
+        let request = match builder.body(out_body) {
+            Ok(r) => r,
+            Err(e) => {
+                return full(fwd.backend_failed(
+                    &format!("invalid backend request: {e}"),
+                    Timing {
+                        plan,
+                        backend: Duration::ZERO,
+                    },
+                ))
+            }
+        };
+        let t0 = Instant::now();
+        let result = self.client.request(request).await;
+        let timing = Timing {
+            plan,
+            backend: t0.elapsed(),
+        };
+        // A body the verifier refused answers with the verifier's error, whatever the backend did.
+        if let Some(err) = refused.lock().ok().and_then(|mut s| s.take()) {
+            return full(error_response(&fwd.method, &err, &fwd.request_id));
+        }
+        let resp = match result {
+            Ok(r) => r,
+            Err(e) => return full(fwd.backend_failed(&error_chain(&e), timing)),
+        };
+        let status = resp.status();
+        match fwd.response_mode(status) {
+            ResponseMode::Stream => {
+                let (parts, body) = resp.into_parts();
+                let (status, headers) = fwd.response_head(status, &parts.headers, timing);
+                let mut out = Response::new(body.map_err(BoxError::from).boxed());
+                *out.status_mut() = status;
+                *out.headers_mut() = headers;
+                out
+            }
+            ResponseMode::Buffer { limit } => {
+                let (parts, body) = resp.into_parts();
+                match Limited::new(body, limit).collect().await {
+                    Ok(collected) => full(fwd.buffered_response(
+                        status,
+                        &parts.headers,
+                        collected.to_bytes(),
+                        timing,
+                    )),
+                    Err(e) => full(fwd.backend_failed(
+                        &format!("reading the backend response failed: {e}"),
+                        timing,
+                    )),
+                }
+            }
+        }
+    }
+}
+
+fn now() -> Timestamp {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Timestamp(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
+fn full(resp: Response<Bytes>) -> Response<ProxyBody> {
+    resp.map(|b| Full::new(b).map_err(|never| match never {}).boxed())
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+/// The client's body held to its signed sha256: the last chunk is released only after the
+/// whole body verified, so a mismatch aborts the backend request before it can complete.
+struct VerifiedBody {
+    inner: Incoming,
+    verifier: PayloadVerifier,
+    refused: Arc<Mutex<Option<S3Error>>>,
+    done: bool,
+}
+
+impl VerifiedBody {
+    fn refuse(&self, err: S3Error) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let msg = err.to_string();
+        if let Ok(mut slot) = self.refused.lock() {
+            *slot = Some(err);
+        }
+        Poll::Ready(Some(Err(msg.into())))
+    }
+}
+
+impl Body for VerifiedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(frame))) => {
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
+                    match this.verifier.push(data) {
+                        Ok(Some(out)) => return Poll::Ready(Some(Ok(Frame::data(out)))),
+                        Ok(None) => {}
+                        Err(e) => {
+                            this.done = true;
+                            return this.refuse(e);
+                        }
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(e.into())));
+                }
+                Poll::Ready(None) => {
+                    this.done = true;
+                    return match this.verifier.finish() {
+                        Ok(Some(out)) => Poll::Ready(Some(Ok(Frame::data(out)))),
+                        Ok(None) => Poll::Ready(None),
+                        Err(e) => this.refuse(e),
+                    };
+                }
+            }
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
