@@ -214,6 +214,12 @@ impl Gateway {
         if req.operation == Operation::ListBuckets {
             return Ok(self.list_buckets(identity, ctx));
         }
+        if matches!(req.operation, Operation::CreateBucket | Operation::DeleteBucket) {
+            return Err(S3Error::not_implemented(
+                "buckets are defined by the gateway's configuration; create or delete them there",
+            )
+            .with_resource(resource));
+        }
         let Some(name) = req.bucket.as_deref() else {
             return Err(S3Error::invalid_request("this operation needs a bucket"));
         };
@@ -254,12 +260,6 @@ impl Gateway {
                     Some("application/xml"),
                     &ctx.request_id,
                 )));
-            }
-            Operation::CreateBucket | Operation::DeleteBucket => {
-                return Err(S3Error::not_implemented(
-                    "buckets are defined by the gateway's configuration; create or delete them there",
-                )
-                .with_resource(resource));
             }
             Operation::CopyObject | Operation::UploadPartCopy => {
                 return Err(S3Error::not_implemented(
@@ -360,7 +360,8 @@ fn forwarded_params(op: Operation) -> &'static [&'static str] {
         ],
         Operation::HeadObject => &["partNumber", "versionId"],
         Operation::DeleteObject => &["versionId"],
-        Operation::ListObjects => &["prefix", "delimiter", "max-keys", "marker", "encoding-type"],
+        // `encoding-type` is applied by the gateway (see `XmlRewrite`), never forwarded.
+        Operation::ListObjects => &["prefix", "delimiter", "max-keys", "marker"],
         Operation::ListObjectsV2 => &[
             "list-type",
             "prefix",
@@ -369,7 +370,6 @@ fn forwarded_params(op: Operation) -> &'static [&'static str] {
             "continuation-token",
             "start-after",
             "fetch-owner",
-            "encoding-type",
         ],
         Operation::ListMultipartUploads => &[
             "uploads",
@@ -378,7 +378,6 @@ fn forwarded_params(op: Operation) -> &'static [&'static str] {
             "max-uploads",
             "key-marker",
             "upload-id-marker",
-            "encoding-type",
         ],
         Operation::CreateMultipartUpload => &["uploads"],
         Operation::UploadPart => &["partNumber", "uploadId"],

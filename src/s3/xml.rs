@@ -208,6 +208,15 @@ impl XmlRewrite {
                         )?;
                     }
                     push(&mut writer, &mut record, Event::End(e.into_owned()))?;
+                    if self.url_encoded && stack.len() == 1 && BUCKET_LEAVES.contains(&name.as_slice()) {
+                        for ev in [
+                            Event::Start(quick_xml::events::BytesStart::new("EncodingType")),
+                            Event::Text(BytesText::new("url")),
+                            Event::End(quick_xml::events::BytesEnd::new("EncodingType")),
+                        ] {
+                            push(&mut writer, &mut record, ev)?;
+                        }
+                    }
                     if record.as_ref().is_some_and(|r| r.0 == stack.len()) {
                         if let Some((_, events, keep)) = record.take() {
                             if keep {
@@ -229,28 +238,20 @@ impl XmlRewrite {
         Ok(writer.into_inner())
     }
 
-    /// The new text of a leaf, and whether its key lies inside the prefix.
+    /// The new text of a leaf, and whether its key lies inside the prefix. Values come from the
+    /// backend unencoded (we never forward `encoding-type`: backends differ in what they encode)
+    /// and are encoded here when the client asked for `encoding-type=url`.
     fn transform(&self, name: &[u8], raw: &str) -> (String, bool) {
         if BUCKET_LEAVES.contains(&name) {
             return (self.client_bucket.clone(), true);
         }
-        if self.strip_prefix.is_empty() {
-            return (raw.to_string(), true);
+        let encode = |s: &str| if self.url_encoded { url_encode_key(s) } else { s.to_string() };
+        if name == b"Delimiter" {
+            return (encode(raw), true);
         }
-        if !self.url_encoded {
-            return match raw.strip_prefix(self.strip_prefix.as_str()) {
-                Some(rest) => (rest.to_string(), true),
-                None => (raw.to_string(), false),
-            };
-        }
-        let Some(decoded) =
-            percent_decode(raw.as_bytes(), true).and_then(|b| String::from_utf8(b).ok())
-        else {
-            return (raw.to_string(), false);
-        };
-        match decoded.strip_prefix(self.strip_prefix.as_str()) {
-            Some(rest) => (url_encode_key(rest), true),
-            None => (raw.to_string(), false),
+        match raw.strip_prefix(self.strip_prefix.as_str()) {
+            Some(rest) => (encode(rest), true),
+            None => (encode(raw), false),
         }
     }
 }
@@ -319,10 +320,11 @@ mod tests {
     }
 
     #[test]
-    fn url_encoded_listing_is_decoded_stripped_and_reencoded() {
-        let doc = "<ListBucketResult><Name>b</Name><EncodingType>url</EncodingType><Contents><Key>p%2Fq/a+b%3D%E1%88%B4</Key></Contents></ListBucketResult>";
+    fn url_encoding_is_applied_by_the_gateway_after_stripping() {
+        let doc = "<ListBucketResult><Name>b</Name><Delimiter>/</Delimiter><Contents><Key>p/q/a b+=ሴ</Key></Contents></ListBucketResult>";
         let out = String::from_utf8(rw("p/q/", true).rewrite(doc.as_bytes()).unwrap()).unwrap();
-        assert!(out.contains("<Key>a+b%3D%E1%88%B4</Key>"), "{out}");
+        assert!(out.contains("<Name>public</Name><EncodingType>url</EncodingType>"), "{out}");
+        assert!(out.contains("<Key>a+b%2B%3D%E1%88%B4</Key>"), "{out}");
     }
 
     #[test]

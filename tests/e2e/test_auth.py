@@ -1,0 +1,126 @@
+"""Authentication and authorization: every bad input is a clear S3 error."""
+import hashlib
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import requests
+
+from conftest import KEYS, boto
+from helpers import assert_client_error, assert_s3_error
+from sigv4 import sign
+
+
+def uid():
+    return uuid.uuid4().hex[:10]
+
+
+def test_wrong_secret_is_signature_does_not_match(gateway):
+    c = boto(gateway.endpoint, KEYS["admin"][0], "wrong-secret")
+    assert_client_error(c.get_object, 403, "SignatureDoesNotMatch", Bucket="private", Key="x")
+    url, headers = sign("GET", f"{gateway.endpoint}/private/x", KEYS["admin"][0], "wrong-secret")
+    root = assert_s3_error(requests.get(url, headers=headers), 403, "SignatureDoesNotMatch")
+    assert root.findtext("CanonicalRequest").startswith("GET\n/private/x\n")
+
+
+def test_unknown_access_key_is_invalid_access_key_id(gateway):
+    c = boto(gateway.endpoint, "AKIAUNKNOWN00000", "whatever")
+    assert_client_error(c.list_objects_v2, 403, "InvalidAccessKeyId", Bucket="private")
+
+
+def test_disabled_key_is_access_denied_and_expired_key_is_expired_token(s3):
+    assert_client_error(s3["disabled"].list_objects_v2, 403, "AccessDenied", Bucket="private")
+    assert_client_error(s3["expired"].list_objects_v2, 400, "ExpiredToken", Bucket="private")
+
+
+def test_skewed_date_is_request_time_too_skewed(gateway):
+    when = datetime.now(timezone.utc) - timedelta(minutes=20)
+    url, headers = sign("GET", f"{gateway.endpoint}/private/x", *KEYS["admin"], when=when)
+    root = assert_s3_error(requests.get(url, headers=headers), 403, "RequestTimeTooSkewed")
+    assert root.findtext("ServerTime")
+
+
+def test_expired_presigned_url_is_access_denied(s3):
+    url = s3["admin"].generate_presigned_url("get_object", Params={"Bucket": "private", "Key": "x"}, ExpiresIn=1)
+    time.sleep(2)
+    root = assert_s3_error(requests.get(url), 403, "AccessDenied")
+    assert "expired" in root.findtext("Message").lower()
+
+
+def test_presigned_url_over_seven_days_is_refused(gateway, s3):
+    url = s3["admin"].generate_presigned_url("get_object", Params={"Bucket": "private", "Key": "x"}, ExpiresIn=3600)
+    url = url.replace("X-Amz-Expires=3600", "X-Amz-Expires=604801")
+    assert_s3_error(requests.get(url), 400, "AuthorizationQueryParametersError")
+
+
+def test_tampered_presigned_url_is_refused(s3):
+    url = s3["admin"].generate_presigned_url("get_object", Params={"Bucket": "private", "Key": "a"})
+    assert_s3_error(requests.get(url.replace("/private/a?", "/private/b?")), 403, "SignatureDoesNotMatch")
+
+
+def test_anonymous_write_to_a_public_bucket_is_access_denied(gateway, s3):
+    assert_client_error(s3["anon"].put_object, 403, "AccessDenied", Bucket="public", Key="x", Body=b"x")
+    assert_client_error(s3["anon"].delete_object, 403, "AccessDenied", Bucket="public", Key="hello.txt")
+    assert_s3_error(requests.put(f"{gateway.endpoint}/public/x", data=b"x"), 403, "AccessDenied")
+
+
+def test_anonymous_read_of_a_private_bucket_is_access_denied(gateway):
+    assert_s3_error(requests.get(f"{gateway.endpoint}/private/x"), 403, "AccessDenied")
+    assert_s3_error(requests.get(f"{gateway.endpoint}/private?list-type=2"), 403, "AccessDenied")
+
+
+def test_reader_cannot_write_and_scoped_key_cannot_leave_its_prefix(s3):
+    assert_client_error(s3["reader"].put_object, 403, "AccessDenied", Bucket="private", Key="x", Body=b"x")
+    s3["scoped"].put_object(Bucket="private", Key=f"team/{uid()}", Body=b"ok")
+    resp = assert_client_error(s3["scoped"].put_object, 403, "AccessDenied", Bucket="private", Key="other/x", Body=b"x")
+    assert "put_object" in resp["Error"]["Message"]
+
+
+def test_signed_sha256_that_does_not_match_the_body_never_becomes_an_object(gateway, s3):
+    key = f"mismatch/{uid()}"
+    signed_body = b"the body that was signed"
+    sent_body = b"the body that was sent!!"
+    assert len(signed_body) == len(sent_body)
+    url, headers = sign("PUT", f"{gateway.endpoint}/private/{key}", *KEYS["admin"], body=signed_body)
+    r = requests.put(url, data=sent_body, headers=headers)
+    assert_s3_error(r, 400, "XAmzContentSHA256Mismatch")
+    assert_client_error(s3["admin"].head_object, 404, "404", Bucket="private", Key=key)
+
+
+def test_large_body_with_mismatching_sha256_leaves_no_object(gateway, s3):
+    key = f"mismatch/big-{uid()}"
+    body = b"z" * (8 << 20)
+    url, headers = sign("PUT", f"{gateway.endpoint}/private/{key}", *KEYS["admin"],
+                        payload_hash=hashlib.sha256(b"other").hexdigest())
+    r = requests.put(url, data=body, headers=headers)
+    assert_s3_error(r, 400, "XAmzContentSHA256Mismatch")
+    assert_client_error(s3["admin"].head_object, 404, "404", Bucket="private", Key=key)
+
+
+def test_malformed_authorization_header_is_a_clear_error(gateway):
+    headers = {"Authorization": "AWS4-HMAC-SHA256 Credential=garbage", "x-amz-date": "20240101T000000Z",
+               "x-amz-content-sha256": "UNSIGNED-PAYLOAD"}
+    assert_s3_error(requests.get(f"{gateway.endpoint}/private/x", headers=headers), 400,
+                    "AuthorizationHeaderMalformed")
+
+
+def test_sigv2_is_refused_with_a_hint(gateway):
+    r = requests.get(f"{gateway.endpoint}/private/x", headers={"Authorization": "AWS AKIA:c2ln"})
+    root = assert_s3_error(r, 400, "InvalidRequest")
+    assert "s3v4" in root.findtext("Message")
+
+
+def test_missing_content_length_on_put_is_refused(gateway):
+    def gen():
+        yield b"abc"
+    url, headers = sign("PUT", f"{gateway.endpoint}/private/nolength", *KEYS["admin"],
+                        payload_hash="UNSIGNED-PAYLOAD")
+    r = requests.put(url, data=gen(), headers=headers)  # chunked transfer encoding, no length
+    assert_s3_error(r, 411, "MissingContentLength")
+
+
+def test_every_error_carries_a_request_id_even_on_head(gateway):
+    r = requests.head(f"{gateway.endpoint}/private/x")
+    assert r.status_code == 403 and r.headers["x-amz-request-id"]
+    r = requests.head(f"{gateway.endpoint}/nope-bucket/x")
+    assert r.status_code == 404 and r.headers["x-amz-request-id"]

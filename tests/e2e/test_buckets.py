@@ -1,0 +1,111 @@
+"""Listings and bucket-level operations."""
+import urllib.parse
+import uuid
+import xml.etree.ElementTree as ET
+
+import pytest
+import requests
+
+from conftest import KEYS
+from helpers import assert_client_error, assert_s3_error
+
+
+@pytest.fixture(scope="module")
+def listing(s3):
+    """A small tree under a unique prefix in the prefixed bucket."""
+    base = f"list-{uuid.uuid4().hex[:8]}/"
+    keys = [base + k for k in ["a.txt", "b.txt", "dir1/x", "dir1/y", "dir2/z", "sp ace+plus=eq.txt", "ü.txt"]]
+    for k in keys:
+        s3["admin"].put_object(Bucket="prefixed", Key=k, Body=b"1")
+    return base, keys
+
+
+def test_list_v2_with_delimiter_strips_the_backend_prefix(s3, listing):
+    base, keys = listing
+    r = s3["admin"].list_objects_v2(Bucket="prefixed", Prefix=base, Delimiter="/")
+    assert r["Name"] == "prefixed"
+    assert r["Prefix"] == base
+    assert sorted(o["Key"] for o in r["Contents"]) == sorted(k for k in keys if "dir" not in k)
+    assert sorted(p["Prefix"] for p in r["CommonPrefixes"]) == [base + "dir1/", base + "dir2/"]
+
+
+def test_list_v2_paginates_with_continuation_tokens_and_start_after(s3, listing):
+    base, keys = listing
+    pages = s3["admin"].get_paginator("list_objects_v2").paginate(
+        Bucket="prefixed", Prefix=base, PaginationConfig={"PageSize": 2})
+    seen = [o["Key"] for page in pages for o in page.get("Contents", [])]
+    assert seen == sorted(keys)
+    r = s3["admin"].list_objects_v2(Bucket="prefixed", Prefix=base, StartAfter=base + "b.txt")
+    assert [o["Key"] for o in r["Contents"]] == [k for k in sorted(keys) if k > base + "b.txt"]
+    r = s3["admin"].list_objects_v2(Bucket="prefixed", Prefix=base, MaxKeys=1, FetchOwner=True)
+    assert r["KeyCount"] == 1 and r["IsTruncated"]
+
+
+def test_list_v1_paginates_with_markers(s3, listing):
+    base, keys = listing
+    pages = s3["admin"].get_paginator("list_objects").paginate(
+        Bucket="prefixed", Prefix=base, PaginationConfig={"PageSize": 3})
+    assert [o["Key"] for page in pages for o in page.get("Contents", [])] == sorted(keys)
+    r = s3["admin"].list_objects(Bucket="prefixed", Prefix=base, Marker=base + "dir1/y")
+    assert [o["Key"] for o in r["Contents"]] == [k for k in sorted(keys) if k > base + "dir1/y"]
+
+
+def test_url_encoded_listing_decodes_to_the_original_keys(s3, listing):
+    base, keys = listing
+    # Asked for explicitly, botocore hands back the encoded keys as they came.
+    r = s3["admin"].list_objects_v2(Bucket="prefixed", Prefix=base, EncodingType="url")
+    assert r["EncodingType"] == "url"
+    encoded = [o["Key"] for o in r["Contents"]]
+    assert any("%C3%BC" in k for k in encoded) and any("sp+ace%2Bplus%3Deq" in k for k in encoded)
+    assert sorted(urllib.parse.unquote_plus(k) for k in encoded) == sorted(keys)
+
+
+def test_list_buckets_shows_only_what_the_caller_may_use(s3):
+    names = lambda c: sorted(b["Name"] for b in c.list_buckets()["Buckets"])  # noqa: E731
+    assert names(s3["anon"]) == ["public"]
+    assert names(s3["reader"]) == ["private", "public"]
+    assert names(s3["admin"]) == ["prefixed", "private", "public"]
+
+
+def test_head_bucket_and_get_bucket_location(s3):
+    assert s3["admin"].head_bucket(Bucket="private")["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert s3["anon"].head_bucket(Bucket="public")["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert_client_error(s3["anon"].head_bucket, 403, "403", Bucket="private")
+    assert_client_error(s3["admin"].head_bucket, 404, "404", Bucket="no-such-bucket")
+    assert s3["admin"].get_bucket_location(Bucket="private")["LocationConstraint"] in (None, "")
+
+
+def test_anonymous_reads_and_lists_a_public_bucket(s3):
+    s3["admin"].put_object(Bucket="public", Key="hello.txt", Body=b"hi")
+    assert s3["anon"].get_object(Bucket="public", Key="hello.txt")["Body"].read() == b"hi"
+    assert "hello.txt" in [o["Key"] for o in s3["anon"].list_objects_v2(Bucket="public")["Contents"]]
+
+
+@pytest.mark.parametrize("sub", ["acl", "policy", "versioning", "tagging", "cors", "lifecycle"])
+def test_unimplemented_bucket_subresources_are_501_never_a_listing(gateway, sub):
+    assert_s3_error(requests.get(f"{gateway.endpoint}/public?{sub}"), 501, "NotImplemented")
+
+
+def test_unknown_bucket_is_no_such_bucket(gateway, s3):
+    assert_client_error(s3["admin"].list_objects_v2, 404, "NoSuchBucket", Bucket="nope-bucket")
+    assert_s3_error(requests.get(f"{gateway.endpoint}/nope-bucket/key"), 404, "NoSuchBucket")
+
+
+def test_create_bucket_is_refused_clearly(s3):
+    resp = assert_client_error(s3["admin"].create_bucket, 501, "NotImplemented", Bucket="newbucket")
+    assert "configuration" in resp["Error"]["Message"]
+
+
+def test_list_bucket_result_is_well_formed_xml_with_request_id(gateway):
+    r = requests.get(f"{gateway.endpoint}/public?list-type=2")
+    assert r.status_code == 200
+    assert r.headers["x-amz-request-id"]
+    root = ET.fromstring(r.content)
+    assert root.tag.endswith("ListBucketResult")
+
+
+def test_scoped_key_lists_only_under_its_prefix(s3):
+    s3["scoped"].put_object(Bucket="private", Key="team/one", Body=b"1")
+    assert [o["Key"] for o in s3["scoped"].list_objects_v2(Bucket="private", Prefix="team/")["Contents"]]
+    assert_client_error(s3["scoped"].list_objects_v2, 403, "AccessDenied", Bucket="private")
+    assert KEYS

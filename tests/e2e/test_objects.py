@@ -1,0 +1,226 @@
+"""Object operations through the gateway with boto3."""
+import hashlib
+import os
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+
+from conftest import BACKEND_BUCKETS, KEYS, PREFIX, boto
+from helpers import assert_client_error, assert_no_backend_headers, assert_request_id, assert_s3_error
+from sigv4 import sign
+
+SPECIAL_KEYS = [
+    "plus+sign", "equals=sign", "bang!", "star*", "quote'", "parens(x)", "percent%25literal", "100%",
+    "with space", "a b+c=d!e*f'g(h)i%j", "literal%2Fslash", "dir/sub/file.txt", "ユニコード/ファイル.txt",
+    "emoji-🎉", "semi;colon,comma", "tilde~", "amp&and", "hash#tag", "q?mark",
+]
+
+
+def uid():
+    return uuid.uuid4().hex[:10]
+
+
+def test_put_get_head_delete_round_trip_keeps_metadata_and_content_headers(s3):
+    key = f"meta/{uid()}.txt"
+    expires = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    s3["admin"].put_object(
+        Bucket="private", Key=key, Body=b"hello world", ContentType="text/plain; charset=utf-8",
+        ContentDisposition='attachment; filename="x.txt"', ContentLanguage="en",
+        CacheControl="max-age=60", Expires=expires, Metadata={"color": "blue", "shape": "round"})
+    head = s3["admin"].head_object(Bucket="private", Key=key)
+    assert head["ContentLength"] == 11
+    assert head["Metadata"] == {"color": "blue", "shape": "round"}
+    assert head["ContentType"] == "text/plain; charset=utf-8"
+    assert head["ContentDisposition"] == 'attachment; filename="x.txt"'
+    assert head["ContentLanguage"] == "en"
+    assert head["CacheControl"] == "max-age=60"
+    got = s3["admin"].get_object(Bucket="private", Key=key)
+    assert got["Body"].read() == b"hello world"
+    assert_no_backend_headers(got["ResponseMetadata"]["HTTPHeaders"])
+    assert "server-timing" in got["ResponseMetadata"]["HTTPHeaders"]
+    s3["admin"].delete_object(Bucket="private", Key=key)
+    assert_client_error(s3["admin"].head_object, 404, "404", Bucket="private", Key=key)
+
+
+@pytest.mark.parametrize("mode", ["when_supported", "when_required"])
+def test_uploads_work_with_sdk_checksum_defaults_and_when_required(gateway, mode):
+    c = boto(gateway.endpoint, *KEYS["admin"], request_checksum_calculation=mode)
+    key = f"ck/{mode}/{uid()}"
+    c.put_object(Bucket="private", Key=key, Body=b"x" * 1000)
+    assert c.get_object(Bucket="private", Key=key)["Body"].read() == b"x" * 1000
+
+
+def test_explicit_checksum_algorithm_is_forwarded(s3):
+    key = f"ck/{uid()}"
+    s3["admin"].put_object(Bucket="private", Key=key, Body=b"abc", ChecksumAlgorithm="SHA256")
+    assert s3["admin"].get_object(Bucket="private", Key=key)["Body"].read() == b"abc"
+
+
+def test_ranges_suffix_ranges_and_open_ranges(s3):
+    key = f"range/{uid()}"
+    data = bytes(range(256)) * 4
+    c = s3["admin"]
+    c.put_object(Bucket="private", Key=key, Body=data)
+    r = c.get_object(Bucket="private", Key=key, Range="bytes=10-19")
+    assert r["Body"].read() == data[10:20]
+    assert r["ContentRange"] == f"bytes 10-19/{len(data)}"
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert c.get_object(Bucket="private", Key=key, Range="bytes=-5")["Body"].read() == data[-5:]
+    assert c.get_object(Bucket="private", Key=key, Range="bytes=1000-")["Body"].read() == data[1000:]
+    assert_client_error(c.get_object, 416, "InvalidRange", Bucket="private", Key=key, Range="bytes=5000-6000")
+
+
+def test_conditional_gets_answer_304_and_412(s3):
+    key = f"cond/{uid()}"
+    c = s3["admin"]
+    etag = c.put_object(Bucket="private", Key=key, Body=b"v1")["ETag"]
+    assert c.get_object(Bucket="private", Key=key, IfMatch=etag)["Body"].read() == b"v1"
+    assert_client_error(c.get_object, 412, "PreconditionFailed", Bucket="private", Key=key, IfMatch='"nope"')
+    assert_client_error(c.get_object, 304, "304", Bucket="private", Key=key, IfNoneMatch=etag)
+    future = datetime.now(timezone.utc) + timedelta(days=1)
+    past = datetime.now(timezone.utc) - timedelta(days=1)
+    assert_client_error(c.get_object, 304, "304", Bucket="private", Key=key, IfModifiedSince=future)
+    assert_client_error(c.get_object, 412, "PreconditionFailed", Bucket="private", Key=key, IfUnmodifiedSince=past)
+
+
+def test_response_overrides_apply_via_parameters_and_presigned_url(s3):
+    key = f"override/{uid()}"
+    s3["admin"].put_object(Bucket="private", Key=key, Body=b"{}", ContentType="application/octet-stream")
+    r = s3["admin"].get_object(Bucket="private", Key=key, ResponseContentType="application/json",
+                               ResponseContentDisposition="inline")
+    assert r["ContentType"] == "application/json"
+    assert r["ContentDisposition"] == "inline"
+    url = s3["admin"].generate_presigned_url("get_object", Params={
+        "Bucket": "private", "Key": key, "ResponseContentType": "text/csv"}, ExpiresIn=300)
+    resp = requests.get(url)
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"] == "text/csv"
+    assert resp.content == b"{}"
+
+
+def test_presigned_head_works_and_is_not_valid_for_get(s3):
+    key = f"presign/{uid()}"
+    s3["admin"].put_object(Bucket="private", Key=key, Body=b"abc", Metadata={"k": "v"})
+    url = s3["admin"].generate_presigned_url("head_object", Params={"Bucket": "private", "Key": key})
+    h = requests.head(url)
+    assert h.status_code == 200 and h.headers["x-amz-meta-k"] == "v"
+    assert_s3_error(requests.get(url), 403, "SignatureDoesNotMatch")
+
+
+def test_presigned_put_uploads_an_object(s3):
+    key = f"presign/put-{uid()}"
+    url = s3["admin"].generate_presigned_url("put_object", Params={"Bucket": "private", "Key": key})
+    r = requests.put(url, data=b"uploaded via presigned url")
+    assert r.status_code == 200, r.text
+    assert s3["admin"].get_object(Bucket="private", Key=key)["Body"].read() == b"uploaded via presigned url"
+
+
+def test_part_number_and_version_id_parameters_are_forwarded(s3):
+    key = f"params/{uid()}"
+    s3["admin"].put_object(Bucket="private", Key=key, Body=b"abc")
+    assert s3["admin"].get_object(Bucket="private", Key=key, PartNumber=1)["Body"].read() == b"abc"
+    # "null" is the version id of objects written while versioning is off.
+    assert s3["admin"].get_object(Bucket="private", Key=key, VersionId="null")["Body"].read() == b"abc"
+
+
+@pytest.mark.parametrize("key", SPECIAL_KEYS)
+def test_special_character_keys_round_trip_and_are_stored_decoded(s3, backend, key):
+    c = s3["admin"]
+    body = key.encode()
+    c.put_object(Bucket="private", Key=key, Body=body)
+    assert c.get_object(Bucket="private", Key=key)["Body"].read() == body
+    assert c.head_object(Bucket="private", Key=key)["ContentLength"] == len(body)
+    assert backend.get_object(Bucket=BACKEND_BUCKETS["private"], Key=key)["Body"].read() == body
+    listed = c.list_objects_v2(Bucket="private", Prefix=key)
+    assert key in [o["Key"] for o in listed.get("Contents", [])]
+    c.delete_object(Bucket="private", Key=key)
+    assert_client_error(c.head_object, 404, "404", Bucket="private", Key=key)
+
+
+def test_zero_byte_object_round_trips(s3):
+    key = f"empty/{uid()}"
+    s3["admin"].put_object(Bucket="private", Key=key, Body=b"")
+    r = s3["admin"].get_object(Bucket="private", Key=key)
+    assert r["ContentLength"] == 0 and r["Body"].read() == b""
+
+
+def test_unsigned_payload_put_is_accepted(gateway, s3):
+    key = f"unsigned/{uid()}"
+    url, headers = sign("PUT", f"{gateway.endpoint}/private/{key}", *KEYS["admin"], payload_hash="UNSIGNED-PAYLOAD")
+    r = requests.put(url, data=b"data", headers=headers)
+    assert r.status_code == 200, r.text
+    assert_request_id(r.headers)
+    assert s3["admin"].get_object(Bucket="private", Key=key)["Body"].read() == b"data"
+
+
+def big_file(tmp_path, size):
+    path = tmp_path / "big.bin"
+    h = hashlib.sha256()
+    block = os.urandom(1 << 20)
+    with open(path, "wb") as f:
+        for i in range(size // len(block)):
+            chunk = block[:-8] + i.to_bytes(8, "big")
+            f.write(chunk)
+            h.update(chunk)
+    return path, h.hexdigest()
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def test_100_mb_object_round_trips_through_the_transfer_manager(s3, tmp_path):
+    path, digest = big_file(tmp_path, 100 << 20)
+    key = f"big/{uid()}.bin"
+    s3["admin"].upload_file(str(path), "private", key)  # multipart, 8 MiB parts
+    assert s3["admin"].head_object(Bucket="private", Key=key)["ContentLength"] == 100 << 20
+    out = tmp_path / "out.bin"
+    s3["admin"].download_file("private", key, str(out))  # parallel ranged GETs
+    assert sha256_file(out) == digest
+    s3["admin"].delete_object(Bucket="private", Key=key)
+
+
+def test_100_mb_single_put_streams_and_verifies(s3, tmp_path):
+    path, digest = big_file(tmp_path, 100 << 20)
+    key = f"big/single-{uid()}.bin"
+    with open(path, "rb") as f:
+        s3["admin"].put_object(Bucket="private", Key=key, Body=f)
+    r = s3["admin"].get_object(Bucket="private", Key=key)
+    h = hashlib.sha256()
+    for chunk in r["Body"].iter_chunks(1 << 20):
+        h.update(chunk)
+    assert h.hexdigest() == digest
+    s3["admin"].delete_object(Bucket="private", Key=key)
+
+
+def test_multipart_upload_calls_pass_through(s3):
+    c = s3["admin"]
+    key = f"mpu/{uid()}"
+    up = c.create_multipart_upload(Bucket="private", Key=key, Metadata={"m": "1"})
+    assert up["Bucket"] == "private" and up["Key"] == key
+    p1 = c.upload_part(Bucket="private", Key=key, UploadId=up["UploadId"], PartNumber=1, Body=b"a" * (5 << 20))
+    p2 = c.upload_part(Bucket="private", Key=key, UploadId=up["UploadId"], PartNumber=2, Body=b"b" * 10)
+    parts = c.list_parts(Bucket="private", Key=key, UploadId=up["UploadId"])
+    assert [p["PartNumber"] for p in parts["Parts"]] == [1, 2]
+    done = c.complete_multipart_upload(Bucket="private", Key=key, UploadId=up["UploadId"], MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": p1["ETag"]}, {"PartNumber": 2, "ETag": p2["ETag"]}]})
+    assert done["Key"] == key and done["Bucket"] == "private"
+    assert c.head_object(Bucket="private", Key=key)["ContentLength"] == (5 << 20) + 10
+    up2 = c.create_multipart_upload(Bucket="private", Key=key + "-aborted")
+    c.abort_multipart_upload(Bucket="private", Key=key + "-aborted", UploadId=up2["UploadId"])
+
+
+def test_prefixed_bucket_maps_keys_under_the_backend_prefix_and_hides_the_rest(s3, backend):
+    key = f"mapped/{uid()}"
+    s3["admin"].put_object(Bucket="prefixed", Key=key, Body=b"p")
+    assert backend.get_object(Bucket=BACKEND_BUCKETS["prefixed"], Key=PREFIX + key)["Body"].read() == b"p"
+    backend.put_object(Bucket=BACKEND_BUCKETS["prefixed"], Key="outside/secret", Body=b"s")
+    keys = [o["Key"] for o in s3["admin"].list_objects_v2(Bucket="prefixed").get("Contents", [])]
+    assert key in keys
+    assert not any("outside" in k or k.startswith(PREFIX) for k in keys), keys
