@@ -214,7 +214,10 @@ impl Gateway {
         if req.operation == Operation::ListBuckets {
             return Ok(self.list_buckets(identity, ctx));
         }
-        if matches!(req.operation, Operation::CreateBucket | Operation::DeleteBucket) {
+        if matches!(
+            req.operation,
+            Operation::CreateBucket | Operation::DeleteBucket
+        ) {
             return Err(S3Error::not_implemented(
                 "buckets are defined by the gateway's configuration; create or delete them there",
             )
@@ -577,6 +580,26 @@ fn drop_response_header(name: &str) -> bool {
         || name.starts_with("access-control-")
 }
 
+/// `Content-Encoding` without the `aws-chunked` token; None when nothing is left.
+fn strip_aws_chunked(value: &HeaderValue) -> Option<HeaderValue> {
+    let Ok(s) = value.to_str() else {
+        return Some(value.clone());
+    };
+    if !s.to_ascii_lowercase().contains("aws-chunked") {
+        return Some(value.clone());
+    }
+    let rest: Vec<&str> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    if rest.is_empty() {
+        None
+    } else {
+        HeaderValue::from_str(&rest.join(", ")).ok()
+    }
+}
+
 /// Backend error codes that mean the gateway's own backend credentials or config are wrong: the
 /// client did nothing wrong, so they become a 502.
 fn backend_config_error(code: &str) -> bool {
@@ -626,9 +649,18 @@ impl Forward {
     ) -> (StatusCode, HeaderMap) {
         let mut out = HeaderMap::with_capacity(headers.len() + 2);
         for (name, value) in headers {
-            if !drop_response_header(name.as_str()) {
-                out.append(name.clone(), value.clone());
+            if drop_response_header(name.as_str()) {
+                continue;
             }
+            if name == http::header::CONTENT_ENCODING {
+                // `aws-chunked` describes how an upload was framed, never the stored object; some
+                // backends keep it anyway. S3 strips it.
+                if let Some(v) = strip_aws_chunked(value) {
+                    out.append(name.clone(), v);
+                }
+                continue;
+            }
+            out.append(name.clone(), value.clone());
         }
         finish_headers(&mut out, &self.request_id, timing);
         // A HEAD that failed at the backend has no body to translate; an auth failure there is

@@ -6,7 +6,6 @@ use quick_xml::events::{BytesText, Event};
 use quick_xml::{Reader, Writer};
 
 use super::error::push_escaped;
-use super::request::percent_decode;
 use super::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
@@ -208,7 +207,10 @@ impl XmlRewrite {
                         )?;
                     }
                     push(&mut writer, &mut record, Event::End(e.into_owned()))?;
-                    if self.url_encoded && stack.len() == 1 && BUCKET_LEAVES.contains(&name.as_slice()) {
+                    if self.url_encoded
+                        && stack.len() == 1
+                        && BUCKET_LEAVES.contains(&name.as_slice())
+                    {
                         for ev in [
                             Event::Start(quick_xml::events::BytesStart::new("EncodingType")),
                             Event::Text(BytesText::new("url")),
@@ -245,7 +247,13 @@ impl XmlRewrite {
         if BUCKET_LEAVES.contains(&name) {
             return (self.client_bucket.clone(), true);
         }
-        let encode = |s: &str| if self.url_encoded { url_encode_key(s) } else { s.to_string() };
+        let encode = |s: &str| {
+            if self.url_encoded {
+                url_encode_key(s)
+            } else {
+                s.to_string()
+            }
+        };
         if name == b"Delimiter" {
             return (encode(raw), true);
         }
@@ -323,7 +331,10 @@ mod tests {
     fn url_encoding_is_applied_by_the_gateway_after_stripping() {
         let doc = "<ListBucketResult><Name>b</Name><Delimiter>/</Delimiter><Contents><Key>p/q/a b+=ሴ</Key></Contents></ListBucketResult>";
         let out = String::from_utf8(rw("p/q/", true).rewrite(doc.as_bytes()).unwrap()).unwrap();
-        assert!(out.contains("<Name>public</Name><EncodingType>url</EncodingType>"), "{out}");
+        assert!(
+            out.contains("<Name>public</Name><EncodingType>url</EncodingType>"),
+            "{out}"
+        );
         assert!(out.contains("<Key>a+b%2B%3D%E1%88%B4</Key>"), "{out}");
     }
 

@@ -248,7 +248,7 @@ def gateway(seaweed, workdir):
         if out:
             Path(out).write_text(toml_dump(cfg) if out.endswith(".toml") else json.dumps(cfg))
         wait_http(external.rstrip("/") + "/", timeout=120)
-        yield SimpleNamespace(endpoint=external.rstrip("/"), proc=None, config=cfg)
+        yield SimpleNamespace(endpoint=external.rstrip("/"), proc=None, config=cfg, config_path=config_path)
         return
     port = free_port()
     env = dict(os.environ, RUST_LOG="multistore=debug")

@@ -17,14 +17,14 @@ def _hmac(key, msg):
 
 
 def sign(method, url, key, secret, *, headers=None, body=b"", payload_hash=None, when=None,
-         region="us-east-1", service="s3"):
+         region="us-east-1", service="s3", host=None):
     """Returns (url, headers) for a header-signed request. `url` must be path-encoded already."""
     when = when or datetime.datetime.now(datetime.timezone.utc)
     amz_date = when.strftime("%Y%m%dT%H%M%SZ")
     date = amz_date[:8]
     parts = urllib.parse.urlsplit(url)
     headers = {k.lower(): v for k, v in (headers or {}).items()}
-    headers["host"] = parts.netloc
+    headers["host"] = host or parts.netloc
     headers["x-amz-date"] = amz_date
     if payload_hash is None:
         payload_hash = hashlib.sha256(body).hexdigest()

@@ -224,3 +224,24 @@ def test_prefixed_bucket_maps_keys_under_the_backend_prefix_and_hides_the_rest(s
     keys = [o["Key"] for o in s3["admin"].list_objects_v2(Bucket="prefixed").get("Contents", [])]
     assert key in keys
     assert not any("outside" in k or k.startswith(PREFIX) for k in keys), keys
+
+
+def test_aws_chunked_unsigned_trailer_upload_streams_through_intact(gateway, s3):
+    """STREAMING-UNSIGNED-PAYLOAD-TRAILER is what boto3 and aws-cli send over https."""
+    import base64
+    import zlib
+    data = b"hello chunked world " * 5000
+    crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big"))
+    chunks = [data[i:i + 65536] for i in range(0, len(data), 65536)]
+    body = b"".join(f"{len(c):x}\r\n".encode() + c + b"\r\n" for c in chunks)
+    body += b"0\r\nx-amz-checksum-crc32:" + crc + b"\r\n\r\n"
+    key = f"chunked/{uid()}"
+    url, headers = sign("PUT", f"{gateway.endpoint}/private/{key}", *KEYS["admin"], headers={
+        "content-encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(data)),
+        "x-amz-trailer": "x-amz-checksum-crc32", "x-amz-sdk-checksum-algorithm": "CRC32",
+        "content-length": str(len(body))}, payload_hash="STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+    r = requests.put(url, data=body, headers=headers)
+    assert r.status_code == 200, r.text
+    got = s3["admin"].get_object(Bucket="private", Key=key)
+    assert got["Body"].read() == data
+    assert "aws-chunked" not in got["ResponseMetadata"]["HTTPHeaders"].get("content-encoding", "")
