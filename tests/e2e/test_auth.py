@@ -124,3 +124,20 @@ def test_every_error_carries_a_request_id_even_on_head(gateway):
     assert r.status_code == 403 and r.headers["x-amz-request-id"]
     r = requests.head(f"{gateway.endpoint}/nope-bucket/x")
     assert r.status_code == 404 and r.headers["x-amz-request-id"]
+
+
+def test_client_disconnect_mid_upload_leaves_no_object(gateway, s3):
+    import socket
+    from urllib.parse import urlsplit
+    for mode in ("UNSIGNED-PAYLOAD", hashlib.sha256(b"x" * (4 << 20)).hexdigest()):
+        key = f"disconnect/{uid()}"
+        url, headers = sign("PUT", f"{gateway.endpoint}/private/{key}", *KEYS["admin"], payload_hash=mode,
+                            headers={"content-length": str(4 << 20)})
+        parts = urlsplit(url)
+        sock = socket.create_connection((parts.hostname, parts.port))
+        head = f"PUT {parts.path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        sock.sendall(head.encode() + b"x" * (1 << 20))  # a quarter of the declared body
+        time.sleep(0.5)
+        sock.close()
+        time.sleep(0.5)
+        assert_client_error(s3["admin"].head_object, 404, "404", Bucket="private", Key=key)
