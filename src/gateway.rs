@@ -853,3 +853,185 @@ pub fn error_response(method: &Method, err: &S3Error, request_id: &str) -> Respo
     }
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigFormat;
+    use http::HeaderName;
+
+    const CONFIG: &str = r#"
+[[buckets]]
+name = "pub"
+backend_type = "s3"
+anonymous_access = true
+backend_prefix = "p/"
+[buckets.backend_options]
+endpoint = "http://127.0.0.1:9000"
+bucket_name = "backend"
+access_key_id = "BACKENDKEY"
+secret_access_key = "backend-secret-value"
+
+[[credentials]]
+access_key_id = "AKID"
+secret_access_key = "client-secret-value"
+[[credentials.allowed_scopes]]
+bucket = "*"
+actions = ["get_object", "put_object", "list_bucket"]
+"#;
+
+    fn gateway() -> Gateway {
+        let config = GatewayConfig::parse(CONFIG, ConfigFormat::Toml).unwrap();
+        Gateway::new(config, GatewayOptions::default()).unwrap()
+    }
+
+    fn ctx() -> RequestContext {
+        RequestContext {
+            now: Timestamp(1_700_000_000),
+            request_id: "REQ".into(),
+        }
+    }
+
+    fn head(method: Method, target: &str) -> RequestHead {
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::HOST, HeaderValue::from_static("gw.test"));
+        RequestHead {
+            method,
+            target: target.into(),
+            headers,
+        }
+    }
+
+    #[test]
+    fn gateway_debug_output_never_shows_a_secret() {
+        let dbg = format!("{:?}", gateway());
+        assert!(
+            !dbg.contains("backend-secret-value") && !dbg.contains("client-secret-value"),
+            "{dbg}"
+        );
+    }
+
+    #[test]
+    fn anonymous_get_is_forwarded_presigned_under_the_backend_prefix() {
+        let Plan::Forward(f) = gateway().plan(&head(Method::GET, "/pub/a%20b.txt"), &ctx()) else {
+            panic!()
+        };
+        assert!(
+            f.url
+                .starts_with("http://127.0.0.1:9000/backend/p/a%20b.txt?"),
+            "{}",
+            f.url
+        );
+        assert!(f
+            .url
+            .contains("X-Amz-Credential=BACKENDKEY%2F20231114%2Fus-east-1%2Fs3%2Faws4_request"));
+        assert!(matches!(f.body, ForwardBody::Empty));
+        assert_eq!(f.response_mode(StatusCode::OK), ResponseMode::Stream);
+        assert!(matches!(
+            f.response_mode(StatusCode::NOT_FOUND),
+            ResponseMode::Buffer { .. }
+        ));
+    }
+
+    #[test]
+    fn listing_without_a_prefix_is_confined_to_the_backend_prefix_and_rewritten() {
+        let Plan::Forward(f) = gateway().plan(
+            &head(Method::GET, "/pub?list-type=2&encoding-type=url"),
+            &ctx(),
+        ) else {
+            panic!()
+        };
+        assert!(f.url.contains("prefix=p%2F"), "{}", f.url);
+        assert!(!f.url.contains("encoding-type"), "{}", f.url);
+        assert!(matches!(
+            f.response_mode(StatusCode::OK),
+            ResponseMode::Buffer { .. }
+        ));
+        let body = Bytes::from_static(b"<ListBucketResult><Name>backend</Name><Contents><Key>p/k</Key></Contents></ListBucketResult>");
+        let resp = f.buffered_response(StatusCode::OK, &HeaderMap::new(), body, Timing::default());
+        let text = String::from_utf8(resp.body().to_vec()).unwrap();
+        assert!(
+            text.contains("<Name>pub</Name><EncodingType>url</EncodingType>")
+                && text.contains("<Key>k</Key>"),
+            "{text}"
+        );
+        assert_eq!(resp.headers()["x-amz-request-id"], "REQ");
+    }
+
+    #[test]
+    fn backend_auth_errors_become_bad_gateway_and_other_errors_keep_their_code() {
+        let Plan::Forward(f) = gateway().plan(&head(Method::GET, "/pub/k"), &ctx()) else {
+            panic!()
+        };
+        let denied = Bytes::from_static(
+            b"<Error><Code>SignatureDoesNotMatch</Code><Message>x</Message></Error>",
+        );
+        let resp = f.buffered_response(
+            StatusCode::FORBIDDEN,
+            &HeaderMap::new(),
+            denied,
+            Timing::default(),
+        );
+        assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+        let missing =
+            Bytes::from_static(b"<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>");
+        let resp = f.buffered_response(
+            StatusCode::NOT_FOUND,
+            &HeaderMap::new(),
+            missing,
+            Timing::default(),
+        );
+        let text = String::from_utf8(resp.body().to_vec()).unwrap();
+        assert!(
+            text.contains("<Code>NoSuchKey</Code>") && text.contains("<Resource>/pub/k</Resource>"),
+            "{text}"
+        );
+        assert!(text.contains("<RequestId>REQ</RequestId>"));
+    }
+
+    #[test]
+    fn backend_identifying_and_hop_by_hop_headers_are_filtered() {
+        let Plan::Forward(f) = gateway().plan(&head(Method::GET, "/pub/k"), &ctx()) else {
+            panic!()
+        };
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("server", "SeaweedFS"),
+            ("x-amz-request-id", "BACKEND"),
+            ("x-amz-id-2", "x"),
+            ("connection", "keep-alive"),
+            ("etag", "\"e\""),
+            ("x-amz-meta-a", "1"),
+            ("content-encoding", "aws-chunked"),
+        ] {
+            h.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        let (_, out) = f.response_head(StatusCode::OK, &h, Timing::default());
+        assert_eq!(out["x-amz-request-id"], "REQ");
+        assert!(
+            out.get("server").is_none()
+                && out.get("x-amz-id-2").is_none()
+                && out.get("connection").is_none()
+        );
+        assert!(out.get("content-encoding").is_none());
+        assert_eq!(out["etag"], "\"e\"");
+        assert_eq!(out["x-amz-meta-a"], "1");
+        assert!(out.get("server-timing").is_some());
+    }
+
+    #[test]
+    fn unknown_buckets_and_unauthorized_writes_are_answered_directly() {
+        let Plan::Respond(r) = gateway().plan(&head(Method::GET, "/nope/k"), &ctx()) else {
+            panic!()
+        };
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let Plan::Respond(r) = gateway().plan(&head(Method::PUT, "/pub/k"), &ctx()) else {
+            panic!()
+        };
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let Plan::Respond(r) = gateway().plan(&head(Method::HEAD, "/nope/k"), &ctx()) else {
+            panic!()
+        };
+        assert!(r.body().is_empty(), "HEAD errors carry no body");
+    }
+}

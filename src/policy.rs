@@ -702,8 +702,7 @@ mod tests {
     fn glob_matching_does_not_backtrack_exponentially() {
         let text = "a".repeat(10_000);
         let pattern = format!("{}b", "*a".repeat(50));
-        let start = std::time::Instant::now();
+        // An exponential matcher would not finish this in any test run; no clock needed.
         assert!(!glob_match(&pattern, &text));
-        assert!(start.elapsed().as_secs() < 2);
     }
 }

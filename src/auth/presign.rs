@@ -14,7 +14,7 @@ pub struct SigningCredentials {
     /// Secret access key.
     pub secret: SecretKey,
     /// Session token (`X-Amz-Security-Token`), if temporary.
-    pub session_token: Option<String>,
+    pub session_token: Option<SecretKey>,
 }
 
 /// One request to presign.
@@ -83,7 +83,7 @@ pub fn presign_with_payload(
     query.push(("X-Amz-Date".into(), amz_date.clone()));
     query.push(("X-Amz-Expires".into(), req.expires_secs.to_string()));
     if let Some(token) = &creds.session_token {
-        query.push(("X-Amz-Security-Token".into(), token.clone()));
+        query.push(("X-Amz-Security-Token".into(), token.expose().to_string()));
     }
     query.push(("X-Amz-SignedHeaders".into(), signed_headers.clone()));
     let canonical_query = sigv4::canonical_query_from_pairs(&query);

@@ -86,7 +86,7 @@ impl S3Backend {
                     session_token: opts
                         .get("token")
                         .or_else(|| opts.get("session_token"))
-                        .cloned(),
+                        .map(|t| SecretKey::new(t.clone())),
                 }),
                 _ => None,
             }
@@ -279,6 +279,23 @@ mod tests {
             Timestamp(0),
         );
         assert_eq!(url, "https://bk.s3.example.com/");
+    }
+
+    #[test]
+    fn backend_secrets_never_show_in_debug_output() {
+        let b = S3Backend::from_config(&bucket(&[
+            ("endpoint", "http://127.0.0.1:1"),
+            ("bucket_name", "bk"),
+            ("access_key_id", "AKID"),
+            ("secret_access_key", "very-secret"),
+            ("token", "session-token-value"),
+        ]))
+        .unwrap();
+        let dbg = format!("{b:?}");
+        assert!(
+            !dbg.contains("very-secret") && !dbg.contains("session-token-value"),
+            "{dbg}"
+        );
     }
 
     #[test]
