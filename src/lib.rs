@@ -22,6 +22,7 @@ pub mod backend;
 pub mod config;
 pub mod gateway;
 pub mod payload;
+pub mod percent;
 pub mod policy;
 pub mod s3;
 pub mod time;

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::secret::{SecretKey, Signature};
 use super::{AuthSettings, Authenticated, CredentialStore, PayloadMode};
+use crate::percent::{self, escape_at, push_escape, unreserved};
 use crate::policy::Identity;
 use crate::s3::request::{RequestHead, S3Request};
 use crate::s3::{ErrorCode, S3Error};
@@ -43,37 +44,9 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
-fn unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
-}
-
-fn push_pct(out: &mut String, b: u8) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    out.push('%');
-    out.push(char::from(HEX[usize::from(b >> 4)]));
-    out.push(char::from(HEX[usize::from(b & 15)]));
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 /// RFC 3986 encoding of a query component (every byte but unreserved ones).
 pub fn uri_encode(s: &[u8]) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for &b in s {
-        if unreserved(b) {
-            out.push(char::from(b));
-        } else {
-            push_pct(&mut out, b);
-        }
-    }
-    out
+    percent::encode(s, false)
 }
 
 /// The canonical URI of a raw path, encoded exactly once, never normalized: an escape of an
@@ -85,25 +58,19 @@ pub fn canonical_uri(raw_path: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
-        if c == b'%' {
-            if let (Some(hi), Some(lo)) = (
-                b.get(i + 1).copied().and_then(hex_val),
-                b.get(i + 2).copied().and_then(hex_val),
-            ) {
-                let v = hi << 4 | lo;
-                if unreserved(v) {
-                    out.push(char::from(v));
-                } else {
-                    push_pct(&mut out, v);
-                }
-                i += 3;
-                continue;
+        if let Some(v) = escape_at(b, i) {
+            if unreserved(v) {
+                out.push(char::from(v));
+            } else {
+                push_escape(&mut out, v);
             }
+            i += 3;
+            continue;
         }
         if unreserved(c) || c == b'/' {
             out.push(char::from(c));
         } else {
-            push_pct(&mut out, c);
+            push_escape(&mut out, c);
         }
         i += 1;
     }
@@ -114,24 +81,7 @@ pub fn canonical_uri(raw_path: &str) -> String {
 }
 
 fn percent_decode_lossless(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            if let (Some(hi), Some(lo)) = (
-                b.get(i + 1).copied().and_then(hex_val),
-                b.get(i + 2).copied().and_then(hex_val),
-            ) {
-                out.push(hi << 4 | lo);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    out
+    percent::decode_lenient(s.as_bytes())
 }
 
 /// The canonical query string of a raw query: pairs decoded and re-encoded, sorted by key then

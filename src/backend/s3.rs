@@ -11,6 +11,7 @@ use crate::auth::presign::{presign_url, PresignRequest, SigningCredentials};
 use crate::auth::secret::SecretKey;
 use crate::auth::sigv4::SigningKeyCache;
 use crate::config::BucketConfig;
+use crate::percent;
 use crate::time::Timestamp;
 
 /// How long a presigned backend URL stays valid. It is used at once; the margin covers slow
@@ -173,31 +174,14 @@ impl S3Backend {
     }
 }
 
-/// True for the bytes SigV4 leaves unencoded.
-fn unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
-}
-
 /// S3 URI-encoding of a key: every byte but unreserved ones and `/`.
 pub fn encode_path(s: &str) -> String {
-    encode(s, true)
+    percent::encode(s.as_bytes(), true)
 }
 
 /// S3 URI-encoding of a query component: every byte but unreserved ones.
 pub fn encode_component(s: &str) -> String {
-    encode(s, false)
-}
-
-fn encode(s: &str, keep_slash: bool) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for &b in s.as_bytes() {
-        if unreserved(b) || (keep_slash && b == b'/') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent::encode(s.as_bytes(), false)
 }
 
 /// Copies `name` from `from` to `to` if present.

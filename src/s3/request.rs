@@ -238,36 +238,7 @@ fn decode(raw: &str, what: &str) -> Result<String, S3Error> {
 
 /// Percent-decodes; `plus_is_space` for query strings. None on a malformed escape.
 pub(crate) fn percent_decode(raw: &[u8], plus_is_space: bool) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'%' => {
-                let hi = hex_val(*raw.get(i + 1)?)?;
-                let lo = hex_val(*raw.get(i + 2)?)?;
-                out.push(hi << 4 | lo);
-                i += 3;
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    Some(out)
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+    crate::percent::decode_strict(raw, plus_is_space)
 }
 
 /// Decodes the query string into pairs, form style.

@@ -281,17 +281,11 @@ fn push(
 /// `encoding-type=url` form of a key, as S3 writes it: unreserved bytes and `/` kept, space as
 /// `+`, everything else `%XX`.
 fn url_encode_key(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        match b {
-            b' ' => out.push('+'),
-            b if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') => {
-                out.push(char::from(b))
-            }
-            b => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    // Form style: `+` for space; `/` kept, as S3 writes listings.
+    s.split(' ')
+        .map(|part| crate::percent::encode(part.as_bytes(), true))
+        .collect::<Vec<_>>()
+        .join("+")
 }
 
 #[cfg(test)]
