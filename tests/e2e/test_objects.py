@@ -245,3 +245,21 @@ def test_aws_chunked_unsigned_trailer_upload_streams_through_intact(gateway, s3)
     got = s3["admin"].get_object(Bucket="private", Key=key)
     assert got["Body"].read() == data
     assert "aws-chunked" not in got["ResponseMetadata"]["HTTPHeaders"].get("content-encoding", "")
+
+
+def test_tagging_and_storage_class_headers_are_forwarded_on_put(s3, backend):
+    key = f"tags/{uid()}"
+    s3["admin"].put_object(Bucket="private", Key=key, Body=b"t", Tagging="team=data&tier=hot",
+                           StorageClass="STANDARD")
+    # Checked at the backend itself (object ?tagging is not a gateway operation).
+    tags = backend.get_object_tagging(Bucket=BACKEND_BUCKETS["private"], Key=key)["TagSet"]
+    assert sorted((t["Key"], t["Value"]) for t in tags) == [("team", "data"), ("tier", "hot")]
+
+
+def test_conditional_put_if_none_match_refuses_to_overwrite(s3):
+    key = f"cput/{uid()}"
+    s3["admin"].put_object(Bucket="private", Key=key, Body=b"first", IfNoneMatch="*")
+    resp = assert_client_error(s3["admin"].put_object, 412, "PreconditionFailed", Bucket="private", Key=key,
+                               Body=b"second", IfNoneMatch="*")
+    assert resp
+    assert s3["admin"].get_object(Bucket="private", Key=key)["Body"].read() == b"first"
