@@ -7,6 +7,7 @@
 //! A [`Gateway`] is built once per config snapshot (per isolate / process) and shared by every
 //! request: backend signers, signing-key caches and lookups live here, never per request.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -129,6 +130,10 @@ pub struct Gateway {
     config: GatewayConfig,
     options: GatewayOptions,
     buckets: Vec<BucketEntry>,
+    /// Exact bucket names to their index: configs with thousands of buckets stay O(1).
+    by_name: HashMap<String, usize>,
+    /// Indexes of glob entries, in file order.
+    globs: Vec<usize>,
     credentials: CredentialIndex,
     auth: AuthSettings,
     signing_keys: SigningKeyCache,
@@ -162,7 +167,18 @@ impl Gateway {
         if !regions.iter().any(|r| r == "auto") {
             regions.push("auto".to_string());
         }
+        let mut by_name = HashMap::new();
+        let mut globs = Vec::new();
+        for (i, b) in config.buckets.iter().enumerate() {
+            if b.is_glob() {
+                globs.push(i);
+            } else {
+                by_name.entry(b.name.clone()).or_insert(i);
+            }
+        }
         Ok(Gateway {
+            by_name,
+            globs,
             credentials: CredentialIndex::new(&config),
             auth: AuthSettings {
                 regions,
@@ -301,10 +317,15 @@ impl Gateway {
     /// Exact names first, then globs in file order.
     fn find_bucket(&self, name: &str) -> Option<(usize, &BucketConfig)> {
         let buckets = &self.config.buckets;
-        buckets
-            .iter()
-            .position(|b| b.name == name)
-            .or_else(|| buckets.iter().position(|b| b.is_glob() && b.matches(name)))
+        self.by_name
+            .get(name)
+            .copied()
+            .or_else(|| {
+                self.globs
+                    .iter()
+                    .copied()
+                    .find(|&i| buckets[i].matches(name))
+            })
             .map(|i| (i, &buckets[i]))
     }
 

@@ -125,20 +125,11 @@ impl<'a> Obj<'a> {
     }
 
     fn req_str(&self, key: &str, r: &mut Report) -> Option<String> {
-        match self.get(key) {
-            None => {
-                r.problem(&self.at(key), "missing");
-                None
-            }
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(v) => {
-                r.problem(
-                    &self.at(key),
-                    format!("expected a string, found {}", type_name(v)),
-                );
-                None
-            }
+        if self.get(key).is_none() {
+            r.problem(&self.at(key), "missing");
+            return None;
         }
+        self.opt_str(key, r)
     }
 
     fn opt_str(&self, key: &str, r: &mut Report) -> Option<String> {
