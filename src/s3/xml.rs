@@ -160,6 +160,7 @@ impl XmlRewrite {
         let mut text: Option<String> = None;
         // Events of the entry being read, and whether it stays.
         let mut record: Option<(usize, Vec<Event<'static>>, bool)> = None;
+        let mut dropped = 0usize;
         loop {
             let event = reader.read_event().map_err(|_| malformed())?;
             let out: Event<'static> = match event {
@@ -225,6 +226,8 @@ impl XmlRewrite {
                                 for ev in events {
                                     writer.write_event(ev).map_err(|_| malformed())?;
                                 }
+                            } else {
+                                dropped += 1;
                             }
                         }
                     }
@@ -237,7 +240,12 @@ impl XmlRewrite {
         if !stack.is_empty() {
             return Err(malformed());
         }
-        Ok(writer.into_inner())
+        let out = writer.into_inner();
+        Ok(if dropped > 0 {
+            fix_key_count(out, dropped)
+        } else {
+            out
+        })
     }
 
     /// The new text of a leaf, and whether its key lies inside the prefix. Values come from the
@@ -258,10 +266,46 @@ impl XmlRewrite {
             return (encode(raw), true);
         }
         match raw.strip_prefix(self.strip_prefix.as_str()) {
+            // The prefix's own folder marker (`prefix/` itself) is no key of the client's bucket.
+            Some("") if self.is_entry_key(name) && !self.strip_prefix.is_empty() => {
+                (String::new(), false)
+            }
             Some(rest) => (encode(rest), true),
             None => (encode(raw), false),
         }
     }
+
+    /// `Key` and `Prefix` are entry names inside records; elsewhere they are request echoes.
+    fn is_entry_key(&self, name: &[u8]) -> bool {
+        name == b"Key" || name == b"Prefix"
+    }
+}
+
+/// Lowers `<KeyCount>` by the entries dropped (wherever the backend put it in the document).
+fn fix_key_count(out: Vec<u8>, dropped: usize) -> Vec<u8> {
+    const OPEN: &[u8] = b"<KeyCount>";
+    let Some(start) = out
+        .windows(OPEN.len())
+        .position(|w| w == OPEN)
+        .map(|i| i + OPEN.len())
+    else {
+        return out;
+    };
+    let len = out[start..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let Some(n) = std::str::from_utf8(&out[start..start + len])
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+    else {
+        return out;
+    };
+    let mut fixed = Vec::with_capacity(out.len());
+    fixed.extend_from_slice(&out[..start]);
+    fixed.extend_from_slice(n.saturating_sub(dropped).to_string().as_bytes());
+    fixed.extend_from_slice(&out[start + len..]);
+    fixed
 }
 
 fn push(
@@ -318,7 +362,10 @@ mod tests {
             !out.contains("elsewhere"),
             "entries outside the prefix are dropped: {out}"
         );
-        assert!(out.contains("<KeyCount>3</KeyCount>"));
+        assert!(
+            out.contains("<KeyCount>2</KeyCount>"),
+            "one entry outside the prefix was dropped: {out}"
+        );
     }
 
     #[test]
@@ -337,6 +384,21 @@ mod tests {
         let doc = "<InitiateMultipartUploadResult><Bucket>backend</Bucket><Key>k</Key><UploadId>u</UploadId></InitiateMultipartUploadResult>";
         let out = String::from_utf8(rw("", false).rewrite(doc.as_bytes()).unwrap()).unwrap();
         assert_eq!(out, "<InitiateMultipartUploadResult><Bucket>public</Bucket><Key>k</Key><UploadId>u</UploadId></InitiateMultipartUploadResult>");
+    }
+
+    #[test]
+    fn the_prefix_folder_marker_is_dropped_and_key_count_follows() {
+        let doc = "<ListBucketResult><Name>b</Name><Prefix>p/</Prefix><KeyCount>2</KeyCount><Contents><Key>p/</Key></Contents><Contents><Key>p/a</Key></Contents></ListBucketResult>";
+        let out = String::from_utf8(rw("p/", false).rewrite(doc.as_bytes()).unwrap()).unwrap();
+        assert!(out.contains("<KeyCount>1</KeyCount>"), "{out}");
+        assert!(
+            out.contains("<Contents><Key>a</Key></Contents>") && !out.contains("<Key></Key>"),
+            "{out}"
+        );
+        assert!(
+            out.contains("<Prefix></Prefix>"),
+            "the top-level prefix echo stays: {out}"
+        );
     }
 
     #[test]

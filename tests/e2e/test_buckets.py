@@ -109,3 +109,12 @@ def test_scoped_key_lists_only_under_its_prefix(s3):
     assert [o["Key"] for o in s3["scoped"].list_objects_v2(Bucket="private", Prefix="team/")["Contents"]]
     assert_client_error(s3["scoped"].list_objects_v2, 403, "AccessDenied", Bucket="private")
     assert KEYS
+
+
+def test_a_folder_marker_at_the_backend_prefix_is_not_listed_as_an_empty_key(s3, backend):
+    from conftest import BACKEND_BUCKETS, PREFIX
+    backend.put_object(Bucket=BACKEND_BUCKETS["prefixed"], Key=PREFIX, Body=b"")
+    keys = [o["Key"] for o in s3["admin"].list_objects_v2(Bucket="prefixed").get("Contents", [])]
+    assert "" not in keys
+    r = s3["admin"].list_objects_v2(Bucket="prefixed", MaxKeys=1000)
+    assert r["KeyCount"] == len(r.get("Contents", [])) + len(r.get("CommonPrefixes", []))
