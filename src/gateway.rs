@@ -13,14 +13,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Response, StatusCode};
 
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 
 use crate::auth::sigv4::SigningKeyCache;
 use crate::auth::{self, AuthSettings, PayloadMode};
 use crate::backend::s3::{copy_header, set_header, BackendRequest, S3Backend};
 use crate::config::{BackendType, BucketConfig, ConfigError, CredentialIndex, GatewayConfig};
 pub use crate::payload::PayloadVerifier;
-use crate::policy::{self, Identity};
+use crate::policy::{self, Action, Identity};
 use crate::s3::error::push_escaped;
 pub use crate::s3::request::RequestHead;
 use crate::s3::request::{self, Operation, S3Request};
@@ -52,6 +52,12 @@ pub enum Plan {
     Respond(Response<Bytes>),
     /// One backend request.
     Forward(Box<Forward>),
+    /// The request body is needed to plan (DeleteObjects): read at most `limit` bytes and call
+    /// [`Gateway::plan_with_body`]. A longer body is answered with [`body_too_large`].
+    NeedBody {
+        /// Cap on the body.
+        limit: usize,
+    },
 }
 
 /// A backend request and how to treat its response.
@@ -80,6 +86,8 @@ pub enum ForwardBody {
     /// Stream it through a [`PayloadVerifier`]: the last bytes are held back until the whole body
     /// hashed to the signed sha256, so a mismatching body can never complete an object.
     Verify(PayloadVerifier),
+    /// Send these bytes instead of the client's body (a body the gateway rewrote).
+    Bytes(Bytes),
 }
 
 /// How the runtime reads a backend response.
@@ -111,6 +119,8 @@ pub(crate) struct Finish {
     rewrite: Option<XmlRewrite>,
     /// `/bucket/key` as the client named it, for error documents.
     resource: String,
+    /// DeleteObjects keys refused by the gateway, reported in the backend's DeleteResult.
+    delete_errors: Vec<(String, &'static str, String)>,
 }
 
 /// Largest backend XML document we buffer for rewriting (a 1000-key listing is ~350 KiB).
@@ -198,7 +208,16 @@ impl Gateway {
 
     /// Plans one request. Never panics on request data.
     pub fn plan(&self, head: &RequestHead, ctx: &RequestContext) -> Plan {
-        match self.try_plan(head, ctx) {
+        self.plan_inner(head, ctx, None)
+    }
+
+    /// Plans a request whose body was read because [`Plan::NeedBody`] asked for it.
+    pub fn plan_with_body(&self, head: &RequestHead, ctx: &RequestContext, body: Bytes) -> Plan {
+        self.plan_inner(head, ctx, Some(body))
+    }
+
+    fn plan_inner(&self, head: &RequestHead, ctx: &RequestContext, body: Option<Bytes>) -> Plan {
+        match self.try_plan(head, ctx, body) {
             Ok(plan) => plan,
             Err(err) => {
                 log::debug!(
@@ -213,7 +232,12 @@ impl Gateway {
         }
     }
 
-    fn try_plan(&self, head: &RequestHead, ctx: &RequestContext) -> Result<Plan, S3Error> {
+    fn try_plan(
+        &self,
+        head: &RequestHead,
+        ctx: &RequestContext,
+        body: Option<Bytes>,
+    ) -> Result<Plan, S3Error> {
         let req = request::parse(head, self.options.virtual_host_domain.as_deref())?;
         let resource = req.resource();
         let authed = auth::authenticate(
@@ -258,8 +282,12 @@ impl Gateway {
             }
             _ => req.key.clone().unwrap_or_default(),
         };
-        policy::authorize_named(identity, bucket, name, action, &key_or_prefix)
-            .map_err(|e| e.with_resource(resource.clone()))?;
+        if req.operation == Operation::DeleteObjects {
+            policy::authorize_some_key(identity, bucket, name, action)
+        } else {
+            policy::authorize_named(identity, bucket, name, action, &key_or_prefix)
+        }
+        .map_err(|e| e.with_resource(resource.clone()))?;
 
         match req.operation {
             Operation::HeadBucket => {
@@ -280,18 +308,6 @@ impl Gateway {
                     &ctx.request_id,
                 )));
             }
-            Operation::CopyObject | Operation::UploadPartCopy => {
-                return Err(S3Error::not_implemented(
-                    "copying objects is not implemented by this gateway yet",
-                )
-                .with_resource(resource));
-            }
-            Operation::DeleteObjects => {
-                return Err(S3Error::not_implemented(
-                    "DeleteObjects is not implemented by this gateway yet",
-                )
-                .with_resource(resource));
-            }
             _ => {}
         }
 
@@ -300,18 +316,172 @@ impl Gateway {
             .as_ref()
             .map_err(|e| S3Error::internal(e.clone()))?;
         let backend_bucket = bucket.is_glob().then_some(name);
+        let prefix = bucket.backend_prefix.as_deref().unwrap_or("");
+        let mut extra = Extra::default();
+        match req.operation {
+            Operation::DeleteObjects => {
+                let Some(body) = body else {
+                    return Ok(Plan::NeedBody {
+                        limit: MAX_DELETE_BODY,
+                    });
+                };
+                match self.delete_objects(
+                    head,
+                    &authed.payload,
+                    identity,
+                    bucket,
+                    name,
+                    prefix,
+                    &body,
+                )? {
+                    DeletePlan::Forward(fwd_body, errors) => {
+                        extra.body = Some(fwd_body);
+                        extra.delete_errors = errors;
+                    }
+                    DeletePlan::Respond(xml_doc) => {
+                        return Ok(Plan::Respond(respond(
+                            StatusCode::OK,
+                            xml_doc.into(),
+                            Some("application/xml"),
+                            &ctx.request_id,
+                        )));
+                    }
+                }
+            }
+            Operation::CopyObject | Operation::UploadPartCopy => {
+                extra.copy_source = Some(
+                    self.copy_source(head, identity, backend)
+                        .map_err(|e| e.with_resource(resource.clone()))?,
+                );
+            }
+            _ => {}
+        }
         let forward = plan_forward(ForwardInput {
             head,
             req: &req,
             payload: &authed.payload,
-            prefix: bucket.backend_prefix.as_deref().unwrap_or(""),
+            prefix,
             backend,
+            extra,
             backend_bucket,
             client_bucket: name,
             resource,
             ctx,
         })?;
         Ok(Plan::Forward(Box::new(forward)))
+    }
+
+    /// DeleteObjects: the body parsed, each key authorized on its own, allowed keys mapped under
+    /// the backend prefix, refused keys reported per key as S3 does.
+    #[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
+    fn delete_objects(
+        &self,
+        head: &RequestHead,
+        payload: &PayloadMode,
+        identity: &Identity,
+        bucket: &BucketConfig,
+        name: &str,
+        prefix: &str,
+        body: &Bytes,
+    ) -> Result<DeletePlan, S3Error> {
+        use sha2::Digest as _;
+        if let PayloadMode::Sha256(expected) = payload {
+            let actual: [u8; 32] = sha2::Sha256::digest(body).into();
+            if &actual != expected {
+                return Err(S3Error::new(
+                    ErrorCode::XAmzContentSHA256Mismatch,
+                    "the body's sha256 does not match the x-amz-content-sha256 the request signed",
+                ));
+            }
+        }
+        if let Some(md5) = head.headers.get("content-md5") {
+            use base64::Engine as _;
+            use md5::Digest as _;
+            let actual = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(body));
+            if md5.as_bytes() != actual.as_bytes() {
+                return Err(S3Error::new(
+                    ErrorCode::BadDigest,
+                    "the Content-MD5 you specified did not match what we received",
+                ));
+            }
+        }
+        let request = xml::parse_delete(body)?;
+        let mut allowed = Vec::with_capacity(request.objects.len());
+        let mut errors = Vec::new();
+        for (key, version) in request.objects {
+            match policy::authorize_named(identity, bucket, name, Action::DeleteObject, &key) {
+                Ok(()) => allowed.push((format!("{prefix}{key}"), version)),
+                Err(e) => errors.push((key, "AccessDenied", e.message)),
+            }
+        }
+        if allowed.is_empty() {
+            return Ok(DeletePlan::Respond(xml::delete_result_xml(&errors)));
+        }
+        Ok(DeletePlan::Forward(
+            Bytes::from(xml::delete_xml(request.quiet, &allowed)),
+            errors,
+        ))
+    }
+
+    /// CopyObject / UploadPartCopy: the source is authorized as a read and must live on the same
+    /// backend account, so the backend copies server-side. Returns the backend's copy source.
+    fn copy_source(
+        &self,
+        head: &RequestHead,
+        identity: &Identity,
+        dest: &S3Backend,
+    ) -> Result<String, S3Error> {
+        let raw = head
+            .headers
+            .get("x-amz-copy-source")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| S3Error::invalid_argument("x-amz-copy-source is not valid ASCII"))?;
+        let (path, version) = match raw.split_once("?versionId=") {
+            Some((p, v)) => (p, Some(v)),
+            None => (raw, None),
+        };
+        let decoded = crate::percent::decode_strict(path.as_bytes(), false)
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| {
+                S3Error::invalid_argument("x-amz-copy-source is not a valid URL-encoded bucket/key")
+            })?;
+        let decoded = decoded.strip_prefix('/').unwrap_or(&decoded);
+        let (src_name, src_key) = decoded
+            .split_once('/')
+            .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+            .ok_or_else(|| S3Error::invalid_argument("x-amz-copy-source must be bucket/key"))?;
+        let (src_index, src_bucket) = self.find_bucket(src_name).ok_or_else(|| {
+            S3Error::new(
+                ErrorCode::NoSuchBucket,
+                format!("the copy source bucket '{src_name}' does not exist"),
+            )
+        })?;
+        policy::authorize_named(identity, src_bucket, src_name, Action::GetObject, src_key)?;
+        let src_backend = self.buckets[src_index]
+            .backend
+            .as_ref()
+            .map_err(|e| S3Error::internal(e.clone()))?;
+        if !src_backend.same_account(dest) {
+            return Err(S3Error::not_implemented(
+                "copying between buckets on different backends is not implemented yet",
+            ));
+        }
+        let src_prefix = src_bucket.backend_prefix.as_deref().unwrap_or("");
+        let backend_bucket = if src_bucket.is_glob() {
+            src_name
+        } else {
+            src_backend.bucket_name()
+        };
+        let mut source = format!(
+            "/{}/{}",
+            crate::percent::encode(backend_bucket.as_bytes(), false),
+            crate::percent::encode(format!("{src_prefix}{src_key}").as_bytes(), true)
+        );
+        if let Some(v) = version {
+            source.push_str("?versionId=");
+            source.push_str(v);
+        }
+        Ok(source)
     }
 
     /// Exact names first, then globs in file order.
@@ -366,6 +536,35 @@ struct ForwardInput<'a> {
     client_bucket: &'a str,
     resource: String,
     ctx: &'a RequestContext,
+    extra: Extra,
+}
+
+/// What some operations add to a forward.
+#[derive(Default)]
+struct Extra {
+    /// A rewritten request body (DeleteObjects).
+    body: Option<Bytes>,
+    /// Keys the gateway refused (DeleteObjects).
+    delete_errors: Vec<(String, &'static str, String)>,
+    /// The backend form of `x-amz-copy-source`.
+    copy_source: Option<String>,
+}
+
+/// Largest DeleteObjects body: 1000 keys of up to 1024 bytes, XML-escaped, with room to spare.
+const MAX_DELETE_BODY: usize = 8 << 20;
+
+/// The answer for a body over [`Plan::NeedBody`]'s limit.
+pub fn body_too_large(method: &Method, request_id: &str, limit: usize) -> Response<Bytes> {
+    let err = S3Error::new(
+        ErrorCode::MalformedXML,
+        format!("the request body is larger than the {limit} bytes this operation accepts"),
+    );
+    error_response(method, &err, request_id)
+}
+
+enum DeletePlan {
+    Forward(Bytes, Vec<(String, &'static str, String)>),
+    Respond(String),
 }
 
 /// Query parameters each operation forwards (everything else is dropped: auth parameters,
@@ -404,7 +603,8 @@ fn forwarded_params(op: Operation) -> &'static [&'static str] {
             "upload-id-marker",
         ],
         Operation::CreateMultipartUpload => &["uploads"],
-        Operation::UploadPart => &["partNumber", "uploadId"],
+        Operation::UploadPart | Operation::UploadPartCopy => &["partNumber", "uploadId"],
+        Operation::DeleteObjects => &["delete"],
         Operation::CompleteMultipartUpload | Operation::AbortMultipartUpload => &["uploadId"],
         Operation::ListParts => &["uploadId", "max-parts", "part-number-marker"],
         _ => &[],
@@ -438,7 +638,9 @@ fn forwardable_request_header(name: &str) -> bool {
         | "x-amz-expected-bucket-owner"
         | "x-amz-request-payer"
         | "x-amz-bucket-object-lock-enabled" => false,
-        n if n.starts_with("x-amz-grant-") || n.starts_with("x-amz-copy-source") => false,
+        // The gateway writes the backend's own x-amz-copy-source; its conditions pass through.
+        "x-amz-copy-source" => false,
+        n if n.starts_with("x-amz-grant-") => false,
         n => n.starts_with("x-amz-"),
     }
 }
@@ -454,6 +656,7 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
         client_bucket,
         resource,
         ctx,
+        extra,
     } = input;
     let op = req.operation;
     let allowed = forwarded_params(op);
@@ -485,7 +688,35 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
         }
     }
 
+    if let Some(source) = &extra.copy_source {
+        set_header(&mut headers, "x-amz-copy-source", source);
+    }
     let body = match op {
+        _ if extra.body.is_some() => {
+            let bytes = extra.body.clone().unwrap_or_default();
+            for name in [
+                "content-md5",
+                "x-amz-sdk-checksum-algorithm",
+                "x-amz-trailer",
+            ] {
+                headers.remove(name);
+            }
+            let checksums: Vec<HeaderName> = headers
+                .keys()
+                .filter(|n| n.as_str().starts_with("x-amz-checksum-"))
+                .cloned()
+                .collect();
+            for name in checksums {
+                headers.remove(name);
+            }
+            use base64::Engine as _;
+            use md5::Digest as _;
+            let md5 = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(&bytes));
+            set_header(&mut headers, "content-md5", &md5);
+            set_header(&mut headers, "content-type", "application/xml");
+            set_header(&mut headers, "content-length", &bytes.len().to_string());
+            ForwardBody::Bytes(bytes)
+        }
         Operation::PutObject | Operation::UploadPart | Operation::CompleteMultipartUpload => {
             let length = content_length(&head.headers)?;
             set_header(&mut headers, "content-length", &length.to_string());
@@ -511,6 +742,8 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
                 }
             }
         }
+        // A copy carries the new object's content headers (with REPLACE) but no body.
+        Operation::CopyObject | Operation::UploadPartCopy => ForwardBody::Empty,
         _ => {
             headers.remove(http::header::CONTENT_TYPE);
             ForwardBody::Empty
@@ -537,6 +770,9 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
             | Operation::ListParts
             | Operation::CreateMultipartUpload
             | Operation::CompleteMultipartUpload
+            | Operation::CopyObject
+            | Operation::UploadPartCopy
+            | Operation::DeleteObjects
     )
     .then(|| XmlRewrite {
         client_bucket: client_bucket.to_string(),
@@ -550,7 +786,11 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
         headers,
         body,
         request_id: ctx.request_id.clone(),
-        finish: Finish { rewrite, resource },
+        finish: Finish {
+            rewrite,
+            resource,
+            delete_errors: extra.delete_errors,
+        },
     })
 }
 
@@ -706,7 +946,7 @@ impl Forward {
                 if let Some((code, message)) = xml::parse_error_xml(&body) {
                     return self.backend_error(status, &code, &message, timing);
                 }
-                return match rw.rewrite(&body) {
+                return match rw.rewrite(&body).map(|doc| self.add_delete_errors(doc)) {
                     Ok(doc) => {
                         let (status, mut h) = self.response_head(status, headers, timing);
                         h.remove(http::header::CONTENT_LENGTH);
@@ -746,6 +986,19 @@ impl Forward {
                 self.error(&err, timing)
             }
         }
+    }
+
+    /// Adds the keys the gateway refused to a DeleteResult.
+    fn add_delete_errors(&self, mut doc: Vec<u8>) -> Vec<u8> {
+        const CLOSE: &[u8] = b"</DeleteResult>";
+        if self.finish.delete_errors.is_empty() {
+            return doc;
+        }
+        if let Some(at) = doc.windows(CLOSE.len()).rposition(|w| w == CLOSE) {
+            let extra = xml::delete_errors_xml(&self.finish.delete_errors);
+            doc.splice(at..at, extra.into_bytes());
+        }
+        doc
     }
 
     /// A backend error document, told in our words: the code and message kept, the resource and
@@ -879,7 +1132,6 @@ pub fn error_response(method: &Method, err: &S3Error, request_id: &str) -> Respo
 mod tests {
     use super::*;
     use crate::config::ConfigFormat;
-    use http::HeaderName;
 
     const CONFIG: &str = r#"
 [[buckets]]

@@ -21,9 +21,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use multistore::gateway::{
-    add_server_timing, error_response, Forward, ForwardBody, PayloadVerifier, ResponseMode, Timing,
+    add_server_timing, body_too_large, error_response, Forward, ForwardBody, PayloadVerifier,
+    ResponseMode, Timing,
 };
-use multistore::s3::S3Error;
+use multistore::s3::{ErrorCode, S3Error};
 use multistore::time::Timestamp;
 use multistore::{Gateway, Plan, RequestContext, RequestHead};
 
@@ -99,7 +100,30 @@ impl Proxy {
             request_id,
         };
         let t0 = Instant::now();
-        let plan = self.gateway.plan(&head, &ctx);
+        let mut plan = self.gateway.plan(&head, &ctx);
+        let mut body = Some(body);
+        if let Plan::NeedBody { limit } = plan {
+            // Only small XML bodies (DeleteObjects) are ever read whole, and only after the
+            // caller passed authentication and the coarse authorization.
+            let incoming = body.take();
+            let collected = match incoming {
+                Some(b) => Limited::new(b, limit).collect().await.map(|c| c.to_bytes()),
+                None => Ok(Bytes::new()),
+            };
+            plan = match collected {
+                Ok(bytes) => self.gateway.plan_with_body(&head, &ctx, bytes),
+                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                    return full(body_too_large(&head.method, &ctx.request_id, limit));
+                }
+                Err(e) => {
+                    let err = S3Error::new(
+                        ErrorCode::IncompleteBody,
+                        format!("reading the request body failed: {e}"),
+                    );
+                    return full(error_response(&head.method, &err, &ctx.request_id));
+                }
+            };
+        }
         let plan_time = t0.elapsed();
         match plan {
             Plan::Respond(mut resp) => {
@@ -113,21 +137,29 @@ impl Proxy {
                 full(resp)
             }
             Plan::Forward(fwd) => self.forward(*fwd, body, plan_time).await,
+            Plan::NeedBody { .. } => {
+                let err = S3Error::internal("the gateway asked for the request body twice");
+                full(error_response(&head.method, &err, &ctx.request_id))
+            }
         }
     }
 
     async fn forward(
         &self,
         mut fwd: Forward,
-        body: Incoming,
+        body: Option<Incoming>,
         plan: Duration,
     ) -> Response<ProxyBody> {
         let refused: Arc<Mutex<Option<S3Error>>> = Arc::default();
-        let out_body: ProxyBody = match std::mem::replace(&mut fwd.body, ForwardBody::Empty) {
-            ForwardBody::Empty => Empty::new().map_err(|never| match never {}).boxed(),
-            ForwardBody::Stream => body.map_err(BoxError::from).boxed(),
-            ForwardBody::Verify(verifier) => VerifiedBody {
-                inner: body,
+        let out_body: ProxyBody = match (std::mem::replace(&mut fwd.body, ForwardBody::Empty), body)
+        {
+            (ForwardBody::Empty, _) => Empty::new().map_err(|never| match never {}).boxed(),
+            (ForwardBody::Bytes(bytes), _) => {
+                Full::new(bytes).map_err(|never| match never {}).boxed()
+            }
+            (ForwardBody::Stream, Some(b)) => b.map_err(BoxError::from).boxed(),
+            (ForwardBody::Verify(verifier), Some(inner)) => VerifiedBody {
+                inner,
                 verifier,
                 refused: refused.clone(),
                 done: false,

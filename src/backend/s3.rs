@@ -109,6 +109,14 @@ impl S3Backend {
         &self.bucket_name
     }
 
+    /// True when `other` is the same endpoint with the same credentials, so one request can
+    /// read from one and write to the other (server-side copy).
+    pub fn same_account(&self, other: &S3Backend) -> bool {
+        self.endpoint_id() == other.endpoint_id()
+            && self.credentials.as_ref().map(|c| &c.access_key_id)
+                == other.credentials.as_ref().map(|c| &c.access_key_id)
+    }
+
     /// `scheme://host/base` identifying the endpoint (for same-backend checks).
     pub fn endpoint_id(&self) -> String {
         format!("{}://{}{}", self.scheme, self.host, self.base_path)

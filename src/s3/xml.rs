@@ -332,6 +332,143 @@ fn url_encode_key(s: &str) -> String {
         .join("+")
 }
 
+/// Most keys one DeleteObjects request may name (S3's limit).
+pub const MAX_DELETE_KEYS: usize = 1000;
+
+/// A parsed `<Delete>` request body.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeleteRequest {
+    /// `<Quiet>true</Quiet>`: report only errors.
+    pub quiet: bool,
+    /// `(key, version id)` per `<Object>`.
+    pub objects: Vec<(String, Option<String>)>,
+}
+
+fn malformed_xml(msg: &str) -> S3Error {
+    S3Error::new(
+        ErrorCode::MalformedXML,
+        format!("The XML you provided was not well-formed or did not validate against our published schema: {msg}"),
+    )
+}
+
+/// Parses a DeleteObjects body: `MalformedXML` for anything but a `<Delete>` with 1 to 1000
+/// `<Object><Key>` entries.
+pub fn parse_delete(body: &[u8]) -> Result<DeleteRequest, S3Error> {
+    let mut reader = Reader::from_reader(body);
+    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let mut out = DeleteRequest::default();
+    let mut text = String::new();
+    let (mut key, mut version): (Option<String>, Option<String>) = (None, None);
+    loop {
+        match reader
+            .read_event()
+            .map_err(|_| malformed_xml("the document is not well-formed"))?
+        {
+            Event::Start(e) => {
+                let name = e.local_name().as_ref().to_vec();
+                if stack.is_empty() && name != b"Delete" {
+                    return Err(malformed_xml("the root element must be <Delete>"));
+                }
+                if name == b"Object" {
+                    key = None;
+                    version = None;
+                }
+                stack.push(name);
+                text.clear();
+            }
+            Event::Text(t) => text.push_str(&t.decode().map_err(|_| malformed_xml("bad text"))?),
+            Event::GeneralRef(r) => {
+                text.push(resolve_ref(&r).ok_or_else(|| malformed_xml("unknown entity"))?)
+            }
+            Event::CData(c) => text.push_str(&String::from_utf8_lossy(&c)),
+            Event::End(_) => {
+                let name = stack
+                    .pop()
+                    .ok_or_else(|| malformed_xml("unbalanced elements"))?;
+                let parent = stack.last().map(Vec::as_slice);
+                match (name.as_slice(), parent) {
+                    (b"Key", Some(b"Object")) => key = Some(std::mem::take(&mut text)),
+                    (b"VersionId", Some(b"Object")) => version = Some(std::mem::take(&mut text)),
+                    (b"Quiet", Some(b"Delete")) => {
+                        out.quiet = text.trim().eq_ignore_ascii_case("true")
+                    }
+                    (b"Object", Some(b"Delete")) => {
+                        let k = key
+                            .take()
+                            .ok_or_else(|| malformed_xml("an <Object> has no <Key>"))?;
+                        out.objects.push((k, version.take()));
+                        if out.objects.len() > MAX_DELETE_KEYS {
+                            return Err(malformed_xml(
+                                "a DeleteObjects request may name at most 1000 keys",
+                            ));
+                        }
+                    }
+                    _ => {}
+                }
+                text.clear();
+            }
+            Event::Empty(e) if stack.is_empty() && e.local_name().as_ref() != b"Delete" => {
+                return Err(malformed_xml("the root element must be <Delete>"));
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !stack.is_empty() {
+        return Err(malformed_xml("the document ends early"));
+    }
+    if out.objects.is_empty() {
+        return Err(malformed_xml(
+            "a DeleteObjects request must name at least one key",
+        ));
+    }
+    Ok(out)
+}
+
+/// A `<Delete>` body for the backend.
+pub fn delete_xml(quiet: bool, objects: &[(String, Option<String>)]) -> String {
+    let mut out = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Delete xmlns=\"{S3_NS}\">");
+    if quiet {
+        out.push_str("<Quiet>true</Quiet>");
+    }
+    for (key, version) in objects {
+        out.push_str("<Object><Key>");
+        push_escaped(&mut out, key);
+        out.push_str("</Key>");
+        if let Some(v) = version {
+            out.push_str("<VersionId>");
+            push_escaped(&mut out, v);
+            out.push_str("</VersionId>");
+        }
+        out.push_str("</Object>");
+    }
+    out.push_str("</Delete>");
+    out
+}
+
+/// `<Error>` entries of a DeleteResult, one per `(key, code, message)`.
+pub fn delete_errors_xml(errors: &[(String, &str, String)]) -> String {
+    let mut out = String::new();
+    for (key, code, message) in errors {
+        out.push_str("<Error><Key>");
+        push_escaped(&mut out, key);
+        out.push_str("</Key><Code>");
+        push_escaped(&mut out, code);
+        out.push_str("</Code><Message>");
+        push_escaped(&mut out, message);
+        out.push_str("</Message></Error>");
+    }
+    out
+}
+
+/// A whole DeleteResult holding only errors (when no key was allowed).
+pub fn delete_result_xml(errors: &[(String, &str, String)]) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult xmlns=\"{S3_NS}\">{}</DeleteResult>",
+        delete_errors_xml(errors)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,6 +536,44 @@ mod tests {
             out.contains("<Prefix></Prefix>"),
             "the top-level prefix echo stays: {out}"
         );
+    }
+
+    #[test]
+    fn delete_bodies_parse_and_bad_ones_are_malformed_xml() {
+        let body = br#"<?xml version="1.0"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet><Object><Key>a&amp;b</Key></Object><Object><Key>c</Key><VersionId>v1</VersionId></Object></Delete>"#;
+        let d = parse_delete(body).unwrap();
+        assert!(d.quiet);
+        assert_eq!(
+            d.objects,
+            vec![
+                ("a&b".to_string(), None),
+                ("c".to_string(), Some("v1".to_string()))
+            ]
+        );
+        for bad in [
+            &b"<Delete>"[..],
+            b"<Other/>",
+            b"<Delete></Delete>",
+            b"<Delete><Object></Object></Delete>",
+            b"garbage",
+        ] {
+            assert_eq!(
+                parse_delete(bad).unwrap_err().code,
+                ErrorCode::MalformedXML,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let many = format!(
+            "<Delete>{}</Delete>",
+            "<Object><Key>k</Key></Object>".repeat(1001)
+        );
+        assert_eq!(
+            parse_delete(many.as_bytes()).unwrap_err().code,
+            ErrorCode::MalformedXML
+        );
+        let round = parse_delete(delete_xml(false, &d.objects).as_bytes()).unwrap();
+        assert_eq!(round.objects, d.objects);
     }
 
     #[test]

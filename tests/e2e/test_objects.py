@@ -263,3 +263,79 @@ def test_conditional_put_if_none_match_refuses_to_overwrite(s3):
                                Body=b"second", IfNoneMatch="*")
     assert resp
     assert s3["admin"].get_object(Bucket="private", Key=key)["Body"].read() == b"first"
+
+
+def test_delete_objects_authorizes_each_key_and_reports_refusals_per_key(s3):
+    base = uid()
+    allowed = [f"team/{base}-{i}" for i in range(3)]
+    outside = f"other/{base}"
+    for k in allowed + [outside]:
+        s3["admin"].put_object(Bucket="private", Key=k, Body=b"d")
+    r = s3["scoped"].delete_objects(Bucket="private", Delete={"Objects": [{"Key": k} for k in allowed + [outside]]})
+    assert sorted(d["Key"] for d in r["Deleted"]) == sorted(allowed)
+    assert [(e["Key"], e["Code"]) for e in r["Errors"]] == [(outside, "AccessDenied")]
+    for k in allowed:
+        assert_client_error(s3["admin"].head_object, 404, "404", Bucket="private", Key=k)
+    assert s3["admin"].head_object(Bucket="private", Key=outside)["ContentLength"] == 1
+
+
+def test_delete_objects_in_a_prefixed_bucket_maps_keys_and_quiet_mode_lists_only_errors(s3, backend):
+    keys = [f"del/{uid()}/a b+c", f"del/{uid()}/ü"]
+    for k in keys:
+        s3["admin"].put_object(Bucket="prefixed", Key=k, Body=b"x")
+    r = s3["admin"].delete_objects(Bucket="prefixed", Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
+    assert not r.get("Errors") and not r.get("Deleted")
+    for k in keys:
+        assert_client_error(backend.head_object, 404, "404", Bucket=BACKEND_BUCKETS["prefixed"], Key=PREFIX + k)
+
+
+def test_delete_objects_refuses_bad_xml_and_more_than_1000_keys(gateway):
+    import base64
+    for body in [b"<Delete><Object>", b"<NotDelete/>",
+                 ("<Delete>" + "<Object><Key>k</Key></Object>" * 1001 + "</Delete>").encode()]:
+        md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+        url, headers = sign("POST", f"{gateway.endpoint}/private?delete", *KEYS["admin"], body=body,
+                            headers={"content-md5": md5, "content-type": "application/xml"})
+        assert_s3_error(requests.post(url, data=body, headers=headers), 400, "MalformedXML")
+
+
+def test_delete_objects_with_a_wrong_content_md5_is_bad_digest(gateway):
+    body = b"<Delete><Object><Key>k</Key></Object></Delete>"
+    url, headers = sign("POST", f"{gateway.endpoint}/private?delete", *KEYS["admin"], body=body,
+                        headers={"content-md5": "AAAAAAAAAAAAAAAAAAAAAA=="})
+    assert_s3_error(requests.post(url, data=body, headers=headers), 400, "BadDigest")
+
+
+def test_anonymous_delete_objects_is_refused_before_the_body_is_read(gateway):
+    body = b"<Delete><Object><Key>hello.txt</Key></Object></Delete>"
+    assert_s3_error(requests.post(f"{gateway.endpoint}/public?delete", data=body), 403, "AccessDenied")
+
+
+def test_copy_object_between_buckets_on_the_same_backend_is_server_side(s3, backend):
+    src = f"copy/{uid()}"
+    s3["admin"].put_object(Bucket="public", Key=src, Body=b"copied", Metadata={"a": "1"}, ContentType="text/x-a")
+    dst = f"copy/{uid()}"
+    r = s3["admin"].copy_object(Bucket="prefixed", Key=dst, CopySource={"Bucket": "public", "Key": src})
+    assert r["CopyObjectResult"]["ETag"]
+    assert backend.get_object(Bucket=BACKEND_BUCKETS["prefixed"], Key=PREFIX + dst)["Body"].read() == b"copied"
+    head = s3["admin"].head_object(Bucket="prefixed", Key=dst)
+    assert head["Metadata"] == {"a": "1"}
+    s3["admin"].copy_object(Bucket="private", Key=dst, CopySource={"Bucket": "prefixed", "Key": dst},
+                            MetadataDirective="REPLACE", Metadata={"b": "2"}, ContentType="text/x-b")
+    head = s3["admin"].head_object(Bucket="private", Key=dst)
+    assert head["Metadata"] == {"b": "2"} and head["ContentType"] == "text/x-b"
+
+
+def test_copy_from_a_source_the_caller_may_not_read_is_access_denied(s3):
+    src = f"other/{uid()}"
+    s3["admin"].put_object(Bucket="private", Key=src, Body=b"secret")
+    resp = assert_client_error(s3["scoped"].copy_object, 403, "AccessDenied", Bucket="private",
+                               Key=f"team/{uid()}", CopySource={"Bucket": "private", "Key": src})
+    assert "get_object" in resp["Error"]["Message"]
+
+
+def test_copy_source_conditions_are_forwarded(s3):
+    src = f"copy/{uid()}"
+    s3["admin"].put_object(Bucket="private", Key=src, Body=b"v")
+    assert_client_error(s3["admin"].copy_object, 412, "PreconditionFailed", Bucket="private", Key=src + "-c",
+                        CopySource={"Bucket": "private", "Key": src}, CopySourceIfMatch='"nope"')
