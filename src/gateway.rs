@@ -192,6 +192,7 @@ impl Gateway {
             credentials: CredentialIndex::new(&config),
             auth: AuthSettings {
                 regions,
+                allow_sigv2: config.allow_sigv2,
                 ..AuthSettings::default()
             },
             signing_keys: SigningKeyCache::default(),
@@ -1173,6 +1174,23 @@ actions = ["get_object", "put_object", "list_bucket"]
             target: target.into(),
             headers,
         }
+    }
+
+    #[test]
+    fn sigv2_can_be_switched_off_in_config() {
+        let text = format!("allow_sigv2 = false\n{CONFIG}");
+        let config = GatewayConfig::parse(&text, ConfigFormat::Toml).unwrap();
+        let g = Gateway::new(config, GatewayOptions::default()).unwrap();
+        let mut h = head(Method::GET, "/pub/k");
+        h.headers.insert(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_static("AWS AKID:c2ln"),
+        );
+        let Plan::Respond(r) = g.plan(&h, &ctx()) else {
+            panic!()
+        };
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert!(String::from_utf8_lossy(r.body()).contains("SigV2 is turned off"));
     }
 
     #[test]

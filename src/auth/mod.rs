@@ -6,6 +6,7 @@
 
 pub mod presign;
 pub mod secret;
+pub mod sigv2;
 pub mod sigv4;
 
 use crate::policy::Identity;
@@ -67,6 +68,8 @@ pub struct AuthSettings {
     pub regions: Vec<String>,
     /// Allowed clock skew for `x-amz-date` (900 s).
     pub max_skew_secs: i64,
+    /// Accept SigV2 (config `allow_sigv2`).
+    pub allow_sigv2: bool,
 }
 
 impl Default for AuthSettings {
@@ -74,6 +77,7 @@ impl Default for AuthSettings {
         AuthSettings {
             regions: vec!["us-east-1".into(), "auto".into()],
             max_skew_secs: 900,
+            allow_sigv2: true,
         }
     }
 }
@@ -87,5 +91,13 @@ pub fn authenticate(
     keys: &sigv4::SigningKeyCache,
     now: Timestamp,
 ) -> Result<Authenticated, S3Error> {
+    if sigv2::is_sigv2(head, req) {
+        if !settings.allow_sigv2 {
+            return Err(S3Error::invalid_request(
+                "SigV2 is turned off on this gateway; sign with SigV4 (for aws-cli and boto3 set signature_version = s3v4)",
+            ));
+        }
+        return sigv2::verify(head, req, store, settings, now);
+    }
     sigv4::verify_request(head, req, store, settings, keys, now)
 }

@@ -31,7 +31,7 @@ use crate::time::Timestamp;
 pub use credentials::CredentialIndex;
 
 /// The whole gateway configuration.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 pub struct GatewayConfig {
     /// Virtual buckets.
     #[serde(default)]
@@ -51,6 +51,10 @@ pub struct GatewayConfig {
     /// Extension: the region clients sign for (default `us-east-1`; `auto` is always accepted).
     #[serde(default)]
     pub region: Option<String>,
+    /// Extension: accept SigV2 (header and presigned query). On by default: boto3 and aws-cli v1
+    /// presign with SigV2 against custom endpoints unless told `s3v4`.
+    #[serde(default = "default_true")]
+    pub allow_sigv2: bool,
 }
 
 /// Kinds of backend.
@@ -303,6 +307,20 @@ pub struct CredentialConfig {
     /// What it may do.
     #[serde(default)]
     pub allowed_scopes: Vec<Scope>,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            buckets: Vec::new(),
+            roles: Vec::new(),
+            credentials: Vec::new(),
+            owner_id: None,
+            owner_display_name: None,
+            region: None,
+            allow_sigv2: true,
+        }
+    }
 }
 
 fn default_true() -> bool {

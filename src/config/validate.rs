@@ -294,6 +294,7 @@ pub fn from_value(value: &Value) -> Result<(GatewayConfig, Vec<String>), ConfigE
         owner_id: top_opt("owner_id", &mut r),
         owner_display_name: top_opt("owner_display_name", &mut r),
         region: top_opt("region", &mut r),
+        allow_sigv2: top.bool_or("allow_sigv2", true, &mut r),
     };
     for k in map.keys() {
         if ![
@@ -303,6 +304,7 @@ pub fn from_value(value: &Value) -> Result<(GatewayConfig, Vec<String>), ConfigE
             "owner_id",
             "owner_display_name",
             "region",
+            "allow_sigv2",
         ]
         .contains(&k.as_str())
         {

@@ -116,6 +116,7 @@ fn settings_for(region: &str) -> AuthSettings {
     AuthSettings {
         regions: vec![region.into()],
         max_skew_secs: 900,
+        allow_sigv2: false,
     }
 }
 
