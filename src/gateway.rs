@@ -16,8 +16,9 @@ use http::{HeaderMap, Method, Response, StatusCode};
 use http::{HeaderName, HeaderValue};
 
 use crate::auth::sigv4::SigningKeyCache;
-use crate::auth::{self, AuthSettings, PayloadMode};
+use crate::auth::{self, AuthSettings, ChunkSigning, PayloadMode};
 use crate::backend::s3::{copy_header, set_header, BackendRequest, S3Backend};
+use crate::chunked::SignedChunkDecoder;
 use crate::config::{BackendType, BucketConfig, ConfigError, CredentialIndex, GatewayConfig};
 pub use crate::payload::PayloadVerifier;
 use crate::policy::{self, Action, Identity};
@@ -88,6 +89,9 @@ pub enum ForwardBody {
     Verify(PayloadVerifier),
     /// Send these bytes instead of the client's body (a body the gateway rewrote).
     Bytes(Bytes),
+    /// Stream it through a [`SignedChunkDecoder`]: aws-chunked framing removed, every chunk
+    /// signature verified, the last bytes held back until the final chunk verified.
+    Decode(SignedChunkDecoder),
 }
 
 /// How the runtime reads a backend response.
@@ -361,6 +365,7 @@ impl Gateway {
             head,
             req: &req,
             payload: &authed.payload,
+            chunk_signing: authed.chunk_signing.as_ref(),
             prefix,
             backend,
             extra,
@@ -531,6 +536,7 @@ struct ForwardInput<'a> {
     head: &'a RequestHead,
     req: &'a S3Request,
     payload: &'a PayloadMode,
+    chunk_signing: Option<&'a ChunkSigning>,
     prefix: &'a str,
     backend: &'a S3Backend,
     backend_bucket: Option<&'a str>,
@@ -651,6 +657,7 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
         head,
         req,
         payload,
+        chunk_signing,
         prefix,
         backend,
         backend_bucket,
@@ -734,12 +741,44 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
                     );
                     ForwardBody::Stream
                 }
-                PayloadMode::StreamingSigned { .. } => {
-                    return Err(S3Error::not_implemented(
-                        "signed aws-chunked uploads (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) are not supported yet; \
-                         send UNSIGNED-PAYLOAD, a sha256 or STREAMING-UNSIGNED-PAYLOAD-TRAILER",
-                    )
-                    .with_resource(resource));
+                PayloadMode::StreamingSigned { trailer } => {
+                    let signing = chunk_signing.cloned().ok_or_else(|| {
+                        S3Error::internal(
+                            "a signed aws-chunked upload came without its signing context",
+                        )
+                    })?;
+                    let decoded = head
+                        .headers
+                        .get("x-amz-decoded-content-length")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .ok_or_else(|| {
+                            S3Error::new(
+                                ErrorCode::MissingContentLength,
+                                "a signed aws-chunked upload needs x-amz-decoded-content-length",
+                            )
+                        })?;
+                    // The backend gets the plain body: framing and trailer stay here.
+                    set_header(&mut headers, "content-length", &decoded.to_string());
+                    for name in [
+                        "x-amz-decoded-content-length",
+                        "x-amz-trailer",
+                        "x-amz-sdk-checksum-algorithm",
+                    ] {
+                        headers.remove(name);
+                    }
+                    match headers
+                        .get(http::header::CONTENT_ENCODING)
+                        .and_then(strip_aws_chunked)
+                    {
+                        Some(v) => {
+                            headers.insert(http::header::CONTENT_ENCODING, v);
+                        }
+                        None => {
+                            headers.remove(http::header::CONTENT_ENCODING);
+                        }
+                    }
+                    ForwardBody::Decode(SignedChunkDecoder::new(signing, *trailer, decoded))
                 }
             }
         }

@@ -10,6 +10,25 @@ use sha2::{Digest, Sha256};
 
 use crate::s3::{ErrorCode, S3Error};
 
+/// A sans-IO filter a runtime streams a request body through: `push` each chunk and forward what
+/// it returns, `finish` at the end and forward that too; any error aborts the backend request
+/// and is the client's answer.
+pub trait BodyCheck {
+    /// Feeds the next chunk; returns what may be forwarded now.
+    fn push(&mut self, chunk: Bytes) -> Result<Option<Bytes>, S3Error>;
+    /// Ends the body; returns the held-back rest if everything verified.
+    fn finish(&mut self) -> Result<Option<Bytes>, S3Error>;
+}
+
+impl BodyCheck for PayloadVerifier {
+    fn push(&mut self, chunk: Bytes) -> Result<Option<Bytes>, S3Error> {
+        PayloadVerifier::push(self, chunk)
+    }
+    fn finish(&mut self) -> Result<Option<Bytes>, S3Error> {
+        PayloadVerifier::finish(self)
+    }
+}
+
 /// Sans-IO sha256 check of a streamed body.
 #[derive(Debug)]
 pub struct PayloadVerifier {

@@ -21,9 +21,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use multistore::gateway::{
-    add_server_timing, body_too_large, error_response, Forward, ForwardBody, PayloadVerifier,
-    ResponseMode, Timing,
+    add_server_timing, body_too_large, error_response, Forward, ForwardBody, ResponseMode, Timing,
 };
+use multistore::payload::BodyCheck;
 use multistore::s3::{ErrorCode, S3Error};
 use multistore::time::Timestamp;
 use multistore::{Gateway, Plan, RequestContext, RequestHead};
@@ -160,9 +160,18 @@ impl Proxy {
             (ForwardBody::Stream, Some(b)) => b.map_err(BoxError::from).boxed(),
             (ForwardBody::Verify(verifier), Some(inner)) => VerifiedBody {
                 inner,
-                verifier,
+                check: Box::new(verifier),
                 refused: refused.clone(),
                 done: false,
+                failed: None,
+            }
+            .boxed(),
+            (ForwardBody::Decode(decoder), Some(inner)) => VerifiedBody {
+                inner,
+                check: Box::new(decoder),
+                refused: refused.clone(),
+                done: false,
+                failed: None,
             }
             .boxed(),
             // The core may grow new body kinds; refuse rather than forward something unchecked.
@@ -175,6 +184,25 @@ impl Proxy {
                         backend: Duration::ZERO,
                     },
                 ))
+            }
+        };
+        // Nothing reaches the backend before the first bytes that may: a client that disconnects,
+        // or a body refused, before that point must not open a backend upload at all (some
+        // backends store an empty object for a request whose body ends at byte zero).
+        let out_body = match prime(out_body).await {
+            Ok(b) => b,
+            Err(e) => {
+                let err = refused
+                    .lock()
+                    .ok()
+                    .and_then(|mut s| s.take())
+                    .unwrap_or_else(|| {
+                        S3Error::new(
+                            ErrorCode::IncompleteBody,
+                            format!("reading the request body failed: {e}"),
+                        )
+                    });
+                return full(error_response(&fwd.method, &err, &fwd.request_id));
             }
         };
         let mut builder = Request::builder()
@@ -238,6 +266,55 @@ impl Proxy {
     }
 }
 
+/// Polls a body until its first frame, and returns a body that replays it.
+async fn prime(mut body: ProxyBody) -> Result<ProxyBody, BoxError> {
+    match body.frame().await {
+        None => Ok(Empty::new().map_err(|never| match never {}).boxed()),
+        Some(Ok(frame)) => Ok(Primed {
+            first: Some(frame),
+            inner: body,
+        }
+        .boxed()),
+        Some(Err(e)) => Err(e),
+    }
+}
+
+/// A body whose first frame was already read.
+struct Primed {
+    first: Option<Frame<Bytes>>,
+    inner: ProxyBody,
+}
+
+impl Body for Primed {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if let Some(frame) = self.first.take() {
+            return Poll::Ready(Some(Ok(frame)));
+        }
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let inner = self.inner.size_hint();
+        let first = self
+            .first
+            .as_ref()
+            .and_then(|f| f.data_ref())
+            .map_or(0, |d| d.len() as u64);
+        let mut hint = SizeHint::new();
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper.saturating_add(first));
+        }
+        hint.set_lower(inner.lower().saturating_add(first));
+        hint
+    }
+}
+
 fn now() -> Timestamp {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -260,21 +337,26 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// The client's body held to its signed sha256: the last chunk is released only after the
-/// whole body verified, so a mismatch aborts the backend request before it can complete.
+/// The client's body streamed through a core [`BodyCheck`] (signed sha256, signed aws-chunked):
+/// the last bytes are released only after everything verified, so a failure aborts the backend
+/// request before it can complete an object.
 struct VerifiedBody {
     inner: Incoming,
-    verifier: PayloadVerifier,
+    check: Box<dyn BodyCheck + Send + Sync>,
     refused: Arc<Mutex<Option<S3Error>>>,
     done: bool,
+    failed: Option<String>,
 }
 
 impl VerifiedBody {
-    fn refuse(&self, err: S3Error) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    /// Records the refusal and fails the outgoing body, now and on every later poll: a body
+    /// that ends cleanly after an error could let the backend finish a short request.
+    fn refuse(&mut self, err: S3Error) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let msg = err.to_string();
         if let Ok(mut slot) = self.refused.lock() {
             *slot = Some(err);
         }
+        self.failed = Some(msg.clone());
         Poll::Ready(Some(Err(msg.into())))
     }
 }
@@ -289,6 +371,9 @@ impl Body for VerifiedBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         loop {
+            if let Some(msg) = &this.failed {
+                return Poll::Ready(Some(Err(msg.clone().into())));
+            }
             if this.done {
                 return Poll::Ready(None);
             }
@@ -298,24 +383,26 @@ impl Body for VerifiedBody {
                     let Ok(data) = frame.into_data() else {
                         continue;
                     };
-                    match this.verifier.push(data) {
+                    match this.check.push(data) {
                         Ok(Some(out)) => return Poll::Ready(Some(Ok(Frame::data(out)))),
                         Ok(None) => {}
-                        Err(e) => {
-                            this.done = true;
-                            return this.refuse(e);
-                        }
+                        Err(e) => return this.refuse(e),
                     }
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    this.done = true;
+                    this.failed = Some(format!("the client's body failed: {e}"));
                     return Poll::Ready(Some(Err(e.into())));
                 }
                 Poll::Ready(None) => {
-                    this.done = true;
-                    return match this.verifier.finish() {
-                        Ok(Some(out)) => Poll::Ready(Some(Ok(Frame::data(out)))),
-                        Ok(None) => Poll::Ready(None),
+                    return match this.check.finish() {
+                        Ok(Some(out)) => {
+                            this.done = true;
+                            Poll::Ready(Some(Ok(Frame::data(out))))
+                        }
+                        Ok(None) => {
+                            this.done = true;
+                            Poll::Ready(None)
+                        }
                         Err(e) => this.refuse(e),
                     };
                 }

@@ -59,6 +59,21 @@ pub struct Authenticated {
     pub identity: Identity,
     /// How the payload is bound to the signature.
     pub payload: PayloadMode,
+    /// For signed aws-chunked uploads: what each chunk signature chains from.
+    pub chunk_signing: Option<ChunkSigning>,
+}
+
+/// The seed of a signed aws-chunked upload: chunk signatures chain from the request's own.
+#[derive(Clone, Debug)]
+pub struct ChunkSigning {
+    /// The derived signing key of the request's scope.
+    pub key: [u8; 32],
+    /// The request's signature (the first chunk's previous signature).
+    pub seed: secret::Signature,
+    /// `x-amz-date` of the request.
+    pub amz_date: String,
+    /// `date/region/s3/aws4_request`.
+    pub scope: String,
 }
 
 /// Settings the verifier checks against.

@@ -214,6 +214,7 @@ pub fn verify(
         return Ok(Authenticated {
             identity: resolved.identity,
             payload: PayloadMode::Unsigned,
+            chunk_signing: None,
         });
     }
     Err(S3Error::new(

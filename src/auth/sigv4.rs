@@ -13,7 +13,7 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use super::secret::{SecretKey, Signature};
-use super::{AuthSettings, Authenticated, CredentialStore, PayloadMode};
+use super::{AuthSettings, Authenticated, ChunkSigning, CredentialStore, PayloadMode};
 use crate::percent::{self, escape_at, push_escape, unreserved};
 use crate::policy::Identity;
 use crate::s3::request::{RequestHead, S3Request};
@@ -352,7 +352,6 @@ pub fn parse_authorization(value: &str) -> Result<ParsedAuth, S3Error> {
 struct Check<'a> {
     parsed: ParsedAuth,
     amz_date: String,
-    when: Timestamp,
     payload_hash: String,
     method: &'a str,
     raw_path: &'a str,
@@ -398,6 +397,7 @@ pub fn verify_request(
         return Ok(Authenticated {
             identity: Identity::Anonymous,
             payload: PayloadMode::Unsigned,
+            chunk_signing: None,
         });
     };
     let resolved = store.lookup(
@@ -405,11 +405,20 @@ pub fn verify_request(
         check.session_token.as_deref(),
         now,
     )?;
-    verify_signature(&check, &resolved.secret, keys, "s3")?;
-    let _ = check.when;
+    let key = verify_signature(&check, &resolved.secret, keys, "s3")?;
+    let chunk_signing = matches!(payload, PayloadMode::StreamingSigned { .. })
+        .then(|| Signature::from_hex(&check.parsed.signature))
+        .flatten()
+        .map(|seed| ChunkSigning {
+            key,
+            seed,
+            amz_date: check.amz_date.clone(),
+            scope: scope(&check.parsed.date, &check.parsed.region, "s3"),
+        });
     Ok(Authenticated {
         identity: resolved.identity,
         payload,
+        chunk_signing,
     })
 }
 
@@ -502,7 +511,6 @@ fn header_check<'a>(
     let payload = payload_mode(hash)?;
     let check = Check {
         amz_date,
-        when,
         payload_hash: hash.to_string(),
         method: head.method.as_str(),
         raw_path: &req.raw_path,
@@ -608,7 +616,6 @@ fn query_check<'a>(
     let check = Check {
         parsed,
         amz_date,
-        when,
         payload_hash,
         method: head.method.as_str(),
         raw_path: &req.raw_path,
@@ -624,7 +631,7 @@ fn verify_signature(
     secret: &SecretKey,
     keys: &SigningKeyCache,
     service: &str,
-) -> Result<(), S3Error> {
+) -> Result<[u8; 32], S3Error> {
     let p = &check.parsed;
     let provided = Signature::from_hex(&p.signature)
         .ok_or_else(|| malformed("the Signature is not 64 hex digits"))?;
@@ -650,7 +657,7 @@ fn verify_signature(
     let sts = string_to_sign(&check.amz_date, &scope, &creq);
     let key = keys.get(&p.access_key_id, secret, &p.date, &p.region, service);
     if sign(&key, &sts).ct_eq(&provided) {
-        return Ok(());
+        return Ok(key);
     }
     log::debug!(
         "signature mismatch for {}: canonical request sha256 {}",
