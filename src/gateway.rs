@@ -125,6 +125,8 @@ pub(crate) struct Finish {
     resource: String,
     /// DeleteObjects keys refused by the gateway, reported in the backend's DeleteResult.
     delete_errors: Vec<(String, &'static str, String)>,
+    /// A pass-through bucket: the backend's NoSuchBucket is the client's answer, not ours.
+    passthrough: bool,
 }
 
 /// Largest backend XML document we buffer for rewriting (a 1000-key listing is ~350 KiB).
@@ -259,10 +261,20 @@ impl Gateway {
         if req.operation == Operation::ListBuckets {
             return Ok(self.list_buckets(identity, ctx));
         }
-        if matches!(
+        let bucket_admin = matches!(
             req.operation,
             Operation::CreateBucket | Operation::DeleteBucket
-        ) {
+        );
+        // Only pass-through (glob) buckets map to backend buckets of the same name; every other
+        // bucket is a config entry.
+        let is_passthrough = req
+            .bucket
+            .as_deref()
+            .and_then(|n| self.find_bucket(n))
+            .is_some_and(|(_, b)| {
+                b.is_glob() && b.backend_prefix.as_deref().unwrap_or("").is_empty()
+            });
+        if bucket_admin && !is_passthrough {
             return Err(S3Error::not_implemented(
                 "buckets are defined by the gateway's configuration; create or delete them there",
             )
@@ -295,6 +307,8 @@ impl Gateway {
         .map_err(|e| e.with_resource(resource.clone()))?;
 
         match req.operation {
+            // A pass-through bucket exists only if the backend says so.
+            Operation::HeadBucket if is_passthrough => {}
             Operation::HeadBucket => {
                 let mut resp = respond(StatusCode::OK, Bytes::new(), None, &ctx.request_id);
                 set_header(
@@ -725,6 +739,16 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
             set_header(&mut headers, "content-length", &bytes.len().to_string());
             ForwardBody::Bytes(bytes)
         }
+        Operation::CreateBucket if head.headers.contains_key(http::header::CONTENT_LENGTH) => {
+            let length = content_length(&head.headers)?;
+            set_header(&mut headers, "content-length", &length.to_string());
+            match payload {
+                PayloadMode::Sha256(hash) => {
+                    ForwardBody::Verify(PayloadVerifier::new(*hash, length))
+                }
+                _ => ForwardBody::Stream,
+            }
+        }
         Operation::PutObject | Operation::UploadPart | Operation::CompleteMultipartUpload => {
             let length = content_length(&head.headers)?;
             set_header(&mut headers, "content-length", &length.to_string());
@@ -830,6 +854,7 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
             rewrite,
             resource,
             delete_errors: extra.delete_errors,
+            passthrough: backend_bucket.is_some(),
         },
     })
 }
@@ -1050,7 +1075,7 @@ impl Forward {
         message: &str,
         timing: Timing,
     ) -> Response<Bytes> {
-        if backend_config_error(code) {
+        if backend_config_error(code) && !(self.finish.passthrough && code == "NoSuchBucket") {
             log::warn!(
                 "request {}: the backend refused the gateway: {code}: {message}",
                 self.request_id

@@ -73,10 +73,12 @@ impl S3Backend {
         };
         let default_port = if scheme == "http" { ":80" } else { ":443" };
         let host = host.strip_suffix(default_port).unwrap_or(host);
-        let bucket_name = opts
-            .get("bucket_name")
-            .cloned()
-            .ok_or_else(|| "backend_options.bucket_name is missing".to_string())?;
+        // A pass-through (glob) bucket names its backend bucket per request.
+        let bucket_name = match opts.get("bucket_name") {
+            Some(b) => b.clone(),
+            None if bucket.is_glob() => bucket.name.clone(),
+            None => return Err("backend_options.bucket_name is missing".to_string()),
+        };
         let credentials = if flag("skip_signature") {
             None
         } else {

@@ -498,7 +498,10 @@ fn check_backend(b: &BucketConfig, path: &str, r: &mut Report) {
     }
     match b.backend_type {
         BackendType::S3 => {
-            need("bucket_name", r);
+            // A pass-through (glob) bucket uses the client's bucket name at the backend.
+            if !b.is_glob() {
+                need("bucket_name", r);
+            }
             if let Some(e) = b.option("endpoint") {
                 if !is_http_url(e) {
                     r.problem(

@@ -186,9 +186,14 @@ def gateway_config(seaweed):
             bucket("public", anonymous_access=True),
             bucket("private"),
             bucket("prefixed", backend_prefix=PREFIX),
+            # Pass-through: any pt-* name is the backend bucket of the same name.
+            {"name": "pt-*", "backend_type": "s3", "backend_options": {
+                "endpoint": seaweed.endpoint, "region": "us-east-1",
+                "access_key_id": SW_KEY, "secret_access_key": SW_SECRET}},
         ],
         "credentials": [
-            cred("admin", [{"bucket": "*", "prefixes": [], "actions": ALL_ACTIONS}]),
+            cred("admin", [{"bucket": "*", "prefixes": [],
+                            "actions": ALL_ACTIONS + ["create_bucket", "delete_bucket"]}]),
             cred("reader", [{"bucket": "private", "prefixes": [],
                              "actions": ["get_object", "head_object", "list_bucket"]}]),
             cred("scoped", [{"bucket": "private", "prefixes": ["team/"], "actions": ALL_ACTIONS}]),

@@ -118,3 +118,20 @@ def test_a_folder_marker_at_the_backend_prefix_is_not_listed_as_an_empty_key(s3,
     assert "" not in keys
     r = s3["admin"].list_objects_v2(Bucket="prefixed", MaxKeys=1000)
     assert r["KeyCount"] == len(r.get("Contents", [])) + len(r.get("CommonPrefixes", []))
+
+
+def test_pass_through_buckets_create_use_and_delete_backend_buckets(s3, backend):
+    name = f"pt-{uuid.uuid4().hex[:8]}"
+    assert_client_error(s3["reader"].create_bucket, 403, "AccessDenied", Bucket=name)
+    assert_client_error(s3["admin"].head_bucket, 404, "404", Bucket=name)
+    s3["admin"].create_bucket(Bucket=name)
+    assert name in [b["Name"] for b in backend.list_buckets()["Buckets"]]
+    assert s3["admin"].head_bucket(Bucket=name)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    s3["admin"].put_object(Bucket=name, Key="a/b.txt", Body=b"pt")
+    assert backend.get_object(Bucket=name, Key="a/b.txt")["Body"].read() == b"pt"
+    r = s3["admin"].list_objects_v2(Bucket=name)
+    assert r["Name"] == name and [o["Key"] for o in r["Contents"]] == ["a/b.txt"]
+    s3["admin"].delete_object(Bucket=name, Key="a/b.txt")
+    s3["admin"].delete_bucket(Bucket=name)
+    assert name not in [b["Name"] for b in backend.list_buckets()["Buckets"]]
+    assert_client_error(s3["admin"].list_objects_v2, 404, "NoSuchBucket", Bucket=name)
