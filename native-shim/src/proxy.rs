@@ -153,7 +153,7 @@ impl Proxy {
         let refused: Arc<Mutex<Option<S3Error>>> = Arc::default();
         let out_body: ProxyBody = match (std::mem::replace(&mut fwd.body, ForwardBody::Empty), body)
         {
-            (ForwardBody::Empty, _) => Empty::new().map_err(|never| match never {}).boxed(),
+            (ForwardBody::Empty, _) => empty(),
             (ForwardBody::Bytes(bytes), _) => {
                 Full::new(bytes).map_err(|never| match never {}).boxed()
             }
@@ -269,7 +269,7 @@ impl Proxy {
 /// Polls a body until its first frame, and returns a body that replays it.
 async fn prime(mut body: ProxyBody) -> Result<ProxyBody, BoxError> {
     match body.frame().await {
-        None => Ok(Empty::new().map_err(|never| match never {}).boxed()),
+        None => Ok(empty()),
         Some(Ok(frame)) => Ok(Primed {
             first: Some(frame),
             inner: body,
@@ -320,6 +320,10 @@ fn now() -> Timestamp {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     Timestamp(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
+fn empty() -> ProxyBody {
+    Empty::new().map_err(|never| match never {}).boxed()
 }
 
 fn full(resp: Response<Bytes>) -> Response<ProxyBody> {
