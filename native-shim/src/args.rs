@@ -52,10 +52,17 @@ impl Args {
             };
             let value = match inline {
                 Some(v) => v,
-                None => it.next().ok_or_else(|| format!("{flag} needs a value"))?,
+                // `--config --listen x` is a forgotten value, not a file named `--listen`.
+                None => it
+                    .next()
+                    .filter(|v| !v.starts_with("--"))
+                    .ok_or_else(|| format!("{flag} needs a value"))?,
             };
             if value.is_empty() {
                 return Err(format!("{flag} needs a non-empty value"));
+            }
+            if slot.is_some() {
+                return Err(format!("{flag} is given twice"));
             }
             *slot = Some(value);
         }
@@ -113,6 +120,10 @@ mod tests {
         assert!(parse(&[]).is_err());
         assert!(parse(&["--config"]).is_err());
         assert!(parse(&["--config", "c", "--bogus"]).is_err());
+        assert!(parse(&["--config", "c", "positional"]).is_err());
+        assert!(parse(&["--config", "--listen", "x"]).is_err());
+        assert!(parse(&["--config=", "x"]).is_err());
+        assert!(parse(&["--config", "a", "--config=b"]).is_err());
         assert_eq!(parse(&["--help"]), Ok(Parsed::Help));
         assert_eq!(parse(&["-V"]), Ok(Parsed::Version));
     }

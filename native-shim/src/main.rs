@@ -10,6 +10,7 @@ mod server;
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use multistore::config::{ConfigFormat, GatewayConfig};
 use multistore::{Gateway, GatewayOptions};
@@ -63,7 +64,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(server::serve(args.listen.clone(), gateway)) {
+    let result = runtime.block_on(server::serve(&args, gateway));
+    // Drained already; do not wait on a blocking task (a stuck DNS lookup) to exit.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("multistore-server: {e}");
@@ -85,22 +89,11 @@ fn load(args: &args::Args) -> Result<Gateway, String> {
             .merge(read(sts)?)
             .map_err(|e| format!("{sts}: {e}"))?;
     }
-    let buckets = config.buckets.len();
-    let gateway = Gateway::new(
+    Gateway::new(
         config,
         GatewayOptions {
             virtual_host_domain: args.domain.clone(),
         },
     )
-    .map_err(|e| format!("{}: {e}", args.config))?;
-    log::info!(
-        "multistore-server {} serving {buckets} bucket(s) on {}{}",
-        env!("CARGO_PKG_VERSION"),
-        args.listen,
-        args.domain
-            .as_deref()
-            .map(|d| format!(" (virtual-hosted under {d})"))
-            .unwrap_or_default()
-    );
-    Ok(gateway)
+    .map_err(|e| format!("{}: {e}", args.config))
 }

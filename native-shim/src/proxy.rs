@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use http::{Request, Response};
+use http::{Method, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full, Limited};
@@ -19,7 +19,7 @@ use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use multistore::gateway::{
     add_server_timing, body_too_large, error_response, Forward, ForwardBody, ResponseMode, Timing,
 };
@@ -31,8 +31,14 @@ use multistore::{Gateway, Plan, RequestContext, RequestHead};
 use crate::request_id;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Why the outgoing request body failed, when the client's answer is not a 502: the verifier
+/// refused the body, or the client's own body broke off.
+type Slot = Arc<Mutex<Option<S3Error>>>;
 /// The body type of every request and response we send.
 pub type ProxyBody = BoxBody<Bytes, BoxError>;
+
+/// How long a pooled backend connection may sit idle before we close it.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The gateway plus the backend client, both built once per process.
 pub struct Proxy {
@@ -53,8 +59,11 @@ impl Proxy {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
+        // The idle timeout only takes effect with a pool timer; without one, sockets to a backend
+        // that stopped getting traffic would stay open for the life of the process.
         let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build(https);
         Ok(Proxy { gateway, client })
     }
@@ -63,21 +72,18 @@ impl Proxy {
     pub async fn handle(&self, req: Request<Incoming>) -> Response<ProxyBody> {
         let request_id = request_id::next();
         let method = req.method().clone();
-        let path = req.uri().path().to_string();
+        let uri = req.uri().clone();
         let started = Instant::now();
-        let resp = match AssertUnwindSafe(self.run(req, request_id.clone()))
-            .catch_unwind()
-            .await
-        {
-            Ok(resp) => resp,
-            Err(_) => {
-                log::error!("request {request_id}: panicked while handling {method} {path}");
-                let err = S3Error::internal("the gateway failed while handling this request");
-                full(error_response(&method, &err, &request_id))
-            }
-        };
+        let resp = guarded(
+            self.run(req, request_id.clone()),
+            &method,
+            uri.path(),
+            &request_id,
+        )
+        .await;
         log::debug!(
-            "{method} {path} -> {} in {:.1} ms [{request_id}]",
+            "{method} {} -> {} in {:.1} ms [{request_id}]",
+            uri.path(),
             resp.status().as_u16(),
             started.elapsed().as_secs_f64() * 1000.0
         );
@@ -116,10 +122,7 @@ impl Proxy {
                     return full(body_too_large(&head.method, &ctx.request_id, limit));
                 }
                 Err(e) => {
-                    let err = S3Error::new(
-                        ErrorCode::IncompleteBody,
-                        format!("reading the request body failed: {e}"),
-                    );
+                    let err = incomplete_body(&e);
                     return full(error_response(&head.method, &err, &ctx.request_id));
                 }
             };
@@ -150,14 +153,18 @@ impl Proxy {
         body: Option<Incoming>,
         plan: Duration,
     ) -> Response<ProxyBody> {
-        let refused: Arc<Mutex<Option<S3Error>>> = Arc::default();
+        let refused: Slot = Arc::default();
         let out_body: ProxyBody = match (std::mem::replace(&mut fwd.body, ForwardBody::Empty), body)
         {
             (ForwardBody::Empty, _) => empty(),
             (ForwardBody::Bytes(bytes), _) => {
                 Full::new(bytes).map_err(|never| match never {}).boxed()
             }
-            (ForwardBody::Stream, Some(b)) => b.map_err(BoxError::from).boxed(),
+            (ForwardBody::Stream, Some(inner)) => ClientBody {
+                inner,
+                slot: refused.clone(),
+            }
+            .boxed(),
             (ForwardBody::Verify(verifier), Some(inner)) => VerifiedBody {
                 inner,
                 check: Box::new(verifier),
@@ -196,12 +203,7 @@ impl Proxy {
                     .lock()
                     .ok()
                     .and_then(|mut s| s.take())
-                    .unwrap_or_else(|| {
-                        S3Error::new(
-                            ErrorCode::IncompleteBody,
-                            format!("reading the request body failed: {e}"),
-                        )
-                    });
+                    .unwrap_or_else(|| incomplete_body(&e));
                 return full(error_response(&fwd.method, &err, &fwd.request_id));
             }
         };
@@ -229,8 +231,14 @@ impl Proxy {
             plan,
             backend: t0.elapsed(),
         };
-        // A body the verifier refused answers with the verifier's error, whatever the backend did.
+        // A body the verifier refused answers with the verifier's error, whatever the backend did;
+        // a client that broke off its upload is the client's failure, not the backend's.
         if let Some(err) = refused.lock().ok().and_then(|mut s| s.take()) {
+            log::debug!(
+                "request {}: request body failed: {}",
+                fwd.request_id,
+                err.message
+            );
             return full(error_response(&fwd.method, &err, &fwd.request_id));
         }
         let resp = match result {
@@ -262,6 +270,23 @@ impl Proxy {
                     )),
                 }
             }
+        }
+    }
+}
+
+/// Runs a request's handler; a panic inside becomes a 500 InternalError carrying the request id.
+async fn guarded(
+    handler: impl std::future::Future<Output = Response<ProxyBody>>,
+    method: &Method,
+    path: &str,
+    request_id: &str,
+) -> Response<ProxyBody> {
+    match AssertUnwindSafe(handler).catch_unwind().await {
+        Ok(resp) => resp,
+        Err(_) => {
+            log::error!("request {request_id}: panicked while handling {method} {path}");
+            let err = S3Error::internal("the gateway failed while handling this request");
+            full(error_response(method, &err, request_id))
         }
     }
 }
@@ -347,7 +372,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 struct VerifiedBody {
     inner: Incoming,
     check: Box<dyn BodyCheck + Send + Sync>,
-    refused: Arc<Mutex<Option<S3Error>>>,
+    refused: Slot,
     done: bool,
     failed: Option<String>,
 }
@@ -357,9 +382,7 @@ impl VerifiedBody {
     /// that ends cleanly after an error could let the backend finish a short request.
     fn refuse(&mut self, err: S3Error) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let msg = err.to_string();
-        if let Ok(mut slot) = self.refused.lock() {
-            *slot = Some(err);
-        }
+        record(&self.refused, err);
         self.failed = Some(msg.clone());
         Poll::Ready(Some(Err(msg.into())))
     }
@@ -395,6 +418,7 @@ impl Body for VerifiedBody {
                 }
                 Poll::Ready(Some(Err(e))) => {
                     this.failed = Some(format!("the client's body failed: {e}"));
+                    record(&this.refused, incomplete_body(&e));
                     return Poll::Ready(Some(Err(e.into())));
                 }
                 Poll::Ready(None) => {
@@ -416,5 +440,89 @@ impl Body for VerifiedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// The client's body streamed as is; a failure (the client went away mid-upload) fails the
+/// outgoing body, which aborts the backend request, and is recorded for the client's answer.
+struct ClientBody {
+    inner: Incoming,
+    slot: Slot,
+}
+
+impl Body for ClientBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Err(e))) => {
+                record(&self.slot, incomplete_body(&e));
+                Poll::Ready(Some(Err(e.into())))
+            }
+            other => other.map(|f| f.map(|r| r.map_err(BoxError::from))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Keeps the first failure: a verifier's refusal outranks the broken stream it caused.
+fn record(slot: &Slot, err: S3Error) {
+    if let Ok(mut slot) = slot.lock() {
+        slot.get_or_insert(err);
+    }
+}
+
+fn incomplete_body(e: &dyn std::fmt::Display) -> S3Error {
+    S3Error::new(
+        ErrorCode::IncompleteBody,
+        format!("reading the request body failed: {e}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_becomes_a_500_with_the_request_id() {
+        let handler = async {
+            if std::hint::black_box(true) {
+                panic!("boom");
+            }
+            full(Response::new(Bytes::new()))
+        };
+        let resp = guarded(handler, &Method::GET, "/b/k", "0123456789ABCDEF").await;
+        assert_eq!(resp.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(resp.headers()["x-amz-request-id"], "0123456789ABCDEF");
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            text.contains("<Code>InternalError</Code>") && text.contains("0123456789ABCDEF"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_first_body_failure_is_the_one_reported() {
+        let slot: Slot = Arc::default();
+        record(&slot, incomplete_body(&"connection reset"));
+        record(&slot, S3Error::internal("later"));
+        let err = slot.lock().unwrap().take().unwrap();
+        assert_eq!(
+            err.code,
+            ErrorCode::IncompleteBody,
+            "the first failure wins"
+        );
     }
 }

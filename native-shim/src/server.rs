@@ -10,6 +10,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use multistore::Gateway;
 use tokio::net::TcpListener;
 
+use crate::args::Args;
 use crate::proxy::Proxy;
 
 /// How long a client may take to send its request head.
@@ -18,12 +19,26 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long in-flight requests may run after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Serves until SIGTERM or SIGINT, then drains.
-pub async fn serve(listen: String, gateway: Arc<Gateway>) -> Result<(), String> {
-    let listener = TcpListener::bind(&listen)
+/// Serves until SIGTERM or SIGINT, then drains in-flight requests (at most 30 s).
+pub async fn serve(args: &Args, gateway: Arc<Gateway>) -> Result<(), String> {
+    let listen = &args.listen;
+    let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let buckets = gateway.config().buckets.len();
     let proxy = Arc::new(Proxy::new(gateway)?);
+    // The bound address, not the requested one: `--listen 127.0.0.1:0` shows its port.
+    let local = listener
+        .local_addr()
+        .map_or_else(|_| listen.clone(), |a| a.to_string());
+    log::info!(
+        "multistore-server {} listening on {local}, {buckets} bucket(s){}",
+        env!("CARGO_PKG_VERSION"),
+        args.domain
+            .as_deref()
+            .map(|d| format!(", virtual-hosted under {d}"))
+            .unwrap_or_default()
+    );
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
