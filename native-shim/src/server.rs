@@ -80,14 +80,17 @@ pub async fn serve(args: &Args, gateway: Arc<Gateway>) -> Result<(), String> {
         }
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        log::warn!(
-            "some requests were still running after {}s; stopping anyway",
-            DRAIN_TIMEOUT.as_secs()
-        );
+    // Our signal handlers replaced the default ones, so a second Ctrl-C must be honoured here.
+    tokio::select! {
+        drained = tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()) => {
+            if drained.is_err() {
+                log::warn!(
+                    "some requests were still running after {}s; stopping anyway",
+                    DRAIN_TIMEOUT.as_secs()
+                );
+            }
+        }
+        () = shutdown_signal() => log::warn!("second signal: stopping without waiting for in-flight requests"),
     }
     Ok(())
 }
