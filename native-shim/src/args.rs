@@ -11,6 +11,10 @@ usage: multistore-server --config FILE [--listen ADDR] [--domain DOMAIN] [--sts-
   -h, --help          this text
   -V, --version       the version
 
+Flags also take their value inline: --listen=127.0.0.1:9000.
+SIGTERM or SIGINT: stop accepting, let in-flight requests finish (at most 30 s), exit 0;
+a second signal stops at once.
+
 environment: RUST_LOG (default multistore=info), SESSION_TOKEN_KEY, OIDC_PROVIDER_KEY,
 OIDC_PROVIDER_ISSUER
 ";
@@ -18,17 +22,24 @@ OIDC_PROVIDER_ISSUER
 /// Parsed arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Args {
+    /// `--config`: the gateway config file (TOML or JSON, by extension).
     pub config: String,
+    /// `--listen`: the address to bind, `0.0.0.0:8080` unless given.
     pub listen: String,
+    /// `--domain`: serve `BUCKET.DOMAIN` virtual-hosted requests.
     pub domain: Option<String>,
+    /// `--sts-config`: roles and credentials merged into the config.
     pub sts_config: Option<String>,
 }
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Parsed {
+    /// Start the server with these arguments.
     Run(Args),
+    /// Print the usage text and exit.
     Help,
+    /// Print the version and exit.
     Version,
 }
 
