@@ -24,7 +24,14 @@ weed mini -dir="$DEMO/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.port="$S3P" \
   -master.port="$(free_port)" -volume.port="$(free_port)" -filer.port="$(free_port)" \
   -webdav.port="$(free_port)" -admin.ui=false -s3.config="$DEMO/identities.json" > "$DEMO/weed.log" 2>&1 &
 WEED=$!
-trap 'kill $WEED 2>/dev/null || true; wait $WEED 2>/dev/null || true' EXIT
+SERVER=""
+cleanup() {
+  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true
+  kill "$WEED" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 python3 - "$S3P" <<'PY'
 import sys, time, boto3
 from botocore.config import Config
@@ -78,4 +85,6 @@ actions = ["get_object", "head_object", "put_object", "delete_object", "list_buc
 TOML
 
 phase "multistore-server on http://127.0.0.1:$PORT  (try: aws s3 ls --endpoint-url http://127.0.0.1:$PORT s3://demo/ --no-sign-request)"
-"$BIN" --config "$DEMO/config.toml" --listen "127.0.0.1:$PORT"
+"$BIN" --config "$DEMO/config.toml" --listen "127.0.0.1:$PORT" &
+SERVER=$!
+wait "$SERVER"
