@@ -29,3 +29,6 @@ pub mod s3;
 pub mod time;
 
 pub use gateway::{Gateway, GatewayOptions, Plan, RequestContext, RequestHead};
+
+#[cfg(target_arch = "wasm32")]
+pub mod worker;

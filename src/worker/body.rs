@@ -1,0 +1,177 @@
+//! Request and response bodies on the Worker: streams pass through untouched unless a signature
+//! covers the payload, in which case each chunk crosses into WASM once to be verified.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::payload::BodyCheck;
+use crate::s3::{ErrorCode, S3Error};
+
+use super::js;
+
+/// Where a body failure is recorded for the client's answer: the verifier's refusal (a bad
+/// signature or digest) outranks the broken upload it causes at the backend.
+pub type Slot = Rc<RefCell<Option<S3Error>>>;
+
+type TransformFn = Closure<dyn FnMut(JsValue, web_sys::TransformStreamDefaultController)>;
+type FlushFn = Closure<dyn FnMut(web_sys::TransformStreamDefaultController)>;
+
+/// A `TransformStream` the client's body is piped through: every chunk runs through a core
+/// [`BodyCheck`] when the signature covers the payload, or passes as is (without being copied
+/// into WASM) when it does not. Either way [`Verifying::first`] settles when the first bytes may
+/// go out (or the body ended verified), so the backend request is not opened before then: some
+/// backends store an empty object for an upload that breaks off at byte zero. The closures live
+/// as long as this value: keep it until the backend answered.
+pub struct Verifying {
+    /// The stream to pipe the client's body through.
+    pub stream: web_sys::TransformStream,
+    /// Resolves at the first output (or a verified end), rejects on a refusal or a broken body.
+    pub first: Promise,
+    /// Rejects [`Verifying::first`]; hand it to the pipe's failure.
+    pub fail_first: Function,
+    _transform: TransformFn,
+    _flush: FlushFn,
+}
+
+type Settle = Rc<RefCell<Option<(Function, Function)>>>;
+
+impl Verifying {
+    /// Wraps `check` (None: pass chunks through untouched); a refusal errors the stream (which
+    /// aborts the backend request) and is recorded in `slot`.
+    pub fn new(check: Option<Box<dyn BodyCheck>>, slot: Slot) -> Result<Self, JsValue> {
+        let settle: Settle = Rc::default();
+        let s = settle.clone();
+        let first = Promise::new(&mut |resolve, reject| {
+            *s.borrow_mut() = Some((resolve, reject));
+        });
+        let fail_first = settle
+            .borrow()
+            .as_ref()
+            .map(|(_, reject)| reject.clone())
+            .ok_or_else(|| JsValue::from_str("promise executor did not run"))?;
+        let check = Rc::new(RefCell::new(check));
+        let (c1, s1, st1) = (check.clone(), slot.clone(), settle.clone());
+        let transform: TransformFn = Closure::new(
+            move |chunk: JsValue, ctl: web_sys::TransformStreamDefaultController| {
+                let mut check = c1.borrow_mut();
+                let Some(check) = check.as_mut() else {
+                    let _ = ctl.enqueue_with_chunk(&chunk);
+                    settle_first(&st1, None);
+                    return;
+                };
+                let bytes = Bytes::from(js::chunk_bytes(&chunk));
+                emit(check.push(bytes), &ctl, &s1, &st1);
+            },
+        );
+        let flush: FlushFn = Closure::new(move |ctl: web_sys::TransformStreamDefaultController| {
+            let result = match check.borrow_mut().as_mut() {
+                Some(check) => check.finish(),
+                None => Ok(None),
+            };
+            emit(result, &ctl, &slot, &settle);
+            settle_first(&settle, None);
+        });
+        let transformer = Object::new();
+        Reflect::set(&transformer, &"transform".into(), transform.as_ref())?;
+        Reflect::set(&transformer, &"flush".into(), flush.as_ref())?;
+        let stream = web_sys::TransformStream::new_with_transformer(&transformer)?;
+        Ok(Verifying {
+            stream,
+            first,
+            fail_first,
+            _transform: transform,
+            _flush: flush,
+        })
+    }
+}
+
+/// Resolves (no reason) or rejects the first-output promise, once.
+fn settle_first(settle: &Settle, reason: Option<&JsValue>) {
+    if let Some((resolve, reject)) = settle.borrow_mut().take() {
+        let _ = match reason {
+            None => resolve.call0(&JsValue::NULL),
+            Some(r) => reject.call1(&JsValue::NULL, r),
+        };
+    }
+}
+
+fn emit(
+    result: Result<Option<Bytes>, S3Error>,
+    ctl: &web_sys::TransformStreamDefaultController,
+    slot: &Slot,
+    settle: &Settle,
+) {
+    match result {
+        Ok(Some(out)) => {
+            let _ = ctl.enqueue_with_chunk(&js::to_uint8(&out));
+            settle_first(settle, None);
+        }
+        Ok(None) => {}
+        Err(err) => {
+            let reason = JsValue::from_str(&err.message);
+            slot.borrow_mut().get_or_insert(err);
+            settle_first(settle, Some(&reason));
+            ctl.error_with_reason(&reason);
+        }
+    }
+}
+
+/// Why reading a body failed.
+pub enum ReadError {
+    /// More than the limit.
+    TooLarge,
+    /// The stream broke off.
+    Broken(String),
+}
+
+/// Reads a whole stream into WASM memory, at most `limit` bytes.
+pub async fn read_limited(
+    stream: Option<web_sys::ReadableStream>,
+    limit: usize,
+) -> Result<Bytes, ReadError> {
+    let Some(stream) = stream else {
+        return Ok(Bytes::new());
+    };
+    let reader: web_sys::ReadableStreamDefaultReader = stream
+        .get_reader()
+        .dyn_into()
+        .map_err(|e| ReadError::Broken(js::describe(&e)))?;
+    let mut out = Vec::new();
+    loop {
+        let step = JsFuture::from(reader.read())
+            .await
+            .map_err(|e| ReadError::Broken(js::describe(&e)))?;
+        let done = Reflect::get(&step, &"done".into())
+            .ok()
+            .and_then(|d| d.as_bool())
+            .unwrap_or(true);
+        if done {
+            break;
+        }
+        let value = Reflect::get(&step, &"value".into()).unwrap_or(JsValue::UNDEFINED);
+        let chunk = Uint8Array::new(&value);
+        let len = chunk.length() as usize;
+        if out.len().saturating_add(len) > limit {
+            let _ = reader.cancel();
+            return Err(ReadError::TooLarge);
+        }
+        let start = out.len();
+        out.resize(start + len, 0);
+        chunk.copy_to(&mut out[start..]);
+    }
+    Ok(Bytes::from(out))
+}
+
+/// The client broke off its body.
+pub fn incomplete_body(reason: &str) -> S3Error {
+    S3Error::new(
+        ErrorCode::IncompleteBody,
+        format!("reading the request body failed: {reason}"),
+    )
+}

@@ -1,0 +1,470 @@
+//! The Cloudflare Worker runtime: a `fetch` export over the same core as the native server.
+//!
+//! - The config snapshot and the [`Gateway`](crate::Gateway) built from it live per isolate
+//!   ([`state`]); nothing is parsed per request.
+//! - Bodies stay `ReadableStream`s: a forwarded upload is piped into a `FixedLengthStream` of the
+//!   wire length (S3 refuses chunked uploads), through a verifying `TransformStream` only when the
+//!   signature covers the payload; a download is handed to the client's `Response` untouched.
+//! - A panic answers every request in flight on this instance with a 500 `InternalError` (the
+//!   `worker` crate's shim then resets the instance before the next request), so a bug costs the
+//!   requests it hit, never a hung client or a dead isolate.
+
+mod body;
+mod js;
+mod state;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use worker::Env;
+
+use crate::gateway::{
+    add_server_timing, body_too_large, error_response, Forward, ForwardBody, ResponseMode, Timing,
+};
+use crate::payload::BodyCheck;
+use crate::s3::S3Error;
+use crate::time::Timestamp;
+use crate::{Plan, RequestContext, RequestHead};
+
+use body::{Slot, Verifying};
+
+/// A request whose answer has not been handed to the runtime yet.
+struct Pending {
+    resolve: Function,
+    method: Method,
+    request_id: String,
+}
+
+thread_local! {
+    static IN_FLIGHT: RefCell<HashMap<u64, Pending>> = RefCell::default();
+    static NEXT: RefCell<u64> = const { RefCell::new(0) };
+    static HOOKED: RefCell<bool> = const { RefCell::new(false) };
+}
+
+/// The Worker's fetch handler (found by worker-build's shim by name).
+#[wasm_bindgen]
+pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> Promise {
+    install_once();
+    let ctx = worker::Context::new(ctx);
+    let id = NEXT.with(|n| {
+        let mut n = n.borrow_mut();
+        *n += 1;
+        *n
+    });
+    let request_id = request_id(id);
+    let method = Method::from_bytes(req.method().as_bytes()).unwrap_or(Method::GET);
+    let pending_id = request_id.clone();
+    let pending_method = method.clone();
+    let promise = Promise::new(&mut |resolve, _reject| {
+        IN_FLIGHT.with(|m| {
+            m.borrow_mut().insert(
+                id,
+                Pending {
+                    resolve,
+                    method: pending_method.clone(),
+                    request_id: pending_id.clone(),
+                },
+            );
+        });
+    });
+    wasm_bindgen_futures::spawn_local(async move {
+        let resp = handle(req, env, ctx, request_id).await;
+        let pending = IN_FLIGHT.with(|m| m.borrow_mut().remove(&id));
+        if let Some(p) = pending {
+            let _ = p.resolve.call1(&JsValue::NULL, &resp);
+        }
+    });
+    promise
+}
+
+/// Chains a panic hook (after the `worker` crate's, which marks the instance for reset) that
+/// answers every request in flight, and sets up logging.
+fn install_once() {
+    if HOOKED.with(|h| h.replace(true)) {
+        return;
+    }
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        answer_in_flight_after_panic();
+        previous(info);
+    }));
+    let _ = log::set_logger(&CONSOLE);
+    log::set_max_level(log::LevelFilter::Info);
+}
+
+fn answer_in_flight_after_panic() {
+    let drained: Vec<Pending> = IN_FLIGHT.with(|m| match m.try_borrow_mut() {
+        Ok(mut m) => m.drain().map(|(_, p)| p).collect(),
+        Err(_) => Vec::new(),
+    });
+    for p in drained {
+        web_sys::console::error_1(&JsValue::from_str(&format!(
+            "request {}: the gateway panicked; answering 500",
+            p.request_id
+        )));
+        let err = S3Error::internal("the gateway failed while handling this request");
+        let resp = to_js_response(error_response(&p.method, &err, &p.request_id), None);
+        if let Ok(resp) = resp {
+            let _ = p.resolve.call1(&JsValue::NULL, &resp);
+        }
+    }
+}
+
+/// 16 uppercase hex digits: per-isolate counter mixed with randomness taken once.
+fn request_id(n: u64) -> String {
+    thread_local! {
+        static SEED: u64 = {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let a = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let b = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+            (a << 32) | b
+        };
+    }
+    let mut z = SEED
+        .with(|s| *s)
+        .wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    format!("{:016X}", z ^ (z >> 31))
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+fn since(t0: f64) -> Duration {
+    Duration::from_secs_f64(((now_ms() - t0) / 1000.0).max(0.0))
+}
+
+async fn handle(
+    req: web_sys::Request,
+    env: Env,
+    ctx: worker::Context,
+    request_id: String,
+) -> JsValue {
+    match handle_inner(req, &env, &ctx, &request_id).await {
+        Ok(resp) => resp.into(),
+        Err(e) => {
+            log::error!("request {request_id}: {}", js::describe(&e));
+            let err = S3Error::internal("the gateway failed while building its response");
+            to_js_response(error_response(&Method::GET, &err, &request_id), None)
+                .map_or(JsValue::NULL, Into::into)
+        }
+    }
+}
+
+async fn handle_inner(
+    req: web_sys::Request,
+    env: &Env,
+    ctx: &worker::Context,
+    request_id: &str,
+) -> Result<web_sys::Response, JsValue> {
+    let head = request_head(&req)?;
+    // The body is taken before the first await: the stream belongs to this request.
+    let body = req.body();
+    if panic_requested(env, &head) {
+        panic!("panic requested by x-multistore-test-panic");
+    }
+    let gateway = match state::gateway(env, ctx).await {
+        Ok(g) => g,
+        Err(err) => return to_js_response(error_response(&head.method, &err, request_id), None),
+    };
+    let rctx = RequestContext {
+        now: Timestamp((now_ms() / 1000.0) as i64),
+        request_id: request_id.to_string(),
+    };
+    let t0 = now_ms();
+    let mut plan = gateway.plan(&head, &rctx);
+    let mut body = body;
+    if let Plan::NeedBody { limit } = plan {
+        plan = match body::read_limited(body.take(), limit).await {
+            Ok(bytes) => gateway.plan_with_body(&head, &rctx, bytes),
+            Err(body::ReadError::TooLarge) => {
+                return to_js_response(body_too_large(&head.method, request_id, limit), None)
+            }
+            Err(body::ReadError::Broken(e)) => {
+                let err = body::incomplete_body(&e);
+                return to_js_response(error_response(&head.method, &err, request_id), None);
+            }
+        };
+    }
+    let plan_time = since(t0);
+    match plan {
+        Plan::Respond(mut resp) => {
+            add_server_timing(
+                resp.headers_mut(),
+                Timing {
+                    plan: plan_time,
+                    backend: Duration::ZERO,
+                },
+            );
+            to_js_response(resp, None)
+        }
+        Plan::Forward(fwd) => forward(*fwd, body, plan_time).await,
+        Plan::NeedBody { .. } => {
+            let err = S3Error::internal("the gateway asked for the request body twice");
+            to_js_response(error_response(&head.method, &err, request_id), None)
+        }
+    }
+}
+
+/// The test hook: a request carrying `x-multistore-test-panic` panics, only when the
+/// `ALLOW_TEST_PANIC` var is `true` (never in a deployed config).
+fn panic_requested(env: &Env, head: &RequestHead) -> bool {
+    head.headers.contains_key("x-multistore-test-panic")
+        && state::var(env, "ALLOW_TEST_PANIC").as_deref() == Some("true")
+}
+
+/// Method, raw target and headers. The target is taken from the URL as the runtime received it.
+fn request_head(req: &web_sys::Request) -> Result<RequestHead, JsValue> {
+    let method = Method::from_bytes(req.method().as_bytes())
+        .map_err(|_| JsValue::from_str("invalid method"))?;
+    let url = req.url();
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let target = match url[after_scheme..].find('/') {
+        Some(i) => url[after_scheme + i..].to_string(),
+        None => "/".to_string(),
+    };
+    let target = match target.find('#') {
+        Some(i) => target[..i].to_string(),
+        None => target,
+    };
+    let mut headers = HeaderMap::new();
+    let iter = js_sys::try_iter(&req.headers())?
+        .ok_or_else(|| JsValue::from_str("headers are not iterable"))?;
+    for entry in iter {
+        let entry: js_sys::Array = entry?.dyn_into()?;
+        let (Some(name), Some(value)) = (entry.get(0).as_string(), entry.get(1).as_string()) else {
+            continue;
+        };
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            headers.append(n, v);
+        }
+    }
+    Ok(RequestHead {
+        method,
+        target,
+        headers,
+    })
+}
+
+/// Executes a backend request: the client's body piped through (verified if signed), the
+/// backend's body handed to the client untouched.
+async fn forward(
+    mut fwd: Forward,
+    body: Option<web_sys::ReadableStream>,
+    plan: Duration,
+) -> Result<web_sys::Response, JsValue> {
+    let slot: Slot = Rc::default();
+    let mut keep_alive: Option<Verifying> = None;
+    let length = fwd
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let no_time = Timing {
+        plan,
+        backend: Duration::ZERO,
+    };
+    let out_body: Option<JsValue> = match std::mem::replace(&mut fwd.body, ForwardBody::Empty) {
+        ForwardBody::Empty => None,
+        ForwardBody::Bytes(bytes) => Some(js::to_uint8(&bytes).into()),
+        kind @ (ForwardBody::Stream | ForwardBody::Verify(_) | ForwardBody::Decode(_)) => {
+            let check: Option<Box<dyn BodyCheck>> = match kind {
+                ForwardBody::Verify(v) => Some(Box::new(v)),
+                ForwardBody::Decode(d) => Some(Box::new(d)),
+                _ => None,
+            };
+            match (body, length) {
+                (None, _) | (_, Some(0)) => {
+                    if let Some(mut check) = check {
+                        // An empty body still has to match what was signed.
+                        if let Err(err) = check.finish() {
+                            return to_js_response(
+                                error_response(&fwd.method, &err, &fwd.request_id),
+                                None,
+                            );
+                        }
+                    }
+                    None
+                }
+                (Some(stream), Some(len)) => {
+                    let v = Verifying::new(check, slot.clone())?;
+                    let piped = js::fixed_length(&stream, len, &v.stream, &v.fail_first);
+                    let first = v.first.clone();
+                    keep_alive = Some(v);
+                    let piped = match piped {
+                        Ok(s) => s,
+                        Err(e) => {
+                            return to_js_response(
+                                fwd.backend_failed(&js::describe(&e), no_time),
+                                None,
+                            )
+                        }
+                    };
+                    // Nothing reaches the backend before the first bytes that may.
+                    if let Err(e) = JsFuture::from(first).await {
+                        let err = slot
+                            .borrow_mut()
+                            .take()
+                            .unwrap_or_else(|| body::incomplete_body(&js::describe(&e)));
+                        return to_js_response(
+                            error_response(&fwd.method, &err, &fwd.request_id),
+                            None,
+                        );
+                    }
+                    Some(piped.into())
+                }
+                (Some(_), None) => {
+                    return to_js_response(
+                        fwd.backend_failed("the upload has no known length", no_time),
+                        None,
+                    )
+                }
+            }
+        }
+        #[allow(unreachable_patterns)]
+        _ => return to_js_response(fwd.backend_failed("unsupported body plan", no_time), None),
+    };
+
+    let headers = web_sys::Headers::new()?;
+    for (name, value) in &fwd.headers {
+        if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
+            continue;
+        }
+        if let Ok(v) = value.to_str() {
+            headers.append(name.as_str(), v)?;
+        }
+    }
+    let init = web_sys::RequestInit::new();
+    init.set_method(fwd.method.as_str());
+    init.set_headers(&headers);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    if let Some(b) = &out_body {
+        init.set_body(b);
+    }
+    let request = web_sys::Request::new_with_str_and_init(&fwd.url, &init)?;
+    let t0 = now_ms();
+    let result = JsFuture::from(js::global_fetch(&request)).await;
+    let timing = Timing {
+        plan,
+        backend: since(t0),
+    };
+    drop(keep_alive);
+    if let Some(err) = slot.borrow_mut().take() {
+        return to_js_response(error_response(&fwd.method, &err, &fwd.request_id), None);
+    }
+    let resp: web_sys::Response = match result {
+        Ok(r) => r.dyn_into()?,
+        Err(e) => return to_js_response(fwd.backend_failed(&js::describe(&e), timing), None),
+    };
+    let status = StatusCode::from_u16(resp.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let backend_headers = header_map(&resp.headers())?;
+    match fwd.response_mode(status) {
+        ResponseMode::Stream => {
+            let (status, headers) = fwd.response_head(status, &backend_headers, timing);
+            let head = http::Response::builder()
+                .status(status)
+                .body(Bytes::new())
+                .map_err(|e| JsValue::from_str(&e.to_string()))?;
+            let (mut parts, _) = head.into_parts();
+            parts.headers = headers;
+            to_js_response(http::Response::from_parts(parts, Bytes::new()), resp.body())
+        }
+        ResponseMode::Buffer { limit } => match body::read_limited(resp.body(), limit).await {
+            Ok(bytes) => to_js_response(
+                fwd.buffered_response(status, &backend_headers, bytes, timing),
+                None,
+            ),
+            Err(body::ReadError::TooLarge) => to_js_response(
+                fwd.backend_failed("the backend's answer is too large to rewrite", timing),
+                None,
+            ),
+            Err(body::ReadError::Broken(e)) => to_js_response(
+                fwd.backend_failed(&format!("reading the backend response failed: {e}"), timing),
+                None,
+            ),
+        },
+    }
+}
+
+fn header_map(h: &web_sys::Headers) -> Result<HeaderMap, JsValue> {
+    let mut out = HeaderMap::new();
+    let iter = js_sys::try_iter(h)?.ok_or_else(|| JsValue::from_str("headers"))?;
+    for entry in iter {
+        let entry: js_sys::Array = entry?.dyn_into()?;
+        let (Some(name), Some(value)) = (entry.get(0).as_string(), entry.get(1).as_string()) else {
+            continue;
+        };
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            out.append(n, v);
+        }
+    }
+    Ok(out)
+}
+
+/// A core response as a JS `Response`; `stream` replaces the (empty) body when given.
+fn to_js_response(
+    resp: http::Response<Bytes>,
+    stream: Option<web_sys::ReadableStream>,
+) -> Result<web_sys::Response, JsValue> {
+    let (parts, bytes) = resp.into_parts();
+    let headers = web_sys::Headers::new()?;
+    for (name, value) in &parts.headers {
+        if let Ok(v) = value.to_str() {
+            headers.append(name.as_str(), v)?;
+        }
+    }
+    let init = web_sys::ResponseInit::new();
+    init.set_status(parts.status.as_u16());
+    init.set_headers(&headers);
+    let null_body = matches!(parts.status.as_u16(), 101 | 204 | 205 | 304);
+    if null_body {
+        return web_sys::Response::new_with_opt_str_and_init(None, &init);
+    }
+    match stream {
+        Some(s) => web_sys::Response::new_with_opt_readable_stream_and_init(Some(&s), &init),
+        None if bytes.is_empty() => web_sys::Response::new_with_opt_str_and_init(None, &init),
+        None => {
+            let mut data = bytes.to_vec();
+            web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut data), &init)
+        }
+    }
+}
+
+/// `log` records to the console: warnings and errors always, info only for config events.
+struct Console;
+static CONSOLE: Console = Console;
+
+impl log::Log for Console {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        m.level() <= log::Level::Info
+    }
+    fn log(&self, r: &log::Record) {
+        if !self.enabled(r.metadata()) {
+            return;
+        }
+        let line = JsValue::from_str(&format!("[{}] {}", r.level(), r.args()));
+        match r.level() {
+            log::Level::Error => web_sys::console::error_1(&line),
+            log::Level::Warn => web_sys::console::warn_1(&line),
+            _ => web_sys::console::log_1(&line),
+        }
+    }
+    fn flush(&self) {}
+}
