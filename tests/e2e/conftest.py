@@ -280,6 +280,7 @@ main = "{main}"
 [vars]
 CONFIG_TTL_SECONDS = "1"
 ALLOW_TEST_PANIC = "true"
+VIRTUAL_HOST_DOMAIN = "s3.worker.test"
 
 [[kv_namespaces]]
 binding = "CONFIG"

@@ -107,3 +107,17 @@ def test_a_one_gib_object_streams_through_both_ways(worker, backend):
     assert n == size
     assert got.hexdigest() == sent
     backend.delete_object(Bucket="bk-private", Key=key)
+
+
+def test_virtual_hosted_buckets_are_served_under_virtual_host_domain(worker, s3):
+    s3["admin"].put_object(Bucket="public", Key="vhost/hello.txt", Body=b"hi there")
+    host = "public.s3.worker.test"
+    r = requests.get(f"{worker.endpoint}/vhost/hello.txt", headers={"host": host})
+    assert r.status_code == 200, r.text
+    assert r.content == b"hi there"
+    r = requests.get(f"{worker.endpoint}/?list-type=2&prefix=vhost/", headers={"host": host})
+    assert r.status_code == 200, r.text
+    assert b"<Name>public</Name>" in r.content and b"vhost/hello.txt" in r.content
+    # The bare domain stays path style.
+    r = requests.get(f"{worker.endpoint}/public/vhost/hello.txt", headers={"host": "s3.worker.test"})
+    assert r.status_code == 200 and r.content == b"hi there"
