@@ -1261,6 +1261,15 @@ impl R2Plan {
         self.error(err.with_resource(self.render.resource.clone()))
     }
 
+    /// The answer of a runtime that has no R2 bindings (the native server): 501 naming the
+    /// binding, so a config shared with the Worker fails clearly rather than silently.
+    pub fn unsupported_runtime(&self) -> Response<Bytes> {
+        self.error(S3Error::not_implemented(format!(
+            "this bucket is served through the R2 binding '{}', which exists only when the gateway runs as a Cloudflare Worker",
+            self.binding
+        )))
+    }
+
     fn no_such_key(&self) -> S3Error {
         S3Error::new(ErrorCode::NoSuchKey, "The specified key does not exist.")
             .with_resource(self.render.resource.clone())

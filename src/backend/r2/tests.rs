@@ -803,3 +803,65 @@ fn bucket_admin_on_an_r2_bucket_stays_not_implemented() {
     };
     assert_eq!(r.status(), StatusCode::NOT_IMPLEMENTED);
 }
+
+#[test]
+fn a_runtime_without_bindings_answers_501_naming_the_binding() {
+    let p = plan_of(&head(Method::GET, "/pub/k", &[]));
+    let r = p.unsupported_runtime();
+    assert_eq!(r.status(), StatusCode::NOT_IMPLEMENTED);
+    assert!(body_text(&r).contains("DATA"));
+}
+
+#[test]
+fn hostile_r2_requests_never_panic() {
+    let g = gateway();
+    for (m, t, hs) in [
+        (
+            Method::GET,
+            "/pub/k",
+            vec![("range", "bytes=18446744073709551615-")],
+        ),
+        (
+            Method::GET,
+            "/pub/k",
+            vec![("range", "bytes=-18446744073709551615")],
+        ),
+        (
+            Method::GET,
+            "/pub/k",
+            vec![("if-modified-since", "garbage")],
+        ),
+        (Method::GET, "/pub/k", vec![("if-match", ",,,\"")]),
+        (
+            Method::GET,
+            "/pub?list-type=2&max-keys=99999999999999999999",
+            vec![],
+        ),
+        (Method::GET, "/pub?list-type=2&continuation-token=", vec![]),
+        (Method::GET, "/pub/k?partNumber=2", vec![]),
+        (Method::GET, "/pub/k?versionId=v1", vec![]),
+    ] {
+        let h = head(m, t, &hs);
+        if let Plan::R2(p) = g.plan(&h, &ctx()) {
+            for outcome in [
+                R2Outcome::Object {
+                    meta: object("p/k", 0),
+                    has_body: true,
+                },
+                R2Outcome::Object {
+                    meta: object("p/k", u64::MAX),
+                    has_body: false,
+                },
+                R2Outcome::Listing(R2Listing {
+                    truncated: true,
+                    ..R2Listing::default()
+                }),
+                R2Outcome::Missing,
+            ] {
+                let _ = p.respond(outcome);
+            }
+            let _ = p.failed("");
+            let _ = p.failed("((((");
+        }
+    }
+}
