@@ -17,6 +17,10 @@ use http::{HeaderName, HeaderValue};
 
 use crate::auth::sigv4::SigningKeyCache;
 use crate::auth::{self, AuthSettings, ChunkSigning, PayloadMode};
+use crate::backend::r2::{self, R2Input};
+pub use crate::backend::r2::{
+    Conditions, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range,
+};
 use crate::backend::s3::{copy_header, set_header, BackendRequest, S3Backend};
 use crate::chunked::SignedChunkDecoder;
 use crate::config::{BackendType, BucketConfig, ConfigError, CredentialIndex, GatewayConfig};
@@ -59,6 +63,8 @@ pub enum Plan {
         /// Cap on the body.
         limit: usize,
     },
+    /// One call on an R2 binding (`backend_type = "r2"`), then [`R2Plan::respond`].
+    R2(Box<R2Plan>),
 }
 
 /// A backend request and how to treat its response.
@@ -137,7 +143,19 @@ const MAX_ERROR_BODY: usize = 64 << 10;
 /// A config bucket with its backend planner, built once per snapshot.
 #[derive(Debug)]
 struct BucketEntry {
-    backend: Result<S3Backend, String>,
+    backend: Result<Backend, String>,
+}
+
+/// How a bucket's objects are reached.
+#[derive(Debug)]
+enum Backend {
+    /// By presigned URL (boxed: it is large, and a snapshot may hold thousands of buckets).
+    S3(Box<S3Backend>),
+    /// Through a Worker binding.
+    R2 {
+        /// The binding's name.
+        binding: String,
+    },
 }
 
 /// A built gateway: one per config snapshot.
@@ -165,7 +183,14 @@ impl Gateway {
             .enumerate()
             .map(|(i, b)| {
                 let backend = match b.backend_type {
-                    BackendType::S3 => S3Backend::from_config(b),
+                    BackendType::S3 => S3Backend::from_config(b).map(|b| Backend::S3(Box::new(b))),
+                    BackendType::R2 => b
+                        .option("binding")
+                        .filter(|n| !n.is_empty())
+                        .map(|n| Backend::R2 {
+                            binding: n.to_string(),
+                        })
+                        .ok_or_else(|| "backend_options.binding is missing".to_string()),
                     other => Err(format!(
                         "backend_type '{other:?}' is not supported by this build yet"
                     )),
@@ -334,8 +359,40 @@ impl Gateway {
             .backend
             .as_ref()
             .map_err(|e| S3Error::internal(e.clone()))?;
-        let backend_bucket = bucket.is_glob().then_some(name);
         let prefix = bucket.backend_prefix.as_deref().unwrap_or("");
+        let backend = match backend {
+            Backend::S3(b) => b,
+            Backend::R2 { binding } => {
+                let copy_source = match req.operation {
+                    Operation::CopyObject => Some(
+                        self.r2_copy_source(head, identity, binding)
+                            .map_err(|e| e.with_resource(resource.clone()))?,
+                    ),
+                    _ => None,
+                };
+                return r2::plan(R2Input {
+                    head,
+                    req: &req,
+                    authed: &authed,
+                    bucket,
+                    binding,
+                    client_bucket: name,
+                    prefix,
+                    resource,
+                    ctx,
+                    body,
+                    copy_source,
+                })
+                .map_err(|e| {
+                    if e.resource.is_none() {
+                        e.with_resource(req.resource())
+                    } else {
+                        e
+                    }
+                });
+            }
+        };
+        let backend_bucket = bucket.is_glob().then_some(name);
         let mut extra = Extra::default();
         match req.operation {
             Operation::DeleteObjects => {
@@ -404,42 +461,18 @@ impl Gateway {
         prefix: &str,
         body: &Bytes,
     ) -> Result<DeletePlan, S3Error> {
-        use sha2::Digest as _;
-        if let PayloadMode::Sha256(expected) = payload {
-            let actual: [u8; 32] = sha2::Sha256::digest(body).into();
-            if &actual != expected {
-                return Err(S3Error::new(
-                    ErrorCode::XAmzContentSHA256Mismatch,
-                    "the body's sha256 does not match the x-amz-content-sha256 the request signed",
-                ));
-            }
+        let set = authorized_deletes(head, payload, identity, bucket, name, body)?;
+        if set.allowed.is_empty() {
+            return Ok(DeletePlan::Respond(xml::delete_result_xml(&set.errors)));
         }
-        if let Some(md5) = head.headers.get("content-md5") {
-            use base64::Engine as _;
-            use md5::Digest as _;
-            let actual = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(body));
-            if md5.as_bytes() != actual.as_bytes() {
-                return Err(S3Error::new(
-                    ErrorCode::BadDigest,
-                    "the Content-MD5 you specified did not match what we received",
-                ));
-            }
-        }
-        let request = xml::parse_delete(body)?;
-        let mut allowed = Vec::with_capacity(request.objects.len());
-        let mut errors = Vec::new();
-        for (key, version) in request.objects {
-            match policy::authorize_named(identity, bucket, name, Action::DeleteObject, &key) {
-                Ok(()) => allowed.push((format!("{prefix}{key}"), version)),
-                Err(e) => errors.push((key, "AccessDenied", e.message)),
-            }
-        }
-        if allowed.is_empty() {
-            return Ok(DeletePlan::Respond(xml::delete_result_xml(&errors)));
-        }
+        let allowed: Vec<(String, Option<String>)> = set
+            .allowed
+            .into_iter()
+            .map(|(k, v)| (format!("{prefix}{k}"), v))
+            .collect();
         Ok(DeletePlan::Forward(
-            Bytes::from(xml::delete_xml(request.quiet, &allowed)),
-            errors,
+            Bytes::from(xml::delete_xml(set.quiet, &allowed)),
+            set.errors,
         ))
     }
 
@@ -451,6 +484,71 @@ impl Gateway {
         identity: &Identity,
         dest: &S3Backend,
     ) -> Result<String, S3Error> {
+        let (src_index, src_bucket, src_name, src_key, version) =
+            self.authorized_copy_source(head, identity)?;
+        let src_backend = match self.buckets[src_index].backend.as_ref() {
+            Ok(Backend::S3(b)) if b.same_account(dest) => b,
+            Ok(_) => {
+                return Err(S3Error::not_implemented(
+                    "copying between buckets on different backends is not implemented yet",
+                ))
+            }
+            Err(e) => return Err(S3Error::internal(e.clone())),
+        };
+        let src_prefix = src_bucket.backend_prefix.as_deref().unwrap_or("");
+        let backend_bucket = if src_bucket.is_glob() {
+            src_name.as_str()
+        } else {
+            src_backend.bucket_name()
+        };
+        let mut source = format!(
+            "/{}/{}",
+            crate::percent::encode(backend_bucket.as_bytes(), false),
+            crate::percent::encode(format!("{src_prefix}{src_key}").as_bytes(), true)
+        );
+        if let Some(v) = version {
+            source.push_str("?versionId=");
+            source.push_str(&v);
+        }
+        Ok(source)
+    }
+
+    /// CopyObject into an R2 bucket: the source must be on the same binding (the runtime reads
+    /// it and writes its body). Returns the source's R2 key.
+    fn r2_copy_source(
+        &self,
+        head: &RequestHead,
+        identity: &Identity,
+        binding: &str,
+    ) -> Result<String, S3Error> {
+        let (src_index, src_bucket, _, src_key, version) =
+            self.authorized_copy_source(head, identity)?;
+        if version.as_deref().is_some_and(|v| v != "null") {
+            return Err(S3Error::not_implemented(
+                "R2 buckets are not versioned: a copy source can only name versionId=null",
+            ));
+        }
+        match self.buckets[src_index].backend.as_ref() {
+            Ok(Backend::R2 { binding: b }) if b == binding => {}
+            Ok(_) => {
+                return Err(S3Error::not_implemented(
+                    "copying into an R2 bucket works only from a bucket on the same R2 binding",
+                ))
+            }
+            Err(e) => return Err(S3Error::internal(e.clone())),
+        }
+        let src_prefix = src_bucket.backend_prefix.as_deref().unwrap_or("");
+        Ok(format!("{src_prefix}{src_key}"))
+    }
+
+    /// `x-amz-copy-source` parsed and authorized as a read: the source bucket's index and
+    /// config, its client name, key and version.
+    #[allow(clippy::type_complexity)]
+    fn authorized_copy_source(
+        &self,
+        head: &RequestHead,
+        identity: &Identity,
+    ) -> Result<(usize, &BucketConfig, String, String, Option<String>), S3Error> {
         let raw = head
             .headers
             .get("x-amz-copy-source")
@@ -477,31 +575,13 @@ impl Gateway {
             )
         })?;
         policy::authorize_named(identity, src_bucket, src_name, Action::GetObject, src_key)?;
-        let src_backend = self.buckets[src_index]
-            .backend
-            .as_ref()
-            .map_err(|e| S3Error::internal(e.clone()))?;
-        if !src_backend.same_account(dest) {
-            return Err(S3Error::not_implemented(
-                "copying between buckets on different backends is not implemented yet",
-            ));
-        }
-        let src_prefix = src_bucket.backend_prefix.as_deref().unwrap_or("");
-        let backend_bucket = if src_bucket.is_glob() {
-            src_name
-        } else {
-            src_backend.bucket_name()
-        };
-        let mut source = format!(
-            "/{}/{}",
-            crate::percent::encode(backend_bucket.as_bytes(), false),
-            crate::percent::encode(format!("{src_prefix}{src_key}").as_bytes(), true)
-        );
-        if let Some(v) = version {
-            source.push_str("?versionId=");
-            source.push_str(v);
-        }
-        Ok(source)
+        Ok((
+            src_index,
+            src_bucket,
+            src_name.to_string(),
+            src_key.to_string(),
+            version.map(str::to_string),
+        ))
     }
 
     /// Exact names first, then globs in file order.
@@ -572,7 +652,7 @@ struct Extra {
 }
 
 /// Largest DeleteObjects body: 1000 keys of up to 1024 bytes, XML-escaped, with room to spare.
-const MAX_DELETE_BODY: usize = 8 << 20;
+pub(crate) const MAX_DELETE_BODY: usize = 8 << 20;
 
 /// The answer for a body over [`Plan::NeedBody`]'s limit.
 pub fn body_too_large(method: &Method, request_id: &str, limit: usize) -> Response<Bytes> {
@@ -581,6 +661,73 @@ pub fn body_too_large(method: &Method, request_id: &str, limit: usize) -> Respon
         format!("the request body is larger than the {limit} bytes this operation accepts"),
     );
     error_response(method, &err, request_id)
+}
+
+/// The keys of a DeleteObjects body, each authorized on its own (client namespace).
+pub(crate) struct DeleteSet {
+    /// `<Quiet>true</Quiet>`.
+    pub quiet: bool,
+    /// `(key, version id)` the identity may delete.
+    pub allowed: Vec<(String, Option<String>)>,
+    /// `(key, code, message)` of refused keys.
+    pub errors: Vec<(String, &'static str, String)>,
+}
+
+/// A small XML request body checked against what the request signed: its sha256 (when a hash
+/// was signed) and its `Content-MD5` (when sent).
+pub(crate) fn check_small_body(
+    headers: &HeaderMap,
+    payload: &PayloadMode,
+    body: &Bytes,
+) -> Result<(), S3Error> {
+    use sha2::Digest as _;
+    if let PayloadMode::Sha256(expected) = payload {
+        let actual: [u8; 32] = sha2::Sha256::digest(body).into();
+        if &actual != expected {
+            return Err(S3Error::new(
+                ErrorCode::XAmzContentSHA256Mismatch,
+                "the body's sha256 does not match the x-amz-content-sha256 the request signed",
+            ));
+        }
+    }
+    if let Some(md5) = headers.get("content-md5") {
+        use base64::Engine as _;
+        use md5::Digest as _;
+        let actual = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(body));
+        if md5.as_bytes() != actual.as_bytes() {
+            return Err(S3Error::new(
+                ErrorCode::BadDigest,
+                "the Content-MD5 you specified did not match what we received",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// DeleteObjects: the body checked and parsed, each key authorized on its own.
+pub(crate) fn authorized_deletes(
+    head: &RequestHead,
+    payload: &PayloadMode,
+    identity: &Identity,
+    bucket: &BucketConfig,
+    name: &str,
+    body: &Bytes,
+) -> Result<DeleteSet, S3Error> {
+    check_small_body(&head.headers, payload, body)?;
+    let request = xml::parse_delete(body)?;
+    let mut allowed = Vec::with_capacity(request.objects.len());
+    let mut errors = Vec::new();
+    for (key, version) in request.objects {
+        match policy::authorize_named(identity, bucket, name, Action::DeleteObject, &key) {
+            Ok(()) => allowed.push((key, version)),
+            Err(e) => errors.push((key, "AccessDenied", e.message)),
+        }
+    }
+    Ok(DeleteSet {
+        quiet: request.quiet,
+        allowed,
+        errors,
+    })
 }
 
 enum DeletePlan {

@@ -9,7 +9,7 @@ use super::error::push_escaped;
 use super::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
-const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+pub(crate) const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
 /// `ListAllMyBucketsResult`.
 pub fn list_buckets_xml(
@@ -324,7 +324,7 @@ fn push(
 
 /// `encoding-type=url` form of a key, as S3 writes it: unreserved bytes and `/` kept, space as
 /// `+`, everything else `%XX`.
-fn url_encode_key(s: &str) -> String {
+pub(crate) fn url_encode_key(s: &str) -> String {
     // Form style: `+` for space; `/` kept, as S3 writes listings.
     s.split(' ')
         .map(|part| crate::percent::encode(part.as_bytes(), true))
@@ -423,6 +423,109 @@ pub fn parse_delete(body: &[u8]) -> Result<DeleteRequest, S3Error> {
         ));
     }
     Ok(out)
+}
+
+/// Most parts one multipart upload may have (S3's limit).
+pub const MAX_PARTS: u16 = 10_000;
+
+/// Parses a CompleteMultipartUpload body into `(part number, ETag without quotes)` pairs:
+/// `MalformedXML` for anything but a `<CompleteMultipartUpload>` with 1 to 10000 `<Part>`
+/// entries, `InvalidPart` for a part number outside 1..=10000, `InvalidPartOrder` when the
+/// numbers do not ascend.
+pub fn parse_complete(body: &[u8]) -> Result<Vec<(u16, String)>, S3Error> {
+    let mut reader = Reader::from_reader(body);
+    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let mut parts: Vec<(u16, String)> = Vec::new();
+    let mut text = String::new();
+    let (mut number, mut etag): (Option<String>, Option<String>) = (None, None);
+    loop {
+        match reader
+            .read_event()
+            .map_err(|_| malformed_xml("the document is not well-formed"))?
+        {
+            Event::Start(e) => {
+                let name = e.local_name().as_ref().to_vec();
+                if stack.is_empty() && name != b"CompleteMultipartUpload" {
+                    return Err(malformed_xml(
+                        "the root element must be <CompleteMultipartUpload>",
+                    ));
+                }
+                if name == b"Part" {
+                    number = None;
+                    etag = None;
+                }
+                stack.push(name);
+                text.clear();
+            }
+            Event::Text(t) => text.push_str(&t.decode().map_err(|_| malformed_xml("bad text"))?),
+            Event::GeneralRef(r) => {
+                text.push(resolve_ref(&r).ok_or_else(|| malformed_xml("unknown entity"))?)
+            }
+            Event::CData(c) => text.push_str(&String::from_utf8_lossy(&c)),
+            Event::End(_) => {
+                let name = stack
+                    .pop()
+                    .ok_or_else(|| malformed_xml("unbalanced elements"))?;
+                let parent = stack.last().map(Vec::as_slice);
+                match (name.as_slice(), parent) {
+                    (b"PartNumber", Some(b"Part")) => number = Some(std::mem::take(&mut text)),
+                    (b"ETag", Some(b"Part")) => etag = Some(std::mem::take(&mut text)),
+                    (b"Part", Some(b"CompleteMultipartUpload")) => {
+                        let n = number
+                            .take()
+                            .ok_or_else(|| malformed_xml("a <Part> has no <PartNumber>"))?;
+                        let n = n
+                            .trim()
+                            .parse::<u16>()
+                            .ok()
+                            .filter(|n| (1..=MAX_PARTS).contains(n))
+                            .ok_or_else(|| {
+                                S3Error::new(
+                                    ErrorCode::InvalidPart,
+                                    format!(
+                                        "part number '{}' is not between 1 and 10000",
+                                        n.trim()
+                                    ),
+                                )
+                            })?;
+                        let e = etag
+                            .take()
+                            .ok_or_else(|| malformed_xml("a <Part> has no <ETag>"))?;
+                        if parts.last().is_some_and(|(prev, _)| *prev >= n) {
+                            return Err(S3Error::new(
+                                ErrorCode::InvalidPartOrder,
+                                "the list of parts was not in ascending order; parts must be ordered by part number",
+                            ));
+                        }
+                        let e = e.trim();
+                        let e = e.strip_prefix('"').unwrap_or(e);
+                        let e = e.strip_suffix('"').unwrap_or(e);
+                        parts.push((n, e.to_string()));
+                    }
+                    _ => {}
+                }
+                text.clear();
+            }
+            Event::Empty(e)
+                if stack.is_empty() && e.local_name().as_ref() != b"CompleteMultipartUpload" =>
+            {
+                return Err(malformed_xml(
+                    "the root element must be <CompleteMultipartUpload>",
+                ));
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !stack.is_empty() {
+        return Err(malformed_xml("the document ends early"));
+    }
+    if parts.is_empty() {
+        return Err(malformed_xml(
+            "a CompleteMultipartUpload request must name at least one part",
+        ));
+    }
+    Ok(parts)
 }
 
 /// A `<Delete>` body for the backend.
@@ -598,6 +701,32 @@ mod tests {
         assert_eq!(parse_error_xml(b"<ListBucketResult/>"), None);
         assert_eq!(parse_error_xml(b"not xml at all <"), None);
         assert_eq!(parse_error_xml(b""), None);
+    }
+
+    #[test]
+    fn complete_bodies_parse_with_etags_unquoted_and_bad_orders_are_refused() {
+        let body = br#"<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Part><ETag>&quot;a1&quot;</ETag><PartNumber>1</PartNumber></Part><Part><PartNumber>3</PartNumber><ETag>b2</ETag></Part></CompleteMultipartUpload>"#;
+        assert_eq!(
+            parse_complete(body).unwrap(),
+            vec![(1, "a1".to_string()), (3, "b2".to_string())]
+        );
+        let code = |b: &str| parse_complete(b.as_bytes()).unwrap_err().code;
+        assert_eq!(
+            code("<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>a</ETag></Part><Part><PartNumber>1</PartNumber><ETag>b</ETag></Part></CompleteMultipartUpload>"),
+            ErrorCode::InvalidPartOrder
+        );
+        assert_eq!(
+            code("<CompleteMultipartUpload><Part><PartNumber>10001</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>"),
+            ErrorCode::InvalidPart
+        );
+        for bad in [
+            "<CompleteMultipartUpload/>",
+            "<Other/>",
+            "<CompleteMultipartUpload><Part><ETag>a</ETag></Part></CompleteMultipartUpload>",
+            "junk <",
+        ] {
+            assert_eq!(code(bad), ErrorCode::MalformedXML, "{bad}");
+        }
     }
 
     #[test]
