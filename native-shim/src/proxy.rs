@@ -140,6 +140,8 @@ impl Proxy {
                 full(resp)
             }
             Plan::Forward(fwd) => self.forward(*fwd, body, plan_time).await,
+            // R2 bindings exist only inside a Worker.
+            Plan::R2(r2) => full(r2.unsupported_runtime()),
             Plan::NeedBody { .. } => {
                 let err = S3Error::internal("the gateway asked for the request body twice");
                 full(error_response(&head.method, &err, &ctx.request_id))

@@ -175,3 +175,83 @@ pub fn incomplete_body(reason: &str) -> S3Error {
         format!("reading the request body failed: {reason}"),
     )
 }
+
+/// What goes out as the upload's body.
+pub struct Upload {
+    /// The body to send (`None`: no body).
+    pub body: Option<JsValue>,
+    /// The verifying stream's closures: keep until the backend answered.
+    pub keep_alive: Option<Verifying>,
+}
+
+/// Why an upload could not be prepared.
+pub enum UploadError {
+    /// The client's answer: a refused or broken body.
+    Client(S3Error),
+    /// The runtime failed (an answer of 502).
+    Runtime(String),
+}
+
+/// Turns the plan's body into what the backend gets: a `FixedLengthStream` of `length` fed from
+/// the client's stream (verified when the plan says so), awaited until its first bytes may go
+/// out, so a refused or broken body never opens a backend request.
+pub async fn prepare_upload(
+    kind: crate::gateway::ForwardBody,
+    stream: Option<web_sys::ReadableStream>,
+    length: Option<u64>,
+    slot: &Slot,
+) -> Result<Upload, UploadError> {
+    use crate::gateway::ForwardBody;
+    let check: Option<Box<dyn BodyCheck>> = match kind {
+        ForwardBody::Empty => {
+            return Ok(Upload {
+                body: None,
+                keep_alive: None,
+            })
+        }
+        ForwardBody::Bytes(bytes) => {
+            return Ok(Upload {
+                body: Some(js::to_uint8(&bytes).into()),
+                keep_alive: None,
+            })
+        }
+        ForwardBody::Stream => None,
+        ForwardBody::Verify(v) => Some(Box::new(v)),
+        ForwardBody::Decode(d) => Some(Box::new(d)),
+        #[allow(unreachable_patterns)]
+        _ => return Err(UploadError::Runtime("unsupported body plan".into())),
+    };
+    let stream = match (stream, length) {
+        (None, _) | (_, Some(0)) => {
+            if let Some(mut check) = check {
+                // An empty body still has to match what was signed.
+                check.finish().map_err(UploadError::Client)?;
+            }
+            return Ok(Upload {
+                body: None,
+                keep_alive: None,
+            });
+        }
+        (Some(_), None) => {
+            return Err(UploadError::Runtime(
+                "the upload has no known length".into(),
+            ))
+        }
+        (Some(stream), Some(len)) => (stream, len),
+    };
+    let v =
+        Verifying::new(check, slot.clone()).map_err(|e| UploadError::Runtime(js::describe(&e)))?;
+    let piped = js::fixed_length(&stream.0, stream.1, &v.stream, &v.fail_first)
+        .map_err(|e| UploadError::Runtime(js::describe(&e)))?;
+    if let Err(e) = JsFuture::from(v.first.clone()).await {
+        let err = slot
+            .borrow_mut()
+            .take()
+            .unwrap_or_else(|| incomplete_body(&js::describe(&e)));
+        return Err(UploadError::Client(err));
+    }
+    Ok(Upload {
+        body: Some(piped.into()),
+        keep_alive: Some(v),
+    })
+}

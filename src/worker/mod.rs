@@ -11,6 +11,7 @@
 
 mod body;
 mod js;
+mod r2;
 mod state;
 
 use std::cell::RefCell;
@@ -29,12 +30,11 @@ use worker::Env;
 use crate::gateway::{
     add_server_timing, body_too_large, error_response, Forward, ForwardBody, ResponseMode, Timing,
 };
-use crate::payload::BodyCheck;
 use crate::s3::S3Error;
 use crate::time::Timestamp;
 use crate::{Plan, RequestContext, RequestHead};
 
-use body::{Slot, Verifying};
+use body::Slot;
 
 /// A request whose answer has not been handed to the runtime yet.
 struct Pending {
@@ -210,6 +210,7 @@ async fn handle_inner(
             to_js_response(resp, None)
         }
         Plan::Forward(fwd) => forward(*fwd, body, plan_time).await,
+        Plan::R2(plan) => r2::execute(*plan, env, body).await,
         Plan::NeedBody { .. } => {
             let err = S3Error::internal("the gateway asked for the request body twice");
             to_js_response(error_response(&head.method, &err, request_id), None)
@@ -268,7 +269,6 @@ async fn forward(
     plan: Duration,
 ) -> Result<web_sys::Response, JsValue> {
     let slot: Slot = Rc::default();
-    let mut keep_alive: Option<Verifying> = None;
     let length = fwd
         .headers
         .get(http::header::CONTENT_LENGTH)
@@ -278,66 +278,18 @@ async fn forward(
         plan,
         backend: Duration::ZERO,
     };
-    let out_body: Option<JsValue> = match std::mem::replace(&mut fwd.body, ForwardBody::Empty) {
-        ForwardBody::Empty => None,
-        ForwardBody::Bytes(bytes) => Some(js::to_uint8(&bytes).into()),
-        kind @ (ForwardBody::Stream | ForwardBody::Verify(_) | ForwardBody::Decode(_)) => {
-            let check: Option<Box<dyn BodyCheck>> = match kind {
-                ForwardBody::Verify(v) => Some(Box::new(v)),
-                ForwardBody::Decode(d) => Some(Box::new(d)),
-                _ => None,
-            };
-            match (body, length) {
-                (None, _) | (_, Some(0)) => {
-                    if let Some(mut check) = check {
-                        // An empty body still has to match what was signed.
-                        if let Err(err) = check.finish() {
-                            return to_js_response(
-                                error_response(&fwd.method, &err, &fwd.request_id),
-                                None,
-                            );
-                        }
-                    }
-                    None
-                }
-                (Some(stream), Some(len)) => {
-                    let v = Verifying::new(check, slot.clone())?;
-                    let piped = js::fixed_length(&stream, len, &v.stream, &v.fail_first);
-                    let first = v.first.clone();
-                    keep_alive = Some(v);
-                    let piped = match piped {
-                        Ok(s) => s,
-                        Err(e) => {
-                            return to_js_response(
-                                fwd.backend_failed(&js::describe(&e), no_time),
-                                None,
-                            )
-                        }
-                    };
-                    // Nothing reaches the backend before the first bytes that may.
-                    if let Err(e) = JsFuture::from(first).await {
-                        let err = slot
-                            .borrow_mut()
-                            .take()
-                            .unwrap_or_else(|| body::incomplete_body(&js::describe(&e)));
-                        return to_js_response(
-                            error_response(&fwd.method, &err, &fwd.request_id),
-                            None,
-                        );
-                    }
-                    Some(piped.into())
-                }
-                (Some(_), None) => {
-                    return to_js_response(
-                        fwd.backend_failed("the upload has no known length", no_time),
-                        None,
-                    )
-                }
-            }
+    let kind = std::mem::replace(&mut fwd.body, ForwardBody::Empty);
+    let upload = match body::prepare_upload(kind, body, length, &slot).await {
+        Ok(u) => u,
+        Err(body::UploadError::Client(err)) => {
+            return to_js_response(error_response(&fwd.method, &err, &fwd.request_id), None)
         }
-        #[allow(unreachable_patterns)]
-        _ => return to_js_response(fwd.backend_failed("unsupported body plan", no_time), None),
+        Err(body::UploadError::Runtime(e)) => {
+            return to_js_response(fwd.backend_failed(&e, no_time), None)
+        }
     };
+    let out_body = upload.body;
+    let keep_alive = upload.keep_alive;
 
     let headers = web_sys::Headers::new()?;
     for (name, value) in &fwd.headers {

@@ -188,6 +188,11 @@ def gateway_config(seaweed):
             bucket("public", anonymous_access=True),
             bucket("private"),
             bucket("prefixed", backend_prefix=PREFIX),
+            # R2 through the Worker's DATA binding (the native server answers 501 for these).
+            {"name": "r2", "backend_type": "r2", "backend_prefix": "r2/",
+             "backend_options": {"binding": "DATA"}},
+            {"name": "r2-prefixed", "backend_type": "r2", "backend_prefix": PREFIX,
+             "backend_options": {"binding": "DATA"}},
             # Pass-through: any pt-* name is the backend bucket of the same name.
             {"name": "pt-*", "backend_type": "s3", "backend_options": {
                 "endpoint": seaweed.endpoint, "region": "us-east-1",

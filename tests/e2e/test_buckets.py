@@ -10,50 +10,58 @@ from conftest import KEYS
 from helpers import assert_client_error, assert_s3_error
 
 
+@pytest.fixture(scope="module", params=["prefixed", "r2-prefixed"])
+def lbucket(request, gateway):
+    """The listing suite runs on an S3 backend and, on the Worker, on an R2 binding."""
+    if request.param.startswith("r2") and gateway.runtime != "worker":
+        pytest.skip("R2 bindings exist only in the Worker")
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def listing(s3):
-    """A small tree under a unique prefix in the prefixed bucket."""
+def listing(s3, lbucket):
+    """A small tree under a unique prefix in a bucket with a backend prefix."""
     base = f"list-{uuid.uuid4().hex[:8]}/"
     keys = [base + k for k in ["a.txt", "b.txt", "dir1/x", "dir1/y", "dir2/z", "sp ace+plus=eq.txt", "ü.txt"]]
     for k in keys:
-        s3["admin"].put_object(Bucket="prefixed", Key=k, Body=b"1")
+        s3["admin"].put_object(Bucket=lbucket, Key=k, Body=b"1")
     return base, keys
 
 
-def test_list_v2_with_delimiter_strips_the_backend_prefix(s3, listing):
+def test_list_v2_with_delimiter_strips_the_backend_prefix(s3, listing, lbucket):
     base, keys = listing
-    r = s3["admin"].list_objects_v2(Bucket="prefixed", Prefix=base, Delimiter="/")
-    assert r["Name"] == "prefixed"
+    r = s3["admin"].list_objects_v2(Bucket=lbucket, Prefix=base, Delimiter="/")
+    assert r["Name"] == lbucket
     assert r["Prefix"] == base
     assert sorted(o["Key"] for o in r["Contents"]) == sorted(k for k in keys if "dir" not in k)
     assert sorted(p["Prefix"] for p in r["CommonPrefixes"]) == [base + "dir1/", base + "dir2/"]
 
 
-def test_list_v2_paginates_with_continuation_tokens_and_start_after(s3, listing):
+def test_list_v2_paginates_with_continuation_tokens_and_start_after(s3, listing, lbucket):
     base, keys = listing
     pages = s3["admin"].get_paginator("list_objects_v2").paginate(
-        Bucket="prefixed", Prefix=base, PaginationConfig={"PageSize": 2})
+        Bucket=lbucket, Prefix=base, PaginationConfig={"PageSize": 2})
     seen = [o["Key"] for page in pages for o in page.get("Contents", [])]
     assert seen == sorted(keys)
-    r = s3["admin"].list_objects_v2(Bucket="prefixed", Prefix=base, StartAfter=base + "b.txt")
+    r = s3["admin"].list_objects_v2(Bucket=lbucket, Prefix=base, StartAfter=base + "b.txt")
     assert [o["Key"] for o in r["Contents"]] == [k for k in sorted(keys) if k > base + "b.txt"]
-    r = s3["admin"].list_objects_v2(Bucket="prefixed", Prefix=base, MaxKeys=1, FetchOwner=True)
+    r = s3["admin"].list_objects_v2(Bucket=lbucket, Prefix=base, MaxKeys=1, FetchOwner=True)
     assert r["KeyCount"] == 1 and r["IsTruncated"]
 
 
-def test_list_v1_paginates_with_markers(s3, listing):
+def test_list_v1_paginates_with_markers(s3, listing, lbucket):
     base, keys = listing
     pages = s3["admin"].get_paginator("list_objects").paginate(
-        Bucket="prefixed", Prefix=base, PaginationConfig={"PageSize": 3})
+        Bucket=lbucket, Prefix=base, PaginationConfig={"PageSize": 3})
     assert [o["Key"] for page in pages for o in page.get("Contents", [])] == sorted(keys)
-    r = s3["admin"].list_objects(Bucket="prefixed", Prefix=base, Marker=base + "dir1/y")
+    r = s3["admin"].list_objects(Bucket=lbucket, Prefix=base, Marker=base + "dir1/y")
     assert [o["Key"] for o in r["Contents"]] == [k for k in sorted(keys) if k > base + "dir1/y"]
 
 
-def test_url_encoded_listing_decodes_to_the_original_keys(s3, listing):
+def test_url_encoded_listing_decodes_to_the_original_keys(s3, listing, lbucket):
     base, keys = listing
     # Asked for explicitly, botocore hands back the encoded keys as they came.
-    r = s3["admin"].list_objects_v2(Bucket="prefixed", Prefix=base, EncodingType="url")
+    r = s3["admin"].list_objects_v2(Bucket=lbucket, Prefix=base, EncodingType="url")
     assert r["EncodingType"] == "url"
     encoded = [o["Key"] for o in r["Contents"]]
     assert any("%C3%BC" in k for k in encoded) and any("sp+ace%2Bplus%3Deq" in k for k in encoded)
@@ -64,7 +72,7 @@ def test_list_buckets_shows_only_what_the_caller_may_use(s3):
     names = lambda c: sorted(b["Name"] for b in c.list_buckets()["Buckets"])  # noqa: E731
     assert names(s3["anon"]) == ["public"]
     assert names(s3["reader"]) == ["private", "public"]
-    assert names(s3["admin"]) == ["prefixed", "private", "public"]
+    assert names(s3["admin"]) == ["prefixed", "private", "public", "r2", "r2-prefixed"]
 
 
 def test_head_bucket_and_get_bucket_location(s3):

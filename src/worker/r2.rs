@@ -1,0 +1,456 @@
+//! R2 binding calls: the core planned them ([`R2Plan`]); this converts between JS objects and the
+//! core's plain types and nothing else. Bodies stay streams: a GET hands R2's `ReadableStream` to
+//! the client, a PUT or part upload feeds R2 a `FixedLengthStream` of the decoded length.
+
+use std::rc::Rc;
+
+use js_sys::{Array, Date, Function, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use worker::Env;
+
+use crate::gateway::{
+    error_response, Conditions, ForwardBody, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome,
+    R2Plan, R2Range,
+};
+
+use super::body::{self, Slot};
+use super::{js, to_js_response};
+
+/// Runs the plan's binding call and renders the answer.
+pub async fn execute(
+    mut plan: R2Plan,
+    env: &Env,
+    client_body: Option<web_sys::ReadableStream>,
+) -> Result<web_sys::Response, JsValue> {
+    let bucket = match Reflect::get(env.as_ref(), &JsValue::from_str(&plan.binding)) {
+        Ok(b) if b.is_object() => b,
+        _ => {
+            let msg = format!("no R2 binding named {} in this Worker", plan.binding);
+            return to_js_response(plan.failed(&msg), None);
+        }
+    };
+    let slot: Slot = Rc::default();
+    let kind = std::mem::replace(&mut plan.body, ForwardBody::Empty);
+    let needs_body = matches!(plan.call, R2Call::Put { .. } | R2Call::UploadPart { .. });
+    let upload = if needs_body {
+        match body::prepare_upload(kind, client_body, plan.content_length, &slot).await {
+            Ok(u) => Some(u),
+            Err(body::UploadError::Client(err)) => {
+                return to_js_response(
+                    error_response(&method_of(&plan.call), &err, &plan.request_id),
+                    None,
+                )
+            }
+            Err(body::UploadError::Runtime(e)) => return to_js_response(plan.failed(&e), None),
+        }
+    } else {
+        None
+    };
+    let upload_body = upload
+        .as_ref()
+        .and_then(|u| u.body.clone())
+        .unwrap_or_else(|| JsValue::from_str(""));
+    let result = run(&plan.call, &bucket, upload_body).await;
+    drop(upload);
+    if let Some(err) = slot.borrow_mut().take() {
+        return to_js_response(
+            error_response(&method_of(&plan.call), &err, &plan.request_id),
+            None,
+        );
+    }
+    match result {
+        Ok((outcome, stream)) => to_js_response(plan.respond(outcome), stream),
+        Err(e) => to_js_response(plan.failed(&js::describe(&e)), None),
+    }
+}
+
+fn method_of(call: &R2Call) -> http::Method {
+    match call {
+        R2Call::Head { .. } => http::Method::HEAD,
+        _ => http::Method::GET,
+    }
+}
+
+type Outcome = (R2Outcome, Option<web_sys::ReadableStream>);
+
+async fn run(call: &R2Call, bucket: &JsValue, upload: JsValue) -> Result<Outcome, JsValue> {
+    match call {
+        R2Call::Get {
+            key,
+            range,
+            conditions,
+        } => {
+            let opts = Object::new();
+            set(&opts, "onlyIf", &only_if(conditions))?;
+            if let Some(r) = range {
+                set(&opts, "range", &range_js(*r))?;
+            }
+            let obj = invoke(bucket, "get", &[key.into(), opts.into()]).await?;
+            Ok(object_outcome(&obj))
+        }
+        R2Call::Head { key, .. } => {
+            let obj = invoke(bucket, "head", &[key.into()]).await?;
+            Ok(object_outcome(&obj))
+        }
+        R2Call::Put {
+            key,
+            http,
+            custom,
+            md5,
+            conditions,
+        } => {
+            let opts = Object::new();
+            set(&opts, "httpMetadata", &http_js(http))?;
+            set(&opts, "customMetadata", &custom_js(custom))?;
+            if let Some(md5) = md5 {
+                set(&opts, "md5", &md5.into())?;
+            }
+            if *conditions != Conditions::default() {
+                set(&opts, "onlyIf", &only_if(conditions))?;
+            }
+            let obj = invoke(bucket, "put", &[key.into(), upload, opts.into()]).await?;
+            Ok(put_outcome(&obj))
+        }
+        R2Call::Delete { keys } => {
+            let list: Array = keys.iter().map(JsValue::from).collect();
+            invoke(bucket, "delete", &[list.into()]).await?;
+            Ok((R2Outcome::Deleted, None))
+        }
+        R2Call::List {
+            prefix,
+            delimiter,
+            cursor,
+            start_after,
+            limit,
+            ..
+        } => {
+            let opts = Object::new();
+            set(&opts, "prefix", &prefix.into())?;
+            set(&opts, "limit", &(*limit).into())?;
+            if let Some(d) = delimiter {
+                set(&opts, "delimiter", &d.into())?;
+            }
+            if let Some(c) = cursor {
+                set(&opts, "cursor", &c.into())?;
+            }
+            if let Some(s) = start_after {
+                set(&opts, "startAfter", &s.into())?;
+            }
+            let listing = invoke(bucket, "list", &[opts.into()]).await?;
+            Ok((R2Outcome::Listing(listing_from(&listing)), None))
+        }
+        R2Call::CreateMultipart { key, http, custom } => {
+            let opts = Object::new();
+            set(&opts, "httpMetadata", &http_js(http))?;
+            set(&opts, "customMetadata", &custom_js(custom))?;
+            let up = invoke(bucket, "createMultipartUpload", &[key.into(), opts.into()]).await?;
+            Ok((
+                R2Outcome::Upload {
+                    upload_id: string(&up, "uploadId"),
+                },
+                None,
+            ))
+        }
+        R2Call::UploadPart {
+            key,
+            upload_id,
+            part_number,
+        } => {
+            let up = resume(bucket, key, upload_id)?;
+            let part = invoke(&up, "uploadPart", &[(*part_number).into(), upload]).await?;
+            Ok((
+                R2Outcome::Part {
+                    etag: string(&part, "etag"),
+                },
+                None,
+            ))
+        }
+        R2Call::CompleteMultipart {
+            key,
+            upload_id,
+            parts,
+        } => {
+            let up = resume(bucket, key, upload_id)?;
+            let list = Array::new();
+            for (n, etag) in parts {
+                let p = Object::new();
+                set(&p, "partNumber", &(*n).into())?;
+                set(&p, "etag", &etag.into())?;
+                list.push(&p);
+            }
+            let obj = invoke(&up, "complete", &[list.into()]).await?;
+            Ok((R2Outcome::Completed(object_from(&obj)), None))
+        }
+        R2Call::AbortMultipart { key, upload_id } => {
+            let up = resume(bucket, key, upload_id)?;
+            invoke(&up, "abort", &[]).await?;
+            Ok((R2Outcome::Aborted, None))
+        }
+        R2Call::Copy {
+            source_key,
+            key,
+            replace,
+            source_conditions,
+        } => copy(bucket, source_key, key, replace.as_ref(), source_conditions).await,
+    }
+}
+
+/// Server-side copy within the binding: the source's stream piped into the put, never buffered.
+async fn copy(
+    bucket: &JsValue,
+    source_key: &str,
+    key: &str,
+    replace: Option<&(HttpMetadata, Vec<(String, String)>)>,
+    conditions: &Conditions,
+) -> Result<Outcome, JsValue> {
+    let opts = Object::new();
+    set(&opts, "onlyIf", &only_if(conditions))?;
+    let src = invoke(bucket, "get", &[source_key.into(), opts.into()]).await?;
+    if src.is_null() || src.is_undefined() {
+        return Ok((R2Outcome::Missing, None));
+    }
+    let Some(stream) = body_of(&src) else {
+        return Ok((R2Outcome::PreconditionFailed, None));
+    };
+    let meta = object_from(&src);
+    let (http, custom) = match replace {
+        Some((h, c)) => (h.clone(), c.clone()),
+        None => (meta.http.clone(), meta.custom.clone()),
+    };
+    let slot: Slot = Rc::default();
+    let upload =
+        match body::prepare_upload(ForwardBody::Stream, Some(stream), Some(meta.size), &slot).await
+        {
+            Ok(u) => u,
+            Err(body::UploadError::Client(e)) => return Err(JsValue::from_str(&e.message)),
+            Err(body::UploadError::Runtime(e)) => return Err(JsValue::from_str(&e)),
+        };
+    let put_opts = Object::new();
+    set(&put_opts, "httpMetadata", &http_js(&http))?;
+    set(&put_opts, "customMetadata", &custom_js(&custom))?;
+    let body = upload.body.clone().unwrap_or_else(|| JsValue::from_str(""));
+    let obj = invoke(bucket, "put", &[key.into(), body, put_opts.into()]).await?;
+    drop(upload);
+    Ok(put_outcome(&obj))
+}
+
+fn resume(bucket: &JsValue, key: &str, upload_id: &str) -> Result<JsValue, JsValue> {
+    let f: Function = Reflect::get(bucket, &"resumeMultipartUpload".into())?.dyn_into()?;
+    f.call2(bucket, &key.into(), &upload_id.into())
+}
+
+/// `target[method](...args)`, awaited when it returns a promise.
+async fn invoke(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let f: Function = Reflect::get(target, &method.into())?.dyn_into()?;
+    let list: Array = args.iter().collect();
+    let out = Reflect::apply(&f, target, &list)?;
+    match out.dyn_into::<Promise>() {
+        Ok(p) => JsFuture::from(p).await,
+        Err(v) => Ok(v),
+    }
+}
+
+fn set(target: &Object, name: &str, value: &JsValue) -> Result<(), JsValue> {
+    Reflect::set(target, &name.into(), value).map(|_| ())
+}
+
+fn object_outcome(obj: &JsValue) -> Outcome {
+    if obj.is_null() || obj.is_undefined() {
+        return (R2Outcome::Missing, None);
+    }
+    let stream = body_of(obj);
+    (
+        R2Outcome::Object {
+            meta: object_from(obj),
+            has_body: stream.is_some(),
+        },
+        stream,
+    )
+}
+
+fn put_outcome(obj: &JsValue) -> Outcome {
+    if obj.is_null() || obj.is_undefined() {
+        (R2Outcome::PreconditionFailed, None)
+    } else {
+        (R2Outcome::Put(object_from(obj)), None)
+    }
+}
+
+fn body_of(obj: &JsValue) -> Option<web_sys::ReadableStream> {
+    Reflect::get(obj, &"body".into())
+        .ok()?
+        .dyn_into::<web_sys::ReadableStream>()
+        .ok()
+}
+
+fn string(obj: &JsValue, name: &str) -> String {
+    Reflect::get(obj, &name.into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_default()
+}
+
+fn opt_string(obj: &JsValue, name: &str) -> Option<String> {
+    Reflect::get(obj, &name.into())
+        .ok()
+        .and_then(|v| v.as_string())
+}
+
+fn date_ms(v: &JsValue) -> Option<i64> {
+    let d = v.dyn_ref::<Date>()?;
+    let t = d.get_time();
+    #[allow(clippy::cast_possible_truncation)] // ms since 1970 fit an i64
+    t.is_finite().then_some(t as i64)
+}
+
+fn object_from(obj: &JsValue) -> R2Object {
+    let size = Reflect::get(obj, &"size".into())
+        .ok()
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0);
+    let http = Reflect::get(obj, &"httpMetadata".into()).unwrap_or(JsValue::UNDEFINED);
+    let custom = Reflect::get(obj, &"customMetadata".into()).unwrap_or(JsValue::UNDEFINED);
+    R2Object {
+        key: string(obj, "key"),
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // sizes are integers
+        size: size.max(0.0) as u64,
+        etag: string(obj, "etag"),
+        http_etag: string(obj, "httpEtag"),
+        uploaded_ms: Reflect::get(obj, &"uploaded".into())
+            .ok()
+            .and_then(|d| date_ms(&d))
+            .unwrap_or(0),
+        http: http_from(&http),
+        custom: custom_from(&custom),
+        range: None,
+    }
+}
+
+fn http_from(h: &JsValue) -> HttpMetadata {
+    if !h.is_object() {
+        return HttpMetadata::default();
+    }
+    HttpMetadata {
+        content_type: opt_string(h, "contentType"),
+        content_language: opt_string(h, "contentLanguage"),
+        content_disposition: opt_string(h, "contentDisposition"),
+        content_encoding: opt_string(h, "contentEncoding"),
+        cache_control: opt_string(h, "cacheControl"),
+        expires: Reflect::get(h, &"cacheExpiry".into())
+            .ok()
+            .and_then(|d| date_ms(&d)),
+    }
+}
+
+fn custom_from(c: &JsValue) -> Vec<(String, String)> {
+    let Some(obj) = c.dyn_ref::<Object>() else {
+        return Vec::new();
+    };
+    Object::entries(obj)
+        .iter()
+        .filter_map(|e| {
+            let pair: Array = e.dyn_into().ok()?;
+            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
+        })
+        .collect()
+}
+
+fn listing_from(l: &JsValue) -> R2Listing {
+    let objects = Reflect::get(l, &"objects".into())
+        .ok()
+        .and_then(|v| v.dyn_into::<Array>().ok())
+        .map(|a| a.iter().map(|o| object_from(&o)).collect())
+        .unwrap_or_default();
+    let delimited_prefixes = Reflect::get(l, &"delimitedPrefixes".into())
+        .ok()
+        .and_then(|v| v.dyn_into::<Array>().ok())
+        .map(|a| a.iter().filter_map(|p| p.as_string()).collect())
+        .unwrap_or_default();
+    let truncated = Reflect::get(l, &"truncated".into())
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    R2Listing {
+        objects,
+        delimited_prefixes,
+        truncated,
+        cursor: opt_string(l, "cursor").filter(|_| truncated),
+    }
+}
+
+#[allow(clippy::cast_precision_loss)] // offsets past 2^53 fail at R2 as unsatisfiable anyway
+fn range_js(r: R2Range) -> JsValue {
+    let o = Object::new();
+    match r {
+        R2Range::Bounded { offset, length } => {
+            let _ = set(&o, "offset", &(offset as f64).into());
+            if let Some(len) = length {
+                let _ = set(&o, "length", &(len as f64).into());
+            }
+        }
+        R2Range::Suffix(n) => {
+            let _ = set(&o, "suffix", &(n as f64).into());
+        }
+    }
+    o.into()
+}
+
+#[allow(clippy::cast_precision_loss)] // millisecond timestamps fit a double exactly
+fn date(ms: i64) -> JsValue {
+    Date::new(&(ms as f64).into()).into()
+}
+
+fn etags(list: &[String]) -> JsValue {
+    match list {
+        [one] => one.into(),
+        many => many.iter().map(JsValue::from).collect::<Array>().into(),
+    }
+}
+
+fn only_if(c: &Conditions) -> JsValue {
+    let o = Object::new();
+    if !c.if_match.is_empty() {
+        let _ = set(&o, "etagMatches", &etags(&c.if_match));
+    }
+    if !c.if_none_match.is_empty() {
+        let _ = set(&o, "etagDoesNotMatch", &etags(&c.if_none_match));
+    }
+    if let Some(t) = c.if_modified_since {
+        let _ = set(&o, "uploadedAfter", &date(t));
+    }
+    if let Some(t) = c.if_unmodified_since {
+        let _ = set(&o, "uploadedBefore", &date(t));
+    }
+    let _ = set(&o, "secondsGranularity", &true.into());
+    o.into()
+}
+
+fn http_js(h: &HttpMetadata) -> JsValue {
+    let o = Object::new();
+    let fields = [
+        ("contentType", &h.content_type),
+        ("contentLanguage", &h.content_language),
+        ("contentDisposition", &h.content_disposition),
+        ("contentEncoding", &h.content_encoding),
+        ("cacheControl", &h.cache_control),
+    ];
+    for (name, value) in fields {
+        if let Some(v) = value {
+            let _ = set(&o, name, &v.into());
+        }
+    }
+    if let Some(t) = h.expires {
+        let _ = set(&o, "cacheExpiry", &date(t));
+    }
+    o.into()
+}
+
+fn custom_js(c: &[(String, String)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in c {
+        let _ = set(&o, k, &v.into());
+    }
+    o.into()
+}
