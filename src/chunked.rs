@@ -27,8 +27,8 @@ const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495
 enum State {
     /// Expecting `hex;chunk-signature=..\r\n`.
     Header,
-    /// Expecting `len` bytes of data then `\r\n`, signed by `sig`.
-    Data { len: usize, sig: Signature },
+    /// Expecting `len` bytes of data then `\r\n`, signed by `sig` (unsigned uploads: none).
+    Data { len: usize, sig: Option<Signature> },
     /// After the final chunk: trailer lines (trailer variant) or the closing `\r\n`.
     Trailer,
     /// Everything verified.
@@ -38,7 +38,8 @@ enum State {
 /// Sans-IO decoder and verifier of a signed aws-chunked body.
 #[derive(Debug)]
 pub struct SignedChunkDecoder {
-    signing: ChunkSigning,
+    /// None for `STREAMING-UNSIGNED-PAYLOAD-TRAILER`: framing only, no signatures.
+    signing: Option<ChunkSigning>,
     prev: Signature,
     trailer: bool,
     decoded_length: u64,
@@ -67,8 +68,26 @@ impl SignedChunkDecoder {
     pub fn new(signing: ChunkSigning, trailer: bool, decoded_length: u64) -> Self {
         SignedChunkDecoder {
             prev: signing.seed,
-            signing,
+            signing: Some(signing),
             trailer,
+            decoded_length,
+            produced: 0,
+            buf: BytesMut::new(),
+            state: State::Header,
+            trailer_lines: Vec::new(),
+            held: None,
+        }
+    }
+
+    /// A decoder for `STREAMING-UNSIGNED-PAYLOAD-TRAILER` (what the AWS SDKs send over https):
+    /// `hex-size\r\n DATA \r\n` chunks, a final `0\r\n`, trailer lines (checksums) and an
+    /// empty line. Only the framing and the decoded length are checked; the checksum trailer is
+    /// dropped, not verified.
+    pub fn unsigned(decoded_length: u64) -> Self {
+        SignedChunkDecoder {
+            signing: None,
+            prev: Signature([0; 32]),
+            trailer: true,
             decoded_length,
             produced: 0,
             buf: BytesMut::new(),
@@ -95,15 +114,15 @@ impl SignedChunkDecoder {
             .map_err(|_| framing("an aws-chunked header line is not UTF-8"))
     }
 
-    fn chunk_signature(&self, data: &[u8]) -> Signature {
+    fn chunk_signature(&self, signing: &ChunkSigning, data: &[u8]) -> Signature {
         let sts = format!(
             "AWS4-HMAC-SHA256-PAYLOAD\n{}\n{}\n{}\n{EMPTY_SHA256}\n{}",
-            self.signing.amz_date,
-            self.signing.scope,
+            signing.amz_date,
+            signing.scope,
             self.prev.to_hex(),
             hex::encode(Sha256::digest(data))
         );
-        sign(&self.signing.key, &sts)
+        sign(&signing.key, &sts)
     }
 
     /// Parses as much as the buffer allows; returns verified decoded bytes.
@@ -115,9 +134,13 @@ impl SignedChunkDecoder {
                     let Some(line) = self.take_line()? else {
                         return Ok(out);
                     };
-                    let (size, rest) = line
-                        .split_once(';')
-                        .ok_or_else(|| framing(format!("bad chunk header '{line}'")))?;
+                    let (size, rest) = match (&self.signing, line.split_once(';')) {
+                        (_, Some(parts)) => parts,
+                        (None, None) => (line.as_str(), ""),
+                        (Some(_), None) => {
+                            return Err(framing(format!("bad chunk header '{line}'")))
+                        }
+                    };
                     let len = usize::from_str_radix(size.trim(), 16)
                         .map_err(|_| framing(format!("bad chunk size '{size}'")))?;
                     if len > MAX_CHUNK {
@@ -126,12 +149,21 @@ impl SignedChunkDecoder {
                             format!("an aws-chunked chunk of {len} bytes is over {MAX_CHUNK}"),
                         ));
                     }
-                    let sig = rest
-                        .trim()
-                        .strip_prefix("chunk-signature=")
-                        .and_then(Signature::from_hex)
-                        .ok_or_else(|| framing("a chunk has no valid chunk-signature"))?;
-                    self.state = State::Data { len, sig };
+                    let sig = match &self.signing {
+                        None => None,
+                        Some(_) => Some(
+                            rest.trim()
+                                .strip_prefix("chunk-signature=")
+                                .and_then(Signature::from_hex)
+                                .ok_or_else(|| framing("a chunk has no valid chunk-signature"))?,
+                        ),
+                    };
+                    // Unsigned framing: the final `0\r\n` is followed directly by the trailer.
+                    self.state = if len == 0 && self.signing.is_none() {
+                        State::Trailer
+                    } else {
+                        State::Data { len, sig }
+                    };
                 }
                 State::Data { len, sig } => {
                     let (len, sig) = (*len, *sig);
@@ -143,10 +175,12 @@ impl SignedChunkDecoder {
                         return Err(framing("a chunk is not followed by CRLF"));
                     }
                     self.buf.advance(2);
-                    if !self.chunk_signature(&data).ct_eq(&sig) {
-                        return Err(bad_signature("chunk"));
+                    if let (Some(signing), Some(sig)) = (&self.signing, sig) {
+                        if !self.chunk_signature(signing, &data).ct_eq(&sig) {
+                            return Err(bad_signature("chunk"));
+                        }
+                        self.prev = sig;
                     }
-                    self.prev = sig;
                     if len == 0 {
                         self.state = State::Trailer;
                         if !self.trailer {
@@ -168,6 +202,15 @@ impl SignedChunkDecoder {
                     let Some(line) = self.take_line()? else {
                         return Ok(out);
                     };
+                    let Some(signing) = &self.signing else {
+                        // Unsigned: trailer lines up to an empty line.
+                        if line.is_empty() {
+                            self.state = State::Done;
+                        } else if !line.contains(':') {
+                            return Err(framing("bad trailer line"));
+                        }
+                        continue;
+                    };
                     if line.is_empty() {
                         return Err(framing("the trailer has no x-amz-trailer-signature"));
                     }
@@ -181,12 +224,12 @@ impl SignedChunkDecoder {
                         }
                         let sts = format!(
                             "AWS4-HMAC-SHA256-TRAILER\n{}\n{}\n{}\n{}",
-                            self.signing.amz_date,
-                            self.signing.scope,
+                            signing.amz_date,
+                            signing.scope,
                             self.prev.to_hex(),
                             sha256_hex(canonical.as_bytes())
                         );
-                        if !sign(&self.signing.key, &sts).ct_eq(&sig) {
+                        if !sign(&signing.key, &sts).ct_eq(&sig) {
                             return Err(bad_signature("trailer"));
                         }
                         self.state = State::Done;
@@ -279,7 +322,7 @@ mod tests {
         let mut dec = SignedChunkDecoder::new(signing(), false, 0);
         let mut out = Vec::new();
         for chunk in data.chunks(size).chain(std::iter::once(&[][..])) {
-            let sig = dec.chunk_signature(chunk);
+            let sig = dec.chunk_signature(&signing(), chunk);
             dec.prev = sig;
             out.extend_from_slice(
                 format!("{:x};chunk-signature={}\r\n", chunk.len(), sig.to_hex()).as_bytes(),
@@ -308,7 +351,7 @@ mod tests {
     fn aws_documented_first_chunk_signature_is_reproduced() {
         // From the AWS "signature calculation: transfer payload in multiple chunks" example.
         let dec = SignedChunkDecoder::new(signing(), false, 66_560);
-        let sig = dec.chunk_signature(&[b'a'; 65_536]);
+        let sig = dec.chunk_signature(&signing(), &[b'a'; 65_536]);
         assert_eq!(
             sig.to_hex(),
             "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648"
@@ -374,5 +417,56 @@ mod tests {
             .unwrap()
             .unwrap_or_default();
         assert_eq!(released.len(), 2000, "the third chunk is held back");
+    }
+}
+
+#[cfg(test)]
+mod unsigned_tests {
+    use super::*;
+
+    fn framed(data: &[u8], chunk: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for c in data.chunks(chunk) {
+            out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+            out.extend_from_slice(c);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n");
+        out
+    }
+
+    fn run(dec: &mut SignedChunkDecoder, wire: &[u8], step: usize) -> Result<Vec<u8>, S3Error> {
+        let mut out = Vec::new();
+        for piece in wire.chunks(step) {
+            if let Some(b) = dec.push(Bytes::copy_from_slice(piece))? {
+                out.extend_from_slice(&b);
+            }
+        }
+        if let Some(b) = dec.finish()? {
+            out.extend_from_slice(&b);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn an_unsigned_trailer_upload_decodes_to_its_data_whatever_the_network_split() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let wire = framed(&data, 65536);
+        for step in [1, 7, 1000, 65536, wire.len()] {
+            let mut dec = SignedChunkDecoder::unsigned(data.len() as u64);
+            assert_eq!(run(&mut dec, &wire, step).unwrap(), data, "step {step}");
+        }
+    }
+
+    #[test]
+    fn an_unsigned_upload_cut_short_or_of_the_wrong_length_is_refused() {
+        let data = vec![7u8; 1000];
+        let wire = framed(&data, 300);
+        let mut dec = SignedChunkDecoder::unsigned(1000);
+        assert!(run(&mut dec, &wire[..wire.len() - 10], 64).is_err());
+        let mut dec = SignedChunkDecoder::unsigned(999);
+        assert!(run(&mut dec, &wire, 64).is_err());
+        let mut dec = SignedChunkDecoder::unsigned(1000);
+        assert!(run(&mut dec, b"zz\r\nabc\r\n", 64).is_err());
     }
 }

@@ -582,11 +582,24 @@ fn upload_body(head: &RequestHead, authed: &Authenticated) -> Result<(ForwardBod
             .map_err(|_| S3Error::invalid_argument("Content-Length is not a number"))?,
     };
     match &authed.payload {
-        PayloadMode::Sha256(hash) => Ok((ForwardBody::Verify(PayloadVerifier::new(*hash, wire)), wire)),
+        PayloadMode::Sha256(hash) => {
+            Ok((ForwardBody::Verify(PayloadVerifier::new(*hash, wire)), wire))
+        }
         PayloadMode::Unsigned => Ok((ForwardBody::Stream, wire)),
-        PayloadMode::StreamingUnsignedTrailer => Err(S3Error::not_implemented(
-            "unsigned aws-chunked uploads (STREAMING-UNSIGNED-PAYLOAD-TRAILER) to R2 buckets are not supported yet; sign the payload or send it with UNSIGNED-PAYLOAD (aws-cli/boto3: request_checksum_calculation = when_required)",
-        )),
+        PayloadMode::StreamingUnsignedTrailer => {
+            let decoded = header_str(h, "x-amz-decoded-content-length")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    S3Error::new(
+                        ErrorCode::MissingContentLength,
+                        "an aws-chunked upload needs x-amz-decoded-content-length",
+                    )
+                })?;
+            Ok((
+                ForwardBody::Decode(SignedChunkDecoder::unsigned(decoded)),
+                decoded,
+            ))
+        }
         PayloadMode::StreamingSigned { trailer } => {
             let signing = authed.chunk_signing.clone().ok_or_else(|| {
                 S3Error::internal("a signed aws-chunked upload came without its signing context")

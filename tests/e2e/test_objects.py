@@ -226,8 +226,12 @@ def test_prefixed_bucket_maps_keys_under_the_backend_prefix_and_hides_the_rest(s
     assert not any("outside" in k or k.startswith(PREFIX) for k in keys), keys
 
 
-def test_aws_chunked_unsigned_trailer_upload_streams_through_intact(gateway, s3):
-    """STREAMING-UNSIGNED-PAYLOAD-TRAILER is what boto3 and aws-cli send over https."""
+@pytest.mark.parametrize("bucket", ["private", "r2"])
+def test_aws_chunked_unsigned_trailer_upload_streams_through_intact(gateway, s3, bucket):
+    """STREAMING-UNSIGNED-PAYLOAD-TRAILER is what boto3 and aws-cli send over https. S3 backends
+    decode it themselves; for R2 the gateway removes the framing."""
+    if bucket == "r2" and gateway.runtime != "worker":
+        pytest.skip("R2 bindings exist only in the Worker")
     import base64
     import zlib
     data = b"hello chunked world " * 5000
@@ -236,13 +240,13 @@ def test_aws_chunked_unsigned_trailer_upload_streams_through_intact(gateway, s3)
     body = b"".join(f"{len(c):x}\r\n".encode() + c + b"\r\n" for c in chunks)
     body += b"0\r\nx-amz-checksum-crc32:" + crc + b"\r\n\r\n"
     key = f"chunked/{uid()}"
-    url, headers = sign("PUT", f"{gateway.endpoint}/private/{key}", *KEYS["admin"], headers={
+    url, headers = sign("PUT", f"{gateway.endpoint}/{bucket}/{key}", *KEYS["admin"], headers={
         "content-encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(data)),
         "x-amz-trailer": "x-amz-checksum-crc32", "x-amz-sdk-checksum-algorithm": "CRC32",
         "content-length": str(len(body))}, payload_hash="STREAMING-UNSIGNED-PAYLOAD-TRAILER")
     r = requests.put(url, data=body, headers=headers)
     assert r.status_code == 200, r.text
-    got = s3["admin"].get_object(Bucket="private", Key=key)
+    got = s3["admin"].get_object(Bucket=bucket, Key=key)
     assert got["Body"].read() == data
     assert "aws-chunked" not in got["ResponseMetadata"]["HTTPHeaders"].get("content-encoding", "")
 
