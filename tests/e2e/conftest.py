@@ -67,7 +67,8 @@ def free_port(pair=False):
 class Proc:
     """A background process in its own process group, logging to a file."""
 
-    def __init__(self, args, log, env=None, cwd=None):
+    def __init__(self, args, log, env=None, cwd=None, stop_signal=signal.SIGTERM):
+        self.stop_signal = stop_signal
         self.log = Path(log)
         self.fh = open(self.log, "wb")
         self.p = subprocess.Popen(args, stdout=self.fh, stderr=subprocess.STDOUT, env=env, cwd=cwd,
@@ -84,7 +85,7 @@ class Proc:
 
     def stop(self):
         if self.alive():
-            for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            for sig, wait in ((self.stop_signal, 10), (signal.SIGKILL, 5)):
                 try:
                     os.killpg(self.p.pid, sig)
                 except ProcessLookupError:
@@ -267,8 +268,8 @@ def wrangler(args, workdir, log_name, check=True, timeout=120):
 class WorkerRuntime:
     """`wrangler dev` (workerd with local KV and R2) serving the built bundle, config in local KV."""
 
-    def __init__(self, workdir):
-        self.dir = workdir / "worker"
+    def __init__(self, workdir, name="worker", extra_vars=""):
+        self.dir = workdir / name
         self.dir.mkdir(exist_ok=True)
         self.state = self.dir / "state"
         self.toml = self.dir / "wrangler.toml"
@@ -286,6 +287,7 @@ main = "{main}"
 CONFIG_TTL_SECONDS = "1"
 ALLOW_TEST_PANIC = "true"
 VIRTUAL_HOST_DOMAIN = "s3.worker.test"
+{extra_vars}
 
 [[kv_namespaces]]
 binding = "CONFIG"
@@ -301,6 +303,10 @@ bucket_name = "multistore-test"
         path.write_text(text)
         self.kv(["put", "config", "--path", str(path)])
 
+    def r2_put(self, key, path):
+        wrangler(["r2", "object", "put", f"multistore-test/{key}", "--file", str(path), "--local",
+                  "--persist-to", str(self.state), "-c", str(self.toml)], self.dir, "wrangler-cli.log")
+
     def kv(self, args):
         wrangler(["kv", "key", *args[:1], "--binding", "CONFIG", "--local", "--persist-to",
                   str(self.state), "-c", str(self.toml), *args[1:]], self.dir, "wrangler-cli.log")
@@ -313,7 +319,9 @@ bucket_name = "multistore-test"
         args = [str(NODE), str(WRANGLER), "dev", "-c", str(self.toml), "--ip", "127.0.0.1",
                 "--port", str(port), "--inspector-port", str(inspector), "--persist-to",
                 str(self.state), "--show-interactive-dev-session=false"]
-        proc = Proc(args, self.dir / "wrangler-dev.log", env=env, cwd=self.dir)
+        # wrangler dev shuts down (and stops workerd) promptly on SIGINT, not on SIGTERM.
+        proc = Proc(args, self.dir / "wrangler-dev.log", env=env, cwd=self.dir,
+                    stop_signal=signal.SIGINT)
         endpoint = f"http://127.0.0.1:{port}"
         wait_http(endpoint + "/", proc, timeout=120)
         return proc, endpoint

@@ -121,3 +121,36 @@ def test_virtual_hosted_buckets_are_served_under_virtual_host_domain(worker, s3)
     # The bare domain stays path style.
     r = requests.get(f"{worker.endpoint}/public/vhost/hello.txt", headers={"host": "s3.worker.test"})
     assert r.status_code == 200 and r.content == b"hi there"
+
+
+def test_config_can_come_from_an_object_in_an_r2_bucket(worker, workdir):
+    from conftest import WorkerRuntime
+    rt = WorkerRuntime(workdir, name="worker-r2-config",
+                       extra_vars='CONFIG_R2_BINDING = "DATA"\nCONFIG_KEY = "gateway/config.json"')
+    cfg = copy.deepcopy(worker.config)
+    for b in cfg["buckets"]:
+        if b["name"] == "public":
+            b["name"] = "from-r2-config"
+    path = rt.dir / "config.json"
+    path.write_text(json.dumps(cfg))
+    rt.r2_put("gateway/config.json", path)
+    proc, endpoint = rt.start()
+    try:
+        r = requests.get(f"{endpoint}/from-r2-config?list-type=2")
+        assert r.status_code == 200, r.text
+        r = requests.get(f"{endpoint}/public?list-type=2")
+        assert_s3_error(r, 404, "NoSuchBucket")
+    finally:
+        proc.stop()
+
+
+def test_no_config_at_all_is_a_clear_503_not_a_crash(worker, workdir):
+    from conftest import WorkerRuntime
+    rt = WorkerRuntime(workdir, name="worker-no-config")
+    proc, endpoint = rt.start()
+    try:
+        r = requests.get(f"{endpoint}/public?list-type=2")
+        root = assert_s3_error(r, 503, "ServiceUnavailable")
+        assert "CONFIG" in root.findtext("Message")
+    finally:
+        proc.stop()
