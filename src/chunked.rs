@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::secret::Signature;
 use crate::auth::sigv4::{sha256_hex, sign};
 use crate::auth::ChunkSigning;
+use crate::checksum::{self, Algorithm, Hasher};
 use crate::payload::BodyCheck;
 use crate::s3::{ErrorCode, S3Error};
 
@@ -48,6 +49,8 @@ pub struct SignedChunkDecoder {
     state: State,
     trailer_lines: Vec<String>,
     held: Option<Bytes>,
+    /// The checksum the trailer must carry, and its running value over the decoded bytes.
+    checksum: Option<(Algorithm, Hasher)>,
 }
 
 fn framing(msg: impl Into<String>) -> S3Error {
@@ -76,6 +79,7 @@ impl SignedChunkDecoder {
             state: State::Header,
             trailer_lines: Vec::new(),
             held: None,
+            checksum: None,
         }
     }
 
@@ -94,7 +98,16 @@ impl SignedChunkDecoder {
             state: State::Header,
             trailer_lines: Vec::new(),
             held: None,
+            checksum: None,
         }
+    }
+
+    /// Verifies the trailer's `x-amz-checksum-*` (named by `x-amz-trailer`) over the decoded
+    /// bytes: the trailer is consumed here, so the backend never sees it.
+    #[must_use]
+    pub fn with_trailer_checksum(mut self, alg: Option<Algorithm>) -> Self {
+        self.checksum = alg.map(|a| (a, Hasher::new(a)));
+        self
     }
 
     fn take_line(&mut self) -> Result<Option<String>, S3Error> {
@@ -195,6 +208,9 @@ impl SignedChunkDecoder {
                             "the chunks decode to more than x-amz-decoded-content-length",
                         ));
                     }
+                    if let Some((_, h)) = self.checksum.as_mut() {
+                        h.update(&data);
+                    }
                     out.push(data);
                     self.state = State::Header;
                 }
@@ -206,7 +222,13 @@ impl SignedChunkDecoder {
                         // Unsigned: trailer lines up to an empty line.
                         if line.is_empty() {
                             self.state = State::Done;
-                        } else if !line.contains(':') {
+                        } else if let Some((name, value)) = line.split_once(':') {
+                            self.trailer_lines.push(format!(
+                                "{}:{}",
+                                name.trim().to_ascii_lowercase(),
+                                value.trim()
+                            ));
+                        } else {
                             return Err(framing("bad trailer line"));
                         }
                         continue;
@@ -287,6 +309,22 @@ impl BodyCheck for SignedChunkDecoder {
                 "the chunks decode to {} bytes, not the {} of x-amz-decoded-content-length",
                 self.produced, self.decoded_length
             )));
+        }
+        if let Some((alg, hasher)) = self.checksum.take() {
+            let prefix = format!("{}:", alg.header());
+            let sent = self
+                .trailer_lines
+                .iter()
+                .find_map(|l| l.strip_prefix(&prefix))
+                .ok_or_else(|| {
+                    S3Error::invalid_request(format!(
+                        "the upload announced a {} trailer but did not send it",
+                        alg.header()
+                    ))
+                })?;
+            if hasher.finish_base64() != sent {
+                return Err(checksum::mismatch(alg));
+            }
         }
         Ok(self.held.take())
     }

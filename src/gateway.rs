@@ -22,6 +22,7 @@ pub use crate::backend::r2::{
     Conditions, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range,
 };
 use crate::backend::s3::{copy_header, set_header, BackendRequest, S3Backend};
+use crate::checksum::{self, ChecksumCheck};
 use crate::chunked::SignedChunkDecoder;
 use crate::config::{BackendType, BucketConfig, ConfigError, CredentialIndex, GatewayConfig};
 pub use crate::payload::PayloadVerifier;
@@ -98,6 +99,27 @@ pub enum ForwardBody {
     /// Stream it through a [`SignedChunkDecoder`]: aws-chunked framing removed, every chunk
     /// signature verified, the last bytes held back until the final chunk verified.
     Decode(SignedChunkDecoder),
+    /// Stream it through a [`ChecksumCheck`] (`x-amz-checksum-*` header), after its inner check:
+    /// the last bytes are held back until the checksum matched.
+    Checked(ChecksumCheck),
+}
+
+impl ForwardBody {
+    /// Wraps an upload body in a check of the request's `x-amz-checksum-*` header, if it has one.
+    pub fn with_header_checksum(self, headers: &HeaderMap) -> Result<Self, S3Error> {
+        let Some((alg, expected)) = checksum::from_headers(headers)? else {
+            return Ok(self);
+        };
+        let inner = match self {
+            ForwardBody::Stream => checksum::Inner::Plain,
+            ForwardBody::Verify(v) => checksum::Inner::Verify(v),
+            ForwardBody::Decode(d) => checksum::Inner::Decode(Box::new(d)),
+            other => return Ok(other),
+        };
+        Ok(ForwardBody::Checked(ChecksumCheck::new(
+            inner, alg, expected,
+        )))
+    }
 }
 
 /// How the runtime reads a backend response.
@@ -899,7 +921,7 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
         Operation::PutObject | Operation::UploadPart | Operation::CompleteMultipartUpload => {
             let length = content_length(&head.headers)?;
             set_header(&mut headers, "content-length", &length.to_string());
-            match payload {
+            let body = match payload {
                 PayloadMode::Sha256(hash) => {
                     ForwardBody::Verify(PayloadVerifier::new(*hash, length))
                 }
@@ -949,8 +971,17 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
                             headers.remove(http::header::CONTENT_ENCODING);
                         }
                     }
-                    ForwardBody::Decode(SignedChunkDecoder::new(signing, *trailer, decoded))
+                    ForwardBody::Decode(
+                        SignedChunkDecoder::new(signing, *trailer, decoded)
+                            .with_trailer_checksum(checksum::trailer_algorithm(&head.headers)?),
+                    )
                 }
+            };
+            // Checksum headers on Complete describe the whole object, not the XML body.
+            if op == Operation::CompleteMultipartUpload {
+                body
+            } else {
+                body.with_header_checksum(&head.headers)?
             }
         }
         // A copy carries the new object's content headers (with REPLACE) but no body.

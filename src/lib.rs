@@ -19,6 +19,7 @@
 
 pub mod auth;
 pub mod backend;
+pub mod checksum;
 pub mod chunked;
 pub mod config;
 pub mod gateway;

@@ -183,6 +183,14 @@ impl Proxy {
                 failed: None,
             }
             .boxed(),
+            (ForwardBody::Checked(check), Some(inner)) => VerifiedBody {
+                inner,
+                check: Box::new(check),
+                refused: refused.clone(),
+                done: false,
+                failed: None,
+            }
+            .boxed(),
             // The core may grow new body kinds; refuse rather than forward something unchecked.
             #[allow(unreachable_patterns)]
             _ => {

@@ -567,7 +567,17 @@ fn upload_id(req: &S3Request) -> Result<String, S3Error> {
 }
 
 /// The body of an upload and the length R2 receives, chosen as the S3 path chooses it.
+/// The upload's body plan, with its `x-amz-checksum-*` header verified by the gateway (the R2
+/// binding checks no CRCs).
 fn upload_body(head: &RequestHead, authed: &Authenticated) -> Result<(ForwardBody, u64), S3Error> {
+    let (body, length) = upload_body_framing(head, authed)?;
+    Ok((body.with_header_checksum(&head.headers)?, length))
+}
+
+fn upload_body_framing(
+    head: &RequestHead,
+    authed: &Authenticated,
+) -> Result<(ForwardBody, u64), S3Error> {
     let h = &head.headers;
     let wire = match header_str(h, "content-length") {
         None => {
@@ -596,7 +606,10 @@ fn upload_body(head: &RequestHead, authed: &Authenticated) -> Result<(ForwardBod
                     )
                 })?;
             Ok((
-                ForwardBody::Decode(SignedChunkDecoder::unsigned(decoded)),
+                ForwardBody::Decode(
+                    SignedChunkDecoder::unsigned(decoded)
+                        .with_trailer_checksum(crate::checksum::trailer_algorithm(h)?),
+                ),
                 decoded,
             ))
         }
@@ -613,7 +626,10 @@ fn upload_body(head: &RequestHead, authed: &Authenticated) -> Result<(ForwardBod
                     )
                 })?;
             Ok((
-                ForwardBody::Decode(SignedChunkDecoder::new(signing, *trailer, decoded)),
+                ForwardBody::Decode(
+                    SignedChunkDecoder::new(signing, *trailer, decoded)
+                        .with_trailer_checksum(crate::checksum::trailer_algorithm(h)?),
+                ),
                 decoded,
             ))
         }

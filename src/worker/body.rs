@@ -218,6 +218,7 @@ pub async fn prepare_upload(
         ForwardBody::Stream => None,
         ForwardBody::Verify(v) => Some(Box::new(v)),
         ForwardBody::Decode(d) => Some(Box::new(d)),
+        ForwardBody::Checked(c) => Some(Box::new(c)),
         #[allow(unreachable_patterns)]
         _ => return Err(UploadError::Runtime("unsupported body plan".into())),
     };
