@@ -471,3 +471,38 @@ fn the_request_debug_hides_the_token() {
     let r = request("secret.token.value".into(), None);
     assert!(!format!("{r:?}").contains("secret.token.value"));
 }
+
+#[test]
+fn a_session_identity_is_authorized_by_its_expanded_scopes_and_role() {
+    use crate::config::{BackendType, BucketConfig};
+    use crate::policy::authorize;
+    let key = TestKey::p256();
+    let set = jwks(&[key.jwk("k1")]);
+    let token = jwt(&key, "ES256", Some("k1"), &claims());
+    let out = exchange(&config(), token, &set, None).unwrap();
+    let identity = session_keys()
+        .open(
+            &out.credentials.session_token,
+            &out.credentials.access_key_id,
+            NOW,
+        )
+        .unwrap()
+        .claims
+        .identity();
+    let bucket = |roles: &[&str]| BucketConfig {
+        name: "data".into(),
+        backend_type: BackendType::S3,
+        backend_prefix: None,
+        anonymous_access: false,
+        allowed_roles: roles.iter().map(|r| (*r).to_string()).collect(),
+        backend_options: Default::default(),
+    };
+    let data = bucket(&["ci"]);
+    assert!(authorize(&identity, &data, Action::PutObject, "org/repo/build.tar").is_ok());
+    assert!(authorize(&identity, &data, Action::GetObject, "org/other/x").is_err());
+    assert!(authorize(&identity, &data, Action::DeleteObject, "org/repo/x").is_err());
+    assert!(
+        authorize(&identity, &bucket(&[]), Action::GetObject, "org/repo/x").is_err(),
+        "a bucket whose allowed_roles omit the role admits no session"
+    );
+}
