@@ -27,6 +27,7 @@ pub mod payload;
 pub mod percent;
 pub mod policy;
 pub mod s3;
+pub mod sts;
 pub mod time;
 
 pub use gateway::{Gateway, GatewayOptions, Plan, RequestContext, RequestHead};

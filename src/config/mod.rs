@@ -263,6 +263,12 @@ pub struct RoleConfig {
     /// `"*"` for any subject).
     #[serde(default)]
     pub subject_conditions: Vec<String>,
+    /// Extension: other claims the token must carry, each matching one of its globs
+    /// (`repository = "my-org/*"`, `ref = ["refs/heads/main", "refs/tags/v*"]`). A listed claim
+    /// missing from the token fails the check. String claims are matched as they are, numbers and
+    /// booleans by their JSON text, lists when any element matches.
+    #[serde(default)]
+    pub claim_conditions: BTreeMap<String, Vec<String>>,
     /// Longest session (at least 900).
     #[serde(default)]
     pub max_session_duration_secs: Option<u64>,

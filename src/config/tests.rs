@@ -671,3 +671,45 @@ fn error_display_lists_each_problem_on_its_own_line() {
         "invalid configuration (2 problems):\n  a: x\n  b: y"
     );
 }
+
+#[test]
+fn role_claim_conditions_take_a_glob_or_a_list_and_refuse_empty_lists() {
+    let c = GatewayConfig::parse(
+        r#"
+        [[roles]]
+        role_id = "ci"
+        trusted_oidc_issuers = ["https://token.actions.githubusercontent.com"]
+        subject_conditions = ["repo:org/*"]
+        [roles.claim_conditions]
+        repository = "org/*"
+        ref = ["refs/heads/main", "refs/tags/v*"]
+        "#,
+        ConfigFormat::Toml,
+    )
+    .unwrap();
+    let r = &c.roles[0].claim_conditions;
+    assert_eq!(r["repository"], vec!["org/*".to_string()]);
+    assert_eq!(r["ref"].len(), 2);
+
+    let p = toml_problems(
+        r#"
+        [[roles]]
+        role_id = "ci"
+        trusted_oidc_issuers = ["https://issuer"]
+        subject_conditions = ["*"]
+        claim_conditions = { ref = [], n = 3 }
+        [[roles]]
+        role_id = "other"
+        trusted_oidc_issuers = ["https://issuer"]
+        subject_conditions = ["*"]
+        claim_conditions = "ref"
+        "#,
+    );
+    for e in [
+        "roles[0].claim_conditions.ref: no glob given (the condition could never be met)",
+        "roles[0].claim_conditions.n: expected a list of strings, found a number",
+        "roles[1].claim_conditions: expected a table of claim = glob(s), found a string",
+    ] {
+        assert!(has(&p, e), "missing {e:?} in {p:#?}");
+    }
+}

@@ -573,6 +573,7 @@ const ROLE_KEYS: &[&str] = &[
     "required_audiences",
     "required_audience",
     "subject_conditions",
+    "claim_conditions",
     "max_session_duration_secs",
     "allowed_scopes",
 ];
@@ -623,6 +624,7 @@ fn read_role(o: &Obj<'_>, r: &mut Report) -> Option<RoleConfig> {
             "empty: no subject is accepted (write \"*\" to accept any subject)",
         );
     }
+    let claim_conditions = read_claim_conditions(o, r);
     let max_session_duration_secs = o.opt_u64("max_session_duration_secs", r);
     match max_session_duration_secs {
         Some(s) if s < MIN_SESSION_SECS => r.problem(
@@ -642,9 +644,42 @@ fn read_role(o: &Obj<'_>, r: &mut Report) -> Option<RoleConfig> {
         trusted_oidc_issuers,
         required_audiences,
         subject_conditions,
+        claim_conditions,
         max_session_duration_secs,
         allowed_scopes,
     })
+}
+
+/// `claim_conditions`: a table of claim name to a glob or a list of globs.
+fn read_claim_conditions(o: &Obj<'_>, r: &mut Report) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    match o.get("claim_conditions") {
+        None => {}
+        Some(Value::Object(map)) => {
+            let inner = Obj {
+                map,
+                path: o.at("claim_conditions"),
+            };
+            for (claim, v) in map {
+                let globs = inner.str_list_from(claim, Some(v), true, r);
+                if globs.is_empty() {
+                    r.problem(
+                        &inner.at(claim),
+                        "no glob given (the condition could never be met)",
+                    );
+                }
+                out.insert(claim.clone(), globs);
+            }
+        }
+        Some(v) => r.problem(
+            &o.at("claim_conditions"),
+            format!(
+                "expected a table of claim = glob(s), found {}",
+                type_name(v)
+            ),
+        ),
+    }
+    out
 }
 
 const CREDENTIAL_KEYS: &[&str] = &[

@@ -1,0 +1,870 @@
+//! Sealed session tokens: what an STS session may do, encrypted into the `x-amz-security-token`
+//! the client sends with every request, so the gateway keeps no session state.
+//!
+//! # Wire format (version 1)
+//!
+//! ```text
+//! base64url-no-pad( version:u8 = 1 | key_id:[u8; 4] | nonce:[u8; 12] | AES-256-GCM(payload) || tag:[u8; 16] )
+//! associated data = version | key_id | access_key_id (UTF-8)
+//! ```
+//!
+//! - `key_id` is the first 4 bytes of SHA-256 of the raw key, so a token sealed with a key the
+//!   gateway no longer holds is recognised as such without trial decryption.
+//! - The access key id is bound as associated data: a token presented with any other access key
+//!   id fails authentication, exactly like a tampered one.
+//! - The payload is a compact binary encoding (big-endian, `u16`-length-prefixed UTF-8 strings):
+//!   issued-at and expiry (`i64` seconds), role id, subject, issuer, session name, then the scopes
+//!   (after template expansion) as bucket, prefixes and an action bitmask over [`V1_ACTIONS`].
+//!
+//! # Keys
+//!
+//! `SESSION_TOKEN_KEY` (32 bytes, base64) seals new tokens; `SESSION_TOKEN_KEY_PREVIOUS`, when
+//! set, still opens tokens sealed before a rotation. From each raw key two subkeys are derived by
+//! HMAC-SHA256 with fixed labels: the AES-256-GCM key and the secret-derivation key.
+//!
+//! # The temporary secret access key
+//!
+//! It is **derived, not stored**: `secret = base64url(HMAC-SHA256(secret_subkey, "v1" |
+//! access_key_id))` with the subkey of the key that sealed the token. The token therefore carries
+//! no secret at all (it travels on every request); the gateway recomputes the secret when it
+//! opens the token, to verify SigV4. Rotating a key out invalidates its sessions' secrets too.
+//!
+//! # Invariants
+//!
+//! - Opening never panics on any input; each failure is a distinct [`TokenError`].
+//! - Nonces and access key ids come from the caller's random source; the core has none.
+//! - Expiry is checked against the `now` passed in, after authentication.
+
+use std::fmt;
+
+use aes_gcm::aead::{Aead, Payload};
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::auth::secret::SecretKey;
+use crate::auth::{CredentialStore, ResolvedCredential};
+use crate::policy::{Action, Identity, Scope};
+use crate::s3::{ErrorCode, S3Error};
+use crate::time::Timestamp;
+
+/// The format version written by [`SessionKeys::seal`].
+pub const TOKEN_VERSION: u8 = 1;
+/// Longest token accepted by [`SessionKeys::open`], in base64 characters. Larger input is refused
+/// before decoding.
+pub const MAX_TOKEN_CHARS: usize = 8192;
+/// Bytes of a key id.
+pub const KEY_ID_LEN: usize = 4;
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+const HEADER_LEN: usize = 1 + KEY_ID_LEN + NONCE_LEN;
+
+/// The action bits of format version 1: bit `i` is `V1_ACTIONS[i]`. Append only; never reorder.
+pub const V1_ACTIONS: [Action; 13] = [
+    Action::GetObject,
+    Action::HeadObject,
+    Action::PutObject,
+    Action::DeleteObject,
+    Action::ListBucket,
+    Action::CreateMultipartUpload,
+    Action::UploadPart,
+    Action::CompleteMultipartUpload,
+    Action::AbortMultipartUpload,
+    Action::ListMultipartUploadParts,
+    Action::ListBucketMultipartUploads,
+    Action::CreateBucket,
+    Action::DeleteBucket,
+];
+
+/// What a session token holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionClaims {
+    /// The temporary access key id (bound to the token, not stored in it).
+    pub access_key_id: String,
+    /// The role the session was minted for.
+    pub role_id: String,
+    /// The token's `sub`.
+    pub subject: String,
+    /// The token's `iss`.
+    pub issuer: String,
+    /// `RoleSessionName` of the request.
+    pub session_name: String,
+    /// What the session may do (templates already expanded).
+    pub scopes: Vec<Scope>,
+    /// When it was minted.
+    pub issued_at: Timestamp,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}
+
+impl SessionClaims {
+    /// The identity authorization sees: a principal named after the subject, with the role (so
+    /// buckets' `allowed_roles` apply) and the sealed scopes.
+    pub fn identity(&self) -> Identity {
+        Identity::Principal {
+            name: self.subject.clone(),
+            access_key_id: self.access_key_id.clone(),
+            role: Some(self.role_id.clone()),
+            scopes: self.scopes.clone(),
+        }
+    }
+}
+
+/// An opened token: its claims and the derived secret to verify the request signature with.
+#[derive(Clone, Debug)]
+pub struct OpenedSession {
+    /// What the token holds.
+    pub claims: SessionClaims,
+    /// The session's secret access key (derived; see the module docs).
+    pub secret_access_key: SecretKey,
+}
+
+impl OpenedSession {
+    /// The credential SigV4 verification needs.
+    pub fn into_resolved_credential(self) -> ResolvedCredential {
+        ResolvedCredential {
+            identity: self.claims.identity(),
+            secret: self.secret_access_key,
+        }
+    }
+}
+
+/// Why a token could not be sealed or opened.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// Not base64url, too short, too long, or an undecodable payload.
+    #[error("the session token is malformed: {0}")]
+    Malformed(&'static str),
+    /// A version byte this gateway does not know.
+    #[error("the session token has unsupported format version {0}")]
+    UnsupportedVersion(u8),
+    /// Sealed with a key this gateway does not hold (rotated out, or another gateway's).
+    #[error("the session token was sealed with a key this gateway no longer holds")]
+    UnknownKey,
+    /// Authentication failed: the token was altered, or is presented with an access key id other
+    /// than the one it was minted for.
+    #[error("the session token is not valid for this access key")]
+    Rejected,
+    /// Authentic but past its expiry.
+    #[error("the session token expired at {expired_at}")]
+    Expired {
+        /// When it expired.
+        expired_at: Timestamp,
+    },
+    /// Sealing: a field is too large for the format (a string over 65535 bytes, too many scopes).
+    #[error("the session is too large to seal: {0}")]
+    TooLarge(&'static str),
+    /// Sealing: a scope holds an action format version 1 cannot carry.
+    #[error("action {0} cannot be sealed in this token format")]
+    UnsealableAction(Action),
+}
+
+impl From<TokenError> for S3Error {
+    fn from(e: TokenError) -> Self {
+        let code = match e {
+            TokenError::Expired { .. } => ErrorCode::ExpiredToken,
+            TokenError::Rejected => ErrorCode::AccessDenied,
+            _ => ErrorCode::InvalidToken,
+        };
+        S3Error::new(code, e.to_string())
+    }
+}
+
+/// Why the session keys could not be loaded (the message never contains key material).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// Not base64.
+    #[error("{var} is not base64")]
+    NotBase64 {
+        /// `SESSION_TOKEN_KEY` or `SESSION_TOKEN_KEY_PREVIOUS`.
+        var: &'static str,
+    },
+    /// Not 32 bytes once decoded.
+    #[error("{var} must decode to 32 bytes, got {len}")]
+    WrongLength {
+        /// `SESSION_TOKEN_KEY` or `SESSION_TOKEN_KEY_PREVIOUS`.
+        var: &'static str,
+        /// Decoded length.
+        len: usize,
+    },
+    /// The two keys differ but share a key id (astronomically unlikely; pick another key).
+    #[error(
+        "SESSION_TOKEN_KEY and SESSION_TOKEN_KEY_PREVIOUS have the same key id; generate a new key"
+    )]
+    KeyIdCollision,
+}
+
+/// One sealing key and its derived subkeys.
+#[derive(Clone)]
+struct SealingKey {
+    id: [u8; KEY_ID_LEN],
+    aead: Aes256Gcm,
+    secret_key: Zeroizing<[u8; 32]>,
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+impl SealingKey {
+    fn new(raw: &[u8; 32]) -> Self {
+        let mut id = [0u8; KEY_ID_LEN];
+        id.copy_from_slice(&Sha256::digest(raw)[..KEY_ID_LEN]);
+        let enc = Zeroizing::new(hmac(raw, &[b"multistore session token aes-256-gcm v1"]));
+        let secret_key = Zeroizing::new(hmac(raw, &[b"multistore session secret access key v1"]));
+        SealingKey {
+            id,
+            aead: Aes256Gcm::new(aes_gcm::Key::<Aes256Gcm>::from_slice(&enc[..])),
+            secret_key,
+        }
+    }
+
+    fn secret_for(&self, access_key_id: &str) -> SecretKey {
+        let mac = hmac(self.secret_key.as_ref(), &[b"v1", access_key_id.as_bytes()]);
+        SecretKey::new(URL_SAFE_NO_PAD.encode(mac))
+    }
+}
+
+/// The keys that seal and open session tokens: the current one, and optionally the previous one
+/// during a rotation. Build once per isolate/process.
+#[derive(Clone)]
+pub struct SessionKeys {
+    current: SealingKey,
+    previous: Option<SealingKey>,
+}
+
+impl fmt::Debug for SessionKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionKeys")
+            .field("current", &hex::encode(self.current.id))
+            .field(
+                "previous",
+                &self.previous.as_ref().map(|k| hex::encode(k.id)),
+            )
+            .finish()
+    }
+}
+
+fn decode_key(var: &'static str, value: &str) -> Result<Zeroizing<[u8; 32]>, KeyError> {
+    let value = value.trim();
+    let bytes = Zeroizing::new(
+        [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+            .iter()
+            .find_map(|e| e.decode(value).ok())
+            .ok_or(KeyError::NotBase64 { var })?,
+    );
+    let mut key = Zeroizing::new([0u8; 32]);
+    if bytes.len() != 32 {
+        return Err(KeyError::WrongLength {
+            var,
+            len: bytes.len(),
+        });
+    }
+    key.copy_from_slice(&bytes);
+    Ok(key)
+}
+
+impl SessionKeys {
+    /// Builds the keys from raw 32-byte values.
+    pub fn new(current: &[u8; 32], previous: Option<&[u8; 32]>) -> Result<Self, KeyError> {
+        let current = SealingKey::new(current);
+        let previous = match previous.map(SealingKey::new) {
+            Some(p) if p.id == current.id => {
+                if p.secret_key != current.secret_key {
+                    return Err(KeyError::KeyIdCollision);
+                }
+                None
+            }
+            p => p,
+        };
+        Ok(SessionKeys { current, previous })
+    }
+
+    /// Builds the keys from the values of `SESSION_TOKEN_KEY` and `SESSION_TOKEN_KEY_PREVIOUS`
+    /// (base64, standard or url-safe, padding optional; each 32 bytes). An empty previous value
+    /// counts as unset.
+    pub fn from_env_values(current: &str, previous: Option<&str>) -> Result<Self, KeyError> {
+        let cur = decode_key("SESSION_TOKEN_KEY", current)?;
+        let prev = match previous.map(str::trim).filter(|p| !p.is_empty()) {
+            Some(p) => Some(decode_key("SESSION_TOKEN_KEY_PREVIOUS", p)?),
+            None => None,
+        };
+        Self::new(&cur, prev.as_deref())
+    }
+
+    /// The id of the key new tokens are sealed with (hex), for logs.
+    pub fn current_key_id(&self) -> String {
+        hex::encode(self.current.id)
+    }
+
+    fn key(&self, id: &[u8]) -> Option<&SealingKey> {
+        std::iter::once(&self.current)
+            .chain(self.previous.as_ref())
+            .find(|k| k.id == id)
+    }
+
+    /// The secret access key of a session minted now for `access_key_id` (current key).
+    pub fn secret_for(&self, access_key_id: &str) -> SecretKey {
+        self.current.secret_for(access_key_id)
+    }
+
+    /// Seals `claims` with the current key. `rng` fills the nonce.
+    pub fn seal(
+        &self,
+        claims: &SessionClaims,
+        rng: &mut dyn FnMut(&mut [u8]),
+    ) -> Result<String, TokenError> {
+        let payload = encode_payload(claims)?;
+        let mut header = [0u8; HEADER_LEN];
+        header[0] = TOKEN_VERSION;
+        header[1..1 + KEY_ID_LEN].copy_from_slice(&self.current.id);
+        rng(&mut header[1 + KEY_ID_LEN..]);
+        let aad = associated_data(&header, &claims.access_key_id);
+        let sealed = self
+            .current
+            .aead
+            .encrypt(
+                Nonce::from_slice(&header[1 + KEY_ID_LEN..]),
+                Payload {
+                    msg: &payload,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| TokenError::TooLarge("payload"))?;
+        let mut out = Vec::with_capacity(HEADER_LEN + sealed.len());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&sealed);
+        let token = URL_SAFE_NO_PAD.encode(out);
+        if token.len() > MAX_TOKEN_CHARS {
+            return Err(TokenError::TooLarge("token over MAX_TOKEN_CHARS"));
+        }
+        Ok(token)
+    }
+
+    /// Opens a token presented with `access_key_id` at time `now`.
+    pub fn open(
+        &self,
+        token: &str,
+        access_key_id: &str,
+        now: Timestamp,
+    ) -> Result<OpenedSession, TokenError> {
+        if token.len() > MAX_TOKEN_CHARS {
+            return Err(TokenError::Malformed("too long"));
+        }
+        let raw = URL_SAFE_NO_PAD
+            .decode(token.trim())
+            .map_err(|_| TokenError::Malformed("not base64url"))?;
+        let Some(&version) = raw.first() else {
+            return Err(TokenError::Malformed("empty"));
+        };
+        if version != TOKEN_VERSION {
+            return Err(TokenError::UnsupportedVersion(version));
+        }
+        if raw.len() < HEADER_LEN + TAG_LEN {
+            return Err(TokenError::Malformed("too short"));
+        }
+        let (header, sealed) = raw.split_at(HEADER_LEN);
+        let key = self
+            .key(&header[1..1 + KEY_ID_LEN])
+            .ok_or(TokenError::UnknownKey)?;
+        let aad = associated_data(header, access_key_id);
+        let payload = Zeroizing::new(
+            key.aead
+                .decrypt(
+                    Nonce::from_slice(&header[1 + KEY_ID_LEN..]),
+                    Payload {
+                        msg: sealed,
+                        aad: &aad,
+                    },
+                )
+                .map_err(|_| TokenError::Rejected)?,
+        );
+        let claims = decode_payload(&payload, access_key_id)?;
+        if now >= claims.expires_at {
+            return Err(TokenError::Expired {
+                expired_at: claims.expires_at,
+            });
+        }
+        Ok(OpenedSession {
+            secret_access_key: key.secret_for(access_key_id),
+            claims,
+        })
+    }
+}
+
+fn associated_data(header: &[u8], access_key_id: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(1 + KEY_ID_LEN + access_key_id.len());
+    aad.extend_from_slice(&header[..1 + KEY_ID_LEN]);
+    aad.extend_from_slice(access_key_id.as_bytes());
+    aad
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) -> Result<(), TokenError> {
+    let len = u16::try_from(s.len()).map_err(|_| TokenError::TooLarge("a string over 64 KiB"))?;
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(s.as_bytes());
+    Ok(())
+}
+
+fn put_count(out: &mut Vec<u8>, n: usize) -> Result<(), TokenError> {
+    let n = u16::try_from(n).map_err(|_| TokenError::TooLarge("too many items"))?;
+    out.extend_from_slice(&n.to_be_bytes());
+    Ok(())
+}
+
+fn encode_payload(c: &SessionClaims) -> Result<Vec<u8>, TokenError> {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(&c.issued_at.0.to_be_bytes());
+    out.extend_from_slice(&c.expires_at.0.to_be_bytes());
+    for s in [&c.role_id, &c.subject, &c.issuer, &c.session_name] {
+        put_str(&mut out, s)?;
+    }
+    put_count(&mut out, c.scopes.len())?;
+    for scope in &c.scopes {
+        put_str(&mut out, &scope.bucket)?;
+        put_count(&mut out, scope.prefixes.len())?;
+        for p in &scope.prefixes {
+            put_str(&mut out, p)?;
+        }
+        let mut bits = 0u16;
+        for a in &scope.actions {
+            let i = V1_ACTIONS
+                .iter()
+                .position(|x| x == a)
+                .ok_or(TokenError::UnsealableAction(*a))?;
+            bits |= 1 << i;
+        }
+        out.extend_from_slice(&bits.to_be_bytes());
+    }
+    Ok(out)
+}
+
+/// Reads the payload. Authenticated data only reaches here, so a failure means a bug or a
+/// compromised key; it is still an error, never a panic.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], TokenError> {
+        if self.0.len() < n {
+            return Err(TokenError::Malformed("truncated payload"));
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Ok(a)
+    }
+
+    fn i64(&mut self) -> Result<i64, TokenError> {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(self.take(8)?);
+        Ok(i64::from_be_bytes(b))
+    }
+
+    fn u16(&mut self) -> Result<u16, TokenError> {
+        let b = self.take(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    fn str(&mut self) -> Result<String, TokenError> {
+        let n = usize::from(self.u16()?);
+        String::from_utf8(self.take(n)?.to_vec())
+            .map_err(|_| TokenError::Malformed("a string is not UTF-8"))
+    }
+}
+
+fn decode_payload(payload: &[u8], access_key_id: &str) -> Result<SessionClaims, TokenError> {
+    let mut r = Reader(payload);
+    let issued_at = Timestamp(r.i64()?);
+    let expires_at = Timestamp(r.i64()?);
+    let role_id = r.str()?;
+    let subject = r.str()?;
+    let issuer = r.str()?;
+    let session_name = r.str()?;
+    let n = r.u16()?;
+    let mut scopes = Vec::with_capacity(usize::from(n).min(64));
+    for _ in 0..n {
+        let bucket = r.str()?;
+        let np = r.u16()?;
+        let mut prefixes = Vec::with_capacity(usize::from(np).min(64));
+        for _ in 0..np {
+            prefixes.push(r.str()?);
+        }
+        let bits = r.u16()?;
+        if bits >> V1_ACTIONS.len() != 0 {
+            return Err(TokenError::Malformed("unknown action bits"));
+        }
+        let actions = V1_ACTIONS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| bits & (1 << i) != 0)
+            .map(|(_, a)| *a)
+            .collect();
+        scopes.push(Scope {
+            bucket,
+            prefixes,
+            actions,
+        });
+    }
+    if !r.0.is_empty() {
+        return Err(TokenError::Malformed("trailing bytes"));
+    }
+    Ok(SessionClaims {
+        access_key_id: access_key_id.to_string(),
+        role_id,
+        subject,
+        issuer,
+        session_name,
+        scopes,
+        issued_at,
+        expires_at,
+    })
+}
+
+/// Mints a temporary access key id: `ASIA` and 16 base32 characters (80 random bits), the shape
+/// AWS uses for temporary credentials.
+pub fn mint_access_key_id(rng: &mut dyn FnMut(&mut [u8])) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut bytes = [0u8; 10];
+    rng(&mut bytes);
+    let mut bits: u128 = 0;
+    for b in bytes {
+        bits = (bits << 8) | u128::from(b);
+    }
+    let mut id = String::with_capacity(20);
+    id.push_str("ASIA");
+    for i in (0..16).rev() {
+        id.push(char::from(ALPHABET[((bits >> (i * 5)) & 31) as usize]));
+    }
+    id
+}
+
+/// A [`CredentialStore`] that answers requests carrying a session token from the token, and all
+/// others from `fallback` (the config's long-lived keys).
+#[derive(Debug)]
+pub struct SessionCredentialStore<'a, S: ?Sized> {
+    /// The keys that open session tokens.
+    pub keys: &'a SessionKeys,
+    /// Where access keys without a token are looked up.
+    pub fallback: &'a S,
+}
+
+impl<S: CredentialStore + ?Sized> CredentialStore for SessionCredentialStore<'_, S> {
+    fn lookup(
+        &self,
+        access_key_id: &str,
+        session_token: Option<&str>,
+        now: Timestamp,
+    ) -> Result<ResolvedCredential, S3Error> {
+        match session_token {
+            Some(token) => Ok(self
+                .keys
+                .open(token, access_key_id, now)?
+                .into_resolved_credential()),
+            None => self.fallback.lookup(access_key_id, None, now),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic "random" source for tests.
+    pub(crate) fn counter_rng(seed: u8) -> impl FnMut(&mut [u8]) {
+        let mut n = seed;
+        move |buf: &mut [u8]| {
+            for b in buf {
+                n = n.wrapping_mul(31).wrapping_add(7);
+                *b = n;
+            }
+        }
+    }
+
+    fn keys(k: u8) -> SessionKeys {
+        SessionKeys::new(&[k; 32], None).unwrap()
+    }
+
+    fn claims(akid: &str) -> SessionClaims {
+        SessionClaims {
+            access_key_id: akid.into(),
+            role_id: "ci".into(),
+            subject: "repo:org/repo:ref:refs/heads/main".into(),
+            issuer: "https://token.actions.githubusercontent.com".into(),
+            session_name: "build-42".into(),
+            scopes: vec![
+                Scope {
+                    bucket: "data".into(),
+                    prefixes: vec!["org/repo/".into(), "shared/".into()],
+                    actions: vec![Action::GetObject, Action::PutObject, Action::DeleteBucket],
+                },
+                Scope {
+                    bucket: "logs-*".into(),
+                    prefixes: vec![],
+                    actions: vec![Action::ListBucket],
+                },
+            ],
+            issued_at: Timestamp(1_700_000_000),
+            expires_at: Timestamp(1_700_003_600),
+        }
+    }
+
+    const NOW: Timestamp = Timestamp(1_700_000_100);
+
+    #[test]
+    fn a_sealed_token_opens_to_the_same_claims_and_secret() {
+        let k = keys(1);
+        let c = claims("ASIAAAAAAAAAAAAAAAAA");
+        let t = k.seal(&c, &mut counter_rng(1)).unwrap();
+        let opened = k.open(&t, &c.access_key_id, NOW).unwrap();
+        assert_eq!(opened.claims, c);
+        assert_eq!(
+            opened.secret_access_key.expose(),
+            k.secret_for(&c.access_key_id).expose()
+        );
+    }
+
+    #[test]
+    fn the_token_is_versioned_base64url_without_padding() {
+        let k = keys(1);
+        let t = k.seal(&claims("A"), &mut counter_rng(1)).unwrap();
+        assert!(t
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        let raw = URL_SAFE_NO_PAD.decode(&t).unwrap();
+        assert_eq!(raw[0], TOKEN_VERSION);
+        assert_eq!(hex::encode(&raw[1..5]), k.current_key_id());
+    }
+
+    #[test]
+    fn two_seals_use_different_nonces() {
+        let k = keys(1);
+        let mut rng = counter_rng(1);
+        let a = k.seal(&claims("A"), &mut rng).unwrap();
+        let b = k.seal(&claims("A"), &mut rng).unwrap();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn an_access_key_id_swapped_between_sessions_is_refused() {
+        let k = keys(1);
+        let t1 = k.seal(&claims("ASIAONE"), &mut counter_rng(1)).unwrap();
+        let _t2 = k.seal(&claims("ASIATWO"), &mut counter_rng(2)).unwrap();
+        assert_eq!(
+            k.open(&t1, "ASIATWO", NOW).unwrap_err(),
+            TokenError::Rejected
+        );
+    }
+
+    #[test]
+    fn every_flipped_bit_is_detected_and_never_panics() {
+        let k = keys(1);
+        let t = k.seal(&claims("A"), &mut counter_rng(1)).unwrap();
+        let raw = URL_SAFE_NO_PAD.decode(&t).unwrap();
+        for i in 0..raw.len() {
+            for bit in [0x01u8, 0x80] {
+                let mut bad = raw.clone();
+                bad[i] ^= bit;
+                let err = k.open(&URL_SAFE_NO_PAD.encode(&bad), "A", NOW).unwrap_err();
+                let expected = match i {
+                    0 => TokenError::UnsupportedVersion(bad[0]),
+                    1..=4 => TokenError::UnknownKey,
+                    _ => TokenError::Rejected,
+                };
+                assert_eq!(err, expected, "byte {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_and_garbage_tokens_are_malformed() {
+        let k = keys(1);
+        let t = k.seal(&claims("A"), &mut counter_rng(1)).unwrap();
+        let raw = URL_SAFE_NO_PAD.decode(&t).unwrap();
+        for n in [0, 1, 5, HEADER_LEN, HEADER_LEN + TAG_LEN - 1] {
+            let cut = URL_SAFE_NO_PAD.encode(&raw[..n]);
+            assert!(
+                matches!(k.open(&cut, "A", NOW), Err(TokenError::Malformed(_))),
+                "{n}"
+            );
+        }
+        // A full header and tag but no payload authenticates nothing.
+        let cut = URL_SAFE_NO_PAD.encode(&raw[..HEADER_LEN + TAG_LEN]);
+        assert_eq!(k.open(&cut, "A", NOW).unwrap_err(), TokenError::Rejected);
+        assert!(matches!(
+            k.open("not base64!", "A", NOW),
+            Err(TokenError::Malformed(_))
+        ));
+        assert!(matches!(
+            k.open(&"A".repeat(MAX_TOKEN_CHARS + 1), "A", NOW),
+            Err(TokenError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn an_expired_token_is_reported_as_expired() {
+        let k = keys(1);
+        let c = claims("A");
+        let t = k.seal(&c, &mut counter_rng(1)).unwrap();
+        assert_eq!(
+            k.open(&t, "A", c.expires_at).unwrap_err(),
+            TokenError::Expired {
+                expired_at: c.expires_at
+            }
+        );
+        assert!(k.open(&t, "A", Timestamp(c.expires_at.0 - 1)).is_ok());
+    }
+
+    #[test]
+    fn a_token_sealed_with_the_previous_key_still_opens_during_rotation() {
+        let old = keys(1);
+        let t = old.seal(&claims("A"), &mut counter_rng(1)).unwrap();
+        let rotated = SessionKeys::new(&[2; 32], Some(&[1; 32])).unwrap();
+        let opened = rotated.open(&t, "A", NOW).unwrap();
+        assert_eq!(
+            opened.secret_access_key.expose(),
+            old.secret_for("A").expose(),
+            "the secret is derived with the key that sealed the token"
+        );
+        // New tokens are sealed with the new key.
+        let t2 = rotated.seal(&claims("A"), &mut counter_rng(1)).unwrap();
+        assert_eq!(old.open(&t2, "A", NOW).unwrap_err(), TokenError::UnknownKey);
+    }
+
+    #[test]
+    fn a_token_sealed_with_a_rotated_out_key_is_refused() {
+        let t = keys(1).seal(&claims("A"), &mut counter_rng(1)).unwrap();
+        let later = SessionKeys::new(&[3; 32], Some(&[2; 32])).unwrap();
+        assert_eq!(
+            later.open(&t, "A", NOW).unwrap_err(),
+            TokenError::UnknownKey
+        );
+    }
+
+    #[test]
+    fn token_errors_map_to_s3_codes() {
+        let code = |e: TokenError| S3Error::from(e).code;
+        assert_eq!(code(TokenError::Rejected), ErrorCode::AccessDenied);
+        assert_eq!(
+            code(TokenError::Expired {
+                expired_at: Timestamp(0)
+            }),
+            ErrorCode::ExpiredToken
+        );
+        assert_eq!(code(TokenError::UnknownKey), ErrorCode::InvalidToken);
+        assert_eq!(code(TokenError::Malformed("x")), ErrorCode::InvalidToken);
+        assert_eq!(
+            code(TokenError::UnsupportedVersion(9)),
+            ErrorCode::InvalidToken
+        );
+    }
+
+    #[test]
+    fn env_values_accept_base64_variants_and_reject_bad_lengths() {
+        let std64 = STANDARD.encode([7u8; 32]);
+        let url = URL_SAFE_NO_PAD.encode([7u8; 32]);
+        let a = SessionKeys::from_env_values(&std64, None).unwrap();
+        let b = SessionKeys::from_env_values(&format!(" {url}\n"), Some("")).unwrap();
+        assert_eq!(a.current_key_id(), b.current_key_id());
+        assert_eq!(
+            SessionKeys::from_env_values(&STANDARD.encode([7u8; 16]), None).unwrap_err(),
+            KeyError::WrongLength {
+                var: "SESSION_TOKEN_KEY",
+                len: 16
+            }
+        );
+        assert_eq!(
+            SessionKeys::from_env_values(&std64, Some("***")).unwrap_err(),
+            KeyError::NotBase64 {
+                var: "SESSION_TOKEN_KEY_PREVIOUS"
+            }
+        );
+    }
+
+    #[test]
+    fn debug_shows_key_ids_only() {
+        let k = SessionKeys::new(&[9; 32], Some(&[8; 32])).unwrap();
+        let d = format!("{k:?}");
+        assert!(d.contains(&k.current_key_id()));
+        assert!(!d.contains("0909"));
+    }
+
+    #[test]
+    fn minted_access_key_ids_look_like_aws_temporary_keys() {
+        let mut rng = counter_rng(5);
+        let a = mint_access_key_id(&mut rng);
+        let b = mint_access_key_id(&mut rng);
+        assert_eq!(a.len(), 20);
+        assert!(a.starts_with("ASIA"));
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_uppercase() || (b'2'..=b'7').contains(&c)));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn every_action_can_be_sealed() {
+        for a in Action::ALL {
+            assert!(V1_ACTIONS.contains(&a), "{a} is missing from V1_ACTIONS");
+        }
+    }
+
+    #[test]
+    fn the_session_identity_carries_role_and_scopes() {
+        let c = claims("ASIAX");
+        let Identity::Principal {
+            name,
+            access_key_id,
+            role,
+            scopes,
+        } = c.identity()
+        else {
+            panic!("not a principal");
+        };
+        assert_eq!(name, c.subject);
+        assert_eq!(access_key_id, "ASIAX");
+        assert_eq!(role.as_deref(), Some("ci"));
+        assert_eq!(scopes, c.scopes);
+    }
+
+    #[test]
+    fn the_session_store_opens_tokens_and_falls_back_for_plain_keys() {
+        struct Plain;
+        impl CredentialStore for Plain {
+            fn lookup(
+                &self,
+                id: &str,
+                _: Option<&str>,
+                _: Timestamp,
+            ) -> Result<ResolvedCredential, S3Error> {
+                Err(S3Error::new(ErrorCode::InvalidAccessKeyId, id.to_string()))
+            }
+        }
+        let k = keys(1);
+        let store = SessionCredentialStore {
+            keys: &k,
+            fallback: &Plain,
+        };
+        let t = k.seal(&claims("ASIAX"), &mut counter_rng(1)).unwrap();
+        let r = store.lookup("ASIAX", Some(&t), NOW).unwrap();
+        assert_eq!(r.secret.expose(), k.secret_for("ASIAX").expose());
+        assert_eq!(
+            store.lookup("AKIA", None, NOW).unwrap_err().code,
+            ErrorCode::InvalidAccessKeyId
+        );
+        assert_eq!(
+            store.lookup("ASIAY", Some(&t), NOW).unwrap_err().code,
+            ErrorCode::AccessDenied
+        );
+    }
+}
