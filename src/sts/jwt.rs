@@ -558,7 +558,8 @@ fn claim_matches(value: Option<&Value>, globs: &[String]) -> bool {
     }
 }
 
-#[cfg(test)]
+// The test keys load through rsa's `pem` feature, a native-only dev-dependency.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 pub(crate) mod tests {
     use super::*;
     use rsa::pkcs8::DecodePrivateKey;

@@ -584,5 +584,6 @@ pub fn assume_role<'j>(
     })
 }
 
-#[cfg(test)]
+// The test keys load through rsa's `pem` feature, a native-only dev-dependency.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
