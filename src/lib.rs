@@ -21,6 +21,7 @@ pub mod auth;
 pub mod backend;
 pub mod chunked;
 pub mod config;
+pub mod cors;
 pub mod gateway;
 pub mod payload;
 pub mod percent;
