@@ -553,6 +553,23 @@ mod tests {
     }
 
     #[test]
+    fn bucket_name_routes_requests_that_do_not_parse_as_operations() {
+        let h = head(Method::OPTIONS, "/my%2Dbucket/k?acl");
+        assert!(parse(&h, None).is_err());
+        assert_eq!(bucket_name(&h, None).as_deref(), Some("my-bucket"));
+        assert_eq!(bucket_name(&head(Method::OPTIONS, "/"), None), None);
+        let mut v = head(Method::OPTIONS, "/k");
+        v.headers.insert(
+            http::header::HOST,
+            HeaderValue::from_static("data.s3.example.com"),
+        );
+        assert_eq!(
+            bucket_name(&v, Some("s3.example.com")).as_deref(),
+            Some("data")
+        );
+    }
+
+    #[test]
     fn bare_domain_stays_path_style() {
         let r = parse(&head(Method::GET, "/b/k"), Some("s3.example.com")).unwrap();
         assert_eq!(
