@@ -271,7 +271,6 @@ impl BucketCors {
         if let Ok(v) = HeaderValue::from_str(request_id) {
             h.insert("x-amz-request-id", v);
         }
-        h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(0u32));
         Ok(resp)
     }
 }
