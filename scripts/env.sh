@@ -30,6 +30,25 @@ ensure_rust() {
   fi
 }
 
+# Headless Chromium for the browser CORS test (tests/e2e/test_cors.py), from Debian's apt, only
+# when missing. Without root or apt the test skips itself, saying why.
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then
+    return
+  fi
+  phase "installing chromium (apt, for the browser CORS test)"
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null; then sudo="sudo -n"; else
+      echo "cannot install chromium without root: the browser CORS test will be skipped" >&2
+      return
+    fi
+  fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq || true
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
+    || echo "chromium could not be installed: the browser CORS test will be skipped" >&2
+}
+
 target_dir() {
   echo "${CARGO_TARGET_DIR:-$ROOT/target}"
 }

@@ -25,6 +25,8 @@ use crate::backend::s3::{copy_header, set_header, BackendRequest, S3Backend};
 use crate::checksum::{self, ChecksumCheck};
 use crate::chunked::SignedChunkDecoder;
 use crate::config::{BackendType, BucketConfig, ConfigError, CredentialIndex, GatewayConfig};
+use crate::cors::BucketCors;
+pub use crate::cors::CorsHeaders;
 pub use crate::payload::PayloadVerifier;
 use crate::policy::{self, Action, Identity};
 use crate::s3::error::push_escaped;
@@ -155,6 +157,8 @@ pub(crate) struct Finish {
     delete_errors: Vec<(String, &'static str, String)>,
     /// A pass-through bucket: the backend's NoSuchBucket is the client's answer, not ours.
     passthrough: bool,
+    /// The CORS headers of the answer (buckets with CORS rules).
+    cors: Option<CorsHeaders>,
 }
 
 /// Largest backend XML document we buffer for rewriting (a 1000-key listing is ~350 KiB).
@@ -166,6 +170,8 @@ const MAX_ERROR_BODY: usize = 64 << 10;
 #[derive(Debug)]
 struct BucketEntry {
     backend: Result<Backend, String>,
+    /// The CORS rules in force (configured, or the public default).
+    cors: BucketCors,
 }
 
 /// How a bucket's objects are reached.
@@ -193,6 +199,8 @@ pub struct Gateway {
     credentials: CredentialIndex,
     auth: AuthSettings,
     signing_keys: SigningKeyCache,
+    /// Whether any bucket has CORS rules: if none, requests skip the CORS lookup.
+    any_cors: bool,
 }
 
 impl Gateway {
@@ -220,9 +228,13 @@ impl Gateway {
                 if let Err(e) = &backend {
                     problems.push(format!("buckets[{i}] ({}): {e}", b.name));
                 }
-                BucketEntry { backend }
+                BucketEntry {
+                    backend,
+                    cors: BucketCors::new(b.cors_rules()),
+                }
             })
-            .collect();
+            .collect::<Vec<BucketEntry>>();
+        let any_cors = buckets.iter().any(|b| !b.cors.is_empty());
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -249,6 +261,7 @@ impl Gateway {
                 ..AuthSettings::default()
             },
             signing_keys: SigningKeyCache::default(),
+            any_cors,
             buckets,
             config,
             options,
@@ -271,7 +284,10 @@ impl Gateway {
     }
 
     fn plan_inner(&self, head: &RequestHead, ctx: &RequestContext, body: Option<Bytes>) -> Plan {
-        match self.try_plan(head, ctx, body) {
+        if head.method == Method::OPTIONS {
+            return Plan::Respond(self.preflight(head, ctx));
+        }
+        let plan = match self.try_plan(head, ctx, body) {
             Ok(plan) => plan,
             Err(err) => {
                 log::debug!(
@@ -282,6 +298,41 @@ impl Gateway {
                     err.message
                 );
                 Plan::Respond(error_response(&head.method, &err, &ctx.request_id))
+            }
+        };
+        match self.bucket_cors(head) {
+            Some(cors) => with_cors(plan, cors.for_request(&head.method, &head.headers)),
+            None => plan,
+        }
+    }
+
+    /// The CORS rules of the bucket a request names (by routing alone, so that requests that
+    /// fail to parse or authenticate get CORS headers too); None when it has none.
+    fn bucket_cors(&self, head: &RequestHead) -> Option<&BucketCors> {
+        if !self.any_cors {
+            return None;
+        }
+        let name = request::bucket_name(head, self.options.virtual_host_domain.as_deref())?;
+        let (index, _) = self.find_bucket(&name)?;
+        Some(&self.buckets[index].cors).filter(|c| !c.is_empty())
+    }
+
+    /// A CORS preflight: answered from the bucket's rules, without authentication (browsers
+    /// never sign preflights); it never reaches the backend.
+    fn preflight(&self, head: &RequestHead, ctx: &RequestContext) -> Response<Bytes> {
+        let none = BucketCors::default();
+        let cors = self.bucket_cors(head).unwrap_or(&none);
+        match cors.preflight(&head.headers, &ctx.request_id) {
+            Ok(resp) => resp,
+            Err(err) => {
+                log::debug!("OPTIONS {} -> {} ({})", head.target, err.code, err.message);
+                let mut resp = error_response(&head.method, &err, &ctx.request_id);
+                if !cors.is_empty() {
+                    if let Some(h) = cors.for_request(&Method::OPTIONS, &HeaderMap::new()) {
+                        h.apply(resp.headers_mut());
+                    }
+                }
+                resp
             }
         }
     }
@@ -642,6 +693,30 @@ impl Gateway {
             Some("application/xml"),
             &ctx.request_id,
         ))
+    }
+}
+
+/// Attaches a request's CORS headers to its plan: set now on a direct answer, carried by a
+/// forward or an R2 plan to every response it may produce. Runtimes need not know.
+fn with_cors(plan: Plan, cors: Option<CorsHeaders>) -> Plan {
+    let Some(cors) = cors else {
+        return plan;
+    };
+    match plan {
+        Plan::Respond(mut resp) => {
+            cors.apply(resp.headers_mut());
+            Plan::Respond(resp)
+        }
+        Plan::Forward(mut fwd) => {
+            fwd.finish.cors = Some(cors);
+            Plan::Forward(fwd)
+        }
+        Plan::R2(mut r2) => {
+            r2.cors = Some(cors);
+            Plan::R2(r2)
+        }
+        // Planned again once the body is read.
+        Plan::NeedBody { limit } => Plan::NeedBody { limit },
     }
 }
 
@@ -1033,6 +1108,7 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
             resource,
             delete_errors: extra.delete_errors,
             passthrough: backend_bucket.is_some(),
+            cors: None,
         },
     })
 }
@@ -1167,6 +1243,9 @@ impl Forward {
             out.append(name.clone(), value.clone());
         }
         finish_headers(&mut out, &self.request_id, timing);
+        if let Some(cors) = &self.finish.cors {
+            cors.apply(&mut out);
+        }
         // A HEAD that failed at the backend has no body to translate; an auth failure there is
         // still ours to report as a gateway problem.
         if self.method == Method::HEAD && status == StatusCode::FORBIDDEN {
@@ -1286,13 +1365,26 @@ impl Forward {
             &self.request_id,
         );
         add_server_timing(resp.headers_mut(), timing);
+        if let Some(cors) = &self.finish.cors {
+            cors.apply(resp.headers_mut());
+        }
         resp
     }
 
     fn error(&self, err: &S3Error, timing: Timing) -> Response<Bytes> {
         let err = err.clone().with_resource(self.finish.resource.clone());
-        let mut resp = error_response(&self.method, &err, &self.request_id);
+        let mut resp = self.refused(&err);
         add_server_timing(resp.headers_mut(), timing);
+        resp
+    }
+
+    /// The answer when the runtime refuses the request itself (a request body that failed
+    /// verification or broke off): the error, with this request's CORS headers.
+    pub fn refused(&self, err: &S3Error) -> Response<Bytes> {
+        let mut resp = error_response(&self.method, err, &self.request_id);
+        if let Some(cors) = &self.finish.cors {
+            cors.apply(resp.headers_mut());
+        }
         resp
     }
 
@@ -1566,5 +1658,170 @@ actions = ["get_object", "put_object", "list_bucket"]
             panic!()
         };
         assert!(r.body().is_empty(), "HEAD errors carry no body");
+    }
+
+    const CORS_CONFIG: &str = r#"
+[[buckets]]
+name = "site"
+backend_type = "s3"
+[buckets.backend_options]
+endpoint = "http://127.0.0.1:9000"
+bucket_name = "backend"
+access_key_id = "BACKENDKEY"
+secret_access_key = "backend-secret-value"
+[[buckets.cors]]
+allowed_origins = ["https://app.example.com"]
+allowed_methods = ["GET", "PUT"]
+allowed_headers = ["x-amz-*", "content-type", "authorization"]
+expose_headers = ["ETag"]
+
+[[buckets]]
+name = "plain"
+backend_type = "s3"
+anonymous_access = true
+cors = []
+[buckets.backend_options]
+endpoint = "http://127.0.0.1:9000"
+bucket_name = "backend"
+"#;
+
+    fn with_origin(mut h: RequestHead, origin: &'static str) -> RequestHead {
+        h.headers
+            .insert(http::header::ORIGIN, HeaderValue::from_static(origin));
+        h
+    }
+
+    fn preflight(target: &str, origin: &'static str, method: &'static str) -> RequestHead {
+        let mut h = with_origin(head(Method::OPTIONS, target), origin);
+        h.headers.insert(
+            http::header::ACCESS_CONTROL_REQUEST_METHOD,
+            HeaderValue::from_static(method),
+        );
+        h
+    }
+
+    fn cors_gateway() -> Gateway {
+        let text = format!("{CONFIG}\n{CORS_CONFIG}");
+        let config = GatewayConfig::parse(&text, ConfigFormat::Toml).unwrap();
+        Gateway::new(config, GatewayOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn a_preflight_is_answered_by_the_gateway_without_authentication() {
+        let mut h = preflight("/site/k", "https://app.example.com", "PUT");
+        h.headers.insert(
+            http::header::ACCESS_CONTROL_REQUEST_HEADERS,
+            HeaderValue::from_static("authorization,x-amz-date,x-amz-content-sha256"),
+        );
+        let Plan::Respond(r) = cors_gateway().plan(&h, &ctx()) else {
+            panic!("a preflight must never be forwarded")
+        };
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(
+            r.headers()["access-control-allow-origin"],
+            "https://app.example.com"
+        );
+        assert_eq!(r.headers()["access-control-allow-methods"], "GET, PUT");
+    }
+
+    #[test]
+    fn a_preflight_from_another_origin_or_to_a_bucket_without_rules_is_forbidden() {
+        let g = cors_gateway();
+        for h in [
+            preflight("/site/k", "https://evil.example", "GET"),
+            preflight("/site/k", "https://app.example.com", "DELETE"),
+            preflight("/plain/k", "https://app.example.com", "GET"),
+            preflight("/nope/k", "https://app.example.com", "GET"),
+        ] {
+            let Plan::Respond(r) = g.plan(&h, &ctx()) else {
+                panic!()
+            };
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{}", h.target);
+            assert!(String::from_utf8_lossy(r.body()).contains("<Code>AccessForbidden</Code>"));
+            assert!(r.headers().get("access-control-allow-origin").is_none());
+        }
+    }
+
+    #[test]
+    fn a_public_buckets_forwarded_answers_carry_the_default_cors_headers() {
+        let h = with_origin(head(Method::GET, "/pub/k"), "http://page.test");
+        let Plan::Forward(f) = gateway().plan(&h, &ctx()) else {
+            panic!()
+        };
+        let mut backend = HeaderMap::new();
+        backend.insert("etag", HeaderValue::from_static("\"e\""));
+        backend.insert("content-range", HeaderValue::from_static("bytes 0-4/9"));
+        backend.insert("x-amz-meta-team", HeaderValue::from_static("geo"));
+        backend.insert(
+            "access-control-allow-origin",
+            HeaderValue::from_static("https://backend.example"),
+        );
+        let (_, out) = f.response_head(StatusCode::PARTIAL_CONTENT, &backend, Timing::default());
+        assert_eq!(out["access-control-allow-origin"], "*");
+        assert_eq!(out["vary"], "Origin");
+        let expose = out["access-control-expose-headers"].to_str().unwrap();
+        for name in [
+            "ETag",
+            "Content-Range",
+            "x-amz-meta-team",
+            "x-amz-request-id",
+        ] {
+            assert!(expose.contains(name), "{expose}");
+        }
+        // Errors translated from the backend carry them too.
+        let missing =
+            Bytes::from_static(b"<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>");
+        let resp = f.buffered_response(
+            StatusCode::NOT_FOUND,
+            &HeaderMap::new(),
+            missing,
+            Timing::default(),
+        );
+        assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+        let refused = f.refused(&S3Error::internal("x"));
+        assert_eq!(refused.headers()["access-control-allow-origin"], "*");
+    }
+
+    #[test]
+    fn errors_answered_by_the_gateway_carry_cors_headers_for_a_matching_origin() {
+        let g = cors_gateway();
+        // Anonymous on a private bucket: AccessDenied, still readable by the allowed page.
+        let h = with_origin(head(Method::GET, "/site/k"), "https://app.example.com");
+        let Plan::Respond(r) = g.plan(&h, &ctx()) else {
+            panic!()
+        };
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            r.headers()["access-control-allow-origin"],
+            "https://app.example.com"
+        );
+        assert_eq!(r.headers()["access-control-allow-credentials"], "true");
+        assert_eq!(r.headers()["access-control-expose-headers"], "ETag");
+        // Another origin gets Vary but no grant.
+        let h = with_origin(head(Method::GET, "/site/k"), "https://evil.example");
+        let Plan::Respond(r) = g.plan(&h, &ctx()) else {
+            panic!()
+        };
+        assert!(r.headers().get("access-control-allow-origin").is_none());
+        assert_eq!(r.headers()["vary"], "Origin");
+    }
+
+    #[test]
+    fn a_public_bucket_with_an_empty_rule_list_gets_no_cors_headers_and_backend_ones_are_dropped() {
+        let h = with_origin(head(Method::GET, "/plain/k"), "https://app.example.com");
+        let Plan::Forward(f) = cors_gateway().plan(&h, &ctx()) else {
+            panic!()
+        };
+        let mut backend = HeaderMap::new();
+        backend.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+        backend.insert(
+            "access-control-expose-headers",
+            HeaderValue::from_static("ETag"),
+        );
+        let (_, out) = f.response_head(StatusCode::OK, &backend, Timing::default());
+        assert!(out
+            .keys()
+            .all(|k| !k.as_str().starts_with("access-control-")));
+        assert!(out.get("vary").is_none());
     }
 }

@@ -22,6 +22,7 @@ pub mod backend;
 pub mod checksum;
 pub mod chunked;
 pub mod config;
+pub mod cors;
 pub mod gateway;
 pub mod payload;
 pub mod percent;

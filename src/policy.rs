@@ -390,6 +390,7 @@ mod tests {
             anonymous_access: public,
             allowed_roles: roles.iter().map(|r| (*r).to_string()).collect(),
             backend_options: Default::default(),
+            cors: None,
         }
     }
 

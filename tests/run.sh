@@ -10,6 +10,7 @@ cd "$ROOT"
 ensure_rust
 ensure_venv
 ensure_worker_tools
+ensure_chromium
 
 phase "cargo fmt --check"
 cargo fmt --all -- --check

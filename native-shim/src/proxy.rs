@@ -214,7 +214,7 @@ impl Proxy {
                     .ok()
                     .and_then(|mut s| s.take())
                     .unwrap_or_else(|| incomplete_body(&e));
-                return full(error_response(&fwd.method, &err, &fwd.request_id));
+                return full(fwd.refused(&err));
             }
         };
         let mut builder = Request::builder()
@@ -249,7 +249,7 @@ impl Proxy {
                 fwd.request_id,
                 err.message
             );
-            return full(error_response(&fwd.method, &err, &fwd.request_id));
+            return full(fwd.refused(&err));
         }
         let resp = match result {
             Ok(r) => r,

@@ -23,7 +23,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
 use crate::auth::{Authenticated, PayloadMode};
 use crate::chunked::SignedChunkDecoder;
 use crate::config::BucketConfig;
-use crate::gateway::{error_response, ForwardBody, Plan, RequestContext, RequestHead};
+use crate::gateway::{error_response, CorsHeaders, ForwardBody, Plan, RequestContext, RequestHead};
 use crate::payload::PayloadVerifier;
 use crate::policy::Identity;
 use crate::s3::error::push_escaped;
@@ -277,6 +277,8 @@ pub struct R2Plan {
     /// `x-amz-request-id` of this request.
     pub request_id: String,
     render: Render,
+    /// CORS headers for every answer (set by the gateway for buckets with CORS rules).
+    pub(crate) cors: Option<CorsHeaders>,
 }
 
 /// What `respond` needs beyond the call.
@@ -546,6 +548,7 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
         content_length,
         request_id: ctx.request_id.clone(),
         render,
+        cors: None,
     })))
 }
 
@@ -1158,6 +1161,17 @@ impl R2Plan {
     /// `Content-Length` of the bytes R2 returned: the runtime sends the object's body in its
     /// place. Every other answer is complete as returned.
     pub fn respond(&self, outcome: R2Outcome) -> Response<Bytes> {
+        self.with_cors(self.respond_inner(outcome))
+    }
+
+    fn with_cors(&self, mut resp: Response<Bytes>) -> Response<Bytes> {
+        if let Some(cors) = &self.cors {
+            cors.apply(resp.headers_mut());
+        }
+        resp
+    }
+
+    fn respond_inner(&self, outcome: R2Outcome) -> Response<Bytes> {
         let rid = self.request_id.as_str();
         match (&self.call, outcome) {
             (R2Call::Get { .. } | R2Call::Head { .. }, R2Outcome::Missing) => {
@@ -1265,6 +1279,10 @@ impl R2Plan {
     /// range, upload and part errors keep their S3 codes; anything else is a 502 naming the
     /// binding.
     pub fn failed(&self, message: &str) -> Response<Bytes> {
+        self.with_cors(self.failed_inner(message))
+    }
+
+    fn failed_inner(&self, message: &str) -> Response<Bytes> {
         log::warn!(
             "request {}: R2 binding '{}' failed: {message}",
             self.request_id,
@@ -1293,10 +1311,16 @@ impl R2Plan {
     /// The answer of a runtime that has no R2 bindings (the native server): 501 naming the
     /// binding, so a config shared with the Worker fails clearly rather than silently.
     pub fn unsupported_runtime(&self) -> Response<Bytes> {
-        self.error(S3Error::not_implemented(format!(
+        self.with_cors(self.error(S3Error::not_implemented(format!(
             "this bucket is served through the R2 binding '{}', which exists only when the gateway runs as a Cloudflare Worker",
             self.binding
-        )))
+        ))))
+    }
+
+    /// The answer when the runtime refuses the request itself (a request body that failed
+    /// verification or broke off): the error, with this request's CORS headers.
+    pub fn refused(&self, err: &S3Error) -> Response<Bytes> {
+        self.with_cors(error_response(&self.render.method, err, &self.request_id))
     }
 
     fn no_such_key(&self) -> S3Error {

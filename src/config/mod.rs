@@ -25,6 +25,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer};
 
 use crate::auth::secret::SecretKey;
+pub use crate::cors::CorsRule;
 use crate::policy::{glob_match, is_glob, Scope};
 use crate::time::Timestamp;
 
@@ -122,6 +123,10 @@ pub struct BucketConfig {
     /// stored as their string form (`true`, `9000`).
     #[serde(default, deserialize_with = "deserialize_options")]
     pub backend_options: BTreeMap<String, String>,
+    /// CORS rules (`[[buckets.cors]]`, alias `cors_rules`). `None`: a public bucket gets
+    /// [`CorsRule::public_default`], any other none; `Some(vec![])` (`cors = []`): no CORS at all.
+    #[serde(default, alias = "cors_rules")]
+    pub cors: Option<Vec<CorsRule>>,
 }
 
 /// Whether a backend option holds a secret and must never be printed: names containing
@@ -160,11 +165,22 @@ impl fmt::Debug for BucketConfig {
             .field("anonymous_access", &self.anonymous_access)
             .field("allowed_roles", &self.allowed_roles)
             .field("backend_options", &Redacted(&self.backend_options))
+            .field("cors", &self.cors)
             .finish()
     }
 }
 
 impl BucketConfig {
+    /// The CORS rules in force: the configured ones, else the public default for a bucket with
+    /// `anonymous_access`, else none.
+    pub fn cors_rules(&self) -> Vec<CorsRule> {
+        match &self.cors {
+            Some(rules) => rules.clone(),
+            None if self.anonymous_access => vec![CorsRule::public_default()],
+            None => Vec::new(),
+        }
+    }
+
     /// A backend option.
     pub fn option(&self, key: &str) -> Option<&str> {
         self.backend_options.get(key).map(String::as_str)

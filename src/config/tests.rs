@@ -713,3 +713,92 @@ fn role_claim_conditions_take_a_glob_or_a_list_and_refuse_empty_lists() {
         assert!(has(&p, e), "missing {e:?} in {p:#?}");
     }
 }
+
+#[test]
+fn cors_rules_are_read_from_buckets_cors_tables_or_s3_style_json() {
+    let c = GatewayConfig::parse(
+        r#"
+        [[buckets]]
+        name = "site"
+        backend_type = "s3"
+        [buckets.backend_options]
+        bucket_name = "b"
+        region = "us-east-1"
+        [[buckets.cors]]
+        id = "app"
+        allowed_origins = ["https://app.example.com", "https://*.example.org"]
+        allowed_methods = ["get", "PUT"]
+        allowed_headers = ["*"]
+        expose_headers = ["ETag", "x-amz-meta-*"]
+        max_age_seconds = 600
+        "#,
+        ConfigFormat::Toml,
+    )
+    .unwrap();
+    let rule = &c.buckets[0].cors.as_ref().unwrap()[0];
+    assert_eq!(rule.id.as_deref(), Some("app"));
+    assert_eq!(rule.allowed_methods, vec!["GET", "PUT"]);
+    assert_eq!(rule.max_age_seconds, Some(600));
+    assert_eq!(c.buckets[0].cors_rules().len(), 1);
+
+    let json = r#"{"buckets": [{"name": "site", "backend_type": "s3", "anonymous_access": true,
+        "backend_options": {"bucket_name": "b", "region": "us-east-1"},
+        "cors_rules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"],
+                        "ExposeHeaders": ["Content-Range"], "MaxAgeSeconds": 60}]}]}"#;
+    let c = GatewayConfig::parse(json, ConfigFormat::Json).unwrap();
+    let rules = c.buckets[0].cors_rules();
+    assert_eq!(rules[0].allowed_origins, vec!["*"]);
+    assert_eq!(rules[0].expose_headers, vec!["Content-Range"]);
+    assert_eq!(rules[0].max_age_seconds, Some(60));
+}
+
+#[test]
+fn public_buckets_get_the_default_cors_rule_unless_they_name_rules_or_an_empty_list() {
+    let text = |extra: &str| {
+        format!(
+            "[[buckets]]\nname = \"pub\"\nbackend_type = \"s3\"\nanonymous_access = true\n{extra}\n\
+             [buckets.backend_options]\nbucket_name = \"b\"\nregion = \"us-east-1\"\n"
+        )
+    };
+    let c = GatewayConfig::parse(&text(""), ConfigFormat::Toml).unwrap();
+    assert_eq!(c.buckets[0].cors_rules(), vec![CorsRule::public_default()]);
+    let c = GatewayConfig::parse(&text("cors = []"), ConfigFormat::Toml).unwrap();
+    assert!(c.buckets[0].cors_rules().is_empty());
+    let private = text("").replace("anonymous_access = true", "anonymous_access = false");
+    let c = GatewayConfig::parse(&private, ConfigFormat::Toml).unwrap();
+    assert!(c.buckets[0].cors_rules().is_empty());
+}
+
+#[test]
+fn invalid_cors_rules_are_reported_with_their_paths() {
+    let p = toml_problems(
+        r#"
+        [[buckets]]
+        name = "site"
+        backend_type = "s3"
+        [buckets.backend_options]
+        bucket_name = "b"
+        region = "us-east-1"
+        [[buckets.cors]]
+        allowed_origins = ["https://*.*.example.com"]
+        allowed_methods = ["PATCH"]
+        allowed_headers = ["x-*-*", "bad header"]
+        expose_headers = ["ETag", ""]
+        max_age_seconds = "soon"
+        [[buckets.cors]]
+        allowed_headers = ["*"]
+        "#,
+    );
+    for expected in [
+        "buckets[0].cors[0].allowed_origins[0]: an origin may hold at most one '*'",
+        "buckets[0].cors[0].allowed_methods[0]: unknown method 'PATCH' (expected GET, PUT, POST, DELETE or HEAD)",
+        "buckets[0].cors[0].allowed_headers[0]: a header may hold at most one '*'",
+        "buckets[0].cors[0].allowed_headers[1]: not a header name",
+        "buckets[0].cors[0].expose_headers[1]: not a header name",
+        "buckets[0].cors[0].max_age_seconds: expected a whole number of seconds",
+        "buckets[0].cors[1].allowed_origins: missing (at least one origin, or \"*\")",
+        "buckets[0].cors[1].allowed_methods: missing (at least one of GET, PUT, POST, DELETE, HEAD)",
+    ] {
+        assert!(has(&p, expected), "{expected} not in {p:#?}");
+    }
+}

@@ -9,9 +9,13 @@ use std::fmt;
 #[allow(missing_docs)] // the variants are the S3 codes of the same name
 pub enum ErrorCode {
     AccessDenied,
+    /// S3's answer to a CORS preflight that no rule allows.
+    AccessForbidden,
     AuthorizationHeaderMalformed,
     AuthorizationQueryParametersError,
     BadDigest,
+    /// S3's answer to a malformed CORS preflight.
+    BadRequest,
     BucketAlreadyExists,
     EntityTooLarge,
     EntityTooSmall,
@@ -54,9 +58,11 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AccessDenied => "AccessDenied",
+            Self::AccessForbidden => "AccessForbidden",
             Self::AuthorizationHeaderMalformed => "AuthorizationHeaderMalformed",
             Self::AuthorizationQueryParametersError => "AuthorizationQueryParametersError",
             Self::BadDigest => "BadDigest",
+            Self::BadRequest => "BadRequest",
             Self::BucketAlreadyExists => "BucketAlreadyExists",
             Self::EntityTooLarge => "EntityTooLarge",
             Self::EntityTooSmall => "EntityTooSmall",
@@ -97,6 +103,7 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         match self {
             Self::AccessDenied
+            | Self::AccessForbidden
             | Self::InvalidAccessKeyId
             | Self::RequestTimeTooSkewed
             | Self::SignatureDoesNotMatch => 403,

@@ -189,6 +189,19 @@ pub fn parse(head: &RequestHead, domain: Option<&str>) -> Result<S3Request, S3Er
     Ok(req)
 }
 
+/// The bucket a request names, by routing alone (virtual-hosted Host, else the first path
+/// segment), without classifying the operation: what CORS needs, for preflights and for
+/// requests that fail to parse. None for the service root or an undecodable name.
+pub fn bucket_name(head: &RequestHead, domain: Option<&str>) -> Option<String> {
+    if let Some(b) = domain.and_then(|d| bucket_from_host(&head.headers, d)) {
+        return Some(b);
+    }
+    let target = strip_authority(&head.target);
+    let path = target.split_once('?').map_or(target, |(p, _)| p);
+    let first = path.strip_prefix('/')?.split('/').next()?;
+    decode(first, "bucket name").ok().filter(|b| !b.is_empty())
+}
+
 /// Strips `scheme://authority` from an absolute-form target.
 fn strip_authority(target: &str) -> &str {
     for scheme in ["http://", "https://"] {
@@ -536,6 +549,23 @@ mod tests {
         assert_eq!(
             (r.bucket.as_deref(), r.key.as_deref(), r.virtual_hosted),
             (Some("data"), Some("dir/k"), true)
+        );
+    }
+
+    #[test]
+    fn bucket_name_routes_requests_that_do_not_parse_as_operations() {
+        let h = head(Method::OPTIONS, "/my%2Dbucket/k?acl");
+        assert!(parse(&h, None).is_err());
+        assert_eq!(bucket_name(&h, None).as_deref(), Some("my-bucket"));
+        assert_eq!(bucket_name(&head(Method::OPTIONS, "/"), None), None);
+        let mut v = head(Method::OPTIONS, "/k");
+        v.headers.insert(
+            http::header::HOST,
+            HeaderValue::from_static("data.s3.example.com"),
+        );
+        assert_eq!(
+            bucket_name(&v, Some("s3.example.com")).as_deref(),
+            Some("data")
         );
     }
 

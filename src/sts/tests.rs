@@ -496,6 +496,7 @@ fn a_session_identity_is_authorized_by_its_expanded_scopes_and_role() {
         anonymous_access: false,
         allowed_roles: roles.iter().map(|r| (*r).to_string()).collect(),
         backend_options: Default::default(),
+        cors: None,
     };
     let data = bucket(&["ci"]);
     assert!(authorize(&identity, &data, Action::PutObject, "org/repo/build.tar").is_ok());

@@ -281,9 +281,7 @@ async fn forward(
     let kind = std::mem::replace(&mut fwd.body, ForwardBody::Empty);
     let upload = match body::prepare_upload(kind, body, length, &slot).await {
         Ok(u) => u,
-        Err(body::UploadError::Client(err)) => {
-            return to_js_response(error_response(&fwd.method, &err, &fwd.request_id), None)
-        }
+        Err(body::UploadError::Client(err)) => return to_js_response(fwd.refused(&err), None),
         Err(body::UploadError::Runtime(e)) => {
             return to_js_response(fwd.backend_failed(&e, no_time), None)
         }
@@ -316,7 +314,7 @@ async fn forward(
     };
     drop(keep_alive);
     if let Some(err) = slot.borrow_mut().take() {
-        return to_js_response(error_response(&fwd.method, &err, &fwd.request_id), None);
+        return to_js_response(fwd.refused(&err), None);
     }
     let resp: web_sys::Response = match result {
         Ok(r) => r.dyn_into()?,

@@ -11,8 +11,7 @@ use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
 use crate::gateway::{
-    error_response, Conditions, ForwardBody, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome,
-    R2Plan, R2Range,
+    Conditions, ForwardBody, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range,
 };
 
 use super::body::{self, Slot};
@@ -37,12 +36,7 @@ pub async fn execute(
     let upload = if needs_body {
         match body::prepare_upload(kind, client_body, plan.content_length, &slot).await {
             Ok(u) => Some(u),
-            Err(body::UploadError::Client(err)) => {
-                return to_js_response(
-                    error_response(&method_of(&plan.call), &err, &plan.request_id),
-                    None,
-                )
-            }
+            Err(body::UploadError::Client(err)) => return to_js_response(plan.refused(&err), None),
             Err(body::UploadError::Runtime(e)) => return to_js_response(plan.failed(&e), None),
         }
     } else {
@@ -55,21 +49,11 @@ pub async fn execute(
     let result = run(&plan.call, &bucket, upload_body).await;
     drop(upload);
     if let Some(err) = slot.borrow_mut().take() {
-        return to_js_response(
-            error_response(&method_of(&plan.call), &err, &plan.request_id),
-            None,
-        );
+        return to_js_response(plan.refused(&err), None);
     }
     match result {
         Ok((outcome, stream)) => to_js_response(plan.respond(outcome), stream),
         Err(e) => to_js_response(plan.failed(&js::describe(&e)), None),
-    }
-}
-
-fn method_of(call: &R2Call) -> http::Method {
-    match call {
-        R2Call::Head { .. } => http::Method::HEAD,
-        _ => http::Method::GET,
     }
 }
 

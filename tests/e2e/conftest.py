@@ -169,11 +169,25 @@ def seaweed(workdir):
         proc.stop()
 
 
+# CORS rules of the `cors-strict` bucket (public, but only this origin may read it from a page).
+# Any port of this host: the browser test serves its page there (resolved to 127.0.0.1).
+CORS_ALLOWED_HOST = "allowed.cors.test"
+CORS_ALLOWED_ORIGIN = f"http://{CORS_ALLOWED_HOST}:*"
+CORS_STRICT_RULES = [{
+    "id": "one-origin",
+    "allowed_origins": [CORS_ALLOWED_ORIGIN],
+    "allowed_methods": ["GET", "HEAD", "PUT"],
+    "allowed_headers": ["x-amz-*", "Content-Type", "Range"],
+    "expose_headers": ["ETag", "Content-Range", "x-amz-meta-*"],
+    "max_age_seconds": 600,
+}]
+
+
 def gateway_config(seaweed):
-    def bucket(name, **extra):
+    def bucket(name, backend=None, **extra):
         b = {"name": name, "backend_type": "s3", "backend_options": {
-            "endpoint": seaweed.endpoint, "bucket_name": BACKEND_BUCKETS[name], "region": "us-east-1",
-            "access_key_id": SW_KEY, "secret_access_key": SW_SECRET}}
+            "endpoint": seaweed.endpoint, "bucket_name": BACKEND_BUCKETS[backend or name],
+            "region": "us-east-1", "access_key_id": SW_KEY, "secret_access_key": SW_SECRET}}
         b.update(extra)
         return b
 
@@ -189,6 +203,9 @@ def gateway_config(seaweed):
             bucket("public", anonymous_access=True),
             bucket("private"),
             bucket("prefixed", backend_prefix=PREFIX),
+            # Public, with its own CORS rules instead of the public default.
+            bucket("cors-strict", backend="public", backend_prefix="cors-strict/",
+                   anonymous_access=True, cors=CORS_STRICT_RULES),
             # R2 through the Worker's DATA binding (the native server answers 501 for these).
             {"name": "r2", "backend_type": "r2", "backend_prefix": "r2/",
              "backend_options": {"binding": "DATA"}},
@@ -229,16 +246,18 @@ def toml_dump(cfg):
             for k, v in item.items():
                 if isinstance(v, dict):
                     nested[k] = v
-                elif k == "allowed_scopes":
+                elif k == "allowed_scopes" or (isinstance(v, list) and v and isinstance(v[0], dict)):
                     continue
                 else:
                     out.append(f"{k} = {val(v)}")
             for k, v in nested.items():
                 out.append(f"[{section}.{k}]")
                 out.extend(f"{kk} = {val(vv)}" for kk, vv in v.items())
-            for scope in item.get("allowed_scopes", []):
-                out.append(f"[[{section}.allowed_scopes]]")
-                out.extend(f"{kk} = {val(vv)}" for kk, vv in scope.items())
+            for k, v in item.items():
+                if isinstance(v, list) and v and isinstance(v[0], dict):
+                    for table in v:
+                        out.append(f"[[{section}.{k}]]")
+                        out.extend(f"{kk} = {val(vv)}" for kk, vv in table.items())
             out.append("")
     return "\n".join(out)
 
