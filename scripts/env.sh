@@ -30,23 +30,36 @@ ensure_rust() {
   fi
 }
 
-# Headless Chromium for the browser CORS test (tests/e2e/test_cors.py), from Debian's apt, only
-# when missing. Without root or apt the test skips itself, saying why.
-ensure_chromium() {
-  if [ -x /usr/bin/chromium ]; then
+# A Debian package for a test client, installed only if its binary is missing. Without root
+# (or apt), the tests that need it skip with a reason instead of failing the run.
+apt_tool() {
+  local binary="$1" package="$2" why="$3"
+  if [ -x "$binary" ]; then
     return
   fi
-  phase "installing chromium (apt, for the browser CORS test)"
+  phase "installing $package (apt, for $why)"
   local sudo=""
   if [ "$(id -u)" != 0 ]; then
     if command -v sudo >/dev/null; then sudo="sudo -n"; else
-      echo "cannot install chromium without root: the browser CORS test will be skipped" >&2
+      echo "cannot install $package without root: $why will be skipped" >&2
       return
     fi
   fi
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq || true
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
-    || echo "chromium could not be installed: the browser CORS test will be skipped" >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" \
+    >/dev/null 2>&1 || {
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq || true
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" \
+      || echo "$package could not be installed: $why will be skipped" >&2
+  }
+}
+
+# Headless Chromium for the browser CORS test (tests/e2e/test_cors.py).
+ensure_chromium() {
+  apt_tool /usr/bin/chromium chromium "the browser CORS test"
+}
+
+ensure_rclone() {
+  apt_tool /usr/bin/rclone rclone "the rclone tests"
 }
 
 target_dir() {

@@ -372,6 +372,24 @@ impl Gateway {
             .is_some_and(|(_, b)| {
                 b.is_glob() && b.backend_prefix.as_deref().unwrap_or("").is_empty()
             });
+        // Tools that "ensure the bucket exists" (rclone, Terraform, s3fs) create it first and
+        // accept S3's answer for a bucket that is already there.
+        if req.operation == Operation::CreateBucket && !is_passthrough {
+            if let Some((_, b)) = req.bucket.as_deref().and_then(|n| self.find_bucket(n)) {
+                let (code, msg) = if policy::may_see_bucket(identity, b) {
+                    (
+                        ErrorCode::BucketAlreadyOwnedByYou,
+                        "the bucket exists and you may already use it",
+                    )
+                } else {
+                    (
+                        ErrorCode::BucketAlreadyExists,
+                        "the bucket name is taken; buckets are defined by the gateway's configuration",
+                    )
+                };
+                return Err(S3Error::new(code, msg).with_resource(resource));
+            }
+        }
         if bucket_admin && !is_passthrough {
             return Err(S3Error::not_implemented(
                 "buckets are defined by the gateway's configuration; create or delete them there",

@@ -11,6 +11,7 @@ ensure_rust
 ensure_venv
 ensure_worker_tools
 ensure_chromium
+ensure_rclone
 
 phase "cargo fmt --check"
 cargo fmt --all -- --check

@@ -626,6 +626,22 @@ fn query_check<'a>(
     Ok((check, payload))
 }
 
+/// Values a client may have signed for `Accept-Encoding` before an edge rewrote it: Cloudflare
+/// (and so every Worker) replaces the header with its own (`br, gzip`), and some clients sign it
+/// (rclone sends and signs `gzip`). The header selects a transfer coding, not what is read or
+/// written, so accepting a signature over one of these values instead widens nothing; every
+/// other signed part of the request must still match.
+const REWRITTEN_ACCEPT_ENCODINGS: &[&str] = &[
+    "gzip",
+    "identity",
+    "gzip, deflate",
+    "gzip, deflate, br",
+    "gzip, br",
+    "br, gzip",
+    "gzip, deflate, br, zstd",
+    "*",
+];
+
 fn verify_signature(
     check: &Check<'_>,
     secret: &SecretKey,
@@ -658,6 +674,31 @@ fn verify_signature(
     let key = keys.get(&p.access_key_id, secret, &p.date, &p.region, service);
     if sign(&key, &sts).ct_eq(&provided) {
         return Ok(key);
+    }
+    if signed.contains(&"accept-encoding") {
+        let scope_ref = &scope;
+        let matches = REWRITTEN_ACCEPT_ENCODINGS.iter().any(|candidate| {
+            let mut h = check.headers.clone();
+            h.insert(
+                http::header::ACCEPT_ENCODING,
+                http::HeaderValue::from_static(candidate),
+            );
+            let Ok(headers) = canonical_headers(&h, &signed) else {
+                return false;
+            };
+            let creq = canonical_request(
+                check.method,
+                &canonical_uri(check.raw_path),
+                &canonical_query(check.raw_query),
+                &headers,
+                &p.signed_headers,
+                &check.payload_hash,
+            );
+            sign(&key, &string_to_sign(&check.amz_date, scope_ref, &creq)).ct_eq(&provided)
+        });
+        if matches {
+            return Ok(key);
+        }
     }
     log::debug!(
         "signature mismatch for {}: canonical request sha256 {}",

@@ -105,6 +105,12 @@ def test_create_bucket_is_refused_clearly(s3):
     assert "configuration" in resp["Error"]["Message"]
 
 
+def test_creating_a_configured_bucket_answers_as_s3_does_for_an_existing_one(s3):
+    # What "ensure the bucket exists" tools (rclone, Terraform) accept as success.
+    assert_client_error(s3["admin"].create_bucket, 409, "BucketAlreadyOwnedByYou", Bucket="private")
+    assert_client_error(s3["anon"].create_bucket, 409, "BucketAlreadyExists", Bucket="private")
+
+
 def test_list_bucket_result_is_well_formed_xml_with_request_id(gateway):
     r = requests.get(f"{gateway.endpoint}/public?list-type=2")
     assert r.status_code == 200

@@ -747,3 +747,32 @@ fn hostile_authorization_values_never_panic() {
         assert!(verify(Method::GET, &format!("/b/k?{q}"), host_only(), NOW).is_err());
     }
 }
+
+#[test]
+fn a_signed_accept_encoding_that_an_edge_rewrote_still_verifies_and_nothing_else_may_change() {
+    let mut h = header_signed(
+        "GET",
+        "/b/k",
+        SECRET,
+        NOW,
+        "us-east-1",
+        &[("accept-encoding", "gzip")],
+    );
+    // What Cloudflare hands a Worker whatever the client sent.
+    h.insert("accept-encoding", HeaderValue::from_static("br, gzip"));
+    assert!(verify(Method::GET, "/b/k", h.clone(), NOW).is_ok());
+    // The fallback covers Accept-Encoding only: another path still fails.
+    let err = verify(Method::GET, "/b/other", h, NOW).unwrap_err();
+    assert_eq!(err.code, ErrorCode::SignatureDoesNotMatch);
+    // A value outside the known rewrites is not guessed at.
+    let mut h = header_signed(
+        "GET",
+        "/b/k",
+        SECRET,
+        NOW,
+        "us-east-1",
+        &[("accept-encoding", "x-odd")],
+    );
+    h.insert("accept-encoding", HeaderValue::from_static("br, gzip"));
+    assert!(verify(Method::GET, "/b/k", h, NOW).is_err());
+}
