@@ -797,8 +797,13 @@ fn an_outcome_that_does_not_fit_the_call_is_an_internal_error() {
 }
 
 #[test]
-fn bucket_admin_on_an_r2_bucket_stays_not_implemented() {
+fn creating_an_r2_bucket_answers_already_owned_and_deleting_it_stays_not_implemented() {
     let Plan::Respond(r) = gateway().plan(&signed(Method::PUT, "/pub", &[]), &ctx()) else {
+        panic!()
+    };
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(body_text(&r).contains("BucketAlreadyOwnedByYou"));
+    let Plan::Respond(r) = gateway().plan(&signed(Method::DELETE, "/pub", &[]), &ctx()) else {
         panic!()
     };
     assert_eq!(r.status(), StatusCode::NOT_IMPLEMENTED);
