@@ -188,3 +188,148 @@ impl CredentialStore for GatewayCredentials<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigFormat, GatewayConfig};
+    use crate::GatewayOptions;
+    use http::HeaderValue;
+
+    const CONFIG: &str = r#"
+[[buckets]]
+name = "b"
+backend_type = "s3"
+allowed_roles = ["r"]
+[buckets.backend_options]
+endpoint = "https://s3.example.com"
+bucket_name = "bk"
+[[roles]]
+role_id = "r"
+trusted_oidc_issuers = ["https://idp.example"]
+subject_conditions = ["*"]
+[[roles.allowed_scopes]]
+bucket = "b"
+actions = ["get_object"]
+"#;
+
+    fn gateway(keys: bool) -> Gateway {
+        let config = GatewayConfig::parse(CONFIG, ConfigFormat::Toml).unwrap();
+        let session_keys = keys.then(|| SessionKeys::new(&[7; 32], None).unwrap());
+        Gateway::new(
+            config,
+            GatewayOptions {
+                session_keys,
+                ..GatewayOptions::default()
+            },
+        )
+        .unwrap()
+    }
+
+    fn ctx() -> RequestContext {
+        RequestContext {
+            now: Timestamp(1_700_000_000),
+            request_id: "REQ".into(),
+        }
+    }
+
+    fn form_post() -> RequestHead {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
+        );
+        RequestHead {
+            method: Method::POST,
+            target: "/".into(),
+            headers,
+        }
+    }
+
+    /// `{"alg":"RS256","kid":"k"}.{"iss":"https://idp.example","sub":"s"}.sig`
+    fn token(iss: &str) -> String {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine;
+        let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"k"}"#);
+        let c = URL_SAFE_NO_PAD.encode(format!(r#"{{"iss":"{iss}","sub":"s"}}"#));
+        format!("{h}.{c}.c2ln")
+    }
+
+    fn body(iss: &str) -> Bytes {
+        Bytes::from(format!(
+            "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=r&WebIdentityToken={}",
+            token(iss)
+        ))
+    }
+
+    fn status_and_text(plan: Plan) -> (u16, String) {
+        let Plan::Respond(resp) = plan else {
+            panic!("expected an answer, got {plan:?}")
+        };
+        (
+            resp.status().as_u16(),
+            String::from_utf8_lossy(resp.body()).into_owned(),
+        )
+    }
+
+    #[test]
+    fn a_form_post_to_the_root_reads_the_body_then_asks_for_the_issuers_jwks() {
+        let g = gateway(true);
+        assert!(matches!(
+            g.plan(&form_post(), &ctx()),
+            Plan::NeedBody {
+                limit: sts::MAX_BODY_BYTES
+            }
+        ));
+        match g.plan_with_body(&form_post(), &ctx(), body("https://idp.example")) {
+            Plan::NeedJwks { issuer, refresh } => {
+                assert_eq!(issuer, "https://idp.example");
+                assert!(!refresh);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_untrusted_issuer_is_refused_before_anything_is_fetched() {
+        let g = gateway(true);
+        let (status, text) =
+            status_and_text(g.plan_with_body(&form_post(), &ctx(), body("https://evil.example")));
+        assert_eq!(status, 400);
+        assert!(text.contains("<Code>InvalidIdentityToken</Code>"), "{text}");
+    }
+
+    #[test]
+    fn without_a_jwks_the_runtime_is_asked_to_refetch_once_then_the_error_is_answered() {
+        let g = gateway(true);
+        let b = body("https://idp.example");
+        let mut rng = |buf: &mut [u8]| buf.fill(1);
+        assert!(matches!(
+            g.plan_with_jwks(&form_post(), &ctx(), &b, None, true, &mut rng),
+            Plan::NeedJwks { refresh: true, .. }
+        ));
+        let (status, text) =
+            status_and_text(g.plan_with_jwks(&form_post(), &ctx(), &b, None, false, &mut rng));
+        assert_eq!(status, 400);
+        assert!(
+            text.contains("<Code>IDPCommunicationError</Code>"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn without_session_keys_sts_is_unavailable_and_session_tokens_are_invalid() {
+        let g = gateway(false);
+        let (status, text) = status_and_text(g.plan(&form_post(), &ctx()));
+        assert_eq!(status, 503);
+        assert!(text.contains("SESSION_TOKEN_KEY"), "{text}");
+        let creds = GatewayCredentials {
+            index: &g.credentials,
+            sessions: None,
+        };
+        let err = creds
+            .lookup("ASIAXXXXXXXXXXXXXXXX", Some("tok"), Timestamp(0))
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidToken);
+    }
+}
