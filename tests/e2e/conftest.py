@@ -212,6 +212,7 @@ class OidcIssuer:
             "rsa-2": ("RS256", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
         }
         self.jwks_fetches = 0
+        self.last_jwks_fetch = 0.0
         issuer = self
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (BaseHTTPRequestHandler,), {
             "do_GET": lambda h: issuer._serve(h),
@@ -237,6 +238,7 @@ class OidcIssuer:
                    "id_token_signing_alg_values_supported": ["RS256", "ES256"]}
         elif h.path == "/jwks.json":
             self.jwks_fetches += 1
+            self.last_jwks_fetch = time.time()
             doc = self.jwks()
         else:
             h.send_response(404)
@@ -248,6 +250,10 @@ class OidcIssuer:
         h.send_header("Content-Length", str(len(body)))
         h.end_headers()
         h.wfile.write(body)
+
+    def publish(self, kid):
+        """Moves an unpublished key into the JWKS (a key rotation at the issuer)."""
+        self.keys[kid] = self.unpublished.pop(kid)
 
     def claims(self, sub="alice", **overrides):
         now = int(time.time())

@@ -10,7 +10,9 @@ import json
 import os
 import re
 import subprocess
+import time
 import uuid
+from types import SimpleNamespace
 
 import boto3
 import pytest
@@ -18,7 +20,8 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import STS_ROLE, boto
+from conftest import (SESSION_TOKEN_KEY, STS_ROLE, Proc, boto, free_port, gateway_config,
+                      server_binary, toml_dump, wait_http)
 
 ROLE_ARN = f"arn:aws:iam::123456789012:role/{STS_ROLE}"
 
@@ -255,3 +258,67 @@ def test_a_session_token_with_a_long_lived_key_is_refused(gateway, alice):
     with pytest.raises(ClientError) as e:
         s3.list_objects_v2(Bucket="private")
     assert error_code(e) == "AccessDenied"
+
+
+def test_a_key_rotated_in_at_the_issuer_is_picked_up_by_a_rate_limited_refetch(gateway, oidc):
+    from cryptography.hazmat.primitives.asymmetric import ec
+    oidc.unpublished["ec-2"] = ("ES256", ec.generate_private_key(ec.SECP256R1()))
+    # Make sure the gateway holds a JWKS, then rotate a new key in at the issuer.
+    assume(gateway, oidc.token("alice"))
+    oidc.publish("ec-2")
+    token = oidc.token("alice", kid="ec-2")
+    # Within 30 s of the last fetch the unknown kid does not trigger a refetch.
+    if time.time() - oidc.last_jwks_fetch < 25:
+        fetches = oidc.jwks_fetches
+        status, code, text = raw_sts(gateway, token)
+        assert (status, code) == (400, "InvalidIdentityToken"), text
+        assert oidc.jwks_fetches == fetches, "refetched within the rate limit"
+    time.sleep(max(0.0, oidc.last_jwks_fetch + 31 - time.time()))
+    fetches = oidc.jwks_fetches
+    creds = assume(gateway, token)["Credentials"]
+    assert creds["AccessKeyId"].startswith("ASIA")
+    assert oidc.jwks_fetches == fetches + 1
+
+
+def native_server(tmp_path, name, config_path, env, *extra):
+    port = free_port()
+    proc = Proc([server_binary(), "--config", str(config_path), "--listen", f"127.0.0.1:{port}",
+                 *extra], tmp_path / f"{name}.log", env=env)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(base + "/", proc, timeout=30)
+    return proc, SimpleNamespace(endpoint=base)
+
+
+def test_native_roles_from_sts_config_and_sts_off_without_a_key(gateway, oidc, seaweed, tmp_path):
+    if gateway.runtime != "native":
+        pytest.skip("starts its own native server processes")
+    cfg = gateway_config(seaweed, oidc.url)
+    roles = {"roles": cfg.pop("roles"), "credentials": []}
+    main, sts_file = tmp_path / "buckets.toml", tmp_path / "sts.json"
+    main.write_text(toml_dump(cfg))
+    sts_file.write_text(json.dumps(roles))
+    env = dict(os.environ, SESSION_TOKEN_KEY=SESSION_TOKEN_KEY)
+    proc, gw = native_server(tmp_path, "sts-config", main, env, "--sts-config", str(sts_file))
+    try:
+        creds = assume(gw, oidc.token("alice"))["Credentials"]
+        s3 = session_s3(gw, creds)
+        s3.put_object(Bucket="private", Key="users/alice/from-sts-config", Body=b"ok")
+    finally:
+        proc.stop()
+
+    env.pop("SESSION_TOKEN_KEY")
+    proc, gw = native_server(tmp_path, "no-key", main, env, "--sts-config", str(sts_file))
+    try:
+        status, code, text = raw_sts(gw, oidc.token("alice"))
+        assert (status, code) == (503, "ServiceUnavailable"), text
+        assert "SESSION_TOKEN_KEY" in text
+        with pytest.raises(ClientError) as e:
+            session_s3(gw, creds).get_object(Bucket="private", Key="users/alice/from-sts-config")
+        assert error_code(e) == "InvalidToken"
+    finally:
+        proc.stop()
+
+    env["SESSION_TOKEN_KEY"] = "dG9vIHNob3J0"
+    bad = subprocess.run([server_binary(), "--config", str(main), "--listen", "127.0.0.1:0"],
+                         env=env, capture_output=True, text=True, timeout=30)
+    assert bad.returncode != 0 and "SESSION_TOKEN_KEY" in bad.stderr
