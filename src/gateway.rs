@@ -35,13 +35,19 @@ use crate::s3::request::{self, Operation, S3Request};
 use crate::s3::xml::{self, XmlRewrite};
 use crate::s3::ErrorCode;
 use crate::s3::S3Error;
+use crate::sts::token::SessionKeys;
 use crate::time::Timestamp;
+
+mod sts;
 
 /// Runtime options that are not part of the config document.
 #[derive(Clone, Debug, Default)]
 pub struct GatewayOptions {
     /// Enables virtual-hosted style for `{bucket}.{domain}`.
     pub virtual_host_domain: Option<String>,
+    /// Keys that seal and open STS session tokens (`SESSION_TOKEN_KEY`). None: STS requests
+    /// answer 503 and requests carrying a session token are refused with `InvalidToken`.
+    pub session_keys: Option<SessionKeys>,
 }
 
 /// Per-request inputs from the runtime: the world, passed in.
@@ -65,6 +71,16 @@ pub enum Plan {
     NeedBody {
         /// Cap on the body.
         limit: usize,
+    },
+    /// An STS request needs the JSON Web Key Set of `issuer` (one the role trusts, checked
+    /// fetchable): take it from the cache, or fetch it (see [`crate::sts::fetch`]), and call
+    /// [`Gateway::plan_with_jwks`]. `refresh`: the cached one lacks the token's key; refetch it
+    /// if the rate limit allows and call again with `may_refresh: false`.
+    NeedJwks {
+        /// The issuer URL.
+        issuer: String,
+        /// Whether the cached JWKS was found wanting.
+        refresh: bool,
     },
     /// One call on an R2 binding (`backend_type = "r2"`), then [`R2Plan::respond`].
     R2(Box<R2Plan>),
@@ -287,6 +303,9 @@ impl Gateway {
         if head.method == Method::OPTIONS {
             return Plan::Respond(self.preflight(head, ctx));
         }
+        if sts::is_sts(head) {
+            return self.plan_sts(head, ctx, body.as_deref());
+        }
         let plan = match self.try_plan(head, ctx, body) {
             Ok(plan) => plan,
             Err(err) => {
@@ -348,7 +367,10 @@ impl Gateway {
         let authed = auth::authenticate(
             head,
             &req,
-            &self.credentials,
+            &sts::GatewayCredentials {
+                index: &self.credentials,
+                sessions: self.options.session_keys.as_ref(),
+            },
             &self.auth,
             &self.signing_keys,
             ctx.now,
@@ -735,6 +757,8 @@ fn with_cors(plan: Plan, cors: Option<CorsHeaders>) -> Plan {
         }
         // Planned again once the body is read.
         Plan::NeedBody { limit } => Plan::NeedBody { limit },
+        // STS is routed before CORS; never reached.
+        p @ Plan::NeedJwks { .. } => p,
     }
 }
 

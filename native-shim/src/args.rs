@@ -15,8 +15,9 @@ Flags also take their value inline: --listen=127.0.0.1:9000.
 SIGTERM or SIGINT: stop accepting, let in-flight requests finish (at most 30 s), exit 0;
 a second signal stops at once.
 
-environment: RUST_LOG (default multistore=info), SESSION_TOKEN_KEY, OIDC_PROVIDER_KEY,
-OIDC_PROVIDER_ISSUER
+environment: RUST_LOG (default multistore=info); SESSION_TOKEN_KEY (base64, 32 bytes: turns
+on STS AssumeRoleWithWebIdentity and session tokens) and SESSION_TOKEN_KEY_PREVIOUS (still opens
+tokens sealed before a rotation)
 ";
 
 /// Parsed arguments.

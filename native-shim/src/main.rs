@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use multistore::config::{ConfigFormat, GatewayConfig};
+use multistore::sts::token::SessionKeys;
 use multistore::{Gateway, GatewayOptions};
 
 fn main() -> ExitCode {
@@ -41,18 +42,6 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    // Read now so later features (STS, OIDC) find them; never logged.
-    let secrets_set = [
-        "SESSION_TOKEN_KEY",
-        "OIDC_PROVIDER_KEY",
-        "OIDC_PROVIDER_ISSUER",
-    ]
-    .iter()
-    .filter(|k| std::env::var_os(k).is_some())
-    .count();
-    log::debug!(
-        "{secrets_set} of SESSION_TOKEN_KEY/OIDC_PROVIDER_KEY/OIDC_PROVIDER_ISSUER are set"
-    );
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -76,6 +65,31 @@ fn main() -> ExitCode {
     }
 }
 
+/// `SESSION_TOKEN_KEY` (and `SESSION_TOKEN_KEY_PREVIOUS`): the keys of STS session tokens.
+/// Unset: STS is off. Set but invalid: refuse to start (never log the value).
+fn session_keys() -> Result<Option<SessionKeys>, String> {
+    let var = |name: &str| -> Result<Option<String>, String> {
+        match std::env::var(name) {
+            Ok(v) if v.trim().is_empty() => Ok(None),
+            Ok(v) => Ok(Some(v)),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
+        }
+    };
+    let Some(current) = var("SESSION_TOKEN_KEY")? else {
+        log::info!("SESSION_TOKEN_KEY is not set: STS and session tokens are off");
+        return Ok(None);
+    };
+    let previous = var("SESSION_TOKEN_KEY_PREVIOUS")?;
+    let keys =
+        SessionKeys::from_env_values(&current, previous.as_deref()).map_err(|e| e.to_string())?;
+    log::info!(
+        "STS enabled: session tokens sealed with key {}",
+        keys.current_key_id()
+    );
+    Ok(Some(keys))
+}
+
 /// Reads, parses and validates the config file(s) and builds the gateway.
 fn load(args: &args::Args) -> Result<Gateway, String> {
     let read = |path: &str| -> Result<GatewayConfig, String> {
@@ -93,6 +107,7 @@ fn load(args: &args::Args) -> Result<Gateway, String> {
         config,
         GatewayOptions {
             virtual_host_domain: args.domain.clone(),
+            session_keys: session_keys()?,
         },
     )
     .map_err(|e| format!("{}: {e}", args.config))

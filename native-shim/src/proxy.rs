@@ -25,6 +25,8 @@ use multistore::gateway::{
 };
 use multistore::payload::BodyCheck;
 use multistore::s3::{ErrorCode, S3Error};
+use multistore::sts::fetch::{self as jwks_fetch, JwksCache};
+use multistore::sts::jwt::Jwks;
 use multistore::time::Timestamp;
 use multistore::{Gateway, Plan, RequestContext, RequestHead};
 
@@ -44,6 +46,8 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Proxy {
     gateway: Arc<Gateway>,
     client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
+    /// OIDC issuers' keys, for STS (the lock is never held across an await).
+    jwks: Mutex<JwksCache>,
 }
 
 impl Proxy {
@@ -65,7 +69,11 @@ impl Proxy {
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build(https);
-        Ok(Proxy { gateway, client })
+        Ok(Proxy {
+            gateway,
+            client,
+            jwks: Mutex::default(),
+        })
     }
 
     /// Handles one request; a panic anywhere below becomes a 500, never a dead server.
@@ -108,6 +116,7 @@ impl Proxy {
         let t0 = Instant::now();
         let mut plan = self.gateway.plan(&head, &ctx);
         let mut body = Some(body);
+        let mut read = Bytes::new();
         if let Plan::NeedBody { limit } = plan {
             // Only small XML bodies (DeleteObjects) are ever read whole, and only after the
             // caller passed authentication and the coarse authorization.
@@ -117,7 +126,10 @@ impl Proxy {
                 None => Ok(Bytes::new()),
             };
             plan = match collected {
-                Ok(bytes) => self.gateway.plan_with_body(&head, &ctx, bytes),
+                Ok(bytes) => {
+                    read = bytes.clone();
+                    self.gateway.plan_with_body(&head, &ctx, bytes)
+                }
                 Err(e) if e.is::<http_body_util::LengthLimitError>() => {
                     return full(body_too_large(&head.method, &ctx.request_id, limit));
                 }
@@ -126,6 +138,10 @@ impl Proxy {
                     return full(error_response(&head.method, &err, &ctx.request_id));
                 }
             };
+        }
+        if let Plan::NeedJwks { issuer, .. } = &plan {
+            let issuer = issuer.clone();
+            plan = self.assume_role(&head, &ctx, &read, &issuer).await;
         }
         let plan_time = t0.elapsed();
         match plan {
@@ -142,11 +158,101 @@ impl Proxy {
             Plan::Forward(fwd) => self.forward(*fwd, body, plan_time).await,
             // R2 bindings exist only inside a Worker.
             Plan::R2(r2) => full(r2.unsupported_runtime()),
-            Plan::NeedBody { .. } => {
-                let err = S3Error::internal("the gateway asked for the request body twice");
+            Plan::NeedBody { .. } | Plan::NeedJwks { .. } => {
+                let err = S3Error::internal("the gateway asked for the same input twice");
                 full(error_response(&head.method, &err, &ctx.request_id))
             }
         }
+    }
+
+    /// STS: verify the web identity token with the issuer's JWKS (cached, fetched when missing
+    /// or stale, refetched once when the token's key is unknown) and mint the credentials.
+    async fn assume_role(
+        &self,
+        head: &RequestHead,
+        ctx: &RequestContext,
+        body: &[u8],
+        issuer: &str,
+    ) -> Plan {
+        let jwks = self.jwks(issuer, false).await;
+        let plan =
+            self.gateway
+                .plan_with_jwks(head, ctx, body, jwks.as_deref(), true, &mut random_bytes);
+        let Plan::NeedJwks { refresh: true, .. } = plan else {
+            return plan;
+        };
+        let jwks = self.jwks(issuer, true).await;
+        self.gateway
+            .plan_with_jwks(head, ctx, body, jwks.as_deref(), false, &mut random_bytes)
+    }
+
+    /// The JWKS of `issuer`: the cached one while fresh (unless `force`), else fetched if the
+    /// rate limit allows, else the last one fetched.
+    async fn jwks(&self, issuer: &str, force: bool) -> Option<Arc<Jwks>> {
+        let now = now();
+        let may_fetch = {
+            let mut cache = self.jwks.lock().ok()?;
+            if !force {
+                if let Some(j) = cache.fresh(issuer, now) {
+                    return Some(j);
+                }
+            }
+            cache.begin_fetch(issuer, now)
+        };
+        if may_fetch {
+            match self.fetch_jwks(issuer).await {
+                Ok(jwks) => {
+                    log::info!(
+                        "fetched the JWKS of {issuer}: {} usable keys, {} skipped",
+                        jwks.len(),
+                        jwks.skipped()
+                    );
+                    let jwks = Arc::new(jwks);
+                    if let Ok(mut cache) = self.jwks.lock() {
+                        cache.store(issuer, jwks.clone(), now);
+                    }
+                    return Some(jwks);
+                }
+                Err(e) => log::warn!("fetching the JWKS of {issuer} failed: {e}"),
+            }
+        }
+        self.jwks.lock().ok()?.stale(issuer)
+    }
+
+    async fn fetch_jwks(&self, issuer: &str) -> Result<Jwks, String> {
+        let discovery = self
+            .fetch_document(&jwks_fetch::discovery_url(issuer))
+            .await?;
+        let uri = jwks_fetch::jwks_uri(&discovery, issuer)?;
+        let doc = self.fetch_document(&uri).await?;
+        Jwks::parse(&doc).map_err(|e| format!("{uri}: {e}"))
+    }
+
+    /// GETs a small JSON document: fetchable URLs only, capped, with a timeout.
+    async fn fetch_document(&self, url: &str) -> Result<Bytes, String> {
+        jwks_fetch::check_url(url)?;
+        let request = Request::get(url)
+            .header(http::header::ACCEPT, "application/json")
+            .body(empty())
+            .map_err(|e| format!("{url}: {e}"))?;
+        let fetch = async {
+            let resp = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| format!("{url}: {}", error_chain(&e)))?;
+            if !resp.status().is_success() {
+                return Err(format!("{url} answered {}", resp.status()));
+            }
+            Limited::new(resp.into_body(), jwks_fetch::MAX_DOCUMENT_BYTES)
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .map_err(|e| format!("{url}: {e}"))
+        };
+        tokio::time::timeout(Duration::from_secs(jwks_fetch::FETCH_TIMEOUT_SECS), fetch)
+            .await
+            .map_err(|_| format!("{url}: timed out"))?
     }
 
     async fn forward(
@@ -355,6 +461,14 @@ fn now() -> Timestamp {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     Timestamp(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
+/// The runtime's random source for the core (access key ids, token nonces). The OS generator
+/// failing is not something to answer around: the request's guard turns this into a 500.
+fn random_bytes(buf: &mut [u8]) {
+    if let Err(e) = getrandom::fill(buf) {
+        panic!("the operating system's random generator failed: {e}");
+    }
 }
 
 fn empty() -> ProxyBody {

@@ -23,6 +23,7 @@
 //!   asks for less must not silently get more.
 //! - `DurationSeconds` is clamped to `[900, role max]` (role max defaults to 3600).
 
+pub mod fetch;
 pub mod jwt;
 pub mod scopes;
 pub mod token;
@@ -124,6 +125,8 @@ pub enum StsErrorCode {
     InvalidAction,
     MalformedPolicyDocument,
     InternalFailure,
+    /// STS is not set up on this gateway (no `SESSION_TOKEN_KEY`).
+    ServiceUnavailable,
 }
 
 impl StsErrorCode {
@@ -140,6 +143,7 @@ impl StsErrorCode {
             Self::InvalidAction => "InvalidAction",
             Self::MalformedPolicyDocument => "MalformedPolicyDocument",
             Self::InternalFailure => "InternalFailure",
+            Self::ServiceUnavailable => "ServiceUnavailable",
         }
     }
 
@@ -148,6 +152,7 @@ impl StsErrorCode {
         match self {
             Self::AccessDenied | Self::IDPRejectedClaim => 403,
             Self::InternalFailure => 500,
+            Self::ServiceUnavailable => 503,
             _ => 400,
         }
     }

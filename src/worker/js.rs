@@ -18,6 +18,10 @@ extern "C" {
     /// The global `fetch`.
     #[wasm_bindgen(js_name = fetch)]
     pub fn global_fetch(request: &web_sys::Request) -> Promise;
+
+    /// `crypto.getRandomValues(view)`: fills the bytes from the runtime's CSPRNG.
+    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues, catch)]
+    fn get_random_values(buf: &mut [u8]) -> Result<JsValue, JsValue>;
 }
 
 /// Largest integer a JS number holds exactly; lengths beyond it cannot be expressed to the
@@ -76,4 +80,15 @@ pub fn describe(v: &JsValue) -> String {
         return String::from(e.message());
     }
     v.as_string().unwrap_or_else(|| format!("{v:?}"))
+}
+
+/// The Worker's random source for the core (access key ids, token nonces). `getRandomValues`
+/// takes at most 65536 bytes a call; a failure of the runtime's generator is not answered
+/// around: the panic hook turns it into a 500.
+pub fn random_bytes(buf: &mut [u8]) {
+    for chunk in buf.chunks_mut(65536) {
+        if let Err(e) = get_random_values(chunk) {
+            panic!("crypto.getRandomValues failed: {}", describe(&e));
+        }
+    }
 }

@@ -13,6 +13,7 @@ mod body;
 mod js;
 mod r2;
 mod state;
+mod sts;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -185,9 +186,13 @@ async fn handle_inner(
     let t0 = now_ms();
     let mut plan = gateway.plan(&head, &rctx);
     let mut body = body;
+    let mut read = Bytes::new();
     if let Plan::NeedBody { limit } = plan {
         plan = match body::read_limited(body.take(), limit).await {
-            Ok(bytes) => gateway.plan_with_body(&head, &rctx, bytes),
+            Ok(bytes) => {
+                read = bytes.clone();
+                gateway.plan_with_body(&head, &rctx, bytes)
+            }
             Err(body::ReadError::TooLarge) => {
                 return to_js_response(body_too_large(&head.method, request_id, limit), None)
             }
@@ -196,6 +201,10 @@ async fn handle_inner(
                 return to_js_response(error_response(&head.method, &err, request_id), None);
             }
         };
+    }
+    if let Plan::NeedJwks { issuer, .. } = &plan {
+        let issuer = issuer.clone();
+        plan = sts::assume_role(&gateway, &head, &rctx, &read, &issuer).await;
     }
     let plan_time = since(t0);
     match plan {
@@ -211,8 +220,8 @@ async fn handle_inner(
         }
         Plan::Forward(fwd) => forward(*fwd, body, plan_time).await,
         Plan::R2(plan) => r2::execute(*plan, env, body).await,
-        Plan::NeedBody { .. } => {
-            let err = S3Error::internal("the gateway asked for the request body twice");
+        Plan::NeedBody { .. } | Plan::NeedJwks { .. } => {
+            let err = S3Error::internal("the gateway asked for the same input twice");
             to_js_response(error_response(&head.method, &err, request_id), None)
         }
     }

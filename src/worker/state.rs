@@ -14,6 +14,7 @@ use worker::{Context, Env};
 
 use crate::config::{ConfigFormat, GatewayConfig};
 use crate::s3::{ErrorCode, S3Error};
+use crate::sts::token::SessionKeys;
 use crate::{Gateway, GatewayOptions};
 
 /// The demo served by `wrangler dev` with no setup (`MULTISTORE_DEMO = "true"`).
@@ -151,8 +152,27 @@ fn build(env: &Env, text: &str) -> Result<Gateway, String> {
     }
     let options = GatewayOptions {
         virtual_host_domain: var(env, "VIRTUAL_HOST_DOMAIN").filter(|d| !d.is_empty()),
+        session_keys: session_keys(env)?,
     };
     Gateway::new(config, options).map_err(|e| e.to_string())
+}
+
+/// `SESSION_TOKEN_KEY` / `SESSION_TOKEN_KEY_PREVIOUS` (secrets, or vars in local tests), read
+/// once per config snapshot. Unset: STS is off. Set but invalid: the snapshot is refused.
+fn session_keys(env: &Env) -> Result<Option<SessionKeys>, String> {
+    let secret = |name: &str| {
+        env.secret(name)
+            .ok()
+            .map(|v| v.to_string())
+            .filter(|v| !v.trim().is_empty())
+    };
+    let Some(current) = secret("SESSION_TOKEN_KEY") else {
+        return Ok(None);
+    };
+    let previous = secret("SESSION_TOKEN_KEY_PREVIOUS");
+    SessionKeys::from_env_values(&current, previous.as_deref())
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// The config document and where it came from: the KV namespace `CONFIG` (key `CONFIG_KEY`,

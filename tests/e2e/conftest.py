@@ -7,13 +7,16 @@ the built Worker bundle (config in local KV). With MULTISTORE_ENDPOINT set it on
 starts SeaweedFS, writes the gateway config to $MULTISTORE_CONFIG_OUT and waits for that
 endpoint, so another runtime (e.g. `wrangler dev`) can be driven by the same tests.
 """
+import base64
 import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -41,6 +44,14 @@ KEYS = {
     "disabled": ("AKIADISABLED0000", "disabled-secret-0000000000000000000"),
     "expired": ("AKIAEXPIRED00000", "expired-secret-00000000000000000000"),
 }
+
+# SESSION_TOKEN_KEY of the gateway under test (32 bytes, base64): seals STS session tokens.
+SESSION_TOKEN_KEY = base64.b64encode(b"multistore-e2e-session-key-32byt").decode()
+# The STS role of the tests: tokens of the local issuer, audience and subjects below, scoped to
+# users/{sub}/ in the private bucket.
+STS_ROLE = "web"
+STS_AUDIENCE = "multistore-e2e"
+STS_SUBJECTS = ["alice", "bob", "user-*"]
 
 BACKEND_BUCKETS = {"public": "bk-public", "private": "bk-private", "prefixed": "bk-shared"}
 PREFIX = "some/prefix/"
@@ -183,7 +194,94 @@ CORS_STRICT_RULES = [{
 }]
 
 
-def gateway_config(seaweed):
+class OidcIssuer:
+    """A local OIDC issuer: discovery and JWKS over http on 127.0.0.1 (which the gateway accepts
+    for loopback only), RS256 and ES256 keys generated per session, tokens minted with PyJWT."""
+
+    def __init__(self):
+        import jwt
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+        self.jwt = jwt
+        self.keys = {
+            "rsa-1": ("RS256", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+            "ec-1": ("ES256", ec.generate_private_key(ec.SECP256R1())),
+        }
+        # Keys minted with but not published (yet): a token naming one has an unknown kid.
+        self.unpublished = {
+            "rsa-2": ("RS256", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+        }
+        self.jwks_fetches = 0
+        self.last_jwks_fetch = 0.0
+        issuer = self
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (BaseHTTPRequestHandler,), {
+            "do_GET": lambda h: issuer._serve(h),
+            "log_message": lambda *a: None,
+        }))
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def _jwk(self, kid, alg, key):
+        from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+        algo = RSAAlgorithm if alg.startswith("RS") else ECAlgorithm
+        jwk = json.loads(algo.to_jwk(key.public_key()))
+        jwk.update(kid=kid, alg=alg, use="sig")
+        return jwk
+
+    def jwks(self):
+        return {"keys": [self._jwk(kid, alg, k) for kid, (alg, k) in self.keys.items()]}
+
+    def _serve(self, h):
+        if h.path == "/.well-known/openid-configuration":
+            doc = {"issuer": self.url, "jwks_uri": self.url + "/jwks.json",
+                   "id_token_signing_alg_values_supported": ["RS256", "ES256"]}
+        elif h.path == "/jwks.json":
+            self.jwks_fetches += 1
+            self.last_jwks_fetch = time.time()
+            doc = self.jwks()
+        else:
+            h.send_response(404)
+            h.end_headers()
+            return
+        body = json.dumps(doc).encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    def publish(self, kid):
+        """Moves an unpublished key into the JWKS (a key rotation at the issuer)."""
+        self.keys[kid] = self.unpublished.pop(kid)
+
+    def claims(self, sub="alice", **overrides):
+        now = int(time.time())
+        c = {"iss": self.url, "sub": sub, "aud": STS_AUDIENCE, "iat": now, "exp": now + 600}
+        c.update(overrides)
+        return {k: v for k, v in c.items() if v is not None}
+
+    def token(self, sub="alice", kid="rsa-1", headers=None, **claims):
+        """A token signed with key `kid`; claims given as None are left out."""
+        alg, key = {**self.keys, **self.unpublished}[kid]
+        return self.jwt.encode(self.claims(sub, **claims), key, algorithm=alg,
+                               headers={"kid": kid, **(headers or {})})
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def oidc():
+    issuer = OidcIssuer()
+    try:
+        yield issuer
+    finally:
+        issuer.stop()
+
+
+def gateway_config(seaweed, issuer_url=None):
     def bucket(name, backend=None, **extra):
         b = {"name": name, "backend_type": "s3", "backend_options": {
             "endpoint": seaweed.endpoint, "bucket_name": BACKEND_BUCKETS[backend or name],
@@ -201,7 +299,7 @@ def gateway_config(seaweed):
     return {
         "buckets": [
             bucket("public", anonymous_access=True),
-            bucket("private"),
+            bucket("private", allowed_roles=[STS_ROLE]),
             bucket("prefixed", backend_prefix=PREFIX),
             # Public, with its own CORS rules instead of the public default.
             bucket("cors-strict", backend="public", backend_prefix="cors-strict/",
@@ -226,6 +324,16 @@ def gateway_config(seaweed):
             cred("expired", [{"bucket": "*", "prefixes": [], "actions": ALL_ACTIONS}],
                  expires_at="2020-01-01T00:00:00Z"),
         ],
+        "roles": [] if issuer_url is None else [{
+            "role_id": STS_ROLE,
+            "trusted_oidc_issuers": [issuer_url],
+            "required_audiences": [STS_AUDIENCE],
+            "subject_conditions": STS_SUBJECTS,
+            "max_session_duration_secs": 3600,
+            "allowed_scopes": [{"bucket": "private", "prefixes": ["users/{sub}/"],
+                                "actions": ["get_object", "head_object", "put_object",
+                                            "list_bucket"]}],
+        }],
     }
 
 
@@ -239,8 +347,8 @@ def toml_dump(cfg):
         return json.dumps(v)
 
     out = []
-    for section in ("buckets", "credentials"):
-        for item in cfg[section]:
+    for section in ("buckets", "credentials", "roles"):
+        for item in cfg.get(section, []):
             out.append(f"[[{section}]]")
             nested = {}
             for k, v in item.items():
@@ -306,6 +414,7 @@ main = "{main}"
 CONFIG_TTL_SECONDS = "1"
 ALLOW_TEST_PANIC = "true"
 VIRTUAL_HOST_DOMAIN = "s3.worker.test"
+SESSION_TOKEN_KEY = "{SESSION_TOKEN_KEY}"
 {extra_vars}
 
 [[kv_namespaces]]
@@ -347,9 +456,9 @@ bucket_name = "multistore-test"
 
 
 @pytest.fixture(scope="session", params=RUNTIMES)
-def gateway(request, seaweed, workdir):
+def gateway(request, seaweed, workdir, oidc):
     runtime = request.param
-    cfg = gateway_config(seaweed)
+    cfg = gateway_config(seaweed, oidc.url)
     config_path = workdir / "gateway.toml"
     config_path.write_text(toml_dump(cfg))
     external = os.environ.get("MULTISTORE_ENDPOINT")
@@ -372,7 +481,7 @@ def gateway(request, seaweed, workdir):
             proc.stop()
         return
     port = free_port()
-    env = dict(os.environ, RUST_LOG="multistore=debug")
+    env = dict(os.environ, RUST_LOG="multistore=debug", SESSION_TOKEN_KEY=SESSION_TOKEN_KEY)
     proc = Proc([server_binary(), "--config", str(config_path), "--listen", f"127.0.0.1:{port}"],
                 workdir / "gateway.log", env=env)
     endpoint = f"http://127.0.0.1:{port}"

@@ -1,0 +1,192 @@
+//! What a runtime needs to fetch an issuer's JWKS, minus the I/O: which URLs it may fetch, how
+//! to read the discovery document, and a per-process/isolate cache with a TTL and a refetch rate
+//! limit. The runtime does the two GETs (discovery, then `jwks_uri`) with [`MAX_DOCUMENT_BYTES`]
+//! as the cap on each answer.
+//!
+//! # Invariants
+//!
+//! - Only `https://` URLs are fetched, and `http://` on loopback (`127.0.0.1`, `[::1]`,
+//!   `localhost`) for tests and local issuers.
+//! - The discovery document's `issuer`, when present, must be the issuer asked for.
+//! - A cached JWKS is refetched after [`JWKS_TTL_SECS`]; an unknown `kid` forces a refetch at
+//!   most once per [`REFRESH_INTERVAL_SECS`] per issuer. An issuer with no JWKS cached yet is
+//!   always fetched (the issuers are the config's trusted ones, so this cannot be aimed at an
+//!   arbitrary host).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::jwt::Jwks;
+use crate::time::Timestamp;
+
+/// Largest discovery document or JWKS read.
+pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+/// How long a fetched JWKS is used before it is fetched again.
+pub const JWKS_TTL_SECS: i64 = 600;
+/// Least time between two fetches of the same issuer's JWKS once one is cached.
+pub const REFRESH_INTERVAL_SECS: i64 = 30;
+/// How long a runtime should wait for each fetch.
+pub const FETCH_TIMEOUT_SECS: u64 = 5;
+
+/// Whether the gateway may fetch `url`: https, or http on a loopback host.
+pub fn check_url(url: &str) -> Result<(), String> {
+    if let Some(rest) = url.strip_prefix("https://") {
+        if rest.is_empty() || rest.starts_with('/') {
+            return Err(format!("'{url}' has no host"));
+        }
+        return Ok(());
+    }
+    if let Some(rest) = url.strip_prefix("http://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host = if let Some(v6) = authority.strip_prefix('[') {
+            v6.split(']').next().unwrap_or("")
+        } else {
+            authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+        };
+        if matches!(host, "127.0.0.1" | "::1" | "localhost") {
+            return Ok(());
+        }
+        return Err(format!(
+            "'{url}' is not https (plain http is accepted only on loopback)"
+        ));
+    }
+    Err(format!("'{url}' is not an https URL"))
+}
+
+/// `{issuer}/.well-known/openid-configuration`.
+pub fn discovery_url(issuer: &str) -> String {
+    format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    )
+}
+
+/// The `jwks_uri` of a discovery document, checked with [`check_url`].
+pub fn jwks_uri(discovery: &[u8], issuer: &str) -> Result<String, String> {
+    let doc: Value = serde_json::from_slice(discovery)
+        .map_err(|_| "the OpenID discovery document is not JSON".to_string())?;
+    if let Some(iss) = doc.get("issuer").and_then(Value::as_str) {
+        if iss.trim_end_matches('/') != issuer.trim_end_matches('/') {
+            return Err(format!(
+                "the discovery document names issuer '{iss}', not '{issuer}'"
+            ));
+        }
+    }
+    let uri = doc
+        .get("jwks_uri")
+        .and_then(Value::as_str)
+        .ok_or_else(|| "the OpenID discovery document has no jwks_uri".to_string())?;
+    check_url(uri)?;
+    Ok(uri.to_string())
+}
+
+#[derive(Debug)]
+struct Entry {
+    jwks: Option<Arc<Jwks>>,
+    fetched_at: Timestamp,
+    last_attempt: Timestamp,
+}
+
+/// Parsed JWKS by issuer, with fetch times. Hold one per process (behind a lock) or isolate.
+#[derive(Debug, Default)]
+pub struct JwksCache {
+    entries: HashMap<String, Entry>,
+}
+
+impl JwksCache {
+    /// The JWKS of `issuer` if one was fetched less than [`JWKS_TTL_SECS`] ago.
+    pub fn fresh(&self, issuer: &str, now: Timestamp) -> Option<Arc<Jwks>> {
+        let e = self.entries.get(issuer)?;
+        if now.0.saturating_sub(e.fetched_at.0) < JWKS_TTL_SECS {
+            e.jwks.clone()
+        } else {
+            None
+        }
+    }
+
+    /// The last JWKS fetched for `issuer`, however old.
+    pub fn stale(&self, issuer: &str) -> Option<Arc<Jwks>> {
+        self.entries.get(issuer).and_then(|e| e.jwks.clone())
+    }
+
+    /// Whether a fetch of `issuer` may start now; if so, it is recorded as started. Refused
+    /// when a JWKS is cached and the last attempt was under [`REFRESH_INTERVAL_SECS`] ago.
+    pub fn begin_fetch(&mut self, issuer: &str, now: Timestamp) -> bool {
+        let entry = self.entries.entry(issuer.to_string()).or_insert(Entry {
+            jwks: None,
+            fetched_at: Timestamp(i64::MIN),
+            last_attempt: Timestamp(i64::MIN),
+        });
+        if entry.jwks.is_some()
+            && now.0.saturating_sub(entry.last_attempt.0) < REFRESH_INTERVAL_SECS
+        {
+            return false;
+        }
+        entry.last_attempt = now;
+        true
+    }
+
+    /// Stores a freshly fetched JWKS.
+    pub fn store(&mut self, issuer: &str, jwks: Arc<Jwks>, now: Timestamp) {
+        self.entries.insert(
+            issuer.to_string(),
+            Entry {
+                jwks: Some(jwks),
+                fetched_at: now,
+                last_attempt: now,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_and_loopback_http_may_be_fetched() {
+        assert!(check_url("https://token.actions.githubusercontent.com").is_ok());
+        assert!(check_url("http://127.0.0.1:8000").is_ok());
+        assert!(check_url("http://localhost/jwks.json").is_ok());
+        assert!(check_url("http://[::1]:9/x").is_ok());
+        assert!(check_url("http://example.com").is_err());
+        assert!(check_url("http://127.0.0.1.evil.com/").is_err());
+        assert!(check_url("http://localhost@evil.com/").is_err());
+        assert!(check_url("file:///etc/passwd").is_err());
+        assert!(check_url("https://").is_err());
+    }
+
+    #[test]
+    fn the_discovery_document_must_name_the_issuer_and_a_fetchable_jwks_uri() {
+        let iss = "https://idp.example";
+        let ok = br#"{"issuer":"https://idp.example","jwks_uri":"https://idp.example/keys"}"#;
+        assert_eq!(jwks_uri(ok, iss).unwrap(), "https://idp.example/keys");
+        let other = br#"{"issuer":"https://evil.example","jwks_uri":"https://idp.example/k"}"#;
+        assert!(jwks_uri(other, iss).is_err());
+        let plain = br#"{"issuer":"https://idp.example","jwks_uri":"http://idp.example/k"}"#;
+        assert!(jwks_uri(plain, iss).is_err());
+        assert!(jwks_uri(b"nope", iss).is_err());
+        assert_eq!(
+            discovery_url("https://idp.example/"),
+            "https://idp.example/.well-known/openid-configuration"
+        );
+    }
+
+    #[test]
+    fn a_cached_jwks_expires_and_refetches_are_rate_limited() {
+        let mut c = JwksCache::default();
+        let iss = "https://idp.example";
+        assert!(c.fresh(iss, Timestamp(0)).is_none());
+        assert!(c.begin_fetch(iss, Timestamp(0)));
+        // Nothing cached yet: a failed fetch does not block the next request's.
+        assert!(c.begin_fetch(iss, Timestamp(1)));
+        c.store(iss, Arc::new(Jwks::default()), Timestamp(1));
+        assert!(c.fresh(iss, Timestamp(2)).is_some());
+        assert!(!c.begin_fetch(iss, Timestamp(2)), "refetch within 30 s");
+        assert!(c.begin_fetch(iss, Timestamp(31)));
+        assert!(c.fresh(iss, Timestamp(1 + JWKS_TTL_SECS)).is_none());
+        assert!(c.stale(iss).is_some());
+    }
+}

@@ -1,0 +1,125 @@
+//! STS on the Worker: the issuers' JWKS cached per isolate, fetched with the Fetch API.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::sts::fetch::{self as jwks_fetch, JwksCache};
+use crate::sts::jwt::Jwks;
+use crate::time::Timestamp;
+use crate::{Gateway, Plan, RequestContext, RequestHead};
+
+use super::{body, js};
+
+thread_local! {
+    static JWKS: RefCell<JwksCache> = RefCell::default();
+}
+
+/// Verifies the web identity token with the issuer's JWKS (cached, fetched when missing or
+/// stale, refetched once when the token's key is unknown) and mints the credentials.
+pub async fn assume_role(
+    gateway: &Rc<Gateway>,
+    head: &RequestHead,
+    ctx: &RequestContext,
+    body: &[u8],
+    issuer: &str,
+) -> Plan {
+    let jwks = issuer_jwks(issuer, false).await;
+    let plan = gateway.plan_with_jwks(
+        head,
+        ctx,
+        body,
+        jwks.as_deref(),
+        true,
+        &mut js::random_bytes,
+    );
+    let Plan::NeedJwks { refresh: true, .. } = plan else {
+        return plan;
+    };
+    let jwks = issuer_jwks(issuer, true).await;
+    gateway.plan_with_jwks(
+        head,
+        ctx,
+        body,
+        jwks.as_deref(),
+        false,
+        &mut js::random_bytes,
+    )
+}
+
+fn now() -> Timestamp {
+    #[allow(clippy::cast_possible_truncation)] // milliseconds since 1970 fit an i64
+    Timestamp((js_sys::Date::now() / 1000.0) as i64)
+}
+
+/// The cached JWKS while fresh (unless `force`), else fetched if the rate limit allows, else
+/// the last one fetched.
+async fn issuer_jwks(issuer: &str, force: bool) -> Option<Arc<Jwks>> {
+    let now = now();
+    let may_fetch = JWKS.with(|c| {
+        let mut c = c.borrow_mut();
+        if !force {
+            if let Some(j) = c.fresh(issuer, now) {
+                return Err(j);
+            }
+        }
+        Ok(c.begin_fetch(issuer, now))
+    });
+    let may_fetch = match may_fetch {
+        Ok(m) => m,
+        Err(fresh) => return Some(fresh),
+    };
+    if may_fetch {
+        match fetch_jwks(issuer).await {
+            Ok(jwks) => {
+                let jwks = Arc::new(jwks);
+                JWKS.with(|c| c.borrow_mut().store(issuer, jwks.clone(), now));
+                return Some(jwks);
+            }
+            Err(e) => log::warn!("fetching the JWKS of {issuer} failed: {e}"),
+        }
+    }
+    JWKS.with(|c| c.borrow().stale(issuer))
+}
+
+async fn fetch_jwks(issuer: &str) -> Result<Jwks, String> {
+    let discovery = fetch_document(&jwks_fetch::discovery_url(issuer)).await?;
+    let uri = jwks_fetch::jwks_uri(&discovery, issuer)?;
+    let doc = fetch_document(&uri).await?;
+    Jwks::parse(&doc).map_err(|e| format!("{uri}: {e}"))
+}
+
+/// GETs a small JSON document: fetchable URLs only, capped, no redirects followed.
+async fn fetch_document(url: &str) -> Result<Bytes, String> {
+    jwks_fetch::check_url(url)?;
+    let fail = |e: JsValue| format!("{url}: {}", js::describe(&e));
+    let headers = web_sys::Headers::new().map_err(fail)?;
+    headers.append("accept", "application/json").map_err(fail)?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("GET");
+    init.set_headers(&headers);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(fail)?;
+    let resp: web_sys::Response = JsFuture::from(js::global_fetch(&request))
+        .await
+        .map_err(fail)?
+        .dyn_into()
+        .map_err(fail)?;
+    if !resp.ok() {
+        return Err(format!("{url} answered {}", resp.status()));
+    }
+    body::read_limited(resp.body(), jwks_fetch::MAX_DOCUMENT_BYTES)
+        .await
+        .map_err(|e| match e {
+            body::ReadError::TooLarge => format!(
+                "{url}: larger than {} bytes",
+                jwks_fetch::MAX_DOCUMENT_BYTES
+            ),
+            body::ReadError::Broken(e) => format!("{url}: {e}"),
+        })
+}
