@@ -27,6 +27,7 @@ use crate::chunked::SignedChunkDecoder;
 use crate::config::{BackendType, BucketConfig, ConfigError, CredentialIndex, GatewayConfig};
 use crate::cors::BucketCors;
 pub use crate::cors::CorsHeaders;
+use crate::payload::BodyCheck;
 pub use crate::payload::PayloadVerifier;
 use crate::policy::{self, Action, Identity};
 use crate::s3::error::push_escaped;
@@ -123,6 +124,18 @@ pub enum ForwardBody {
 }
 
 impl ForwardBody {
+    /// The check a streamed client body must run through: the signed sha256, the aws-chunked
+    /// decoder, or the checksum; `None` for the kinds that need none (or carry no client body).
+    /// Runtimes call this rather than listing the kinds, so a new check cannot be missed.
+    pub fn into_check(self) -> Option<Box<dyn BodyCheck + Send + Sync>> {
+        match self {
+            ForwardBody::Verify(v) => Some(Box::new(v)),
+            ForwardBody::Decode(d) => Some(Box::new(d)),
+            ForwardBody::Checked(c) => Some(Box::new(c)),
+            ForwardBody::Empty | ForwardBody::Stream | ForwardBody::Bytes(_) => None,
+        }
+    }
+
     /// Wraps an upload body in a check of the request's `x-amz-checksum-*` header, if it has one.
     pub fn with_header_checksum(self, headers: &HeaderMap) -> Result<Self, S3Error> {
         let Some((alg, expected)) = checksum::from_headers(headers)? else {

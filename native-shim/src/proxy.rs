@@ -273,32 +273,28 @@ impl Proxy {
                 slot: refused.clone(),
             }
             .boxed(),
-            (ForwardBody::Verify(verifier), Some(inner)) => VerifiedBody {
-                inner,
-                check: Box::new(verifier),
-                refused: refused.clone(),
-                done: false,
-                failed: None,
-            }
-            .boxed(),
-            (ForwardBody::Decode(decoder), Some(inner)) => VerifiedBody {
-                inner,
-                check: Box::new(decoder),
-                refused: refused.clone(),
-                done: false,
-                failed: None,
-            }
-            .boxed(),
-            (ForwardBody::Checked(check), Some(inner)) => VerifiedBody {
-                inner,
-                check: Box::new(check),
-                refused: refused.clone(),
-                done: false,
-                failed: None,
-            }
-            .boxed(),
-            // The core may grow new body kinds; refuse rather than forward something unchecked.
-            #[allow(unreachable_patterns)]
+            (kind, Some(inner)) => match kind.into_check() {
+                Some(check) => VerifiedBody {
+                    inner,
+                    check,
+                    refused: refused.clone(),
+                    done: false,
+                    failed: None,
+                }
+                .boxed(),
+                // A streamed body with no check is the plain Stream arm above; anything else
+                // here is a kind this runtime does not know: refuse rather than forward it.
+                None => {
+                    return full(fwd.backend_failed(
+                        "unsupported body plan",
+                        Timing {
+                            plan,
+                            backend: Duration::ZERO,
+                        },
+                    ))
+                }
+            },
+            // A checked body plan without a client body to read.
             _ => {
                 return full(fwd.backend_failed(
                     "unsupported body plan",

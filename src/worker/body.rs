@@ -216,11 +216,10 @@ pub async fn prepare_upload(
             })
         }
         ForwardBody::Stream => None,
-        ForwardBody::Verify(v) => Some(Box::new(v)),
-        ForwardBody::Decode(d) => Some(Box::new(d)),
-        ForwardBody::Checked(c) => Some(Box::new(c)),
-        #[allow(unreachable_patterns)]
-        _ => return Err(UploadError::Runtime("unsupported body plan".into())),
+        other => match other.into_check() {
+            Some(check) => Some(check),
+            None => return Err(UploadError::Runtime("unsupported body plan".into())),
+        },
     };
     let stream = match (stream, length) {
         (None, _) | (_, Some(0)) => {

@@ -31,6 +31,8 @@ struct Snapshot {
     gateway: Rc<Gateway>,
     digest: [u8; 32],
     checked_at_ms: f64,
+    /// `CONFIG_TTL_SECONDS`, read when the snapshot was built (vars change only on deploy).
+    ttl_ms: f64,
 }
 
 #[derive(Default)]
@@ -47,12 +49,11 @@ thread_local! {
 /// than the TTL), or a fresh load when the isolate has none yet.
 pub async fn gateway(env: &Env, ctx: &Context) -> Result<Rc<Gateway>, S3Error> {
     let now = js_sys::Date::now();
-    let ttl = ttl_ms(env);
     let current = STATE.with(|s| {
         let mut s = s.borrow_mut();
         let state = &mut *s;
         let snap = state.snapshot.as_ref()?;
-        let stale = now - snap.checked_at_ms >= ttl;
+        let stale = now - snap.checked_at_ms >= snap.ttl_ms;
         let start_refresh = stale && !state.refreshing;
         if start_refresh {
             state.refreshing = true;
@@ -126,6 +127,7 @@ async fn refresh(env: &Env) -> Result<Rc<Gateway>, String> {
             gateway: gateway.clone(),
             digest,
             checked_at_ms: now,
+            ttl_ms: ttl_ms(env),
         });
     });
     Ok(gateway)
