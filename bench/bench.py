@@ -78,6 +78,29 @@ def wrk(url, seconds, conns):
     return {"p50": ms("50"), "p99": ms("99"), "rps": rps, "requests": reqs}
 
 
+def start_seaweed(work):
+    """SeaweedFS on 127.0.0.1 with a `bench` bucket: (process, endpoint, client)."""
+    ids = work / "ids.json"
+    ids.write_text('{"identities":[{"name":"admin","credentials":[{"accessKey":"%s","secretKey":"%s"}],'
+                   '"actions":["Admin","Read","Write","List"]}]}' % (KEY, SECRET))
+    (work / "weed").mkdir()
+    p = {n: free_port(pair=True) for n in ("master", "volume", "filer", "s3", "webdav")}
+    weed = Proc([shutil.which("weed"), "mini", f"-dir={work / 'weed'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+                 f"-master.port={p['master']}", f"-volume.port={p['volume']}", f"-filer.port={p['filer']}",
+                 f"-s3.port={p['s3']}", f"-webdav.port={p['webdav']}", "-admin.ui=false", f"-s3.config={ids}"],
+                work / "weed.log")
+    direct = f"http://127.0.0.1:{p['s3']}"
+    wait_http(direct + "/", weed, timeout=90, ok=lambda r: r.status_code in (200, 403))
+    backend = client(direct, KEY, SECRET)
+    for _ in range(120):
+        try:
+            backend.create_bucket(Bucket="bench")
+            break
+        except Exception:
+            time.sleep(0.5)
+    return weed, direct, backend
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mib", type=int, default=1024)
@@ -88,26 +111,8 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="msbench-"))
     procs = []
     try:
-        # SeaweedFS
-        ids = work / "ids.json"
-        ids.write_text('{"identities":[{"name":"admin","credentials":[{"accessKey":"%s","secretKey":"%s"}],'
-                       '"actions":["Admin","Read","Write","List"]}]}' % (KEY, SECRET))
-        (work / "weed").mkdir()
-        p = {n: free_port(pair=True) for n in ("master", "volume", "filer", "s3", "webdav")}
-        weed = Proc([shutil.which("weed"), "mini", f"-dir={work / 'weed'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-                     f"-master.port={p['master']}", f"-volume.port={p['volume']}", f"-filer.port={p['filer']}",
-                     f"-s3.port={p['s3']}", f"-webdav.port={p['webdav']}", "-admin.ui=false", f"-s3.config={ids}"],
-                    work / "weed.log")
+        weed, direct, backend = start_seaweed(work)
         procs.append(weed)
-        direct = f"http://127.0.0.1:{p['s3']}"
-        wait_http(direct + "/", weed, timeout=90, ok=lambda r: r.status_code in (200, 403))
-        backend = client(direct, KEY, SECRET)
-        for _ in range(120):
-            try:
-                backend.create_bucket(Bucket="bench")
-                break
-            except Exception:
-                time.sleep(0.5)
         backend.put_object(Bucket="bench", Key="small", Body=os.urandom(4096))
         big = work / "big.bin"
         with open(big, "wb") as f:

@@ -12,12 +12,11 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from bench import KEY, SECRET, client, cpu_seconds, wrk  # noqa: E402
+from bench import KEY, SECRET, cpu_seconds, start_seaweed, wrk  # noqa: E402
 from conftest import Proc, free_port, wait_http  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,25 +42,8 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="msworker-"))
     procs = []
     try:
-        ids = work / "ids.json"
-        ids.write_text(json.dumps({"identities": [{"name": "admin", "credentials": [
-            {"accessKey": KEY, "secretKey": SECRET}], "actions": ["Admin", "Read", "Write", "List"]}]}))
-        (work / "weed").mkdir()
-        p = {n: free_port(pair=True) for n in ("master", "volume", "filer", "s3", "webdav")}
-        weed = Proc([shutil.which("weed"), "mini", f"-dir={work / 'weed'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-                     f"-master.port={p['master']}", f"-volume.port={p['volume']}", f"-filer.port={p['filer']}",
-                     f"-s3.port={p['s3']}", f"-webdav.port={p['webdav']}", "-admin.ui=false", f"-s3.config={ids}"],
-                    work / "weed.log")
+        weed, direct, backend = start_seaweed(work)
         procs.append(weed)
-        direct = f"http://127.0.0.1:{p['s3']}"
-        wait_http(direct + "/", weed, timeout=90, ok=lambda r: r.status_code in (200, 403))
-        backend = client(direct, KEY, SECRET)
-        for _ in range(120):
-            try:
-                backend.create_bucket(Bucket="bench")
-                break
-            except Exception:
-                time.sleep(0.5)
         backend.put_object(Bucket="bench", Key="small", Body=os.urandom(4096))
 
         shutil.copy(dry / "shim.js", work / "shim.js")
