@@ -97,7 +97,7 @@ pub fn parse_error_xml(body: &[u8]) -> Option<(String, String)> {
     code.map(|c| (c, message))
 }
 
-fn resolve_ref(r: &quick_xml::events::BytesRef<'_>) -> Option<char> {
+pub(crate) fn resolve_ref(r: &quick_xml::events::BytesRef<'_>) -> Option<char> {
     if r.is_char_ref() {
         return r.resolve_char_ref().ok().flatten();
     }

@@ -1,0 +1,530 @@
+//! Backend federation: the gateway trades a token it minted ([`super::provider`]) for temporary
+//! backend credentials, so no long-lived backend secret is stored anywhere.
+//!
+//! Sans-IO. For a bucket with `backend_options.auth_type = "oidc"` the gateway plans
+//! [`crate::Plan::NeedBackendCredentials`]; the runtime then:
+//! 1. asks its [`CredentialCache`] what to do ([`CredentialCache::decide`]): use cached
+//!    credentials, refresh them ahead of expiry in the background, fetch (no valid ones), wait for
+//!    the one refresh in flight, or answer the last failure (within its backoff);
+//! 2. to fetch, gets the HTTP exchange from [`crate::Gateway::credential_exchange`] (the token is
+//!    minted there), sends it with [`EXCHANGE_TIMEOUT_SECS`] and [`MAX_RESPONSE_BYTES`], and
+//!    parses the answer with [`CredentialsNeeded::parse_response`] (or reports
+//!    [`ExchangeError::Unreachable`]);
+//! 3. records the result with [`CredentialCache::finish`] and plans again with
+//!    [`crate::Gateway::plan_with_credentials`].
+//!
+//! Only AWS STS `AssumeRoleWithWebIdentity` exists today ([`Federation::Aws`]); Azure (client
+//! assertion, then a user delegation SAS) and GCP (STS token exchange, then impersonation) plug in
+//! as further [`Federation`] variants with their own request and response shapes: the cache, the
+//! plan step and the runtimes stay as they are.
+//!
+//! # Invariants
+//!
+//! - The cache key covers everything that changes the credentials (provider kind, endpoint,
+//!   role, audience, subject, session name, duration), so two buckets share credentials exactly
+//!   when they would get the same ones.
+//! - At most one refresh per key is in flight; one older than [`IN_FLIGHT_TIMEOUT_SECS`] is
+//!   presumed dead (a cancelled request) and may be taken over.
+//! - A failure is answered for [`FAILURE_BACKOFF_SECS`], then retried; still-valid credentials
+//!   keep being used while a refresh fails.
+//! - Errors name the endpoint, the role and STS's code and message, never a token or a secret.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method};
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+use crate::auth::presign::SigningCredentials;
+use crate::auth::secret::SecretKey;
+use crate::config::BucketConfig;
+use crate::s3::{ErrorCode, S3Error};
+use crate::time::Timestamp;
+
+/// Refresh credentials this long before they expire.
+pub const REFRESH_BEFORE_SECS: i64 = 300;
+/// Credentials closer than this to their expiry are not used to sign at all.
+pub const MIN_VALIDITY_SECS: i64 = 30;
+/// How long a failed exchange is answered from the cache before it is tried again.
+pub const FAILURE_BACKOFF_SECS: i64 = 5;
+/// A refresh older than this is presumed dead.
+pub const IN_FLIGHT_TIMEOUT_SECS: i64 = 30;
+/// How long a runtime waits for the exchange.
+pub const EXCHANGE_TIMEOUT_SECS: u64 = 10;
+/// Largest exchange answer read.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+/// Lifetime of the tokens minted for an exchange (used at once).
+pub const TOKEN_TTL_SECS: i64 = 300;
+/// Most cache entries kept; past it, entries with nothing in flight are dropped.
+const MAX_ENTRIES: usize = 1024;
+
+/// AWS STS `AssumeRoleWithWebIdentity` settings of one bucket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsWebIdentity {
+    /// `sts_endpoint` (default `https://sts.{region}.amazonaws.com`).
+    pub sts_endpoint: String,
+    /// `role_arn`.
+    pub role_arn: String,
+    /// `oidc_audience` (default `sts.amazonaws.com`): the minted token's `aud`.
+    pub audience: String,
+    /// `oidc_subject` (default the bucket name): the minted token's `sub`.
+    pub subject: String,
+    /// `role_session_name` (default `multistore`).
+    pub session_name: String,
+    /// `duration_seconds` (default 3600).
+    pub duration_secs: u64,
+}
+
+/// How a bucket's backend credentials are obtained by federation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Federation {
+    /// AWS STS (or an S3-compatible store's STS).
+    Aws(AwsWebIdentity),
+}
+
+/// Bounds of `duration_seconds` (AWS STS's own).
+pub const MIN_DURATION_SECS: u64 = 900;
+/// See [`MIN_DURATION_SECS`].
+pub const MAX_DURATION_SECS: u64 = 43_200;
+
+impl Federation {
+    /// The federation of a bucket (`auth_type = "oidc"`), or None for other buckets.
+    pub fn from_bucket(b: &BucketConfig) -> Result<Option<Self>, String> {
+        match b.option("auth_type") {
+            None => return Ok(None),
+            Some(t) if t.eq_ignore_ascii_case("oidc") => {}
+            Some(t) => {
+                return Err(format!(
+                    "auth_type '{t}' is not supported (expected \"oidc\")"
+                ))
+            }
+        }
+        let opt = |k: &str| b.option(k).map(str::trim).filter(|v| !v.is_empty());
+        let role_arn = opt("role_arn")
+            .ok_or("auth_type = \"oidc\" needs backend_options.role_arn")?
+            .to_string();
+        let region = opt("region").unwrap_or("us-east-1");
+        let sts_endpoint = opt("sts_endpoint").map_or_else(
+            || format!("https://sts.{region}.amazonaws.com"),
+            |e| e.trim_end_matches('/').to_string(),
+        );
+        crate::sts::fetch::check_url(&sts_endpoint).map_err(|e| format!("sts_endpoint: {e}"))?;
+        let duration_secs = match opt("duration_seconds") {
+            None => 3600,
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|d| (MIN_DURATION_SECS..=MAX_DURATION_SECS).contains(d))
+                .ok_or_else(|| {
+                    format!(
+                        "duration_seconds '{v}' is not a number of seconds in [{MIN_DURATION_SECS}, {MAX_DURATION_SECS}]"
+                    )
+                })?,
+        };
+        Ok(Some(Federation::Aws(AwsWebIdentity {
+            sts_endpoint,
+            role_arn,
+            audience: opt("oidc_audience")
+                .unwrap_or("sts.amazonaws.com")
+                .to_string(),
+            subject: opt("oidc_subject").unwrap_or(&b.name).to_string(),
+            session_name: opt("role_session_name").unwrap_or("multistore").to_string(),
+            duration_secs,
+        })))
+    }
+
+    /// The cache key: every setting that changes the credentials.
+    pub fn cache_key(&self) -> String {
+        match self {
+            Federation::Aws(a) => format!(
+                "aws-sts\n{}\n{}\n{}\n{}\n{}\n{}",
+                a.sts_endpoint, a.role_arn, a.audience, a.subject, a.session_name, a.duration_secs
+            ),
+        }
+    }
+
+    /// `sub` and `aud` of the token to mint.
+    pub fn token_subject_and_audience(&self) -> (&str, &str) {
+        match self {
+            Federation::Aws(a) => (&a.subject, &a.audience),
+        }
+    }
+
+    /// The exchange request carrying `token`.
+    pub fn exchange_request(&self, token: &str) -> ExchangeRequest {
+        match self {
+            Federation::Aws(a) => a.exchange_request(token),
+        }
+    }
+
+    /// Reads the exchange's answer.
+    pub fn parse_response(
+        &self,
+        status: u16,
+        body: &[u8],
+    ) -> Result<TemporaryCredentials, ExchangeError> {
+        match self {
+            Federation::Aws(_) => parse_assume_role_response(status, body),
+        }
+    }
+
+    /// `endpoint (role)`, for messages.
+    fn describe(&self) -> String {
+        match self {
+            Federation::Aws(a) => format!("STS at {} for role {}", a.sts_endpoint, a.role_arn),
+        }
+    }
+}
+
+/// One HTTP request for the runtime to send.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ExchangeRequest {
+    /// Method.
+    pub method: Method,
+    /// Full URL (checked fetchable at config time).
+    pub url: String,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body (a small form).
+    pub body: Bytes,
+}
+
+impl fmt::Debug for ExchangeRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExchangeRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("body", &"*** (carries a token)")
+            .finish_non_exhaustive()
+    }
+}
+
+fn form_component(s: &str) -> String {
+    crate::percent::encode(s.as_bytes(), false)
+}
+
+impl AwsWebIdentity {
+    /// `POST {sts_endpoint}/` with the `AssumeRoleWithWebIdentity` form (the call is unsigned:
+    /// the token is the credential).
+    pub fn exchange_request(&self, token: &str) -> ExchangeRequest {
+        let body = format!(
+            "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn={}&RoleSessionName={}&DurationSeconds={}&WebIdentityToken={}",
+            form_component(&self.role_arn),
+            form_component(&self.session_name),
+            self.duration_secs,
+            form_component(token),
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
+        );
+        headers.insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static("text/xml, application/xml"),
+        );
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        ExchangeRequest {
+            method: Method::POST,
+            url: format!("{}/", self.sts_endpoint),
+            headers,
+            body: Bytes::from(body),
+        }
+    }
+}
+
+/// Credentials obtained by federation.
+#[derive(Clone, Debug)]
+pub struct TemporaryCredentials {
+    /// Key id, secret and session token.
+    pub signing: SigningCredentials,
+    /// When they stop working.
+    pub expiration: Timestamp,
+}
+
+/// Why no credentials came out of an exchange.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExchangeError {
+    /// The gateway has no OIDC provider to mint the token (503).
+    NotConfigured(String),
+    /// The exchange endpoint could not be reached, or did not answer in time (503).
+    Unreachable(String),
+    /// The endpoint answered with an error (502; 503 for its own 5xx).
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// Its error code.
+        code: String,
+        /// Its message.
+        message: String,
+    },
+    /// The endpoint answered something that is not credentials (502).
+    Malformed(String),
+}
+
+impl fmt::Display for ExchangeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExchangeError::NotConfigured(m)
+            | ExchangeError::Unreachable(m)
+            | ExchangeError::Malformed(m) => f.write_str(m),
+            ExchangeError::Refused {
+                status,
+                code,
+                message,
+            } => write!(f, "HTTP {status}, {code}: {message}"),
+        }
+    }
+}
+
+impl ExchangeError {
+    /// The S3 error a client gets for a bucket whose credentials failed this way.
+    pub fn to_s3(&self, federation: &Federation, bucket: &str) -> S3Error {
+        let what = federation.describe();
+        match self {
+            ExchangeError::NotConfigured(m) => S3Error::new(ErrorCode::ServiceUnavailable, m),
+            ExchangeError::Unreachable(m) => S3Error::new(
+                ErrorCode::ServiceUnavailable,
+                format!(
+                    "bucket '{bucket}': the backend credentials could not be obtained: {what} could not be reached ({m})"
+                ),
+            ),
+            ExchangeError::Refused { status, .. } => S3Error::new(
+                if *status >= 500 {
+                    ErrorCode::ServiceUnavailable
+                } else {
+                    ErrorCode::BadGateway
+                },
+                format!("bucket '{bucket}': {what} refused the gateway's token: {self}"),
+            ),
+            ExchangeError::Malformed(m) => S3Error::new(
+                ErrorCode::BadGateway,
+                format!("bucket '{bucket}': {what} answered something unexpected: {m}"),
+            ),
+        }
+    }
+}
+
+/// The text of elements by name, for the first occurrence of each (namespaces ignored), from
+/// a small XML document. None if it is not XML.
+fn xml_fields<const N: usize>(body: &[u8], names: [&str; N]) -> Option<[Option<String>; N]> {
+    let mut reader = Reader::from_reader(body);
+    let mut out: [Option<String>; N] = std::array::from_fn(|_| None);
+    let mut current: Option<usize> = None;
+    let mut saw_element = false;
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) => {
+                saw_element = true;
+                let local = e.local_name();
+                current = names
+                    .iter()
+                    .position(|n| n.as_bytes() == local.as_ref())
+                    .filter(|i| out[*i].is_none());
+                if let Some(i) = current {
+                    out[i] = Some(String::new());
+                }
+            }
+            Event::End(_) => current = None,
+            Event::Text(t) => {
+                if let Some(i) = current {
+                    let text = t.decode().ok()?;
+                    if let Some(s) = out[i].as_mut() {
+                        s.push_str(&text);
+                    }
+                }
+            }
+            Event::GeneralRef(r) => {
+                if let Some(i) = current {
+                    let c = crate::s3::xml::resolve_ref(&r)?;
+                    if let Some(s) = out[i].as_mut() {
+                        s.push(c);
+                    }
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    saw_element.then_some(out)
+}
+
+/// Reads an `AssumeRoleWithWebIdentityResponse` (2xx) or an STS `<ErrorResponse>`.
+pub fn parse_assume_role_response(
+    status: u16,
+    body: &[u8],
+) -> Result<TemporaryCredentials, ExchangeError> {
+    if !(200..300).contains(&status) {
+        let fields = xml_fields(body, ["Code", "Message"]);
+        let (code, message) = match fields {
+            Some([Some(code), message]) => (code, message.unwrap_or_default()),
+            _ => (
+                format!("HTTP{status}"),
+                "the answer is not an STS error document".to_string(),
+            ),
+        };
+        return Err(ExchangeError::Refused {
+            status,
+            code: code.trim().to_string(),
+            message: message.trim().chars().take(512).collect(),
+        });
+    }
+    let Some([id, secret, token, expiration]) = xml_fields(
+        body,
+        [
+            "AccessKeyId",
+            "SecretAccessKey",
+            "SessionToken",
+            "Expiration",
+        ],
+    ) else {
+        return Err(ExchangeError::Malformed(
+            "the answer is not XML".to_string(),
+        ));
+    };
+    let missing = |what: &str| ExchangeError::Malformed(format!("the answer has no {what}"));
+    let id = id
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| missing("AccessKeyId"))?;
+    let secret = secret
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| missing("SecretAccessKey"))?;
+    let token = token
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| missing("SessionToken"))?;
+    let expiration = expiration.ok_or_else(|| missing("Expiration"))?;
+    let expiration = Timestamp::parse_rfc3339(expiration.trim()).ok_or_else(|| {
+        ExchangeError::Malformed(format!("Expiration '{expiration}' is not an RFC 3339 time"))
+    })?;
+    Ok(TemporaryCredentials {
+        signing: SigningCredentials {
+            access_key_id: id.trim().to_string(),
+            secret: SecretKey::new(secret.trim().to_string()),
+            session_token: Some(SecretKey::new(token.trim().to_string())),
+        },
+        expiration,
+    })
+}
+
+/// A bucket's request for credentials, carried by [`crate::Plan::NeedBackendCredentials`].
+#[derive(Clone, Debug)]
+pub struct CredentialsNeeded {
+    /// The cache key ([`Federation::cache_key`]).
+    pub key: String,
+    /// How to get them.
+    pub federation: Arc<Federation>,
+}
+
+impl CredentialsNeeded {
+    /// Reads the exchange's answer ([`Federation::parse_response`]).
+    pub fn parse_response(
+        &self,
+        status: u16,
+        body: &[u8],
+    ) -> Result<TemporaryCredentials, ExchangeError> {
+        self.federation.parse_response(status, body)
+    }
+}
+
+/// What the runtime does for a key, from [`CredentialCache::decide`].
+#[derive(Debug)]
+pub enum Decision {
+    /// Sign with these.
+    Use(Arc<TemporaryCredentials>),
+    /// Sign with these, and refresh them in the background (this caller owns the refresh and
+    /// must end it with [`CredentialCache::finish`]).
+    UseAndRefresh(Arc<TemporaryCredentials>),
+    /// None are valid: fetch now (this caller owns the refresh and must end it with
+    /// [`CredentialCache::finish`]).
+    Fetch,
+    /// None are valid and another refresh is in flight: wait for it, then decide again.
+    Wait,
+    /// The last exchange failed less than [`FAILURE_BACKOFF_SECS`] ago.
+    Fail(ExchangeError),
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    creds: Option<Arc<TemporaryCredentials>>,
+    refreshing_since: Option<Timestamp>,
+    failure: Option<(ExchangeError, Timestamp)>,
+}
+
+/// Federated credentials by key, with refresh bookkeeping. One per process (behind a lock) or
+/// isolate; the lock is never held across I/O.
+#[derive(Debug, Default)]
+pub struct CredentialCache {
+    entries: HashMap<String, Entry>,
+}
+
+impl CredentialCache {
+    /// What to do for `key` at `now` (see [`Decision`]); marks a refresh in flight when it
+    /// hands one to the caller.
+    pub fn decide(&mut self, key: &str, now: Timestamp) -> Decision {
+        if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(key) {
+            self.entries.retain(|_, e| e.refreshing_since.is_some());
+        }
+        let entry = self.entries.entry(key.to_string()).or_default();
+        let in_flight = entry
+            .refreshing_since
+            .is_some_and(|t| now.0.saturating_sub(t.0) < IN_FLIGHT_TIMEOUT_SECS);
+        let backing_off = entry
+            .failure
+            .as_ref()
+            .is_some_and(|(_, retry_at)| now.0 < retry_at.0);
+        let valid = entry
+            .creds
+            .clone()
+            .filter(|c| c.expiration.0.saturating_sub(now.0) > MIN_VALIDITY_SECS);
+        match valid {
+            Some(c) => {
+                let due = c.expiration.0.saturating_sub(now.0) <= REFRESH_BEFORE_SECS;
+                if due && !in_flight && !backing_off {
+                    entry.refreshing_since = Some(now);
+                    Decision::UseAndRefresh(c)
+                } else {
+                    Decision::Use(c)
+                }
+            }
+            None if in_flight => Decision::Wait,
+            None => match &entry.failure {
+                Some((err, _)) if backing_off => Decision::Fail(err.clone()),
+                _ => {
+                    entry.refreshing_since = Some(now);
+                    Decision::Fetch
+                }
+            },
+        }
+    }
+
+    /// Ends the refresh of `key` with its result; returns what the caller should use.
+    pub fn finish(
+        &mut self,
+        key: &str,
+        result: Result<TemporaryCredentials, ExchangeError>,
+        now: Timestamp,
+    ) -> Result<Arc<TemporaryCredentials>, ExchangeError> {
+        let entry = self.entries.entry(key.to_string()).or_default();
+        entry.refreshing_since = None;
+        match result {
+            Ok(c) => {
+                let c = Arc::new(c);
+                entry.creds = Some(c.clone());
+                entry.failure = None;
+                Ok(c)
+            }
+            Err(e) => {
+                entry.failure = Some((e.clone(), Timestamp(now.0 + FAILURE_BACKOFF_SECS)));
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
