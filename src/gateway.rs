@@ -8,6 +8,7 @@
 //! request: backend signers, signing-key caches and lookups live here, never per request.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,6 +16,7 @@ use http::{HeaderMap, Method, Response, StatusCode};
 
 use http::{HeaderName, HeaderValue};
 
+use crate::auth::presign::SigningCredentials;
 use crate::auth::sigv4::SigningKeyCache;
 use crate::auth::{self, AuthSettings, ChunkSigning, PayloadMode};
 use crate::backend::r2::{self, R2Input};
@@ -27,6 +29,8 @@ use crate::chunked::SignedChunkDecoder;
 use crate::config::{BackendType, BucketConfig, ConfigError, CredentialIndex, GatewayConfig};
 use crate::cors::BucketCors;
 pub use crate::cors::CorsHeaders;
+use crate::oidc::federation::{CredentialsNeeded, ExchangeError};
+use crate::oidc::{OidcProvider, TemporaryCredentials};
 use crate::payload::BodyCheck;
 pub use crate::payload::PayloadVerifier;
 use crate::policy::{self, Action, Identity};
@@ -39,6 +43,7 @@ use crate::s3::S3Error;
 use crate::sts::token::SessionKeys;
 use crate::time::Timestamp;
 
+mod federation;
 mod sts;
 
 /// Runtime options that are not part of the config document.
@@ -49,6 +54,10 @@ pub struct GatewayOptions {
     /// Keys that seal and open STS session tokens (`SESSION_TOKEN_KEY`). None: STS requests
     /// answer 503 and requests carrying a session token are refused with `InvalidToken`.
     pub session_keys: Option<SessionKeys>,
+    /// The gateway's own OIDC provider (`OIDC_PROVIDER_KEY`, `OIDC_PROVIDER_ISSUER`): serves
+    /// discovery and JWKS, and mints the tokens of federated backends. None: those buckets
+    /// answer 503.
+    pub oidc_provider: Option<Arc<OidcProvider>>,
 }
 
 /// Per-request inputs from the runtime: the world, passed in.
@@ -85,6 +94,10 @@ pub enum Plan {
     },
     /// One call on an R2 binding (`backend_type = "r2"`), then [`R2Plan::respond`].
     R2(Box<R2Plan>),
+    /// The bucket's backend is federated (`auth_type = "oidc"`): get its temporary credentials
+    /// (cached by `key`, or exchanged with [`Gateway::credential_exchange`]; see
+    /// [`crate::oidc::federation`]) and call [`Gateway::plan_with_credentials`].
+    NeedBackendCredentials(Box<CredentialsNeeded>),
 }
 
 /// A backend request and how to treat its response.
@@ -304,22 +317,44 @@ impl Gateway {
 
     /// Plans one request. Never panics on request data.
     pub fn plan(&self, head: &RequestHead, ctx: &RequestContext) -> Plan {
-        self.plan_inner(head, ctx, None)
+        self.plan_inner(head, ctx, None, None)
     }
 
     /// Plans a request whose body was read because [`Plan::NeedBody`] asked for it.
     pub fn plan_with_body(&self, head: &RequestHead, ctx: &RequestContext, body: Bytes) -> Plan {
-        self.plan_inner(head, ctx, Some(body))
+        self.plan_inner(head, ctx, Some(body), None)
     }
 
-    fn plan_inner(&self, head: &RequestHead, ctx: &RequestContext, body: Option<Bytes>) -> Plan {
+    /// Plans a request whose backend credentials [`Plan::NeedBackendCredentials`] asked for:
+    /// the credentials, or why the exchange failed (answered as a 502/503 S3 error). `body`:
+    /// the body read for an earlier [`Plan::NeedBody`], if any.
+    pub fn plan_with_credentials(
+        &self,
+        head: &RequestHead,
+        ctx: &RequestContext,
+        body: Option<Bytes>,
+        credentials: Result<&TemporaryCredentials, &ExchangeError>,
+    ) -> Plan {
+        self.plan_inner(head, ctx, body, Some(credentials))
+    }
+
+    fn plan_inner(
+        &self,
+        head: &RequestHead,
+        ctx: &RequestContext,
+        body: Option<Bytes>,
+        credentials: Option<Result<&TemporaryCredentials, &ExchangeError>>,
+    ) -> Plan {
         if head.method == Method::OPTIONS {
             return Plan::Respond(self.preflight(head, ctx));
+        }
+        if let Some(resp) = self.oidc_document(head, ctx) {
+            return Plan::Respond(resp);
         }
         if sts::is_sts(head) {
             return self.plan_sts(head, ctx, body.as_deref());
         }
-        let plan = match self.try_plan(head, ctx, body) {
+        let plan = match self.try_plan(head, ctx, body, credentials) {
             Ok(plan) => plan,
             Err(err) => {
                 log::debug!(
@@ -374,6 +409,7 @@ impl Gateway {
         head: &RequestHead,
         ctx: &RequestContext,
         body: Option<Bytes>,
+        credentials: Option<Result<&TemporaryCredentials, &ExchangeError>>,
     ) -> Result<Plan, S3Error> {
         let req = request::parse(head, self.options.virtual_host_domain.as_deref())?;
         let resource = req.resource();
@@ -558,6 +594,13 @@ impl Gateway {
             }
             _ => {}
         }
+        let signing = match self.federated_signing(backend, name, credentials) {
+            Ok(signing) => signing,
+            Err(federation::Unsigned::Ask(needed)) => {
+                return Ok(Plan::NeedBackendCredentials(needed))
+            }
+            Err(federation::Unsigned::Fail(e)) => return Err(e.with_resource(resource)),
+        };
         let forward = plan_forward(ForwardInput {
             head,
             req: &req,
@@ -570,6 +613,7 @@ impl Gateway {
             client_bucket: name,
             resource,
             ctx,
+            signing,
         })?;
         Ok(Plan::Forward(Box::new(forward)))
     }
@@ -772,6 +816,8 @@ fn with_cors(plan: Plan, cors: Option<CorsHeaders>) -> Plan {
         Plan::NeedBody { limit } => Plan::NeedBody { limit },
         // STS is routed before CORS; never reached.
         p @ Plan::NeedJwks { .. } => p,
+        // Planned again once the credentials are there.
+        p @ Plan::NeedBackendCredentials(_) => p,
     }
 }
 
@@ -790,6 +836,8 @@ struct ForwardInput<'a> {
     resource: String,
     ctx: &'a RequestContext,
     extra: Extra,
+    /// The federated credentials of this request (None: the backend's own, if any).
+    signing: Option<&'a SigningCredentials>,
 }
 
 /// What some operations add to a forward.
@@ -978,6 +1026,7 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
         resource,
         ctx,
         extra,
+        signing,
     } = input;
     let op = req.operation;
     let allowed = forwarded_params(op);
@@ -1132,6 +1181,7 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
             headers: &headers,
         },
         ctx.now,
+        signing,
     );
 
     let rewrite = matches!(

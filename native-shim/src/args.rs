@@ -17,7 +17,9 @@ a second signal stops at once.
 
 environment: RUST_LOG (default multistore=info); SESSION_TOKEN_KEY (base64, 32 bytes: turns
 on STS AssumeRoleWithWebIdentity and session tokens) and SESSION_TOKEN_KEY_PREVIOUS (still opens
-tokens sealed before a rotation)
+tokens sealed before a rotation); OIDC_PROVIDER_KEY (RSA private key, PEM) with
+OIDC_PROVIDER_ISSUER (https URL): the gateway's own OIDC provider, for buckets with
+auth_type = \"oidc\" (OIDC_PROVIDER_KEY_PREVIOUS stays in the JWKS during a rotation)
 ";
 
 /// Parsed arguments.

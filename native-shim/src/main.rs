@@ -4,6 +4,7 @@
 //! one backend request per client request, bodies streamed both ways.
 
 mod args;
+mod federation;
 mod proxy;
 mod request_id;
 mod server;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use multistore::config::{ConfigFormat, GatewayConfig};
+use multistore::oidc::OidcProvider;
 use multistore::sts::token::SessionKeys;
 use multistore::{Gateway, GatewayOptions};
 
@@ -65,17 +67,48 @@ fn main() -> ExitCode {
     }
 }
 
+/// An environment variable; unset and blank are both None.
+fn var(name: &str) -> Result<Option<String>, String> {
+    match std::env::var(name) {
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
+    }
+}
+
+/// `OIDC_PROVIDER_KEY` (+ `OIDC_PROVIDER_KEY_PREVIOUS`) and `OIDC_PROVIDER_ISSUER`: the
+/// gateway's own OIDC provider. Unset: off (federated buckets answer 503). Set but invalid, or
+/// only half set: refuse to start (never log the key).
+fn oidc_provider() -> Result<Option<Arc<OidcProvider>>, String> {
+    let (key, issuer) = (var("OIDC_PROVIDER_KEY")?, var("OIDC_PROVIDER_ISSUER")?);
+    let (key, issuer) = match (key, issuer) {
+        (None, None) => {
+            log::info!("OIDC_PROVIDER_KEY is not set: the OIDC provider and backend federation are off");
+            return Ok(None);
+        }
+        (Some(k), Some(i)) => (k, i),
+        (Some(_), None) => {
+            return Err("OIDC_PROVIDER_KEY is set but OIDC_PROVIDER_ISSUER is not (e.g. https://gw.example.com)".into())
+        }
+        (None, Some(_)) => {
+            return Err("OIDC_PROVIDER_ISSUER is set but OIDC_PROVIDER_KEY (an RSA private key in PEM) is not".into())
+        }
+    };
+    let previous = var("OIDC_PROVIDER_KEY_PREVIOUS")?;
+    let provider = OidcProvider::from_env_values(&issuer, &key, previous.as_deref())
+        .map_err(|e| e.to_string())?;
+    log::info!(
+        "OIDC provider enabled: issuer {}, signing key {}",
+        provider.issuer(),
+        provider.current_kid()
+    );
+    Ok(Some(Arc::new(provider)))
+}
+
 /// `SESSION_TOKEN_KEY` (and `SESSION_TOKEN_KEY_PREVIOUS`): the keys of STS session tokens.
 /// Unset: STS is off. Set but invalid: refuse to start (never log the value).
 fn session_keys() -> Result<Option<SessionKeys>, String> {
-    let var = |name: &str| -> Result<Option<String>, String> {
-        match std::env::var(name) {
-            Ok(v) if v.trim().is_empty() => Ok(None),
-            Ok(v) => Ok(Some(v)),
-            Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
-        }
-    };
     let Some(current) = var("SESSION_TOKEN_KEY")? else {
         log::info!("SESSION_TOKEN_KEY is not set: STS and session tokens are off");
         return Ok(None);
@@ -108,6 +141,7 @@ fn load(args: &args::Args) -> Result<Gateway, String> {
         GatewayOptions {
             virtual_host_domain: args.domain.clone(),
             session_keys: session_keys()?,
+            oidc_provider: oidc_provider()?,
         },
     )
     .map_err(|e| format!("{}: {e}", args.config))

@@ -30,6 +30,7 @@ use multistore::sts::jwt::Jwks;
 use multistore::time::Timestamp;
 use multistore::{Gateway, Plan, RequestContext, RequestHead};
 
+use crate::federation::Federator;
 use crate::request_id;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -39,15 +40,20 @@ type Slot = Arc<Mutex<Option<S3Error>>>;
 /// The body type of every request and response we send.
 pub type ProxyBody = BoxBody<Bytes, BoxError>;
 
+/// The pooled HTTP client for backends, JWKS and credential exchanges.
+pub type BackendClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
+
 /// How long a pooled backend connection may sit idle before we close it.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The gateway plus the backend client, both built once per process.
 pub struct Proxy {
     gateway: Arc<Gateway>,
-    client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
+    client: BackendClient,
     /// OIDC issuers' keys, for STS (the lock is never held across an await).
     jwks: Mutex<JwksCache>,
+    /// Credentials of federated backends (`auth_type = "oidc"`).
+    federation: Federator,
 }
 
 impl Proxy {
@@ -70,6 +76,7 @@ impl Proxy {
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build(https);
         Ok(Proxy {
+            federation: Federator::new(gateway.clone(), client.clone()),
             gateway,
             client,
             jwks: Mutex::default(),
@@ -117,6 +124,7 @@ impl Proxy {
         let mut plan = self.gateway.plan(&head, &ctx);
         let mut body = Some(body);
         let mut read = Bytes::new();
+        let mut body_read = false;
         if let Plan::NeedBody { limit } = plan {
             // Only small XML bodies (DeleteObjects) are ever read whole, and only after the
             // caller passed authentication and the coarse authorization.
@@ -128,6 +136,7 @@ impl Proxy {
             plan = match collected {
                 Ok(bytes) => {
                     read = bytes.clone();
+                    body_read = true;
                     self.gateway.plan_with_body(&head, &ctx, bytes)
                 }
                 Err(e) if e.is::<http_body_util::LengthLimitError>() => {
@@ -142,6 +151,15 @@ impl Proxy {
         if let Plan::NeedJwks { issuer, .. } = &plan {
             let issuer = issuer.clone();
             plan = self.assume_role(&head, &ctx, &read, &issuer).await;
+        }
+        if let Plan::NeedBackendCredentials(needed) = &plan {
+            let creds = self.federation.credentials(needed).await;
+            plan = self.gateway.plan_with_credentials(
+                &head,
+                &ctx,
+                body_read.then_some(read),
+                creds.as_deref(),
+            );
         }
         let plan_time = t0.elapsed();
         match plan {
@@ -158,7 +176,7 @@ impl Proxy {
             Plan::Forward(fwd) => self.forward(*fwd, body, plan_time).await,
             // R2 bindings exist only inside a Worker.
             Plan::R2(r2) => full(r2.unsupported_runtime()),
-            Plan::NeedBody { .. } | Plan::NeedJwks { .. } => {
+            Plan::NeedBody { .. } | Plan::NeedJwks { .. } | Plan::NeedBackendCredentials(_) => {
                 let err = S3Error::internal("the gateway asked for the same input twice");
                 full(error_response(&head.method, &err, &ctx.request_id))
             }
@@ -452,7 +470,7 @@ impl Body for Primed {
     }
 }
 
-fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -461,7 +479,7 @@ fn now() -> Timestamp {
 
 /// The runtime's random source for the core (access key ids, token nonces). The OS generator
 /// failing is not something to answer around: the request's guard turns this into a 500.
-fn random_bytes(buf: &mut [u8]) {
+pub(crate) fn random_bytes(buf: &mut [u8]) {
     if let Err(e) = getrandom::fill(buf) {
         panic!("the operating system's random generator failed: {e}");
     }
@@ -475,7 +493,7 @@ fn full(resp: Response<Bytes>) -> Response<ProxyBody> {
     resp.map(|b| Full::new(b).map_err(|never| match never {}).boxed())
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(inner) = src {

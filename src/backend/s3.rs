@@ -4,6 +4,10 @@
 //!
 //! An [`S3Backend`] is built once per bucket per config snapshot: its endpoint is parsed and its
 //! signing-key cache kept, so a request costs one canonical-request hash and one HMAC.
+//!
+//! A federated backend (`auth_type = "oidc"`) has no credentials of its own: each request is
+//! signed with the temporary credentials the runtime obtained for it (see
+//! [`crate::oidc::federation`]), session token included.
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
@@ -11,6 +15,7 @@ use crate::auth::presign::{presign_url, PresignRequest, SigningCredentials};
 use crate::auth::secret::SecretKey;
 use crate::auth::sigv4::SigningKeyCache;
 use crate::config::BucketConfig;
+use crate::oidc::federation::{CredentialsNeeded, Federation};
 use crate::percent;
 use crate::time::Timestamp;
 
@@ -30,6 +35,8 @@ pub struct S3Backend {
     virtual_hosted: bool,
     region: String,
     credentials: Option<SigningCredentials>,
+    /// Set for `auth_type = "oidc"`: the credentials come per request from the runtime.
+    federation: Option<CredentialsNeeded>,
     keys: SigningKeyCache,
 }
 
@@ -79,7 +86,11 @@ impl S3Backend {
             None if bucket.is_glob() => bucket.name.clone(),
             None => return Err("backend_options.bucket_name is missing".to_string()),
         };
-        let credentials = if flag("skip_signature") {
+        let federation = Federation::from_bucket(bucket)?.map(|f| CredentialsNeeded {
+            key: f.cache_key(),
+            federation: std::sync::Arc::new(f),
+        });
+        let credentials = if flag("skip_signature") || federation.is_some() {
             None
         } else {
             match (opts.get("access_key_id"), opts.get("secret_access_key")) {
@@ -102,8 +113,14 @@ impl S3Backend {
             virtual_hosted: flag("virtual_hosted_style_request"),
             region,
             credentials,
+            federation,
             keys: SigningKeyCache::default(),
         })
+    }
+
+    /// How a federated backend gets its credentials (None: static or no credentials).
+    pub fn federation(&self) -> Option<&CredentialsNeeded> {
+        self.federation.as_ref()
     }
 
     /// The backend bucket's name.
@@ -117,6 +134,7 @@ impl S3Backend {
         self.endpoint_id() == other.endpoint_id()
             && self.credentials.as_ref().map(|c| &c.access_key_id)
                 == other.credentials.as_ref().map(|c| &c.access_key_id)
+            && self.federation.as_ref().map(|f| &f.key) == other.federation.as_ref().map(|f| &f.key)
     }
 
     /// `scheme://host/base` identifying the endpoint (for same-backend checks).
@@ -124,8 +142,14 @@ impl S3Backend {
         format!("{}://{}{}", self.scheme, self.host, self.base_path)
     }
 
-    /// The URL for a request: presigned unless the backend skips signatures.
-    pub fn url(&self, req: &BackendRequest<'_>, now: Timestamp) -> String {
+    /// The URL for a request: presigned unless the backend skips signatures. `temporary`: the
+    /// federated credentials of this request (they take the place of configured ones).
+    pub fn url(
+        &self,
+        req: &BackendRequest<'_>,
+        now: Timestamp,
+        temporary: Option<&SigningCredentials>,
+    ) -> String {
         let bucket = req.bucket.unwrap_or(&self.bucket_name);
         let (host, mut path) = if self.virtual_hosted {
             (format!("{bucket}.{}", self.host), self.base_path.clone())
@@ -143,7 +167,7 @@ impl S3Backend {
             None if self.virtual_hosted || path.is_empty() => path.push('/'),
             None => {}
         }
-        match &self.credentials {
+        match temporary.or(self.credentials.as_ref()) {
             Some(creds) => {
                 let mut signed = HeaderMap::new();
                 for (name, value) in req.headers {
@@ -247,6 +271,7 @@ mod tests {
                 headers: &HeaderMap::new(),
             },
             Timestamp(0),
+            None,
         );
         assert_eq!(
             url,
@@ -272,6 +297,7 @@ mod tests {
                 headers: &HeaderMap::new(),
             },
             Timestamp(0),
+            None,
         );
         assert_eq!(url, "https://bk.s3.example.com/");
     }

@@ -280,6 +280,41 @@ fn s3_backends_need_a_bucket_name_and_matching_key_pairs() {
 }
 
 #[test]
+fn oidc_federated_buckets_need_a_role_and_no_static_credentials() {
+    let ok = r#"
+        [[buckets]]
+        name = "fed"
+        backend_type = "s3"
+        backend_options = { bucket_name = "x", region = "eu-west-1", auth_type = "oidc", role_arn = "arn:aws:iam::1:role/r", duration_seconds = 900 }
+    "#;
+    assert!(GatewayConfig::parse(ok, ConfigFormat::Toml).is_ok());
+    let p = toml_problems(&ok.replace("role_arn = \"arn:aws:iam::1:role/r\", ", ""));
+    assert!(
+        has(
+            &p,
+            "buckets[0].backend_options: auth_type = \"oidc\" needs backend_options.role_arn"
+        ),
+        "{p:#?}"
+    );
+    let p = toml_problems(&ok.replace(
+        "auth_type",
+        "access_key_id = \"AK\", secret_access_key = \"S\", auth_type",
+    ));
+    assert!(
+        p.iter()
+            .any(|x| x.starts_with("buckets[0].backend_options.access_key_id: not allowed")),
+        "{p:#?}"
+    );
+    let p = toml_problems(&ok.replace("duration_seconds = 900", "duration_seconds = 60"));
+    assert!(
+        p.iter().any(|x| x.contains("duration_seconds '60'")),
+        "{p:#?}"
+    );
+    let p = toml_problems(&ok.replace("auth_type = \"oidc\"", "auth_type = \"magic\""));
+    assert!(p.iter().any(|x| x.contains("auth_type 'magic'")), "{p:#?}");
+}
+
+#[test]
 fn skip_signature_allows_a_lone_access_key_id_and_must_be_a_boolean() {
     let ok = r#"
         [[buckets]]

@@ -646,7 +646,9 @@ fn check_backend(b: &BucketConfig, path: &str, r: &mut Report) {
             }
             let has_id = b.option("access_key_id").is_some();
             let has_secret = b.option("secret_access_key").is_some();
-            if has_id != has_secret && b.option_bool("skip_signature") != Some(true) {
+            if b.option("auth_type").is_some() {
+                check_federation(b, path, r);
+            } else if has_id != has_secret && b.option_bool("skip_signature") != Some(true) {
                 let missing = if has_id {
                     "secret_access_key"
                 } else {
@@ -664,6 +666,35 @@ fn check_backend(b: &BucketConfig, path: &str, r: &mut Report) {
         }
         BackendType::Gcs => need("bucket_name", r),
         BackendType::R2 => need("binding", r),
+    }
+}
+
+/// `auth_type = "oidc"`: the STS settings are usable, and no static credentials compete with
+/// them. Whether the gateway has an OIDC provider is a runtime matter (such buckets answer 503
+/// without one), not a reason to refuse the document.
+fn check_federation(b: &BucketConfig, path: &str, r: &mut Report) {
+    if let Err(e) = crate::oidc::federation::Federation::from_bucket(b) {
+        r.problem(path, e);
+        return;
+    }
+    for k in [
+        "access_key_id",
+        "secret_access_key",
+        "token",
+        "session_token",
+    ] {
+        if b.option(k).is_some() {
+            r.problem(
+                &format!("{path}.{k}"),
+                "not allowed with auth_type = \"oidc\" (the credentials come from STS)",
+            );
+        }
+    }
+    if b.option_bool("skip_signature") == Some(true) {
+        r.problem(
+            &format!("{path}.skip_signature"),
+            "not allowed with auth_type = \"oidc\" (requests are signed with the STS credentials)",
+        );
     }
 }
 

@@ -10,6 +10,7 @@
 //!   requests it hit, never a hung client or a dead isolate.
 
 mod body;
+mod federation;
 mod js;
 mod r2;
 mod state;
@@ -187,10 +188,12 @@ async fn handle_inner(
     let mut plan = gateway.plan(&head, &rctx);
     let mut body = body;
     let mut read = Bytes::new();
+    let mut body_read = false;
     if let Plan::NeedBody { limit } = plan {
         plan = match body::read_limited(body.take(), limit).await {
             Ok(bytes) => {
                 read = bytes.clone();
+                body_read = true;
                 gateway.plan_with_body(&head, &rctx, bytes)
             }
             Err(body::ReadError::TooLarge) => {
@@ -206,6 +209,15 @@ async fn handle_inner(
         let issuer = issuer.clone();
         plan = sts::assume_role(&gateway, &head, &rctx, &read, &issuer).await;
     }
+    if let Plan::NeedBackendCredentials(needed) = &plan {
+        let creds = federation::credentials(&gateway, ctx, needed).await;
+        plan = gateway.plan_with_credentials(
+            &head,
+            &rctx,
+            body_read.then_some(read),
+            creds.as_deref(),
+        );
+    }
     let plan_time = since(t0);
     match plan {
         Plan::Respond(mut resp) => {
@@ -220,7 +232,7 @@ async fn handle_inner(
         }
         Plan::Forward(fwd) => forward(*fwd, body, plan_time).await,
         Plan::R2(plan) => r2::execute(*plan, env, body).await,
-        Plan::NeedBody { .. } | Plan::NeedJwks { .. } => {
+        Plan::NeedBody { .. } | Plan::NeedJwks { .. } | Plan::NeedBackendCredentials(_) => {
             let err = S3Error::internal("the gateway asked for the same input twice");
             to_js_response(error_response(&head.method, &err, request_id), None)
         }

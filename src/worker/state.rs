@@ -13,6 +13,7 @@ use sha2::Digest as _;
 use worker::{Context, Env};
 
 use crate::config::{ConfigFormat, GatewayConfig};
+use crate::oidc::OidcProvider;
 use crate::s3::{ErrorCode, S3Error};
 use crate::sts::token::SessionKeys;
 use crate::{Gateway, GatewayOptions};
@@ -155,19 +156,42 @@ fn build(env: &Env, text: &str) -> Result<Gateway, String> {
     let options = GatewayOptions {
         virtual_host_domain: var(env, "VIRTUAL_HOST_DOMAIN").filter(|d| !d.is_empty()),
         session_keys: session_keys(env)?,
+        oidc_provider: oidc_provider(env)?.map(std::sync::Arc::new),
     };
     Gateway::new(config, options).map_err(|e| e.to_string())
+}
+
+/// A secret (or a var of the same name, in local tests), if set and not blank.
+fn secret(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .ok()
+        .map(|v| v.to_string())
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// `OIDC_PROVIDER_KEY` (+ `OIDC_PROVIDER_KEY_PREVIOUS`) secrets and the `OIDC_PROVIDER_ISSUER`
+/// var, read once per config snapshot (the key is parsed once, not per request). Unset: off
+/// (federated buckets answer 503). Invalid or half set: the snapshot is refused.
+fn oidc_provider(env: &Env) -> Result<Option<OidcProvider>, String> {
+    let key = secret(env, "OIDC_PROVIDER_KEY");
+    let issuer = var(env, "OIDC_PROVIDER_ISSUER").filter(|v| !v.trim().is_empty());
+    match (key, issuer) {
+        (None, None) => Ok(None),
+        (Some(key), Some(issuer)) => {
+            let previous = secret(env, "OIDC_PROVIDER_KEY_PREVIOUS");
+            OidcProvider::from_env_values(&issuer, &key, previous.as_deref())
+                .map(Some)
+                .map_err(|e| e.to_string())
+        }
+        (Some(_), None) => Err("OIDC_PROVIDER_KEY is set but OIDC_PROVIDER_ISSUER is not".into()),
+        (None, Some(_)) => Err("OIDC_PROVIDER_ISSUER is set but OIDC_PROVIDER_KEY is not".into()),
+    }
 }
 
 /// `SESSION_TOKEN_KEY` / `SESSION_TOKEN_KEY_PREVIOUS` (secrets, or vars in local tests), read
 /// once per config snapshot. Unset: STS is off. Set but invalid: the snapshot is refused.
 fn session_keys(env: &Env) -> Result<Option<SessionKeys>, String> {
-    let secret = |name: &str| {
-        env.secret(name)
-            .ok()
-            .map(|v| v.to_string())
-            .filter(|v| !v.trim().is_empty())
-    };
+    let secret = |name: &str| secret(env, name);
     let Some(current) = secret("SESSION_TOKEN_KEY") else {
         return Ok(None);
     };

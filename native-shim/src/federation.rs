@@ -1,0 +1,157 @@
+//! Backend federation natively: the process-wide credential cache and the STS exchange.
+//!
+//! One [`Federator`] per process, shared by every request. The core's
+//! [`CredentialCache`] decides; this file only does the I/O: the exchange over the shared hyper
+//! client (with a timeout and a size cap), a background refresh ahead of expiry, and waiting
+//! (on a [`Notify`]) for the one refresh in flight when no valid credentials exist.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::{BodyExt, Full, Limited};
+use multistore::oidc::federation::{
+    Decision, EXCHANGE_TIMEOUT_SECS, IN_FLIGHT_TIMEOUT_SECS, MAX_RESPONSE_BYTES,
+};
+use multistore::oidc::{CredentialCache, CredentialsNeeded, ExchangeError, TemporaryCredentials};
+use multistore::Gateway;
+use tokio::sync::Notify;
+
+use crate::proxy::{error_chain, now, random_bytes, BackendClient};
+
+/// Federated backend credentials for the whole process.
+#[derive(Clone)]
+pub struct Federator {
+    gateway: Arc<Gateway>,
+    client: BackendClient,
+    cache: Arc<Mutex<CredentialCache>>,
+    /// Woken whenever a refresh ends.
+    changed: Arc<Notify>,
+}
+
+impl Federator {
+    /// Shares the backend client.
+    pub fn new(gateway: Arc<Gateway>, client: BackendClient) -> Self {
+        Federator {
+            gateway,
+            client,
+            cache: Arc::default(),
+            changed: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The credentials for `needed`: cached, or exchanged now (one exchange per key at a time;
+    /// others wait for it), refreshed in the background when they near expiry.
+    pub async fn credentials(
+        &self,
+        needed: &CredentialsNeeded,
+    ) -> Result<Arc<TemporaryCredentials>, ExchangeError> {
+        // Waiting longer than a dead refresh is presumed alive would be pointless.
+        let give_up = tokio::time::Instant::now()
+            + Duration::from_secs(u64::try_from(IN_FLIGHT_TIMEOUT_SECS).unwrap_or(30) + 5);
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            // Registered before deciding, so a refresh ending in between still wakes us.
+            notified.as_mut().enable();
+            let decision = self.decide(&needed.key);
+            match decision {
+                Decision::Use(c) => return Ok(c),
+                Decision::UseAndRefresh(c) => {
+                    let this = self.clone();
+                    let needed = needed.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = this.refresh(&needed).await {
+                            log::warn!("refreshing backend credentials failed, still using the current ones: {e}");
+                        }
+                    });
+                    return Ok(c);
+                }
+                Decision::Fetch => return self.refresh(needed).await,
+                Decision::Fail(e) => return Err(e),
+                Decision::Wait => {
+                    if tokio::time::timeout_at(give_up, notified).await.is_err() {
+                        return Err(ExchangeError::Unreachable(
+                            "timed out waiting for another request's credential exchange"
+                                .to_string(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    fn decide(&self, key: &str) -> Decision {
+        match self.cache.lock() {
+            Ok(mut c) => c.decide(key, now()),
+            // A poisoned lock (a panic mid-update) must not take federation down with it.
+            Err(poisoned) => poisoned.into_inner().decide(key, now()),
+        }
+    }
+
+    /// Runs the exchange this caller owns, records the result and wakes the waiters.
+    async fn refresh(
+        &self,
+        needed: &CredentialsNeeded,
+    ) -> Result<Arc<TemporaryCredentials>, ExchangeError> {
+        let result = self.exchange(needed).await;
+        if let Err(e) = &result {
+            log::warn!("backend credential exchange failed: {e}");
+        }
+        let out = match self.cache.lock() {
+            Ok(mut c) => c.finish(&needed.key, result, now()),
+            Err(poisoned) => poisoned.into_inner().finish(&needed.key, result, now()),
+        };
+        self.changed.notify_waiters();
+        out
+    }
+
+    async fn exchange(
+        &self,
+        needed: &CredentialsNeeded,
+    ) -> Result<TemporaryCredentials, ExchangeError> {
+        let exchange = self
+            .gateway
+            .credential_exchange(needed, now(), &mut random_bytes)?;
+        let url = exchange.url.clone();
+        let mut builder = Request::builder()
+            .method(exchange.method.clone())
+            .uri(url.as_str());
+        if let Some(h) = builder.headers_mut() {
+            *h = exchange.headers.clone();
+        }
+        let request = builder
+            .body(
+                Full::new(exchange.body.clone())
+                    .map_err(|never| match never {})
+                    .boxed(),
+            )
+            .map_err(|e| ExchangeError::Unreachable(format!("{url}: {e}")))?;
+        let call = async {
+            let resp = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| ExchangeError::Unreachable(error_chain(&e)))?;
+            let status = resp.status().as_u16();
+            let body: Bytes = Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .map_err(|e| ExchangeError::Malformed(format!("reading the answer failed: {e}")))?;
+            needed.parse_response(status, &body)
+        };
+        let result = tokio::time::timeout(Duration::from_secs(EXCHANGE_TIMEOUT_SECS), call)
+            .await
+            .map_err(|_| {
+                ExchangeError::Unreachable(format!("no answer within {EXCHANGE_TIMEOUT_SECS} s"))
+            })??;
+        log::info!(
+            "obtained backend credentials {} (expire {})",
+            result.signing.access_key_id,
+            result.expiration.iso8601()
+        );
+        Ok(result)
+    }
+}

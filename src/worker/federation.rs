@@ -1,0 +1,140 @@
+//! Backend federation on the Worker: the credential cache per isolate and the STS exchange
+//! over the Fetch API.
+//!
+//! Promises are never shared between requests (the runtime forbids awaiting another request's
+//! I/O), so a request that finds the one refresh in flight polls the isolate's cache on a short
+//! timer instead of awaiting that refresh. A refresh ahead of expiry runs in the `waitUntil` of
+//! the request that started it, while every request keeps signing with the still-valid
+//! credentials.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::oidc::federation::{
+    Decision, EXCHANGE_TIMEOUT_SECS, IN_FLIGHT_TIMEOUT_SECS, MAX_RESPONSE_BYTES,
+};
+use crate::oidc::{CredentialCache, CredentialsNeeded, ExchangeError, TemporaryCredentials};
+use crate::time::Timestamp;
+use crate::Gateway;
+
+use super::{body, js};
+
+thread_local! {
+    static CREDENTIALS: RefCell<CredentialCache> = RefCell::default();
+}
+
+/// How often a waiting request looks at the cache again.
+const POLL: Duration = Duration::from_millis(25);
+
+fn now() -> Timestamp {
+    #[allow(clippy::cast_possible_truncation)] // milliseconds since 1970 fit an i64
+    Timestamp((js_sys::Date::now() / 1000.0) as i64)
+}
+
+/// The credentials for `needed`: cached, or exchanged now (one exchange per key at a time in
+/// this isolate), refreshed in the background when they near expiry.
+pub async fn credentials(
+    gateway: &Rc<Gateway>,
+    ctx: &worker::Context,
+    needed: &CredentialsNeeded,
+) -> Result<Arc<TemporaryCredentials>, ExchangeError> {
+    #[allow(clippy::cast_precision_loss)] // a few seconds
+    let give_up = js_sys::Date::now() + (IN_FLIGHT_TIMEOUT_SECS as f64 + 5.0) * 1000.0;
+    loop {
+        let decision = CREDENTIALS.with(|c| c.borrow_mut().decide(&needed.key, now()));
+        match decision {
+            Decision::Use(c) => return Ok(c),
+            Decision::UseAndRefresh(c) => {
+                let gateway = gateway.clone();
+                let needed = needed.clone();
+                ctx.wait_until(async move {
+                    if let Err(e) = refresh(&gateway, &needed).await {
+                        log::warn!("refreshing backend credentials failed, still using the current ones: {e}");
+                    }
+                });
+                return Ok(c);
+            }
+            Decision::Fetch => return refresh(gateway, needed).await,
+            Decision::Fail(e) => return Err(e),
+            Decision::Wait => {
+                if js_sys::Date::now() > give_up {
+                    return Err(ExchangeError::Unreachable(
+                        "timed out waiting for another request's credential exchange".to_string(),
+                    ));
+                }
+                worker::Delay::from(POLL).await;
+            }
+        }
+    }
+}
+
+/// Runs the exchange this caller owns and records the result.
+async fn refresh(
+    gateway: &Gateway,
+    needed: &CredentialsNeeded,
+) -> Result<Arc<TemporaryCredentials>, ExchangeError> {
+    let result = exchange(gateway, needed).await;
+    if let Err(e) = &result {
+        log::warn!("backend credential exchange failed: {e}");
+    }
+    CREDENTIALS.with(|c| c.borrow_mut().finish(&needed.key, result, now()))
+}
+
+async fn exchange(
+    gateway: &Gateway,
+    needed: &CredentialsNeeded,
+) -> Result<TemporaryCredentials, ExchangeError> {
+    let exchange = gateway.credential_exchange(needed, now(), &mut js::random_bytes)?;
+    let url = exchange.url.clone();
+    let fail = |e: &JsValue| ExchangeError::Unreachable(format!("{url}: {}", js::describe(e)));
+    let headers = web_sys::Headers::new().map_err(|e| fail(&e))?;
+    for (name, value) in &exchange.headers {
+        // Content-Length is the runtime's to set.
+        if name == http::header::CONTENT_LENGTH {
+            continue;
+        }
+        if let Ok(v) = value.to_str() {
+            headers.append(name.as_str(), v).map_err(|e| fail(&e))?;
+        }
+    }
+    let init = web_sys::RequestInit::new();
+    init.set_method(exchange.method.as_str());
+    init.set_headers(&headers);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    let form = String::from_utf8_lossy(&exchange.body).into_owned();
+    init.set_body(&JsValue::from_str(&form));
+    #[allow(clippy::cast_possible_truncation)] // ten seconds in milliseconds
+    init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(
+        (EXCHANGE_TIMEOUT_SECS * 1000) as u32,
+    )));
+    let request = web_sys::Request::new_with_str_and_init(&url, &init).map_err(|e| fail(&e))?;
+    let resp: web_sys::Response = JsFuture::from(js::global_fetch(&request))
+        .await
+        .map_err(|e| fail(&e))?
+        .dyn_into()
+        .map_err(|e| fail(&e))?;
+    let status = resp.status();
+    let body = body::read_limited(resp.body(), MAX_RESPONSE_BYTES)
+        .await
+        .map_err(|e| {
+            ExchangeError::Malformed(match e {
+                body::ReadError::TooLarge => {
+                    format!("the answer is larger than {MAX_RESPONSE_BYTES} bytes")
+                }
+                body::ReadError::Broken(e) => format!("reading the answer failed: {e}"),
+            })
+        })?;
+    let creds = needed.parse_response(status, &body)?;
+    log::info!(
+        "obtained backend credentials {} (expire {})",
+        creds.signing.access_key_id,
+        creds.expiration.iso8601()
+    );
+    Ok(creds)
+}
