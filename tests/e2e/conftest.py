@@ -16,6 +16,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -52,6 +53,25 @@ SESSION_TOKEN_KEY = base64.b64encode(b"multistore-e2e-session-key-32byt").decode
 STS_ROLE = "web"
 STS_AUDIENCE = "multistore-e2e"
 STS_SUBJECTS = ["alice", "bob", "user-*"]
+
+# The gateway's own OIDC provider (OIDC_PROVIDER_KEY / OIDC_PROVIDER_ISSUER): a key made per
+# session. The issuer only has to be a valid https URL: moto's STS does not fetch its JWKS (the
+# tests verify the tokens it receives against the gateway's JWKS themselves).
+OIDC_PROVIDER_ISSUER = "https://gw.multistore.test"
+# The role federated buckets assume at (moto's) STS, and moto's bucket behind them.
+FED_ROLE_ARN = "arn:aws:iam::123456789012:role/multistore-e2e"
+FED_BACKEND_BUCKET = "bk-federated"
+
+
+def _provider_key():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+OIDC_PROVIDER_KEY = _provider_key()
 
 BACKEND_BUCKETS = {"public": "bk-public", "private": "bk-private", "prefixed": "bk-shared"}
 PREFIX = "some/prefix/"
@@ -272,6 +292,76 @@ class OidcIssuer:
         self.server.server_close()
 
 
+STS_REFUSAL = "Not authorized to perform sts:AssumeRoleWithWebIdentity (e2e refusal)"
+
+
+class StsRecorder:
+    """An STS endpoint on 127.0.0.1 that records every form it receives (so tests can count
+    exchanges and check the token the gateway minted) and forwards it to `upstream` (moto), or,
+    without one, refuses it with an STS `<ErrorResponse>` as AWS does for an untrusted token."""
+
+    def __init__(self, upstream=None):
+        self.upstream = upstream
+        self.calls = []
+        recorder = self
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (BaseHTTPRequestHandler,), {
+            "do_POST": lambda h: recorder._serve(h),
+            "log_message": lambda *a: None,
+        }))
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _serve(self, h):
+        raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        self.calls.append({k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()})
+        if self.upstream:
+            r = requests.post(self.upstream + "/", data=raw, timeout=30,
+                              headers={"Content-Type": h.headers.get("Content-Type", "")})
+            status, body = r.status_code, r.content
+        else:
+            status = 403
+            body = ("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error>"
+                    f"<Type>Sender</Type><Code>AccessDenied</Code><Message>{STS_REFUSAL}</Message>"
+                    "</Error><RequestId>e2e</RequestId></ErrorResponse>").encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "text/xml")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    def tokens(self):
+        return [c["WebIdentityToken"] for c in self.calls if "WebIdentityToken" in c]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def federation(workdir):
+    """moto's server (STS and an S3 that takes its temporary credentials) behind a recording
+    STS proxy, an STS that refuses, and the address of one that is down."""
+    exe = shutil.which("moto_server")
+    if exe is None:
+        raise RuntimeError("moto_server (pip install 'moto[server]') is not on PATH")
+    port = free_port()
+    proc = Proc([exe, "-H", "127.0.0.1", "-p", str(port)], workdir / "moto.log")
+    endpoint = f"http://127.0.0.1:{port}"
+    sts = refuser = None
+    try:
+        wait_http(endpoint + "/moto-api/", proc, timeout=60)
+        boto(endpoint, "moto", "moto").create_bucket(Bucket=FED_BACKEND_BUCKET)
+        sts, refuser = StsRecorder(endpoint), StsRecorder()
+        yield SimpleNamespace(moto=endpoint, sts=sts, refuser=refuser, proc=proc,
+                              down=f"http://127.0.0.1:{free_port()}",
+                              backend=boto(endpoint, "moto", "moto"))
+    finally:
+        for r in (sts, refuser):
+            if r is not None:
+                r.stop()
+        proc.stop()
+
+
 @pytest.fixture(scope="session")
 def oidc():
     issuer = OidcIssuer()
@@ -281,7 +371,7 @@ def oidc():
         issuer.stop()
 
 
-def gateway_config(seaweed, issuer_url=None):
+def gateway_config(seaweed, issuer_url=None, federation=None):
     def bucket(name, backend=None, **extra):
         b = {"name": name, "backend_type": "s3", "backend_options": {
             "endpoint": seaweed.endpoint, "bucket_name": BACKEND_BUCKETS[backend or name],
@@ -296,8 +386,19 @@ def gateway_config(seaweed, issuer_url=None):
         c.update(extra)
         return c
 
+    def federated(name, sts_endpoint):
+        return {"name": name, "backend_type": "s3", "backend_options": {
+            "endpoint": federation.moto, "bucket_name": FED_BACKEND_BUCKET, "region": "us-east-1",
+            "auth_type": "oidc", "role_arn": FED_ROLE_ARN, "sts_endpoint": sts_endpoint}}
+
+    fed_buckets = [] if federation is None else [
+        # Backend credentials from (moto's) STS for a token the gateway mints itself.
+        federated("fed", federation.sts.url),
+        federated("fed-sts-down", federation.down),
+        federated("fed-sts-refuses", federation.refuser.url),
+    ]
     return {
-        "buckets": [
+        "buckets": fed_buckets + [
             bucket("public", anonymous_access=True),
             bucket("private", allowed_roles=[STS_ROLE]),
             bucket("prefixed", backend_prefix=PREFIX),
@@ -415,6 +516,8 @@ CONFIG_TTL_SECONDS = "1"
 ALLOW_TEST_PANIC = "true"
 VIRTUAL_HOST_DOMAIN = "s3.worker.test"
 SESSION_TOKEN_KEY = "{SESSION_TOKEN_KEY}"
+OIDC_PROVIDER_KEY = {json.dumps(OIDC_PROVIDER_KEY)}
+OIDC_PROVIDER_ISSUER = "{OIDC_PROVIDER_ISSUER}"
 {extra_vars}
 
 [[kv_namespaces]]
@@ -456,9 +559,9 @@ bucket_name = "multistore-test"
 
 
 @pytest.fixture(scope="session", params=RUNTIMES)
-def gateway(request, seaweed, workdir, oidc):
+def gateway(request, seaweed, workdir, oidc, federation):
     runtime = request.param
-    cfg = gateway_config(seaweed, oidc.url)
+    cfg = gateway_config(seaweed, oidc.url, federation)
     config_path = workdir / "gateway.toml"
     config_path.write_text(toml_dump(cfg))
     external = os.environ.get("MULTISTORE_ENDPOINT")
@@ -481,7 +584,8 @@ def gateway(request, seaweed, workdir, oidc):
             proc.stop()
         return
     port = free_port()
-    env = dict(os.environ, RUST_LOG="multistore=debug", SESSION_TOKEN_KEY=SESSION_TOKEN_KEY)
+    env = dict(os.environ, RUST_LOG="multistore=debug", SESSION_TOKEN_KEY=SESSION_TOKEN_KEY,
+               OIDC_PROVIDER_KEY=OIDC_PROVIDER_KEY, OIDC_PROVIDER_ISSUER=OIDC_PROVIDER_ISSUER)
     proc = Proc([server_binary(), "--config", str(config_path), "--listen", f"127.0.0.1:{port}"],
                 workdir / "gateway.log", env=env)
     endpoint = f"http://127.0.0.1:{port}"
