@@ -479,5 +479,24 @@ impl CredentialConfig {
     }
 }
 
+impl BucketConfig {
+    /// An S3 bucket named `data` with these backend options (unit tests elsewhere in the crate).
+    #[cfg(test)]
+    pub(crate) fn s3_for_test(opts: &[(&str, &str)]) -> Self {
+        BucketConfig {
+            name: "data".into(),
+            backend_type: BackendType::S3,
+            backend_prefix: None,
+            anonymous_access: false,
+            allowed_roles: vec![],
+            backend_options: opts
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+            cors: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -1,20 +1,7 @@
 use super::*;
-use crate::config::BackendType;
-use std::collections::BTreeMap;
 
 fn bucket(opts: &[(&str, &str)]) -> BucketConfig {
-    BucketConfig {
-        name: "data".into(),
-        backend_type: BackendType::S3,
-        backend_prefix: None,
-        anonymous_access: false,
-        allowed_roles: vec![],
-        backend_options: opts
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect::<BTreeMap<_, _>>(),
-        cors: None,
-    }
+    BucketConfig::s3_for_test(opts)
 }
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/multistore";
