@@ -170,3 +170,13 @@ def test_native_without_a_provider_key_federated_buckets_answer_503_and_a_bad_ke
                              env={**env, **extra}, capture_output=True, text=True, timeout=30)
         assert bad.returncode != 0 and word in bad.stderr, bad.stderr
         assert OIDC_PROVIDER_KEY.splitlines()[1] not in bad.stderr
+
+
+def test_copies_within_a_federated_bucket_work_and_across_backends_are_refused_clearly(s3):
+    admin = s3["admin"]
+    admin.put_object(Bucket="fed", Key="copy-src", Body=b"copy me")
+    admin.copy_object(Bucket="fed", Key="copy-dst", CopySource={"Bucket": "fed", "Key": "copy-src"})
+    assert admin.get_object(Bucket="fed", Key="copy-dst")["Body"].read() == b"copy me"
+    status, code, message = client_error(admin.copy_object, Bucket="public", Key="from-fed",
+                                         CopySource={"Bucket": "fed", "Key": "copy-src"})
+    assert (status, code) == (501, "NotImplemented") and "oidc" in message, message
