@@ -395,16 +395,19 @@ def gateway_config(seaweed, issuer_url=None, federation=None):
         c.update(extra)
         return c
 
-    def federated(name, sts_endpoint):
+    def federated(name, sts_endpoint, **options):
         return {"name": name, "backend_type": "s3", "backend_options": {
             "endpoint": federation.moto, "bucket_name": FED_BACKEND_BUCKET, "region": "us-east-1",
-            "auth_type": "oidc", "role_arn": FED_ROLE_ARN, "sts_endpoint": sts_endpoint}}
+            "auth_type": "oidc", "role_arn": FED_ROLE_ARN, "sts_endpoint": sts_endpoint,
+            **options}}
 
     fed_buckets = [] if federation is None else [
         # Backend credentials from (moto's) STS for a token the gateway mints itself.
         federated("fed", federation.sts.url),
         federated("fed-sts-down", federation.down),
         federated("fed-sts-refuses", federation.refuser.url),
+        # Its own credentials (another session name): first used by concurrent requests.
+        federated("fed-concurrent", federation.sts.url, role_session_name="concurrent"),
     ]
     return {
         "buckets": fed_buckets + [

@@ -64,6 +64,20 @@ def test_backend_credentials_are_reused_across_requests(s3, federation):
     assert len(federation.sts.calls) == before
 
 
+def test_concurrent_first_requests_share_one_exchange(gateway, federation):
+    from concurrent.futures import ThreadPoolExecutor
+    exchanges = lambda: sum(1 for c in federation.sts.calls  # noqa: E731
+                            if c.get("RoleSessionName") == "concurrent")
+    before = exchanges()
+    clients = [boto(gateway.endpoint, *KEYS["admin"]) for _ in range(8)]
+    with ThreadPoolExecutor(len(clients)) as pool:
+        results = list(pool.map(
+            lambda c: c.list_objects_v2(Bucket="fed-concurrent")["ResponseMetadata"]
+            ["HTTPStatusCode"], clients))
+    assert results == [200] * len(clients)
+    assert exchanges() == before + 1
+
+
 def test_a_client_refused_by_the_gateway_never_causes_an_sts_call(s3, federation):
     before = len(federation.sts.calls), len(federation.refuser.calls)
     status, code, _ = client_error(s3["reader"].get_object, Bucket="fed", Key="x")
