@@ -168,6 +168,64 @@ pub async fn read_limited(
     Ok(Bytes::from(out))
 }
 
+/// Why [`fetch_small`] has no answer.
+pub enum FetchError {
+    /// No answer: the request could not be built or sent, the connection failed, or the
+    /// timeout passed.
+    Unreachable(String),
+    /// An answer whose body was too large or broke off.
+    Body(String),
+}
+
+/// One small control request over the Fetch API (an issuer's JWKS, a credential exchange):
+/// redirects are not followed, `timeout_secs` bounds the whole call (body included), and the
+/// answer's body is read up to `limit` bytes. Returns the status and the body.
+pub async fn fetch_small(
+    method: &str,
+    url: &str,
+    headers: &http::HeaderMap,
+    body: Option<&[u8]>,
+    timeout_secs: u64,
+    limit: usize,
+) -> Result<(u16, Bytes), FetchError> {
+    let fail = |e: JsValue| FetchError::Unreachable(js::describe(&e));
+    let js_headers = web_sys::Headers::new().map_err(fail)?;
+    for (name, value) in headers {
+        // Content-Length is the runtime's to set.
+        if name == http::header::CONTENT_LENGTH {
+            continue;
+        }
+        if let Ok(v) = value.to_str() {
+            js_headers.append(name.as_str(), v).map_err(fail)?;
+        }
+    }
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    init.set_headers(&js_headers);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    if let Some(b) = body {
+        init.set_body(&js::to_uint8(b));
+    }
+    let millis = u32::try_from(timeout_secs.saturating_mul(1000)).unwrap_or(u32::MAX);
+    init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(millis)));
+    let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(fail)?;
+    let resp: web_sys::Response = JsFuture::from(js::global_fetch(&request))
+        .await
+        .map_err(fail)?
+        .dyn_into()
+        .map_err(fail)?;
+    let status = resp.status();
+    let body = read_limited(resp.body(), limit)
+        .await
+        .map_err(|e| match e {
+            ReadError::TooLarge => {
+                FetchError::Body(format!("the answer is larger than {limit} bytes"))
+            }
+            ReadError::Broken(e) => FetchError::Body(format!("reading the answer failed: {e}")),
+        })?;
+    Ok((status, body))
+}
+
 /// The client broke off its body.
 pub fn incomplete_body(reason: &str) -> S3Error {
     S3Error::new(

@@ -12,10 +12,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
-
 use crate::oidc::federation::{
     Decision, EXCHANGE_TIMEOUT_SECS, IN_FLIGHT_TIMEOUT_SECS, MAX_RESPONSE_BYTES,
 };
@@ -91,45 +87,21 @@ async fn exchange(
     needed: &CredentialsNeeded,
 ) -> Result<TemporaryCredentials, ExchangeError> {
     let exchange = gateway.credential_exchange(needed, now(), &mut js::random_bytes)?;
-    let url = exchange.url.clone();
-    let fail = |e: &JsValue| ExchangeError::Unreachable(format!("{url}: {}", js::describe(e)));
-    let headers = web_sys::Headers::new().map_err(|e| fail(&e))?;
-    for (name, value) in &exchange.headers {
-        // Content-Length is the runtime's to set.
-        if name == http::header::CONTENT_LENGTH {
-            continue;
+    let (status, body) = body::fetch_small(
+        exchange.method.as_str(),
+        &exchange.url,
+        &exchange.headers,
+        Some(&exchange.body),
+        EXCHANGE_TIMEOUT_SECS,
+        MAX_RESPONSE_BYTES,
+    )
+    .await
+    .map_err(|e| match e {
+        body::FetchError::Unreachable(e) => {
+            ExchangeError::Unreachable(format!("{}: {e}", exchange.url))
         }
-        if let Ok(v) = value.to_str() {
-            headers.append(name.as_str(), v).map_err(|e| fail(&e))?;
-        }
-    }
-    let init = web_sys::RequestInit::new();
-    init.set_method(exchange.method.as_str());
-    init.set_headers(&headers);
-    init.set_redirect(web_sys::RequestRedirect::Manual);
-    let form = String::from_utf8_lossy(&exchange.body).into_owned();
-    init.set_body(&JsValue::from_str(&form));
-    #[allow(clippy::cast_possible_truncation)] // ten seconds in milliseconds
-    init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(
-        (EXCHANGE_TIMEOUT_SECS * 1000) as u32,
-    )));
-    let request = web_sys::Request::new_with_str_and_init(&url, &init).map_err(|e| fail(&e))?;
-    let resp: web_sys::Response = JsFuture::from(js::global_fetch(&request))
-        .await
-        .map_err(|e| fail(&e))?
-        .dyn_into()
-        .map_err(|e| fail(&e))?;
-    let status = resp.status();
-    let body = body::read_limited(resp.body(), MAX_RESPONSE_BYTES)
-        .await
-        .map_err(|e| {
-            ExchangeError::Malformed(match e {
-                body::ReadError::TooLarge => {
-                    format!("the answer is larger than {MAX_RESPONSE_BYTES} bytes")
-                }
-                body::ReadError::Broken(e) => format!("reading the answer failed: {e}"),
-            })
-        })?;
+        body::FetchError::Body(e) => ExchangeError::Malformed(e),
+    })?;
     let creds = needed.parse_response(status, &body)?;
     log::info!(
         "obtained backend credentials {} (expire {})",

@@ -5,9 +5,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 use crate::sts::fetch::{self as jwks_fetch, JwksCache};
 use crate::sts::jwt::Jwks;
@@ -94,32 +91,29 @@ async fn fetch_jwks(issuer: &str) -> Result<Jwks, String> {
     Jwks::parse(&doc).map_err(|e| format!("{uri}: {e}"))
 }
 
-/// GETs a small JSON document: fetchable URLs only, capped, no redirects followed.
+/// GETs a small JSON document: fetchable URLs only, capped, with a timeout, no redirects
+/// followed.
 async fn fetch_document(url: &str) -> Result<Bytes, String> {
     jwks_fetch::check_url(url)?;
-    let fail = |e: JsValue| format!("{url}: {}", js::describe(&e));
-    let headers = web_sys::Headers::new().map_err(fail)?;
-    headers.append("accept", "application/json").map_err(fail)?;
-    let init = web_sys::RequestInit::new();
-    init.set_method("GET");
-    init.set_headers(&headers);
-    init.set_redirect(web_sys::RequestRedirect::Manual);
-    let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(fail)?;
-    let resp: web_sys::Response = JsFuture::from(js::global_fetch(&request))
-        .await
-        .map_err(fail)?
-        .dyn_into()
-        .map_err(fail)?;
-    if !resp.ok() {
-        return Err(format!("{url} answered {}", resp.status()));
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("application/json"),
+    );
+    let (status, doc) = body::fetch_small(
+        "GET",
+        url,
+        &headers,
+        None,
+        jwks_fetch::FETCH_TIMEOUT_SECS,
+        jwks_fetch::MAX_DOCUMENT_BYTES,
+    )
+    .await
+    .map_err(|e| match e {
+        body::FetchError::Unreachable(e) | body::FetchError::Body(e) => format!("{url}: {e}"),
+    })?;
+    if !(200..300).contains(&status) {
+        return Err(format!("{url} answered {status}"));
     }
-    body::read_limited(resp.body(), jwks_fetch::MAX_DOCUMENT_BYTES)
-        .await
-        .map_err(|e| match e {
-            body::ReadError::TooLarge => format!(
-                "{url}: larger than {} bytes",
-                jwks_fetch::MAX_DOCUMENT_BYTES
-            ),
-            body::ReadError::Broken(e) => format!("{url}: {e}"),
-        })
+    Ok(doc)
 }
