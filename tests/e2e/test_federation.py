@@ -46,12 +46,31 @@ def test_put_get_list_and_delete_through_a_federated_bucket(s3, federation):
     assert direct["Body"].read() == b"federated"
     admin.delete_object(Bucket="fed", Key="dir/hello.txt")
     assert "Contents" not in admin.list_objects_v2(Bucket="fed", Prefix="dir/")
+    # A body the gateway reads first (DeleteObjects), then the credentials.
+    for k in ("multi/a", "multi/b"):
+        admin.put_object(Bucket="fed", Key=k, Body=b"x")
+    deleted = admin.delete_objects(Bucket="fed", Delete={"Objects": [{"Key": "multi/a"},
+                                                                     {"Key": "multi/b"}]})
+    assert sorted(d["Key"] for d in deleted["Deleted"]) == ["multi/a", "multi/b"]
+    assert "Contents" not in admin.list_objects_v2(Bucket="fed", Prefix="multi/")
     # What the gateway asked STS for.
     form = federation.sts.calls[-1]
     assert form["Action"] == "AssumeRoleWithWebIdentity"
     assert form["RoleArn"] == FED_ROLE_ARN
     assert form["RoleSessionName"] == "multistore"
     assert form["DurationSeconds"] == "3600"
+
+
+def test_a_multipart_upload_through_a_federated_bucket(s3, tmp_path):
+    from boto3.s3.transfer import TransferConfig
+    data = os.urandom(11 << 20)
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    s3["admin"].upload_file(str(src), "fed", "big.bin",
+                            Config=TransferConfig(multipart_threshold=5 << 20,
+                                                  multipart_chunksize=5 << 20))
+    got = s3["admin"].get_object(Bucket="fed", Key="big.bin")["Body"].read()
+    assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
 
 
 def test_backend_credentials_are_reused_across_requests(s3, federation):
@@ -111,7 +130,8 @@ def test_discovery_and_jwks_are_served_and_the_token_sent_to_sts_verifies(gatewa
 
     # A request to the federated bucket, then the token STS received, checked with PyJWT.
     s3["admin"].put_object(Bucket="fed", Key="token-check", Body=b"x")
-    token = federation.sts.tokens()[-1]
+    token = [t for t in federation.sts.tokens()
+             if jwt.decode(t, options={"verify_signature": False})["sub"] == "fed"][-1]
     assert jwt.get_unverified_header(token) == {"alg": "RS256", "typ": "JWT", "kid": key["kid"]}
     public = jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(key))
     claims = jwt.decode(token, public, algorithms=["RS256"], audience="sts.amazonaws.com",
