@@ -24,6 +24,7 @@ pub mod chunked;
 pub mod config;
 pub mod cors;
 pub mod gateway;
+mod pathmap;
 pub mod payload;
 pub mod percent;
 pub mod policy;

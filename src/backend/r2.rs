@@ -24,11 +24,12 @@ use crate::auth::{Authenticated, PayloadMode};
 use crate::chunked::SignedChunkDecoder;
 use crate::config::BucketConfig;
 use crate::gateway::{error_response, CorsHeaders, ForwardBody, Plan, RequestContext, RequestHead};
+use crate::pathmap::ClientView;
 use crate::payload::PayloadVerifier;
 use crate::policy::Identity;
 use crate::s3::error::push_escaped;
 use crate::s3::request::{Operation, S3Request};
-use crate::s3::xml::{self, url_encode_key, S3_NS};
+use crate::s3::xml::{self, url_encode_key, XmlRewrite, S3_NS};
 use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
@@ -279,6 +280,18 @@ pub struct R2Plan {
     render: Render,
     /// CORS headers for every answer (set by the gateway for buckets with CORS rules).
     pub(crate) cors: Option<CorsHeaders>,
+    /// A path-mapped bucket: its XML answers are rendered in the config bucket's namespace,
+    /// then mapped into the client's (see [`crate::pathmap`]).
+    namespace: Option<Namespace>,
+}
+
+/// The client's namespace of a path-mapped R2 bucket.
+#[derive(Debug)]
+struct Namespace {
+    /// Renames the bucket and puts the product in front of keys.
+    rewrite: XmlRewrite,
+    /// DeleteObjects keys refused by the gateway, already in the client's namespace.
+    delete_errors: Vec<(String, &'static str, String)>,
 }
 
 /// What `respond` needs beyond the call.
@@ -340,6 +353,8 @@ pub(crate) struct R2Input<'a> {
     pub body: Option<Bytes>,
     /// CopyObject: the source's R2 key (same binding, already authorized).
     pub copy_source: Option<String>,
+    /// A path-mapped bucket: how the client names it and its keys.
+    pub view: Option<&'a ClientView>,
 }
 
 /// Plans a request on an R2 bucket.
@@ -356,7 +371,9 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
         ctx,
         body,
         copy_source,
+        view,
     } = input;
+    let mut namespace_errors = Vec::new();
     let h = &head.headers;
     let client_key = req.key.clone().unwrap_or_default();
     let key = format!("{prefix}{client_key}");
@@ -443,17 +460,22 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
                 bucket,
                 client_bucket,
                 &body,
+                view.map_or("", |v| v.key_prefix.as_str()),
             )?;
             let keys: Vec<String> = set
                 .allowed
                 .iter()
                 .map(|(k, _)| format!("{prefix}{k}"))
                 .collect();
-            let echo = DeleteEcho {
+            let mut echo = DeleteEcho {
                 quiet: set.quiet,
                 keys: set.allowed.into_iter().map(|(k, _)| k).collect(),
                 errors: set.errors,
             };
+            if view.is_some() && !keys.is_empty() {
+                // In the client's namespace already: added after the rewrite.
+                namespace_errors = std::mem::take(&mut echo.errors);
+            }
             if keys.is_empty() {
                 render.delete = Some(echo);
                 return Ok(Plan::Respond(delete_result(&render, &ctx.request_id)));
@@ -547,6 +569,19 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
         body,
         content_length,
         request_id: ctx.request_id.clone(),
+        namespace: view.map(|v| Namespace {
+            rewrite: XmlRewrite {
+                client_bucket: v.bucket.clone(),
+                strip_prefix: String::new(),
+                // Keys are rendered already encoded when the client asked for it.
+                add_prefix: match render.list.as_ref().is_some_and(|l| l.url) {
+                    true => url_encode_key(&v.key_prefix),
+                    false => v.key_prefix.clone(),
+                },
+                url_encoded: false,
+            },
+            delete_errors: namespace_errors,
+        }),
         render,
         cors: None,
     })))
@@ -932,6 +967,43 @@ fn list_call(
     ))
 }
 
+/// A listing the gateway answers itself from sorted common prefixes (an account's products,
+/// under path mapping), paged as R2 listings are: `max-keys`, `start-after` / `marker` and
+/// continuation tokens (the last prefix returned, wrapped).
+pub(crate) fn prefixes_listing(
+    req: &S3Request,
+    client_bucket: &str,
+    entries: &[String],
+    request_id: &str,
+) -> Result<Response<Bytes>, S3Error> {
+    let v2 = req.operation == Operation::ListObjectsV2;
+    let (call, echo) = list_call(req, "", v2)?;
+    let mut listing = R2Listing::default();
+    if let Some(R2Call::List {
+        cursor,
+        start_after,
+        limit,
+        ..
+    }) = call
+    {
+        let after = cursor.or(start_after);
+        let mut rest = entries
+            .iter()
+            .filter(|e| after.as_deref().is_none_or(|a| e.as_str() > a));
+        listing.delimited_prefixes = rest.by_ref().take(limit as usize).cloned().collect();
+        listing.truncated = rest.next().is_some();
+        if listing.truncated {
+            listing.cursor = listing.delimited_prefixes.last().cloned();
+        }
+    }
+    let render = Render {
+        client_bucket: client_bucket.to_string(),
+        list: Some(echo),
+        ..Render::default()
+    };
+    Ok(listing_response(&render, &listing, v2, request_id))
+}
+
 /// A V2 continuation token: R2's cursor, base64url so clients treat it as opaque.
 fn wrap_cursor(cursor: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(cursor.as_bytes())
@@ -1161,7 +1233,30 @@ impl R2Plan {
     /// `Content-Length` of the bytes R2 returned: the runtime sends the object's body in its
     /// place. Every other answer is complete as returned.
     pub fn respond(&self, outcome: R2Outcome) -> Response<Bytes> {
-        self.with_cors(self.respond_inner(outcome))
+        self.with_cors(self.in_namespace(self.respond_inner(outcome)))
+    }
+
+    /// A path-mapped bucket's XML answer, mapped into the client's namespace.
+    fn in_namespace(&self, mut resp: Response<Bytes>) -> Response<Bytes> {
+        let Some(ns) = &self.namespace else {
+            return resp;
+        };
+        let xml_answer = matches!(
+            self.call,
+            R2Call::List { .. } | R2Call::CreateMultipart { .. } | R2Call::CompleteMultipart { .. }
+        ) || (matches!(self.call, R2Call::Delete { .. })
+            && self.render.delete.is_some());
+        if !xml_answer || !resp.status().is_success() || resp.body().is_empty() {
+            return resp;
+        }
+        match ns.rewrite.rewrite(resp.body()) {
+            Ok(doc) => {
+                let doc = xml::insert_delete_errors(doc, &ns.delete_errors);
+                *resp.body_mut() = Bytes::from(doc);
+                resp
+            }
+            Err(e) => self.error(e),
+        }
     }
 
     fn with_cors(&self, mut resp: Response<Bytes>) -> Response<Bytes> {
