@@ -353,6 +353,8 @@ impl Gateway {
         }
         let (name, key) = request::route(head, self.options.virtual_host_domain.as_deref())?;
         let name = match self.account(&name) {
+            // A product's path, or for the account itself the product its listing prefix names.
+            Some(map) if key.is_empty() => map.split(&name, &query_prefix(head)?, false)?.0,
             Some(map) => map.split(&name, &key, true)?.0,
             None => name,
         };
@@ -974,6 +976,16 @@ fn map_listing(
     }
     req.bucket = Some(name);
     Ok(Mapped::View(req, view))
+}
+
+/// The decoded `prefix` query parameter of a request, by routing alone.
+fn query_prefix(head: &RequestHead) -> Option<String> {
+    let (_, query) = head.target.split_once('?')?;
+    query.split('&').find_map(|pair| {
+        let value = pair.strip_prefix("prefix=")?;
+        crate::percent::decode_strict(value.as_bytes(), true)
+            .and_then(|b| String::from_utf8(b).ok())
+    })
 }
 
 /// Sets (or with None removes) a query parameter.
@@ -2287,6 +2299,22 @@ bucket_name = "other"
         );
         let (status, body) = answer(&g, &h);
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    }
+
+    #[test]
+    fn a_mapped_buckets_cors_rules_apply_to_its_paths_and_its_listings() {
+        let g = mapped_gateway();
+        for target in ["/acme/open/k", "/acme?list-type=2&prefix=open%2Fdir%2F"] {
+            let h = with_origin(head(Method::GET, target), "http://page.test");
+            let f = forward(&g, &h);
+            let (_, out) = f.response_head(StatusCode::OK, &HeaderMap::new(), Timing::default());
+            assert_eq!(out["access-control-allow-origin"], "*", "{target}");
+        }
+        let h = with_origin(head(Method::GET, "/acme/data/k"), "http://page.test");
+        let Plan::Respond(r) = g.plan(&h, &ctx()) else {
+            panic!()
+        };
+        assert!(r.headers().get("access-control-allow-origin").is_none());
     }
 
     #[test]
