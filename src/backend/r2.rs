@@ -323,8 +323,6 @@ struct DeleteEcho {
 
 /// Most keys a listing returns (S3's and R2's cap).
 const MAX_KEYS: u32 = 1000;
-/// Largest CompleteMultipartUpload body: 10000 parts of ~100 bytes, with room to spare.
-const MAX_COMPLETE_BODY: usize = 2 << 20;
 
 /// Everything the gateway hands over once a request on an R2 bucket is authorized.
 pub(crate) struct R2Input<'a> {
@@ -502,7 +500,7 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
             let upload_id = upload_id(req)?;
             let Some(body) = body else {
                 return Ok(Plan::NeedBody {
-                    limit: MAX_COMPLETE_BODY,
+                    limit: crate::gateway::MAX_COMPLETE_BODY,
                 });
             };
             crate::gateway::check_small_body(h, &authed.payload, &body)?;
