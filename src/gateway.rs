@@ -498,7 +498,7 @@ impl Gateway {
             Backend::S3(b) => b,
             Backend::R2 { binding } => {
                 let copy_source = match req.operation {
-                    Operation::CopyObject => Some(
+                    Operation::CopyObject | Operation::UploadPartCopy => Some(
                         self.r2_copy_source(head, identity, binding)
                             .map_err(|e| e.with_resource(resource.clone()))?,
                     ),
@@ -660,7 +660,7 @@ impl Gateway {
         Ok(source)
     }
 
-    /// CopyObject into an R2 bucket: the source must be on the same binding (the runtime reads
+    /// CopyObject / UploadPartCopy into an R2 bucket: the source must be on the same binding (the runtime reads
     /// it and writes its body). Returns the source's R2 key.
     fn r2_copy_source(
         &self,
