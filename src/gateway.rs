@@ -8,6 +8,7 @@
 //! request: backend signers, signing-key caches and lookups live here, never per request.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -40,7 +41,10 @@ use crate::s3::S3Error;
 use crate::sts::token::SessionKeys;
 use crate::time::Timestamp;
 
+pub mod copy;
 mod sts;
+
+pub use copy::{CopyEvent, CopyStep, StreamedCopy};
 
 /// Runtime options that are not part of the config document.
 #[derive(Clone, Debug, Default)]
@@ -86,6 +90,9 @@ pub enum Plan {
     },
     /// One call on an R2 binding (`backend_type = "r2"`), then [`R2Plan::respond`].
     R2(Box<R2Plan>),
+    /// A copy between backends that cannot copy server-side, streamed through the gateway:
+    /// run its steps ([`StreamedCopy::start`], [`StreamedCopy::advance`]).
+    Copy(Box<StreamedCopy>),
 }
 
 /// A backend request and how to treat its response.
@@ -208,7 +215,7 @@ struct BucketEntry {
 #[derive(Debug)]
 enum Backend {
     /// By presigned URL (boxed: it is large, and a snapshot may hold thousands of buckets).
-    S3(Box<S3Backend>),
+    S3(Arc<S3Backend>),
     /// Through a Worker binding.
     R2 {
         /// The binding's name.
@@ -233,6 +240,8 @@ pub struct Gateway {
     any_cors: bool,
     /// `[path_mapping]`: the mapped buckets by account.
     pathmap: Option<PathMap>,
+    /// The CORS rule of the STS endpoint ([`crate::cors::CorsRule::sts_default`]).
+    sts_cors: BucketCors,
 }
 
 impl Gateway {
@@ -245,7 +254,7 @@ impl Gateway {
             .enumerate()
             .map(|(i, b)| {
                 let backend = match b.backend_type {
-                    BackendType::S3 => S3Backend::from_config(b).map(|b| Backend::S3(Box::new(b))),
+                    BackendType::S3 => S3Backend::from_config(b).map(|b| Backend::S3(Arc::new(b))),
                     BackendType::R2 => b
                         .option("binding")
                         .filter(|n| !n.is_empty())
@@ -298,6 +307,7 @@ impl Gateway {
                 .path_mapping
                 .as_ref()
                 .map(|m| PathMap::new(m, &config.buckets)),
+            sts_cors: BucketCors::new(vec![crate::cors::CorsRule::sts_default()]),
             buckets,
             config,
             options,
@@ -324,7 +334,8 @@ impl Gateway {
             return Plan::Respond(self.preflight(head, ctx));
         }
         if sts::is_sts(head) {
-            return self.plan_sts(head, ctx, body.as_deref());
+            let plan = self.plan_sts(head, ctx, body.as_deref());
+            return self.with_sts_cors(head, plan);
         }
         let plan = match self.try_plan(head, ctx, body) {
             Ok(plan) => plan,
@@ -366,7 +377,11 @@ impl Gateway {
     /// never sign preflights); it never reaches the backend.
     fn preflight(&self, head: &RequestHead, ctx: &RequestContext) -> Response<Bytes> {
         let none = BucketCors::default();
-        let cors = self.bucket_cors(head).unwrap_or(&none);
+        let cors = if sts::is_sts_preflight(head) {
+            &self.sts_cors
+        } else {
+            self.bucket_cors(head).unwrap_or(&none)
+        };
         match cors.preflight(&head.headers, &ctx.request_id) {
             Ok(resp) => resp,
             Err(err) => {
@@ -496,7 +511,7 @@ impl Gateway {
             Backend::S3(b) => b,
             Backend::R2 { binding } => {
                 let copy_source = match req.operation {
-                    Operation::CopyObject => Some(
+                    Operation::CopyObject | Operation::UploadPartCopy => Some(
                         self.r2_copy_source(head, identity, binding)
                             .map_err(|e| e.with_resource(resource.clone()))?,
                     ),
@@ -559,11 +574,44 @@ impl Gateway {
                     }
                 }
             }
+            // The part list is read and checked here: backends differ in how well they validate
+            // it (SeaweedFS answers a malformed one with NoSuchUpload or InvalidPart).
+            Operation::CompleteMultipartUpload => {
+                let Some(body) = body else {
+                    return Ok(Plan::NeedBody {
+                        limit: MAX_COMPLETE_BODY,
+                    });
+                };
+                check_small_body(&head.headers, &authed.payload, &body)
+                    .and_then(|()| xml::parse_complete(&body).map(drop))
+                    .map_err(|e| e.with_resource(resource.clone()))?;
+                extra.checked_body = Some(body);
+            }
             Operation::CopyObject | Operation::UploadPartCopy => {
-                extra.copy_source = Some(
-                    self.copy_source(head, identity, backend)
-                        .map_err(|e| e.with_resource(resource.clone()))?,
-                );
+                match self
+                    .copy_source(head, identity, backend)
+                    .map_err(|e| e.with_resource(resource.clone()))?
+                {
+                    CopySource::ServerSide(source) => extra.copy_source = Some(source),
+                    CopySource::Streamed(source, version) => {
+                        let dest = copy::Endpoint {
+                            backend: backend.clone(),
+                            bucket: backend_bucket.map(str::to_string),
+                            key: format!("{prefix}{}", req.key.as_deref().unwrap_or_default()),
+                        };
+                        let copy = streamed_copy(
+                            head,
+                            &req,
+                            source,
+                            version,
+                            dest,
+                            self.config.copy_limits(),
+                            resource,
+                            ctx,
+                        )?;
+                        return Ok(Plan::Copy(Box::new(copy)));
+                    }
+                }
             }
             _ => {}
         }
@@ -614,26 +662,35 @@ impl Gateway {
         ))
     }
 
-    /// CopyObject / UploadPartCopy: the source is authorized as a read and must live on the same
-    /// backend account, so the backend copies server-side. Returns the backend's copy source.
+    /// CopyObject / UploadPartCopy: the source is authorized as a read. On the same backend
+    /// account the backend copies server-side (the backend's copy source is returned);
+    /// otherwise the gateway streams the copy.
     fn copy_source(
         &self,
         head: &RequestHead,
         identity: &Identity,
         dest: &S3Backend,
-    ) -> Result<String, S3Error> {
+    ) -> Result<CopySource, S3Error> {
         let (src_index, src_bucket, src_name, src_key, version) =
             self.authorized_copy_source(head, identity)?;
+        let src_prefix = src_bucket.backend_prefix.as_deref().unwrap_or("");
         let src_backend = match self.buckets[src_index].backend.as_ref() {
             Ok(Backend::S3(b)) if b.same_account(dest) => b,
-            Ok(_) => {
+            Ok(Backend::S3(b)) => {
+                let source = copy::Endpoint {
+                    backend: b.clone(),
+                    bucket: src_bucket.is_glob().then(|| src_name.clone()),
+                    key: format!("{src_prefix}{src_key}"),
+                };
+                return Ok(CopySource::Streamed(source, version));
+            }
+            Ok(Backend::R2 { .. }) => {
                 return Err(S3Error::not_implemented(
-                    "copying between buckets on different backends is not implemented yet",
+                    "copying from an R2-binding bucket into a bucket on another backend is not supported",
                 ))
             }
             Err(e) => return Err(S3Error::internal(e.clone())),
         };
-        let src_prefix = src_bucket.backend_prefix.as_deref().unwrap_or("");
         let backend_bucket = if src_bucket.is_glob() {
             src_name.as_str()
         } else {
@@ -648,10 +705,10 @@ impl Gateway {
             source.push_str("?versionId=");
             source.push_str(&v);
         }
-        Ok(source)
+        Ok(CopySource::ServerSide(source))
     }
 
-    /// CopyObject into an R2 bucket: the source must be on the same binding (the runtime reads
+    /// CopyObject / UploadPartCopy into an R2 bucket: the source must be on the same binding (the runtime reads
     /// it and writes its body). Returns the source's R2 key.
     fn r2_copy_source(
         &self,
@@ -1026,11 +1083,104 @@ fn with_cors(plan: Plan, cors: Option<CorsHeaders>) -> Plan {
             r2.cors = Some(cors);
             Plan::R2(r2)
         }
-        // Planned again once the body is read.
-        Plan::NeedBody { limit } => Plan::NeedBody { limit },
-        // STS is routed before CORS; never reached.
-        p @ Plan::NeedJwks { .. } => p,
+        Plan::Copy(mut copy) => {
+            copy.cors = Some(cors);
+            Plan::Copy(copy)
+        }
+        // Planned again once the body (or the issuer's keys) is in.
+        p @ (Plan::NeedBody { .. } | Plan::NeedJwks { .. }) => p,
     }
+}
+
+/// Where a copy reads from.
+enum CopySource {
+    /// The backend's `x-amz-copy-source`: the backend copies server-side.
+    ServerSide(String),
+    /// Another backend: the gateway streams the copy (source, versionId).
+    Streamed(copy::Endpoint, Option<String>),
+}
+
+/// A copy between backends, streamed through the gateway (see [`copy`]).
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
+fn streamed_copy(
+    head: &RequestHead,
+    req: &S3Request,
+    source: copy::Endpoint,
+    source_version: Option<String>,
+    dest: copy::Endpoint,
+    limits: copy::CopyLimits,
+    resource: String,
+    ctx: &RequestContext,
+) -> Result<StreamedCopy, S3Error> {
+    let target = match req.operation {
+        Operation::UploadPartCopy => copy::Target::Part {
+            part_number: req
+                .query_param("partNumber")
+                .unwrap_or_default()
+                .to_string(),
+            upload_id: req.query_param("uploadId").unwrap_or_default().to_string(),
+            range: head
+                .headers
+                .get("x-amz-copy-source-range")
+                .map(|v| {
+                    v.to_str()
+                        .map_err(|_| {
+                            S3Error::invalid_argument("x-amz-copy-source-range is not ASCII")
+                        })
+                        .and_then(copy::parse_copy_range)
+                })
+                .transpose()?,
+        },
+        _ => {
+            let directive = |name: &str| -> Result<bool, S3Error> {
+                match head.headers.get(name).map(|v| v.to_str().unwrap_or("")) {
+                    None => Ok(false),
+                    Some(v) if v.eq_ignore_ascii_case("COPY") => Ok(false),
+                    Some(v) if v.eq_ignore_ascii_case("REPLACE") => Ok(true),
+                    Some(_) => Err(S3Error::invalid_argument(format!(
+                        "{name} must be COPY or REPLACE"
+                    ))),
+                }
+            };
+            let metadata = directive("x-amz-metadata-directive")?.then(|| {
+                let mut m = HeaderMap::new();
+                for (name, value) in &head.headers {
+                    if copy::is_metadata_header(name.as_str()) {
+                        m.append(name.clone(), value.clone());
+                    }
+                }
+                m
+            });
+            let mut headers = HeaderMap::new();
+            let mut keep = vec![
+                "x-amz-storage-class",
+                "x-amz-server-side-encryption",
+                "if-match",
+                "if-none-match",
+            ];
+            if directive("x-amz-tagging-directive")? {
+                keep.push("x-amz-tagging");
+            }
+            for name in keep {
+                if let Some(v) = head.headers.get(name) {
+                    headers.insert(HeaderName::from_static(name), v.clone());
+                }
+            }
+            copy::Target::Object { metadata, headers }
+        }
+    };
+    Ok(StreamedCopy {
+        request_id: ctx.request_id.clone(),
+        resource,
+        cors: None,
+        source,
+        source_version,
+        source_conditions: copy::source_conditions(&head.headers),
+        dest,
+        target,
+        limits,
+        state: copy::State::Opening,
+    })
 }
 
 /// Buckets are config entries and have no creation time of their own; S3 clients need one.
@@ -1061,10 +1211,15 @@ struct Extra {
     delete_errors: Vec<(String, &'static str, String)>,
     /// The backend form of `x-amz-copy-source`.
     copy_source: Option<String>,
+    /// The client's own small body, read and checked by the gateway (CompleteMultipartUpload),
+    /// forwarded unchanged with its headers.
+    checked_body: Option<Bytes>,
 }
 
 /// Largest DeleteObjects body: 1000 keys of up to 1024 bytes, XML-escaped, with room to spare.
 pub(crate) const MAX_DELETE_BODY: usize = 8 << 20;
+/// Largest CompleteMultipartUpload body: 10000 parts of ~100 bytes, with room to spare.
+pub(crate) const MAX_COMPLETE_BODY: usize = 2 << 20;
 
 /// The answer for a body over [`Plan::NeedBody`]'s limit.
 pub fn body_too_large(method: &Method, request_id: &str, limit: usize) -> Response<Bytes> {
@@ -1283,6 +1438,11 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
         set_header(&mut headers, "x-amz-copy-source", source);
     }
     let body = match op {
+        _ if extra.checked_body.is_some() => {
+            let bytes = extra.checked_body.clone().unwrap_or_default();
+            set_header(&mut headers, "content-length", &bytes.len().to_string());
+            ForwardBody::Bytes(bytes)
+        }
         _ if extra.body.is_some() => {
             let bytes = extra.body.clone().unwrap_or_default();
             for name in [
@@ -1384,8 +1544,11 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
                 body.with_header_checksum(&head.headers)?
             }
         }
-        // A copy carries the new object's content headers (with REPLACE) but no body.
-        Operation::CopyObject | Operation::UploadPartCopy => ForwardBody::Empty,
+        // A copy carries the new object's content headers (with REPLACE) but no body; an upload
+        // carries those of the object it will become.
+        Operation::CopyObject | Operation::UploadPartCopy | Operation::CreateMultipartUpload => {
+            ForwardBody::Empty
+        }
         _ => {
             headers.remove(http::header::CONTENT_TYPE);
             ForwardBody::Empty
