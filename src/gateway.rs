@@ -31,6 +31,7 @@ use crate::cors::BucketCors;
 pub use crate::cors::CorsHeaders;
 use crate::oidc::federation::{CredentialsNeeded, ExchangeError};
 use crate::oidc::{OidcProvider, TemporaryCredentials};
+use crate::pathmap::{self, ClientView, Marker, PathMap};
 use crate::payload::BodyCheck;
 pub use crate::payload::PayloadVerifier;
 use crate::policy::{self, Action, Identity};
@@ -249,6 +250,10 @@ pub struct Gateway {
     signing_keys: SigningKeyCache,
     /// Whether any bucket has CORS rules: if none, requests skip the CORS lookup.
     any_cors: bool,
+    /// `[path_mapping]`: the mapped buckets by account.
+    pathmap: Option<PathMap>,
+    /// The CORS rule of the STS endpoint ([`crate::cors::CorsRule::sts_default`]).
+    sts_cors: BucketCors,
 }
 
 impl Gateway {
@@ -310,6 +315,11 @@ impl Gateway {
             },
             signing_keys: SigningKeyCache::default(),
             any_cors,
+            pathmap: config
+                .path_mapping
+                .as_ref()
+                .map(|m| PathMap::new(m, &config.buckets)),
+            sts_cors: BucketCors::new(vec![crate::cors::CorsRule::sts_default()]),
             buckets,
             config,
             options,
@@ -358,7 +368,8 @@ impl Gateway {
             return Plan::Respond(resp);
         }
         if sts::is_sts(head) {
-            return self.plan_sts(head, ctx, body.as_deref());
+            let plan = self.plan_sts(head, ctx, body.as_deref());
+            return self.with_sts_cors(head, plan);
         }
         let plan = match self.try_plan(head, ctx, body, credentials) {
             Ok(plan) => plan,
@@ -385,7 +396,13 @@ impl Gateway {
         if !self.any_cors {
             return None;
         }
-        let name = request::bucket_name(head, self.options.virtual_host_domain.as_deref())?;
+        let (name, key) = request::route(head, self.options.virtual_host_domain.as_deref())?;
+        let name = match self.account(&name) {
+            // A product's path, or for the account itself the product its listing prefix names.
+            Some(map) if key.is_empty() => map.split(&name, &query_prefix(head)?, false)?.0,
+            Some(map) => map.split(&name, &key, true)?.0,
+            None => name,
+        };
         let (index, _) = self.find_bucket(&name)?;
         Some(&self.buckets[index].cors).filter(|c| !c.is_empty())
     }
@@ -394,7 +411,11 @@ impl Gateway {
     /// never sign preflights); it never reaches the backend.
     fn preflight(&self, head: &RequestHead, ctx: &RequestContext) -> Response<Bytes> {
         let none = BucketCors::default();
-        let cors = self.bucket_cors(head).unwrap_or(&none);
+        let cors = if sts::is_sts_preflight(head) {
+            &self.sts_cors
+        } else {
+            self.bucket_cors(head).unwrap_or(&none)
+        };
         match cors.preflight(&head.headers, &ctx.request_id) {
             Ok(resp) => resp,
             Err(err) => {
@@ -436,6 +457,13 @@ impl Gateway {
         if req.operation == Operation::ListBuckets {
             return Ok(self.list_buckets(identity, ctx));
         }
+        // Path mapping, once the signature is checked over the path as sent.
+        let (req, view) = match self.map_request(head, req, identity, ctx, body.as_ref())? {
+            Mapped::Plain(req) => (req, None),
+            Mapped::View(req, view) => (req, Some(view)),
+            Mapped::Respond(plan) => return Ok(plan),
+        };
+        let view = view.as_ref();
         let bucket_admin = matches!(
             req.operation,
             Operation::CreateBucket | Operation::DeleteBucket
@@ -476,13 +504,14 @@ impl Gateway {
         let Some(name) = req.bucket.as_deref() else {
             return Err(S3Error::invalid_request("this operation needs a bucket"));
         };
-        let (index, bucket) = self.find_bucket(name).ok_or_else(|| {
-            S3Error::new(
+        let (index, bucket) = self.find_bucket(name).ok_or_else(|| match view {
+            Some(v) => no_such_product(v, &resource),
+            None => S3Error::new(
                 ErrorCode::NoSuchBucket,
                 format!("the bucket '{name}' does not exist"),
             )
             .with_resource(resource.clone())
-            .with_detail("BucketName", name)
+            .with_detail("BucketName", name),
         })?;
 
         let action = policy::action_for(req.operation);
@@ -502,23 +531,8 @@ impl Gateway {
         match req.operation {
             // A pass-through bucket exists only if the backend says so.
             Operation::HeadBucket if is_passthrough => {}
-            Operation::HeadBucket => {
-                let mut resp = respond(StatusCode::OK, Bytes::new(), None, &ctx.request_id);
-                set_header(
-                    resp.headers_mut(),
-                    "x-amz-bucket-region",
-                    self.config.region(),
-                );
-                return Ok(Plan::Respond(resp));
-            }
-            Operation::GetBucketLocation => {
-                let body = xml::location_xml(self.config.region());
-                return Ok(Plan::Respond(respond(
-                    StatusCode::OK,
-                    body.into(),
-                    Some("application/xml"),
-                    &ctx.request_id,
-                )));
+            Operation::HeadBucket | Operation::GetBucketLocation => {
+                return Ok(Plan::Respond(self.bucket_answer(req.operation, ctx)));
             }
             _ => {}
         }
@@ -532,12 +546,13 @@ impl Gateway {
             Backend::S3(b) => b,
             Backend::R2 { binding } => {
                 let copy_source = match req.operation {
-                    Operation::CopyObject => Some(
+                    Operation::CopyObject | Operation::UploadPartCopy => Some(
                         self.r2_copy_source(head, identity, binding)
                             .map_err(|e| e.with_resource(resource.clone()))?,
                     ),
                     _ => None,
                 };
+                let client_resource = resource.clone();
                 return r2::plan(R2Input {
                     head,
                     req: &req,
@@ -550,10 +565,11 @@ impl Gateway {
                     ctx,
                     body,
                     copy_source,
+                    view,
                 })
                 .map_err(|e| {
                     if e.resource.is_none() {
-                        e.with_resource(req.resource())
+                        e.with_resource(client_resource)
                     } else {
                         e
                     }
@@ -577,6 +593,7 @@ impl Gateway {
                     name,
                     prefix,
                     &body,
+                    view,
                 )? {
                     DeletePlan::Forward(fwd_body, errors) => {
                         extra.body = Some(fwd_body);
@@ -591,6 +608,19 @@ impl Gateway {
                         )));
                     }
                 }
+            }
+            // The part list is read and checked here: backends differ in how well they validate
+            // it (SeaweedFS answers a malformed one with NoSuchUpload or InvalidPart).
+            Operation::CompleteMultipartUpload => {
+                let Some(body) = body else {
+                    return Ok(Plan::NeedBody {
+                        limit: MAX_COMPLETE_BODY,
+                    });
+                };
+                check_small_body(&head.headers, &authed.payload, &body)
+                    .and_then(|()| xml::parse_complete(&body).map(drop))
+                    .map_err(|e| e.with_resource(resource.clone()))?;
+                extra.checked_body = Some(body);
             }
             Operation::CopyObject | Operation::UploadPartCopy => {
                 match self
@@ -636,7 +666,8 @@ impl Gateway {
             backend,
             extra,
             backend_bucket,
-            client_bucket: name,
+            client_bucket: view.map_or(name, |v| v.bucket.as_str()),
+            client_prefix: view.map_or("", |v| v.key_prefix.as_str()),
             resource,
             ctx,
             signing,
@@ -656,8 +687,10 @@ impl Gateway {
         name: &str,
         prefix: &str,
         body: &Bytes,
+        view: Option<&ClientView>,
     ) -> Result<DeletePlan, S3Error> {
-        let set = authorized_deletes(head, payload, identity, bucket, name, body)?;
+        let client_prefix = view.map_or("", |v| v.key_prefix.as_str());
+        let set = authorized_deletes(head, payload, identity, bucket, name, body, client_prefix)?;
         if set.allowed.is_empty() {
             return Ok(DeletePlan::Respond(xml::delete_result_xml(&set.errors)));
         }
@@ -727,7 +760,7 @@ impl Gateway {
         Ok(CopySource::ServerSide(source))
     }
 
-    /// CopyObject into an R2 bucket: the source must be on the same binding (the runtime reads
+    /// CopyObject / UploadPartCopy into an R2 bucket: the source must be on the same binding (the runtime reads
     /// it and writes its body). Returns the source's R2 key.
     fn r2_copy_source(
         &self,
@@ -782,10 +815,27 @@ impl Gateway {
             .split_once('/')
             .filter(|(b, k)| !b.is_empty() && !k.is_empty())
             .ok_or_else(|| S3Error::invalid_argument("x-amz-copy-source must be bucket/key"))?;
+        // A path-mapped source: `account/product/key` names `account:product`, key `key`.
+        let mapped;
+        let (src_name, src_key) = match self.account(src_name) {
+            Some(map) => {
+                mapped = map
+                    .split(src_name, src_key, false)
+                    .filter(|(_, _, rest)| !rest.is_empty())
+                    .ok_or_else(|| {
+                        S3Error::new(
+                            ErrorCode::NoSuchKey,
+                            format!("the copy source '{decoded}' names no key of a product"),
+                        )
+                    })?;
+                (mapped.0.as_str(), mapped.2)
+            }
+            None => (src_name, src_key),
+        };
         let (src_index, src_bucket) = self.find_bucket(src_name).ok_or_else(|| {
             S3Error::new(
                 ErrorCode::NoSuchBucket,
-                format!("the copy source bucket '{src_name}' does not exist"),
+                format!("the copy source bucket of '{decoded}' does not exist"),
             )
         })?;
         policy::authorize_named(identity, src_bucket, src_name, Action::GetObject, src_key)?;
@@ -813,13 +863,168 @@ impl Gateway {
             .map(|i| (i, &buckets[i]))
     }
 
+    /// The path mapping, when `name` is an account (and no plain bucket of that name).
+    fn account(&self, name: &str) -> Option<&PathMap> {
+        self.pathmap
+            .as_ref()
+            .filter(|m| m.products(name).is_some() && !self.by_name.contains_key(name))
+    }
+
+    /// Maps a request on an account (see [`crate::pathmap`]) onto a config bucket, or answers
+    /// it when it names the account itself (its product listing, HeadBucket...). Requests on
+    /// plain buckets pass unchanged.
+    fn map_request(
+        &self,
+        head: &RequestHead,
+        mut req: S3Request,
+        identity: &Identity,
+        ctx: &RequestContext,
+        body: Option<&Bytes>,
+    ) -> Result<Mapped, S3Error> {
+        let Some(account) = req.bucket.clone() else {
+            return Ok(Mapped::Plain(req));
+        };
+        let Some(map) = self.account(&account) else {
+            return Ok(Mapped::Plain(req));
+        };
+        let resource = req.resource();
+        if let Some(key) = req.key.take() {
+            let Some((name, view, rest)) = map.split(&account, &key, true) else {
+                return Err(S3Error::new(
+                    ErrorCode::NoSuchBucket,
+                    format!("'{key}' names no bucket of '{account}'"),
+                )
+                .with_resource(resource)
+                .with_detail("BucketName", &account));
+            };
+            req.bucket = Some(name);
+            req.key = (!rest.is_empty()).then(|| rest.to_string());
+            req.operation =
+                request::classify(head, &req).map_err(|e| e.with_resource(resource.clone()))?;
+            return Ok(Mapped::View(req, view));
+        }
+        // The account itself: what the caller may see of it.
+        let visible: Vec<&str> = map
+            .products(&account)
+            .unwrap_or_default()
+            .iter()
+            .filter(|(_, i)| policy::may_see_bucket(identity, &self.config.buckets[*i]))
+            .map(|(p, _)| p.as_str())
+            .collect();
+        let denied = || {
+            S3Error::access_denied(format!("no bucket of '{account}' is open to this caller"))
+                .with_resource(resource.clone())
+        };
+        match req.operation {
+            Operation::ListObjects | Operation::ListObjectsV2 | Operation::ListMultipartUploads => {
+                let prefix = req.query_param("prefix").unwrap_or("").to_string();
+                if let Some((name, view, rest)) = map.split(&account, &prefix, false) {
+                    return map_listing(req, name, view, rest, ctx);
+                }
+                if visible.is_empty() {
+                    return Err(denied());
+                }
+                if req.operation == Operation::ListMultipartUploads {
+                    return Err(S3Error::not_implemented(
+                        "list the uploads of one path-mapped bucket: give its path as the prefix (prefix=product/)",
+                    )
+                    .with_resource(resource));
+                }
+                let delimiter = req.query_param("delimiter");
+                match pathmap::rolled_up(visible.iter().copied(), &prefix, delimiter) {
+                    Ok(entries) => Ok(Mapped::Respond(Plan::Respond(r2::prefixes_listing(
+                        &req,
+                        &account,
+                        &entries,
+                        &ctx.request_id,
+                    )?))),
+                    // One product holds every key the prefix can name: list it.
+                    Err(one) if one.len() == 1 => {
+                        let (name, view, rest) = map
+                            .split(&account, one[0], false)
+                            .ok_or_else(|| S3Error::internal("a product path does not split"))?;
+                        map_listing(req, name, view, rest, ctx)
+                    }
+                    Err(_) => Err(S3Error::not_implemented(
+                        "listing the keys of several path-mapped buckets at once is not supported: list with delimiter=/ or name one bucket in the prefix (prefix=product/)",
+                    )
+                    .with_resource(resource)),
+                }
+            }
+            Operation::HeadBucket | Operation::GetBucketLocation => {
+                if visible.is_empty() {
+                    return Err(denied());
+                }
+                Ok(Mapped::Respond(Plan::Respond(
+                    self.bucket_answer(req.operation, ctx),
+                )))
+            }
+            Operation::DeleteObjects => {
+                let Some(body) = body else {
+                    return Ok(Mapped::Respond(Plan::NeedBody {
+                        limit: MAX_DELETE_BODY,
+                    }));
+                };
+                // The first key naming a product chooses the bucket; keys of other products
+                // are refused one by one (see `authorized_deletes`).
+                let keys =
+                    xml::parse_delete(body).map_err(|e| e.with_resource(resource.clone()))?;
+                let (name, view, _) = keys
+                    .objects
+                    .iter()
+                    .find_map(|(k, _)| map.split(&account, k, false))
+                    .ok_or_else(|| {
+                        S3Error::invalid_request(format!(
+                            "no key names a bucket of '{account}' (keys start with product/)"
+                        ))
+                        .with_resource(resource.clone())
+                    })?;
+                req.bucket = Some(name);
+                Ok(Mapped::View(req, view))
+            }
+            _ => Ok(Mapped::Plain(req)),
+        }
+    }
+
+    /// HeadBucket and GetBucketLocation, answered by the gateway (buckets are config entries).
+    fn bucket_answer(&self, op: Operation, ctx: &RequestContext) -> Response<Bytes> {
+        if op == Operation::HeadBucket {
+            let mut resp = respond(StatusCode::OK, Bytes::new(), None, &ctx.request_id);
+            set_header(
+                resp.headers_mut(),
+                "x-amz-bucket-region",
+                self.config.region(),
+            );
+            return resp;
+        }
+        respond(
+            StatusCode::OK,
+            xml::location_xml(self.config.region()).into(),
+            Some("application/xml"),
+            &ctx.request_id,
+        )
+    }
+
     fn list_buckets(&self, identity: &Identity, ctx: &RequestContext) -> Plan {
+        // Path-mapped buckets show as their accounts, once each.
+        let mut accounts = std::collections::HashSet::new();
         let visible: Vec<(String, Timestamp)> = self
             .config
             .buckets
             .iter()
             .filter(|b| !b.is_glob() && policy::may_see_bucket(identity, b))
-            .map(|b| (b.name.clone(), BUCKET_CREATION_DATE))
+            .filter_map(|b| {
+                let account = self
+                    .pathmap
+                    .as_ref()
+                    .and_then(|m| m.account_of(&b.name))
+                    .filter(|a| !self.by_name.contains_key(*a));
+                match account {
+                    Some(a) => accounts.insert(a).then(|| a.to_string()),
+                    None => Some(b.name.clone()),
+                }
+            })
+            .map(|name| (name, BUCKET_CREATION_DATE))
             .collect();
         let owner_id = self.config.owner_id.as_deref().unwrap_or("multistore");
         let owner_name = self
@@ -835,6 +1040,80 @@ impl Gateway {
             &ctx.request_id,
         ))
     }
+}
+
+/// A request after path mapping.
+enum Mapped {
+    /// Not on an account: unchanged.
+    Plain(S3Request),
+    /// Mapped onto a config bucket, with the client's view of it.
+    View(S3Request, ClientView),
+    /// Answered for the account itself.
+    Respond(Plan),
+}
+
+/// A listing whose prefix names a product: the prefix and markers mapped into the product's
+/// bucket. A marker past every key of it gives an empty listing.
+fn map_listing(
+    mut req: S3Request,
+    name: String,
+    view: ClientView,
+    rest: &str,
+    ctx: &RequestContext,
+) -> Result<Mapped, S3Error> {
+    set_param(&mut req.query, "prefix", Some(rest.to_string()));
+    for marker in ["start-after", "marker", "key-marker"] {
+        let Some(value) = req.query_param(marker).map(str::to_string) else {
+            continue;
+        };
+        let mapped = match view.marker(&value) {
+            Marker::Inside(m) => Some(m.to_string()),
+            Marker::Before => None,
+            Marker::After if req.operation == Operation::ListMultipartUploads => {
+                Some(char::MAX.to_string())
+            }
+            Marker::After => {
+                return Ok(Mapped::Respond(Plan::Respond(r2::prefixes_listing(
+                    &req,
+                    &view.bucket,
+                    &[],
+                    &ctx.request_id,
+                )?)))
+            }
+        };
+        set_param(&mut req.query, marker, mapped);
+    }
+    req.bucket = Some(name);
+    Ok(Mapped::View(req, view))
+}
+
+/// The decoded `prefix` query parameter of a request, by routing alone.
+fn query_prefix(head: &RequestHead) -> Option<String> {
+    let (_, query) = head.target.split_once('?')?;
+    query.split('&').find_map(|pair| {
+        let value = pair.strip_prefix("prefix=")?;
+        crate::percent::decode_strict(value.as_bytes(), true)
+            .and_then(|b| String::from_utf8(b).ok())
+    })
+}
+
+/// Sets (or with None removes) a query parameter.
+fn set_param(query: &mut Vec<(String, String)>, name: &str, value: Option<String>) {
+    query.retain(|(k, _)| k != name);
+    if let Some(v) = value {
+        query.push((name.to_string(), v));
+    }
+}
+
+/// NoSuchBucket for a path-mapped bucket the config lacks, in the client's words.
+fn no_such_product(view: &ClientView, resource: &str) -> S3Error {
+    let path = view.key_prefix.trim_end_matches('/');
+    S3Error::new(
+        ErrorCode::NoSuchBucket,
+        format!("the bucket '{}/{path}' does not exist", view.bucket),
+    )
+    .with_resource(resource.to_string())
+    .with_detail("BucketName", &view.bucket)
 }
 
 /// Attaches a request's CORS headers to its plan: set now on a direct answer, carried by a
@@ -860,12 +1139,8 @@ fn with_cors(plan: Plan, cors: Option<CorsHeaders>) -> Plan {
             copy.cors = Some(cors);
             Plan::Copy(copy)
         }
-        // Planned again once the body is read.
-        Plan::NeedBody { limit } => Plan::NeedBody { limit },
-        // STS is routed before CORS; never reached.
-        p @ Plan::NeedJwks { .. } => p,
-        // Planned again once the credentials are there.
-        p @ Plan::NeedBackendCredentials(_) => p,
+        // Planned again once the body, the issuer's keys or the backend credentials are in.
+        p @ (Plan::NeedBody { .. } | Plan::NeedJwks { .. } | Plan::NeedBackendCredentials(_)) => p,
     }
 }
 
@@ -972,6 +1247,8 @@ struct ForwardInput<'a> {
     backend: &'a S3Backend,
     backend_bucket: Option<&'a str>,
     client_bucket: &'a str,
+    /// A path-mapped bucket's `product/`, in front of every key the client sees.
+    client_prefix: &'a str,
     resource: String,
     ctx: &'a RequestContext,
     extra: Extra,
@@ -988,10 +1265,15 @@ struct Extra {
     delete_errors: Vec<(String, &'static str, String)>,
     /// The backend form of `x-amz-copy-source`.
     copy_source: Option<String>,
+    /// The client's own small body, read and checked by the gateway (CompleteMultipartUpload),
+    /// forwarded unchanged with its headers.
+    checked_body: Option<Bytes>,
 }
 
 /// Largest DeleteObjects body: 1000 keys of up to 1024 bytes, XML-escaped, with room to spare.
 pub(crate) const MAX_DELETE_BODY: usize = 8 << 20;
+/// Largest CompleteMultipartUpload body: 10000 parts of ~100 bytes, with room to spare.
+pub(crate) const MAX_COMPLETE_BODY: usize = 2 << 20;
 
 /// The answer for a body over [`Plan::NeedBody`]'s limit.
 pub fn body_too_large(method: &Method, request_id: &str, limit: usize) -> Response<Bytes> {
@@ -1002,13 +1284,14 @@ pub fn body_too_large(method: &Method, request_id: &str, limit: usize) -> Respon
     error_response(method, &err, request_id)
 }
 
-/// The keys of a DeleteObjects body, each authorized on its own (client namespace).
+/// The keys of a DeleteObjects body, each authorized on its own (allowed keys in the config
+/// bucket's namespace, refused ones as the client sent them).
 pub(crate) struct DeleteSet {
     /// `<Quiet>true</Quiet>`.
     pub quiet: bool,
     /// `(key, version id)` the identity may delete.
     pub allowed: Vec<(String, Option<String>)>,
-    /// `(key, code, message)` of refused keys.
+    /// `(key, code, message)` of refused keys (keys as the client named them).
     pub errors: Vec<(String, &'static str, String)>,
 }
 
@@ -1051,14 +1334,22 @@ pub(crate) fn authorized_deletes(
     bucket: &BucketConfig,
     name: &str,
     body: &Bytes,
+    client_prefix: &str,
 ) -> Result<DeleteSet, S3Error> {
     check_small_body(&head.headers, payload, body)?;
     let request = xml::parse_delete(body)?;
     let mut allowed = Vec::with_capacity(request.objects.len());
     let mut errors = Vec::new();
     for (key, version) in request.objects {
-        match policy::authorize_named(identity, bucket, name, Action::DeleteObject, &key) {
-            Ok(()) => allowed.push((key, version)),
+        let Some(inner) = key.strip_prefix(client_prefix) else {
+            let message = format!(
+                "one DeleteObjects request deletes from one path-mapped bucket: this key is not under '{client_prefix}'"
+            );
+            errors.push((key, "InvalidRequest", message));
+            continue;
+        };
+        match policy::authorize_named(identity, bucket, name, Action::DeleteObject, inner) {
+            Ok(()) => allowed.push((inner.to_string(), version)),
             Err(e) => errors.push((key, "AccessDenied", e.message)),
         }
     }
@@ -1162,6 +1453,7 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
         backend,
         backend_bucket,
         client_bucket,
+        client_prefix,
         resource,
         ctx,
         extra,
@@ -1201,6 +1493,11 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
         set_header(&mut headers, "x-amz-copy-source", source);
     }
     let body = match op {
+        _ if extra.checked_body.is_some() => {
+            let bytes = extra.checked_body.clone().unwrap_or_default();
+            set_header(&mut headers, "content-length", &bytes.len().to_string());
+            ForwardBody::Bytes(bytes)
+        }
         _ if extra.body.is_some() => {
             let bytes = extra.body.clone().unwrap_or_default();
             for name in [
@@ -1302,8 +1599,11 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
                 body.with_header_checksum(&head.headers)?
             }
         }
-        // A copy carries the new object's content headers (with REPLACE) but no body.
-        Operation::CopyObject | Operation::UploadPartCopy => ForwardBody::Empty,
+        // A copy carries the new object's content headers (with REPLACE) but no body; an upload
+        // carries those of the object it will become.
+        Operation::CopyObject | Operation::UploadPartCopy | Operation::CreateMultipartUpload => {
+            ForwardBody::Empty
+        }
         _ => {
             headers.remove(http::header::CONTENT_TYPE);
             ForwardBody::Empty
@@ -1338,6 +1638,7 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
     .then(|| XmlRewrite {
         client_bucket: client_bucket.to_string(),
         strip_prefix: prefix.to_string(),
+        add_prefix: client_prefix.to_string(),
         url_encoded: req.query_param("encoding-type") == Some("url"),
     });
 
@@ -1555,16 +1856,8 @@ impl Forward {
     }
 
     /// Adds the keys the gateway refused to a DeleteResult.
-    fn add_delete_errors(&self, mut doc: Vec<u8>) -> Vec<u8> {
-        const CLOSE: &[u8] = b"</DeleteResult>";
-        if self.finish.delete_errors.is_empty() {
-            return doc;
-        }
-        if let Some(at) = doc.windows(CLOSE.len()).rposition(|w| w == CLOSE) {
-            let extra = xml::delete_errors_xml(&self.finish.delete_errors);
-            doc.splice(at..at, extra.into_bytes());
-        }
-        doc
+    fn add_delete_errors(&self, doc: Vec<u8>) -> Vec<u8> {
+        xml::insert_delete_errors(doc, &self.finish.delete_errors)
     }
 
     /// A backend error document, told in our words: the code and message kept, the resource and
@@ -1729,7 +2022,7 @@ access_key_id = "AKID"
 secret_access_key = "client-secret-value"
 [[credentials.allowed_scopes]]
 bucket = "*"
-actions = ["get_object", "put_object", "list_bucket"]
+actions = ["get_object", "put_object", "list_bucket", "delete_object"]
 "#;
 
     fn gateway() -> Gateway {
@@ -1902,6 +2195,384 @@ actions = ["get_object", "put_object", "list_bucket"]
             panic!()
         };
         assert!(r.body().is_empty(), "HEAD errors carry no body");
+    }
+
+    const MAPPED: &str = r#"
+[path_mapping]
+segments = 2
+separator = ":"
+
+[[buckets]]
+name = "acme:data"
+backend_type = "s3"
+backend_prefix = "bp/"
+[buckets.backend_options]
+endpoint = "http://127.0.0.1:9000"
+bucket_name = "backend"
+access_key_id = "BACKENDKEY"
+secret_access_key = "backend-secret-value"
+
+[[buckets]]
+name = "acme:open"
+backend_type = "s3"
+anonymous_access = true
+[buckets.backend_options]
+endpoint = "http://127.0.0.1:9000"
+bucket_name = "other"
+access_key_id = "BACKENDKEY"
+secret_access_key = "backend-secret-value"
+
+[[buckets]]
+name = "acme:secret"
+backend_type = "s3"
+[buckets.backend_options]
+endpoint = "http://127.0.0.1:9000"
+bucket_name = "other"
+"#;
+
+    fn mapped_gateway() -> Gateway {
+        let text = format!("{CONFIG}\n{MAPPED}");
+        let config = GatewayConfig::parse(&text, ConfigFormat::Toml).unwrap();
+        Gateway::new(config, GatewayOptions::default()).unwrap()
+    }
+
+    /// A request presigned for the gateway with the client key of `CONFIG` (scope `*`).
+    fn presigned(method: Method, path: &str, query: &[(&str, &str)], secret: &str) -> RequestHead {
+        use crate::auth::presign::{presign_url, PresignRequest, SigningCredentials};
+        let query: Vec<(String, String)> = query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let url = presign_url(
+            &PresignRequest {
+                method: &method,
+                scheme: "http",
+                host: "gw.test",
+                encoded_path: path,
+                query: &query,
+                signed_headers: &HeaderMap::new(),
+                region: "us-east-1",
+                service: "s3",
+                now: ctx().now,
+                expires_secs: 300,
+            },
+            &SigningCredentials {
+                access_key_id: "AKID".into(),
+                secret: crate::auth::secret::SecretKey::new(secret.to_string()),
+                session_token: None,
+            },
+            &SigningKeyCache::default(),
+        );
+        head(method, url.strip_prefix("http://gw.test").unwrap())
+    }
+
+    fn forward(g: &Gateway, h: &RequestHead) -> Box<Forward> {
+        match g.plan(h, &ctx()) {
+            Plan::Forward(f) => f,
+            Plan::Respond(r) => panic!("{}", String::from_utf8_lossy(r.body())),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn answer(g: &Gateway, h: &RequestHead) -> (StatusCode, String) {
+        let Plan::Respond(r) = g.plan(h, &ctx()) else {
+            panic!("expected an answer from the gateway")
+        };
+        (r.status(), String::from_utf8_lossy(r.body()).into_owned())
+    }
+
+    #[test]
+    fn a_mapped_path_is_signed_as_sent_and_forwarded_to_its_config_bucket() {
+        let g = mapped_gateway();
+        let h = presigned(
+            Method::GET,
+            "/acme/data/dir/a%20b.txt",
+            &[],
+            "client-secret-value",
+        );
+        let f = forward(&g, &h);
+        assert!(
+            f.url
+                .starts_with("http://127.0.0.1:9000/backend/bp/dir/a%20b.txt?"),
+            "{}",
+            f.url
+        );
+        // The same request signed with another secret is refused, naming the client's path.
+        let h = presigned(Method::GET, "/acme/data/dir/a%20b.txt", &[], "wrong-secret");
+        let (status, body) = answer(&g, &h);
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(body.contains("SignatureDoesNotMatch"), "{body}");
+    }
+
+    #[test]
+    fn plain_buckets_stay_plain_when_mapping_is_on() {
+        let g = mapped_gateway();
+        let f = forward(&g, &head(Method::GET, "/pub/k"));
+        assert!(
+            f.url.starts_with("http://127.0.0.1:9000/backend/p/k?"),
+            "{}",
+            f.url
+        );
+    }
+
+    #[test]
+    fn a_product_listing_is_mapped_both_ways() {
+        let g = mapped_gateway();
+        let h = presigned(
+            Method::GET,
+            "/acme",
+            &[
+                ("list-type", "2"),
+                ("prefix", "data/dir/"),
+                ("delimiter", "/"),
+                ("start-after", "data/dir/a"),
+                ("encoding-type", "url"),
+            ],
+            "client-secret-value",
+        );
+        let f = forward(&g, &h);
+        assert!(f.url.contains("prefix=bp%2Fdir%2F"), "{}", f.url);
+        assert!(f.url.contains("start-after=bp%2Fdir%2Fa"), "{}", f.url);
+        let body = Bytes::from_static(b"<ListBucketResult><Name>backend</Name><Prefix>bp/dir/</Prefix><StartAfter>bp/dir/a</StartAfter><Contents><Key>bp/dir/b c</Key></Contents><CommonPrefixes><Prefix>bp/dir/sub/</Prefix></CommonPrefixes></ListBucketResult>");
+        let resp = f.buffered_response(StatusCode::OK, &HeaderMap::new(), body, Timing::default());
+        let text = String::from_utf8(resp.body().to_vec()).unwrap();
+        for want in [
+            "<Name>acme</Name>",
+            "<Prefix>data/dir/</Prefix>",
+            "<StartAfter>data/dir/a</StartAfter>",
+            "<Key>data/dir/b+c</Key>",
+            "<Prefix>data/dir/sub/</Prefix>",
+        ] {
+            assert!(text.contains(want), "{want}: {text}");
+        }
+    }
+
+    #[test]
+    fn a_marker_outside_the_product_is_dropped_or_ends_the_listing() {
+        let g = mapped_gateway();
+        let f = forward(
+            &g,
+            &presigned(
+                Method::GET,
+                "/acme",
+                &[("prefix", "data/"), ("marker", "a")],
+                "client-secret-value",
+            ),
+        );
+        assert!(!f.url.contains("marker"), "{}", f.url);
+        let h = presigned(
+            Method::GET,
+            "/acme",
+            &[
+                ("list-type", "2"),
+                ("prefix", "data/"),
+                ("start-after", "zzz"),
+            ],
+            "client-secret-value",
+        );
+        let (status, body) = answer(&g, &h);
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("<KeyCount>0</KeyCount>"), "{body}");
+    }
+
+    #[test]
+    fn an_account_listing_shows_the_products_the_caller_may_see() {
+        let g = mapped_gateway();
+        let h = presigned(
+            Method::GET,
+            "/acme",
+            &[("list-type", "2"), ("delimiter", "/"), ("prefix", "")],
+            "client-secret-value",
+        );
+        let (status, body) = answer(&g, &h);
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.contains("<Name>acme</Name>"), "{body}");
+        // The key's scope is `*`; `acme:secret` has no credentials but is visible to it too.
+        for p in ["data/", "open/", "secret/"] {
+            assert!(
+                body.contains(&format!("<Prefix>{p}</Prefix>")),
+                "{p}: {body}"
+            );
+        }
+        // Anonymous callers see the public product only.
+        let (status, body) = answer(&g, &head(Method::GET, "/acme?delimiter=/"));
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(
+            body.contains("<CommonPrefixes><Prefix>open/</Prefix></CommonPrefixes>")
+                && !body.contains("data/"),
+            "{body}"
+        );
+        // A page of one, then the next.
+        let h = presigned(
+            Method::GET,
+            "/acme",
+            &[("list-type", "2"), ("delimiter", "/"), ("max-keys", "1")],
+            "client-secret-value",
+        );
+        let (_, body) = answer(&g, &h);
+        assert!(body.contains("<IsTruncated>true</IsTruncated>"), "{body}");
+        let token = body
+            .split("<NextContinuationToken>")
+            .nth(1)
+            .and_then(|t| t.split('<').next())
+            .unwrap()
+            .to_string();
+        let h = presigned(
+            Method::GET,
+            "/acme",
+            &[
+                ("list-type", "2"),
+                ("delimiter", "/"),
+                ("max-keys", "1"),
+                ("continuation-token", &token),
+            ],
+            "client-secret-value",
+        );
+        let (_, body) = answer(&g, &h);
+        assert!(body.contains("<Prefix>open/</Prefix>"), "{body}");
+    }
+
+    #[test]
+    fn a_prefix_inside_one_product_lists_it_and_one_across_products_is_refused() {
+        let g = mapped_gateway();
+        let f = forward(
+            &g,
+            &presigned(
+                Method::GET,
+                "/acme",
+                &[("list-type", "2"), ("prefix", "da")],
+                "client-secret-value",
+            ),
+        );
+        assert!(f.url.contains("prefix=bp%2F"), "{}", f.url);
+        let h = presigned(
+            Method::GET,
+            "/acme",
+            &[("list-type", "2")],
+            "client-secret-value",
+        );
+        let (status, body) = answer(&g, &h);
+        assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{body}");
+    }
+
+    #[test]
+    fn an_unknown_product_is_no_such_bucket_in_the_clients_words() {
+        let g = mapped_gateway();
+        let h = presigned(Method::GET, "/acme/nope/k", &[], "client-secret-value");
+        let (status, body) = answer(&g, &h);
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(
+            body.contains("<Code>NoSuchBucket</Code>")
+                && body.contains("acme/nope")
+                && body.contains("<Resource>/acme/nope/k</Resource>")
+                && !body.contains("acme:nope"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn bucket_level_paths_and_the_account_itself_answer_as_buckets() {
+        let g = mapped_gateway();
+        let f = forward(
+            &g,
+            &presigned(Method::GET, "/acme/data/", &[], "client-secret-value"),
+        );
+        assert!(f.url.contains("prefix=bp%2F"), "{}", f.url);
+        let (status, _) = answer(
+            &g,
+            &presigned(Method::HEAD, "/acme/data", &[], "client-secret-value"),
+        );
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = answer(&g, &head(Method::HEAD, "/acme"));
+        assert_eq!(status, StatusCode::OK, "the account has a public product");
+        let (status, _) = answer(&g, &head(Method::HEAD, "/acme/data"));
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn list_buckets_shows_accounts_once_beside_plain_buckets() {
+        let g = mapped_gateway();
+        let (_, body) = answer(&g, &presigned(Method::GET, "/", &[], "client-secret-value"));
+        assert_eq!(body.matches("<Name>acme</Name>").count(), 1, "{body}");
+        assert!(
+            body.contains("<Name>pub</Name>") && !body.contains("acme:"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn a_copy_source_path_is_mapped_like_a_request_path() {
+        let g = mapped_gateway();
+        let mut h = presigned(Method::PUT, "/acme/open/dst", &[], "client-secret-value");
+        h.headers.insert(
+            "x-amz-copy-source",
+            HeaderValue::from_static("/acme/data/dir/src%20x"),
+        );
+        // The key may put objects in `acme:open`, whose backend is another bucket of the same
+        // account: a server-side copy from `other`'s neighbour `backend`.
+        let f = forward(&g, &h);
+        assert_eq!(f.headers["x-amz-copy-source"], "/backend/bp/dir/src%20x");
+        h.headers.insert(
+            "x-amz-copy-source",
+            HeaderValue::from_static("/acme/nope/x"),
+        );
+        let (status, body) = answer(&g, &h);
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    }
+
+    #[test]
+    fn a_mapped_buckets_cors_rules_apply_to_its_paths_and_its_listings() {
+        let g = mapped_gateway();
+        for target in ["/acme/open/k", "/acme?list-type=2&prefix=open%2Fdir%2F"] {
+            let h = with_origin(head(Method::GET, target), "http://page.test");
+            let f = forward(&g, &h);
+            let (_, out) = f.response_head(StatusCode::OK, &HeaderMap::new(), Timing::default());
+            assert_eq!(out["access-control-allow-origin"], "*", "{target}");
+        }
+        let h = with_origin(head(Method::GET, "/acme/data/k"), "http://page.test");
+        let Plan::Respond(r) = g.plan(&h, &ctx()) else {
+            panic!()
+        };
+        assert!(r.headers().get("access-control-allow-origin").is_none());
+    }
+
+    #[test]
+    fn delete_objects_on_the_account_maps_keys_of_the_first_product() {
+        let g = mapped_gateway();
+        let h = presigned(
+            Method::POST,
+            "/acme",
+            &[("delete", "")],
+            "client-secret-value",
+        );
+        assert!(matches!(g.plan(&h, &ctx()), Plan::NeedBody { .. }));
+        let body = Bytes::from_static(b"<Delete><Object><Key>data/a</Key></Object><Object><Key>open/b</Key></Object></Delete>");
+        let f = match g.plan_with_body(&h, &ctx(), body) {
+            Plan::Forward(f) => f,
+            Plan::Respond(r) => panic!("{}", String::from_utf8_lossy(r.body())),
+            other => panic!("{other:?}"),
+        };
+        let ForwardBody::Bytes(sent) = &f.body else {
+            panic!()
+        };
+        let sent = String::from_utf8_lossy(sent);
+        assert!(
+            sent.contains("<Key>bp/a</Key>") && !sent.contains("open"),
+            "{sent}"
+        );
+        let result =
+            Bytes::from_static(b"<DeleteResult><Deleted><Key>bp/a</Key></Deleted></DeleteResult>");
+        let resp =
+            f.buffered_response(StatusCode::OK, &HeaderMap::new(), result, Timing::default());
+        let text = String::from_utf8_lossy(resp.body());
+        assert!(
+            text.contains("<Deleted><Key>data/a</Key></Deleted>"),
+            "{text}"
+        );
+        assert!(
+            text.contains("<Error><Key>open/b</Key><Code>InvalidRequest</Code>"),
+            "{text}"
+        );
     }
 
     const CORS_CONFIG: &str = r#"

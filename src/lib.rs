@@ -25,6 +25,7 @@ pub mod config;
 pub mod cors;
 pub mod gateway;
 pub mod oidc;
+mod pathmap;
 pub mod payload;
 pub mod percent;
 pub mod policy;

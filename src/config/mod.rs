@@ -64,6 +64,41 @@ pub struct GatewayConfig {
     /// would need more than 10,000 parts).
     #[serde(default)]
     pub copy_part_size: Option<u64>,
+    /// Extension: `[path_mapping]`, URLs `/{account}/{product}/{key}` served from the bucket
+    /// named `account:product` (see [`PathMapping`]). None: every bucket is addressed by its name.
+    #[serde(default)]
+    pub path_mapping: Option<PathMapping>,
+}
+
+/// `[path_mapping]`: the first `segments` path segments of a URL name one config bucket, its
+/// name being those segments joined by `separator` (`acme:data` for `/acme/data/key` with the
+/// defaults). Clients see a bucket `acme` holding keys `data/key`. Config buckets whose names do
+/// not contain the separator stay plain buckets.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct PathMapping {
+    /// How many leading path segments form the bucket name (at least 2; default 2).
+    #[serde(default = "default_segments")]
+    pub segments: usize,
+    /// What joins them in config bucket names (default `:`).
+    #[serde(default = "default_separator")]
+    pub separator: String,
+}
+
+impl Default for PathMapping {
+    fn default() -> Self {
+        PathMapping {
+            segments: default_segments(),
+            separator: default_separator(),
+        }
+    }
+}
+
+fn default_segments() -> usize {
+    2
+}
+
+fn default_separator() -> String {
+    ":".to_string()
 }
 
 /// Kinds of backend.
@@ -349,6 +384,7 @@ impl Default for GatewayConfig {
             owner_display_name: None,
             region: None,
             allow_sigv2: true,
+            path_mapping: None,
             copy_multipart_threshold: None,
             copy_part_size: None,
         }
@@ -457,6 +493,7 @@ impl GatewayConfig {
         self.owner_id = self.owner_id.or(other.owner_id);
         self.owner_display_name = self.owner_display_name.or(other.owner_display_name);
         self.region = self.region.or(other.region);
+        self.path_mapping = self.path_mapping.or(other.path_mapping);
         Ok(self)
     }
 

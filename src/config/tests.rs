@@ -838,6 +838,77 @@ fn invalid_cors_rules_are_reported_with_their_paths() {
     }
 }
 
+fn mapped_bucket(name: &str) -> String {
+    format!(
+        "[[buckets]]\nname = \"{name}\"\nbackend_type = \"s3\"\n[buckets.backend_options]\nendpoint = \"http://127.0.0.1:9000\"\nbucket_name = \"b\"\n"
+    )
+}
+
+#[test]
+fn path_mapping_defaults_to_two_segments_joined_by_a_colon_and_mapped_names_do_not_warn() {
+    let text = format!(
+        "[path_mapping]\n{}{}",
+        mapped_bucket("acme:data"),
+        mapped_bucket("plain")
+    );
+    let (c, warnings) = GatewayConfig::parse_with_warnings(&text, ConfigFormat::Toml).unwrap();
+    assert_eq!(c.path_mapping, Some(PathMapping::default()));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    // Without [path_mapping] the same name is a plain (if odd) bucket name.
+    let (c, warnings) =
+        GatewayConfig::parse_with_warnings(&mapped_bucket("acme:data"), ConfigFormat::Toml)
+            .unwrap();
+    assert!(c.path_mapping.is_none());
+    assert!(warnings
+        .iter()
+        .any(|w| w.contains("not a valid S3 bucket name")));
+}
+
+#[test]
+fn path_mapping_settings_and_mapped_names_are_validated() {
+    let p = toml_problems("[path_mapping]\nsegments = 1\n");
+    assert!(
+        starts(
+            &p,
+            "path_mapping.segments: expected a whole number from 2 to 16"
+        ),
+        "{p:?}"
+    );
+    let p = toml_problems("[path_mapping]\nseparator = \"/\"\n");
+    assert!(
+        starts(&p, "path_mapping.separator: expected a non-empty string"),
+        "{p:?}"
+    );
+    let p = toml_problems("[path_mapping]\nseparator = \"\"\n");
+    assert!(starts(&p, "path_mapping.separator"), "{p:?}");
+    let p = toml_problems("path_mapping = 3\n");
+    assert!(starts(&p, "path_mapping: expected a table"), "{p:?}");
+    let text = format!(
+        "[path_mapping]\nsegments = 3\nseparator = \"--\"\n{}{}{}{}",
+        mapped_bucket("org--team"),
+        mapped_bucket("org--team--set"),
+        mapped_bucket("org"),
+        mapped_bucket("Bad_Account--x--y"),
+    );
+    let p = toml_problems(&text);
+    assert!(
+        starts(
+            &p,
+            "buckets[0].name: a mapped bucket name must be 3 non-empty parts joined by '--'"
+        ),
+        "{p:?}"
+    );
+    assert!(
+        starts(&p, "buckets[2].name: 'org' is also the account"),
+        "{p:?}"
+    );
+    assert!(!starts(&p, "buckets[1]"), "{p:?}");
+}
+
+fn starts(problems: &[String], expected: &str) -> bool {
+    problems.iter().any(|p| p.starts_with(expected))
+}
+
 #[test]
 fn streamed_copy_sizes_are_read_and_held_to_s3s_part_limits() {
     let ok = GatewayConfig::parse(

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::{
     is_secret_option, parse_bool, BackendType, BucketConfig, ConfigError, ConfigFormat, CorsRule,
-    CredentialConfig, GatewayConfig, RoleConfig,
+    CredentialConfig, GatewayConfig, PathMapping, RoleConfig,
 };
 use crate::auth::secret::SecretKey;
 use crate::gateway::copy::{MAX_SINGLE_PUT, MIN_PART_SIZE};
@@ -280,6 +280,7 @@ pub fn from_value(value: &Value) -> Result<(GatewayConfig, Vec<String>), ConfigE
         path: String::new(),
     };
     let field = |k: &str| k.to_string();
+    let mapping = read_path_mapping(top.get("path_mapping"), &mut r);
     let top_opt = |k: &str, r: &mut Report| match top.get(k) {
         None => None,
         Some(Value::String(s)) => Some(s.clone()),
@@ -291,7 +292,7 @@ pub fn from_value(value: &Value) -> Result<(GatewayConfig, Vec<String>), ConfigE
     let config = GatewayConfig {
         buckets: list_of_tables(top.get("buckets"), &field("buckets"), &mut r)
             .iter()
-            .filter_map(|o| read_bucket(o, &mut r))
+            .filter_map(|o| read_bucket(o, mapping.as_ref(), &mut r))
             .collect(),
         roles: list_of_tables(top.get("roles"), &field("roles"), &mut r)
             .iter()
@@ -305,6 +306,7 @@ pub fn from_value(value: &Value) -> Result<(GatewayConfig, Vec<String>), ConfigE
         owner_display_name: top_opt("owner_display_name", &mut r),
         region: top_opt("region", &mut r),
         allow_sigv2: top.bool_or("allow_sigv2", true, &mut r),
+        path_mapping: mapping,
         copy_multipart_threshold: top.opt_number("copy_multipart_threshold", "bytes", &mut r),
         copy_part_size: top.opt_number("copy_part_size", "bytes", &mut r),
     };
@@ -317,6 +319,7 @@ pub fn from_value(value: &Value) -> Result<(GatewayConfig, Vec<String>), ConfigE
             "owner_display_name",
             "region",
             "allow_sigv2",
+            "path_mapping",
             "copy_multipart_threshold",
             "copy_part_size",
         ]
@@ -346,6 +349,7 @@ pub fn from_value(value: &Value) -> Result<(GatewayConfig, Vec<String>), ConfigE
         }
     }
     duplicates(&config, &mut r);
+    mapped_names(&config, &mut r);
     references(&config, &mut r);
     if r.problems.is_empty() {
         Ok((config, r.warnings))
@@ -367,11 +371,15 @@ const BUCKET_KEYS: &[&str] = &[
     "cors_rules",
 ];
 
-fn read_bucket(o: &Obj<'_>, r: &mut Report) -> Option<BucketConfig> {
+fn read_bucket(o: &Obj<'_>, mapping: Option<&PathMapping>, r: &mut Report) -> Option<BucketConfig> {
     o.warn_unknown(BUCKET_KEYS, r);
     let name = o.req_str("name", r);
     if let Some(n) = &name {
-        check_bucket_name(n, &o.at("name"), r);
+        match mapping.filter(|m| n.contains(m.separator.as_str())) {
+            // A mapped name is never a client's bucket name: its segments are checked below.
+            Some(_) => {}
+            None => check_bucket_name(n, &o.at("name"), r),
+        }
     }
     let backend_type = match o.get("backend_type") {
         None => {
@@ -535,6 +543,107 @@ fn read_cors_rule(o: &Obj<'_>, r: &mut Report) -> Option<CorsRule> {
         expose_headers,
         max_age_seconds,
     })
+}
+
+/// `[path_mapping]`: `segments` at least 2, `separator` non-empty and free of `/`, `*`, `?`
+/// and whitespace.
+fn read_path_mapping(v: Option<&Value>, r: &mut Report) -> Option<PathMapping> {
+    let map = match v {
+        None | Some(Value::Null) => return None,
+        Some(Value::Object(map)) => map,
+        Some(other) => {
+            r.problem(
+                "path_mapping",
+                format!("expected a table, found {}", type_name(other)),
+            );
+            return None;
+        }
+    };
+    let o = Obj {
+        map,
+        path: "path_mapping".to_string(),
+    };
+    o.warn_unknown(&["segments", "separator"], r);
+    let defaults = PathMapping::default();
+    let segments = match o.get("segments") {
+        None => defaults.segments,
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|n| (2..=16).contains(&n)) => {
+            usize::try_from(n.as_u64().unwrap_or(2)).unwrap_or(2)
+        }
+        Some(_) => {
+            r.problem(&o.at("segments"), "expected a whole number from 2 to 16");
+            return None;
+        }
+    };
+    let separator = o.opt_str("separator", r).unwrap_or(defaults.separator);
+    if separator.is_empty()
+        || separator
+            .chars()
+            .any(|c| c == '/' || c == '*' || c == '?' || c.is_whitespace() || c.is_control())
+    {
+        r.problem(
+            &o.at("separator"),
+            "expected a non-empty string without '/', '*', '?' or whitespace",
+        );
+        return None;
+    }
+    Some(PathMapping {
+        segments,
+        separator,
+    })
+}
+
+/// With `[path_mapping]`: a name holding the separator must split into exactly `segments`
+/// non-empty parts (the first a valid client bucket name), and no plain bucket may take an
+/// account's name (it would hide the account's buckets).
+fn mapped_names(c: &GatewayConfig, r: &mut Report) {
+    let Some(m) = &c.path_mapping else { return };
+    let mut accounts: HashMap<&str, usize> = HashMap::new();
+    for (i, b) in c.buckets.iter().enumerate() {
+        if !b.name.contains(m.separator.as_str()) {
+            continue;
+        }
+        let at = format!("buckets[{i}].name");
+        let parts: Vec<&str> = b.name.split(m.separator.as_str()).collect();
+        if parts.len() != m.segments || parts.iter().any(|p| p.is_empty()) {
+            r.problem(
+                &at,
+                format!(
+                    "a mapped bucket name must be {} non-empty parts joined by '{}' (path_mapping)",
+                    m.segments, m.separator
+                ),
+            );
+            continue;
+        }
+        if is_glob(&b.name) {
+            r.problem(&at, "a mapped bucket name cannot be a glob");
+            continue;
+        }
+        if let Some(ch) = b
+            .name
+            .chars()
+            .find(|ch| *ch == '/' || ch.is_whitespace() || ch.is_control())
+        {
+            r.problem(&at, format!("invalid bucket name: contains {ch:?}"));
+            continue;
+        }
+        let mut sub = Report::default();
+        check_bucket_name(parts[0], &at, &mut sub);
+        r.problems.extend(sub.problems);
+        r.warnings.extend(sub.warnings);
+        accounts.entry(parts[0]).or_insert(i);
+    }
+    for (i, b) in c.buckets.iter().enumerate() {
+        if let Some(j) = accounts.get(b.name.as_str()) {
+            r.problem(
+                &format!("buckets[{i}].name"),
+                format!(
+                    "'{}' is also the account of the mapped bucket buckets[{j}]; a plain bucket of that name would hide it",
+                    b.name
+                ),
+            );
+        }
+    }
 }
 
 /// A header name, possibly with `*` in it.

@@ -193,13 +193,23 @@ pub fn parse(head: &RequestHead, domain: Option<&str>) -> Result<S3Request, S3Er
 /// segment), without classifying the operation: what CORS needs, for preflights and for
 /// requests that fail to parse. None for the service root or an undecodable name.
 pub fn bucket_name(head: &RequestHead, domain: Option<&str>) -> Option<String> {
-    if let Some(b) = domain.and_then(|d| bucket_from_host(&head.headers, d)) {
-        return Some(b);
-    }
+    route(head, domain).map(|(b, _)| b)
+}
+
+/// [`bucket_name`] and the decoded key after it (empty for none, or when it does not decode).
+pub fn route(head: &RequestHead, domain: Option<&str>) -> Option<(String, String)> {
     let target = strip_authority(&head.target);
     let path = target.split_once('?').map_or(target, |(p, _)| p);
-    let first = path.strip_prefix('/')?.split('/').next()?;
-    decode(first, "bucket name").ok().filter(|b| !b.is_empty())
+    let key_of = |raw: &str| decode(raw, "key").unwrap_or_default();
+    if let Some(b) = domain.and_then(|d| bucket_from_host(&head.headers, d)) {
+        return Some((b, key_of(path.strip_prefix('/').unwrap_or(path))));
+    }
+    let path = path.strip_prefix('/')?;
+    let (first, key) = path.split_once('/').unwrap_or((path, ""));
+    let bucket = decode(first, "bucket name")
+        .ok()
+        .filter(|b| !b.is_empty())?;
+    Some((bucket, key_of(key)))
 }
 
 /// Strips `scheme://authority` from an absolute-form target.
@@ -275,7 +285,8 @@ fn parse_query(raw: &str) -> Result<Vec<(String, String)>, S3Error> {
 }
 
 /// Chooses the operation. Anything S3 has that we do not implement is refused, never misrouted.
-fn classify(head: &RequestHead, req: &S3Request) -> Result<Operation, S3Error> {
+/// Path mapping calls it again once a request's bucket and key are mapped.
+pub(crate) fn classify(head: &RequestHead, req: &S3Request) -> Result<Operation, S3Error> {
     let has = |name: &str| req.query.iter().any(|(k, _)| k == name);
     if let Some((name, _)) = req
         .query

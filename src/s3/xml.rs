@@ -119,6 +119,9 @@ pub struct XmlRewrite {
     pub client_bucket: String,
     /// The backend prefix to strip from keys and prefixes.
     pub strip_prefix: String,
+    /// What to put in front of them once stripped: the `product/` of a path-mapped bucket
+    /// (see [`crate::pathmap`]); empty otherwise.
+    pub add_prefix: String,
     /// The listing was requested with `encoding-type=url`.
     pub url_encoded: bool,
 }
@@ -270,7 +273,8 @@ impl XmlRewrite {
             Some("") if self.is_entry_key(name) && !self.strip_prefix.is_empty() => {
                 (String::new(), false)
             }
-            Some(rest) => (encode(rest), true),
+            Some(rest) if self.add_prefix.is_empty() => (encode(rest), true),
+            Some(rest) => (encode(&format!("{}{rest}", self.add_prefix)), true),
             None => (encode(raw), false),
         }
     }
@@ -549,6 +553,18 @@ pub fn delete_xml(quiet: bool, objects: &[(String, Option<String>)]) -> String {
     out
 }
 
+/// A DeleteResult with `<Error>` entries added before its end (keys the gateway refused).
+pub fn insert_delete_errors(mut doc: Vec<u8>, errors: &[(String, &str, String)]) -> Vec<u8> {
+    const CLOSE: &[u8] = b"</DeleteResult>";
+    if errors.is_empty() {
+        return doc;
+    }
+    if let Some(at) = doc.windows(CLOSE.len()).rposition(|w| w == CLOSE) {
+        doc.splice(at..at, delete_errors_xml(errors).into_bytes());
+    }
+    doc
+}
+
 /// A `<CopyObjectResult>` (or, for UploadPartCopy, `<CopyPartResult>`) document.
 pub fn copy_result_xml(part: bool, last_modified: &str, etag: &str) -> String {
     let root = if part {
@@ -656,6 +672,7 @@ mod tests {
         XmlRewrite {
             client_bucket: "public".into(),
             strip_prefix: prefix.into(),
+            add_prefix: String::new(),
             url_encoded: url,
         }
     }
@@ -682,6 +699,34 @@ mod tests {
             out.contains("<KeyCount>2</KeyCount>"),
             "one entry outside the prefix was dropped: {out}"
         );
+    }
+
+    #[test]
+    fn a_mapped_listing_names_the_account_and_puts_the_product_in_front_of_keys() {
+        let mut mapped = rw("pre/fix/", true);
+        mapped.client_bucket = "acme".into();
+        mapped.add_prefix = "my data/".into();
+        let doc = "<ListBucketResult><Name>backend</Name><Prefix>pre/fix/dir/</Prefix><StartAfter>pre/fix/dir/a</StartAfter><Delimiter>/</Delimiter><NextContinuationToken>tok</NextContinuationToken><Contents><Key>pre/fix/dir/b c</Key></Contents><Contents><Key>pre/fix/</Key></Contents><CommonPrefixes><Prefix>pre/fix/dir/sub/</Prefix></CommonPrefixes></ListBucketResult>";
+        let out = String::from_utf8(mapped.rewrite(doc.as_bytes()).unwrap()).unwrap();
+        assert!(
+            out.contains("<Name>acme</Name><EncodingType>url</EncodingType>"),
+            "{out}"
+        );
+        assert!(out.contains("<Prefix>my+data/dir/</Prefix>"), "{out}");
+        assert!(
+            out.contains("<StartAfter>my+data/dir/a</StartAfter>"),
+            "{out}"
+        );
+        assert!(out.contains("<Key>my+data/dir/b+c</Key>"), "{out}");
+        assert!(
+            out.contains("<CommonPrefixes><Prefix>my+data/dir/sub/</Prefix></CommonPrefixes>"),
+            "{out}"
+        );
+        assert!(
+            out.contains("<NextContinuationToken>tok</NextContinuationToken>"),
+            "tokens are the backend's, passed through: {out}"
+        );
+        assert!(!out.contains("<Key>my+data/</Key>"), "{out}");
     }
 
     #[test]
