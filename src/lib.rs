@@ -27,6 +27,7 @@ pub mod gateway;
 pub mod payload;
 pub mod percent;
 pub mod policy;
+pub mod post;
 pub mod s3;
 pub mod sts;
 pub mod time;

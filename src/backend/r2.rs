@@ -26,6 +26,7 @@ use crate::config::BucketConfig;
 use crate::gateway::{error_response, CorsHeaders, ForwardBody, Plan, RequestContext, RequestHead};
 use crate::payload::PayloadVerifier;
 use crate::policy::Identity;
+use crate::post::PostAnswer;
 use crate::s3::error::push_escaped;
 use crate::s3::request::{Operation, S3Request};
 use crate::s3::xml::{self, url_encode_key, S3_NS};
@@ -279,6 +280,8 @@ pub struct R2Plan {
     render: Render,
     /// CORS headers for every answer (set by the gateway for buckets with CORS rules).
     pub(crate) cors: Option<CorsHeaders>,
+    /// A POST Object upload: how its success is answered.
+    pub(crate) post: Option<PostAnswer>,
 }
 
 /// What `respond` needs beyond the call.
@@ -549,6 +552,7 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
         request_id: ctx.request_id.clone(),
         render,
         cors: None,
+        post: None,
     })))
 }
 
@@ -1196,6 +1200,9 @@ impl R2Plan {
                 }
             }
             (R2Call::Put { .. }, R2Outcome::Put(meta)) => {
+                if let Some(post) = &self.post {
+                    return post.respond(&quoted_etag(&meta), rid);
+                }
                 let mut resp = base_response(StatusCode::OK, Bytes::new(), rid);
                 set(resp.headers_mut(), http::header::ETAG, &quoted_etag(&meta));
                 resp

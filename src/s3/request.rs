@@ -45,6 +45,8 @@ pub enum Operation {
     AbortMultipartUpload,
     ListParts,
     ListMultipartUploads,
+    /// A browser form upload (`POST /bucket` with `multipart/form-data`).
+    PostObject,
 }
 
 /// A parsed S3 request.
@@ -274,6 +276,15 @@ fn parse_query(raw: &str) -> Result<Vec<(String, String)>, S3Error> {
     Ok(out)
 }
 
+/// Whether the request body is `multipart/form-data` (a browser form upload).
+pub fn is_multipart_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("multipart/form-data"))
+}
+
 /// Chooses the operation. Anything S3 has that we do not implement is refused, never misrouted.
 fn classify(head: &RequestHead, req: &S3Request) -> Result<Operation, S3Error> {
     let has = |name: &str| req.query.iter().any(|(k, _)| k == name);
@@ -326,8 +337,14 @@ fn classify(head: &RequestHead, req: &S3Request) -> Result<Operation, S3Error> {
             Method::DELETE if has("uploads") || has("delete") => misplaced("uploads/delete"),
             Method::DELETE => Ok(Operation::DeleteBucket),
             Method::POST if has("delete") => Ok(Operation::DeleteObjects),
-            Method::POST => Err(S3Error::not_implemented(
-                "browser POST uploads are not implemented by this gateway",
+            Method::POST if is_multipart_form(&head.headers) => Ok(Operation::PostObject),
+            Method::POST => Err(S3Error::new(
+                ErrorCode::PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold",
+            )
+            .with_detail(
+                "Condition",
+                "Bucket POST must be of the enclosure-type multipart/form-data",
             )),
             _ => Err(S3Error::new(
                 ErrorCode::MethodNotAllowed,
@@ -467,7 +484,7 @@ mod tests {
             op(Method::GET, "/b?list-type=3"),
             Err(ErrorCode::InvalidArgument)
         );
-        assert_eq!(op(Method::POST, "/b"), Err(ErrorCode::NotImplemented));
+        assert_eq!(op(Method::POST, "/b"), Err(ErrorCode::PreconditionFailed));
     }
 
     #[test]
