@@ -77,7 +77,7 @@ def test_a_preflight_matching_a_configured_rule_echoes_the_origin(gateway, objec
     h = acl(r)
     assert h["access-control-allow-origin"] == STRICT_ORIGIN
     assert h["access-control-allow-credentials"] == "true"
-    assert h["access-control-allow-methods"] == "GET, HEAD, PUT"
+    assert h["access-control-allow-methods"] == "GET, HEAD, PUT, POST"
     assert h["access-control-allow-headers"] == "Content-Type, X-Amz-Date, x-amz-content-sha256"
     assert h["access-control-expose-headers"] == "ETag, Content-Range"
     assert h["access-control-max-age"] == "600"
