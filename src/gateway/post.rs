@@ -376,6 +376,20 @@ actions = ["put_object"]
     }
 
     #[test]
+    fn a_post_to_the_root_of_a_virtual_hosted_bucket_is_a_form_upload() {
+        let config = GatewayConfig::parse(CONFIG, ConfigFormat::Toml).unwrap();
+        let options = GatewayOptions {
+            virtual_host_domain: Some("gw.test".into()),
+            ..GatewayOptions::default()
+        };
+        let g = Gateway::new(config, options).unwrap();
+        let mut h = head("/", b"x");
+        h.headers
+            .insert(http::header::HOST, HeaderValue::from_static("up.gw.test"));
+        assert!(matches!(g.plan(&h, &ctx()), Plan::NeedForm(_)));
+    }
+
+    #[test]
     fn a_post_without_boundary_or_length_is_refused_up_front() {
         let g = gateway();
         let mut h = head("/up", b"");

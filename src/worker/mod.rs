@@ -205,6 +205,10 @@ async fn handle_inner(
     if let Plan::NeedForm(reader) = plan {
         let reader = body::read_form(*reader, body.as_ref()).await;
         plan = gateway.plan_with_form(&head, &rctx, reader);
+        if let (Plan::Respond(_), Some(stream)) = (&plan, &body) {
+            // Refused before the file: the rest of the body will not be read.
+            let _ = stream.cancel();
+        }
     }
     if let Plan::NeedJwks { issuer, .. } = &plan {
         let issuer = issuer.clone();

@@ -16,6 +16,7 @@ from urllib3 import encode_multipart_formdata
 
 from conftest import KEYS, boto
 from helpers import assert_client_error, assert_request_id, assert_s3_error
+from test_cors import page_server  # noqa: F401  (a fixture)
 
 BIG = 300 << 10  # over the 65 KiB a form is read whole below: the file streams
 
@@ -74,6 +75,10 @@ def test_the_default_answer_is_204_and_a_redirect_is_303_with_bucket_key_and_eta
     r = post(presign(s3, "private", key), b"plain")
     assert r.status_code == 204 and not r.content, r.text
     assert r.headers["ETag"] == f'"{hashlib.md5(b"plain").hexdigest()}"'
+
+    key = f"post/{uid()}"
+    assert post(presign(s3, "private", key), b"").status_code == 204
+    assert s3["admin"].head_object(Bucket="private", Key=key)["ContentLength"] == 0
 
     key = f"post/{uid()}"
     target = "https://app.example/done?from=form"
@@ -220,3 +225,57 @@ def test_an_r2_bucket_takes_post_uploads_on_the_worker(gateway, s3):
     p = presign(s3, "r2", key, conditions=[["content-length-range", 0, 10]])
     assert_s3_error(post(p, data(BIG)), 400, "EntityTooLarge")
     assert_absent(s3, "r2", key)
+
+
+def test_a_policy_signed_with_sts_session_credentials_carries_its_token(gateway, oidc):
+    from test_sts import assume, session_s3
+    creds = assume(gateway, oidc.token("alice"))["Credentials"]
+    session = {"admin": session_s3(gateway, creds)}
+    key = f"users/alice/post-{uid()}"
+    p = presign(session, "private", key)
+    assert p["fields"]["x-amz-security-token"] == creds["SessionToken"]
+    assert post(p, b"from a session").status_code == 204
+    assert session["admin"].get_object(Bucket="private", Key=key)["Body"].read() == b"from a session"
+    # The session's scope still applies: users/{sub}/ only.
+    other = f"users/bob/post-{uid()}"
+    assert_s3_error(post(presign(session, "private", other), b"x"), 403, "AccessDenied")
+    # A tampered token is not a session.
+    r = post(p, b"x", extra={"x-amz-security-token": creds["SessionToken"][:-4] + "AAAA"})
+    assert r.status_code in (400, 403), r.text
+
+
+FORM_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>post</title></head><body>
+<pre id="out">pending</pre>
+<script>
+const out = document.getElementById('out');
+const form = new FormData();
+for (const [k, v] of Object.entries(%(fields)s)) form.append(k, v);
+form.append('file', new Blob([%(body)s], {type: 'text/plain'}), 'from-browser.txt');
+fetch(%(url)s, {method: 'POST', body: form})
+  .then(async r => ({status: r.status, text: await r.text(), etag: r.headers.get('ETag')}))
+  .catch(e => ({error: String(e)}))
+  .then(res => { out.textContent = JSON.stringify(res); });
+</script>
+</body></html>
+"""
+
+
+def test_a_browser_page_of_another_origin_uploads_with_form_data(gateway, s3, tmp_path,
+                                                                  page_server):
+    import json
+    from conftest import CORS_ALLOWED_HOST
+    from test_cors import run_page
+    root, port = page_server
+    prefix = f"browser/{uid()}/"
+    p = presign(s3, "cors-strict", prefix + "${filename}", {"success_action_status": "201"},
+                [{"success_action_status": "201"}])
+    body = "uploaded by a browser form"
+    page = FORM_PAGE % {"fields": json.dumps(p["fields"]), "body": json.dumps(body),
+                        "url": json.dumps(p["url"])}
+    res = run_page(root, port, CORS_ALLOWED_HOST, page, tmp_path)
+    assert res.get("status") == 201, res
+    assert f"<Key>{prefix}from-browser.txt</Key>" in res["text"]
+    assert res["etag"] == f'"{hashlib.md5(body.encode()).hexdigest()}"'
+    got = s3["admin"].get_object(Bucket="cors-strict", Key=prefix + "from-browser.txt")
+    assert got["Body"].read() == body.encode()
