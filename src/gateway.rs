@@ -8,6 +8,7 @@
 //! request: backend signers, signing-key caches and lookups live here, never per request.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -40,8 +41,11 @@ use crate::s3::S3Error;
 use crate::sts::token::SessionKeys;
 use crate::time::Timestamp;
 
+pub mod copy;
 mod post;
 mod sts;
+
+pub use copy::{CopyEvent, CopyStep, StreamedCopy};
 
 /// Runtime options that are not part of the config document.
 #[derive(Clone, Debug, Default)]
@@ -92,6 +96,9 @@ pub enum Plan {
     /// when the body ends or fails first), then call [`Gateway::plan_with_form`] and stream the
     /// REST of the same body as the resulting plan says: the reader keeps what it took.
     NeedForm(Box<FormReader>),
+    /// A copy between backends that cannot copy server-side, streamed through the gateway:
+    /// run its steps ([`StreamedCopy::start`], [`StreamedCopy::advance`]).
+    Copy(Box<StreamedCopy>),
 }
 
 /// A backend request and how to treat its response.
@@ -221,7 +228,7 @@ struct BucketEntry {
 #[derive(Debug)]
 enum Backend {
     /// By presigned URL (boxed: it is large, and a snapshot may hold thousands of buckets).
-    S3(Box<S3Backend>),
+    S3(Arc<S3Backend>),
     /// Through a Worker binding.
     R2 {
         /// The binding's name.
@@ -256,7 +263,7 @@ impl Gateway {
             .enumerate()
             .map(|(i, b)| {
                 let backend = match b.backend_type {
-                    BackendType::S3 => S3Backend::from_config(b).map(|b| Backend::S3(Box::new(b))),
+                    BackendType::S3 => S3Backend::from_config(b).map(|b| Backend::S3(Arc::new(b))),
                     BackendType::R2 => b
                         .option("binding")
                         .filter(|n| !n.is_empty())
@@ -603,10 +610,30 @@ impl Gateway {
                 }
             }
             Operation::CopyObject | Operation::UploadPartCopy => {
-                extra.copy_source = Some(
-                    self.copy_source(head, identity, backend)
-                        .map_err(|e| e.with_resource(resource.clone()))?,
-                );
+                match self
+                    .copy_source(head, identity, backend)
+                    .map_err(|e| e.with_resource(resource.clone()))?
+                {
+                    CopySource::ServerSide(source) => extra.copy_source = Some(source),
+                    CopySource::Streamed(source, version) => {
+                        let dest = copy::Endpoint {
+                            backend: backend.clone(),
+                            bucket: backend_bucket.map(str::to_string),
+                            key: format!("{prefix}{}", req.key.as_deref().unwrap_or_default()),
+                        };
+                        let copy = streamed_copy(
+                            head,
+                            req,
+                            source,
+                            version,
+                            dest,
+                            self.config.copy_limits(),
+                            resource,
+                            ctx,
+                        )?;
+                        return Ok(Plan::Copy(Box::new(copy)));
+                    }
+                }
             }
             _ => {}
         }
@@ -654,26 +681,35 @@ impl Gateway {
         ))
     }
 
-    /// CopyObject / UploadPartCopy: the source is authorized as a read and must live on the same
-    /// backend account, so the backend copies server-side. Returns the backend's copy source.
+    /// CopyObject / UploadPartCopy: the source is authorized as a read. On the same backend
+    /// account the backend copies server-side (the backend's copy source is returned);
+    /// otherwise the gateway streams the copy.
     fn copy_source(
         &self,
         head: &RequestHead,
         identity: &Identity,
         dest: &S3Backend,
-    ) -> Result<String, S3Error> {
+    ) -> Result<CopySource, S3Error> {
         let (src_index, src_bucket, src_name, src_key, version) =
             self.authorized_copy_source(head, identity)?;
+        let src_prefix = src_bucket.backend_prefix.as_deref().unwrap_or("");
         let src_backend = match self.buckets[src_index].backend.as_ref() {
             Ok(Backend::S3(b)) if b.same_account(dest) => b,
-            Ok(_) => {
+            Ok(Backend::S3(b)) => {
+                let source = copy::Endpoint {
+                    backend: b.clone(),
+                    bucket: src_bucket.is_glob().then(|| src_name.clone()),
+                    key: format!("{src_prefix}{src_key}"),
+                };
+                return Ok(CopySource::Streamed(source, version));
+            }
+            Ok(Backend::R2 { .. }) => {
                 return Err(S3Error::not_implemented(
-                    "copying between buckets on different backends is not implemented yet",
+                    "copying from an R2-binding bucket into a bucket on another backend is not supported",
                 ))
             }
             Err(e) => return Err(S3Error::internal(e.clone())),
         };
-        let src_prefix = src_bucket.backend_prefix.as_deref().unwrap_or("");
         let backend_bucket = if src_bucket.is_glob() {
             src_name.as_str()
         } else {
@@ -688,7 +724,7 @@ impl Gateway {
             source.push_str("?versionId=");
             source.push_str(&v);
         }
-        Ok(source)
+        Ok(CopySource::ServerSide(source))
     }
 
     /// CopyObject into an R2 bucket: the source must be on the same binding (the runtime reads
@@ -830,11 +866,106 @@ fn with_cors(plan: Plan, cors: Option<CorsHeaders>) -> Plan {
             r2.cors = Some(cors);
             Plan::R2(r2)
         }
+        Plan::Copy(mut copy) => {
+            copy.cors = Some(cors);
+            Plan::Copy(copy)
+        }
         // Planned again once the body is read.
         p @ (Plan::NeedBody { .. } | Plan::NeedForm(_)) => p,
         // STS is routed before CORS; never reached.
         p @ Plan::NeedJwks { .. } => p,
     }
+}
+
+/// Where a copy reads from.
+enum CopySource {
+    /// The backend's `x-amz-copy-source`: the backend copies server-side.
+    ServerSide(String),
+    /// Another backend: the gateway streams the copy (source, versionId).
+    Streamed(copy::Endpoint, Option<String>),
+}
+
+/// A copy between backends, streamed through the gateway (see [`copy`]).
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
+fn streamed_copy(
+    head: &RequestHead,
+    req: &S3Request,
+    source: copy::Endpoint,
+    source_version: Option<String>,
+    dest: copy::Endpoint,
+    limits: copy::CopyLimits,
+    resource: String,
+    ctx: &RequestContext,
+) -> Result<StreamedCopy, S3Error> {
+    let target = match req.operation {
+        Operation::UploadPartCopy => copy::Target::Part {
+            part_number: req
+                .query_param("partNumber")
+                .unwrap_or_default()
+                .to_string(),
+            upload_id: req.query_param("uploadId").unwrap_or_default().to_string(),
+            range: head
+                .headers
+                .get("x-amz-copy-source-range")
+                .map(|v| {
+                    v.to_str()
+                        .map_err(|_| {
+                            S3Error::invalid_argument("x-amz-copy-source-range is not ASCII")
+                        })
+                        .and_then(copy::parse_copy_range)
+                })
+                .transpose()?,
+        },
+        _ => {
+            let directive = |name: &str| -> Result<bool, S3Error> {
+                match head.headers.get(name).map(|v| v.to_str().unwrap_or("")) {
+                    None => Ok(false),
+                    Some(v) if v.eq_ignore_ascii_case("COPY") => Ok(false),
+                    Some(v) if v.eq_ignore_ascii_case("REPLACE") => Ok(true),
+                    Some(_) => Err(S3Error::invalid_argument(format!(
+                        "{name} must be COPY or REPLACE"
+                    ))),
+                }
+            };
+            let metadata = directive("x-amz-metadata-directive")?.then(|| {
+                let mut m = HeaderMap::new();
+                for (name, value) in &head.headers {
+                    if copy::is_metadata_header(name.as_str()) {
+                        m.append(name.clone(), value.clone());
+                    }
+                }
+                m
+            });
+            let mut headers = HeaderMap::new();
+            let mut keep = vec![
+                "x-amz-storage-class",
+                "x-amz-server-side-encryption",
+                "if-match",
+                "if-none-match",
+            ];
+            if directive("x-amz-tagging-directive")? {
+                keep.push("x-amz-tagging");
+            }
+            for name in keep {
+                if let Some(v) = head.headers.get(name) {
+                    headers.insert(HeaderName::from_static(name), v.clone());
+                }
+            }
+            copy::Target::Object { metadata, headers }
+        }
+    };
+    Ok(StreamedCopy {
+        request_id: ctx.request_id.clone(),
+        resource,
+        cors: None,
+        source,
+        source_version,
+        source_conditions: copy::source_conditions(&head.headers),
+        dest,
+        target,
+        limits,
+        state: copy::State::Opening,
+    })
 }
 
 /// Buckets are config entries and have no creation time of their own; S3 clients need one.

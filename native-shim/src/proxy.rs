@@ -20,8 +20,10 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use multistore::gateway::copy::ANSWER_LIMIT;
 use multistore::gateway::{
-    add_server_timing, body_too_large, error_response, Forward, ForwardBody, ResponseMode, Timing,
+    add_server_timing, body_too_large, error_response, CopyEvent, CopyStep, Forward, ForwardBody,
+    ResponseMode, StreamedCopy, Timing,
 };
 use multistore::payload::BodyCheck;
 use multistore::s3::{ErrorCode, S3Error};
@@ -161,6 +163,7 @@ impl Proxy {
                 full(resp)
             }
             Plan::Forward(fwd) => self.forward(*fwd, body, plan_time).await,
+            Plan::Copy(copy) => self.copy(*copy, plan_time).await,
             // R2 bindings exist only inside a Worker.
             Plan::R2(r2) => full(r2.unsupported_runtime()),
             Plan::NeedBody { .. } | Plan::NeedJwks { .. } | Plan::NeedForm(_) => {
@@ -324,17 +327,11 @@ impl Proxy {
                 return full(fwd.refused(&err));
             }
         };
-        let mut builder = Request::builder()
-            .method(fwd.method.clone())
-            .uri(fwd.url.as_str());
-        if let Some(h) = builder.headers_mut() {
-            *h = std::mem::take(&mut fwd.headers);
-        }
-        let request = match builder.body(out_body) {
+        let request = match backend_request(&mut fwd, out_body) {
             Ok(r) => r,
             Err(e) => {
                 return full(fwd.backend_failed(
-                    &format!("invalid backend request: {e}"),
+                    &e,
                     Timing {
                         plan,
                         backend: Duration::ZERO,
@@ -421,6 +418,97 @@ async fn read_form(
         }
     }
     reader
+}
+
+impl Proxy {
+    /// A copy between backends: the core's steps run one after the other, the source's body
+    /// piped into the destination's request.
+    async fn copy(&self, mut copy: StreamedCopy, plan: Duration) -> Response<ProxyBody> {
+        let mut backend = Duration::ZERO;
+        let mut source: Option<Incoming> = None;
+        let mut step = copy.start(now());
+        loop {
+            let t0 = Instant::now();
+            let event = match step {
+                CopyStep::Done(mut resp) => {
+                    add_server_timing(resp.headers_mut(), Timing { plan, backend });
+                    return full(resp);
+                }
+                CopyStep::Open(mut fwd) => {
+                    match self.open(backend_request(&mut fwd, empty())).await {
+                        Ok(resp) => {
+                            let (parts, body) = resp.into_parts();
+                            source = Some(body);
+                            CopyEvent::Opened {
+                                status: parts.status,
+                                headers: parts.headers,
+                            }
+                        }
+                        Err(e) => CopyEvent::Failed(e),
+                    }
+                }
+                CopyStep::Pipe(mut fwd) => match source.take() {
+                    Some(body) => {
+                        let body = body.map_err(BoxError::from).boxed();
+                        self.copy_answer(backend_request(&mut fwd, body)).await
+                    }
+                    None => CopyEvent::Failed("no copy source is open".to_string()),
+                },
+                CopyStep::Send(mut fwd) => {
+                    source = None;
+                    let body = match std::mem::replace(&mut fwd.body, ForwardBody::Empty) {
+                        ForwardBody::Bytes(b) => {
+                            Full::new(b).map_err(|never| match never {}).boxed()
+                        }
+                        _ => empty(),
+                    };
+                    self.copy_answer(backend_request(&mut fwd, body)).await
+                }
+            };
+            backend += t0.elapsed();
+            step = copy.advance(event, now());
+        }
+    }
+
+    async fn open(
+        &self,
+        request: Result<Request<ProxyBody>, String>,
+    ) -> Result<Response<Incoming>, String> {
+        self.client
+            .request(request?)
+            .await
+            .map_err(|e| error_chain(&e))
+    }
+
+    /// Sends one request of a copy and reads its (small) answer.
+    async fn copy_answer(&self, request: Result<Request<ProxyBody>, String>) -> CopyEvent {
+        let resp = match self.open(request).await {
+            Ok(r) => r,
+            Err(e) => return CopyEvent::Failed(e),
+        };
+        let (parts, body) = resp.into_parts();
+        match Limited::new(body, ANSWER_LIMIT).collect().await {
+            Ok(c) => CopyEvent::Answer {
+                status: parts.status,
+                headers: parts.headers,
+                body: c.to_bytes(),
+            },
+            Err(e) => CopyEvent::Failed(format!("reading the backend's answer failed: {e}")),
+        }
+    }
+}
+
+/// The HTTP request of a planned backend call, with `body`.
+fn backend_request(fwd: &mut Forward, body: ProxyBody) -> Result<Request<ProxyBody>, String> {
+    let mut builder = Request::builder()
+        .method(fwd.method.clone())
+        .uri(fwd.url.as_str());
+    if let Some(h) = builder.headers_mut() {
+        *h = std::mem::take(&mut fwd.headers);
+    }
+    builder
+        .body(body)
+        .map_err(|e| format!("invalid backend request: {e}"))
 }
 
 /// Runs a request's handler; a panic inside becomes a 500 InternalError carrying the request id.

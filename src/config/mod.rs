@@ -56,6 +56,14 @@ pub struct GatewayConfig {
     /// presign with SigV2 against custom endpoints unless told `s3v4`.
     #[serde(default = "default_true")]
     pub allow_sigv2: bool,
+    /// Extension: copies between backends (streamed through the gateway) of objects larger
+    /// than this many bytes are written as multipart uploads (default and maximum 5 GiB).
+    #[serde(default)]
+    pub copy_multipart_threshold: Option<u64>,
+    /// Extension: the part size of those copies (default 512 MiB; raised for objects that
+    /// would need more than 10,000 parts).
+    #[serde(default)]
+    pub copy_part_size: Option<u64>,
 }
 
 /// Kinds of backend.
@@ -341,6 +349,8 @@ impl Default for GatewayConfig {
             owner_display_name: None,
             region: None,
             allow_sigv2: true,
+            copy_multipart_threshold: None,
+            copy_part_size: None,
         }
     }
 }
@@ -467,6 +477,17 @@ impl GatewayConfig {
     /// The region clients sign for.
     pub fn region(&self) -> &str {
         self.region.as_deref().unwrap_or("us-east-1")
+    }
+
+    /// Sizes of copies streamed between backends.
+    pub fn copy_limits(&self) -> crate::gateway::copy::CopyLimits {
+        let d = crate::gateway::copy::CopyLimits::default();
+        crate::gateway::copy::CopyLimits {
+            multipart_threshold: self
+                .copy_multipart_threshold
+                .unwrap_or(d.multipart_threshold),
+            part_size: self.copy_part_size.unwrap_or(d.part_size),
+        }
     }
 }
 

@@ -802,3 +802,26 @@ fn invalid_cors_rules_are_reported_with_their_paths() {
         assert!(has(&p, expected), "{expected} not in {p:#?}");
     }
 }
+
+#[test]
+fn streamed_copy_sizes_are_read_and_held_to_s3s_part_limits() {
+    let ok = GatewayConfig::parse(
+        "copy_multipart_threshold = 104857600\ncopy_part_size = \"8388608\"\n",
+        ConfigFormat::Toml,
+    )
+    .unwrap();
+    let limits = ok.copy_limits();
+    assert_eq!(limits.multipart_threshold, 100 << 20);
+    assert_eq!(limits.part_size, 8 << 20);
+    let defaults = GatewayConfig::default().copy_limits();
+    assert_eq!(defaults.multipart_threshold, 5 << 30);
+    let p = toml_problems("copy_multipart_threshold = 1024\ncopy_part_size = \"big\"\n");
+    assert!(has(
+        &p,
+        "copy_multipart_threshold: expected a number of bytes from 5 MiB (5242880) to 5 GiB (5368709120)"
+    ));
+    assert!(
+        has(&p, "copy_part_size: expected a whole number of bytes"),
+        "{p:#?}"
+    );
+}

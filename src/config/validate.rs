@@ -14,6 +14,7 @@ use super::{
     CredentialConfig, GatewayConfig, RoleConfig,
 };
 use crate::auth::secret::SecretKey;
+use crate::gateway::copy::{MAX_SINGLE_PUT, MIN_PART_SIZE};
 use crate::policy::{is_glob, Action, Scope};
 use crate::time::Timestamp;
 
@@ -116,7 +117,11 @@ struct Obj<'a> {
 
 impl<'a> Obj<'a> {
     fn at(&self, key: &str) -> String {
-        format!("{}.{key}", self.path)
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
     }
 
     /// Present and not null.
@@ -162,12 +167,17 @@ impl<'a> Obj<'a> {
     }
 
     fn opt_u64(&self, key: &str, r: &mut Report) -> Option<u64> {
+        self.opt_number(key, "seconds", r)
+    }
+
+    /// A whole number of `unit`s (a number, or a string of digits).
+    fn opt_number(&self, key: &str, unit: &str, r: &mut Report) -> Option<u64> {
         match self.get(key) {
             None => None,
             Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64(),
             Some(Value::String(s)) if s.trim().parse::<u64>().is_ok() => s.trim().parse().ok(),
             Some(_) => {
-                r.problem(&self.at(key), "expected a whole number of seconds");
+                r.problem(&self.at(key), format!("expected a whole number of {unit}"));
                 None
             }
         }
@@ -295,6 +305,8 @@ pub fn from_value(value: &Value) -> Result<(GatewayConfig, Vec<String>), ConfigE
         owner_display_name: top_opt("owner_display_name", &mut r),
         region: top_opt("region", &mut r),
         allow_sigv2: top.bool_or("allow_sigv2", true, &mut r),
+        copy_multipart_threshold: top.opt_number("copy_multipart_threshold", "bytes", &mut r),
+        copy_part_size: top.opt_number("copy_part_size", "bytes", &mut r),
     };
     for k in map.keys() {
         if ![
@@ -305,6 +317,8 @@ pub fn from_value(value: &Value) -> Result<(GatewayConfig, Vec<String>), ConfigE
             "owner_display_name",
             "region",
             "allow_sigv2",
+            "copy_multipart_threshold",
+            "copy_part_size",
         ]
         .contains(&k.as_str())
         {
@@ -318,6 +332,17 @@ pub fn from_value(value: &Value) -> Result<(GatewayConfig, Vec<String>), ConfigE
                 .all(|c| c.is_ascii_alphanumeric() || c == '-')
         {
             r.problem("region", "expected a region name like us-east-1");
+        }
+    }
+    for (key, value) in [
+        ("copy_multipart_threshold", config.copy_multipart_threshold),
+        ("copy_part_size", config.copy_part_size),
+    ] {
+        if value.is_some_and(|v| !(MIN_PART_SIZE..=MAX_SINGLE_PUT).contains(&v)) {
+            r.problem(
+                key,
+                "expected a number of bytes from 5 MiB (5242880) to 5 GiB (5368709120)",
+            );
         }
     }
     duplicates(&config, &mut r);

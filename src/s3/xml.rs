@@ -549,6 +549,82 @@ pub fn delete_xml(quiet: bool, objects: &[(String, Option<String>)]) -> String {
     out
 }
 
+/// A `<CopyObjectResult>` (or, for UploadPartCopy, `<CopyPartResult>`) document.
+pub fn copy_result_xml(part: bool, last_modified: &str, etag: &str) -> String {
+    let root = if part {
+        "CopyPartResult"
+    } else {
+        "CopyObjectResult"
+    };
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root} xmlns=\"{S3_NS}\"><LastModified>"
+    );
+    push_escaped(&mut out, last_modified);
+    out.push_str("</LastModified><ETag>");
+    push_escaped(&mut out, etag);
+    out.push_str("</ETag></");
+    out.push_str(root);
+    out.push('>');
+    out
+}
+
+/// A `<CompleteMultipartUpload>` body naming `etags` as parts 1, 2, ...
+pub fn complete_xml(etags: &[String]) -> String {
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUpload xmlns=\"{S3_NS}\">"
+    );
+    for (i, etag) in etags.iter().enumerate() {
+        out.push_str("<Part><PartNumber>");
+        out.push_str(&(i + 1).to_string());
+        out.push_str("</PartNumber><ETag>");
+        push_escaped(&mut out, etag);
+        out.push_str("</ETag></Part>");
+    }
+    out.push_str("</CompleteMultipartUpload>");
+    out
+}
+
+/// The text of the first `<child>` directly under the root element `<root>`; None when the
+/// document is not a `<root>` or has no such child.
+pub fn child_text(body: &[u8], root: &str, child: &str) -> Option<String> {
+    let mut reader = Reader::from_reader(body);
+    let mut depth = 0usize;
+    let mut inside = false;
+    let mut text: Option<String> = None;
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) => {
+                depth += 1;
+                if depth == 1 && e.name().as_ref() != root.as_bytes() {
+                    return None;
+                }
+                inside = depth == 2 && e.name().as_ref() == child.as_bytes();
+                if inside {
+                    text.get_or_insert_with(String::new);
+                }
+            }
+            Event::End(_) => {
+                if inside {
+                    return text;
+                }
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return None;
+                }
+            }
+            Event::Text(t) if inside => {
+                text.get_or_insert_with(String::new)
+                    .push_str(&t.decode().ok()?);
+            }
+            Event::GeneralRef(r) if inside => {
+                text.get_or_insert_with(String::new).push(resolve_ref(&r)?);
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
 /// `<Error>` entries of a DeleteResult, one per `(key, code, message)`.
 pub fn delete_errors_xml(errors: &[(String, &str, String)]) -> String {
     let mut out = String::new();

@@ -28,8 +28,10 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
+use crate::gateway::copy::ANSWER_LIMIT;
 use crate::gateway::{
-    add_server_timing, body_too_large, error_response, Forward, ForwardBody, ResponseMode, Timing,
+    add_server_timing, body_too_large, error_response, CopyEvent, CopyStep, Forward, ForwardBody,
+    ResponseMode, StreamedCopy, Timing,
 };
 use crate::s3::S3Error;
 use crate::time::Timestamp;
@@ -180,7 +182,7 @@ async fn handle_inner(
         Err(err) => return to_js_response(error_response(&head.method, &err, request_id), None),
     };
     let rctx = RequestContext {
-        now: Timestamp((now_ms() / 1000.0) as i64),
+        now: now(),
         request_id: request_id.to_string(),
     };
     let t0 = now_ms();
@@ -228,6 +230,7 @@ async fn handle_inner(
         }
         Plan::Forward(fwd) => forward(*fwd, body, plan_time).await,
         Plan::R2(plan) => r2::execute(*plan, env, body).await,
+        Plan::Copy(copy) => copy_between(*copy, plan_time).await,
         Plan::NeedBody { .. } | Plan::NeedJwks { .. } | Plan::NeedForm(_) => {
             let err = S3Error::internal("the gateway asked for the same input twice");
             to_js_response(error_response(&head.method, &err, request_id), None)
@@ -306,23 +309,7 @@ async fn forward(
     let out_body = upload.body;
     let keep_alive = upload.keep_alive;
 
-    let headers = web_sys::Headers::new()?;
-    for (name, value) in &fwd.headers {
-        if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
-            continue;
-        }
-        if let Ok(v) = value.to_str() {
-            headers.append(name.as_str(), v)?;
-        }
-    }
-    let init = web_sys::RequestInit::new();
-    init.set_method(fwd.method.as_str());
-    init.set_headers(&headers);
-    init.set_redirect(web_sys::RequestRedirect::Manual);
-    if let Some(b) = &out_body {
-        init.set_body(b);
-    }
-    let request = web_sys::Request::new_with_str_and_init(&fwd.url, &init)?;
+    let request = backend_request(&fwd, out_body.as_ref())?;
     let t0 = now_ms();
     let result = JsFuture::from(js::global_fetch(&request)).await;
     let timing = Timing {
@@ -365,6 +352,128 @@ async fn forward(
             ),
         },
     }
+}
+
+/// The JS request of a planned backend call, with `body`.
+fn backend_request(fwd: &Forward, body: Option<&JsValue>) -> Result<web_sys::Request, JsValue> {
+    let headers = web_sys::Headers::new()?;
+    for (name, value) in &fwd.headers {
+        if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
+            continue;
+        }
+        if let Ok(v) = value.to_str() {
+            headers.append(name.as_str(), v)?;
+        }
+    }
+    let init = web_sys::RequestInit::new();
+    init.set_method(fwd.method.as_str());
+    init.set_headers(&headers);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    if let Some(b) = body {
+        init.set_body(b);
+    }
+    web_sys::Request::new_with_str_and_init(&fwd.url, &init)
+}
+
+/// A copy between backends: the core's steps run one after the other, the source's body piped
+/// into the destination's request through a `FixedLengthStream` of the source's length.
+async fn copy_between(
+    mut copy: StreamedCopy,
+    plan: Duration,
+) -> Result<web_sys::Response, JsValue> {
+    let mut backend = Duration::ZERO;
+    let mut source: Option<web_sys::ReadableStream> = None;
+    let mut step = copy.start(now());
+    loop {
+        let t0 = now_ms();
+        let event = match step {
+            CopyStep::Done(mut resp) => {
+                if let Some(s) = source.take() {
+                    let _ = s.cancel();
+                }
+                add_server_timing(resp.headers_mut(), Timing { plan, backend });
+                return to_js_response(resp, None);
+            }
+            CopyStep::Open(fwd) => match send(&fwd, None).await {
+                Ok(resp) => {
+                    source = resp.body();
+                    CopyEvent::Opened {
+                        status: StatusCode::from_u16(resp.status())
+                            .unwrap_or(StatusCode::BAD_GATEWAY),
+                        headers: header_map(&resp.headers())?,
+                    }
+                }
+                Err(e) => CopyEvent::Failed(e),
+            },
+            CopyStep::Pipe(fwd) => {
+                let length = fwd
+                    .headers
+                    .get(http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                let slot: Slot = Rc::default();
+                match body::prepare_upload(ForwardBody::Stream, source.take(), length, &slot).await
+                {
+                    Ok(upload) => {
+                        let event = copy_answer(&fwd, upload.body.as_ref()).await;
+                        drop(upload.keep_alive);
+                        event
+                    }
+                    Err(body::UploadError::Client(e)) => CopyEvent::Failed(e.message),
+                    Err(body::UploadError::Runtime(e)) => CopyEvent::Failed(e),
+                }
+            }
+            CopyStep::Send(mut fwd) => {
+                if let Some(s) = source.take() {
+                    let _ = s.cancel();
+                }
+                let body = match std::mem::replace(&mut fwd.body, ForwardBody::Empty) {
+                    ForwardBody::Bytes(b) => Some(JsValue::from(js::to_uint8(&b))),
+                    _ => None,
+                };
+                copy_answer(&fwd, body.as_ref()).await
+            }
+        };
+        backend += since(t0);
+        step = copy.advance(event, now());
+    }
+}
+
+/// Sends one backend request.
+async fn send(fwd: &Forward, body: Option<&JsValue>) -> Result<web_sys::Response, String> {
+    let request = backend_request(fwd, body).map_err(|e| js::describe(&e))?;
+    let resp = JsFuture::from(js::global_fetch(&request))
+        .await
+        .map_err(|e| js::describe(&e))?;
+    resp.dyn_into().map_err(|e| js::describe(&e))
+}
+
+/// Sends one request of a copy and reads its (small) answer.
+async fn copy_answer(fwd: &Forward, body: Option<&JsValue>) -> CopyEvent {
+    let resp = match send(fwd, body).await {
+        Ok(r) => r,
+        Err(e) => return CopyEvent::Failed(e),
+    };
+    let status = StatusCode::from_u16(resp.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let headers = match header_map(&resp.headers()) {
+        Ok(h) => h,
+        Err(e) => return CopyEvent::Failed(js::describe(&e)),
+    };
+    match body::read_limited(resp.body(), ANSWER_LIMIT).await {
+        Ok(body) => CopyEvent::Answer {
+            status,
+            headers,
+            body,
+        },
+        Err(body::ReadError::TooLarge) => {
+            CopyEvent::Failed("the backend's answer is too large".to_string())
+        }
+        Err(body::ReadError::Broken(e)) => CopyEvent::Failed(e),
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp((now_ms() / 1000.0) as i64)
 }
 
 fn header_map(h: &web_sys::Headers) -> Result<HeaderMap, JsValue> {

@@ -29,6 +29,9 @@ from botocore.config import Config
 ROOT = Path(__file__).resolve().parents[2]
 
 SW_KEY, SW_SECRET = "SWADMINKEY", "SWADMINSECRET"
+# A second SeaweedFS identity: buckets configured with it are "another backend account", so
+# copies between them and the others cannot be server-side and stream through the gateway.
+SW_OTHER_KEY, SW_OTHER_SECRET = "SWOTHERKEY", "SWOTHERSECRET"
 
 ALL_ACTIONS = [
     "get_object", "head_object", "put_object", "delete_object", "list_bucket",
@@ -53,7 +56,11 @@ STS_ROLE = "web"
 STS_AUDIENCE = "multistore-e2e"
 STS_SUBJECTS = ["alice", "bob", "user-*"]
 
-BACKEND_BUCKETS = {"public": "bk-public", "private": "bk-private", "prefixed": "bk-shared"}
+BACKEND_BUCKETS = {"public": "bk-public", "private": "bk-private", "prefixed": "bk-shared",
+                   "elsewhere": "bk-elsewhere"}
+# Streamed copies above this size go multipart (the gateway's default is 5 GiB; the config's
+# minimum, 5 MiB, lets the tests exercise it with small objects).
+COPY_MULTIPART_THRESHOLD = 5 << 20
 PREFIX = "some/prefix/"
 
 
@@ -151,7 +158,9 @@ def seaweed(workdir):
     ids = workdir / "identities.json"
     ids.write_text(json.dumps({"identities": [{
         "name": "admin", "credentials": [{"accessKey": SW_KEY, "secretKey": SW_SECRET}],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}, {
+        "name": "other", "credentials": [{"accessKey": SW_OTHER_KEY, "secretKey": SW_OTHER_SECRET}],
+        "actions": ["Read", "Write", "List", "Tagging"]}]}))
     data = workdir / "weed"
     data.mkdir()
     ports = {n: free_port(pair=True) for n in ("master", "volume", "filer", "s3", "webdav")}
@@ -313,7 +322,15 @@ def gateway_config(seaweed, issuer_url=None):
             {"name": "pt-*", "backend_type": "s3", "backend_options": {
                 "endpoint": seaweed.endpoint, "region": "us-east-1",
                 "access_key_id": SW_KEY, "secret_access_key": SW_SECRET}},
+            # Another backend account: copies to and from it stream through the gateway.
+            {"name": "elsewhere", "backend_type": "s3", "backend_prefix": "e/",
+             "backend_options": {
+                 "endpoint": seaweed.endpoint, "bucket_name": BACKEND_BUCKETS["elsewhere"],
+                 "region": "us-east-1", "access_key_id": SW_OTHER_KEY,
+                 "secret_access_key": SW_OTHER_SECRET}},
         ],
+        "copy_multipart_threshold": COPY_MULTIPART_THRESHOLD,
+        "copy_part_size": 5 << 20,
         "credentials": [
             cred("admin", [{"bucket": "*", "prefixes": [],
                             "actions": ALL_ACTIONS + ["create_bucket", "delete_bucket"]}]),
@@ -346,7 +363,7 @@ def toml_dump(cfg):
             return "[" + ", ".join(val(x) for x in v) + "]"
         return json.dumps(v)
 
-    out = []
+    out = [f"{k} = {val(v)}" for k, v in cfg.items() if not isinstance(v, (list, dict))]
     for section in ("buckets", "credentials", "roles"):
         for item in cfg.get(section, []):
             out.append(f"[[{section}]]")

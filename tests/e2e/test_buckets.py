@@ -72,8 +72,8 @@ def test_list_buckets_shows_only_what_the_caller_may_use(s3):
     names = lambda c: sorted(b["Name"] for b in c.list_buckets()["Buckets"])  # noqa: E731
     assert names(s3["anon"]) == ["cors-strict", "public"]
     assert names(s3["reader"]) == ["cors-strict", "private", "public"]
-    assert names(s3["admin"]) == ["cors-strict", "prefixed", "private", "public", "r2",
-                                  "r2-prefixed"]
+    assert names(s3["admin"]) == ["cors-strict", "elsewhere", "prefixed", "private", "public",
+                                  "r2", "r2-prefixed"]
 
 
 def test_head_bucket_and_get_bucket_location(s3):

@@ -1,0 +1,781 @@
+//! Streamed copies: CopyObject and UploadPartCopy between buckets whose backends cannot copy
+//! server-side (different endpoints, or the same endpoint under other credentials).
+//!
+//! The gateway reads the source and writes the destination itself, as a short sequence of
+//! backend requests that the runtime executes one after the other ([`CopyStep`]), feeding each
+//! answer back ([`CopyEvent`]): the core decides, the runtime moves bytes. Bodies stream from the
+//! source's response into the destination's request; nothing is buffered but small XML answers.
+//!
+//! - An object up to the multipart threshold (5 GiB, S3's largest single PUT): GET the source,
+//!   PUT it (one request each way).
+//! - A larger object: CreateMultipartUpload, then per part a ranged GET (pinned to the source's
+//!   ETag with `If-Match`, so a source replaced mid-copy fails the copy instead of mixing two
+//!   versions) piped into UploadPart, then CompleteMultipartUpload. Any failure after the upload
+//!   was created aborts it: a failed copy never leaves an object or billable parts behind.
+//! - UploadPartCopy: a (ranged) GET piped into UploadPart of the client's upload.
+//!
+//! Metadata follows `x-amz-metadata-directive`: COPY takes the source's content headers and
+//! `x-amz-meta-*` from its GET answer, REPLACE takes the request's. `x-amz-copy-source-if-*`
+//! become the source GET's conditions; the destination's `If-Match`/`If-None-Match` go with the
+//! write. Tags are not copied across backends (a GET does not return them): `x-amz-tagging`
+//! with `x-amz-tagging-directive: REPLACE` is honoured.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
+
+use super::{error_response, respond, Finish, Forward, ForwardBody, Timing};
+use crate::backend::s3::{set_header, BackendRequest, S3Backend};
+use crate::cors::CorsHeaders;
+use crate::s3::xml;
+use crate::s3::{ErrorCode, S3Error};
+use crate::time::Timestamp;
+
+/// Largest single PUT S3 accepts, and the largest part: copies above it go multipart.
+pub const MAX_SINGLE_PUT: u64 = 5 << 30;
+/// Default part size of a multipart streamed copy.
+pub const DEFAULT_PART_SIZE: u64 = 512 << 20;
+/// Smallest part S3 accepts (all parts but the last).
+pub const MIN_PART_SIZE: u64 = 5 << 20;
+/// Most parts an upload may have.
+const MAX_PARTS: u64 = 10_000;
+/// Cap on the backend answers the runtime reads for [`CopyEvent::Answer`].
+pub const ANSWER_LIMIT: usize = 1 << 20;
+
+/// Where a copy reads or writes: a backend, its bucket (for pass-through buckets) and the
+/// backend key (backend prefix applied).
+#[derive(Debug)]
+pub(crate) struct Endpoint {
+    pub backend: Arc<S3Backend>,
+    pub bucket: Option<String>,
+    pub key: String,
+}
+
+/// What the copy produces.
+#[derive(Debug)]
+pub(crate) enum Target {
+    /// CopyObject. `metadata`: the request's content headers and `x-amz-meta-*` (REPLACE), or
+    /// None to take the source's (COPY). `headers`: storage class, tagging and the
+    /// destination's conditions, sent with the write.
+    Object {
+        metadata: Option<HeaderMap>,
+        headers: HeaderMap,
+    },
+    /// UploadPartCopy into the client's upload; `range` from `x-amz-copy-source-range`.
+    Part {
+        part_number: String,
+        upload_id: String,
+        range: Option<(u64, u64)>,
+    },
+}
+
+/// The sizes that decide between one PUT and a multipart upload.
+#[derive(Clone, Copy, Debug)]
+pub struct CopyLimits {
+    /// Objects larger than this are copied in parts (at most [`MAX_SINGLE_PUT`]).
+    pub multipart_threshold: u64,
+    /// Part size of those copies (raised when the object would need more than 10,000 parts).
+    pub part_size: u64,
+}
+
+impl Default for CopyLimits {
+    fn default() -> Self {
+        CopyLimits {
+            multipart_threshold: MAX_SINGLE_PUT,
+            part_size: DEFAULT_PART_SIZE,
+        }
+    }
+}
+
+/// A copy the gateway streams itself. Drive it with [`StreamedCopy::start`] and
+/// [`StreamedCopy::advance`] until [`CopyStep::Done`].
+#[derive(Debug)]
+pub struct StreamedCopy {
+    pub(crate) request_id: String,
+    pub(crate) resource: String,
+    pub(crate) cors: Option<CorsHeaders>,
+    pub(crate) source: Endpoint,
+    pub(crate) source_version: Option<String>,
+    /// `If-*` headers for the source GET (from `x-amz-copy-source-if-*`).
+    pub(crate) source_conditions: HeaderMap,
+    pub(crate) dest: Endpoint,
+    pub(crate) target: Target,
+    pub(crate) limits: CopyLimits,
+    pub(crate) state: State,
+}
+
+/// What the runtime must do next.
+#[derive(Debug)]
+pub enum CopyStep {
+    /// Send this GET and keep its response body open as the copy source; report the response
+    /// head as [`CopyEvent::Opened`].
+    Open(Forward),
+    /// Send this request with the open source body as its body (its `content-length` header is
+    /// the source's length); read the answer (at most [`ANSWER_LIMIT`] bytes) and report it as
+    /// [`CopyEvent::Answer`]. If the source breaks off, report [`CopyEvent::Failed`].
+    Pipe(Forward),
+    /// Drop any open source body, send this request (with its own small body, if any), read
+    /// the answer (at most [`ANSWER_LIMIT`] bytes) and report it as [`CopyEvent::Answer`].
+    Send(Forward),
+    /// The client's answer (add `Server-Timing`); drop any open source body.
+    Done(Response<Bytes>),
+}
+
+/// What happened to the last step.
+#[derive(Debug)]
+pub enum CopyEvent {
+    /// The head of an [`CopyStep::Open`]ed GET.
+    Opened {
+        /// Its status.
+        status: StatusCode,
+        /// Its headers.
+        headers: HeaderMap,
+    },
+    /// The answer to a [`CopyStep::Pipe`] or [`CopyStep::Send`].
+    Answer {
+        /// Its status.
+        status: StatusCode,
+        /// Its headers.
+        headers: HeaderMap,
+        /// Its body (capped).
+        body: Bytes,
+    },
+    /// The step's request failed (connection, timeout, a source body that broke off, an answer
+    /// over the cap).
+    Failed(String),
+}
+
+#[derive(Debug)]
+pub(crate) enum State {
+    /// The first GET of the source is in flight.
+    Opening,
+    /// The single PUT (or the part of an UploadPartCopy) is in flight.
+    Writing,
+    /// CreateMultipartUpload is in flight.
+    Creating(Upload),
+    /// The GET of the next part is in flight.
+    OpeningPart(Upload),
+    /// The UploadPart of the next part is in flight.
+    WritingPart(Upload),
+    /// CompleteMultipartUpload is in flight.
+    Completing(Upload),
+    /// The upload is being aborted; this is the client's answer afterwards.
+    Aborting(Box<Response<Bytes>>),
+    /// Finished.
+    Done,
+}
+
+/// A multipart copy in progress.
+#[derive(Debug)]
+pub(crate) struct Upload {
+    id: String,
+    size: u64,
+    /// The source's ETag: every part's GET is pinned to it.
+    etag: String,
+    part_size: u64,
+    /// Content headers and metadata of the new object.
+    metadata: HeaderMap,
+    /// ETags of the parts written so far.
+    parts: Vec<String>,
+}
+
+impl Upload {
+    fn part_count(&self) -> u64 {
+        self.size.div_ceil(self.part_size).max(1)
+    }
+
+    /// Byte range (inclusive) of part `n` (1-based).
+    fn range(&self, n: u64) -> (u64, u64) {
+        let start = (n - 1) * self.part_size;
+        (start, (start + self.part_size).min(self.size) - 1)
+    }
+}
+
+/// Content headers a copy carries over (COPY) or takes from the request (REPLACE).
+pub(crate) fn is_metadata_header(name: &str) -> bool {
+    matches!(
+        name,
+        "content-type"
+            | "content-disposition"
+            | "content-encoding"
+            | "content-language"
+            | "cache-control"
+            | "expires"
+            | "x-amz-website-redirect-location"
+    ) || name.starts_with("x-amz-meta-")
+}
+
+/// The part size for an object of `size` bytes: the configured one, raised so the object fits
+/// in 10,000 parts (rounded up to a MiB).
+fn part_size_for(size: u64, configured: u64) -> u64 {
+    let needed = size.div_ceil(MAX_PARTS).div_ceil(1 << 20) << 20;
+    configured.max(needed).max(MIN_PART_SIZE)
+}
+
+/// `bytes=first-last` of `x-amz-copy-source-range`.
+pub(crate) fn parse_copy_range(value: &str) -> Result<(u64, u64), S3Error> {
+    let bad = || {
+        S3Error::invalid_argument(
+            "x-amz-copy-source-range must be of the form bytes=first-last (both inclusive)",
+        )
+    };
+    let (first, last) = value
+        .trim()
+        .strip_prefix("bytes=")
+        .and_then(|r| r.split_once('-'))
+        .ok_or_else(bad)?;
+    let first: u64 = first.trim().parse().map_err(|_| bad())?;
+    let last: u64 = last.trim().parse().map_err(|_| bad())?;
+    if last < first {
+        return Err(bad());
+    }
+    if last - first + 1 > MAX_SINGLE_PUT {
+        return Err(S3Error::invalid_argument(
+            "a part copied with x-amz-copy-source-range may be at most 5 GiB",
+        ));
+    }
+    Ok((first, last))
+}
+
+/// The source GET's conditions from `x-amz-copy-source-if-*`.
+pub(crate) fn source_conditions(headers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for (from, to) in [
+        ("x-amz-copy-source-if-match", http::header::IF_MATCH),
+        (
+            "x-amz-copy-source-if-none-match",
+            http::header::IF_NONE_MATCH,
+        ),
+        (
+            "x-amz-copy-source-if-modified-since",
+            http::header::IF_MODIFIED_SINCE,
+        ),
+        (
+            "x-amz-copy-source-if-unmodified-since",
+            http::header::IF_UNMODIFIED_SINCE,
+        ),
+    ] {
+        if let Some(v) = headers.get(from) {
+            out.insert(to, v.clone());
+        }
+    }
+    out
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+impl StreamedCopy {
+    /// The first step: open the source.
+    pub fn start(&mut self, now: Timestamp) -> CopyStep {
+        self.state = State::Opening;
+        let range = match &self.target {
+            Target::Part {
+                range: Some((a, b)),
+                ..
+            } => Some(format!("bytes={a}-{b}")),
+            _ => None,
+        };
+        let mut headers = self.source_conditions.clone();
+        if let Some(r) = range {
+            set_header(&mut headers, "range", &r);
+        }
+        CopyStep::Open(self.source_get(headers, now))
+    }
+
+    /// The next step, given what happened to the last one.
+    pub fn advance(&mut self, event: CopyEvent, now: Timestamp) -> CopyStep {
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Opening => self.opened(event, now),
+            State::Writing => match event {
+                CopyEvent::Answer {
+                    status,
+                    headers,
+                    body,
+                } if status.is_success() => {
+                    let _ = body;
+                    let etag = header_str(&headers, "etag").unwrap_or("").to_string();
+                    let part = matches!(self.target, Target::Part { .. });
+                    let version = header_str(&headers, "x-amz-version-id").map(str::to_string);
+                    self.done_ok(xml::copy_result_xml(part, &now.iso8601(), &etag), version)
+                }
+                CopyEvent::Answer {
+                    status,
+                    headers,
+                    body,
+                } => self.told(status, &headers, body),
+                other => self.failed(other, "writing the copy"),
+            },
+            State::Creating(mut upload) => match event {
+                CopyEvent::Answer { status, body, .. } if status.is_success() => {
+                    match xml::child_text(&body, "InitiateMultipartUploadResult", "UploadId") {
+                        Some(id) if !id.is_empty() => {
+                            upload.id = id;
+                            self.open_part(upload, now)
+                        }
+                        _ => self.finish(self.error(&S3Error::new(
+                            ErrorCode::BadGateway,
+                            "the destination backend's CreateMultipartUpload answer has no UploadId",
+                        ))),
+                    }
+                }
+                CopyEvent::Answer {
+                    status,
+                    headers,
+                    body,
+                } => self.told(status, &headers, body),
+                other => self.failed(other, "starting the multipart copy"),
+            },
+            State::OpeningPart(upload) => match event {
+                CopyEvent::Opened { status, headers } => {
+                    let n = upload.parts.len() as u64 + 1;
+                    let (a, b) = upload.range(n);
+                    if status == StatusCode::PARTIAL_CONTENT
+                        && content_length(&headers) == Some(b - a + 1)
+                    {
+                        let fwd = self.part_put(&upload, n, b - a + 1, now);
+                        self.state = State::WritingPart(upload);
+                        return CopyStep::Pipe(fwd);
+                    }
+                    let err = if status == StatusCode::PRECONDITION_FAILED
+                        || status == StatusCode::NOT_FOUND
+                    {
+                        S3Error::new(
+                            ErrorCode::PreconditionFailed,
+                            "the copy source changed or disappeared while it was being copied",
+                        )
+                    } else {
+                        S3Error::new(
+                            ErrorCode::BadGateway,
+                            format!(
+                                "the copy source's backend answered {status} to a range request"
+                            ),
+                        )
+                    };
+                    let resp = self.error(&err);
+                    self.abort(upload, resp, now)
+                }
+                other => self.abort_after(upload, other, "reading the copy source", now),
+            },
+            State::WritingPart(mut upload) => match event {
+                CopyEvent::Answer {
+                    status, headers, ..
+                } if status.is_success() => match header_str(&headers, "etag") {
+                    Some(etag) => {
+                        upload.parts.push(etag.to_string());
+                        if (upload.parts.len() as u64) < upload.part_count() {
+                            self.open_part(upload, now)
+                        } else {
+                            let fwd = self.complete(&upload, now);
+                            self.state = State::Completing(upload);
+                            CopyStep::Send(fwd)
+                        }
+                    }
+                    None => {
+                        let resp = self.error(&S3Error::new(
+                            ErrorCode::BadGateway,
+                            "the destination backend answered UploadPart without an ETag",
+                        ));
+                        self.abort(upload, resp, now)
+                    }
+                },
+                other => self.abort_after(upload, other, "writing a part of the copy", now),
+            },
+            State::Completing(upload) => match event {
+                // CompleteMultipartUpload may answer 200 with an <Error> document.
+                CopyEvent::Answer {
+                    status,
+                    headers,
+                    body,
+                } if status.is_success() && xml::parse_error_xml(&body).is_none() => {
+                    let etag = xml::child_text(&body, "CompleteMultipartUploadResult", "ETag")
+                        .unwrap_or_default();
+                    let version = header_str(&headers, "x-amz-version-id").map(str::to_string);
+                    self.done_ok(xml::copy_result_xml(false, &now.iso8601(), &etag), version)
+                }
+                other => self.abort_after(upload, other, "completing the copy", now),
+            },
+            State::Aborting(resp) => {
+                if !matches!(&event, CopyEvent::Answer { status, .. } if status.is_success()) {
+                    log::warn!(
+                        "request {}: aborting the multipart upload of a failed copy failed: {event:?}",
+                        self.request_id
+                    );
+                }
+                self.finish(*resp)
+            }
+            State::Done => self.finish(self.error(&S3Error::internal(
+                "the copy was advanced after it finished",
+            ))),
+        }
+    }
+
+    /// The source's first GET answered.
+    fn opened(&mut self, event: CopyEvent, now: Timestamp) -> CopyStep {
+        let (status, headers) = match event {
+            CopyEvent::Opened { status, headers } => (status, headers),
+            other => return self.failed(other, "reading the copy source"),
+        };
+        if !status.is_success() {
+            let err = match status {
+                StatusCode::NOT_MODIFIED | StatusCode::PRECONDITION_FAILED => S3Error::new(
+                    ErrorCode::PreconditionFailed,
+                    "At least one of the pre-conditions you specified did not hold",
+                )
+                .with_detail("Condition", "x-amz-copy-source-If-*"),
+                StatusCode::NOT_FOUND => S3Error::new(
+                    ErrorCode::NoSuchKey,
+                    "The specified key does not exist (the copy source).",
+                ),
+                StatusCode::RANGE_NOT_SATISFIABLE => S3Error::new(
+                    ErrorCode::InvalidRange,
+                    "x-amz-copy-source-range is outside the copy source",
+                ),
+                s if s == StatusCode::FORBIDDEN || s == StatusCode::UNAUTHORIZED => S3Error::new(
+                    ErrorCode::BadGateway,
+                    "the copy source's backend refused the gateway; its backend configuration needs attention",
+                ),
+                s => S3Error::new(
+                    ErrorCode::BadGateway,
+                    format!("the copy source's backend answered {s}"),
+                ),
+            };
+            return self.finish(self.error(&err));
+        }
+        let Some(size) = content_length(&headers) else {
+            return self.finish(self.error(&S3Error::new(
+                ErrorCode::BadGateway,
+                "the copy source's backend answered without a Content-Length",
+            )));
+        };
+        match &self.target {
+            Target::Part { range, .. } => {
+                if range.is_some() && status != StatusCode::PARTIAL_CONTENT {
+                    return self.finish(self.error(&S3Error::new(
+                        ErrorCode::BadGateway,
+                        "the copy source's backend ignored x-amz-copy-source-range",
+                    )));
+                }
+                let fwd = self.single_put(HeaderMap::new(), size, now);
+                self.state = State::Writing;
+                CopyStep::Pipe(fwd)
+            }
+            Target::Object { metadata, .. } => {
+                let metadata = match metadata {
+                    Some(m) => m.clone(),
+                    None => {
+                        let mut m = HeaderMap::new();
+                        for (name, value) in &headers {
+                            if is_metadata_header(name.as_str()) {
+                                m.append(name.clone(), value.clone());
+                            }
+                        }
+                        strip_aws_chunked(&mut m);
+                        m
+                    }
+                };
+                if size <= self.limits.multipart_threshold {
+                    let fwd = self.single_put(metadata, size, now);
+                    self.state = State::Writing;
+                    return CopyStep::Pipe(fwd);
+                }
+                let Some(etag) = header_str(&headers, "etag").map(str::to_string) else {
+                    return self.finish(self.error(&S3Error::new(
+                        ErrorCode::BadGateway,
+                        "the copy source has no ETag to pin a multipart copy to",
+                    )));
+                };
+                let upload = Upload {
+                    id: String::new(),
+                    size,
+                    etag,
+                    part_size: part_size_for(size, self.limits.part_size),
+                    metadata,
+                    parts: Vec::new(),
+                };
+                let fwd = self.create(&upload, now);
+                self.state = State::Creating(upload);
+                CopyStep::Send(fwd)
+            }
+        }
+    }
+
+    fn open_part(&mut self, upload: Upload, now: Timestamp) -> CopyStep {
+        let n = upload.parts.len() as u64 + 1;
+        let (a, b) = upload.range(n);
+        let mut headers = HeaderMap::new();
+        set_header(&mut headers, "range", &format!("bytes={a}-{b}"));
+        set_header(&mut headers, "if-match", &upload.etag);
+        let fwd = self.source_get(headers, now);
+        self.state = State::OpeningPart(upload);
+        CopyStep::Open(fwd)
+    }
+
+    /// A step of a multipart copy failed: abort the upload, then tell why (the backend's
+    /// answer, or the failure).
+    fn abort_after(
+        &mut self,
+        upload: Upload,
+        event: CopyEvent,
+        what: &str,
+        now: Timestamp,
+    ) -> CopyStep {
+        let resp = match event {
+            CopyEvent::Answer {
+                status,
+                headers,
+                body,
+            } => self.told_response(status, &headers, body),
+            other => self.failure_response(other, what),
+        };
+        self.abort(upload, resp, now)
+    }
+
+    fn abort(&mut self, upload: Upload, resp: Response<Bytes>, now: Timestamp) -> CopyStep {
+        let query = [("uploadId".to_string(), upload.id.clone())];
+        let fwd = self.dest_request(Method::DELETE, &query, HeaderMap::new(), now);
+        self.state = State::Aborting(Box::new(resp));
+        CopyStep::Send(fwd)
+    }
+
+    fn source_get(&self, headers: HeaderMap, now: Timestamp) -> Forward {
+        let query: Vec<(String, String)> = self
+            .source_version
+            .iter()
+            .map(|v| ("versionId".to_string(), v.clone()))
+            .collect();
+        let url = self.source.backend.url(
+            &BackendRequest {
+                bucket: self.source.bucket.as_deref(),
+                method: &Method::GET,
+                key: Some(&self.source.key),
+                query: &query,
+                headers: &headers,
+            },
+            now,
+        );
+        self.forward(Method::GET, url, headers, ForwardBody::Empty)
+    }
+
+    /// The PUT of a whole object, or of the client's part (UploadPartCopy).
+    fn single_put(&self, mut headers: HeaderMap, size: u64, now: Timestamp) -> Forward {
+        let query = match &self.target {
+            Target::Object { headers: extra, .. } => {
+                for (name, value) in extra {
+                    headers.append(name.clone(), value.clone());
+                }
+                Vec::new()
+            }
+            Target::Part {
+                part_number,
+                upload_id,
+                ..
+            } => vec![
+                ("partNumber".to_string(), part_number.clone()),
+                ("uploadId".to_string(), upload_id.clone()),
+            ],
+        };
+        set_header(&mut headers, "content-length", &size.to_string());
+        self.dest_request_with_body(Method::PUT, &query, headers, ForwardBody::Stream, now)
+    }
+
+    fn create(&self, upload: &Upload, now: Timestamp) -> Forward {
+        let mut headers = upload.metadata.clone();
+        if let Target::Object { headers: extra, .. } = &self.target {
+            for (name, value) in extra {
+                // The destination's conditions belong to the Complete.
+                if name != http::header::IF_MATCH && name != http::header::IF_NONE_MATCH {
+                    headers.append(name.clone(), value.clone());
+                }
+            }
+        }
+        let query = [("uploads".to_string(), String::new())];
+        self.dest_request(Method::POST, &query, headers, now)
+    }
+
+    fn part_put(&self, upload: &Upload, n: u64, size: u64, now: Timestamp) -> Forward {
+        let query = [
+            ("partNumber".to_string(), n.to_string()),
+            ("uploadId".to_string(), upload.id.clone()),
+        ];
+        let mut headers = HeaderMap::new();
+        set_header(&mut headers, "content-length", &size.to_string());
+        self.dest_request_with_body(Method::PUT, &query, headers, ForwardBody::Stream, now)
+    }
+
+    fn complete(&self, upload: &Upload, now: Timestamp) -> Forward {
+        let body = Bytes::from(xml::complete_xml(&upload.parts));
+        let mut headers = HeaderMap::new();
+        if let Target::Object { headers: extra, .. } = &self.target {
+            for name in [http::header::IF_MATCH, http::header::IF_NONE_MATCH] {
+                if let Some(v) = extra.get(&name) {
+                    headers.insert(name, v.clone());
+                }
+            }
+        }
+        set_header(&mut headers, "content-type", "application/xml");
+        set_header(&mut headers, "content-length", &body.len().to_string());
+        let query = [("uploadId".to_string(), upload.id.clone())];
+        self.dest_request_with_body(Method::POST, &query, headers, ForwardBody::Bytes(body), now)
+    }
+
+    fn dest_request(
+        &self,
+        method: Method,
+        query: &[(String, String)],
+        headers: HeaderMap,
+        now: Timestamp,
+    ) -> Forward {
+        self.dest_request_with_body(method, query, headers, ForwardBody::Empty, now)
+    }
+
+    fn dest_request_with_body(
+        &self,
+        method: Method,
+        query: &[(String, String)],
+        headers: HeaderMap,
+        body: ForwardBody,
+        now: Timestamp,
+    ) -> Forward {
+        let url = self.dest.backend.url(
+            &BackendRequest {
+                bucket: self.dest.bucket.as_deref(),
+                method: &method,
+                key: Some(&self.dest.key),
+                query,
+                headers: &headers,
+            },
+            now,
+        );
+        self.forward(method, url, headers, body)
+    }
+
+    fn forward(
+        &self,
+        method: Method,
+        url: String,
+        headers: HeaderMap,
+        body: ForwardBody,
+    ) -> Forward {
+        Forward {
+            method,
+            url,
+            headers,
+            body,
+            request_id: self.request_id.clone(),
+            finish: Finish {
+                rewrite: None,
+                resource: self.resource.clone(),
+                delete_errors: Vec::new(),
+                passthrough: false,
+                cors: self.cors.clone(),
+                post: None,
+            },
+        }
+    }
+
+    /// The success answer.
+    fn done_ok(&mut self, doc: String, version: Option<String>) -> CopyStep {
+        let mut resp = respond(
+            StatusCode::OK,
+            doc.into(),
+            Some("application/xml"),
+            &self.request_id,
+        );
+        if let Some(v) = version.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            resp.headers_mut().insert("x-amz-version-id", v);
+        }
+        if let Some(cors) = &self.cors {
+            cors.apply(resp.headers_mut());
+        }
+        self.finish(resp)
+    }
+
+    /// A destination backend's error answer, told in our words.
+    fn told(&mut self, status: StatusCode, headers: &HeaderMap, body: Bytes) -> CopyStep {
+        let resp = self.told_response(status, headers, body);
+        self.finish(resp)
+    }
+
+    fn told_response(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Response<Bytes> {
+        let fwd = self.forward(
+            Method::PUT,
+            String::new(),
+            HeaderMap::new(),
+            ForwardBody::Empty,
+        );
+        // A 200 carrying an <Error> document (CompleteMultipartUpload) is a failure too.
+        let status = if status.is_success() {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            status
+        };
+        fwd.buffered_response(status, headers, body, Timing::default())
+    }
+
+    fn failure_response(&self, event: CopyEvent, what: &str) -> Response<Bytes> {
+        let reason = match event {
+            CopyEvent::Failed(reason) => reason,
+            other => format!("unexpected {other:?}"),
+        };
+        log::warn!("request {}: {what} failed: {reason}", self.request_id);
+        self.error(&S3Error::new(
+            ErrorCode::BadGateway,
+            format!("{what} failed: {reason}"),
+        ))
+    }
+
+    fn failed(&mut self, event: CopyEvent, what: &str) -> CopyStep {
+        let resp = self.failure_response(event, what);
+        self.finish(resp)
+    }
+
+    fn error(&self, err: &S3Error) -> Response<Bytes> {
+        let err = err.clone().with_resource(self.resource.clone());
+        let mut resp = error_response(&Method::PUT, &err, &self.request_id);
+        if let Some(cors) = &self.cors {
+            cors.apply(resp.headers_mut());
+        }
+        resp
+    }
+
+    fn finish(&mut self, resp: Response<Bytes>) -> CopyStep {
+        self.state = State::Done;
+        CopyStep::Done(resp)
+    }
+}
+
+/// Drops the `aws-chunked` token some backends keep in a stored object's Content-Encoding.
+fn strip_aws_chunked(h: &mut HeaderMap) {
+    let name = HeaderName::from_static("content-encoding");
+    if let Some(v) = h.get(&name) {
+        match super::strip_aws_chunked(v) {
+            Some(v) => {
+                h.insert(name, v);
+            }
+            None => {
+                h.remove(name);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,412 @@
+use super::*;
+use crate::config::{ConfigFormat, GatewayConfig};
+
+const NOW: Timestamp = Timestamp(1_700_000_000);
+
+fn backend(endpoint: &str, bucket: &str) -> Arc<S3Backend> {
+    let text = format!(
+        "[[buckets]]\nname = \"b\"\nbackend_type = \"s3\"\n[buckets.backend_options]\n\
+         endpoint = \"{endpoint}\"\nbucket_name = \"{bucket}\"\naccess_key_id = \"K\"\n\
+         secret_access_key = \"backend-secret-value\"\n"
+    );
+    let config = GatewayConfig::parse(&text, ConfigFormat::Toml).unwrap();
+    Arc::new(S3Backend::from_config(&config.buckets[0]).unwrap())
+}
+
+fn copy(target: Target, limits: CopyLimits) -> StreamedCopy {
+    StreamedCopy {
+        request_id: "REQ".into(),
+        resource: "/dst/new".into(),
+        cors: None,
+        source: Endpoint {
+            backend: backend("http://src.test", "srcb"),
+            bucket: None,
+            key: "p/old key".into(),
+        },
+        source_version: None,
+        source_conditions: HeaderMap::new(),
+        dest: Endpoint {
+            backend: backend("http://dst.test", "dstb"),
+            bucket: None,
+            key: "new".into(),
+        },
+        target,
+        limits,
+        state: State::Opening,
+    }
+}
+
+fn object(metadata: Option<HeaderMap>) -> Target {
+    Target::Object {
+        metadata,
+        headers: HeaderMap::new(),
+    }
+}
+
+fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in pairs {
+        h.append(*k, HeaderValue::from_str(v).unwrap());
+    }
+    h
+}
+
+fn opened(status: u16, pairs: &[(&'static str, &str)]) -> CopyEvent {
+    CopyEvent::Opened {
+        status: StatusCode::from_u16(status).unwrap(),
+        headers: headers(pairs),
+    }
+}
+
+fn answer(status: u16, pairs: &[(&'static str, &str)], body: &str) -> CopyEvent {
+    CopyEvent::Answer {
+        status: StatusCode::from_u16(status).unwrap(),
+        headers: headers(pairs),
+        body: Bytes::from(body.to_string()),
+    }
+}
+
+fn done(step: CopyStep) -> Response<Bytes> {
+    match step {
+        CopyStep::Done(r) => r,
+        other => panic!("expected Done, got {other:?}"),
+    }
+}
+
+fn text(resp: &Response<Bytes>) -> String {
+    String::from_utf8(resp.body().to_vec()).unwrap()
+}
+
+const SMALL: CopyLimits = CopyLimits {
+    multipart_threshold: 10 << 20,
+    part_size: 5 << 20,
+};
+
+#[test]
+fn a_small_object_is_one_get_piped_into_one_put_carrying_the_source_metadata() {
+    let mut c = copy(object(None), CopyLimits::default());
+    let CopyStep::Open(get) = c.start(NOW) else {
+        panic!()
+    };
+    assert_eq!(get.method, Method::GET);
+    assert!(
+        get.url.starts_with("http://src.test/srcb/p/old%20key?"),
+        "{}",
+        get.url
+    );
+    let step = c.advance(
+        opened(
+            200,
+            &[
+                ("content-length", "10"),
+                ("content-type", "text/csv"),
+                ("content-encoding", "gzip, aws-chunked"),
+                ("x-amz-meta-colour", "blue"),
+                ("etag", "\"abc\""),
+                ("server", "backend"),
+            ],
+        ),
+        NOW,
+    );
+    let CopyStep::Pipe(put) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(put.method, Method::PUT);
+    assert!(
+        put.url.starts_with("http://dst.test/dstb/new?"),
+        "{}",
+        put.url
+    );
+    assert_eq!(put.headers["content-length"], "10");
+    assert_eq!(put.headers["content-type"], "text/csv");
+    assert_eq!(put.headers["content-encoding"], "gzip");
+    assert_eq!(put.headers["x-amz-meta-colour"], "blue");
+    assert!(!put.headers.contains_key("server") && !put.headers.contains_key("etag"));
+    let resp = done(c.advance(answer(200, &[("etag", "\"def\"")], ""), NOW));
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body = text(&resp);
+    assert!(body.contains("<CopyObjectResult"), "{body}");
+    assert!(body.contains("<ETag>&quot;def&quot;</ETag>"), "{body}");
+    assert!(body.contains("<LastModified>2023-11-14T22:13:20.000Z</LastModified>"));
+    assert_eq!(resp.headers()["x-amz-request-id"], "REQ");
+}
+
+#[test]
+fn the_replace_directive_takes_the_requests_metadata_instead_of_the_sources() {
+    let mut c = copy(
+        object(Some(headers(&[("content-type", "application/json")]))),
+        CopyLimits::default(),
+    );
+    c.start(NOW);
+    let step = c.advance(
+        opened(
+            200,
+            &[
+                ("content-length", "3"),
+                ("content-type", "text/csv"),
+                ("x-amz-meta-colour", "blue"),
+            ],
+        ),
+        NOW,
+    );
+    let CopyStep::Pipe(put) = step else { panic!() };
+    assert_eq!(put.headers["content-type"], "application/json");
+    assert!(!put.headers.contains_key("x-amz-meta-colour"));
+}
+
+#[test]
+fn source_conditions_and_versions_go_on_the_source_get() {
+    let mut c = copy(object(None), CopyLimits::default());
+    c.source_conditions = source_conditions(&headers(&[
+        ("x-amz-copy-source-if-match", "\"abc\""),
+        (
+            "x-amz-copy-source-if-modified-since",
+            "Tue, 14 Nov 2023 00:00:00 GMT",
+        ),
+    ]));
+    c.source_version = Some("v1".into());
+    let CopyStep::Open(get) = c.start(NOW) else {
+        panic!()
+    };
+    assert_eq!(get.headers["if-match"], "\"abc\"");
+    assert_eq!(
+        get.headers["if-modified-since"],
+        "Tue, 14 Nov 2023 00:00:00 GMT"
+    );
+    assert!(get.url.contains("versionId=v1"), "{}", get.url);
+}
+
+#[test]
+fn a_failed_source_condition_or_missing_source_is_the_clients_error() {
+    for (status, code, http) in [
+        (412, "PreconditionFailed", 412),
+        (304, "PreconditionFailed", 412),
+        (404, "NoSuchKey", 404),
+        (403, "BadGateway", 502),
+        (500, "BadGateway", 502),
+    ] {
+        let mut c = copy(object(None), CopyLimits::default());
+        c.start(NOW);
+        let resp = done(c.advance(opened(status, &[]), NOW));
+        assert_eq!(resp.status().as_u16(), http, "{status}");
+        assert!(
+            text(&resp).contains(&format!("<Code>{code}</Code>")),
+            "{status}"
+        );
+        assert!(text(&resp).contains("<Resource>/dst/new</Resource>"));
+    }
+}
+
+#[test]
+fn a_destination_refusal_is_told_with_its_code() {
+    let mut c = copy(object(None), CopyLimits::default());
+    c.start(NOW);
+    c.advance(opened(200, &[("content-length", "3")]), NOW);
+    let resp = done(c.advance(
+        answer(
+            412,
+            &[],
+            "<Error><Code>PreconditionFailed</Code><Message>m</Message></Error>",
+        ),
+        NOW,
+    ));
+    assert_eq!(resp.status(), StatusCode::PRECONDITION_FAILED);
+    assert!(text(&resp).contains("<Code>PreconditionFailed</Code>"));
+}
+
+#[test]
+fn a_source_that_breaks_off_during_a_single_put_is_a_bad_gateway() {
+    let mut c = copy(object(None), CopyLimits::default());
+    c.start(NOW);
+    c.advance(opened(200, &[("content-length", "3")]), NOW);
+    let resp = done(c.advance(CopyEvent::Failed("connection reset".into()), NOW));
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+    assert!(text(&resp).contains("connection reset"));
+}
+
+/// Runs a multipart copy of a 12 MiB object with 5 MiB parts up to the Complete.
+fn multipart_until_complete(c: &mut StreamedCopy) -> Forward {
+    c.start(NOW);
+    let size = (12u64 << 20).to_string();
+    let step = c.advance(
+        opened(
+            200,
+            &[
+                ("content-length", &size),
+                ("etag", "\"src\""),
+                ("x-amz-meta-a", "1"),
+            ],
+        ),
+        NOW,
+    );
+    let CopyStep::Send(create) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(create.method, Method::POST);
+    assert!(create.url.contains("uploads="), "{}", create.url);
+    assert_eq!(create.headers["x-amz-meta-a"], "1");
+    let mut step = c.advance(
+        answer(
+            200,
+            &[],
+            "<InitiateMultipartUploadResult><Bucket>dstb</Bucket><Key>new</Key><UploadId>U&amp;1</UploadId></InitiateMultipartUploadResult>",
+        ),
+        NOW,
+    );
+    let ranges = [
+        (0u64, (5u64 << 20) - 1),
+        (5 << 20, (10 << 20) - 1),
+        (10 << 20, (12 << 20) - 1),
+    ];
+    for (n, (a, b)) in ranges.iter().enumerate() {
+        let CopyStep::Open(get) = step else {
+            panic!("{step:?}")
+        };
+        assert_eq!(get.headers["range"], format!("bytes={a}-{b}"));
+        assert_eq!(get.headers["if-match"], "\"src\"");
+        let len = (b - a + 1).to_string();
+        let CopyStep::Pipe(put) = c.advance(opened(206, &[("content-length", &len)]), NOW) else {
+            panic!()
+        };
+        assert!(
+            put.url.contains(&format!("partNumber={}", n + 1)),
+            "{}",
+            put.url
+        );
+        assert!(put.url.contains("uploadId=U%261"), "{}", put.url);
+        assert_eq!(put.headers["content-length"], len.as_str());
+        let etag = format!("\"e{}\"", n + 1);
+        step = c.advance(answer(200, &[("etag", &etag)], ""), NOW);
+    }
+    let CopyStep::Send(complete) = step else {
+        panic!("{step:?}")
+    };
+    complete
+}
+
+#[test]
+fn a_large_object_is_copied_in_ranged_parts_pinned_to_the_sources_etag() {
+    let mut c = copy(object(None), SMALL);
+    let complete = multipart_until_complete(&mut c);
+    assert_eq!(complete.method, Method::POST);
+    let ForwardBody::Bytes(body) = &complete.body else {
+        panic!()
+    };
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    assert!(body.contains("<Part><PartNumber>3</PartNumber><ETag>&quot;e3&quot;</ETag></Part>"));
+    let resp = done(c.advance(
+        answer(
+            200,
+            &[],
+            "<CompleteMultipartUploadResult><ETag>&quot;m-3&quot;</ETag></CompleteMultipartUploadResult>",
+        ),
+        NOW,
+    ));
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(text(&resp).contains("<ETag>&quot;m-3&quot;</ETag>"));
+}
+
+#[test]
+fn a_complete_that_answers_200_with_an_error_aborts_the_upload() {
+    let mut c = copy(object(None), SMALL);
+    multipart_until_complete(&mut c);
+    let step = c.advance(
+        answer(
+            200,
+            &[],
+            "<Error><Code>InternalError</Code><Message>boom</Message></Error>",
+        ),
+        NOW,
+    );
+    let CopyStep::Send(abort) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(abort.method, Method::DELETE);
+    let resp = done(c.advance(answer(204, &[], ""), NOW));
+    assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(text(&resp).contains("<Code>InternalError</Code>"));
+}
+
+#[test]
+fn a_part_that_fails_aborts_the_upload_and_answers_the_failure() {
+    let mut c = copy(object(None), SMALL);
+    c.start(NOW);
+    let size = (12u64 << 20).to_string();
+    c.advance(
+        opened(200, &[("content-length", &size), ("etag", "\"src\"")]),
+        NOW,
+    );
+    c.advance(
+        answer(
+            200,
+            &[],
+            "<InitiateMultipartUploadResult><UploadId>U</UploadId></InitiateMultipartUploadResult>",
+        ),
+        NOW,
+    );
+    // The source changed between the first GET and the first part.
+    let step = c.advance(opened(412, &[]), NOW);
+    let CopyStep::Send(abort) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(abort.method, Method::DELETE);
+    assert!(abort.url.contains("uploadId=U"));
+    let resp = done(c.advance(CopyEvent::Failed("abort failed too".into()), NOW));
+    assert_eq!(resp.status(), StatusCode::PRECONDITION_FAILED);
+}
+
+#[test]
+fn upload_part_copy_reads_the_range_and_writes_the_clients_part() {
+    let mut c = copy(
+        Target::Part {
+            part_number: "2".into(),
+            upload_id: "UP".into(),
+            range: Some((5, 14)),
+        },
+        CopyLimits::default(),
+    );
+    let CopyStep::Open(get) = c.start(NOW) else {
+        panic!()
+    };
+    assert_eq!(get.headers["range"], "bytes=5-14");
+    let CopyStep::Pipe(put) = c.advance(opened(206, &[("content-length", "10")]), NOW) else {
+        panic!()
+    };
+    assert!(put.url.contains("partNumber=2") && put.url.contains("uploadId=UP"));
+    let resp = done(c.advance(answer(200, &[("etag", "\"p2\"")], ""), NOW));
+    assert!(text(&resp).contains("<CopyPartResult"));
+    assert!(text(&resp).contains("<ETag>&quot;p2&quot;</ETag>"));
+}
+
+#[test]
+fn a_source_backend_that_ignores_the_range_fails_the_part_copy() {
+    let mut c = copy(
+        Target::Part {
+            part_number: "1".into(),
+            upload_id: "UP".into(),
+            range: Some((0, 9)),
+        },
+        CopyLimits::default(),
+    );
+    c.start(NOW);
+    let resp = done(c.advance(opened(200, &[("content-length", "100")]), NOW));
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+}
+
+#[test]
+fn copy_source_ranges_are_parsed_strictly() {
+    assert_eq!(parse_copy_range("bytes=0-9").unwrap(), (0, 9));
+    for bad in ["bytes=9-0", "0-9", "bytes=-9", "bytes=0-", "bytes=a-b"] {
+        assert!(parse_copy_range(bad).is_err(), "{bad}");
+    }
+    assert!(parse_copy_range(&format!("bytes=0-{}", 5u64 << 30)).is_err());
+}
+
+#[test]
+fn part_sizes_grow_so_the_largest_object_fits_in_ten_thousand_parts() {
+    assert_eq!(part_size_for(1 << 30, DEFAULT_PART_SIZE), DEFAULT_PART_SIZE);
+    let five_tib = 5u64 << 40;
+    let size = part_size_for(five_tib, DEFAULT_PART_SIZE);
+    assert!(five_tib.div_ceil(size) <= MAX_PARTS);
+    assert_eq!(size % (1 << 20), 0);
+}
