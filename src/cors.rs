@@ -94,6 +94,21 @@ impl CorsRule {
         }
     }
 
+    /// The rule of the gateway's STS endpoint (`/.sts`, and `POST /` with the STS form): any
+    /// origin may call it, with any request header, and read the request id. Never with
+    /// credentials (`*`): the web identity token travels in the form, not in a cookie, and the
+    /// answer only ever holds what the caller's own token earns.
+    pub fn sts_default() -> Self {
+        CorsRule {
+            id: Some("sts-default".to_string()),
+            allowed_origins: vec!["*".to_string()],
+            allowed_methods: vec!["GET".to_string(), "POST".to_string()],
+            allowed_headers: vec!["*".to_string()],
+            expose_headers: vec!["x-amz-request-id".to_string()],
+            max_age_seconds: Some(3600),
+        }
+    }
+
     fn origin_allowed(&self, origin: &str) -> bool {
         self.allowed_origins
             .iter()

@@ -251,6 +251,8 @@ pub struct Gateway {
     signing_keys: SigningKeyCache,
     /// Whether any bucket has CORS rules: if none, requests skip the CORS lookup.
     any_cors: bool,
+    /// The CORS rule of the STS endpoint ([`crate::cors::CorsRule::sts_default`]).
+    sts_cors: BucketCors,
 }
 
 impl Gateway {
@@ -312,6 +314,7 @@ impl Gateway {
             },
             signing_keys: SigningKeyCache::default(),
             any_cors,
+            sts_cors: BucketCors::new(vec![crate::cors::CorsRule::sts_default()]),
             buckets,
             config,
             options,
@@ -352,7 +355,8 @@ impl Gateway {
                 Given::Body(b) => Some(&b[..]),
                 _ => None,
             };
-            return self.plan_sts(head, ctx, body);
+            let plan = self.plan_sts(head, ctx, body);
+            return self.with_sts_cors(head, plan);
         }
         let plan = match self.try_plan(head, ctx, given) {
             Ok(plan) => plan,
@@ -388,7 +392,17 @@ impl Gateway {
     /// never sign preflights); it never reaches the backend.
     fn preflight(&self, head: &RequestHead, ctx: &RequestContext) -> Response<Bytes> {
         let none = BucketCors::default();
-        let cors = self.bucket_cors(head).unwrap_or(&none);
+        // `POST /` on a virtual-hosted bucket is a form upload (POST Object), not STS.
+        let host_bucket = self
+            .options
+            .virtual_host_domain
+            .as_deref()
+            .and_then(|d| request::bucket_from_host(&head.headers, d));
+        let cors = if host_bucket.is_none() && sts::is_sts_preflight(head) {
+            &self.sts_cors
+        } else {
+            self.bucket_cors(head).unwrap_or(&none)
+        };
         match cors.preflight(&head.headers, &ctx.request_id) {
             Ok(resp) => resp,
             Err(err) => {
@@ -549,7 +563,7 @@ impl Gateway {
             Backend::S3(b) => b,
             Backend::R2 { binding } => {
                 let copy_source = match req.operation {
-                    Operation::CopyObject => Some(
+                    Operation::CopyObject | Operation::UploadPartCopy => Some(
                         self.r2_copy_source(head, identity, binding)
                             .map_err(|e| e.with_resource(resource.clone()))?,
                     ),
@@ -608,6 +622,19 @@ impl Gateway {
                         )));
                     }
                 }
+            }
+            // The part list is read and checked here: backends differ in how well they validate
+            // it (SeaweedFS answers a malformed one with NoSuchUpload or InvalidPart).
+            Operation::CompleteMultipartUpload => {
+                let Some(body) = body else {
+                    return Ok(Plan::NeedBody {
+                        limit: MAX_COMPLETE_BODY,
+                    });
+                };
+                check_small_body(&head.headers, &authed.payload, &body)
+                    .and_then(|()| xml::parse_complete(&body).map(drop))
+                    .map_err(|e| e.with_resource(resource.clone()))?;
+                extra.checked_body = Some(body);
             }
             Operation::CopyObject | Operation::UploadPartCopy => {
                 match self
@@ -727,7 +754,7 @@ impl Gateway {
         Ok(CopySource::ServerSide(source))
     }
 
-    /// CopyObject into an R2 bucket: the source must be on the same binding (the runtime reads
+    /// CopyObject / UploadPartCopy into an R2 bucket: the source must be on the same binding (the runtime reads
     /// it and writes its body). Returns the source's R2 key.
     fn r2_copy_source(
         &self,
@@ -870,10 +897,8 @@ fn with_cors(plan: Plan, cors: Option<CorsHeaders>) -> Plan {
             copy.cors = Some(cors);
             Plan::Copy(copy)
         }
-        // Planned again once the body is read.
-        p @ (Plan::NeedBody { .. } | Plan::NeedForm(_)) => p,
-        // STS is routed before CORS; never reached.
-        p @ Plan::NeedJwks { .. } => p,
+        // Planned again once the body (or the issuer's keys) is in.
+        p @ (Plan::NeedBody { .. } | Plan::NeedJwks { .. } | Plan::NeedForm(_)) => p,
     }
 }
 
@@ -994,10 +1019,15 @@ struct Extra {
     delete_errors: Vec<(String, &'static str, String)>,
     /// The backend form of `x-amz-copy-source`.
     copy_source: Option<String>,
+    /// The client's own small body, read and checked by the gateway (CompleteMultipartUpload),
+    /// forwarded unchanged with its headers.
+    checked_body: Option<Bytes>,
 }
 
 /// Largest DeleteObjects body: 1000 keys of up to 1024 bytes, XML-escaped, with room to spare.
 pub(crate) const MAX_DELETE_BODY: usize = 8 << 20;
+/// Largest CompleteMultipartUpload body: 10000 parts of ~100 bytes, with room to spare.
+pub(crate) const MAX_COMPLETE_BODY: usize = 2 << 20;
 
 /// The answer for a body over [`Plan::NeedBody`]'s limit.
 pub fn body_too_large(method: &Method, request_id: &str, limit: usize) -> Response<Bytes> {
@@ -1206,6 +1236,11 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
         set_header(&mut headers, "x-amz-copy-source", source);
     }
     let body = match op {
+        _ if extra.checked_body.is_some() => {
+            let bytes = extra.checked_body.clone().unwrap_or_default();
+            set_header(&mut headers, "content-length", &bytes.len().to_string());
+            ForwardBody::Bytes(bytes)
+        }
         _ if extra.body.is_some() => {
             let bytes = extra.body.clone().unwrap_or_default();
             for name in [
@@ -1307,8 +1342,11 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
                 body.with_header_checksum(&head.headers)?
             }
         }
-        // A copy carries the new object's content headers (with REPLACE) but no body.
-        Operation::CopyObject | Operation::UploadPartCopy => ForwardBody::Empty,
+        // A copy carries the new object's content headers (with REPLACE) but no body; an upload
+        // carries those of the object it will become.
+        Operation::CopyObject | Operation::UploadPartCopy | Operation::CreateMultipartUpload => {
+            ForwardBody::Empty
+        }
         _ => {
             headers.remove(http::header::CONTENT_TYPE);
             ForwardBody::Empty

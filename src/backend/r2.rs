@@ -168,6 +168,11 @@ pub enum R2Call {
         upload_id: String,
         /// `(partNumber, etag)` in ascending order, ETags without quotes.
         parts: Vec<(u16, String)>,
+        /// `If-Match` / `If-None-Match` of the request. `complete` takes no `onlyIf`, so when
+        /// set the runtime first `head`s the key: `null` with an `If-Match` → `Missing`, an
+        /// object failing [`Conditions::hold_for_write`] → `PreconditionFailed`. Not atomic: a
+        /// write landing between the check and `complete` is overwritten.
+        conditions: Conditions,
     },
     /// `resumeMultipartUpload(key, upload_id).abort()` → `Aborted`.
     AbortMultipart {
@@ -175,6 +180,25 @@ pub enum R2Call {
         key: String,
         /// Upload id.
         upload_id: String,
+    },
+    /// UploadPartCopy within one binding: `get(source_key, { range, onlyIf: source_conditions })`,
+    /// then `resumeMultipartUpload(key, upload_id).uploadPart(part_number, source.body)` with the
+    /// body wrapped to the range's length (the whole object without a range). Source `null` →
+    /// `Missing`; without body → `PreconditionFailed`; a range ending past the source →
+    /// `InvalidCopyRange { size }` (the body cancelled); part stored → `Part { etag }`.
+    UploadPartCopy {
+        /// R2 key of the source.
+        source_key: String,
+        /// R2 key of the upload.
+        key: String,
+        /// Upload id.
+        upload_id: String,
+        /// 1..=10000.
+        part_number: u16,
+        /// `x-amz-copy-source-range` as `(offset, length)`.
+        range: Option<(u64, u64)>,
+        /// `x-amz-copy-source-if-*`, as `onlyIf` of the source `get`.
+        source_conditions: Conditions,
     },
     /// CopyObject within one binding: `get(source_key, { onlyIf: source_conditions })`, then
     /// `put(key, source.body, { httpMetadata, customMetadata })` with the source's metadata, or
@@ -252,10 +276,15 @@ pub enum R2Outcome {
         /// `uploadId`.
         upload_id: String,
     },
-    /// `uploadPart` done.
+    /// `uploadPart` done (also for an UploadPartCopy).
     Part {
         /// The part's `etag`.
         etag: String,
+    },
+    /// UploadPartCopy: `x-amz-copy-source-range` ends past the source, of this size.
+    InvalidCopyRange {
+        /// The source's size.
+        size: u64,
     },
     /// `complete` done.
     Completed(R2Object),
@@ -301,6 +330,8 @@ struct Render {
     overrides: Vec<(HeaderName, String)>,
     list: Option<ListEcho>,
     delete: Option<DeleteEcho>,
+    /// The request's time (UploadPartCopy's `LastModified`).
+    now: Timestamp,
 }
 
 /// The request's listing parameters, echoed in the result.
@@ -326,8 +357,6 @@ struct DeleteEcho {
 
 /// Most keys a listing returns (S3's and R2's cap).
 const MAX_KEYS: u32 = 1000;
-/// Largest CompleteMultipartUpload body: 10000 parts of ~100 bytes, with room to spare.
-const MAX_COMPLETE_BODY: usize = 2 << 20;
 
 /// Everything the gateway hands over once a request on an R2 bucket is authorized.
 pub(crate) struct R2Input<'a> {
@@ -369,6 +398,7 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
         client_bucket: client_bucket.to_string(),
         client_key: client_key.clone(),
         prefix: prefix.to_string(),
+        now: ctx.now,
         ..Render::default()
     };
     let mut upload = None;
@@ -486,14 +516,7 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
             R2Call::CreateMultipart { key, http, custom }
         }
         Operation::UploadPart => {
-            let part_number = req
-                .query_param("partNumber")
-                .and_then(|n| n.trim().parse::<u16>().ok())
-                .filter(|n| (1..=xml::MAX_PARTS).contains(n))
-                .ok_or_else(|| {
-                    S3Error::invalid_argument("Part number must be an integer between 1 and 10000, inclusive")
-                        .with_detail("ArgumentName", "partNumber")
-                })?;
+            let part_number = part_number(req)?;
             upload = Some(upload_body(head, authed)?);
             R2Call::UploadPart {
                 key,
@@ -501,18 +524,40 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
                 part_number,
             }
         }
+        Operation::UploadPartCopy => {
+            let source_key = copy_source.ok_or_else(|| {
+                S3Error::internal("a part copy on an R2 bucket was planned without its source")
+            })?;
+            R2Call::UploadPartCopy {
+                source_key,
+                key,
+                upload_id: upload_id(req)?,
+                part_number: part_number(req)?,
+                range: match header_str(h, "x-amz-copy-source-range") {
+                    Some(r) => Some(parse_copy_range(&r)?),
+                    None => None,
+                },
+                source_conditions: conditions(h, "x-amz-copy-source-"),
+            }
+        }
         Operation::CompleteMultipartUpload => {
             let upload_id = upload_id(req)?;
             let Some(body) = body else {
                 return Ok(Plan::NeedBody {
-                    limit: MAX_COMPLETE_BODY,
+                    limit: crate::gateway::MAX_COMPLETE_BODY,
                 });
             };
             crate::gateway::check_small_body(h, &authed.payload, &body)?;
+            let all = conditions(h, "");
             R2Call::CompleteMultipart {
                 key,
                 upload_id,
                 parts: xml::parse_complete(&body)?,
+                conditions: Conditions {
+                    if_match: all.if_match,
+                    if_none_match: all.if_none_match,
+                    ..Conditions::default()
+                },
             }
         }
         Operation::AbortMultipartUpload => R2Call::AbortMultipart {
@@ -527,11 +572,6 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
         Operation::ListMultipartUploads => {
             return Err(S3Error::not_implemented(
                 "ListMultipartUploads is not available on R2 buckets: the R2 binding cannot list uploads",
-            ))
-        }
-        Operation::UploadPartCopy => {
-            return Err(S3Error::not_implemented(
-                "UploadPartCopy is not available on R2 buckets: the R2 binding cannot copy into a part",
             ))
         }
         other => {
@@ -564,6 +604,42 @@ fn check_version(req: &S3Request) -> Result<(), S3Error> {
             "R2 buckets are not versioned: only versionId=null can be read or deleted",
         )),
     }
+}
+
+fn part_number(req: &S3Request) -> Result<u16, S3Error> {
+    req.query_param("partNumber")
+        .and_then(|n| n.trim().parse::<u16>().ok())
+        .filter(|n| (1..=xml::MAX_PARTS).contains(n))
+        .ok_or_else(|| {
+            S3Error::invalid_argument(
+                "Part number must be an integer between 1 and 10000, inclusive",
+            )
+            .with_detail("ArgumentName", "partNumber")
+        })
+}
+
+/// `x-amz-copy-source-range: bytes=first-last` as `(offset, length)`; anything else is S3's
+/// `InvalidArgument`.
+pub(crate) fn parse_copy_range(value: &str) -> Result<(u64, u64), S3Error> {
+    let num = |s: &str| {
+        (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+    };
+    value
+        .trim()
+        .strip_prefix("bytes=")
+        .and_then(|spec| spec.split_once('-'))
+        .and_then(|(a, b)| Some((num(a)?, num(b)?)))
+        .filter(|(a, b)| b >= a)
+        .map(|(a, b)| (a, b - a + 1))
+        .ok_or_else(|| {
+            S3Error::invalid_argument(
+                "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+            )
+            .with_detail("ArgumentName", "x-amz-copy-source-range")
+            .with_detail("ArgumentValue", value)
+        })
 }
 
 fn upload_id(req: &S3Request) -> Result<String, S3Error> {
@@ -735,6 +811,13 @@ fn conditions(h: &HeaderMap, prefix: &str) -> Conditions {
         },
         if_match,
         if_none_match,
+    }
+}
+
+impl Conditions {
+    /// Whether a write may replace `existing` under these conditions (a write's 304 is a 412).
+    pub fn hold_for_write(&self, existing: &R2Object) -> bool {
+        evaluate(self, existing).is_none()
     }
 }
 
@@ -1207,13 +1290,30 @@ impl R2Plan {
                 set(resp.headers_mut(), http::header::ETAG, &quoted_etag(&meta));
                 resp
             }
-            (R2Call::Put { .. } | R2Call::Copy { .. }, R2Outcome::PreconditionFailed) => {
-                self.precondition_failed(None)
+            (
+                R2Call::Put { .. } | R2Call::Copy { .. } | R2Call::UploadPartCopy { .. },
+                R2Outcome::PreconditionFailed,
+            ) => self.precondition_failed(None),
+            (R2Call::UploadPartCopy { .. }, R2Outcome::InvalidCopyRange { size }) => {
+                self.error(S3Error::invalid_argument(format!(
+                    "Range specified is not valid for source object of size: {size}"
+                )))
             }
-            (R2Call::Copy { .. }, R2Outcome::Missing) => self.error(
-                S3Error::new(ErrorCode::NoSuchKey, "The specified key does not exist.")
-                    .with_resource(self.render.resource.clone()),
-            ),
+            (R2Call::UploadPartCopy { .. }, R2Outcome::Part { etag }) => {
+                let mut out = format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CopyPartResult xmlns=\"{S3_NS}\"><LastModified>"
+                );
+                out.push_str(&self.render.now.iso8601());
+                out.push_str("</LastModified><ETag>");
+                push_escaped(&mut out, &format!("\"{}\"", etag.trim_matches('"')));
+                out.push_str("</ETag></CopyPartResult>");
+                xml_response(StatusCode::OK, out, rid)
+            }
+            (R2Call::Copy { .. } | R2Call::UploadPartCopy { .. }, R2Outcome::Missing) => self
+                .error(
+                    S3Error::new(ErrorCode::NoSuchKey, "The specified key does not exist.")
+                        .with_resource(self.render.resource.clone()),
+                ),
             (R2Call::Copy { .. }, R2Outcome::Put(meta)) => {
                 let mut out = format!(
                     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CopyObjectResult xmlns=\"{S3_NS}\"><LastModified>"
@@ -1251,6 +1351,12 @@ impl R2Plan {
                     &format!("\"{}\"", etag.trim_matches('"')),
                 );
                 resp
+            }
+            (R2Call::CompleteMultipart { .. }, R2Outcome::PreconditionFailed) => {
+                self.precondition_failed(None)
+            }
+            (R2Call::CompleteMultipart { .. }, R2Outcome::Missing) => {
+                self.error(self.no_such_key())
             }
             (R2Call::CompleteMultipart { .. }, R2Outcome::Completed(meta)) => {
                 let mut out = format!(
@@ -1302,6 +1408,9 @@ impl R2Plan {
                 ErrorCode::NoSuchUpload,
                 "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed.",
             ),
+            Some(ErrorCode::InvalidRange) if matches!(self.call, R2Call::UploadPartCopy { .. }) => {
+                S3Error::invalid_argument("Range specified is not valid for the source object")
+            }
             Some(ErrorCode::InvalidRange) => S3Error::new(
                 ErrorCode::InvalidRange,
                 "The requested range is not satisfiable",
@@ -1469,5 +1578,6 @@ fn call_name(call: &R2Call) -> &'static str {
         R2Call::CompleteMultipart { .. } => "complete",
         R2Call::AbortMultipart { .. } => "abort",
         R2Call::Copy { .. } => "copy",
+        R2Call::UploadPartCopy { .. } => "uploadPartCopy",
     }
 }

@@ -390,6 +390,39 @@ actions = ["put_object"]
     }
 
     #[test]
+    fn a_preflight_for_a_post_to_a_virtual_hosted_bucket_uses_the_buckets_rules() {
+        let text = format!(
+            "{CONFIG}\n[[buckets.cors]]\nallowed_origins = [\"https://app.test\"]\nallowed_methods = [\"POST\"]\n"
+        );
+        let config = GatewayConfig::parse(&text, ConfigFormat::Toml).unwrap();
+        let options = GatewayOptions {
+            virtual_host_domain: Some("gw.test".into()),
+            ..GatewayOptions::default()
+        };
+        let g = Gateway::new(config, options).unwrap();
+        let mut h = head("/", b"");
+        h.method = Method::OPTIONS;
+        h.headers
+            .insert(http::header::HOST, HeaderValue::from_static("r2.gw.test"));
+        h.headers.insert(
+            http::header::ORIGIN,
+            HeaderValue::from_static("https://app.test"),
+        );
+        h.headers.insert(
+            http::header::ACCESS_CONTROL_REQUEST_METHOD,
+            HeaderValue::from_static("POST"),
+        );
+        let Plan::Respond(resp) = g.plan(&h, &ctx()) else {
+            panic!("a preflight is answered");
+        };
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(
+            resp.headers()["access-control-allow-origin"],
+            "https://app.test"
+        );
+    }
+
+    #[test]
     fn a_post_without_boundary_or_length_is_refused_up_front() {
         let g = gateway();
         let mut h = head("/up", b"");

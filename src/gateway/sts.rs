@@ -34,6 +34,27 @@ pub(super) fn is_sts(head: &RequestHead) -> bool {
     sts::is_sts_request(&head.method, path, query, content_type)
 }
 
+/// Whether an `OPTIONS` request is the preflight of an STS call: to `/.sts`, or to `/` for a
+/// `POST` (the form SDKs send) or a `GET` naming the STS action. On the gateway's own host `/`
+/// serves nothing else that takes a POST, so the preflight need not see the (unsent) body; the
+/// caller rules out virtual-hosted buckets, whose `POST /` is a form upload.
+pub(super) fn is_sts_preflight(head: &RequestHead) -> bool {
+    let path = head
+        .target
+        .split_once('?')
+        .map_or(head.target.as_str(), |(p, _)| p);
+    let method = head
+        .headers
+        .get(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|m| Method::from_bytes(m.as_bytes()).ok());
+    match method {
+        Some(m) if m == Method::POST && path == "/" => true,
+        Some(m) => sts::is_sts_request(&m, path, query(head), None),
+        None => path == sts::STS_PATH,
+    }
+}
+
 fn content_type(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(http::header::CONTENT_TYPE)
@@ -107,6 +128,25 @@ impl Gateway {
     /// `body` is the form body read for [`Plan::NeedBody`] (empty for `GET`).
     #[allow(clippy::too_many_arguments)] // the world, passed in
     pub fn plan_with_jwks(
+        &self,
+        head: &RequestHead,
+        ctx: &RequestContext,
+        body: &[u8],
+        jwks: Option<&Jwks>,
+        may_refresh: bool,
+        rng: &mut dyn FnMut(&mut [u8]),
+    ) -> Plan {
+        let plan = self.assume_role(head, ctx, body, jwks, may_refresh, rng);
+        self.with_sts_cors(head, plan)
+    }
+
+    /// An STS answer with the CORS headers of [`crate::cors::CorsRule::sts_default`].
+    pub(super) fn with_sts_cors(&self, head: &RequestHead, plan: Plan) -> Plan {
+        super::with_cors(plan, self.sts_cors.for_request(&head.method, &head.headers))
+    }
+
+    #[allow(clippy::too_many_arguments)] // the world, passed in
+    fn assume_role(
         &self,
         head: &RequestHead,
         ctx: &RequestContext,
@@ -331,5 +371,94 @@ actions = ["get_object"]
             .lookup("ASIAXXXXXXXXXXXXXXXX", Some("tok"), Timestamp(0))
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidToken);
+    }
+
+    fn with_origin(mut head: RequestHead) -> RequestHead {
+        head.headers.insert(
+            http::header::ORIGIN,
+            HeaderValue::from_static("https://app.example"),
+        );
+        head
+    }
+
+    fn preflight(target: &str, method: &'static str) -> RequestHead {
+        let mut head = with_origin(RequestHead {
+            method: Method::OPTIONS,
+            target: target.into(),
+            headers: HeaderMap::new(),
+        });
+        head.headers.insert(
+            http::header::ACCESS_CONTROL_REQUEST_METHOD,
+            HeaderValue::from_static(method),
+        );
+        head.headers.insert(
+            http::header::ACCESS_CONTROL_REQUEST_HEADERS,
+            HeaderValue::from_static("content-type,amz-sdk-invocation-id"),
+        );
+        head
+    }
+
+    #[test]
+    fn sts_preflights_are_answered_for_any_origin_without_credentials() {
+        let g = gateway(true);
+        for (target, method) in [
+            ("/.sts", "POST"),
+            ("/.sts?Action=AssumeRoleWithWebIdentity", "GET"),
+            ("/", "POST"),
+            ("/?Action=AssumeRoleWithWebIdentity&RoleArn=r", "GET"),
+        ] {
+            let Plan::Respond(resp) = g.plan(&preflight(target, method), &ctx()) else {
+                panic!("a preflight is answered directly");
+            };
+            assert_eq!(resp.status(), 200, "{target} {method}");
+            let h = resp.headers();
+            assert_eq!(h["access-control-allow-origin"], "*");
+            assert!(h.get("access-control-allow-credentials").is_none());
+            assert_eq!(
+                h["access-control-allow-headers"],
+                "content-type, amz-sdk-invocation-id"
+            );
+            assert!(h["access-control-allow-methods"]
+                .to_str()
+                .unwrap()
+                .contains(method));
+        }
+    }
+
+    #[test]
+    fn a_preflight_for_listing_buckets_at_the_root_is_not_an_sts_preflight() {
+        let g = gateway(true);
+        let Plan::Respond(resp) = g.plan(&preflight("/", "GET"), &ctx()) else {
+            panic!("a preflight is answered directly");
+        };
+        assert_eq!(resp.status(), 403);
+        assert!(resp.headers().get("access-control-allow-origin").is_none());
+    }
+
+    #[test]
+    fn sts_answers_and_errors_carry_cors_headers_for_a_browser() {
+        let g = gateway(true);
+        let head = with_origin(form_post());
+        let plan = g.plan_with_body(&head, &ctx(), body("https://evil.example"));
+        let Plan::Respond(resp) = plan else {
+            panic!("an untrusted issuer is answered directly")
+        };
+        assert_eq!(resp.status(), 400);
+        assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+        assert_eq!(
+            resp.headers()["access-control-expose-headers"],
+            "x-amz-request-id"
+        );
+        let b = body("https://idp.example");
+        let mut rng = |buf: &mut [u8]| buf.fill(1);
+        let Plan::Respond(resp) = g.plan_with_jwks(&head, &ctx(), &b, None, false, &mut rng) else {
+            panic!("no refetch allowed: answered")
+        };
+        assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+        let Plan::Respond(resp) = gateway(false).plan(&head, &ctx()) else {
+            panic!("STS off is answered directly")
+        };
+        assert_eq!(resp.status(), 503);
+        assert_eq!(resp.headers()["access-control-allow-origin"], "*");
     }
 }

@@ -223,7 +223,7 @@ fn strip_authority(target: &str) -> &str {
 }
 
 /// The bucket of a `{bucket}.{domain}[:port]` Host header.
-fn bucket_from_host(headers: &HeaderMap, domain: &str) -> Option<String> {
+pub(crate) fn bucket_from_host(headers: &HeaderMap, domain: &str) -> Option<String> {
     let host = headers.get(http::header::HOST)?.to_str().ok()?;
     let host = match host.rsplit_once(':') {
         Some((h, port)) if !h.ends_with(']') && port.bytes().all(|b| b.is_ascii_digit()) => h,

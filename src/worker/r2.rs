@@ -155,7 +155,18 @@ async fn run(call: &R2Call, bucket: &JsValue, upload: JsValue) -> Result<Outcome
             key,
             upload_id,
             parts,
+            conditions,
         } => {
+            if *conditions != Conditions::default() {
+                let existing = invoke(bucket, "head", &[key.into()]).await?;
+                if existing.is_null() || existing.is_undefined() {
+                    if !conditions.if_match.is_empty() {
+                        return Ok((R2Outcome::Missing, None));
+                    }
+                } else if !conditions.hold_for_write(&object_from(&existing)) {
+                    return Ok((R2Outcome::PreconditionFailed, None));
+                }
+            }
             let up = resume(bucket, key, upload_id)?;
             let list = Array::new();
             for (n, etag) in parts {
@@ -178,7 +189,102 @@ async fn run(call: &R2Call, bucket: &JsValue, upload: JsValue) -> Result<Outcome
             replace,
             source_conditions,
         } => copy(bucket, source_key, key, replace.as_ref(), source_conditions).await,
+        R2Call::UploadPartCopy {
+            source_key,
+            key,
+            upload_id,
+            part_number,
+            range,
+            source_conditions,
+        } => {
+            upload_part_copy(
+                bucket,
+                source_key,
+                (key, upload_id, *part_number),
+                *range,
+                source_conditions,
+            )
+            .await
+        }
     }
+}
+
+/// UploadPartCopy within the binding: the source's (ranged) stream piped into `uploadPart` of
+/// the resumed upload, wrapped to its exact length (R2 needs it), never buffered.
+async fn upload_part_copy(
+    bucket: &JsValue,
+    source_key: &str,
+    (key, upload_id, part_number): (&str, &str, u16),
+    range: Option<(u64, u64)>,
+    conditions: &Conditions,
+) -> Result<Outcome, JsValue> {
+    let opts = Object::new();
+    set(&opts, "onlyIf", &only_if(conditions))?;
+    if let Some((offset, length)) = range {
+        set(
+            &opts,
+            "range",
+            &range_js(R2Range::Bounded {
+                offset,
+                length: Some(length),
+            }),
+        )?;
+    }
+    let src = invoke(bucket, "get", &[source_key.into(), opts.into()]).await?;
+    let Some((meta, stream)) = source_body(&src) else {
+        return Ok(missing_or_failed(&src));
+    };
+    let length = match range {
+        Some((offset, length)) if offset.saturating_add(length) > meta.size => {
+            let _ = stream.cancel();
+            return Ok((R2Outcome::InvalidCopyRange { size: meta.size }, None));
+        }
+        Some((_, length)) => length,
+        None => meta.size,
+    };
+    let (body, upload) = copy_body(stream, length).await?;
+    let up = resume(bucket, key, upload_id)?;
+    let part = invoke(&up, "uploadPart", &[part_number.into(), body]).await?;
+    drop(upload);
+    Ok((
+        R2Outcome::Part {
+            etag: string(&part, "etag"),
+        },
+        None,
+    ))
+}
+
+/// A copy source's metadata and body; None when it is missing or came without a body.
+fn source_body(src: &JsValue) -> Option<(R2Object, web_sys::ReadableStream)> {
+    if src.is_null() || src.is_undefined() {
+        return None;
+    }
+    Some((object_from(src), body_of(src)?))
+}
+
+/// Why [`source_body`] found nothing: no source (`Missing`) or a failed condition.
+fn missing_or_failed(src: &JsValue) -> Outcome {
+    if src.is_null() || src.is_undefined() {
+        (R2Outcome::Missing, None)
+    } else {
+        (R2Outcome::PreconditionFailed, None)
+    }
+}
+
+/// A source stream wrapped to `length` bytes for a binding write, and what keeps it going.
+async fn copy_body(
+    stream: web_sys::ReadableStream,
+    length: u64,
+) -> Result<(JsValue, body::Upload), JsValue> {
+    let slot: Slot = Rc::default();
+    let upload =
+        match body::prepare_upload(ForwardBody::Stream, Some(stream), Some(length), &slot).await {
+            Ok(u) => u,
+            Err(body::UploadError::Client(e)) => return Err(JsValue::from_str(&e.message)),
+            Err(body::UploadError::Runtime(e)) => return Err(JsValue::from_str(&e)),
+        };
+    let body = upload.body.clone().unwrap_or_else(|| JsValue::from_str(""));
+    Ok((body, upload))
 }
 
 /// Server-side copy within the binding: the source's stream piped into the put, never buffered.
@@ -192,29 +298,17 @@ async fn copy(
     let opts = Object::new();
     set(&opts, "onlyIf", &only_if(conditions))?;
     let src = invoke(bucket, "get", &[source_key.into(), opts.into()]).await?;
-    if src.is_null() || src.is_undefined() {
-        return Ok((R2Outcome::Missing, None));
-    }
-    let Some(stream) = body_of(&src) else {
-        return Ok((R2Outcome::PreconditionFailed, None));
+    let Some((meta, stream)) = source_body(&src) else {
+        return Ok(missing_or_failed(&src));
     };
-    let meta = object_from(&src);
     let (http, custom) = match replace {
         Some((h, c)) => (h.clone(), c.clone()),
         None => (meta.http.clone(), meta.custom.clone()),
     };
-    let slot: Slot = Rc::default();
-    let upload =
-        match body::prepare_upload(ForwardBody::Stream, Some(stream), Some(meta.size), &slot).await
-        {
-            Ok(u) => u,
-            Err(body::UploadError::Client(e)) => return Err(JsValue::from_str(&e.message)),
-            Err(body::UploadError::Runtime(e)) => return Err(JsValue::from_str(&e)),
-        };
+    let (body, upload) = copy_body(stream, meta.size).await?;
     let put_opts = Object::new();
     set(&put_opts, "httpMetadata", &http_js(&http))?;
     set(&put_opts, "customMetadata", &custom_js(&custom))?;
-    let body = upload.body.clone().unwrap_or_else(|| JsValue::from_str(""));
     let obj = invoke(bucket, "put", &[key.into(), body, put_opts.into()]).await?;
     drop(upload);
     Ok(put_outcome(&obj))

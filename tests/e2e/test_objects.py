@@ -388,24 +388,6 @@ def test_signed_aws_chunked_upload_cut_short_leaves_no_object(gateway, s3):
     assert_client_error(s3["admin"].head_object, 404, "404", Bucket="private", Key=key)
 
 
-def test_complete_multipart_with_bad_parts_is_refused_with_s3_codes(s3):
-    c = s3["admin"]
-    key = f"mpu-bad/{uid()}"
-    up = c.create_multipart_upload(Bucket="private", Key=key)
-    uid_ = up["UploadId"]
-    p1 = c.upload_part(Bucket="private", Key=key, UploadId=uid_, PartNumber=1, Body=b"a" * (5 << 20))
-    p2 = c.upload_part(Bucket="private", Key=key, UploadId=uid_, PartNumber=2, Body=b"b" * 10)
-    wrong_order = {"Parts": [{"PartNumber": 2, "ETag": p2["ETag"]}, {"PartNumber": 1, "ETag": p1["ETag"]}]}
-    assert_client_error(c.complete_multipart_upload, 400, "InvalidPartOrder", Bucket="private", Key=key,
-                        UploadId=uid_, MultipartUpload=wrong_order)
-    missing = {"Parts": [{"PartNumber": 1, "ETag": p1["ETag"]}, {"PartNumber": 3, "ETag": p2["ETag"]}]}
-    assert_client_error(c.complete_multipart_upload, 400, "InvalidPart", Bucket="private", Key=key,
-                        UploadId=uid_, MultipartUpload=missing)
-    c.abort_multipart_upload(Bucket="private", Key=key, UploadId=uid_)
-    assert_client_error(c.list_parts, 404, "NoSuchUpload", Bucket="private", Key=key, UploadId=uid_)
-    assert_client_error(c.head_object, 404, "404", Bucket="private", Key=key)
-
-
 def test_list_multipart_uploads_is_rewritten_into_the_clients_namespace(s3):
     c = s3["admin"]
     key = f"mpu-list/{uid()}"

@@ -324,3 +324,81 @@ def test_native_roles_from_sts_config_and_sts_off_without_a_key(gateway, oidc, s
     bad = subprocess.run([server_binary(), "--config", str(main), "--listen", "127.0.0.1:0"],
                          env=env, capture_output=True, text=True, timeout=30)
     assert bad.returncode != 0 and "SESSION_TOKEN_KEY" in bad.stderr
+
+
+def seal(raw_key, access_key_id, expires_at, *, role=STS_ROLE, sub="alice",
+         scopes=(("private", ["users/alice/"], 0b11111),)):
+    """A session token as src/sts/token.rs seals it (format version 1), and its derived secret:
+    version | key id | nonce | AES-256-GCM(payload), the access key id bound as associated data."""
+    import struct
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    def hmac256(key, *parts):
+        return hmac.new(key, b"".join(parts), hashlib.sha256).digest()
+
+    def s(text):
+        b = text.encode()
+        return struct.pack(">H", len(b)) + b
+
+    now = int(time.time())
+    payload = struct.pack(">qq", now - 7200, expires_at) + s(role) + s(sub) + s("https://idp") + s("e2e")
+    payload += struct.pack(">H", len(scopes))
+    for bucket, prefixes, bits in scopes:
+        payload += s(bucket) + struct.pack(">H", len(prefixes)) + b"".join(s(p) for p in prefixes)
+        payload += struct.pack(">H", bits)
+    header = b"\x01" + hashlib.sha256(raw_key).digest()[:4] + os.urandom(12)
+    enc = hmac256(raw_key, b"multistore session token aes-256-gcm v1")
+    sealed = AESGCM(enc).encrypt(header[5:], payload, header[:5] + access_key_id.encode())
+    secret_key = hmac256(raw_key, b"multistore session secret access key v1")
+    secret = b64url(hmac256(secret_key, b"v1", access_key_id.encode()))
+    return b64url(header + sealed), secret
+
+
+def crafted_session(gateway, raw_key, expires_at):
+    akid = "ASIA" + uuid.uuid4().hex[:16].upper()
+    token, secret = seal(raw_key, akid, expires_at)
+    return session_s3(gateway, {"AccessKeyId": akid, "SecretAccessKey": secret, "SessionToken": token})
+
+
+def test_an_expired_session_token_is_expired_token_and_a_foreign_key_is_refused(gateway):
+    raw = base64.b64decode(SESSION_TOKEN_KEY)
+    # The crafted format is right: the same token, unexpired, works.
+    live = crafted_session(gateway, raw, int(time.time()) + 600)
+    live.put_object(Bucket="private", Key="users/alice/crafted", Body=b"ok")
+    expired = crafted_session(gateway, raw, int(time.time()) - 60)
+    with pytest.raises(ClientError) as e:
+        expired.get_object(Bucket="private", Key="users/alice/crafted")
+    assert error_code(e) == "ExpiredToken"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    foreign = crafted_session(gateway, os.urandom(32), int(time.time()) + 600)
+    with pytest.raises(ClientError) as e:
+        foreign.get_object(Bucket="private", Key="users/alice/crafted")
+    assert error_code(e) == "InvalidToken"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] in (400, 403)
+
+
+def test_a_browser_may_call_sts_from_another_origin(gateway, oidc):
+    origin = "https://notebook.example"
+    for path, method in (("/", "POST"), ("/.sts", "POST"), ("/.sts", "GET")):
+        r = requests.options(gateway.endpoint + path, headers={
+            "Origin": origin, "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": "content-type, amz-sdk-invocation-id"}, timeout=30)
+        assert r.status_code == 200, (path, method, r.text)
+        assert r.headers["access-control-allow-origin"] == "*"
+        assert "access-control-allow-credentials" not in r.headers
+        assert method in r.headers["access-control-allow-methods"]
+        assert "amz-sdk-invocation-id" in r.headers["access-control-allow-headers"]
+    form = {"Action": "AssumeRoleWithWebIdentity", "Version": "2011-06-15", "RoleArn": ROLE_ARN,
+            "RoleSessionName": "browser", "WebIdentityToken": oidc.token("alice")}
+    r = requests.post(gateway.endpoint + "/", data=form, headers={"Origin": origin}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.headers["access-control-allow-origin"] == "*"
+    assert "x-amz-request-id" in r.headers["access-control-expose-headers"].lower()
+    assert "<SessionToken>" in r.text
+    r = requests.post(gateway.endpoint + "/", data=dict(form, WebIdentityToken="bad"),
+                      headers={"Origin": origin}, timeout=30)
+    assert r.status_code == 400 and r.headers["access-control-allow-origin"] == "*"
+    # The root is STS only for the STS call: a ListBuckets preflight is not answered.
+    r = requests.options(gateway.endpoint + "/", headers={
+        "Origin": origin, "Access-Control-Request-Method": "GET"}, timeout=30)
+    assert r.status_code == 403

@@ -704,7 +704,8 @@ fn multipart_uploads_map_to_the_binding_calls() {
         R2Call::CompleteMultipart {
             key: "p/big".into(),
             upload_id: "U1".into(),
-            parts: vec![(1, "e1".into()), (2, "e2".into())]
+            parts: vec![(1, "e1".into()), (2, "e2".into())],
+            conditions: Conditions::default(),
         }
     );
     let text = body_text(&p.respond(R2Outcome::Completed(object("p/big", 10))));
@@ -718,6 +719,47 @@ fn multipart_uploads_map_to_the_binding_calls() {
     assert_eq!(
         p.respond(R2Outcome::Aborted).status(),
         StatusCode::NO_CONTENT
+    );
+}
+
+#[test]
+fn a_conditional_complete_carries_only_its_etag_conditions_and_renders_412() {
+    let g = gateway();
+    let h = signed(
+        Method::POST,
+        "/pub/big?uploadId=U1",
+        &[
+            ("if-none-match", "*"),
+            ("if-modified-since", "Tue, 14 Nov 2023 22:13:20 GMT"),
+        ],
+    );
+    let body = Bytes::from_static(
+        b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>e1</ETag></Part></CompleteMultipartUpload>",
+    );
+    let p = r2_plan(g.plan_with_body(&h, &ctx(), body));
+    let R2Call::CompleteMultipart { conditions, .. } = &p.call else {
+        panic!("{:?}", p.call)
+    };
+    assert_eq!(
+        *conditions,
+        Conditions {
+            if_none_match: vec!["*".into()],
+            ..Conditions::default()
+        }
+    );
+    assert!(!conditions.hold_for_write(&object("p/big", 1)));
+    let if_match = Conditions {
+        if_match: vec!["abc".into()],
+        ..Conditions::default()
+    };
+    assert!(if_match.hold_for_write(&object("p/big", 1)));
+    assert_eq!(
+        p.respond(R2Outcome::PreconditionFailed).status(),
+        StatusCode::PRECONDITION_FAILED
+    );
+    assert_eq!(
+        p.respond(R2Outcome::Missing).status(),
+        StatusCode::NOT_FOUND
     );
 }
 
@@ -766,6 +808,99 @@ fn a_copy_within_one_binding_reads_the_source_and_renders_copy_object_result() {
         &ctx(),
     ) else {
         panic!()
+    };
+    assert_eq!(r.status(), StatusCode::NOT_IMPLEMENTED);
+}
+
+#[test]
+fn an_upload_part_copy_reads_the_source_range_into_the_part() {
+    let p = plan_of(&signed(
+        Method::PUT,
+        "/pub/dst?partNumber=3&uploadId=U1",
+        &[
+            ("x-amz-copy-source", "/other/src%20file"),
+            ("x-amz-copy-source-range", "bytes=5-14"),
+            ("x-amz-copy-source-if-match", "\"abc\""),
+        ],
+    ));
+    assert_eq!(
+        p.call,
+        R2Call::UploadPartCopy {
+            source_key: "src file".into(),
+            key: "p/dst".into(),
+            upload_id: "U1".into(),
+            part_number: 3,
+            range: Some((5, 10)),
+            source_conditions: Conditions {
+                if_match: vec!["abc".into()],
+                ..Conditions::default()
+            },
+        }
+    );
+    let ok = p.respond(R2Outcome::Part {
+        etag: "0123abcd".into(),
+    });
+    let text = body_text(&ok);
+    assert!(
+        text.contains("<CopyPartResult")
+            && text.contains("<ETag>&quot;0123abcd&quot;</ETag>")
+            && text.contains("<LastModified>2023-11-14T22:13:20.000Z</LastModified>"),
+        "{text}"
+    );
+    assert_eq!(
+        p.respond(R2Outcome::Missing).status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        p.respond(R2Outcome::PreconditionFailed).status(),
+        StatusCode::PRECONDITION_FAILED
+    );
+    let bad = p.respond(R2Outcome::InvalidCopyRange { size: 8 });
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(body_text(&bad).contains("<Code>InvalidArgument</Code>"));
+    let thrown = p.failed("get: The requested range is not satisfiable (10039)");
+    assert!(body_text(&thrown).contains("<Code>InvalidArgument</Code>"));
+}
+
+#[test]
+fn copy_source_ranges_must_be_bytes_first_last() {
+    assert_eq!(parse_copy_range("bytes=0-0").unwrap(), (0, 1));
+    assert_eq!(parse_copy_range(" bytes=10-19 ").unwrap(), (10, 10));
+    for bad in [
+        "0-5",
+        "bytes=5-",
+        "bytes=-5",
+        "bytes=9-3",
+        "bytes=a-b",
+        "bytes=0-1,2-3",
+        "",
+    ] {
+        let err = parse_copy_range(bad).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidArgument, "{bad}");
+    }
+    let Plan::Respond(r) = gateway().plan(
+        &signed(
+            Method::PUT,
+            "/pub/dst?partNumber=1&uploadId=U",
+            &[
+                ("x-amz-copy-source", "/other/src"),
+                ("x-amz-copy-source-range", "bytes=5-"),
+            ],
+        ),
+        &ctx(),
+    ) else {
+        panic!("a bad range is answered directly")
+    };
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let Plan::Respond(r) = gateway().plan(
+        &signed(
+            Method::PUT,
+            "/pub/dst?partNumber=1&uploadId=U",
+            &[("x-amz-copy-source", "/elsewhere/src")],
+        ),
+        &ctx(),
+    ) else {
+        panic!("a source on another binding is answered directly")
     };
     assert_eq!(r.status(), StatusCode::NOT_IMPLEMENTED);
 }
