@@ -32,6 +32,7 @@ use crate::pathmap::{self, ClientView, Marker, PathMap};
 use crate::payload::BodyCheck;
 pub use crate::payload::PayloadVerifier;
 use crate::policy::{self, Action, Identity};
+use crate::post::{FormBody, FormReader, PostAnswer};
 use crate::s3::error::push_escaped;
 pub use crate::s3::request::RequestHead;
 use crate::s3::request::{self, Operation, S3Request};
@@ -42,6 +43,7 @@ use crate::sts::token::SessionKeys;
 use crate::time::Timestamp;
 
 pub mod copy;
+mod post;
 mod sts;
 
 pub use copy::{CopyEvent, CopyStep, StreamedCopy};
@@ -90,6 +92,11 @@ pub enum Plan {
     },
     /// One call on an R2 binding (`backend_type = "r2"`), then [`R2Plan::respond`].
     R2(Box<R2Plan>),
+    /// A browser form upload (POST Object): feed the body's first chunks to the reader until
+    /// [`FormReader::push`] returns true (or call [`FormReader::end`] / [`FormReader::broken`]
+    /// when the body ends or fails first), then call [`Gateway::plan_with_form`] and stream the
+    /// REST of the same body as the resulting plan says: the reader keeps what it took.
+    NeedForm(Box<FormReader>),
     /// A copy between backends that cannot copy server-side, streamed through the gateway:
     /// run its steps ([`StreamedCopy::start`], [`StreamedCopy::advance`]).
     Copy(Box<StreamedCopy>),
@@ -129,6 +136,9 @@ pub enum ForwardBody {
     /// Stream it through a [`ChecksumCheck`] (`x-amz-checksum-*` header), after its inner check:
     /// the last bytes are held back until the checksum matched.
     Checked(ChecksumCheck),
+    /// The rest of a POST form body (after what [`Plan::NeedForm`] read) through a [`FormBody`]:
+    /// the file's bytes only, the last held back until the body closed as announced.
+    Form(FormBody),
 }
 
 impl ForwardBody {
@@ -140,6 +150,7 @@ impl ForwardBody {
             ForwardBody::Verify(v) => Some(Box::new(v)),
             ForwardBody::Decode(d) => Some(Box::new(d)),
             ForwardBody::Checked(c) => Some(Box::new(c)),
+            ForwardBody::Form(f) => Some(Box::new(f)),
             ForwardBody::Empty | ForwardBody::Stream | ForwardBody::Bytes(_) => None,
         }
     }
@@ -153,6 +164,7 @@ impl ForwardBody {
             ForwardBody::Stream => checksum::Inner::Plain,
             ForwardBody::Verify(v) => checksum::Inner::Verify(v),
             ForwardBody::Decode(d) => checksum::Inner::Decode(Box::new(d)),
+            ForwardBody::Form(f) => checksum::Inner::Form(Box::new(f)),
             other => return Ok(other),
         };
         Ok(ForwardBody::Checked(ChecksumCheck::new(
@@ -196,6 +208,8 @@ pub(crate) struct Finish {
     passthrough: bool,
     /// The CORS headers of the answer (buckets with CORS rules).
     cors: Option<CorsHeaders>,
+    /// A POST Object upload: how its success is answered.
+    post: Option<PostAnswer>,
 }
 
 /// Largest backend XML document we buffer for rewriting (a 1000-key listing is ~350 KiB).
@@ -321,23 +335,37 @@ impl Gateway {
 
     /// Plans one request. Never panics on request data.
     pub fn plan(&self, head: &RequestHead, ctx: &RequestContext) -> Plan {
-        self.plan_inner(head, ctx, None)
+        self.plan_inner(head, ctx, Given::Nothing)
     }
 
     /// Plans a request whose body was read because [`Plan::NeedBody`] asked for it.
     pub fn plan_with_body(&self, head: &RequestHead, ctx: &RequestContext, body: Bytes) -> Plan {
-        self.plan_inner(head, ctx, Some(body))
+        self.plan_inner(head, ctx, Given::Body(body))
     }
 
-    fn plan_inner(&self, head: &RequestHead, ctx: &RequestContext, body: Option<Bytes>) -> Plan {
+    /// Plans a POST form upload once the runtime fed [`Plan::NeedForm`]'s reader.
+    pub fn plan_with_form(
+        &self,
+        head: &RequestHead,
+        ctx: &RequestContext,
+        form: FormReader,
+    ) -> Plan {
+        self.plan_inner(head, ctx, Given::Form(form))
+    }
+
+    fn plan_inner(&self, head: &RequestHead, ctx: &RequestContext, given: Given) -> Plan {
         if head.method == Method::OPTIONS {
             return Plan::Respond(self.preflight(head, ctx));
         }
         if sts::is_sts(head) {
-            let plan = self.plan_sts(head, ctx, body.as_deref());
+            let body = match &given {
+                Given::Body(b) => Some(&b[..]),
+                _ => None,
+            };
+            let plan = self.plan_sts(head, ctx, body);
             return self.with_sts_cors(head, plan);
         }
-        let plan = match self.try_plan(head, ctx, body) {
+        let plan = match self.try_plan(head, ctx, given) {
             Ok(plan) => plan,
             Err(err) => {
                 log::debug!(
@@ -377,7 +405,13 @@ impl Gateway {
     /// never sign preflights); it never reaches the backend.
     fn preflight(&self, head: &RequestHead, ctx: &RequestContext) -> Response<Bytes> {
         let none = BucketCors::default();
-        let cors = if sts::is_sts_preflight(head) {
+        // `POST /` on a virtual-hosted bucket is a form upload (POST Object), not STS.
+        let host_bucket = self
+            .options
+            .virtual_host_domain
+            .as_deref()
+            .and_then(|d| request::bucket_from_host(&head.headers, d));
+        let cors = if host_bucket.is_none() && sts::is_sts_preflight(head) {
             &self.sts_cors
         } else {
             self.bucket_cors(head).unwrap_or(&none)
@@ -401,10 +435,21 @@ impl Gateway {
         &self,
         head: &RequestHead,
         ctx: &RequestContext,
-        body: Option<Bytes>,
+        given: Given,
     ) -> Result<Plan, S3Error> {
         let req = request::parse(head, self.options.virtual_host_domain.as_deref())?;
-        let resource = req.resource();
+        // A form upload carries its authentication in the body.
+        if req.operation == Operation::PostObject {
+            let form = match given {
+                Given::Form(f) => Some(f),
+                _ => None,
+            };
+            return self.plan_post(head, &req, ctx, form);
+        }
+        let body = match given {
+            Given::Body(b) => Some(b),
+            _ => None,
+        };
         let authed = auth::authenticate(
             head,
             &req,
@@ -416,14 +461,27 @@ impl Gateway {
             &self.signing_keys,
             ctx.now,
         )
-        .map_err(|e| e.with_resource(resource.clone()))?;
+        .map_err(|e| e.with_resource(req.resource()))?;
+        self.plan_authenticated(head, &req, &authed, ctx, body)
+    }
+
+    /// The pipeline after authentication: bucket lookup, authorization, backend planning.
+    fn plan_authenticated(
+        &self,
+        head: &RequestHead,
+        req: &S3Request,
+        authed: &auth::Authenticated,
+        ctx: &RequestContext,
+        body: Option<Bytes>,
+    ) -> Result<Plan, S3Error> {
+        let resource = req.resource();
         let identity = &authed.identity;
 
         if req.operation == Operation::ListBuckets {
             return Ok(self.list_buckets(identity, ctx));
         }
         // Path mapping, once the signature is checked over the path as sent.
-        let (req, view) = match self.map_request(head, req, identity, ctx, body.as_ref())? {
+        let (req, view) = match self.map_request(head, req.clone(), identity, ctx, body.as_ref())? {
             Mapped::Plain(req) => (req, None),
             Mapped::View(req, view) => (req, Some(view)),
             Mapped::Respond(plan) => return Ok(plan),
@@ -521,7 +579,7 @@ impl Gateway {
                 return r2::plan(R2Input {
                     head,
                     req: &req,
-                    authed: &authed,
+                    authed,
                     bucket,
                     binding,
                     client_bucket: name,
@@ -1064,6 +1122,16 @@ fn no_such_product(view: &ClientView, resource: &str) -> S3Error {
     .with_detail("BucketName", &view.bucket)
 }
 
+/// What the runtime read for a plan that asked for it.
+enum Given {
+    /// Nothing (the first call).
+    Nothing,
+    /// The whole body ([`Plan::NeedBody`]).
+    Body(Bytes),
+    /// A form's preamble ([`Plan::NeedForm`]).
+    Form(FormReader),
+}
+
 /// Attaches a request's CORS headers to its plan: set now on a direct answer, carried by a
 /// forward or an R2 plan to every response it may produce. Runtimes need not know.
 fn with_cors(plan: Plan, cors: Option<CorsHeaders>) -> Plan {
@@ -1088,7 +1156,7 @@ fn with_cors(plan: Plan, cors: Option<CorsHeaders>) -> Plan {
             Plan::Copy(copy)
         }
         // Planned again once the body (or the issuer's keys) is in.
-        p @ (Plan::NeedBody { .. } | Plan::NeedJwks { .. }) => p,
+        p @ (Plan::NeedBody { .. } | Plan::NeedJwks { .. } | Plan::NeedForm(_)) => p,
     }
 }
 
@@ -1598,6 +1666,7 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
             delete_errors: extra.delete_errors,
             passthrough: backend_bucket.is_some(),
             cors: None,
+            post: None,
         },
     })
 }
@@ -1693,11 +1762,15 @@ impl Forward {
         if self.method == Method::HEAD || status == StatusCode::NOT_MODIFIED {
             ResponseMode::Stream
         } else if status.is_success() {
-            match self.finish.rewrite {
-                Some(_) => ResponseMode::Buffer {
+            match (&self.finish.rewrite, &self.finish.post) {
+                (Some(_), _) => ResponseMode::Buffer {
                     limit: MAX_REWRITE_BODY,
                 },
-                None => ResponseMode::Stream,
+                // The PUT's (empty) answer becomes the POST's.
+                (None, Some(_)) => ResponseMode::Buffer {
+                    limit: MAX_ERROR_BODY,
+                },
+                (None, None) => ResponseMode::Stream,
             }
         } else if status.is_client_error() || status.is_server_error() {
             ResponseMode::Buffer {
@@ -1752,6 +1825,18 @@ impl Forward {
         timing: Timing,
     ) -> Response<Bytes> {
         if status.is_success() {
+            if let Some(post) = &self.finish.post {
+                let etag = headers
+                    .get(http::header::ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                let mut resp = post.respond(etag, &self.request_id);
+                add_server_timing(resp.headers_mut(), timing);
+                if let Some(cors) = &self.finish.cors {
+                    cors.apply(resp.headers_mut());
+                }
+                return resp;
+            }
             if let Some(rw) = &self.finish.rewrite {
                 // CompleteMultipartUpload may answer 200 with an <Error> document.
                 if let Some((code, message)) = xml::parse_error_xml(&body) {

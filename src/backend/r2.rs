@@ -27,6 +27,7 @@ use crate::gateway::{error_response, CorsHeaders, ForwardBody, Plan, RequestCont
 use crate::pathmap::ClientView;
 use crate::payload::PayloadVerifier;
 use crate::policy::Identity;
+use crate::post::PostAnswer;
 use crate::s3::error::push_escaped;
 use crate::s3::request::{Operation, S3Request};
 use crate::s3::xml::{self, url_encode_key, XmlRewrite, S3_NS};
@@ -312,6 +313,8 @@ pub struct R2Plan {
     /// A path-mapped bucket: its XML answers are rendered in the config bucket's namespace,
     /// then mapped into the client's (see [`crate::pathmap`]).
     namespace: Option<Namespace>,
+    /// A POST Object upload: how its success is answered.
+    pub(crate) post: Option<PostAnswer>,
 }
 
 /// The client's namespace of a path-mapped R2 bucket.
@@ -624,6 +627,7 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
         }),
         render,
         cors: None,
+        post: None,
     })))
 }
 
@@ -1374,6 +1378,9 @@ impl R2Plan {
                 }
             }
             (R2Call::Put { .. }, R2Outcome::Put(meta)) => {
+                if let Some(post) = &self.post {
+                    return post.respond(&quoted_etag(&meta), rid);
+                }
                 let mut resp = base_response(StatusCode::OK, Bytes::new(), rid);
                 set(resp.headers_mut(), http::header::ETAG, &quoted_etag(&meta));
                 resp

@@ -196,7 +196,7 @@ CORS_ALLOWED_ORIGIN = f"http://{CORS_ALLOWED_HOST}:*"
 CORS_STRICT_RULES = [{
     "id": "one-origin",
     "allowed_origins": [CORS_ALLOWED_ORIGIN],
-    "allowed_methods": ["GET", "HEAD", "PUT"],
+    "allowed_methods": ["GET", "HEAD", "PUT", "POST"],
     "allowed_headers": ["x-amz-*", "Content-Type", "Range"],
     "expose_headers": ["ETag", "Content-Range", "x-amz-meta-*"],
     "max_age_seconds": 600,
