@@ -20,7 +20,7 @@ use crate::auth::sigv4::SigningKeyCache;
 use crate::auth::{self, AuthSettings, ChunkSigning, PayloadMode};
 use crate::backend::r2::{self, R2Input};
 pub use crate::backend::r2::{
-    Conditions, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range,
+    Conditions, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range, R2Records,
 };
 use crate::backend::s3::{copy_header, set_header, BackendRequest, S3Backend};
 use crate::checksum::{self, ChecksumCheck};
@@ -789,6 +789,9 @@ impl Gateway {
                 ))
             }
             Err(e) => return Err(S3Error::internal(e.clone())),
+        }
+        if r2::is_reserved(&src_key) {
+            return Err(r2::reserved_key_error());
         }
         let src_prefix = src_bucket.backend_prefix.as_deref().unwrap_or("");
         Ok(format!("{src_prefix}{src_key}"))

@@ -318,6 +318,9 @@ def gateway_config(seaweed, issuer_url=None):
              "backend_options": {"binding": "DATA"}},
             {"name": "r2-prefixed", "backend_type": "r2", "backend_prefix": PREFIX,
              "backend_options": {"binding": "DATA"}},
+            # The whole DATA binding: lets tests see the gateway's multipart records of `r2`
+            # (under r2/.multistore/, reserved only inside `r2`).
+            {"name": "r2-root", "backend_type": "r2", "backend_options": {"binding": "DATA"}},
             # Pass-through: any pt-* name is the backend bucket of the same name.
             {"name": "pt-*", "backend_type": "s3", "backend_options": {
                 "endpoint": seaweed.endpoint, "region": "us-east-1",
