@@ -10,6 +10,7 @@ use sha1::Digest as _;
 
 use crate::chunked::SignedChunkDecoder;
 use crate::payload::{BodyCheck, PayloadVerifier};
+use crate::post::FormBody;
 use crate::s3::{ErrorCode, S3Error};
 
 const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
@@ -177,6 +178,8 @@ pub enum Inner {
     Verify(PayloadVerifier),
     /// aws-chunked framing (the checksum is over the decoded bytes).
     Decode(Box<SignedChunkDecoder>),
+    /// A POST form body (the checksum is over the file's bytes).
+    Form(Box<FormBody>),
 }
 
 /// A [`BodyCheck`] that verifies a header checksum over the (decoded) body: the last bytes are
@@ -217,6 +220,7 @@ impl BodyCheck for ChecksumCheck {
             Inner::Plain => Some(chunk),
             Inner::Verify(v) => v.push(chunk)?,
             Inner::Decode(d) => d.as_mut().push(chunk)?,
+            Inner::Form(f) => f.as_mut().push(chunk)?,
         };
         Ok(self.take(out))
     }
@@ -226,6 +230,7 @@ impl BodyCheck for ChecksumCheck {
             Inner::Plain => None,
             Inner::Verify(v) => v.finish()?,
             Inner::Decode(d) => d.as_mut().finish()?,
+            Inner::Form(f) => f.as_mut().finish()?,
         };
         let before = self.take(last);
         let actual = self

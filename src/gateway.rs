@@ -21,7 +21,7 @@ use crate::auth::sigv4::SigningKeyCache;
 use crate::auth::{self, AuthSettings, ChunkSigning, PayloadMode};
 use crate::backend::r2::{self, R2Input};
 pub use crate::backend::r2::{
-    Conditions, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range,
+    Conditions, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range, R2Records,
 };
 use crate::backend::s3::{copy_header, set_header, BackendRequest, S3Backend};
 use crate::checksum::{self, ChecksumCheck};
@@ -35,6 +35,7 @@ use crate::pathmap::{self, ClientView, Marker, PathMap};
 use crate::payload::BodyCheck;
 pub use crate::payload::PayloadVerifier;
 use crate::policy::{self, Action, Identity};
+use crate::post::{FormBody, FormReader, PostAnswer};
 use crate::s3::error::push_escaped;
 pub use crate::s3::request::RequestHead;
 use crate::s3::request::{self, Operation, S3Request};
@@ -46,6 +47,7 @@ use crate::time::Timestamp;
 
 pub mod copy;
 mod federation;
+mod post;
 mod sts;
 
 pub use copy::{CopyEvent, CopyStep, StreamedCopy};
@@ -102,6 +104,11 @@ pub enum Plan {
     /// (cached by `key`, or exchanged with [`Gateway::credential_exchange`]; see
     /// [`crate::oidc::federation`]) and call [`Gateway::plan_with_credentials`].
     NeedBackendCredentials(Box<CredentialsNeeded>),
+    /// A browser form upload (POST Object): feed the body's first chunks to the reader until
+    /// [`FormReader::push`] returns true (or call [`FormReader::end`] / [`FormReader::broken`]
+    /// when the body ends or fails first), then call [`Gateway::plan_with_form`] and stream the
+    /// REST of the same body as the resulting plan says: the reader keeps what it took.
+    NeedForm(Box<FormReader>),
     /// A copy between backends that cannot copy server-side, streamed through the gateway:
     /// run its steps ([`StreamedCopy::start`], [`StreamedCopy::advance`]).
     Copy(Box<StreamedCopy>),
@@ -141,6 +148,9 @@ pub enum ForwardBody {
     /// Stream it through a [`ChecksumCheck`] (`x-amz-checksum-*` header), after its inner check:
     /// the last bytes are held back until the checksum matched.
     Checked(ChecksumCheck),
+    /// The rest of a POST form body (after what [`Plan::NeedForm`] read) through a [`FormBody`]:
+    /// the file's bytes only, the last held back until the body closed as announced.
+    Form(FormBody),
 }
 
 impl ForwardBody {
@@ -152,6 +162,7 @@ impl ForwardBody {
             ForwardBody::Verify(v) => Some(Box::new(v)),
             ForwardBody::Decode(d) => Some(Box::new(d)),
             ForwardBody::Checked(c) => Some(Box::new(c)),
+            ForwardBody::Form(f) => Some(Box::new(f)),
             ForwardBody::Empty | ForwardBody::Stream | ForwardBody::Bytes(_) => None,
         }
     }
@@ -165,6 +176,7 @@ impl ForwardBody {
             ForwardBody::Stream => checksum::Inner::Plain,
             ForwardBody::Verify(v) => checksum::Inner::Verify(v),
             ForwardBody::Decode(d) => checksum::Inner::Decode(Box::new(d)),
+            ForwardBody::Form(f) => checksum::Inner::Form(Box::new(f)),
             other => return Ok(other),
         };
         Ok(ForwardBody::Checked(ChecksumCheck::new(
@@ -208,6 +220,8 @@ pub(crate) struct Finish {
     passthrough: bool,
     /// The CORS headers of the answer (buckets with CORS rules).
     cors: Option<CorsHeaders>,
+    /// A POST Object upload: how its success is answered.
+    post: Option<PostAnswer>,
 }
 
 /// Largest backend XML document we buffer for rewriting (a 1000-key listing is ~350 KiB).
@@ -333,12 +347,22 @@ impl Gateway {
 
     /// Plans one request. Never panics on request data.
     pub fn plan(&self, head: &RequestHead, ctx: &RequestContext) -> Plan {
-        self.plan_inner(head, ctx, None, None)
+        self.plan_inner(head, ctx, Given::Nothing, None)
     }
 
     /// Plans a request whose body was read because [`Plan::NeedBody`] asked for it.
     pub fn plan_with_body(&self, head: &RequestHead, ctx: &RequestContext, body: Bytes) -> Plan {
-        self.plan_inner(head, ctx, Some(body), None)
+        self.plan_inner(head, ctx, Given::Body(body), None)
+    }
+
+    /// Plans a POST form upload once the runtime fed [`Plan::NeedForm`]'s reader.
+    pub fn plan_with_form(
+        &self,
+        head: &RequestHead,
+        ctx: &RequestContext,
+        form: FormReader,
+    ) -> Plan {
+        self.plan_inner(head, ctx, Given::Form(form), None)
     }
 
     /// Plans a request whose backend credentials [`Plan::NeedBackendCredentials`] asked for:
@@ -351,14 +375,15 @@ impl Gateway {
         body: Option<Bytes>,
         credentials: Result<&TemporaryCredentials, &ExchangeError>,
     ) -> Plan {
-        self.plan_inner(head, ctx, body, Some(credentials))
+        let given = body.map_or(Given::Nothing, Given::Body);
+        self.plan_inner(head, ctx, given, Some(credentials))
     }
 
     fn plan_inner(
         &self,
         head: &RequestHead,
         ctx: &RequestContext,
-        body: Option<Bytes>,
+        given: Given,
         credentials: Option<Result<&TemporaryCredentials, &ExchangeError>>,
     ) -> Plan {
         if head.method == Method::OPTIONS {
@@ -368,10 +393,14 @@ impl Gateway {
             return Plan::Respond(resp);
         }
         if sts::is_sts(head) {
-            let plan = self.plan_sts(head, ctx, body.as_deref());
+            let body = match &given {
+                Given::Body(b) => Some(&b[..]),
+                _ => None,
+            };
+            let plan = self.plan_sts(head, ctx, body);
             return self.with_sts_cors(head, plan);
         }
-        let plan = match self.try_plan(head, ctx, body, credentials) {
+        let plan = match self.try_plan(head, ctx, given, credentials) {
             Ok(plan) => plan,
             Err(err) => {
                 log::debug!(
@@ -411,7 +440,13 @@ impl Gateway {
     /// never sign preflights); it never reaches the backend.
     fn preflight(&self, head: &RequestHead, ctx: &RequestContext) -> Response<Bytes> {
         let none = BucketCors::default();
-        let cors = if sts::is_sts_preflight(head) {
+        // `POST /` on a virtual-hosted bucket is a form upload (POST Object), not STS.
+        let host_bucket = self
+            .options
+            .virtual_host_domain
+            .as_deref()
+            .and_then(|d| request::bucket_from_host(&head.headers, d));
+        let cors = if host_bucket.is_none() && sts::is_sts_preflight(head) {
             &self.sts_cors
         } else {
             self.bucket_cors(head).unwrap_or(&none)
@@ -435,11 +470,22 @@ impl Gateway {
         &self,
         head: &RequestHead,
         ctx: &RequestContext,
-        body: Option<Bytes>,
+        given: Given,
         credentials: Option<Result<&TemporaryCredentials, &ExchangeError>>,
     ) -> Result<Plan, S3Error> {
         let req = request::parse(head, self.options.virtual_host_domain.as_deref())?;
-        let resource = req.resource();
+        // A form upload carries its authentication in the body.
+        if req.operation == Operation::PostObject {
+            let form = match given {
+                Given::Form(f) => Some(f),
+                _ => None,
+            };
+            return self.plan_post(head, &req, ctx, form);
+        }
+        let body = match given {
+            Given::Body(b) => Some(b),
+            _ => None,
+        };
         let authed = auth::authenticate(
             head,
             &req,
@@ -451,14 +497,28 @@ impl Gateway {
             &self.signing_keys,
             ctx.now,
         )
-        .map_err(|e| e.with_resource(resource.clone()))?;
+        .map_err(|e| e.with_resource(req.resource()))?;
+        self.plan_authenticated(head, &req, &authed, ctx, body, credentials)
+    }
+
+    /// The pipeline after authentication: bucket lookup, authorization, backend planning.
+    fn plan_authenticated(
+        &self,
+        head: &RequestHead,
+        req: &S3Request,
+        authed: &auth::Authenticated,
+        ctx: &RequestContext,
+        body: Option<Bytes>,
+        credentials: Option<Result<&TemporaryCredentials, &ExchangeError>>,
+    ) -> Result<Plan, S3Error> {
+        let resource = req.resource();
         let identity = &authed.identity;
 
         if req.operation == Operation::ListBuckets {
             return Ok(self.list_buckets(identity, ctx));
         }
         // Path mapping, once the signature is checked over the path as sent.
-        let (req, view) = match self.map_request(head, req, identity, ctx, body.as_ref())? {
+        let (req, view) = match self.map_request(head, req.clone(), identity, ctx, body.as_ref())? {
             Mapped::Plain(req) => (req, None),
             Mapped::View(req, view) => (req, Some(view)),
             Mapped::Respond(plan) => return Ok(plan),
@@ -556,7 +616,7 @@ impl Gateway {
                 return r2::plan(R2Input {
                     head,
                     req: &req,
-                    authed: &authed,
+                    authed,
                     bucket,
                     binding,
                     client_bucket: name,
@@ -783,6 +843,9 @@ impl Gateway {
                 ))
             }
             Err(e) => return Err(S3Error::internal(e.clone())),
+        }
+        if r2::is_reserved(&src_key) {
+            return Err(r2::reserved_key_error());
         }
         let src_prefix = src_bucket.backend_prefix.as_deref().unwrap_or("");
         Ok(format!("{src_prefix}{src_key}"))
@@ -1116,6 +1179,16 @@ fn no_such_product(view: &ClientView, resource: &str) -> S3Error {
     .with_detail("BucketName", &view.bucket)
 }
 
+/// What the runtime read for a plan that asked for it.
+enum Given {
+    /// Nothing (the first call).
+    Nothing,
+    /// The whole body ([`Plan::NeedBody`]).
+    Body(Bytes),
+    /// A form's preamble ([`Plan::NeedForm`]).
+    Form(FormReader),
+}
+
 /// Attaches a request's CORS headers to its plan: set now on a direct answer, carried by a
 /// forward or an R2 plan to every response it may produce. Runtimes need not know.
 fn with_cors(plan: Plan, cors: Option<CorsHeaders>) -> Plan {
@@ -1139,8 +1212,12 @@ fn with_cors(plan: Plan, cors: Option<CorsHeaders>) -> Plan {
             copy.cors = Some(cors);
             Plan::Copy(copy)
         }
-        // Planned again once the body, the issuer's keys or the backend credentials are in.
-        p @ (Plan::NeedBody { .. } | Plan::NeedJwks { .. } | Plan::NeedBackendCredentials(_)) => p,
+        // Planned again once the body, the form, the issuer's keys or the backend credentials
+        // are in.
+        p @ (Plan::NeedBody { .. }
+        | Plan::NeedJwks { .. }
+        | Plan::NeedForm(_)
+        | Plan::NeedBackendCredentials(_)) => p,
     }
 }
 
@@ -1654,6 +1731,7 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
             delete_errors: extra.delete_errors,
             passthrough: backend_bucket.is_some(),
             cors: None,
+            post: None,
         },
     })
 }
@@ -1749,11 +1827,15 @@ impl Forward {
         if self.method == Method::HEAD || status == StatusCode::NOT_MODIFIED {
             ResponseMode::Stream
         } else if status.is_success() {
-            match self.finish.rewrite {
-                Some(_) => ResponseMode::Buffer {
+            match (&self.finish.rewrite, &self.finish.post) {
+                (Some(_), _) => ResponseMode::Buffer {
                     limit: MAX_REWRITE_BODY,
                 },
-                None => ResponseMode::Stream,
+                // The PUT's (empty) answer becomes the POST's.
+                (None, Some(_)) => ResponseMode::Buffer {
+                    limit: MAX_ERROR_BODY,
+                },
+                (None, None) => ResponseMode::Stream,
             }
         } else if status.is_client_error() || status.is_server_error() {
             ResponseMode::Buffer {
@@ -1808,6 +1890,18 @@ impl Forward {
         timing: Timing,
     ) -> Response<Bytes> {
         if status.is_success() {
+            if let Some(post) = &self.finish.post {
+                let etag = headers
+                    .get(http::header::ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                let mut resp = post.respond(etag, &self.request_id);
+                add_server_timing(resp.headers_mut(), timing);
+                if let Some(cors) = &self.finish.cors {
+                    cors.apply(resp.headers_mut());
+                }
+                return resp;
+            }
             if let Some(rw) = &self.finish.rewrite {
                 // CompleteMultipartUpload may answer 200 with an <Error> document.
                 if let Some((code, message)) = xml::parse_error_xml(&body) {

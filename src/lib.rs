@@ -29,6 +29,7 @@ mod pathmap;
 pub mod payload;
 pub mod percent;
 pub mod policy;
+pub mod post;
 pub mod s3;
 pub mod sts;
 pub mod time;

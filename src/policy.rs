@@ -204,7 +204,7 @@ pub fn action_for(op: Operation) -> Action {
         Operation::DeleteBucket => Action::DeleteBucket,
         Operation::GetObject => Action::GetObject,
         Operation::HeadObject => Action::HeadObject,
-        Operation::PutObject | Operation::CopyObject => Action::PutObject,
+        Operation::PutObject | Operation::CopyObject | Operation::PostObject => Action::PutObject,
         Operation::DeleteObject | Operation::DeleteObjects => Action::DeleteObject,
         Operation::CreateMultipartUpload => Action::CreateMultipartUpload,
         Operation::UploadPart | Operation::UploadPartCopy => Action::UploadPart,

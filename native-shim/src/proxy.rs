@@ -150,6 +150,11 @@ impl Proxy {
                 }
             };
         }
+        if let Plan::NeedForm(reader) = plan {
+            plan =
+                self.gateway
+                    .plan_with_form(&head, &ctx, read_form(*reader, body.as_mut()).await);
+        }
         if let Plan::NeedJwks { issuer, .. } = &plan {
             let issuer = issuer.clone();
             plan = self.assume_role(&head, &ctx, &read, &issuer).await;
@@ -179,7 +184,10 @@ impl Proxy {
             Plan::Copy(copy) => self.copy(*copy, plan_time).await,
             // R2 bindings exist only inside a Worker.
             Plan::R2(r2) => full(r2.unsupported_runtime()),
-            Plan::NeedBody { .. } | Plan::NeedJwks { .. } | Plan::NeedBackendCredentials(_) => {
+            Plan::NeedBody { .. }
+            | Plan::NeedJwks { .. }
+            | Plan::NeedForm(_)
+            | Plan::NeedBackendCredentials(_) => {
                 let err = S3Error::internal("the gateway asked for the same input twice");
                 full(error_response(&head.method, &err, &ctx.request_id))
             }
@@ -399,6 +407,38 @@ impl Proxy {
             }
         }
     }
+}
+
+/// Feeds a POST form's first chunks to the core's reader until it has the fields before the
+/// file; the rest of `body` stays unread for the upload.
+async fn read_form(
+    mut reader: multistore::post::FormReader,
+    body: Option<&mut Incoming>,
+) -> multistore::post::FormReader {
+    let Some(body) = body else {
+        reader.end();
+        return reader;
+    };
+    loop {
+        match body.frame().await {
+            None => {
+                reader.end();
+                break;
+            }
+            Some(Err(e)) => {
+                reader.broken(&e.to_string());
+                break;
+            }
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    if reader.push(&data) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    reader
 }
 
 impl Proxy {

@@ -275,7 +275,7 @@ fn malformed(msg: impl Into<String>) -> S3Error {
     S3Error::new(ErrorCode::AuthorizationHeaderMalformed, msg)
 }
 
-fn parse_credential(
+pub(crate) fn parse_credential(
     cred: &str,
     err: fn(String) -> S3Error,
 ) -> Result<(String, String, String, String), S3Error> {

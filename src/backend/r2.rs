@@ -27,14 +27,18 @@ use crate::gateway::{error_response, CorsHeaders, ForwardBody, Plan, RequestCont
 use crate::pathmap::ClientView;
 use crate::payload::PayloadVerifier;
 use crate::policy::Identity;
+use crate::post::PostAnswer;
 use crate::s3::error::push_escaped;
 use crate::s3::request::{Operation, S3Request};
 use crate::s3::xml::{self, url_encode_key, XmlRewrite, S3_NS};
 use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
+mod records;
 #[cfg(test)]
 mod tests;
+
+pub use records::{is_reserved, reserved_key_error, RESERVED};
 
 /// A byte range to ask R2 for (`range` in `get` options).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,6 +218,50 @@ pub enum R2Call {
         /// `x-amz-copy-source-if-*`, as `onlyIf` of the source `get`.
         source_conditions: Conditions,
     },
+    /// ListParts from the gateway's records: `head(upload_record)`; `null` → `Missing`, else
+    /// `list({ prefix: parts_prefix, startAfter, limit, include: ["customMetadata"] })` →
+    /// `Listing`.
+    ListParts {
+        /// R2 key of the upload's record.
+        upload_record: String,
+        /// Prefix of its part records.
+        parts_prefix: String,
+        /// `startAfter` (the record of `part-number-marker`).
+        start_after: Option<String>,
+        /// `limit` (1..=1000).
+        limit: u32,
+    },
+    /// ListMultipartUploads from the gateway's records: `list({ prefix, startAfter, limit,
+    /// include: ["customMetadata"] })` → `Listing`.
+    ListUploads {
+        /// Prefix of the upload records.
+        prefix: String,
+        /// `startAfter`.
+        start_after: Option<String>,
+        /// `limit` (1..=1000).
+        limit: u32,
+    },
+}
+
+/// Bookkeeping to do after a successful binding call ([`R2Plan::records`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum R2Records {
+    /// `put(key, "", { customMetadata: custom })`: an upload's or a part's record. If it fails
+    /// the request fails (the client retries; a retried part replaces its record).
+    Put {
+        /// R2 key of the record.
+        key: String,
+        /// Its `customMetadata`.
+        custom: Vec<(String, String)>,
+    },
+    /// `delete(keys)`, then every key under `prefix` (`list` pages of 1000, each deleted):
+    /// an upload's records after Complete or Abort. Best effort: failures are only logged.
+    Clean {
+        /// Keys to delete.
+        keys: Vec<String>,
+        /// Prefix to empty.
+        prefix: String,
+    },
 }
 
 /// An R2 object's metadata as the runtime read it from an `R2Object` / `R2ObjectBody`.
@@ -280,6 +328,8 @@ pub enum R2Outcome {
     Part {
         /// The part's `etag`.
         etag: String,
+        /// Bytes written to the part.
+        size: u64,
     },
     /// UploadPartCopy: `x-amz-copy-source-range` ends past the source, of this size.
     InvalidCopyRange {
@@ -312,6 +362,8 @@ pub struct R2Plan {
     /// A path-mapped bucket: its XML answers are rendered in the config bucket's namespace,
     /// then mapped into the client's (see [`crate::pathmap`]).
     namespace: Option<Namespace>,
+    /// A POST Object upload: how its success is answered.
+    pub(crate) post: Option<PostAnswer>,
 }
 
 /// The client's namespace of a path-mapped R2 bucket.
@@ -342,6 +394,12 @@ struct Render {
     delete: Option<DeleteEcho>,
     /// The request's time (UploadPartCopy's `LastModified`).
     now: Timestamp,
+    /// ListParts parameters.
+    parts: Option<records::PartsEcho>,
+    /// ListMultipartUploads parameters.
+    uploads: Option<records::UploadsEcho>,
+    /// UploadPart's `x-amz-checksum-*` header `(algorithm, value)`, kept in its record.
+    checksum: Option<(String, String)>,
 }
 
 /// The request's listing parameters, echoed in the result.
@@ -415,6 +473,10 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
         now: ctx.now,
         ..Render::default()
     };
+    // The gateway's records are not the client's (a copy's source is checked by the gateway).
+    if is_reserved(&client_key) {
+        return Err(reserved_key_error());
+    }
     let mut upload = None;
     let call = match req.operation {
         Operation::GetObject | Operation::HeadObject => {
@@ -483,7 +545,7 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
                     limit: crate::gateway::MAX_DELETE_BODY,
                 });
             };
-            let set = crate::gateway::authorized_deletes(
+            let mut set = crate::gateway::authorized_deletes(
                 head,
                 &authed.payload,
                 &authed.identity,
@@ -492,6 +554,13 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
                 &body,
                 view.map_or("", |v| v.key_prefix.as_str()),
             )?;
+            let (refused, allowed): (Vec<_>, Vec<_>) =
+                set.allowed.into_iter().partition(|(k, _)| is_reserved(k));
+            set.allowed = allowed;
+            for (k, _) in refused {
+                let err = reserved_key_error();
+                set.errors.push((k, "InvalidArgument", err.message));
+            }
             let keys: Vec<String> = set
                 .allowed
                 .iter()
@@ -537,6 +606,7 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
         Operation::UploadPart => {
             let part_number = part_number(req)?;
             upload = Some(upload_body(head, authed)?);
+            render.checksum = header_checksum(h);
             R2Call::UploadPart {
                 key,
                 upload_id: upload_id(req)?,
@@ -584,14 +654,33 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
             upload_id: upload_id(req)?,
         },
         Operation::ListParts => {
-            return Err(S3Error::not_implemented(
-                "ListParts is not available on R2 buckets: the R2 binding cannot list the parts of an upload",
-            ))
+            let upload_id = upload_id(req)?;
+            let (start_after, limit, echo) = records::list_parts_params(req, prefix, &upload_id)?;
+            render.parts = Some(echo);
+            R2Call::ListParts {
+                upload_record: records::upload_record(prefix, &client_key, &upload_id),
+                parts_prefix: records::parts_prefix(prefix, &upload_id),
+                start_after,
+                limit,
+            }
         }
         Operation::ListMultipartUploads => {
-            return Err(S3Error::not_implemented(
-                "ListMultipartUploads is not available on R2 buckets: the R2 binding cannot list uploads",
-            ))
+            let (call, echo) = records::list_uploads_params(req, prefix)?;
+            let Some((list_prefix, start_after, limit)) = call else {
+                return Ok(Plan::Respond(records::list_uploads_response(
+                    client_bucket,
+                    prefix,
+                    &echo,
+                    &R2Listing::default(),
+                    &ctx.request_id,
+                )));
+            };
+            render.uploads = Some(echo);
+            R2Call::ListUploads {
+                prefix: list_prefix,
+                start_after,
+                limit,
+            }
         }
         other => {
             return Err(S3Error::not_implemented(format!(
@@ -624,6 +713,7 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
         }),
         render,
         cors: None,
+        post: None,
     })))
 }
 
@@ -678,6 +768,15 @@ fn upload_id(req: &S3Request) -> Result<String, S3Error> {
         Some(id) if !id.is_empty() => Ok(id.to_string()),
         _ => Err(S3Error::invalid_argument("the uploadId parameter is empty")),
     }
+}
+
+/// The `x-amz-checksum-*` header of an upload as `(algorithm, value)`, if any.
+fn header_checksum(h: &HeaderMap) -> Option<(String, String)> {
+    ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"]
+        .into_iter()
+        .find_map(|alg| {
+            header_str(h, &format!("x-amz-checksum-{alg}")).map(|v| (alg.to_string(), v))
+        })
 }
 
 /// The body of an upload and the length R2 receives, chosen as the S3 path chooses it.
@@ -1001,10 +1100,18 @@ fn list_call(
     } else {
         None
     };
-    let cursor = match &token {
+    let mut cursor = match &token {
         Some(t) => Some(unwrap_token(t)?),
         None => None,
     };
+    // Our own token (a listing that skipped the gateway's records): a start-after key.
+    let jump = cursor
+        .as_deref()
+        .and_then(|c| c.strip_prefix(JUMP))
+        .map(str::to_string);
+    if jump.is_some() {
+        cursor = None;
+    }
     let start_after = if v2 {
         req.query_param("start-after")
     } else {
@@ -1026,6 +1133,8 @@ fn list_call(
     // A cursor supersedes start-after, as a continuation token does in S3.
     let r2_start_after = if cursor.is_some() {
         None
+    } else if jump.is_some() {
+        jump
     } else {
         start_after.map(|m| {
             let mut m = format!("{prefix}{m}");
@@ -1086,6 +1195,9 @@ pub(crate) fn prefixes_listing(
     };
     Ok(listing_response(&render, &listing, v2, request_id))
 }
+
+/// Starts a continuation token that holds an R2 `startAfter` key instead of R2's cursor.
+const JUMP: char = '\u{0}';
 
 /// A V2 continuation token: R2's cursor, base64url so clients treat it as opaque.
 fn wrap_cursor(cursor: &str) -> String {
@@ -1180,19 +1292,32 @@ fn listing_response(
         }
     };
     let prefix = render.prefix.as_str();
-    // Keys outside the backend prefix, and its own folder marker, are not the client's.
+    // Keys outside the backend prefix, its own folder marker and the gateway's records are not
+    // the client's.
     let objects: Vec<(&str, &R2Object)> = listing
         .objects
         .iter()
         .filter_map(|o| o.key.strip_prefix(prefix).map(|k| (k, o)))
-        .filter(|(k, _)| !k.is_empty() || prefix.is_empty())
+        .filter(|(k, _)| (!k.is_empty() || prefix.is_empty()) && !is_reserved(k))
         .collect();
     let prefixes: Vec<&str> = listing
         .delimited_prefixes
         .iter()
         .filter_map(|p| p.strip_prefix(prefix))
-        .filter(|p| !p.is_empty())
+        .filter(|p| !p.is_empty() && !is_reserved(p))
         .collect();
+    // A truncated page that ended among the records: continue after all of them rather than
+    // page through records the client never sees.
+    let last_r2 = listing
+        .objects
+        .last()
+        .map(|o| o.key.as_str())
+        .max(listing.delimited_prefixes.last().map(String::as_str));
+    let skip_records = listing.truncated
+        && last_r2
+            .and_then(|k| k.strip_prefix(prefix))
+            .is_some_and(is_reserved);
+    let past_records = format!("{RESERVED}{}", char::MAX);
     let mut out = String::with_capacity(512 + objects.len() * 256);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"");
     out.push_str(S3_NS);
@@ -1240,7 +1365,14 @@ fn listing_response(
         "IsTruncated",
         if listing.truncated { "true" } else { "false" },
     );
-    if listing.truncated {
+    if skip_records {
+        if v2 {
+            let token = format!("{JUMP}{prefix}{past_records}");
+            leaf(&mut out, "NextContinuationToken", &wrap_cursor(&token));
+        } else {
+            leaf(&mut out, "NextMarker", &enc(&past_records));
+        }
+    } else if listing.truncated {
         if v2 {
             if let Some(c) = listing.cursor.as_deref().filter(|c| !c.is_empty()) {
                 leaf(&mut out, "NextContinuationToken", &wrap_cursor(c));
@@ -1310,7 +1442,61 @@ fn r2_error_code(message: &str) -> Option<ErrorCode> {
     }
 }
 
+fn no_such_upload() -> S3Error {
+    S3Error::new(
+        ErrorCode::NoSuchUpload,
+        "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed.",
+    )
+}
+
+/// R2's longest key, in bytes.
+const MAX_R2_KEY: usize = 1024;
+
 impl R2Plan {
+    /// The gateway's multipart records to write or delete after the binding call returned
+    /// `outcome` (see [`R2Records`]): an upload's record after CreateMultipartUpload, a part's
+    /// after UploadPart / UploadPartCopy, cleanup after Complete and Abort. None otherwise, and
+    /// for a record whose key would pass R2's 1024 bytes (a very long client key: that upload is
+    /// then not listed).
+    pub fn records(&self, outcome: &R2Outcome) -> Option<R2Records> {
+        let prefix = self.render.prefix.as_str();
+        let client_key = self.render.client_key.as_str();
+        let now_ms = self.render.now.0.saturating_mul(1000);
+        let put = |key: String, custom| {
+            (key.len() <= MAX_R2_KEY).then_some(R2Records::Put { key, custom })
+        };
+        match (&self.call, outcome) {
+            (R2Call::CreateMultipart { .. }, R2Outcome::Upload { upload_id }) => put(
+                records::upload_record(prefix, client_key, upload_id),
+                records::upload_meta(client_key, upload_id, now_ms),
+            ),
+            (
+                R2Call::UploadPart {
+                    upload_id,
+                    part_number,
+                    ..
+                }
+                | R2Call::UploadPartCopy {
+                    upload_id,
+                    part_number,
+                    ..
+                },
+                R2Outcome::Part { etag, size },
+            ) => put(
+                records::part_record(prefix, upload_id, *part_number),
+                records::part_meta(etag, *size, now_ms, self.render.checksum.as_ref()),
+            ),
+            (R2Call::CompleteMultipart { upload_id, .. }, R2Outcome::Completed(_))
+            | (R2Call::AbortMultipart { upload_id, .. }, R2Outcome::Aborted) => {
+                Some(R2Records::Clean {
+                    keys: vec![records::upload_record(prefix, client_key, upload_id)],
+                    prefix: records::parts_prefix(prefix, upload_id),
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// The S3 response for what the binding returned. For a [`R2Call::Get`] whose outcome was
     /// `Object { has_body: true }` a 200 or 206 answer comes with an empty body and the
     /// `Content-Length` of the bytes R2 returned: the runtime sends the object's body in its
@@ -1374,6 +1560,9 @@ impl R2Plan {
                 }
             }
             (R2Call::Put { .. }, R2Outcome::Put(meta)) => {
+                if let Some(post) = &self.post {
+                    return post.respond(&quoted_etag(&meta), rid);
+                }
                 let mut resp = base_response(StatusCode::OK, Bytes::new(), rid);
                 set(resp.headers_mut(), http::header::ETAG, &quoted_etag(&meta));
                 resp
@@ -1387,7 +1576,7 @@ impl R2Plan {
                     "Range specified is not valid for source object of size: {size}"
                 )))
             }
-            (R2Call::UploadPartCopy { .. }, R2Outcome::Part { etag }) => {
+            (R2Call::UploadPartCopy { .. }, R2Outcome::Part { etag, .. }) => {
                 let mut out = format!(
                     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CopyPartResult xmlns=\"{S3_NS}\"><LastModified>"
                 );
@@ -1431,7 +1620,7 @@ impl R2Plan {
                 out.push_str("</UploadId></InitiateMultipartUploadResult>");
                 xml_response(StatusCode::OK, out, rid)
             }
-            (R2Call::UploadPart { .. }, R2Outcome::Part { etag }) => {
+            (R2Call::UploadPart { .. }, R2Outcome::Part { etag, .. }) => {
                 let mut resp = base_response(StatusCode::OK, Bytes::new(), rid);
                 set(
                     resp.headers_mut(),
@@ -1463,6 +1652,26 @@ impl R2Plan {
             (R2Call::AbortMultipart { .. }, R2Outcome::Aborted) => {
                 base_response(StatusCode::NO_CONTENT, Bytes::new(), rid)
             }
+            (R2Call::ListParts { .. }, R2Outcome::Missing) => self.error(no_such_upload()),
+            (R2Call::ListParts { parts_prefix, .. }, R2Outcome::Listing(listing)) => {
+                records::list_parts_response(
+                    &self.render.client_bucket,
+                    &self.render.client_key,
+                    parts_prefix,
+                    self.render.parts.as_ref().unwrap_or(&Default::default()),
+                    &listing,
+                    rid,
+                )
+            }
+            (R2Call::ListUploads { .. }, R2Outcome::Listing(listing)) => {
+                records::list_uploads_response(
+                    &self.render.client_bucket,
+                    &self.render.prefix,
+                    self.render.uploads.as_ref().unwrap_or(&Default::default()),
+                    &listing,
+                    rid,
+                )
+            }
             (call, outcome) => {
                 log::warn!(
                     "request {rid}: the runtime answered {outcome:?} to an R2 {}",
@@ -1492,10 +1701,7 @@ impl R2Plan {
         let err = match r2_error_code(message) {
             Some(ErrorCode::PreconditionFailed) => return self.precondition_failed(None),
             Some(ErrorCode::NoSuchKey) => self.no_such_key(),
-            Some(ErrorCode::NoSuchUpload) => S3Error::new(
-                ErrorCode::NoSuchUpload,
-                "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed.",
-            ),
+            Some(ErrorCode::NoSuchUpload) => no_such_upload(),
             Some(ErrorCode::InvalidRange) if matches!(self.call, R2Call::UploadPartCopy { .. }) => {
                 S3Error::invalid_argument("Range specified is not valid for the source object")
             }
@@ -1667,5 +1873,7 @@ fn call_name(call: &R2Call) -> &'static str {
         R2Call::AbortMultipart { .. } => "abort",
         R2Call::Copy { .. } => "copy",
         R2Call::UploadPartCopy { .. } => "uploadPartCopy",
+        R2Call::ListParts { .. } => "listParts",
+        R2Call::ListUploads { .. } => "listUploads",
     }
 }

@@ -683,6 +683,7 @@ impl StreamedCopy {
                 delete_errors: Vec::new(),
                 passthrough: false,
                 cors: self.cors.clone(),
+                post: None,
             },
         }
     }

@@ -35,8 +35,9 @@ pub(super) fn is_sts(head: &RequestHead) -> bool {
 }
 
 /// Whether an `OPTIONS` request is the preflight of an STS call: to `/.sts`, or to `/` for a
-/// `POST` (the form SDKs send) or a `GET` naming the STS action. `/` serves nothing else that
-/// takes a POST, so the preflight need not see the (unsent) body.
+/// `POST` (the form SDKs send) or a `GET` naming the STS action. On the gateway's own host `/`
+/// serves nothing else that takes a POST, so the preflight need not see the (unsent) body; the
+/// caller rules out virtual-hosted buckets, whose `POST /` is a form upload.
 pub(super) fn is_sts_preflight(head: &RequestHead) -> bool {
     let path = head
         .target

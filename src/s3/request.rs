@@ -45,6 +45,8 @@ pub enum Operation {
     AbortMultipartUpload,
     ListParts,
     ListMultipartUploads,
+    /// A browser form upload (`POST /bucket` with `multipart/form-data`).
+    PostObject,
 }
 
 /// A parsed S3 request.
@@ -231,7 +233,7 @@ fn strip_authority(target: &str) -> &str {
 }
 
 /// The bucket of a `{bucket}.{domain}[:port]` Host header.
-fn bucket_from_host(headers: &HeaderMap, domain: &str) -> Option<String> {
+pub(crate) fn bucket_from_host(headers: &HeaderMap, domain: &str) -> Option<String> {
     let host = headers.get(http::header::HOST)?.to_str().ok()?;
     let host = match host.rsplit_once(':') {
         Some((h, port)) if !h.ends_with(']') && port.bytes().all(|b| b.is_ascii_digit()) => h,
@@ -282,6 +284,15 @@ fn parse_query(raw: &str) -> Result<Vec<(String, String)>, S3Error> {
         out.push((dec(k)?, dec(v)?));
     }
     Ok(out)
+}
+
+/// Whether the request body is `multipart/form-data` (a browser form upload).
+pub fn is_multipart_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("multipart/form-data"))
 }
 
 /// Chooses the operation. Anything S3 has that we do not implement is refused, never misrouted.
@@ -337,8 +348,14 @@ pub(crate) fn classify(head: &RequestHead, req: &S3Request) -> Result<Operation,
             Method::DELETE if has("uploads") || has("delete") => misplaced("uploads/delete"),
             Method::DELETE => Ok(Operation::DeleteBucket),
             Method::POST if has("delete") => Ok(Operation::DeleteObjects),
-            Method::POST => Err(S3Error::not_implemented(
-                "browser POST uploads are not implemented by this gateway",
+            Method::POST if is_multipart_form(&head.headers) => Ok(Operation::PostObject),
+            Method::POST => Err(S3Error::new(
+                ErrorCode::PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold",
+            )
+            .with_detail(
+                "Condition",
+                "Bucket POST must be of the enclosure-type multipart/form-data",
             )),
             _ => Err(S3Error::new(
                 ErrorCode::MethodNotAllowed,
@@ -478,7 +495,7 @@ mod tests {
             op(Method::GET, "/b?list-type=3"),
             Err(ErrorCode::InvalidArgument)
         );
-        assert_eq!(op(Method::POST, "/b"), Err(ErrorCode::NotImplemented));
+        assert_eq!(op(Method::POST, "/b"), Err(ErrorCode::PreconditionFailed));
     }
 
     #[test]

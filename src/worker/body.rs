@@ -226,6 +226,48 @@ pub async fn fetch_small(
     Ok((status, body))
 }
 
+/// Feeds a POST form's first chunks to the core's reader until it has the fields before the
+/// file, then releases the stream: the rest stays in it for the upload's pipe.
+pub async fn read_form(
+    mut form: crate::post::FormReader,
+    stream: Option<&web_sys::ReadableStream>,
+) -> crate::post::FormReader {
+    let Some(stream) = stream else {
+        form.end();
+        return form;
+    };
+    let reader: web_sys::ReadableStreamDefaultReader = match stream.get_reader().dyn_into() {
+        Ok(r) => r,
+        Err(e) => {
+            form.broken(&js::describe(&e));
+            return form;
+        }
+    };
+    loop {
+        let step = match JsFuture::from(reader.read()).await {
+            Ok(s) => s,
+            Err(e) => {
+                form.broken(&js::describe(&e));
+                break;
+            }
+        };
+        let done = Reflect::get(&step, &"done".into())
+            .ok()
+            .and_then(|d| d.as_bool())
+            .unwrap_or(true);
+        if done {
+            form.end();
+            break;
+        }
+        let value = Reflect::get(&step, &"value".into()).unwrap_or(JsValue::UNDEFINED);
+        if form.push(&js::chunk_bytes(&value)) {
+            break;
+        }
+    }
+    reader.release_lock();
+    form
+}
+
 /// The client broke off its body.
 pub fn incomplete_body(reason: &str) -> S3Error {
     S3Error::new(

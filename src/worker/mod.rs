@@ -207,6 +207,14 @@ async fn handle_inner(
             }
         };
     }
+    if let Plan::NeedForm(reader) = plan {
+        let reader = body::read_form(*reader, body.as_ref()).await;
+        plan = gateway.plan_with_form(&head, &rctx, reader);
+        if let (Plan::Respond(_), Some(stream)) = (&plan, &body) {
+            // Refused before the file: the rest of the body will not be read.
+            let _ = stream.cancel();
+        }
+    }
     if let Plan::NeedJwks { issuer, .. } = &plan {
         let issuer = issuer.clone();
         plan = sts::assume_role(&gateway, &head, &rctx, &read, &issuer).await;
@@ -235,7 +243,10 @@ async fn handle_inner(
         Plan::Forward(fwd) => forward(*fwd, body, plan_time).await,
         Plan::R2(plan) => r2::execute(*plan, env, body).await,
         Plan::Copy(copy) => copy_between(*copy, plan_time).await,
-        Plan::NeedBody { .. } | Plan::NeedJwks { .. } | Plan::NeedBackendCredentials(_) => {
+        Plan::NeedBody { .. }
+        | Plan::NeedJwks { .. }
+        | Plan::NeedForm(_)
+        | Plan::NeedBackendCredentials(_) => {
             let err = S3Error::internal("the gateway asked for the same input twice");
             to_js_response(error_response(&head.method, &err, request_id), None)
         }

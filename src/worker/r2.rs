@@ -12,6 +12,7 @@ use worker::Env;
 
 use crate::gateway::{
     Conditions, ForwardBody, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range,
+    R2Records,
 };
 
 use super::body::{self, Slot};
@@ -46,20 +47,102 @@ pub async fn execute(
         .as_ref()
         .and_then(|u| u.body.clone())
         .unwrap_or_else(|| JsValue::from_str(""));
-    let result = run(&plan.call, &bucket, upload_body).await;
+    let size = plan.content_length.unwrap_or(0);
+    let result = run(&plan.call, &bucket, upload_body, size).await;
     drop(upload);
     if let Some(err) = slot.borrow_mut().take() {
         return to_js_response(plan.refused(&err), None);
     }
     match result {
-        Ok((outcome, stream)) => to_js_response(plan.respond(outcome), stream),
+        Ok((outcome, stream)) => {
+            if let Err(e) = keep_records(&plan, &bucket, &outcome).await {
+                return to_js_response(plan.failed(&js::describe(&e)), None);
+            }
+            to_js_response(plan.respond(outcome), stream)
+        }
         Err(e) => to_js_response(plan.failed(&js::describe(&e)), None),
     }
 }
 
+/// Writes or deletes the gateway's multipart records the core asked for. A record that cannot
+/// be written fails the request; a cleanup that fails is only logged.
+async fn keep_records(plan: &R2Plan, bucket: &JsValue, outcome: &R2Outcome) -> Result<(), JsValue> {
+    match plan.records(outcome) {
+        None => Ok(()),
+        Some(R2Records::Put { key, custom }) => {
+            let opts = Object::new();
+            set(&opts, "customMetadata", &custom_js(&custom))?;
+            invoke(
+                bucket,
+                "put",
+                &[key.into(), JsValue::from_str(""), opts.into()],
+            )
+            .await?;
+            Ok(())
+        }
+        Some(R2Records::Clean { keys, prefix }) => {
+            if let Err(e) = clean(bucket, &keys, &prefix).await {
+                log::warn!(
+                    "request {}: cleaning multipart records under {prefix} failed: {}",
+                    plan.request_id,
+                    js::describe(&e)
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Deletes `keys` and everything under `prefix`, a page of 1000 at a time.
+async fn clean(bucket: &JsValue, keys: &[String], prefix: &str) -> Result<(), JsValue> {
+    let list: Array = keys.iter().map(JsValue::from).collect();
+    invoke(bucket, "delete", &[list.into()]).await?;
+    // At most 10,000 part records: 10 pages, and one to see that nothing is left.
+    for _ in 0..=10 {
+        let opts = Object::new();
+        set(&opts, "prefix", &prefix.into())?;
+        let page = listing_from(&invoke(bucket, "list", &[opts.into()]).await?);
+        if !page.objects.is_empty() {
+            let list: Array = page.objects.iter().map(|o| JsValue::from(&o.key)).collect();
+            invoke(bucket, "delete", &[list.into()]).await?;
+        }
+        // Deleted keys are gone from the next listing: start again until nothing is left.
+        if !page.truncated || page.objects.is_empty() {
+            return Ok(());
+        }
+    }
+    Err(JsValue::from_str(
+        "records were still listed after 11 rounds of deletes",
+    ))
+}
+
+/// `list` of gateway records, with their `customMetadata`.
+async fn list_records(
+    bucket: &JsValue,
+    prefix: &str,
+    start_after: Option<&String>,
+    limit: u32,
+) -> Result<Outcome, JsValue> {
+    let opts = Object::new();
+    set(&opts, "prefix", &prefix.into())?;
+    set(&opts, "limit", &limit.into())?;
+    if let Some(s) = start_after {
+        set(&opts, "startAfter", &s.into())?;
+    }
+    let include: Array = std::iter::once(JsValue::from_str("customMetadata")).collect();
+    set(&opts, "include", &include.into())?;
+    let listing = invoke(bucket, "list", &[opts.into()]).await?;
+    Ok((R2Outcome::Listing(listing_from(&listing)), None))
+}
+
 type Outcome = (R2Outcome, Option<web_sys::ReadableStream>);
 
-async fn run(call: &R2Call, bucket: &JsValue, upload: JsValue) -> Result<Outcome, JsValue> {
+async fn run(
+    call: &R2Call,
+    bucket: &JsValue,
+    upload: JsValue,
+    size: u64,
+) -> Result<Outcome, JsValue> {
     match call {
         R2Call::Get {
             key,
@@ -147,6 +230,7 @@ async fn run(call: &R2Call, bucket: &JsValue, upload: JsValue) -> Result<Outcome
             Ok((
                 R2Outcome::Part {
                     etag: string(&part, "etag"),
+                    size,
                 },
                 None,
             ))
@@ -189,6 +273,23 @@ async fn run(call: &R2Call, bucket: &JsValue, upload: JsValue) -> Result<Outcome
             replace,
             source_conditions,
         } => copy(bucket, source_key, key, replace.as_ref(), source_conditions).await,
+        R2Call::ListParts {
+            upload_record,
+            parts_prefix,
+            start_after,
+            limit,
+        } => {
+            let upload = invoke(bucket, "head", &[upload_record.into()]).await?;
+            if upload.is_null() || upload.is_undefined() {
+                return Ok((R2Outcome::Missing, None));
+            }
+            list_records(bucket, parts_prefix, start_after.as_ref(), *limit).await
+        }
+        R2Call::ListUploads {
+            prefix,
+            start_after,
+            limit,
+        } => list_records(bucket, prefix, start_after.as_ref(), *limit).await,
         R2Call::UploadPartCopy {
             source_key,
             key,
@@ -249,6 +350,7 @@ async fn upload_part_copy(
     Ok((
         R2Outcome::Part {
             etag: string(&part, "etag"),
+            size: length,
         },
         None,
     ))

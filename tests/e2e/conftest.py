@@ -216,7 +216,7 @@ CORS_ALLOWED_ORIGIN = f"http://{CORS_ALLOWED_HOST}:*"
 CORS_STRICT_RULES = [{
     "id": "one-origin",
     "allowed_origins": [CORS_ALLOWED_ORIGIN],
-    "allowed_methods": ["GET", "HEAD", "PUT"],
+    "allowed_methods": ["GET", "HEAD", "PUT", "POST"],
     "allowed_headers": ["x-amz-*", "Content-Type", "Range"],
     "expose_headers": ["ETag", "Content-Range", "x-amz-meta-*"],
     "max_age_seconds": 600,
@@ -422,6 +422,9 @@ def gateway_config(seaweed, issuer_url=None, federation=None):
              "backend_options": {"binding": "DATA"}},
             {"name": "r2-prefixed", "backend_type": "r2", "backend_prefix": PREFIX,
              "backend_options": {"binding": "DATA"}},
+            # The whole DATA binding: lets tests see the gateway's multipart records of `r2`
+            # (under r2/.multistore/, reserved only inside `r2`).
+            {"name": "r2-root", "backend_type": "r2", "backend_options": {"binding": "DATA"}},
             # Pass-through: any pt-* name is the backend bucket of the same name.
             {"name": "pt-*", "backend_type": "s3", "backend_options": {
                 "endpoint": seaweed.endpoint, "region": "us-east-1",

@@ -74,7 +74,7 @@ def test_list_buckets_shows_only_what_the_caller_may_use(s3):
     assert names(s3["reader"]) == ["cors-strict", "private", "public"]
     assert names(s3["admin"]) == ["cors-strict", "elsewhere", "fed", "fed-concurrent",
                                   "fed-sts-down", "fed-sts-refuses", "prefixed", "private",
-                                  "public", "r2", "r2-prefixed"]
+                                  "public", "r2", "r2-prefixed", "r2-root"]
 
 
 def test_head_bucket_and_get_bucket_location(s3):

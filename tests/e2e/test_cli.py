@@ -84,3 +84,20 @@ def test_cli_reports_access_denied_for_a_read_only_key(aws, tmp_path):
     f.write_text("x")
     p = aws("s3", "cp", str(f), "s3://private/denied.txt", identity="reader", check=False)
     assert p.returncode != 0 and "AccessDenied" in p.stderr
+
+
+def test_cp_of_a_multipart_file_to_an_r2_bucket(aws, gateway, tmp_path):
+    if gateway.runtime != "worker":
+        pytest.skip("R2 bindings exist only in the Worker")
+    src = tmp_path / "r2.bin"
+    src.write_bytes(os.urandom(20 << 20))  # 3 parts of aws-cli's 8 MiB
+    key = f"cli/{uuid.uuid4().hex[:8]}/r2.bin"
+    aws("s3", "cp", str(src), f"s3://r2/{key}")
+    head = aws("s3api", "head-object", "--bucket", "r2", "--key", key).stdout
+    assert '"ContentLength": 20971520' in head and '-3\\""' in head
+    out = tmp_path / "back.bin"
+    aws("s3", "cp", f"s3://r2/{key}", str(out))
+    assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(src.read_bytes()).digest()
+    assert "Uploads" not in aws("s3api", "list-multipart-uploads", "--bucket", "r2",
+                                "--prefix", key).stdout
+    aws("s3", "rm", f"s3://r2/{key}")

@@ -77,7 +77,7 @@ def test_a_preflight_matching_a_configured_rule_echoes_the_origin(gateway, objec
     h = acl(r)
     assert h["access-control-allow-origin"] == STRICT_ORIGIN
     assert h["access-control-allow-credentials"] == "true"
-    assert h["access-control-allow-methods"] == "GET, HEAD, PUT"
+    assert h["access-control-allow-methods"] == "GET, HEAD, PUT, POST"
     assert h["access-control-allow-headers"] == "Content-Type, X-Amz-Date, x-amz-content-sha256"
     assert h["access-control-expose-headers"] == "ETag, Content-Range"
     assert h["access-control-max-age"] == "600"
@@ -230,13 +230,14 @@ def page_server(tmp_path_factory):
     server.server_close()
 
 
-def browse(page_root, port, host, probes, tmp_path):
-    """Loads a page with these fetches in headless Chromium; returns each fetch's outcome."""
+def run_page(page_root, port, host, page, tmp_path):
+    """Loads `page` (HTML whose script writes JSON into <pre id="out">) in headless Chromium,
+    served from `host`; returns the parsed JSON."""
     exe = chromium()
     if exe is None:
         pytest.skip("chromium is not installed (scripts/env.sh ensure_chromium installs it with apt)")
     name = f"page-{uid()}.html"
-    (page_root / name).write_text(PAGE % {"probes": json.dumps(probes)})
+    (page_root / name).write_text(page)
     url = f"http://{host}:{port}/{name}"
     args = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -249,8 +250,14 @@ def browse(page_root, port, host, probes, tmp_path):
     m = re.search(r'<pre id="out">(.*?)</pre>', proc.stdout, re.S)
     assert m, f"no result in the dumped DOM:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     text = html.unescape(m.group(1))
-    assert text != "pending", f"the fetches did not finish:\n{proc.stderr[-2000:]}"
-    return {r["name"]: r for r in json.loads(text)}
+    assert text != "pending", f"the page's script did not finish:\n{proc.stderr[-2000:]}"
+    return json.loads(text)
+
+
+def browse(page_root, port, host, probes, tmp_path):
+    """Loads a page with these fetches in headless Chromium; returns each fetch's outcome."""
+    results = run_page(page_root, port, host, PAGE % {"probes": json.dumps(probes)}, tmp_path)
+    return {r["name"]: r for r in results}
 
 
 def test_a_browser_page_of_another_origin_reads_a_byte_range_of_a_public_object(

@@ -214,3 +214,10 @@ def test_copies_within_a_federated_bucket_work_and_across_backends_are_refused_c
     status, code, message = client_error(admin.copy_object, Bucket="public", Key="from-fed",
                                          CopySource={"Bucket": "fed", "Key": "copy-src"})
     assert (status, code) == (501, "NotImplemented") and "oidc" in message, message
+
+
+def test_a_browser_form_upload_to_a_federated_bucket_is_refused_clearly(s3):
+    post = s3["admin"].generate_presigned_post(Bucket="fed", Key="form.txt", ExpiresIn=600)
+    r = requests.post(post["url"], data=post["fields"], files={"file": ("form.txt", b"hi")},
+                      timeout=30)
+    assert r.status_code == 501 and "oidc" in r.text, r.text

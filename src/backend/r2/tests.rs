@@ -679,7 +679,10 @@ fn multipart_uploads_map_to_the_binding_calls() {
         }
     );
     assert_eq!(p.content_length, Some(5));
-    let r = p.respond(R2Outcome::Part { etag: "e2".into() });
+    let r = p.respond(R2Outcome::Part {
+        etag: "e2".into(),
+        size: 5,
+    });
     assert_eq!(r.headers()["etag"], "\"e2\"");
 
     let Plan::Respond(r) = gateway().plan(
@@ -763,14 +766,352 @@ fn a_conditional_complete_carries_only_its_etag_conditions_and_renders_412() {
     );
 }
 
+fn record(key: &str, custom: &[(&str, &str)]) -> R2Object {
+    R2Object {
+        custom: custom
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..object(key, 0)
+    }
+}
+
 #[test]
-fn listing_parts_and_uploads_is_not_implemented_on_r2() {
-    for t in ["/pub/k?uploadId=U", "/pub?uploads"] {
-        let Plan::Respond(r) = gateway().plan(&signed(Method::GET, t, &[]), &ctx()) else {
+fn records_are_written_after_create_and_each_part_and_cleaned_after_complete_and_abort() {
+    let p = plan_of(&signed(Method::POST, "/pub/dir/big?uploads", &[]));
+    let upload = R2Outcome::Upload {
+        upload_id: "U1".into(),
+    };
+    assert_eq!(
+        p.records(&upload),
+        Some(R2Records::Put {
+            key: "p/.multistore/uploads/dir/big\u{1}U1".into(),
+            custom: vec![
+                ("key".into(), "dir/big".into()),
+                ("upload-id".into(), "U1".into()),
+                ("initiated".into(), "1700000000000".into()),
+            ],
+        })
+    );
+    // A failed create writes nothing.
+    assert_eq!(p.records(&R2Outcome::Missing), None);
+
+    let p = plan_of(&signed(
+        Method::PUT,
+        "/pub/dir/big?partNumber=7&uploadId=U1",
+        &[
+            ("content-length", "5"),
+            ("x-amz-checksum-crc32", "AAAAAA=="),
+        ],
+    ));
+    let part = R2Outcome::Part {
+        etag: "e7".into(),
+        size: 5,
+    };
+    assert_eq!(
+        p.records(&part),
+        Some(R2Records::Put {
+            key: "p/.multistore/parts/U1/00007".into(),
+            custom: vec![
+                ("etag".into(), "e7".into()),
+                ("size".into(), "5".into()),
+                ("modified".into(), "1700000000000".into()),
+                ("checksum-crc32".into(), "AAAAAA==".into()),
+            ],
+        })
+    );
+
+    let clean = Some(R2Records::Clean {
+        keys: vec!["p/.multistore/uploads/dir/big\u{1}U1".into()],
+        prefix: "p/.multistore/parts/U1/".into(),
+    });
+    let p = plan_of(&signed(Method::DELETE, "/pub/dir/big?uploadId=U1", &[]));
+    assert_eq!(p.records(&R2Outcome::Aborted), clean);
+    let g = gateway();
+    let h = signed(Method::POST, "/pub/dir/big?uploadId=U1", &[]);
+    let body = Bytes::from_static(
+        b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>e1</ETag></Part></CompleteMultipartUpload>",
+    );
+    let p = r2_plan(g.plan_with_body(&h, &ctx(), body));
+    assert_eq!(
+        p.records(&R2Outcome::Completed(object("p/dir/big", 1))),
+        clean
+    );
+    // A failed complete keeps the records: the upload still exists.
+    assert_eq!(p.records(&R2Outcome::PreconditionFailed), None);
+}
+
+#[test]
+fn a_record_whose_key_would_pass_r2_limits_is_skipped() {
+    let long = "k".repeat(1010);
+    let target: &'static str = Box::leak(format!("/other/{long}?uploads").into_boxed_str());
+    let p = plan_of(&signed(Method::POST, target, &[]));
+    let upload = R2Outcome::Upload {
+        upload_id: "U1".into(),
+    };
+    assert_eq!(p.records(&upload), None);
+}
+
+#[test]
+fn list_parts_checks_the_upload_record_and_pages_by_part_number() {
+    let p = plan_of(&signed(
+        Method::GET,
+        "/pub/dir/big?uploadId=U1&part-number-marker=2&max-parts=2",
+        &[],
+    ));
+    assert_eq!(
+        p.call,
+        R2Call::ListParts {
+            upload_record: "p/.multistore/uploads/dir/big\u{1}U1".into(),
+            parts_prefix: "p/.multistore/parts/U1/".into(),
+            start_after: Some("p/.multistore/parts/U1/00002".into()),
+            limit: 2,
+        }
+    );
+    let r = p.respond(R2Outcome::Missing);
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(body_text(&r).contains("NoSuchUpload"));
+
+    let listing = R2Listing {
+        objects: vec![
+            record(
+                "p/.multistore/parts/U1/00003",
+                &[
+                    ("etag", "e3"),
+                    ("size", "5242880"),
+                    ("modified", "1700000000000"),
+                ],
+            ),
+            record(
+                "p/.multistore/parts/U1/00004",
+                &[
+                    ("etag", "e4"),
+                    ("size", "12"),
+                    ("checksum-crc32", "AAAAAA=="),
+                ],
+            ),
+        ],
+        truncated: true,
+        cursor: Some("c".into()),
+        ..R2Listing::default()
+    };
+    let text = body_text(&p.respond(R2Outcome::Listing(listing)));
+    assert!(
+        text.contains("<Bucket>pub</Bucket><Key>dir/big</Key><UploadId>U1</UploadId>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("<PartNumberMarker>2</PartNumberMarker><NextPartNumberMarker>4</NextPartNumberMarker><MaxParts>2</MaxParts><IsTruncated>true</IsTruncated>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("<Part><PartNumber>3</PartNumber><LastModified>2023-11-14T22:13:20.000Z</LastModified><ETag>&quot;e3&quot;</ETag><Size>5242880</Size></Part>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("<Size>12</Size><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part>"),
+        "{text}"
+    );
+
+    let Plan::Respond(r) = gateway().plan(
+        &signed(Method::GET, "/pub/k?uploadId=U1&max-parts=x", &[]),
+        &ctx(),
+    ) else {
+        panic!()
+    };
+    assert!(body_text(&r).contains("InvalidArgument"));
+}
+
+#[test]
+fn list_multipart_uploads_rolls_up_prefixes_and_pages_with_key_and_upload_markers() {
+    let p = plan_of(&signed(
+        Method::GET,
+        "/pub?uploads&prefix=d&delimiter=%2F&max-uploads=3",
+        &[],
+    ));
+    assert_eq!(
+        p.call,
+        R2Call::ListUploads {
+            prefix: "p/.multistore/uploads/d".into(),
+            start_after: None,
+            limit: 1000,
+        }
+    );
+    let up = |key: &str, id: &str, initiated: &str| {
+        record(
+            &format!("p/.multistore/uploads/{key}\u{1}{id}"),
+            &[("key", key), ("upload-id", id), ("initiated", initiated)],
+        )
+    };
+    let listing = R2Listing {
+        objects: vec![
+            up("d", "B", "1700000000000"),
+            up("d", "C", "1600000000000"),
+            up("d/x", "A", "1700000000000"),
+            up("d/y", "A", "1700000000000"),
+            up("e", "A", "1700000000000"),
+        ],
+        ..R2Listing::default()
+    };
+    let text = body_text(&p.respond(R2Outcome::Listing(listing)));
+    // One key's uploads by initiation time, then the rolled-up prefix; "e" did not fit.
+    assert!(
+        text.contains("<Upload><Key>d</Key><UploadId>C</UploadId><StorageClass>STANDARD</StorageClass><Initiated>2020-09-13T12:26:40.000Z</Initiated></Upload><Upload><Key>d</Key><UploadId>B</UploadId>"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "<CommonPrefixes><Prefix>d/</Prefix></CommonPrefixes></ListMultipartUploadsResult>"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("<NextKeyMarker>d/</NextKeyMarker><Delimiter>/</Delimiter><Prefix>d</Prefix><MaxUploads>3</MaxUploads><IsTruncated>true</IsTruncated>"),
+        "{text}"
+    );
+
+    let p = plan_of(&signed(
+        Method::GET,
+        "/pub?uploads&prefix=d&delimiter=%2F&key-marker=d%2F",
+        &[],
+    ));
+    let R2Call::ListUploads { start_after, .. } = &p.call else {
+        panic!()
+    };
+    assert_eq!(
+        start_after.as_deref(),
+        Some(format!("p/.multistore/uploads/d/{}", char::MAX).as_str())
+    );
+    let p = plan_of(&signed(
+        Method::GET,
+        "/pub?uploads&key-marker=d&upload-id-marker=B&max-uploads=1",
+        &[],
+    ));
+    assert_eq!(
+        p.call,
+        R2Call::ListUploads {
+            prefix: "p/.multistore/uploads/".into(),
+            start_after: Some("p/.multistore/uploads/d\u{1}B".into()),
+            limit: 1,
+        }
+    );
+    let listing = R2Listing {
+        objects: vec![up("d/x", "A", "1700000000000")],
+        truncated: true,
+        ..R2Listing::default()
+    };
+    let text = body_text(&p.respond(R2Outcome::Listing(listing)));
+    assert!(
+        text.contains("<KeyMarker>d</KeyMarker><UploadIdMarker>B</UploadIdMarker><NextKeyMarker>d/x</NextKeyMarker><NextUploadIdMarker>A</NextUploadIdMarker>"),
+        "{text}"
+    );
+    let p = plan_of(&signed(Method::GET, "/pub?uploads&key-marker=d", &[]));
+    let R2Call::ListUploads { start_after, .. } = &p.call else {
+        panic!()
+    };
+    assert_eq!(
+        start_after.as_deref(),
+        Some(format!("p/.multistore/uploads/d\u{1}{}", char::MAX).as_str())
+    );
+}
+
+#[test]
+fn the_reserved_prefix_is_refused_as_a_key_and_hidden_from_listings() {
+    for (m, t) in [
+        (Method::GET, "/pub/.multistore/uploads/x"),
+        (Method::PUT, "/pub/.multistore/x"),
+        (Method::POST, "/pub/.multistore/x?uploads"),
+        (Method::GET, "/pub/.multistore/x?uploadId=U"),
+        (Method::DELETE, "/pub/.multistore/x"),
+    ] {
+        let Plan::Respond(r) =
+            gateway().plan(&signed(m.clone(), t, &[("content-length", "0")]), &ctx())
+        else {
             panic!("{t}")
         };
-        assert_eq!(r.status(), StatusCode::NOT_IMPLEMENTED, "{t}");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{m} {t}");
+        assert!(body_text(&r).contains("reserved"), "{t}");
     }
+    let Plan::Respond(r) = gateway().plan(
+        &signed(
+            Method::PUT,
+            "/pub/k",
+            &[("x-amz-copy-source", "/other/.multistore/uploads/x")],
+        ),
+        &ctx(),
+    ) else {
+        panic!()
+    };
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    let g = gateway();
+    let h = signed(Method::POST, "/pub?delete", &[]);
+    let body = Bytes::from_static(
+        b"<Delete><Object><Key>a</Key></Object><Object><Key>.multistore/uploads/a</Key></Object></Delete>",
+    );
+    let p = r2_plan(g.plan_with_body(&h, &ctx(), body));
+    assert_eq!(
+        p.call,
+        R2Call::Delete {
+            keys: vec!["p/a".into()]
+        }
+    );
+    let text = body_text(&p.respond(R2Outcome::Deleted));
+    assert!(
+        text.contains("<Error><Key>.multistore/uploads/a</Key><Code>InvalidArgument</Code>"),
+        "{text}"
+    );
+
+    // Records are never listed; a page that ends among them skips past all of them.
+    let p = plan_of(&signed(Method::GET, "/pub?list-type=2&max-keys=3", &[]));
+    let listing = R2Listing {
+        objects: vec![
+            object("p/-a", 1),
+            object("p/.multistore/parts/U/00001", 0),
+            object("p/.multistore/uploads/a\u{1}U", 0),
+        ],
+        truncated: true,
+        cursor: Some("r2cursor".into()),
+        ..R2Listing::default()
+    };
+    let text = body_text(&p.respond(R2Outcome::Listing(listing)));
+    assert!(text.contains("<KeyCount>1</KeyCount>"), "{text}");
+    assert!(!text.contains("multistore"), "{text}");
+    let token = text
+        .split("<NextContinuationToken>")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .unwrap()
+        .to_string();
+    let target: &'static str =
+        Box::leak(format!("/pub?list-type=2&continuation-token={token}").into_boxed_str());
+    let p = plan_of(&signed(Method::GET, target, &[]));
+    let R2Call::List {
+        cursor,
+        start_after,
+        ..
+    } = &p.call
+    else {
+        panic!()
+    };
+    assert_eq!(cursor, &None);
+    assert_eq!(
+        start_after.as_deref(),
+        Some(format!("p/.multistore/{}", char::MAX).as_str())
+    );
+
+    // With a delimiter the records roll up into one prefix, which is dropped too.
+    let p = plan_of(&signed(Method::GET, "/pub?delimiter=%2F", &[]));
+    let listing = R2Listing {
+        objects: vec![object("p/a", 1)],
+        delimited_prefixes: vec!["p/.multistore/".into(), "p/d/".into()],
+        ..R2Listing::default()
+    };
+    let text = body_text(&p.respond(R2Outcome::Listing(listing)));
+    assert!(
+        !text.contains("multistore") && text.contains("<Prefix>d/</Prefix>"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -839,6 +1180,7 @@ fn an_upload_part_copy_reads_the_source_range_into_the_part() {
     );
     let ok = p.respond(R2Outcome::Part {
         etag: "0123abcd".into(),
+        size: 10,
     });
     let text = body_text(&ok);
     assert!(
