@@ -148,11 +148,14 @@ def test_discovery_and_jwks_are_served_and_the_token_sent_to_sts_verifies(gatewa
                    algorithms=["RS256"], audience="sts.amazonaws.com")
 
 
-def test_sts_down_answers_503_with_a_clear_message(s3):
-    status, code, message = client_error(s3["admin"].list_objects_v2, Bucket="fed-sts-down")
+def test_sts_down_answers_503_with_a_clear_message(gateway):
+    # Its own client: an upload refused before its body was read leaves nothing in the shared
+    # clients' connection pools.
+    admin = boto(gateway.endpoint, *KEYS["admin"])
+    status, code, message = client_error(admin.list_objects_v2, Bucket="fed-sts-down")
     assert (status, code) == (503, "ServiceUnavailable"), message
     assert "could not be reached" in message and FED_ROLE_ARN in message, message
-    status, code, _ = client_error(s3["admin"].put_object, Bucket="fed-sts-down", Key="k",
+    status, code, _ = client_error(admin.put_object, Bucket="fed-sts-down", Key="k",
                                    Body=b"never stored")
     assert status == 503
 
