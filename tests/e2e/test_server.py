@@ -4,7 +4,9 @@ These start their own multistore-server processes, so they run only against the 
 """
 import os
 import signal
+import socket
 import subprocess
+import time
 
 import pytest
 import requests
@@ -88,3 +90,25 @@ def test_sigterm_stops_the_server_cleanly(gateway, tmp_path):
     os.kill(proc.p.pid, signal.SIGTERM)
     assert proc.p.wait(30) == 0, proc.tail()
     proc.stop()
+
+
+def test_an_error_to_a_request_with_an_unread_body_closes_the_connection(gateway):
+    if gateway.runtime != "native":
+        pytest.skip("the connection handling under test is the native server's")
+    # An anonymous write is refused before its body is read; a client that sends the body anyway
+    # (after `Expect: 100-continue` timed out) must not have it parsed as its next request.
+    host, port = gateway.endpoint.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"PUT /public/refused HTTP/1.1\r\nHost: x\r\nContent-Length: 25\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
+        time.sleep(0.2)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # 25 body bytes that look like a request
+        data = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head = data.split(b"\r\n\r\n", 1)[0].decode().lower()
+    assert head.startswith("http/1.1 403"), head
+    assert data.count(b"HTTP/1.1 ") == 1, data  # one answer, then the server closed
