@@ -268,6 +268,42 @@ pub async fn read_form(
     form
 }
 
+/// How much of a refused request's body is read off before answering.
+pub const DRAIN_LIMIT: usize = 8 << 20;
+
+/// Reads and drops a body, at most `limit` bytes (then cancels the rest): a client that is still
+/// sending when it is refused gets the answer instead of a connection reset.
+pub async fn drain(stream: Option<web_sys::ReadableStream>, limit: usize) {
+    let Some(stream) = stream else {
+        return;
+    };
+    let Ok(reader) = stream
+        .get_reader()
+        .dyn_into::<web_sys::ReadableStreamDefaultReader>()
+    else {
+        return;
+    };
+    let mut seen = 0usize;
+    loop {
+        let Ok(step) = JsFuture::from(reader.read()).await else {
+            return;
+        };
+        let done = Reflect::get(&step, &"done".into())
+            .ok()
+            .and_then(|d| d.as_bool())
+            .unwrap_or(true);
+        if done {
+            return;
+        }
+        let value = Reflect::get(&step, &"value".into()).unwrap_or(JsValue::UNDEFINED);
+        seen = seen.saturating_add(Uint8Array::new(&value).length() as usize);
+        if seen > limit {
+            let _ = reader.cancel();
+            return;
+        }
+    }
+}
+
 /// The client broke off its body.
 pub fn incomplete_body(reason: &str) -> S3Error {
     S3Error::new(

@@ -210,9 +210,10 @@ async fn handle_inner(
     if let Plan::NeedForm(reader) = plan {
         let reader = body::read_form(*reader, body.as_ref()).await;
         plan = gateway.plan_with_form(&head, &rctx, reader);
-        if let (Plan::Respond(_), Some(stream)) = (&plan, &body) {
-            // Refused before the file: the rest of the body will not be read.
-            let _ = stream.cancel();
+        if let Plan::Respond(_) = &plan {
+            // Refused before the file: read off (a bounded part of) the rest, so the client,
+            // still sending, gets the answer rather than a reset connection.
+            body::drain(body.take(), body::DRAIN_LIMIT).await;
         }
     }
     if let Plan::NeedJwks { issuer, .. } = &plan {
