@@ -818,13 +818,7 @@ impl Gateway {
                 ))
             }
             Ok(Backend::S3(b)) => {
-                let source = copy::Endpoint {
-                    store: copy::Store::S3 {
-                        backend: b.clone(),
-                        bucket: src_bucket.is_glob().then(|| src_name.clone()),
-                    },
-                    key: format!("{src_prefix}{src_key}"),
-                };
+                let source = s3_source(b, src_bucket, src_name, &src_key);
                 return Ok(CopySource::Streamed(source, version));
             }
             Ok(Backend::R2 { .. }) if dest.federation().is_some() => {
@@ -888,17 +882,7 @@ impl Gateway {
                      supported yet; download and upload",
                 ))
             }
-            Ok(Backend::S3(b)) => {
-                let src_prefix = src_bucket.backend_prefix.as_deref().unwrap_or("");
-                let source = copy::Endpoint {
-                    store: copy::Store::S3 {
-                        backend: b.clone(),
-                        bucket: src_bucket.is_glob().then(|| src_name.clone()),
-                    },
-                    key: format!("{src_prefix}{src_key}"),
-                };
-                (source, version)
-            }
+            Ok(Backend::S3(b)) => (s3_source(b, src_bucket, src_name, &src_key), version),
             Err(e) => return Err(S3Error::internal(e.clone())),
         };
         Ok(R2CopySource::Streamed(streamed.0, streamed.1))
@@ -1271,6 +1255,23 @@ fn with_cors(plan: Plan, cors: Option<CorsHeaders>) -> Plan {
         | Plan::NeedJwks { .. }
         | Plan::NeedForm(_)
         | Plan::NeedBackendCredentials(_)) => p,
+    }
+}
+
+/// An S3 copy source streamed by the gateway (pass-through buckets name their backend bucket).
+fn s3_source(
+    backend: &Arc<S3Backend>,
+    bucket: &BucketConfig,
+    name: String,
+    key: &str,
+) -> copy::Endpoint {
+    let prefix = bucket.backend_prefix.as_deref().unwrap_or("");
+    copy::Endpoint {
+        store: copy::Store::S3 {
+            backend: backend.clone(),
+            bucket: bucket.is_glob().then_some(name),
+        },
+        key: format!("{prefix}{key}"),
     }
 }
 
