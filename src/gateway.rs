@@ -606,10 +606,37 @@ impl Gateway {
             Backend::S3(b) => b,
             Backend::R2 { binding } => {
                 let copy_source = match req.operation {
-                    Operation::CopyObject | Operation::UploadPartCopy => Some(
-                        self.r2_copy_source(head, identity, binding)
-                            .map_err(|e| e.with_resource(resource.clone()))?,
-                    ),
+                    Operation::CopyObject | Operation::UploadPartCopy => {
+                        match self
+                            .r2_copy_source(head, identity, binding, req.operation)
+                            .map_err(|e| e.with_resource(resource.clone()))?
+                        {
+                            R2CopySource::SameBinding(key) => Some(key),
+                            R2CopySource::Streamed(source, version) => {
+                                let key = req.key.as_deref().unwrap_or_default();
+                                if r2::is_reserved(key) {
+                                    return Err(r2::reserved_key_error().with_resource(resource));
+                                }
+                                let dest = copy::Endpoint {
+                                    store: copy::Store::R2 {
+                                        binding: binding.clone(),
+                                    },
+                                    key: format!("{prefix}{key}"),
+                                };
+                                let copy = streamed_copy(
+                                    head,
+                                    &req,
+                                    source,
+                                    version,
+                                    dest,
+                                    self.config.copy_limits(),
+                                    resource,
+                                    ctx,
+                                )?;
+                                return Ok(Plan::Copy(Box::new(copy)));
+                            }
+                        }
+                    }
                     _ => None,
                 };
                 let client_resource = resource.clone();
@@ -690,8 +717,10 @@ impl Gateway {
                     CopySource::ServerSide(source) => extra.copy_source = Some(source),
                     CopySource::Streamed(source, version) => {
                         let dest = copy::Endpoint {
-                            backend: backend.clone(),
-                            bucket: backend_bucket.map(str::to_string),
+                            store: copy::Store::S3 {
+                                backend: backend.clone(),
+                                bucket: backend_bucket.map(str::to_string),
+                            },
                             key: format!("{prefix}{}", req.key.as_deref().unwrap_or_default()),
                         };
                         let copy = streamed_copy(
@@ -789,17 +818,20 @@ impl Gateway {
                 ))
             }
             Ok(Backend::S3(b)) => {
-                let source = copy::Endpoint {
-                    backend: b.clone(),
-                    bucket: src_bucket.is_glob().then(|| src_name.clone()),
-                    key: format!("{src_prefix}{src_key}"),
-                };
+                let source = s3_source(b, src_bucket, src_name, &src_key);
                 return Ok(CopySource::Streamed(source, version));
             }
-            Ok(Backend::R2 { .. }) => {
+            Ok(Backend::R2 { .. }) if dest.federation().is_some() => {
                 return Err(S3Error::not_implemented(
-                    "copying from an R2-binding bucket into a bucket on another backend is not supported",
+                    "copying from an R2-binding bucket into a bucket with auth_type = \"oidc\" is \
+                     not supported yet; download and upload",
                 ))
+            }
+            Ok(Backend::R2 { binding }) => {
+                return Ok(CopySource::Streamed(
+                    r2_source(binding, src_bucket, &src_key, version.as_deref())?,
+                    None,
+                ));
             }
             Err(e) => return Err(S3Error::internal(e.clone())),
         };
@@ -820,35 +852,40 @@ impl Gateway {
         Ok(CopySource::ServerSide(source))
     }
 
-    /// CopyObject / UploadPartCopy into an R2 bucket: the source must be on the same binding (the runtime reads
-    /// it and writes its body). Returns the source's R2 key.
+    /// CopyObject / UploadPartCopy into an R2 bucket. From the same binding the runtime reads
+    /// the source and writes its body in one call (the source's R2 key); from another backend
+    /// or binding the gateway streams the copy (CopyObject only).
     fn r2_copy_source(
         &self,
         head: &RequestHead,
         identity: &Identity,
         binding: &str,
-    ) -> Result<String, S3Error> {
-        let (src_index, src_bucket, _, src_key, version) =
+        operation: Operation,
+    ) -> Result<R2CopySource, S3Error> {
+        let (src_index, src_bucket, src_name, src_key, version) =
             self.authorized_copy_source(head, identity)?;
-        if version.as_deref().is_some_and(|v| v != "null") {
-            return Err(S3Error::not_implemented(
-                "R2 buckets are not versioned: a copy source can only name versionId=null",
-            ));
-        }
-        match self.buckets[src_index].backend.as_ref() {
-            Ok(Backend::R2 { binding: b }) if b == binding => {}
-            Ok(_) => {
+        let streamed = match self.buckets[src_index].backend.as_ref() {
+            Ok(Backend::R2 { binding: b }) if b == binding => {
+                let source = r2_source(b, src_bucket, &src_key, version.as_deref())?;
+                return Ok(R2CopySource::SameBinding(source.key));
+            }
+            _ if operation == Operation::UploadPartCopy => return Err(S3Error::not_implemented(
+                "UploadPartCopy into an R2 bucket works only from a bucket on the same R2 binding",
+            )),
+            Ok(Backend::R2 { binding: b }) => (
+                r2_source(b, src_bucket, &src_key, version.as_deref())?,
+                None,
+            ),
+            Ok(Backend::S3(b)) if b.federation().is_some() => {
                 return Err(S3Error::not_implemented(
-                    "copying into an R2 bucket works only from a bucket on the same R2 binding",
+                    "copying from a bucket with auth_type = \"oidc\" into an R2 bucket is not \
+                     supported yet; download and upload",
                 ))
             }
+            Ok(Backend::S3(b)) => (s3_source(b, src_bucket, src_name, &src_key), version),
             Err(e) => return Err(S3Error::internal(e.clone())),
-        }
-        if r2::is_reserved(&src_key) {
-            return Err(r2::reserved_key_error());
-        }
-        let src_prefix = src_bucket.backend_prefix.as_deref().unwrap_or("");
-        Ok(format!("{src_prefix}{src_key}"))
+        };
+        Ok(R2CopySource::Streamed(streamed.0, streamed.1))
     }
 
     /// `x-amz-copy-source` parsed and authorized as a read: the source bucket's index and
@@ -1221,6 +1258,55 @@ fn with_cors(plan: Plan, cors: Option<CorsHeaders>) -> Plan {
     }
 }
 
+/// An S3 copy source streamed by the gateway (pass-through buckets name their backend bucket).
+fn s3_source(
+    backend: &Arc<S3Backend>,
+    bucket: &BucketConfig,
+    name: String,
+    key: &str,
+) -> copy::Endpoint {
+    let prefix = bucket.backend_prefix.as_deref().unwrap_or("");
+    copy::Endpoint {
+        store: copy::Store::S3 {
+            backend: backend.clone(),
+            bucket: bucket.is_glob().then_some(name),
+        },
+        key: format!("{prefix}{key}"),
+    }
+}
+
+/// An R2 copy source: its R2 key (the binding's `binding`), checked like any R2 key.
+fn r2_source(
+    binding: &str,
+    bucket: &BucketConfig,
+    key: &str,
+    version: Option<&str>,
+) -> Result<copy::Endpoint, S3Error> {
+    if version.is_some_and(|v| v != "null") {
+        return Err(S3Error::not_implemented(
+            "R2 buckets are not versioned: a copy source can only name versionId=null",
+        ));
+    }
+    if r2::is_reserved(key) {
+        return Err(r2::reserved_key_error());
+    }
+    let prefix = bucket.backend_prefix.as_deref().unwrap_or("");
+    Ok(copy::Endpoint {
+        store: copy::Store::R2 {
+            binding: binding.to_string(),
+        },
+        key: format!("{prefix}{key}"),
+    })
+}
+
+/// Where a copy into an R2 bucket reads from.
+enum R2CopySource {
+    /// The same binding: the source's R2 key.
+    SameBinding(String),
+    /// Another backend or binding: streamed by the gateway (source, versionId).
+    Streamed(copy::Endpoint, Option<String>),
+}
+
 /// Where a copy reads from.
 enum CopySource {
     /// The backend's `x-amz-copy-source`: the backend copies server-side.
@@ -1309,6 +1395,7 @@ fn streamed_copy(
         target,
         limits,
         state: copy::State::Opening,
+        r2_range: None,
     })
 }
 

@@ -445,6 +445,11 @@ impl Proxy {
     /// A copy between backends: the core's steps run one after the other, the source's body
     /// piped into the destination's request.
     async fn copy(&self, mut copy: StreamedCopy, plan: Duration) -> Response<ProxyBody> {
+        if copy.uses_r2() {
+            let mut resp = copy.unsupported_runtime();
+            add_server_timing(resp.headers_mut(), Timing::default());
+            return full(resp);
+        }
         let mut backend = Duration::ZERO;
         let mut source: Option<Incoming> = None;
         let mut step = copy.start(now());
@@ -484,6 +489,10 @@ impl Proxy {
                         _ => empty(),
                     };
                     self.copy_answer(backend_request(&mut fwd, body)).await
+                }
+                // Refused above (`uses_r2`).
+                CopyStep::OpenR2(_) | CopyStep::PipeR2(_) => {
+                    CopyEvent::Failed("R2 bindings exist only in a Worker".to_string())
                 }
             };
             backend += t0.elapsed();

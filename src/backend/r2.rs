@@ -917,7 +917,7 @@ fn etag_list(value: &str) -> Vec<String> {
 
 /// The conditions of `If-*` headers (`prefix` `x-amz-copy-source-` for a copy's source), with
 /// S3's precedence applied. Unparseable dates are ignored, as S3 ignores them.
-fn conditions(h: &HeaderMap, prefix: &str) -> Conditions {
+pub(crate) fn conditions(h: &HeaderMap, prefix: &str) -> Conditions {
     let get = |n: &str| header_str(h, &format!("{prefix}{n}"));
     let date = |n: &str| {
         get(n)
@@ -977,7 +977,7 @@ fn evaluate(c: &Conditions, meta: &R2Object) -> Option<(StatusCode, &'static str
 }
 
 /// HTTP metadata and `x-amz-meta-*` of an upload.
-fn metadata(h: &HeaderMap) -> (HttpMetadata, Vec<(String, String)>) {
+pub(crate) fn metadata(h: &HeaderMap) -> (HttpMetadata, Vec<(String, String)>) {
     let get = |n: &str| header_str(h, n).filter(|v| !v.is_empty());
     let content_encoding = get("content-encoding").and_then(|v| {
         let rest: Vec<&str> = v
@@ -1225,7 +1225,7 @@ fn iso8601_ms(ms: i64) -> String {
     }
 }
 
-fn quoted_etag(meta: &R2Object) -> String {
+pub(crate) fn quoted_etag(meta: &R2Object) -> String {
     if meta.http_etag.starts_with('"') {
         meta.http_etag.clone()
     } else {
@@ -1825,38 +1825,43 @@ impl R2Plan {
             }
             None => set(h, http::header::CONTENT_LENGTH, &size.to_string()),
         }
-        let m = &meta.http;
-        set(
-            h,
-            http::header::CONTENT_TYPE,
-            m.content_type.as_deref().unwrap_or("binary/octet-stream"),
-        );
-        for (name, value) in [
-            (http::header::CONTENT_LANGUAGE, &m.content_language),
-            (http::header::CONTENT_DISPOSITION, &m.content_disposition),
-            (http::header::CONTENT_ENCODING, &m.content_encoding),
-            (http::header::CACHE_CONTROL, &m.cache_control),
-        ] {
-            if let Some(v) = value {
-                set(h, name, v);
-            }
-        }
-        if let Some(ms) = m.expires {
-            set(
-                h,
-                http::header::EXPIRES,
-                &Timestamp(ms.div_euclid(1000)).http_date(),
-            );
-        }
-        for (name, value) in &meta.custom {
-            if let Ok(n) = HeaderName::from_bytes(format!("x-amz-meta-{name}").as_bytes()) {
-                set(h, n, value);
-            }
-        }
+        metadata_headers(h, meta);
         for (name, value) in &self.render.overrides {
             set(h, name.clone(), value);
         }
         resp
+    }
+}
+
+/// An object's content headers and `x-amz-meta-*`, as GET answers them.
+pub(crate) fn metadata_headers(h: &mut HeaderMap, meta: &R2Object) {
+    let m = &meta.http;
+    set(
+        h,
+        http::header::CONTENT_TYPE,
+        m.content_type.as_deref().unwrap_or("binary/octet-stream"),
+    );
+    for (name, value) in [
+        (http::header::CONTENT_LANGUAGE, &m.content_language),
+        (http::header::CONTENT_DISPOSITION, &m.content_disposition),
+        (http::header::CONTENT_ENCODING, &m.content_encoding),
+        (http::header::CACHE_CONTROL, &m.cache_control),
+    ] {
+        if let Some(v) = value {
+            set(h, name, v);
+        }
+    }
+    if let Some(ms) = m.expires {
+        set(
+            h,
+            http::header::EXPIRES,
+            &Timestamp(ms.div_euclid(1000)).http_date(),
+        );
+    }
+    for (name, value) in &meta.custom {
+        if let Ok(n) = HeaderName::from_bytes(format!("x-amz-meta-{name}").as_bytes()) {
+            set(h, n, value);
+        }
     }
 }
 

@@ -26,6 +26,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
 
 use super::{error_response, respond, Finish, Forward, ForwardBody, Timing};
+use crate::backend::r2::{self, Conditions, HttpMetadata, R2Object, R2Outcome, R2Range};
 use crate::backend::s3::{set_header, BackendRequest, S3Backend};
 use crate::cors::CorsHeaders;
 use crate::s3::xml;
@@ -43,13 +44,53 @@ const MAX_PARTS: u64 = 10_000;
 /// Cap on the backend answers the runtime reads for [`CopyEvent::Answer`].
 pub const ANSWER_LIMIT: usize = 1 << 20;
 
-/// Where a copy reads or writes: a backend, its bucket (for pass-through buckets) and the
-/// backend key (backend prefix applied).
+/// Where a copy reads or writes: a store and the backend key (backend prefix applied).
 #[derive(Debug)]
 pub(crate) struct Endpoint {
-    pub backend: Arc<S3Backend>,
-    pub bucket: Option<String>,
+    pub store: Store,
     pub key: String,
+}
+
+/// The store behind an [`Endpoint`].
+#[derive(Debug)]
+pub(crate) enum Store {
+    /// An S3-compatible backend and its bucket (for pass-through buckets).
+    S3 {
+        backend: Arc<S3Backend>,
+        bucket: Option<String>,
+    },
+    /// An R2 binding of the Worker (`env[binding]`).
+    R2 { binding: String },
+}
+
+/// A `get` of an R2 copy source ([`CopyStep::OpenR2`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct R2Get {
+    /// `env[binding]`.
+    pub binding: String,
+    /// R2 key.
+    pub key: String,
+    /// `range: { offset, length }`.
+    pub range: Option<R2Range>,
+    /// `onlyIf`.
+    pub conditions: Conditions,
+}
+
+/// A `put` into an R2 destination ([`CopyStep::PipeR2`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct R2Put {
+    /// `env[binding]`.
+    pub binding: String,
+    /// R2 key.
+    pub key: String,
+    /// Bytes the open source delivers (the `FixedLengthStream`'s length).
+    pub length: u64,
+    /// `httpMetadata`.
+    pub http: HttpMetadata,
+    /// `customMetadata`.
+    pub custom: Vec<(String, String)>,
+    /// `onlyIf` (the destination's `If-Match` / `If-None-Match`); default: none.
+    pub conditions: Conditions,
 }
 
 /// What the copy produces.
@@ -103,6 +144,8 @@ pub struct StreamedCopy {
     pub(crate) target: Target,
     pub(crate) limits: CopyLimits,
     pub(crate) state: State,
+    /// The byte range (inclusive) of the last [`CopyStep::OpenR2`], to tell a 206 from a 200.
+    pub(crate) r2_range: Option<(u64, u64)>,
 }
 
 /// What the runtime must do next.
@@ -120,6 +163,13 @@ pub enum CopyStep {
     Send(Forward),
     /// The client's answer (add `Server-Timing`); drop any open source body.
     Done(Response<Bytes>),
+    /// Worker only: `env[binding].get(key, { range, onlyIf })`; keep the object's body open as
+    /// the copy source and report the outcome as [`CopyEvent::R2`] (`Object` or `Missing`).
+    OpenR2(R2Get),
+    /// Worker only: `env[binding].put(key, body, { httpMetadata, customMetadata, onlyIf })`
+    /// with the open source body wrapped to `length` bytes; report the outcome as
+    /// [`CopyEvent::R2`] (`Put`, or `PreconditionFailed` for a `null`).
+    PipeR2(R2Put),
 }
 
 /// What happened to the last step.
@@ -144,6 +194,8 @@ pub enum CopyEvent {
     /// The step's request failed (connection, timeout, a source body that broke off, an answer
     /// over the cap).
     Failed(String),
+    /// The outcome of a [`CopyStep::OpenR2`] or [`CopyStep::PipeR2`] binding call.
+    R2(R2Outcome),
 }
 
 #[derive(Debug)]
@@ -282,21 +334,32 @@ impl StreamedCopy {
     pub fn start(&mut self, now: Timestamp) -> CopyStep {
         self.state = State::Opening;
         let range = match &self.target {
-            Target::Part {
-                range: Some((a, b)),
-                ..
-            } => Some(format!("bytes={a}-{b}")),
-            _ => None,
+            Target::Part { range, .. } => *range,
+            Target::Object { .. } => None,
         };
-        let mut headers = self.source_conditions.clone();
-        if let Some(r) = range {
-            set_header(&mut headers, "range", &r);
-        }
-        CopyStep::Open(self.source_get(headers, now))
+        self.open_source(self.source_conditions.clone(), range, now)
+    }
+
+    /// Whether a step of this copy is a call of an R2 binding (only a Worker has those).
+    pub fn uses_r2(&self) -> bool {
+        matches!(self.source.store, Store::R2 { .. }) || matches!(self.dest.store, Store::R2 { .. })
+    }
+
+    /// The answer of a runtime without R2 bindings (the native server) to a copy that
+    /// [`uses_r2`](Self::uses_r2).
+    pub fn unsupported_runtime(&self) -> Response<Bytes> {
+        self.error(&S3Error::not_implemented(
+            "this copy reads or writes a bucket served through an R2 binding, which exists only \
+             when the gateway runs as a Cloudflare Worker",
+        ))
     }
 
     /// The next step, given what happened to the last one.
     pub fn advance(&mut self, event: CopyEvent, now: Timestamp) -> CopyStep {
+        let event = match event {
+            CopyEvent::R2(outcome) => self.r2_event(outcome),
+            other => other,
+        };
         match std::mem::replace(&mut self.state, State::Done) {
             State::Opening => self.opened(event, now),
             State::Writing => match event {
@@ -468,9 +531,8 @@ impl StreamedCopy {
                         "the copy source's backend ignored x-amz-copy-source-range",
                     )));
                 }
-                let fwd = self.single_put(HeaderMap::new(), size, now);
                 self.state = State::Writing;
-                CopyStep::Pipe(fwd)
+                self.single_put(HeaderMap::new(), size, now)
             }
             Target::Object { metadata, .. } => {
                 let metadata = match metadata {
@@ -486,10 +548,21 @@ impl StreamedCopy {
                         m
                     }
                 };
-                if size <= self.limits.multipart_threshold {
-                    let fwd = self.single_put(metadata, size, now);
+                // Into R2, one `put` up to 5 GiB (multipart copies into R2 are not built).
+                if let Store::R2 { .. } = self.dest.store {
+                    if size > MAX_SINGLE_PUT {
+                        return self.finish(self.error(&S3Error::new(
+                            ErrorCode::EntityTooLarge,
+                            "copying an object larger than 5 GiB into an R2 bucket from another \
+                             backend is not supported",
+                        )));
+                    }
                     self.state = State::Writing;
-                    return CopyStep::Pipe(fwd);
+                    return self.single_put(metadata, size, now);
+                }
+                if size <= self.limits.multipart_threshold {
+                    self.state = State::Writing;
+                    return self.single_put(metadata, size, now);
                 }
                 let Some(etag) = header_str(&headers, "etag").map(str::to_string) else {
                     return self.finish(self.error(&S3Error::new(
@@ -516,11 +589,99 @@ impl StreamedCopy {
         let n = upload.parts.len() as u64 + 1;
         let (a, b) = upload.range(n);
         let mut headers = HeaderMap::new();
-        set_header(&mut headers, "range", &format!("bytes={a}-{b}"));
         set_header(&mut headers, "if-match", &upload.etag);
-        let fwd = self.source_get(headers, now);
         self.state = State::OpeningPart(upload);
-        CopyStep::Open(fwd)
+        self.open_source(headers, Some((a, b)), now)
+    }
+
+    /// Opens the source (`conditions`: its `If-*` headers; `range`: inclusive).
+    fn open_source(
+        &mut self,
+        mut conditions: HeaderMap,
+        range: Option<(u64, u64)>,
+        now: Timestamp,
+    ) -> CopyStep {
+        match &self.source.store {
+            Store::S3 { .. } => {
+                if let Some((a, b)) = range {
+                    set_header(&mut conditions, "range", &format!("bytes={a}-{b}"));
+                }
+                CopyStep::Open(self.source_get(conditions, now))
+            }
+            Store::R2 { binding } => {
+                self.r2_range = range;
+                CopyStep::OpenR2(R2Get {
+                    binding: binding.clone(),
+                    key: self.source.key.clone(),
+                    range: range.map(|(a, b)| R2Range::Bounded {
+                        offset: a,
+                        length: Some(b - a + 1),
+                    }),
+                    conditions: r2::conditions(&conditions, ""),
+                })
+            }
+        }
+    }
+
+    /// A binding call's outcome, as the answer an S3 backend would have given.
+    fn r2_event(&self, outcome: R2Outcome) -> CopyEvent {
+        let opening = matches!(self.state, State::Opening | State::OpeningPart(_));
+        let status_only = |status: StatusCode| CopyEvent::Opened {
+            status,
+            headers: HeaderMap::new(),
+        };
+        match outcome {
+            R2Outcome::Object {
+                meta,
+                has_body: true,
+            } if opening => self.r2_opened(&meta),
+            R2Outcome::Object { .. } | R2Outcome::PreconditionFailed if opening => {
+                status_only(StatusCode::PRECONDITION_FAILED)
+            }
+            R2Outcome::Missing if opening => status_only(StatusCode::NOT_FOUND),
+            R2Outcome::Put(meta) if !opening => {
+                let mut headers = HeaderMap::new();
+                set_header(&mut headers, "etag", &r2::quoted_etag(&meta));
+                CopyEvent::Answer {
+                    status: StatusCode::OK,
+                    headers,
+                    body: Bytes::new(),
+                }
+            }
+            R2Outcome::PreconditionFailed => {
+                let err = S3Error::new(
+                    ErrorCode::PreconditionFailed,
+                    "At least one of the pre-conditions you specified did not hold",
+                );
+                let resp = error_response(&Method::PUT, &err, &self.request_id);
+                let (parts, body) = resp.into_parts();
+                CopyEvent::Answer {
+                    status: parts.status,
+                    headers: parts.headers,
+                    body,
+                }
+            }
+            other => CopyEvent::Failed(format!("the R2 binding answered {other:?}")),
+        }
+    }
+
+    /// The head of an opened R2 source: 200, or 206 for the range asked for (416 past its end).
+    fn r2_opened(&self, meta: &R2Object) -> CopyEvent {
+        let (status, length) = match self.r2_range {
+            None => (StatusCode::OK, meta.size),
+            Some((a, b)) if b < meta.size => (StatusCode::PARTIAL_CONTENT, b - a + 1),
+            Some(_) => {
+                return CopyEvent::Opened {
+                    status: StatusCode::RANGE_NOT_SATISFIABLE,
+                    headers: HeaderMap::new(),
+                }
+            }
+        };
+        let mut headers = HeaderMap::new();
+        r2::metadata_headers(&mut headers, meta);
+        set_header(&mut headers, "etag", &r2::quoted_etag(meta));
+        set_header(&mut headers, "content-length", &length.to_string());
+        CopyEvent::Opened { status, headers }
     }
 
     /// A step of a multipart copy failed: abort the upload, then tell why (the backend's
@@ -556,9 +717,14 @@ impl StreamedCopy {
             .iter()
             .map(|v| ("versionId".to_string(), v.clone()))
             .collect();
-        let url = self.source.backend.url(
+        // Never reached for R2: an R2 source is opened with `OpenR2`. An empty URL fails the
+        // step instead of panicking.
+        let Store::S3 { backend, bucket } = &self.source.store else {
+            return self.forward(Method::GET, String::new(), headers, ForwardBody::Empty);
+        };
+        let url = backend.url(
             &BackendRequest {
-                bucket: self.source.bucket.as_deref(),
+                bucket: bucket.as_deref(),
                 method: &Method::GET,
                 key: Some(&self.source.key),
                 query: &query,
@@ -570,8 +736,24 @@ impl StreamedCopy {
         self.forward(Method::GET, url, headers, ForwardBody::Empty)
     }
 
-    /// The PUT of a whole object, or of the client's part (UploadPartCopy).
-    fn single_put(&self, mut headers: HeaderMap, size: u64, now: Timestamp) -> Forward {
+    /// The write of a whole object, or of the client's part (UploadPartCopy).
+    fn single_put(&mut self, mut headers: HeaderMap, size: u64, now: Timestamp) -> CopyStep {
+        if let Store::R2 { binding } = &self.dest.store {
+            let Target::Object { headers: extra, .. } = &self.target else {
+                return self.finish(self.error(&S3Error::not_implemented(
+                    "UploadPartCopy into an R2 bucket works only from a bucket on the same R2 binding",
+                )));
+            };
+            let (http, custom) = r2::metadata(&headers);
+            return CopyStep::PipeR2(R2Put {
+                binding: binding.clone(),
+                key: self.dest.key.clone(),
+                length: size,
+                http,
+                custom,
+                conditions: r2::conditions(extra, ""),
+            });
+        }
         let query = match &self.target {
             Target::Object { headers: extra, .. } => {
                 for (name, value) in extra {
@@ -589,7 +771,13 @@ impl StreamedCopy {
             ],
         };
         set_header(&mut headers, "content-length", &size.to_string());
-        self.dest_request_with_body(Method::PUT, &query, headers, ForwardBody::Stream, now)
+        CopyStep::Pipe(self.dest_request_with_body(
+            Method::PUT,
+            &query,
+            headers,
+            ForwardBody::Stream,
+            now,
+        ))
     }
 
     fn create(&self, upload: &Upload, now: Timestamp) -> Forward {
@@ -650,9 +838,14 @@ impl StreamedCopy {
         body: ForwardBody,
         now: Timestamp,
     ) -> Forward {
-        let url = self.dest.backend.url(
+        // Never reached for R2: writes into R2 are `PipeR2`, multipart copies into R2 are
+        // refused. An empty URL fails the step instead of panicking.
+        let Store::S3 { backend, bucket } = &self.dest.store else {
+            return self.forward(method, String::new(), headers, body);
+        };
+        let url = backend.url(
             &BackendRequest {
-                bucket: self.dest.bucket.as_deref(),
+                bucket: bucket.as_deref(),
                 method: &method,
                 key: Some(&self.dest.key),
                 query,

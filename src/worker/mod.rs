@@ -243,7 +243,7 @@ async fn handle_inner(
         }
         Plan::Forward(fwd) => forward(*fwd, body, plan_time).await,
         Plan::R2(plan) => r2::execute(*plan, env, body).await,
-        Plan::Copy(copy) => copy_between(*copy, plan_time).await,
+        Plan::Copy(copy) => copy_between(*copy, env, plan_time).await,
         Plan::NeedBody { .. }
         | Plan::NeedJwks { .. }
         | Plan::NeedForm(_)
@@ -395,6 +395,7 @@ fn backend_request(fwd: &Forward, body: Option<&JsValue>) -> Result<web_sys::Req
 /// into the destination's request through a `FixedLengthStream` of the source's length.
 async fn copy_between(
     mut copy: StreamedCopy,
+    env: &Env,
     plan: Duration,
 ) -> Result<web_sys::Response, JsValue> {
     let mut backend = Duration::ZERO;
@@ -449,6 +450,12 @@ async fn copy_between(
                 };
                 copy_answer(&fwd, body.as_ref()).await
             }
+            CopyStep::OpenR2(get) => {
+                let (event, stream) = r2::copy_open(env, &get).await;
+                source = stream;
+                event
+            }
+            CopyStep::PipeR2(put) => r2::copy_put(env, &put, source.take()).await,
         };
         backend += since(t0);
         step = copy.advance(event, now());

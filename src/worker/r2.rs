@@ -10,13 +10,70 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
+use crate::gateway::copy::{R2Get, R2Put};
 use crate::gateway::{
-    Conditions, ForwardBody, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range,
-    R2Records,
+    Conditions, CopyEvent, ForwardBody, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome,
+    R2Plan, R2Range, R2Records,
 };
 
 use super::body::{self, Slot};
 use super::{js, to_js_response};
+
+/// `env[binding]`, or why there is none.
+fn binding(env: &Env, name: &str) -> Result<JsValue, String> {
+    match Reflect::get(env.as_ref(), &JsValue::from_str(name)) {
+        Ok(b) if b.is_object() => Ok(b),
+        _ => Err(format!("no R2 binding named {name} in this Worker")),
+    }
+}
+
+/// A streamed copy's [`R2Get`]: the outcome, and the object's body as the copy source.
+pub async fn copy_open(env: &Env, get: &R2Get) -> (CopyEvent, Option<web_sys::ReadableStream>) {
+    let run = async {
+        let bucket = binding(env, &get.binding).map_err(|e| JsValue::from_str(&e))?;
+        let opts = Object::new();
+        set(&opts, "onlyIf", &only_if(&get.conditions))?;
+        if let Some(r) = get.range {
+            set(&opts, "range", &range_js(r))?;
+        }
+        let obj = invoke(&bucket, "get", &[get.key.as_str().into(), opts.into()]).await?;
+        Ok::<_, JsValue>(object_outcome(&obj))
+    };
+    match run.await {
+        Ok((outcome, stream)) => (CopyEvent::R2(outcome), stream),
+        Err(e) => (CopyEvent::Failed(js::describe(&e)), None),
+    }
+}
+
+/// A streamed copy's [`R2Put`]: the open source, wrapped to its length, put into the binding.
+pub async fn copy_put(
+    env: &Env,
+    put: &R2Put,
+    source: Option<web_sys::ReadableStream>,
+) -> CopyEvent {
+    let run = async {
+        let bucket = binding(env, &put.binding).map_err(|e| JsValue::from_str(&e))?;
+        let (body, upload) = copy_body(source, put.length).await?;
+        let opts = Object::new();
+        set(&opts, "httpMetadata", &http_js(&put.http))?;
+        set(&opts, "customMetadata", &custom_js(&put.custom))?;
+        if put.conditions != Conditions::default() {
+            set(&opts, "onlyIf", &only_if(&put.conditions))?;
+        }
+        let obj = invoke(
+            &bucket,
+            "put",
+            &[put.key.as_str().into(), body, opts.into()],
+        )
+        .await;
+        drop(upload);
+        Ok::<_, JsValue>(put_outcome(&obj?))
+    };
+    match run.await {
+        Ok((outcome, _)) => CopyEvent::R2(outcome),
+        Err(e) => CopyEvent::Failed(js::describe(&e)),
+    }
+}
 
 /// Runs the plan's binding call and renders the answer.
 pub async fn execute(
@@ -24,12 +81,9 @@ pub async fn execute(
     env: &Env,
     client_body: Option<web_sys::ReadableStream>,
 ) -> Result<web_sys::Response, JsValue> {
-    let bucket = match Reflect::get(env.as_ref(), &JsValue::from_str(&plan.binding)) {
-        Ok(b) if b.is_object() => b,
-        _ => {
-            let msg = format!("no R2 binding named {} in this Worker", plan.binding);
-            return to_js_response(plan.failed(&msg), None);
-        }
+    let bucket = match binding(env, &plan.binding) {
+        Ok(b) => b,
+        Err(msg) => return to_js_response(plan.failed(&msg), None),
     };
     let slot: Slot = Rc::default();
     let kind = std::mem::replace(&mut plan.body, ForwardBody::Empty);
@@ -343,7 +397,7 @@ async fn upload_part_copy(
         Some((_, length)) => length,
         None => meta.size,
     };
-    let (body, upload) = copy_body(stream, length).await?;
+    let (body, upload) = copy_body(Some(stream), length).await?;
     let up = resume(bucket, key, upload_id)?;
     let part = invoke(&up, "uploadPart", &[part_number.into(), body]).await?;
     drop(upload);
@@ -375,16 +429,16 @@ fn missing_or_failed(src: &JsValue) -> Outcome {
 
 /// A source stream wrapped to `length` bytes for a binding write, and what keeps it going.
 async fn copy_body(
-    stream: web_sys::ReadableStream,
+    stream: Option<web_sys::ReadableStream>,
     length: u64,
 ) -> Result<(JsValue, body::Upload), JsValue> {
     let slot: Slot = Rc::default();
-    let upload =
-        match body::prepare_upload(ForwardBody::Stream, Some(stream), Some(length), &slot).await {
-            Ok(u) => u,
-            Err(body::UploadError::Client(e)) => return Err(JsValue::from_str(&e.message)),
-            Err(body::UploadError::Runtime(e)) => return Err(JsValue::from_str(&e)),
-        };
+    let upload = match body::prepare_upload(ForwardBody::Stream, stream, Some(length), &slot).await
+    {
+        Ok(u) => u,
+        Err(body::UploadError::Client(e)) => return Err(JsValue::from_str(&e.message)),
+        Err(body::UploadError::Runtime(e)) => return Err(JsValue::from_str(&e)),
+    };
     let body = upload.body.clone().unwrap_or_else(|| JsValue::from_str(""));
     Ok((body, upload))
 }
@@ -407,7 +461,7 @@ async fn copy(
         Some((h, c)) => (h.clone(), c.clone()),
         None => (meta.http.clone(), meta.custom.clone()),
     };
-    let (body, upload) = copy_body(stream, meta.size).await?;
+    let (body, upload) = copy_body(Some(stream), meta.size).await?;
     let put_opts = Object::new();
     set(&put_opts, "httpMetadata", &http_js(&http))?;
     set(&put_opts, "customMetadata", &custom_js(&custom))?;

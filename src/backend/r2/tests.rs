@@ -1140,11 +1140,28 @@ fn a_copy_within_one_binding_reads_the_source_and_renders_copy_object_result() {
         p.respond(R2Outcome::Missing).status(),
         StatusCode::NOT_FOUND
     );
-    let Plan::Respond(r) = gateway().plan(
+    // From another binding, the gateway streams the copy (see gateway::copy).
+    let Plan::Copy(mut c) = gateway().plan(
         &signed(
             Method::PUT,
             "/pub/dst",
             &[("x-amz-copy-source", "/elsewhere/src")],
+        ),
+        &ctx(),
+    ) else {
+        panic!()
+    };
+    assert!(c.uses_r2());
+    let crate::gateway::CopyStep::OpenR2(get) = c.start(Timestamp(1_700_000_000)) else {
+        panic!()
+    };
+    assert_eq!((get.binding.as_str(), get.key.as_str()), ("ARCHIVE", "src"));
+    // R2 is not versioned: a source version other than null is refused.
+    let Plan::Respond(r) = gateway().plan(
+        &signed(
+            Method::PUT,
+            "/pub/dst",
+            &[("x-amz-copy-source", "/elsewhere/src?versionId=v1")],
         ),
         &ctx(),
     ) else {

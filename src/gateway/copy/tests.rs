@@ -19,21 +19,73 @@ fn copy(target: Target, limits: CopyLimits) -> StreamedCopy {
         resource: "/dst/new".into(),
         cors: None,
         source: Endpoint {
-            backend: backend("http://src.test", "srcb"),
-            bucket: None,
+            store: Store::S3 {
+                backend: backend("http://src.test", "srcb"),
+                bucket: None,
+            },
             key: "p/old key".into(),
         },
         source_version: None,
         source_conditions: HeaderMap::new(),
         dest: Endpoint {
-            backend: backend("http://dst.test", "dstb"),
-            bucket: None,
+            store: Store::S3 {
+                backend: backend("http://dst.test", "dstb"),
+                bucket: None,
+            },
             key: "new".into(),
         },
         target,
         limits,
         state: State::Opening,
+        r2_range: None,
     }
+}
+
+fn r2_endpoint(binding: &str, key: &str) -> Endpoint {
+    Endpoint {
+        store: Store::R2 {
+            binding: binding.into(),
+        },
+        key: key.into(),
+    }
+}
+
+/// A copy from S3 into the R2 binding `DATA`.
+fn into_r2(target: Target, limits: CopyLimits) -> StreamedCopy {
+    let mut c = copy(target, limits);
+    c.dest = r2_endpoint("DATA", "pre/new");
+    c
+}
+
+/// A copy from the R2 binding `DATA` into S3.
+fn from_r2(target: Target, limits: CopyLimits) -> StreamedCopy {
+    let mut c = copy(target, limits);
+    c.source = r2_endpoint("DATA", "pre/old");
+    c
+}
+
+fn r2_object(size: u64) -> R2Object {
+    R2Object {
+        key: "pre/old".into(),
+        size,
+        etag: "e1".into(),
+        http_etag: "\"e1\"".into(),
+        uploaded_ms: 1_600_000_000_000,
+        http: HttpMetadata {
+            content_type: Some("text/csv".into()),
+            cache_control: Some("max-age=60".into()),
+            ..HttpMetadata::default()
+        },
+        custom: vec![("colour".into(), "blue".into())],
+        range: None,
+    }
+}
+
+fn r2_opened(size: u64) -> CopyEvent {
+    CopyEvent::R2(R2Outcome::Object {
+        meta: r2_object(size),
+        has_body: true,
+    })
 }
 
 fn object(metadata: Option<HeaderMap>) -> Target {
@@ -409,4 +461,256 @@ fn part_sizes_grow_so_the_largest_object_fits_in_ten_thousand_parts() {
     let size = part_size_for(five_tib, DEFAULT_PART_SIZE);
     assert!(five_tib.div_ceil(size) <= MAX_PARTS);
     assert_eq!(size % (1 << 20), 0);
+}
+
+#[test]
+fn a_copy_into_r2_reads_s3_and_puts_into_the_binding_with_the_source_metadata() {
+    let mut c = into_r2(object(None), SMALL);
+    assert!(c.uses_r2());
+    let CopyStep::Open(get) = c.start(NOW) else {
+        panic!()
+    };
+    assert!(get.url.starts_with("http://src.test/srcb/p/old%20key?"));
+    let step = c.advance(
+        opened(
+            200,
+            &[
+                ("content-length", "20971520"),
+                ("content-type", "text/csv"),
+                ("cache-control", "no-cache"),
+                ("x-amz-meta-colour", "blue"),
+                ("etag", "\"abc\""),
+            ],
+        ),
+        NOW,
+    );
+    // Above the multipart threshold, still one put: R2 takes up to 5 GiB in one.
+    let CopyStep::PipeR2(put) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(put.binding, "DATA");
+    assert_eq!(put.key, "pre/new");
+    assert_eq!(put.length, 20 << 20);
+    assert_eq!(put.http.content_type.as_deref(), Some("text/csv"));
+    assert_eq!(put.http.cache_control.as_deref(), Some("no-cache"));
+    assert_eq!(put.custom, vec![("colour".to_string(), "blue".to_string())]);
+    assert_eq!(put.conditions, Conditions::default());
+    let mut meta = r2_object(20 << 20);
+    meta.etag = "new1".into();
+    meta.http_etag = String::new();
+    let resp = done(c.advance(CopyEvent::R2(R2Outcome::Put(meta)), NOW));
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        text(&resp).contains("<ETag>&quot;new1&quot;</ETag>"),
+        "{}",
+        text(&resp)
+    );
+}
+
+#[test]
+fn a_copy_into_r2_with_replace_takes_the_requests_metadata_and_conditions() {
+    let target = Target::Object {
+        metadata: Some(headers(&[
+            ("content-type", "image/png"),
+            ("x-amz-meta-shape", "round"),
+        ])),
+        headers: headers(&[("if-none-match", "*")]),
+    };
+    let mut c = into_r2(target, SMALL);
+    c.start(NOW);
+    let step = c.advance(
+        opened(
+            200,
+            &[("content-length", "0"), ("x-amz-meta-colour", "blue")],
+        ),
+        NOW,
+    );
+    let CopyStep::PipeR2(put) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(put.length, 0);
+    assert_eq!(put.http.content_type.as_deref(), Some("image/png"));
+    assert_eq!(put.custom, vec![("shape".to_string(), "round".to_string())]);
+    assert_eq!(put.conditions.if_none_match, vec!["*".to_string()]);
+    // The binding refused the put (its onlyIf failed): 412, nothing written.
+    let resp = done(c.advance(CopyEvent::R2(R2Outcome::PreconditionFailed), NOW));
+    assert_eq!(resp.status(), StatusCode::PRECONDITION_FAILED);
+    assert!(text(&resp).contains("<Code>PreconditionFailed</Code>"));
+}
+
+#[test]
+fn a_copy_into_r2_above_5_gib_is_refused_as_too_large() {
+    let mut c = into_r2(object(None), CopyLimits::default());
+    c.start(NOW);
+    let size = (MAX_SINGLE_PUT + 1).to_string();
+    let resp = done(c.advance(opened(200, &[("content-length", &size)]), NOW));
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(text(&resp).contains("<Code>EntityTooLarge</Code>"));
+}
+
+#[test]
+fn an_upload_part_copy_into_r2_from_elsewhere_is_not_implemented() {
+    let target = Target::Part {
+        part_number: "1".into(),
+        upload_id: "U".into(),
+        range: None,
+    };
+    let mut c = into_r2(target, SMALL);
+    c.start(NOW);
+    let resp = done(c.advance(opened(200, &[("content-length", "3")]), NOW));
+    assert_eq!(resp.status(), StatusCode::NOT_IMPLEMENTED);
+}
+
+#[test]
+fn a_copy_from_r2_gets_from_the_binding_with_the_source_conditions_and_puts_into_s3() {
+    let mut c = from_r2(object(None), SMALL);
+    c.source_conditions = headers(&[("if-match", "\"e1\"")]);
+    let CopyStep::OpenR2(get) = c.start(NOW) else {
+        panic!()
+    };
+    assert_eq!(get.binding, "DATA");
+    assert_eq!(get.key, "pre/old");
+    assert_eq!(get.range, None);
+    assert_eq!(get.conditions.if_match, vec!["e1".to_string()]);
+    let step = c.advance(r2_opened(10), NOW);
+    let CopyStep::Pipe(put) = step else {
+        panic!("{step:?}")
+    };
+    assert!(
+        put.url.starts_with("http://dst.test/dstb/new?"),
+        "{}",
+        put.url
+    );
+    assert_eq!(put.headers["content-length"], "10");
+    assert_eq!(put.headers["content-type"], "text/csv");
+    assert_eq!(put.headers["cache-control"], "max-age=60");
+    assert_eq!(put.headers["x-amz-meta-colour"], "blue");
+    let resp = done(c.advance(answer(200, &[("etag", "\"d\"")], ""), NOW));
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[test]
+fn a_copy_from_a_missing_or_unmatched_r2_source_answers_404_or_412() {
+    let mut c = from_r2(object(None), SMALL);
+    c.start(NOW);
+    let resp = done(c.advance(CopyEvent::R2(R2Outcome::Missing), NOW));
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert!(text(&resp).contains("<Code>NoSuchKey</Code>"));
+
+    let mut c = from_r2(object(None), SMALL);
+    c.start(NOW);
+    let unmatched = CopyEvent::R2(R2Outcome::Object {
+        meta: r2_object(10),
+        has_body: false,
+    });
+    let resp = done(c.advance(unmatched, NOW));
+    assert_eq!(resp.status(), StatusCode::PRECONDITION_FAILED);
+}
+
+#[test]
+fn a_large_copy_from_r2_reads_each_part_as_a_range_pinned_to_the_etag() {
+    let mut c = from_r2(object(None), SMALL);
+    c.start(NOW);
+    let size = 12 << 20;
+    let step = c.advance(r2_opened(size), NOW);
+    let CopyStep::Send(create) = step else {
+        panic!("{step:?}")
+    };
+    assert!(create.url.contains("uploads"));
+    let step = c.advance(
+        answer(
+            200,
+            &[],
+            "<InitiateMultipartUploadResult><UploadId>U1</UploadId></InitiateMultipartUploadResult>",
+        ),
+        NOW,
+    );
+    let CopyStep::OpenR2(get) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(
+        get.range,
+        Some(R2Range::Bounded {
+            offset: 0,
+            length: Some(5 << 20)
+        })
+    );
+    assert_eq!(get.conditions.if_match, vec!["e1".to_string()]);
+    let step = c.advance(r2_opened(size), NOW);
+    let CopyStep::Pipe(part) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(part.headers["content-length"], (5u64 << 20).to_string());
+    // The source was replaced meanwhile: the part's get fails its condition; the upload is
+    // aborted and the copy fails.
+    let step = c.advance(answer(200, &[("etag", "\"p1\"")], ""), NOW);
+    let CopyStep::OpenR2(_) = step else {
+        panic!("{step:?}")
+    };
+    let step = c.advance(
+        CopyEvent::R2(R2Outcome::Object {
+            meta: r2_object(size),
+            has_body: false,
+        }),
+        NOW,
+    );
+    let CopyStep::Send(abort) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(abort.method, Method::DELETE);
+    let resp = done(c.advance(answer(204, &[], ""), NOW));
+    assert_eq!(resp.status(), StatusCode::PRECONDITION_FAILED);
+}
+
+#[test]
+fn an_upload_part_copy_from_r2_reads_the_range_and_past_the_end_is_invalid_range() {
+    let target = || Target::Part {
+        part_number: "2".into(),
+        upload_id: "U".into(),
+        range: Some((4, 7)),
+    };
+    let mut c = from_r2(target(), SMALL);
+    let CopyStep::OpenR2(get) = c.start(NOW) else {
+        panic!()
+    };
+    assert_eq!(
+        get.range,
+        Some(R2Range::Bounded {
+            offset: 4,
+            length: Some(4)
+        })
+    );
+    let step = c.advance(r2_opened(10), NOW);
+    let CopyStep::Pipe(put) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(put.headers["content-length"], "4");
+    assert!(put.url.contains("partNumber=2"));
+
+    let mut c = from_r2(target(), SMALL);
+    c.start(NOW);
+    let resp = done(c.advance(r2_opened(6), NOW));
+    assert_eq!(resp.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+}
+
+#[test]
+fn a_copy_between_two_r2_bindings_gets_from_one_and_puts_into_the_other() {
+    let mut c = from_r2(object(None), SMALL);
+    c.dest = r2_endpoint("OTHER", "new");
+    let CopyStep::OpenR2(_) = c.start(NOW) else {
+        panic!()
+    };
+    let step = c.advance(r2_opened(3), NOW);
+    let CopyStep::PipeR2(put) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(put.binding, "OTHER");
+    assert_eq!(put.length, 3);
+    assert_eq!(put.http.content_type.as_deref(), Some("text/csv"));
+    assert_eq!(put.custom, vec![("colour".to_string(), "blue".to_string())]);
+}
+
+#[test]
+fn an_s3_to_s3_copy_does_not_use_r2() {
+    assert!(!copy(object(None), SMALL).uses_r2());
 }
