@@ -623,17 +623,9 @@ impl Gateway {
                                     },
                                     key: format!("{prefix}{key}"),
                                 };
-                                let copy = streamed_copy(
-                                    head,
-                                    &req,
-                                    source,
-                                    version,
-                                    dest,
-                                    self.config.copy_limits(),
-                                    resource,
-                                    ctx,
-                                )?;
-                                return Ok(Plan::Copy(Box::new(copy)));
+                                return self.plan_streamed_copy(
+                                    head, &req, source, version, dest, resource, ctx,
+                                );
                             }
                         }
                     }
@@ -723,17 +715,8 @@ impl Gateway {
                             },
                             key: format!("{prefix}{}", req.key.as_deref().unwrap_or_default()),
                         };
-                        let copy = streamed_copy(
-                            head,
-                            &req,
-                            source,
-                            version,
-                            dest,
-                            self.config.copy_limits(),
-                            resource,
-                            ctx,
-                        )?;
-                        return Ok(Plan::Copy(Box::new(copy)));
+                        return self
+                            .plan_streamed_copy(head, &req, source, version, dest, resource, ctx);
                     }
                 }
             }
@@ -762,6 +745,31 @@ impl Gateway {
             signing,
         })?;
         Ok(Plan::Forward(Box::new(forward)))
+    }
+
+    /// A copy between backends, streamed through the gateway (see [`copy`]).
+    #[allow(clippy::too_many_arguments)] // two call sites; a struct would only rename them
+    fn plan_streamed_copy(
+        &self,
+        head: &RequestHead,
+        req: &S3Request,
+        source: copy::Endpoint,
+        version: Option<String>,
+        dest: copy::Endpoint,
+        resource: String,
+        ctx: &RequestContext,
+    ) -> Result<Plan, S3Error> {
+        let copy = streamed_copy(
+            head,
+            req,
+            source,
+            version,
+            dest,
+            self.config.copy_limits(),
+            resource,
+            ctx,
+        )?;
+        Ok(Plan::Copy(Box::new(copy)))
     }
 
     /// DeleteObjects: the body parsed, each key authorized on its own, allowed keys mapped under

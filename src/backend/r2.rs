@@ -1065,21 +1065,7 @@ fn list_call(
     prefix: &str,
     v2: bool,
 ) -> Result<(Option<R2Call>, ListEcho), S3Error> {
-    let max_keys = match req.query_param("max-keys") {
-        None => MAX_KEYS,
-        Some(v) => v
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .map(|n| u32::try_from(n.min(i64::from(MAX_KEYS))).unwrap_or(MAX_KEYS))
-            .ok_or_else(|| {
-                S3Error::invalid_argument(
-                    "Provided max-keys not an integer or within integer range",
-                )
-                .with_detail("ArgumentName", "max-keys")
-            })?,
-    };
+    let max_keys = records::int_param(req, "max-keys", MAX_KEYS, MAX_KEYS)?;
     let client_prefix = req.query_param("prefix").unwrap_or("").to_string();
     let delimiter = req
         .query_param("delimiter")

@@ -108,7 +108,12 @@ fn meta_ms(o: &R2Object, name: &str) -> i64 {
 }
 
 /// An integer query parameter in `0..=max` (absent: `default`); S3's `InvalidArgument` else.
-fn int_param(req: &S3Request, name: &str, default: u32, max: u32) -> Result<u32, S3Error> {
+pub(super) fn int_param(
+    req: &S3Request,
+    name: &str,
+    default: u32,
+    max: u32,
+) -> Result<u32, S3Error> {
     match req.query_param(name) {
         None => Ok(default),
         Some(v) => v
