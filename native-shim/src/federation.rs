@@ -12,7 +12,8 @@ use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full, Limited};
 use multistore::oidc::federation::{
-    Decision, EXCHANGE_TIMEOUT_SECS, IN_FLIGHT_TIMEOUT_SECS, MAX_RESPONSE_BYTES,
+    Decision, ExchangeRequest, ExchangeStep, EXCHANGE_TIMEOUT_SECS, IN_FLIGHT_TIMEOUT_SECS,
+    MAX_EXCHANGE_STEPS, MAX_RESPONSE_BYTES,
 };
 use multistore::oidc::{CredentialCache, CredentialsNeeded, ExchangeError, TemporaryCredentials};
 use multistore::Gateway;
@@ -107,17 +108,47 @@ impl Federator {
         out
     }
 
+    /// Runs the exchange's calls in turn (each within [`EXCHANGE_TIMEOUT_SECS`]).
     async fn exchange(
         &self,
         needed: &CredentialsNeeded,
     ) -> Result<TemporaryCredentials, ExchangeError> {
-        let exchange = self
+        let mut request = self
             .gateway
             .credential_exchange(needed, now(), &mut random_bytes)?;
-        let url = exchange.url.clone();
-        let mut builder = Request::builder()
-            .method(exchange.method.clone())
-            .uri(url.as_str());
+        for step in 0..MAX_EXCHANGE_STEPS {
+            let (status, body) = tokio::time::timeout(
+                Duration::from_secs(EXCHANGE_TIMEOUT_SECS),
+                self.send(&request),
+            )
+            .await
+            .map_err(|_| {
+                ExchangeError::Unreachable(format!(
+                    "{}: no answer within {EXCHANGE_TIMEOUT_SECS} s",
+                    request.url
+                ))
+            })??;
+            match needed.parse_response(step, status, &body, now())? {
+                ExchangeStep::Send(next) => request = next,
+                ExchangeStep::Done(result) => {
+                    log::info!(
+                        "obtained backend credentials ({}, expire {})",
+                        result.secret.describe(),
+                        result.expiration.iso8601()
+                    );
+                    return Ok(result);
+                }
+            }
+        }
+        Err(ExchangeError::Malformed(format!(
+            "the exchange did not end within {MAX_EXCHANGE_STEPS} calls"
+        )))
+    }
+
+    /// One call of an exchange: its status and (capped) body.
+    async fn send(&self, exchange: &ExchangeRequest) -> Result<(u16, Bytes), ExchangeError> {
+        let url = exchange.url.as_str();
+        let mut builder = Request::builder().method(exchange.method.clone()).uri(url);
         if let Some(h) = builder.headers_mut() {
             *h = exchange.headers.clone();
         }
@@ -128,30 +159,17 @@ impl Federator {
                     .boxed(),
             )
             .map_err(|e| ExchangeError::Unreachable(format!("{url}: {e}")))?;
-        let call = async {
-            let resp = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| ExchangeError::Unreachable(error_chain(&e)))?;
-            let status = resp.status().as_u16();
-            let body: Bytes = Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
-                .collect()
-                .await
-                .map(|c| c.to_bytes())
-                .map_err(|e| ExchangeError::Malformed(format!("reading the answer failed: {e}")))?;
-            needed.parse_response(status, &body)
-        };
-        let result = tokio::time::timeout(Duration::from_secs(EXCHANGE_TIMEOUT_SECS), call)
+        let resp = self
+            .client
+            .request(request)
             .await
-            .map_err(|_| {
-                ExchangeError::Unreachable(format!("no answer within {EXCHANGE_TIMEOUT_SECS} s"))
-            })??;
-        log::info!(
-            "obtained backend credentials {} (expire {})",
-            result.signing.access_key_id,
-            result.expiration.iso8601()
-        );
-        Ok(result)
+            .map_err(|e| ExchangeError::Unreachable(format!("{url}: {}", error_chain(&e))))?;
+        let status = resp.status().as_u16();
+        let body: Bytes = Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .map_err(|e| ExchangeError::Malformed(format!("reading the answer failed: {e}")))?;
+        Ok((status, body))
     }
 }

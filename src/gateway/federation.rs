@@ -18,7 +18,8 @@ use super::{respond, Gateway, RequestContext, RequestHead};
 use crate::auth::presign::SigningCredentials;
 use crate::backend::s3::S3Backend;
 use crate::oidc::federation::{
-    CredentialsNeeded, ExchangeError, ExchangeRequest, TemporaryCredentials, TOKEN_TTL_SECS,
+    BackendSecret, CredentialsNeeded, ExchangeError, ExchangeRequest, TemporaryCredentials,
+    TOKEN_TTL_SECS,
 };
 use crate::oidc::provider::{MintRequest, CACHE_CONTROL};
 use crate::s3::{ErrorCode, S3Error};
@@ -73,19 +74,19 @@ impl Gateway {
         Some(resp)
     }
 
-    /// The credentials to presign with for `backend`: None for a backend with its own (or none),
-    /// the request's federated ones, or what to do without them.
-    pub(super) fn federated_signing<'c>(
+    /// The federated credentials a request to a backend with `needed` (None: its own, or
+    /// none) is signed with, or what to do without them.
+    pub(super) fn federated_credentials<'c>(
         &self,
-        backend: &S3Backend,
+        needed: Option<&CredentialsNeeded>,
         bucket: &str,
         credentials: Option<Result<&'c TemporaryCredentials, &ExchangeError>>,
-    ) -> Result<Option<&'c SigningCredentials>, Unsigned> {
-        let Some(needed) = backend.federation() else {
+    ) -> Result<Option<&'c TemporaryCredentials>, Unsigned> {
+        let Some(needed) = needed else {
             return Ok(None);
         };
         match credentials {
-            Some(Ok(c)) => Ok(Some(&c.signing)),
+            Some(Ok(c)) => Ok(Some(c)),
             Some(Err(e)) => Err(Unsigned::Fail(e.to_s3(&needed.federation, bucket))),
             None if self.options.oidc_provider.is_none() => {
                 Err(Unsigned::Fail(S3Error::new(
@@ -94,6 +95,27 @@ impl Gateway {
                 )))
             }
             None => Err(Unsigned::Ask(Box::new(needed.clone()))),
+        }
+    }
+
+    /// The SigV4 credentials an S3 backend presigns with: its own (None), or the request's
+    /// federated ones.
+    pub(super) fn federated_signing<'c>(
+        &self,
+        backend: &S3Backend,
+        bucket: &str,
+        credentials: Option<Result<&'c TemporaryCredentials, &ExchangeError>>,
+    ) -> Result<Option<&'c SigningCredentials>, Unsigned> {
+        match self.federated_credentials(backend.federation(), bucket, credentials)? {
+            None => Ok(None),
+            Some(TemporaryCredentials {
+                secret: BackendSecret::Aws(s),
+                ..
+            }) => Ok(Some(s)),
+            Some(other) => Err(Unsigned::Fail(S3Error::internal(format!(
+                "bucket '{bucket}': federation gave {}, not AWS credentials",
+                other.secret.describe()
+            )))),
         }
     }
 
@@ -122,7 +144,7 @@ impl Gateway {
                 rng,
             )
             .map_err(|e| ExchangeError::NotConfigured(e.to_string()))?;
-        Ok(needed.federation.exchange_request(&token))
+        Ok(needed.federation.exchange_request(&token, now))
     }
 }
 

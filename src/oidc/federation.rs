@@ -40,9 +40,13 @@ use quick_xml::Reader;
 
 use crate::auth::presign::SigningCredentials;
 use crate::auth::secret::SecretKey;
-use crate::config::BucketConfig;
+use crate::config::{BackendType, BucketConfig};
 use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
+
+mod aws;
+
+pub use aws::{parse_assume_role_response, AwsWebIdentity};
 
 /// Refresh credentials this long before they expire.
 pub const REFRESH_BEFORE_SECS: i64 = 300;
@@ -61,23 +65,6 @@ pub const TOKEN_TTL_SECS: i64 = 300;
 /// Most cache entries kept; past it, entries with nothing in flight are dropped.
 const MAX_ENTRIES: usize = 1024;
 
-/// AWS STS `AssumeRoleWithWebIdentity` settings of one bucket.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AwsWebIdentity {
-    /// `sts_endpoint` (default `https://sts.{region}.amazonaws.com`).
-    pub sts_endpoint: String,
-    /// `role_arn`.
-    pub role_arn: String,
-    /// `oidc_audience` (default `sts.amazonaws.com`): the minted token's `aud`.
-    pub audience: String,
-    /// `oidc_subject` (default the bucket name): the minted token's `sub`.
-    pub subject: String,
-    /// `role_session_name` (default `multistore`).
-    pub session_name: String,
-    /// `duration_seconds` (default 3600).
-    pub duration_secs: u64,
-}
-
 /// How a bucket's backend credentials are obtained by federation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -90,6 +77,18 @@ pub enum Federation {
 pub const MIN_DURATION_SECS: u64 = 900;
 /// See [`MIN_DURATION_SECS`].
 pub const MAX_DURATION_SECS: u64 = 43_200;
+/// Most HTTP calls one exchange may take (token, then e.g. a delegation key or impersonation).
+pub const MAX_EXCHANGE_STEPS: usize = 4;
+
+/// What an exchange does after an answer: send the next request, or it is done.
+#[derive(Debug)]
+pub enum ExchangeStep {
+    /// Send this request and pass its answer to [`CredentialsNeeded::parse_response`] with the
+    /// next step number.
+    Send(ExchangeRequest),
+    /// The credentials.
+    Done(TemporaryCredentials),
+}
 
 impl Federation {
     /// The federation of a bucket (`auth_type = "oidc"`), or None for other buckets.
@@ -103,47 +102,19 @@ impl Federation {
                 ))
             }
         }
-        let opt = |k: &str| b.option(k).map(str::trim).filter(|v| !v.is_empty());
-        let role_arn = opt("role_arn")
-            .ok_or("auth_type = \"oidc\" needs backend_options.role_arn")?
-            .to_string();
-        let region = opt("region").unwrap_or("us-east-1");
-        let sts_endpoint = opt("sts_endpoint").map_or_else(
-            || format!("https://sts.{region}.amazonaws.com"),
-            |e| e.trim_end_matches('/').to_string(),
-        );
-        crate::sts::fetch::check_url(&sts_endpoint).map_err(|e| format!("sts_endpoint: {e}"))?;
-        let duration_secs = match opt("duration_seconds") {
-            None => 3600,
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|d| (MIN_DURATION_SECS..=MAX_DURATION_SECS).contains(d))
-                .ok_or_else(|| {
-                    format!(
-                        "duration_seconds '{v}' is not a number of seconds in [{MIN_DURATION_SECS}, {MAX_DURATION_SECS}]"
-                    )
-                })?,
-        };
-        Ok(Some(Federation::Aws(AwsWebIdentity {
-            sts_endpoint,
-            role_arn,
-            audience: opt("oidc_audience")
-                .unwrap_or("sts.amazonaws.com")
-                .to_string(),
-            subject: opt("oidc_subject").unwrap_or(&b.name).to_string(),
-            session_name: opt("role_session_name").unwrap_or("multistore").to_string(),
-            duration_secs,
-        })))
+        match b.backend_type {
+            BackendType::S3 => AwsWebIdentity::from_bucket(b).map(|a| Some(Federation::Aws(a))),
+            other => Err(format!(
+                "auth_type = \"oidc\" is not supported for backend_type '{}'",
+                other.as_str()
+            )),
+        }
     }
 
     /// The cache key: every setting that changes the credentials.
     pub fn cache_key(&self) -> String {
         match self {
-            Federation::Aws(a) => format!(
-                "aws-sts\n{}\n{}\n{}\n{}\n{}\n{}",
-                a.sts_endpoint, a.role_arn, a.audience, a.subject, a.session_name, a.duration_secs
-            ),
+            Federation::Aws(a) => a.cache_key(),
         }
     }
 
@@ -154,28 +125,36 @@ impl Federation {
         }
     }
 
-    /// The exchange request carrying `token`.
-    pub fn exchange_request(&self, token: &str) -> ExchangeRequest {
+    /// The first request of the exchange, carrying `token`.
+    pub fn exchange_request(&self, token: &str, _now: Timestamp) -> ExchangeRequest {
         match self {
             Federation::Aws(a) => a.exchange_request(token),
         }
     }
 
-    /// Reads the exchange's answer.
+    /// Reads the answer to request number `step` (0 for [`Federation::exchange_request`]'s):
+    /// the next request, or the credentials.
     pub fn parse_response(
         &self,
+        step: usize,
         status: u16,
         body: &[u8],
-    ) -> Result<TemporaryCredentials, ExchangeError> {
+        _now: Timestamp,
+    ) -> Result<ExchangeStep, ExchangeError> {
+        if step >= MAX_EXCHANGE_STEPS {
+            return Err(ExchangeError::Malformed(format!(
+                "the exchange did not end within {MAX_EXCHANGE_STEPS} calls"
+            )));
+        }
         match self {
-            Federation::Aws(_) => parse_assume_role_response(status, body),
+            Federation::Aws(_) => parse_assume_role_response(status, body).map(ExchangeStep::Done),
         }
     }
 
     /// `endpoint (role)`, for messages.
     fn describe(&self) -> String {
         match self {
-            Federation::Aws(a) => format!("STS at {} for role {}", a.sts_endpoint, a.role_arn),
+            Federation::Aws(a) => a.describe(),
         }
     }
 }
@@ -203,47 +182,33 @@ impl fmt::Debug for ExchangeRequest {
     }
 }
 
-fn form_component(s: &str) -> String {
-    crate::percent::encode(s.as_bytes(), false)
-}
-
-impl AwsWebIdentity {
-    /// `POST {sts_endpoint}/` with the `AssumeRoleWithWebIdentity` form (the call is unsigned:
-    /// the token is the credential).
-    pub fn exchange_request(&self, token: &str) -> ExchangeRequest {
-        let body = format!(
-            "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn={}&RoleSessionName={}&DurationSeconds={}&WebIdentityToken={}",
-            form_component(&self.role_arn),
-            form_component(&self.session_name),
-            self.duration_secs,
-            form_component(token),
-        );
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
-        );
-        headers.insert(
-            http::header::ACCEPT,
-            HeaderValue::from_static("text/xml, application/xml"),
-        );
-        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-        ExchangeRequest {
-            method: Method::POST,
-            url: format!("{}/", self.sts_endpoint),
-            headers,
-            body: Bytes::from(body),
-        }
-    }
-}
-
 /// Credentials obtained by federation.
 #[derive(Clone, Debug)]
 pub struct TemporaryCredentials {
-    /// Key id, secret and session token.
-    pub signing: SigningCredentials,
+    /// What the backend's requests are signed with.
+    pub secret: BackendSecret,
     /// When they stop working.
     pub expiration: Timestamp,
+}
+
+/// The secret a federated backend's requests are signed with (never shown by `Debug`).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum BackendSecret {
+    /// AWS-style key id, secret and session token (SigV4 presigning).
+    Aws(SigningCredentials),
+    /// An OAuth 2.0 access token, sent as `Authorization: Bearer`.
+    Bearer(SecretKey),
+}
+
+impl BackendSecret {
+    /// What to call these credentials in logs (never the secret itself).
+    pub fn describe(&self) -> String {
+        match self {
+            BackendSecret::Aws(s) => format!("access key {}", s.access_key_id),
+            BackendSecret::Bearer(_) => "an access token".to_string(),
+        }
+    }
 }
 
 /// Why no credentials came out of an exchange.
@@ -310,6 +275,60 @@ impl ExchangeError {
     }
 }
 
+/// A bucket's non-empty, trimmed backend option.
+fn option<'b>(b: &'b BucketConfig, key: &str) -> Option<&'b str> {
+    b.option(key).map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// An endpoint option (or its default), without a trailing `/`, checked fetchable.
+fn endpoint_option(
+    b: &BucketConfig,
+    key: &str,
+    default: impl FnOnce() -> String,
+) -> Result<String, String> {
+    let url = option(b, key).map_or_else(default, |e| e.trim_end_matches('/').to_string());
+    crate::sts::fetch::check_url(&url).map_err(|e| format!("{key}: {e}"))?;
+    Ok(url)
+}
+
+/// `duration_seconds` (default 3600), within [`MIN_DURATION_SECS`, `MAX_DURATION_SECS`].
+fn duration_option(b: &BucketConfig) -> Result<u64, String> {
+    match option(b, "duration_seconds") {
+        None => Ok(3600),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|d| (MIN_DURATION_SECS..=MAX_DURATION_SECS).contains(d))
+            .ok_or_else(|| {
+                format!(
+                    "duration_seconds '{v}' is not a number of seconds in [{MIN_DURATION_SECS}, {MAX_DURATION_SECS}]"
+                )
+            }),
+    }
+}
+
+/// One component of an `application/x-www-form-urlencoded` body.
+fn form_component(s: &str) -> String {
+    crate::percent::encode(s.as_bytes(), false)
+}
+
+/// A form `POST` (unsigned: the token in it is the credential).
+fn form_request(url: String, body: String, accept: &'static str) -> ExchangeRequest {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
+    );
+    headers.insert(http::header::ACCEPT, HeaderValue::from_static(accept));
+    headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    ExchangeRequest {
+        method: Method::POST,
+        url,
+        headers,
+        body: Bytes::from(body),
+    }
+}
+
 /// The text of elements by name, for the first occurrence of each (namespaces ignored), from
 /// a small XML document. None if it is not XML.
 fn xml_fields<const N: usize>(body: &[u8], names: [&str; N]) -> Option<[Option<String>; N]> {
@@ -354,63 +373,6 @@ fn xml_fields<const N: usize>(body: &[u8], names: [&str; N]) -> Option<[Option<S
     saw_element.then_some(out)
 }
 
-/// Reads an `AssumeRoleWithWebIdentityResponse` (2xx) or an STS `<ErrorResponse>`.
-pub fn parse_assume_role_response(
-    status: u16,
-    body: &[u8],
-) -> Result<TemporaryCredentials, ExchangeError> {
-    if !(200..300).contains(&status) {
-        let fields = xml_fields(body, ["Code", "Message"]);
-        let (code, message) = match fields {
-            Some([Some(code), message]) => (code, message.unwrap_or_default()),
-            _ => (
-                format!("HTTP{status}"),
-                "the answer is not an STS error document".to_string(),
-            ),
-        };
-        return Err(ExchangeError::Refused {
-            status,
-            code: code.trim().to_string(),
-            message: message.trim().chars().take(512).collect(),
-        });
-    }
-    let Some([id, secret, token, expiration]) = xml_fields(
-        body,
-        [
-            "AccessKeyId",
-            "SecretAccessKey",
-            "SessionToken",
-            "Expiration",
-        ],
-    ) else {
-        return Err(ExchangeError::Malformed(
-            "the answer is not XML".to_string(),
-        ));
-    };
-    let missing = |what: &str| ExchangeError::Malformed(format!("the answer has no {what}"));
-    let id = id
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| missing("AccessKeyId"))?;
-    let secret = secret
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| missing("SecretAccessKey"))?;
-    let token = token
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| missing("SessionToken"))?;
-    let expiration = expiration.ok_or_else(|| missing("Expiration"))?;
-    let expiration = Timestamp::parse_rfc3339(expiration.trim()).ok_or_else(|| {
-        ExchangeError::Malformed(format!("Expiration '{expiration}' is not an RFC 3339 time"))
-    })?;
-    Ok(TemporaryCredentials {
-        signing: SigningCredentials {
-            access_key_id: id.trim().to_string(),
-            secret: SecretKey::new(secret.trim().to_string()),
-            session_token: Some(SecretKey::new(token.trim().to_string())),
-        },
-        expiration,
-    })
-}
-
 /// A bucket's request for credentials, carried by [`crate::Plan::NeedBackendCredentials`].
 #[derive(Clone, Debug)]
 pub struct CredentialsNeeded {
@@ -421,13 +383,15 @@ pub struct CredentialsNeeded {
 }
 
 impl CredentialsNeeded {
-    /// Reads the exchange's answer ([`Federation::parse_response`]).
+    /// Reads the answer to request number `step` ([`Federation::parse_response`]).
     pub fn parse_response(
         &self,
+        step: usize,
         status: u16,
         body: &[u8],
-    ) -> Result<TemporaryCredentials, ExchangeError> {
-        self.federation.parse_response(status, body)
+        now: Timestamp,
+    ) -> Result<ExchangeStep, ExchangeError> {
+        self.federation.parse_response(step, status, body, now)
     }
 }
 

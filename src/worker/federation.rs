@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::oidc::federation::{
-    Decision, EXCHANGE_TIMEOUT_SECS, IN_FLIGHT_TIMEOUT_SECS, MAX_RESPONSE_BYTES,
+    Decision, ExchangeStep, EXCHANGE_TIMEOUT_SECS, IN_FLIGHT_TIMEOUT_SECS, MAX_EXCHANGE_STEPS,
+    MAX_RESPONSE_BYTES,
 };
 use crate::oidc::{CredentialCache, CredentialsNeeded, ExchangeError, TemporaryCredentials};
 use crate::time::Timestamp;
@@ -82,31 +83,41 @@ async fn refresh(
     CREDENTIALS.with(|c| c.borrow_mut().finish(&needed.key, result, now()))
 }
 
+/// Runs the exchange's calls in turn (each within [`EXCHANGE_TIMEOUT_SECS`]).
 async fn exchange(
     gateway: &Gateway,
     needed: &CredentialsNeeded,
 ) -> Result<TemporaryCredentials, ExchangeError> {
-    let exchange = gateway.credential_exchange(needed, now(), &mut js::random_bytes)?;
-    let (status, body) = body::fetch_small(
-        exchange.method.as_str(),
-        &exchange.url,
-        &exchange.headers,
-        Some(&exchange.body),
-        EXCHANGE_TIMEOUT_SECS,
-        MAX_RESPONSE_BYTES,
-    )
-    .await
-    .map_err(|e| match e {
-        body::FetchError::Unreachable(e) => {
-            ExchangeError::Unreachable(format!("{}: {e}", exchange.url))
+    let mut request = gateway.credential_exchange(needed, now(), &mut js::random_bytes)?;
+    for step in 0..MAX_EXCHANGE_STEPS {
+        let (status, body) = body::fetch_small(
+            request.method.as_str(),
+            &request.url,
+            &request.headers,
+            Some(&request.body),
+            EXCHANGE_TIMEOUT_SECS,
+            MAX_RESPONSE_BYTES,
+        )
+        .await
+        .map_err(|e| match e {
+            body::FetchError::Unreachable(e) => {
+                ExchangeError::Unreachable(format!("{}: {e}", request.url))
+            }
+            body::FetchError::Body(e) => ExchangeError::Malformed(e),
+        })?;
+        match needed.parse_response(step, status, &body, now())? {
+            ExchangeStep::Send(next) => request = next,
+            ExchangeStep::Done(creds) => {
+                log::info!(
+                    "obtained backend credentials ({}, expire {})",
+                    creds.secret.describe(),
+                    creds.expiration.iso8601()
+                );
+                return Ok(creds);
+            }
         }
-        body::FetchError::Body(e) => ExchangeError::Malformed(e),
-    })?;
-    let creds = needed.parse_response(status, &body)?;
-    log::info!(
-        "obtained backend credentials {} (expire {})",
-        creds.signing.access_key_id,
-        creds.expiration.iso8601()
-    );
-    Ok(creds)
+    }
+    Err(ExchangeError::Malformed(format!(
+        "the exchange did not end within {MAX_EXCHANGE_STEPS} calls"
+    )))
 }

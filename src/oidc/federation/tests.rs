@@ -156,13 +156,16 @@ fn the_sts_request_is_an_unsigned_form_post_with_the_token() {
 #[test]
 fn the_aws_documentation_example_answer_parses() {
     let c = parse_assume_role_response(200, AWS_EXAMPLE.as_bytes()).unwrap();
-    assert_eq!(c.signing.access_key_id, "ASgeIAIOSFODNN7EXAMPLE");
+    let BackendSecret::Aws(signing) = &c.secret else {
+        panic!("not AWS credentials: {c:?}")
+    };
+    assert_eq!(signing.access_key_id, "ASgeIAIOSFODNN7EXAMPLE");
     assert_eq!(
-        c.signing.secret.expose(),
+        signing.secret.expose(),
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
     );
     assert_eq!(
-        c.signing.session_token.as_ref().unwrap().expose(),
+        signing.session_token.as_ref().unwrap().expose(),
         "AQoDYXdzEE0a8ANXXXXXXXXNO1ewxE5TijQyp+IEXAMPLE"
     );
     assert_eq!(
@@ -232,11 +235,7 @@ fn answers_without_usable_credentials_are_malformed() {
 
 fn creds(expiration: i64) -> TemporaryCredentials {
     TemporaryCredentials {
-        signing: SigningCredentials {
-            access_key_id: format!("ASIA{expiration}"),
-            secret: SecretKey::new("s"),
-            session_token: Some(SecretKey::new("t")),
-        },
+        secret: BackendSecret::Bearer(SecretKey::new(format!("token-{expiration}"))),
         expiration: Timestamp(expiration),
     }
 }
@@ -248,7 +247,7 @@ fn one_fetch_runs_while_others_wait_then_everyone_uses_the_result() {
     assert!(matches!(c.decide("k", Timestamp(1)), Decision::Wait));
     assert!(matches!(c.decide("other", Timestamp(1)), Decision::Fetch));
     let got = c.finish("k", Ok(creds(3600)), Timestamp(2)).unwrap();
-    assert_eq!(got.signing.access_key_id, "ASIA3600");
+    assert_eq!(got.expiration, Timestamp(3600));
     assert!(matches!(c.decide("k", Timestamp(3)), Decision::Use(_)));
 }
 
@@ -329,4 +328,22 @@ fn a_refresh_that_never_finished_is_taken_over() {
         c.decide("k", Timestamp(IN_FLIGHT_TIMEOUT_SECS)),
         Decision::Fetch
     ));
+}
+
+#[test]
+fn an_aws_exchange_is_done_after_its_one_call() {
+    let f = Federation::Aws(aws(&[("auth_type", "oidc"), ("role_arn", ROLE)]));
+    let step = f
+        .parse_response(0, 200, AWS_EXAMPLE.as_bytes(), Timestamp(0))
+        .unwrap();
+    assert!(matches!(step, ExchangeStep::Done(_)), "{step:?}");
+}
+
+#[test]
+fn an_exchange_that_does_not_end_within_the_step_limit_is_cut_off() {
+    let f = Federation::Aws(aws(&[("auth_type", "oidc"), ("role_arn", ROLE)]));
+    let err = f
+        .parse_response(MAX_EXCHANGE_STEPS, 200, AWS_EXAMPLE.as_bytes(), Timestamp(0))
+        .unwrap_err();
+    assert!(matches!(err, ExchangeError::Malformed(_)), "{err:?}");
 }
