@@ -51,6 +51,8 @@ KEYS = {
 
 # SESSION_TOKEN_KEY of the gateway under test (32 bytes, base64): seals STS session tokens.
 SESSION_TOKEN_KEY = base64.b64encode(b"multistore-e2e-session-key-32byt").decode()
+# SESSION_TOKEN_KEY_PREVIOUS: the key before the last rotation, still accepted, never minted with.
+SESSION_TOKEN_KEY_PREVIOUS = base64.b64encode(b"multistore-e2e-previous-key-32by").decode()
 # The STS role of the tests: tokens of the local issuer, audience and subjects below, scoped to
 # users/{sub}/ in the private bucket.
 STS_ROLE = "web"
@@ -539,6 +541,7 @@ CONFIG_TTL_SECONDS = "1"
 ALLOW_TEST_PANIC = "true"
 VIRTUAL_HOST_DOMAIN = "s3.worker.test"
 SESSION_TOKEN_KEY = "{SESSION_TOKEN_KEY}"
+SESSION_TOKEN_KEY_PREVIOUS = "{SESSION_TOKEN_KEY_PREVIOUS}"
 OIDC_PROVIDER_KEY = {json.dumps(OIDC_PROVIDER_KEY)}
 OIDC_PROVIDER_ISSUER = "{OIDC_PROVIDER_ISSUER}"
 {extra_vars}
@@ -608,6 +611,7 @@ def gateway(request, seaweed, workdir, oidc, federation):
         return
     port = free_port()
     env = dict(os.environ, RUST_LOG="multistore=debug", SESSION_TOKEN_KEY=SESSION_TOKEN_KEY,
+               SESSION_TOKEN_KEY_PREVIOUS=SESSION_TOKEN_KEY_PREVIOUS,
                OIDC_PROVIDER_KEY=OIDC_PROVIDER_KEY, OIDC_PROVIDER_ISSUER=OIDC_PROVIDER_ISSUER)
     proc = Proc([server_binary(), "--config", str(config_path), "--listen", f"127.0.0.1:{port}"],
                 workdir / "gateway.log", env=env)

@@ -20,7 +20,7 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import (SESSION_TOKEN_KEY, STS_ROLE, Proc, boto, free_port, gateway_config,
+from conftest import (SESSION_TOKEN_KEY, SESSION_TOKEN_KEY_PREVIOUS, STS_ROLE, Proc, boto, free_port, gateway_config,
                       server_binary, toml_dump, wait_http)
 
 ROLE_ARN = f"arn:aws:iam::123456789012:role/{STS_ROLE}"
@@ -375,6 +375,22 @@ def test_an_expired_session_token_is_expired_token_and_a_foreign_key_is_refused(
         foreign.get_object(Bucket="private", Key="users/alice/crafted")
     assert error_code(e) == "InvalidToken"
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] in (400, 403)
+
+
+def test_tokens_sealed_with_the_previous_key_still_open_and_new_ones_use_the_current_key(gateway, oidc):
+    previous = base64.b64decode(SESSION_TOKEN_KEY_PREVIOUS)
+    # A session sealed before the rotation keeps working until it expires...
+    old = crafted_session(gateway, previous, int(time.time()) + 600)
+    old.put_object(Bucket="private", Key="users/alice/rotated", Body=b"ok")
+    assert old.get_object(Bucket="private", Key="users/alice/rotated")["Body"].read() == b"ok"
+    # ...while new sessions are sealed with the current key: the key id (bytes 1-4 of the
+    # token) is the current key's.
+    creds = assume(gateway, oidc.token("alice"))["Credentials"]
+    header = base64.urlsafe_b64decode(creds["SessionToken"] + "=" * (-len(creds["SessionToken"]) % 4))[:5]
+    current = base64.b64decode(SESSION_TOKEN_KEY)
+    assert header[0] == 1
+    assert header[1:5] == hashlib.sha256(current).digest()[:4]
+    assert header[1:5] != hashlib.sha256(previous).digest()[:4]
 
 
 def test_a_browser_may_call_sts_from_another_origin(gateway, oidc):
