@@ -19,6 +19,7 @@ use http::{HeaderName, HeaderValue};
 use crate::auth::presign::SigningCredentials;
 use crate::auth::sigv4::SigningKeyCache;
 use crate::auth::{self, AuthSettings, ChunkSigning, PayloadMode};
+use crate::backend::azure::AzureBackend;
 use crate::backend::r2::{self, R2Input};
 pub use crate::backend::r2::{
     Conditions, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range, R2Records,
@@ -45,6 +46,7 @@ use crate::s3::S3Error;
 use crate::sts::token::SessionKeys;
 use crate::time::Timestamp;
 
+mod azure;
 pub mod copy;
 mod federation;
 mod post;
@@ -222,6 +224,8 @@ pub(crate) struct Finish {
     cors: Option<CorsHeaders>,
     /// A POST Object upload: how its success is answered.
     post: Option<PostAnswer>,
+    /// An Azure backend: its answers are translated into S3's terms.
+    azure: Option<azure::AzureFinish>,
 }
 
 /// Largest backend XML document we buffer for rewriting (a 1000-key listing is ~350 KiB).
@@ -242,6 +246,8 @@ struct BucketEntry {
 enum Backend {
     /// By presigned URL (boxed: it is large, and a snapshot may hold thousands of buckets).
     S3(Arc<S3Backend>),
+    /// Azure Blob, by SAS URL.
+    Azure(Arc<AzureBackend>),
     /// Through a Worker binding.
     R2 {
         /// The binding's name.
@@ -281,6 +287,9 @@ impl Gateway {
             .map(|(i, b)| {
                 let backend = match b.backend_type {
                     BackendType::S3 => S3Backend::from_config(b).map(|b| Backend::S3(Arc::new(b))),
+                    BackendType::Azure => {
+                        AzureBackend::from_config(b).map(|b| Backend::Azure(Arc::new(b)))
+                    }
                     BackendType::R2 => b
                         .option("binding")
                         .filter(|n| !n.is_empty())
@@ -604,6 +613,20 @@ impl Gateway {
         let prefix = bucket.backend_prefix.as_deref().unwrap_or("");
         let backend = match backend {
             Backend::S3(b) => b,
+            Backend::Azure(az) => {
+                return self.plan_azure(azure::AzureInput {
+                    head,
+                    req: &req,
+                    authed,
+                    backend: az,
+                    name,
+                    prefix,
+                    view,
+                    resource,
+                    ctx,
+                    credentials,
+                });
+            }
             Backend::R2 { binding } => {
                 let copy_source = match req.operation {
                     Operation::CopyObject | Operation::UploadPartCopy => {
@@ -835,6 +858,7 @@ impl Gateway {
                      not supported yet; download and upload",
                 ))
             }
+            Ok(Backend::Azure(_)) => return Err(azure_copy_unsupported()),
             Ok(Backend::R2 { binding }) => {
                 return Ok(CopySource::Streamed(
                     r2_source(binding, src_bucket, &src_key, version.as_deref())?,
@@ -891,6 +915,7 @@ impl Gateway {
                 ))
             }
             Ok(Backend::S3(b)) => (s3_source(b, src_bucket, src_name, &src_key), version),
+            Ok(Backend::Azure(_)) => return Err(azure_copy_unsupported()),
             Err(e) => return Err(S3Error::internal(e.clone())),
         };
         Ok(R2CopySource::Streamed(streamed.0, streamed.1))
@@ -1281,6 +1306,14 @@ fn s3_source(
         },
         key: format!("{prefix}{key}"),
     }
+}
+
+/// Copies from an Azure bucket are not implemented.
+fn azure_copy_unsupported() -> S3Error {
+    S3Error::not_implemented(
+        "CopyObject and UploadPartCopy from a bucket are not supported on Azure backends yet; \
+         download and upload",
+    )
 }
 
 /// An R2 copy source: its R2 key (the binding's `binding`), checked like any R2 key.
@@ -1827,6 +1860,7 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
             passthrough: backend_bucket.is_some(),
             cors: None,
             post: None,
+            azure: None,
         },
     })
 }
@@ -1968,6 +2002,13 @@ impl Forward {
         if let Some(cors) = &self.finish.cors {
             cors.apply(&mut out);
         }
+        let status = match &self.finish.azure {
+            Some(az) => {
+                azure::AzureFinish::translate_headers(headers, &mut out);
+                az.status(status)
+            }
+            None => status,
+        };
         // A HEAD that failed at the backend has no body to translate; an auth failure there is
         // still ours to report as a gateway problem.
         if self.method == Method::HEAD && status == StatusCode::FORBIDDEN {
@@ -2002,6 +2043,13 @@ impl Forward {
                 if let Some((code, message)) = xml::parse_error_xml(&body) {
                     return self.backend_error(status, &code, &message, timing);
                 }
+                let body = match self.finish.azure.as_ref().and_then(|a| a.listing.as_ref()) {
+                    Some(echo) => match crate::backend::azure::listing_to_s3(&body, echo) {
+                        Ok(doc) => Bytes::from(doc),
+                        Err(e) => return self.error(&e, timing),
+                    },
+                    None => body,
+                };
                 return match rw.rewrite(&body).map(|doc| self.add_delete_errors(doc)) {
                     Ok(doc) => {
                         let (status, mut h) = self.response_head(status, headers, timing);
@@ -2028,6 +2076,23 @@ impl Forward {
             return resp;
         }
         match xml::parse_error_xml(&body) {
+            Some((code, _)) if code == "BlobNotFound" && self.azure_delete() => {
+                // S3 answers a delete of a missing key with success.
+                self.buffered_response(
+                    StatusCode::ACCEPTED,
+                    &HeaderMap::new(),
+                    Bytes::new(),
+                    timing,
+                )
+            }
+            Some((code, message)) if self.finish.azure.is_some() => {
+                let (s3_code, config) = crate::backend::azure::s3_code(&code);
+                if config {
+                    self.refused_gateway(&code, &message, timing)
+                } else {
+                    self.backend_error(status, s3_code, &message, timing)
+                }
+            }
             Some((code, message)) => self.backend_error(status, &code, &message, timing),
             None => {
                 let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
@@ -2042,6 +2107,11 @@ impl Forward {
                 self.error(&err, timing)
             }
         }
+    }
+
+    /// Whether this is an Azure DeleteObject.
+    fn azure_delete(&self) -> bool {
+        self.finish.azure.as_ref().is_some_and(|a| a.delete)
     }
 
     /// Adds the keys the gateway refused to a DeleteResult.
@@ -2059,15 +2129,7 @@ impl Forward {
         timing: Timing,
     ) -> Response<Bytes> {
         if backend_config_error(code) && !(self.finish.passthrough && code == "NoSuchBucket") {
-            log::warn!(
-                "request {}: the backend refused the gateway: {code}: {message}",
-                self.request_id
-            );
-            let err = S3Error::new(
-                ErrorCode::BadGateway,
-                format!("the storage backend refused the gateway's request ({code}); the gateway's backend configuration needs attention"),
-            );
-            return self.error(&err, timing);
+            return self.refused_gateway(code, message, timing);
         }
         let mut body = String::with_capacity(256);
         body.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>");
@@ -2095,6 +2157,19 @@ impl Forward {
             cors.apply(resp.headers_mut());
         }
         resp
+    }
+
+    /// The backend refused the gateway's own credentials or configuration: a 502.
+    fn refused_gateway(&self, code: &str, message: &str, timing: Timing) -> Response<Bytes> {
+        log::warn!(
+            "request {}: the backend refused the gateway: {code}: {message}",
+            self.request_id
+        );
+        let err = S3Error::new(
+            ErrorCode::BadGateway,
+            format!("the storage backend refused the gateway's request ({code}); the gateway's backend configuration needs attention"),
+        );
+        self.error(&err, timing)
     }
 
     fn error(&self, err: &S3Error, timing: Timing) -> Response<Bytes> {

@@ -38,6 +38,7 @@ mod records;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use records::int_param;
 pub use records::{is_reserved, reserved_key_error, RESERVED};
 
 /// A byte range to ask R2 for (`range` in `get` options).
@@ -782,7 +783,10 @@ fn header_checksum(h: &HeaderMap) -> Option<(String, String)> {
 /// The body of an upload and the length R2 receives, chosen as the S3 path chooses it.
 /// The upload's body plan, with its `x-amz-checksum-*` header verified by the gateway (the R2
 /// binding checks no CRCs).
-fn upload_body(head: &RequestHead, authed: &Authenticated) -> Result<(ForwardBody, u64), S3Error> {
+pub(crate) fn upload_body(
+    head: &RequestHead,
+    authed: &Authenticated,
+) -> Result<(ForwardBody, u64), S3Error> {
     let (body, length) = upload_body_framing(head, authed)?;
     Ok((body.with_header_checksum(&head.headers)?, length))
 }
@@ -1033,7 +1037,10 @@ fn content_md5(h: &HeaderMap) -> Result<Option<String>, S3Error> {
 }
 
 /// `response-*` query overrides of a GET; S3 refuses them on anonymous requests.
-fn overrides(req: &S3Request, identity: &Identity) -> Result<Vec<(HeaderName, String)>, S3Error> {
+pub(crate) fn overrides(
+    req: &S3Request,
+    identity: &Identity,
+) -> Result<Vec<(HeaderName, String)>, S3Error> {
     const PARAMS: [(&str, HeaderName); 6] = [
         ("response-content-type", http::header::CONTENT_TYPE),
         ("response-content-language", http::header::CONTENT_LANGUAGE),

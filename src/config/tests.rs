@@ -41,7 +41,7 @@ anonymous_access = true
 [buckets.backend_options]
 account_name = "myaccount"
 container_name = "mycontainer"
-access_key = "azure-secret-value"
+access_key = "YXp1cmUtc2VjcmV0LXZhbHVl"
 
 [[roles]]
 role_id = "github-actions-deployer"
@@ -553,7 +553,11 @@ fn secrets_never_appear_in_errors_or_debug_output() {
     );
     let c = GatewayConfig::parse(V07_TOML, ConfigFormat::Toml).unwrap();
     let dbg = format!("{c:?}");
-    for s in ["minio-secret-value", "azure-secret-value", "wJalrXUtnFEMI"] {
+    for s in [
+        "minio-secret-value",
+        "YXp1cmUtc2VjcmV0LXZhbHVl",
+        "wJalrXUtnFEMI",
+    ] {
         assert!(!dbg.contains(s), "{s} leaked");
     }
     assert!(dbg.contains("minioadmin"), "access_key_id stays visible");
@@ -930,4 +934,44 @@ fn streamed_copy_sizes_are_read_and_held_to_s3s_part_limits() {
         has(&p, "copy_part_size: expected a whole number of bytes"),
         "{p:#?}"
     );
+}
+
+#[test]
+fn azure_buckets_need_a_base64_key_or_skip_signature_and_unknown_options_are_warned_about() {
+    let text = r#"
+        [[buckets]]
+        name = "az-a"
+        backend_type = "az"
+        [buckets.backend_options]
+        account_name = "acct"
+        container_name = "c"
+        access_key = "not base64!"
+        [[buckets]]
+        name = "az-b"
+        backend_type = "az"
+        [buckets.backend_options]
+        account_name = "acct"
+        container_name = "c"
+        endpoint = "ftp://x"
+        [[buckets]]
+        name = "az-c"
+        backend_type = "az"
+        [buckets.backend_options]
+        account_name = "acct"
+        container_name = "c"
+        skip_signature = true
+        colour = "blue"
+        "#;
+    let p = toml_problems(text);
+    for e in [
+        "buckets[0].backend_options.access_key: not a base64 account key",
+        "buckets[1].backend_options.endpoint: not an http(s) URL",
+        "buckets[1].backend_options.access_key: missing (the storage account key",
+    ] {
+        assert!(
+            p.iter().any(|x| x.starts_with(e)),
+            "missing {e:?} in {p:#?}"
+        );
+    }
+    assert!(!p.iter().any(|x| x.starts_with("buckets[2]")), "{p:#?}");
 }

@@ -877,6 +877,7 @@ impl StreamedCopy {
                 passthrough: false,
                 cors: self.cors.clone(),
                 post: None,
+                azure: None,
             },
         }
     }

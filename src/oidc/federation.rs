@@ -199,6 +199,8 @@ pub enum BackendSecret {
     Aws(SigningCredentials),
     /// An OAuth 2.0 access token, sent as `Authorization: Bearer`.
     Bearer(SecretKey),
+    /// An Azure user delegation key (user delegation SAS signing).
+    AzureDelegation(Box<crate::backend::azure::UserDelegationKey>),
 }
 
 impl BackendSecret {
@@ -207,6 +209,9 @@ impl BackendSecret {
         match self {
             BackendSecret::Aws(s) => format!("access key {}", s.access_key_id),
             BackendSecret::Bearer(_) => "an access token".to_string(),
+            BackendSecret::AzureDelegation(k) => {
+                format!("an Azure user delegation key of {}", k.signed_oid)
+            }
         }
     }
 }

@@ -326,6 +326,17 @@ fn push(
     }
 }
 
+/// Appends `<name>value</name>`, the value XML-escaped.
+pub(crate) fn push_leaf(out: &mut String, name: &str, value: &str) {
+    out.push('<');
+    out.push_str(name);
+    out.push('>');
+    crate::s3::error::push_escaped(out, value);
+    out.push_str("</");
+    out.push_str(name);
+    out.push('>');
+}
+
 /// `encoding-type=url` form of a key, as S3 writes it: unreserved bytes and `/` kept, space as
 /// `+`, everything else `%XX`.
 pub(crate) fn url_encode_key(s: &str) -> String {

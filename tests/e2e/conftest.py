@@ -85,6 +85,13 @@ BACKEND_BUCKETS = {"public": "bk-public", "private": "bk-private", "prefixed": "
 COPY_MULTIPART_THRESHOLD = 5 << 20
 PREFIX = "some/prefix/"
 
+# Azurite's well-known development account (the emulator accepts only it by default).
+AZ_ACCOUNT = "devstoreaccount1"
+AZ_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw"
+          "==")
+# Containers: `gwc` holds the `az` and `az-prefixed` buckets, `pubc` is public (anonymous reads).
+AZ_CONTAINERS = {"gwc": None, "pubc": "container"}
+
 
 def free_port(pair=False):
     """A free port; with pair=True one whose +10000 (SeaweedFS's gRPC port) is free too."""
@@ -374,6 +381,34 @@ def federation(workdir):
 
 
 @pytest.fixture(scope="session")
+def azurite(workdir):
+    """Azurite's Blob service (from npm) on 127.0.0.1, in memory, with the test containers, and an
+    azure-storage-blob client straight to it to check what really landed."""
+    from azure.storage.blob import BlobServiceClient
+
+    main = ROOT / "node_modules" / "azurite" / "dist" / "src" / "blob" / "main.js"
+    if not main.exists():
+        raise RuntimeError("azurite is not installed (npm install, see package.json)")
+    port = free_port()
+    data = workdir / "azurite"
+    data.mkdir()
+    proc = Proc([str(NODE), str(main), "--blobHost", "127.0.0.1", "--blobPort", str(port),
+                 "--loose", "--skipApiVersionCheck", "--inMemoryPersistence",
+                 "--disableTelemetry"], workdir / "azurite.log", cwd=data)
+    endpoint = f"http://127.0.0.1:{port}/{AZ_ACCOUNT}"
+    try:
+        # Unauthenticated requests are refused once it listens.
+        wait_http(endpoint + "/?comp=list", proc, timeout=60, ok=lambda r: r.status_code < 500)
+        client = BlobServiceClient(account_url=endpoint,
+                                   credential={"account_name": AZ_ACCOUNT, "account_key": AZ_KEY})
+        for name, access in AZ_CONTAINERS.items():
+            client.create_container(name, public_access=access)
+        yield SimpleNamespace(endpoint=endpoint, client=client, proc=proc)
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="session")
 def oidc():
     issuer = OidcIssuer()
     try:
@@ -382,7 +417,29 @@ def oidc():
         issuer.stop()
 
 
-def gateway_config(seaweed, issuer_url=None, federation=None):
+def azure_buckets(azurite):
+    """The gateway's Azure buckets (none when the test session has no Azurite)."""
+    if azurite is None:
+        return []
+
+    def az(name, container="gwc", **options):
+        return {"name": name, "backend_type": "az", "backend_options": {
+            "account_name": AZ_ACCOUNT, "container_name": container,
+            "endpoint": azurite.endpoint, "access_key": AZ_KEY, **options}}
+
+    wrong_key = base64.b64encode(b"not the account key, but base64").decode()
+    return [
+        az("az"),
+        dict(az("az-prefixed"), backend_prefix="pre/fix/"),
+        {"name": "az-public", "backend_type": "az", "anonymous_access": True,
+         "backend_options": {"account_name": AZ_ACCOUNT, "container_name": "pubc",
+                             "endpoint": azurite.endpoint, "skip_signature": True}},
+        az("az-wrong-key", access_key=wrong_key),
+        az("az-no-container", container="missing"),
+    ]
+
+
+def gateway_config(seaweed, issuer_url=None, federation=None, azurite=None):
     def bucket(name, backend=None, **extra):
         b = {"name": name, "backend_type": "s3", "backend_options": {
             "endpoint": seaweed.endpoint, "bucket_name": BACKEND_BUCKETS[backend or name],
@@ -412,7 +469,7 @@ def gateway_config(seaweed, issuer_url=None, federation=None):
         federated("fed-concurrent", federation.sts.url, role_session_name="concurrent"),
     ]
     return {
-        "buckets": fed_buckets + [
+        "buckets": fed_buckets + azure_buckets(azurite) + [
             bucket("public", anonymous_access=True),
             bucket("private", allowed_roles=[STS_ROLE]),
             bucket("prefixed", backend_prefix=PREFIX),
@@ -585,9 +642,9 @@ bucket_name = "multistore-test"
 
 
 @pytest.fixture(scope="session", params=RUNTIMES)
-def gateway(request, seaweed, workdir, oidc, federation):
+def gateway(request, seaweed, workdir, oidc, federation, azurite):
     runtime = request.param
-    cfg = gateway_config(seaweed, oidc.url, federation)
+    cfg = gateway_config(seaweed, oidc.url, federation, azurite)
     config_path = workdir / "gateway.toml"
     config_path.write_text(toml_dump(cfg))
     external = os.environ.get("MULTISTORE_ENDPOINT")

@@ -108,7 +108,7 @@ fn meta_ms(o: &R2Object, name: &str) -> i64 {
 }
 
 /// An integer query parameter in `0..=max` (absent: `default`); S3's `InvalidArgument` else.
-pub(super) fn int_param(
+pub(crate) fn int_param(
     req: &S3Request,
     name: &str,
     default: u32,

@@ -1,0 +1,702 @@
+//! Azure Blob Storage backends (`backend_type = "az"`): every request is a presigned URL with a
+//! shared access signature, so no request carries a header the gateway must sign.
+//!
+//! - Static credentials (`access_key`, the account's base64 key) sign a *service SAS*; federated
+//!   buckets (`auth_type = "oidc"`) sign a *user delegation SAS* with the key the runtime obtained
+//!   ([`UserDelegationKey`], see [`crate::oidc::federation`]); `skip_signature = true` (public
+//!   containers) sends plain URLs.
+//! - Each SAS grants the least the request needs: one blob (`sr=b`) or the container listing
+//!   (`sr=c`), one permission set, for [`SAS_TTL_SECS`].
+//! - Translations S3 clients need: `x-amz-meta-*` <-> `x-ms-meta-*` (Azure metadata names must
+//!   be C# identifiers: other names are refused, never dropped), List Blobs into
+//!   `ListBucketResult`, Azure error codes into S3 ones.
+//!
+//! Built once per bucket per config snapshot: the account key is decoded here, so a request
+//! costs one HMAC.
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use quick_xml::events::Event;
+use quick_xml::Reader;
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::config::BucketConfig;
+use crate::oidc::federation::{CredentialsNeeded, Federation};
+use crate::percent;
+use crate::s3::{ErrorCode, S3Error};
+use crate::time::Timestamp;
+
+/// The storage service version every SAS is signed for (`sv`) and every request names.
+pub const SAS_VERSION: &str = "2021-08-06";
+/// How long a SAS stays valid: it is used at once; the margin covers slow uploads and drift.
+pub const SAS_TTL_SECS: i64 = 3600;
+/// The `Azure` default endpoint of an account.
+const DEFAULT_ENDPOINT: &str = "https://{account}.blob.core.windows.net";
+/// Starts a listing token the gateway made from Azure's opaque `NextMarker`.
+const MARKER_TOKEN: &str = "azm1.";
+/// Backend options an Azure bucket understands.
+pub const OPTIONS: &[&str] = &[
+    "account_name",
+    "container_name",
+    "access_key",
+    "account_key",
+    "endpoint",
+    "skip_signature",
+    "auth_type",
+    "tenant_id",
+    "client_id",
+    "token_endpoint",
+    "oidc_audience",
+    "oidc_subject",
+];
+
+/// A decoded account key (or user delegation key value). Zeroed on drop, never printed.
+#[derive(Clone)]
+pub struct SigningKey(Zeroizing<Vec<u8>>);
+
+impl SigningKey {
+    /// Decodes a base64 key.
+    pub fn from_base64(b64: &str) -> Option<Self> {
+        base64::engine::general_purpose::STANDARD
+            .decode(b64.trim().as_bytes())
+            .ok()
+            .filter(|k| !k.is_empty())
+            .map(|k| SigningKey(Zeroizing::new(k)))
+    }
+
+    /// base64(HMAC-SHA256(key, text)).
+    fn sign(&self, text: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(text.as_bytes());
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A user delegation key (Get User Delegation Key's answer): what a federated Azure bucket's
+/// requests are signed with.
+#[derive(Clone, Debug)]
+pub struct UserDelegationKey {
+    /// `SignedOid` (`skoid`).
+    pub signed_oid: String,
+    /// `SignedTid` (`sktid`).
+    pub signed_tid: String,
+    /// `SignedStart` (`skt`).
+    pub signed_start: String,
+    /// `SignedExpiry` (`ske`).
+    pub signed_expiry: String,
+    /// `SignedService` (`sks`).
+    pub signed_service: String,
+    /// `SignedVersion` (`skv`).
+    pub signed_version: String,
+    /// `Value`, decoded.
+    pub value: SigningKey,
+}
+
+/// What a request reaches: one blob, or the container (listing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource<'a> {
+    /// A blob, by its name (backend prefix applied).
+    Blob(&'a str),
+    /// The container.
+    Container,
+}
+
+/// One signed request's SAS terms.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SasTerms {
+    /// `sp`: permissions in Azure's order (`racwdl`).
+    pub permissions: &'static str,
+    /// `se`: when it expires.
+    pub expiry: Timestamp,
+    /// `rscc`, `rscd`, `rsce`, `rscl`, `rsct`: response header overrides (GET).
+    pub overrides: ResponseOverrides,
+}
+
+/// Response header overrides, signed into the SAS.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResponseOverrides {
+    /// `rscc` (Cache-Control).
+    pub cache_control: Option<String>,
+    /// `rscd` (Content-Disposition).
+    pub content_disposition: Option<String>,
+    /// `rsce` (Content-Encoding).
+    pub content_encoding: Option<String>,
+    /// `rscl` (Content-Language).
+    pub content_language: Option<String>,
+    /// `rsct` (Content-Type).
+    pub content_type: Option<String>,
+}
+
+impl ResponseOverrides {
+    fn fields(&self) -> [(&'static str, Option<&str>); 5] {
+        [
+            ("rscc", self.cache_control.as_deref()),
+            ("rscd", self.content_disposition.as_deref()),
+            ("rsce", self.content_encoding.as_deref()),
+            ("rscl", self.content_language.as_deref()),
+            ("rsct", self.content_type.as_deref()),
+        ]
+    }
+}
+
+/// How requests are signed.
+#[derive(Debug)]
+enum Auth {
+    /// Service SAS with the account key.
+    AccountKey(SigningKey),
+    /// Plain URLs (public container).
+    Anonymous,
+    /// User delegation SAS with the key federation obtains per request.
+    Federated(CredentialsNeeded),
+}
+
+/// One Azure container.
+#[derive(Debug)]
+pub struct AzureBackend {
+    scheme: String,
+    /// `host[:port]`.
+    host: String,
+    /// Path of the endpoint without a trailing `/` (`/devstoreaccount1` on Azurite).
+    base_path: String,
+    account: String,
+    container: String,
+    auth: Auth,
+}
+
+impl AzureBackend {
+    /// Builds the backend from a validated bucket entry.
+    pub fn from_config(bucket: &BucketConfig) -> Result<Self, String> {
+        let opt = |k: &str| bucket.option(k).map(str::trim).filter(|v| !v.is_empty());
+        let account = opt("account_name").ok_or("backend_options.account_name is missing")?;
+        let container = opt("container_name").ok_or("backend_options.container_name is missing")?;
+        let endpoint = opt("endpoint").map_or_else(
+            || DEFAULT_ENDPOINT.replace("{account}", account),
+            str::to_string,
+        );
+        let (scheme, rest) = endpoint
+            .split_once("://")
+            .filter(|(s, _)| *s == "http" || *s == "https")
+            .ok_or_else(|| format!("endpoint '{endpoint}' is not an http(s) URL"))?;
+        let (host, base_path) = match rest.find('/') {
+            Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+            None => (rest, ""),
+        };
+        let default_port = if scheme == "http" { ":80" } else { ":443" };
+        let host = host.strip_suffix(default_port).unwrap_or(host);
+        let federation = Federation::from_bucket(bucket)?;
+        let skip = opt("skip_signature").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let auth = match (federation, skip) {
+            (Some(f), _) => Auth::Federated(CredentialsNeeded {
+                key: f.cache_key(),
+                federation: std::sync::Arc::new(f),
+            }),
+            (None, true) => Auth::Anonymous,
+            (None, false) => {
+                let key = opt("access_key").or_else(|| opt("account_key")).ok_or(
+                    "backend_options.access_key is missing (the account key; or set \
+                     skip_signature = true for a public container, or auth_type = \"oidc\")",
+                )?;
+                Auth::AccountKey(
+                    SigningKey::from_base64(key)
+                        .ok_or("backend_options.access_key is not a base64 account key")?,
+                )
+            }
+        };
+        Ok(AzureBackend {
+            scheme: scheme.to_string(),
+            host: host.to_string(),
+            base_path: base_path.to_string(),
+            account: account.to_string(),
+            container: container.to_string(),
+            auth,
+        })
+    }
+
+    /// How a federated backend gets its user delegation key (None: static or anonymous).
+    pub fn federation(&self) -> Option<&CredentialsNeeded> {
+        match &self.auth {
+            Auth::Federated(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// True when requests are sent unsigned (public container).
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self.auth, Auth::Anonymous)
+    }
+
+    /// `scheme://host/base`: the blob service endpoint (Get User Delegation Key goes there).
+    pub fn service_url(&self) -> String {
+        format!("{}://{}{}", self.scheme, self.host, self.base_path)
+    }
+
+    /// The URL of a request: `{endpoint}/{container}[/{blob}]?{query}&{sas}`. `query` is the
+    /// operation's own (decoded) parameters; `delegation` the request's federated key.
+    pub fn url(
+        &self,
+        resource: Resource<'_>,
+        query: &[(&str, String)],
+        terms: &SasTerms,
+        delegation: Option<&UserDelegationKey>,
+    ) -> String {
+        let mut url = format!(
+            "{}://{}{}/{}",
+            self.scheme,
+            self.host,
+            self.base_path,
+            percent::encode(self.container.as_bytes(), false)
+        );
+        if let Resource::Blob(name) = resource {
+            url.push('/');
+            url.push_str(&percent::encode(name.as_bytes(), true));
+        }
+        let mut params: Vec<(&str, String)> = query.to_vec();
+        let sas = match (&self.auth, delegation) {
+            (Auth::Anonymous, _) => None,
+            (_, Some(key)) => Some(self.user_delegation_sas(resource, terms, key)),
+            (Auth::AccountKey(key), None) => Some(self.service_sas(resource, terms, key)),
+            // A federated request reaches here only with its key; unsigned, Azure refuses it.
+            (Auth::Federated(_), None) => None,
+        };
+        if let Some(sas) = sas {
+            params.extend(sas);
+        }
+        let mut sep = '?';
+        for (k, v) in params {
+            url.push(sep);
+            sep = '&';
+            url.push_str(k);
+            url.push('=');
+            url.push_str(&percent::encode(v.as_bytes(), false));
+        }
+        url
+    }
+
+    /// `/blob/{account}/{container}[/{blob}]`.
+    fn canonical_resource(&self, resource: Resource<'_>) -> String {
+        match resource {
+            Resource::Blob(name) => format!("/blob/{}/{}/{name}", self.account, self.container),
+            Resource::Container => format!("/blob/{}/{}", self.account, self.container),
+        }
+    }
+
+    /// The service SAS parameters (version 2020-12-06 and later string-to-sign).
+    fn service_sas(
+        &self,
+        resource: Resource<'_>,
+        terms: &SasTerms,
+        key: &SigningKey,
+    ) -> Vec<(&'static str, String)> {
+        let expiry = sas_time(terms.expiry);
+        let sr = sr(resource);
+        let mut lines: Vec<&str> = vec![
+            terms.permissions,
+            "", // st
+            &expiry,
+        ];
+        let canonical = self.canonical_resource(resource);
+        lines.push(&canonical);
+        lines.extend(["", "", "", SAS_VERSION, sr, "", ""]); // si sip spr sv sr snapshot ses
+        let fields = terms.overrides.fields();
+        lines.extend(fields.iter().map(|(_, v)| v.unwrap_or("")));
+        let sig = key.sign(&lines.join("\n"));
+        sas_params(terms, expiry, sr, &[], sig)
+    }
+
+    /// The user delegation SAS parameters (version 2020-12-06 and later string-to-sign).
+    fn user_delegation_sas(
+        &self,
+        resource: Resource<'_>,
+        terms: &SasTerms,
+        key: &UserDelegationKey,
+    ) -> Vec<(&'static str, String)> {
+        let expiry = sas_time(terms.expiry);
+        let sr = sr(resource);
+        let canonical = self.canonical_resource(resource);
+        let mut lines: Vec<&str> = vec![
+            terms.permissions,
+            "",
+            &expiry,
+            &canonical,
+            &key.signed_oid,
+            &key.signed_tid,
+            &key.signed_start,
+            &key.signed_expiry,
+            &key.signed_service,
+            &key.signed_version,
+            "", // saoid
+            "", // suoid
+            "", // scid
+            "", // sip
+            "", // spr
+            SAS_VERSION,
+            sr,
+            "", // snapshot
+            "", // ses
+        ];
+        let fields = terms.overrides.fields();
+        lines.extend(fields.iter().map(|(_, v)| v.unwrap_or("")));
+        let sig = key.value.sign(&lines.join("\n"));
+        let skey = [
+            ("skoid", key.signed_oid.clone()),
+            ("sktid", key.signed_tid.clone()),
+            ("skt", key.signed_start.clone()),
+            ("ske", key.signed_expiry.clone()),
+            ("sks", key.signed_service.clone()),
+            ("skv", key.signed_version.clone()),
+        ];
+        sas_params(terms, expiry, sr, &skey, sig)
+    }
+}
+
+fn sr(resource: Resource<'_>) -> &'static str {
+    match resource {
+        Resource::Blob(_) => "b",
+        Resource::Container => "c",
+    }
+}
+
+fn sas_params(
+    terms: &SasTerms,
+    expiry: String,
+    sr: &'static str,
+    skey: &[(&'static str, String)],
+    sig: String,
+) -> Vec<(&'static str, String)> {
+    let mut out = vec![
+        ("sv", SAS_VERSION.to_string()),
+        ("sr", sr.to_string()),
+        ("sp", terms.permissions.to_string()),
+        ("se", expiry),
+    ];
+    out.extend(skey.iter().cloned());
+    for (name, value) in terms.overrides.fields() {
+        if let Some(v) = value {
+            out.push((name, v.to_string()));
+        }
+    }
+    out.push(("sig", sig));
+    out
+}
+
+/// `2023-11-14T23:13:20Z`, as SAS times are written.
+pub fn sas_time(t: Timestamp) -> String {
+    t.iso8601().replace(".000Z", "Z")
+}
+
+/// A secret backend option holding an account key, checked for validation.
+pub fn check_account_key(value: &str) -> bool {
+    SigningKey::from_base64(value).is_some()
+}
+
+/// Whether an `x-amz-meta-*` name (without the prefix) is a valid Azure metadata name: a C#
+/// identifier (a letter or `_`, then letters, digits or `_`).
+pub fn valid_metadata_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The refusal of a metadata name Azure cannot store.
+pub fn invalid_metadata_name(name: &str) -> S3Error {
+    S3Error::invalid_argument(format!(
+        "the metadata name '{name}' cannot be stored on an Azure backend: names must be C# \
+         identifiers (a letter or '_', then letters, digits or '_'; no '-')"
+    ))
+    .with_detail("ArgumentName", format!("x-amz-meta-{name}"))
+}
+
+/// The S3 code for an Azure error code, and whether it is the gateway's own configuration's
+/// fault (answered 502).
+pub fn s3_code(azure: &str) -> (&str, bool) {
+    match azure {
+        "BlobNotFound" => ("NoSuchKey", false),
+        "ConditionNotMet" | "TargetConditionNotMet" | "SourceConditionNotMet" => {
+            ("PreconditionFailed", false)
+        }
+        "InvalidRange" => ("InvalidRange", false),
+        "Md5Mismatch" => ("BadDigest", false),
+        "InvalidMetadata" => ("InvalidArgument", false),
+        "RequestBodyTooLarge" => ("EntityTooLarge", false),
+        "ContainerNotFound"
+        | "AuthenticationFailed"
+        | "AuthorizationFailure"
+        | "AuthorizationPermissionMismatch"
+        | "AuthorizationResourceTypeMismatch"
+        | "AuthorizationProtocolMismatch"
+        | "AuthorizationSourceIPMismatch"
+        | "AuthorizationServiceMismatch"
+        | "InvalidAuthenticationInfo"
+        | "AccountIsDisabled"
+        | "InsufficientAccountPermissions"
+        | "NoAuthenticationInformation"
+        | "ResourceNotFound"
+        | "PublicAccessNotPermitted" => (azure, true),
+        other => (other, false),
+    }
+}
+
+/// Query parameters of a backend request (names are ours, values decoded).
+pub type Query = Vec<(&'static str, String)>;
+
+/// A listing's request parameters, echoed in the S3 answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListEcho {
+    /// V2 (`list-type=2`).
+    pub v2: bool,
+    /// Backend prefix plus the client's prefix.
+    pub prefix: String,
+    /// `delimiter`.
+    pub delimiter: Option<String>,
+    /// `max-keys`.
+    pub max_keys: u32,
+    /// V2 `continuation-token` as the client sent it.
+    pub continuation_token: Option<String>,
+    /// V2 `start-after` / V1 `marker` when it is a key (backend namespace): entries up to it
+    /// are left out.
+    pub start_after: Option<String>,
+    /// V1 `marker` as the client sent it (echoed).
+    pub marker: Option<String>,
+}
+
+/// The Azure List Blobs parameters of a listing: `(query, echo)`. `prefix` is the backend
+/// prefix.
+pub fn list_params(
+    v2: bool,
+    param: impl Fn(&str) -> Option<String>,
+    max_keys: u32,
+    prefix: &str,
+) -> Result<(Query, ListEcho), S3Error> {
+    let full_prefix = format!("{prefix}{}", param("prefix").unwrap_or_default());
+    let delimiter = param("delimiter").filter(|d| !d.is_empty());
+    let mut echo = ListEcho {
+        v2,
+        prefix: full_prefix.clone(),
+        delimiter: delimiter.clone(),
+        max_keys,
+        ..ListEcho::default()
+    };
+    let mut query = vec![
+        ("restype", "container".to_string()),
+        ("comp", "list".to_string()),
+    ];
+    if !full_prefix.is_empty() {
+        query.push(("prefix", full_prefix));
+    }
+    if let Some(d) = delimiter {
+        query.push(("delimiter", d));
+    }
+    query.push(("maxresults", max_keys.max(1).to_string()));
+    let (token, key_marker) = if v2 {
+        echo.continuation_token = param("continuation-token");
+        let token = match &echo.continuation_token {
+            Some(t) => Some(unwrap_marker(t).ok_or_else(|| {
+                S3Error::invalid_argument("The continuation token provided is incorrect")
+                    .with_detail("ArgumentName", "continuation-token")
+            })?),
+            None => None,
+        };
+        (token, param("start-after").filter(|s| !s.is_empty()))
+    } else {
+        echo.marker = param("marker").filter(|s| !s.is_empty());
+        match echo.marker.as_deref().map(|m| (m, unwrap_marker(m))) {
+            Some((_, Some(t))) => (Some(t), None),
+            Some((m, None)) => {
+                let m = m.to_string();
+                echo.marker = Some(format!("{prefix}{m}"));
+                (None, Some(m))
+            }
+            None => (None, None),
+        }
+    };
+    if let Some(t) = token {
+        query.push(("marker", t));
+    } else if let Some(k) = key_marker {
+        // Azure has no "start after": list from the start and leave those keys out.
+        echo.start_after = Some(format!("{prefix}{k}"));
+    }
+    Ok((query, echo))
+}
+
+/// A listing token wrapping Azure's opaque marker.
+fn wrap_marker(marker: &str) -> String {
+    format!(
+        "{MARKER_TOKEN}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(marker.as_bytes())
+    )
+}
+
+fn unwrap_marker(token: &str) -> Option<String> {
+    let b64 = token.trim().strip_prefix(MARKER_TOKEN)?;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(b64.trim_end_matches('=').as_bytes())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|m| !m.is_empty())
+}
+
+/// One blob of a List Blobs answer.
+#[derive(Debug, Default)]
+struct Blob {
+    name: String,
+    last_modified: String,
+    etag: String,
+    size: String,
+}
+
+/// Translates an Azure `EnumerationResults` into an S3 `ListBucketResult` in the backend's
+/// namespace (full blob names, container name): [`crate::s3::xml::XmlRewrite`] then maps it into
+/// the client's, as it does S3 listings.
+pub fn listing_to_s3(body: &[u8], echo: &ListEcho) -> Result<String, S3Error> {
+    let malformed = || {
+        S3Error::new(
+            ErrorCode::BadGateway,
+            "the Azure backend returned a malformed List Blobs document",
+        )
+    };
+    let mut reader = Reader::from_reader(body);
+    let mut stack: Vec<String> = Vec::new();
+    let mut text = String::new();
+    let mut encoded = false;
+    let mut blobs: Vec<Blob> = Vec::new();
+    let mut prefixes: Vec<String> = Vec::new();
+    let mut next_marker = String::new();
+    let mut current = Blob::default();
+    let mut root_seen = false;
+    loop {
+        match reader.read_event().map_err(|_| malformed())? {
+            Event::Start(e) => {
+                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                if stack.is_empty() {
+                    if name != "EnumerationResults" {
+                        return Err(malformed());
+                    }
+                    root_seen = true;
+                }
+                encoded = e
+                    .try_get_attribute("Encoded")
+                    .ok()
+                    .flatten()
+                    .is_some_and(|a| a.value.as_ref() == b"true");
+                if name == "Blob" {
+                    current = Blob::default();
+                }
+                stack.push(name);
+                text.clear();
+            }
+            Event::Empty(_) => {}
+            Event::Text(t) => text.push_str(&t.decode().map_err(|_| malformed())?),
+            Event::GeneralRef(r) => {
+                text.push(crate::s3::xml::resolve_ref(&r).ok_or_else(malformed)?);
+            }
+            Event::CData(c) => text.push_str(&String::from_utf8_lossy(&c)),
+            Event::End(_) => {
+                let name = stack.pop().ok_or_else(malformed)?;
+                let parent = stack.last().map(String::as_str).unwrap_or("");
+                let value = if encoded && name == "Name" {
+                    percent::decode_strict(text.as_bytes(), false)
+                        .and_then(|b| String::from_utf8(b).ok())
+                        .ok_or_else(malformed)?
+                } else {
+                    std::mem::take(&mut text)
+                };
+                match (parent, name.as_str()) {
+                    ("Blob", "Name") => current.name = value,
+                    ("Properties", "Last-Modified") => current.last_modified = value,
+                    ("Properties", "Etag") => current.etag = value,
+                    ("Properties", "Content-Length") => current.size = value,
+                    ("BlobPrefix", "Name") => prefixes.push(value),
+                    ("Blobs", "Blob") => blobs.push(std::mem::take(&mut current)),
+                    ("EnumerationResults", "NextMarker") => next_marker = value,
+                    _ => {}
+                }
+                text.clear();
+                encoded = false;
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !root_seen || !stack.is_empty() {
+        return Err(malformed());
+    }
+    let after = echo.start_after.as_deref();
+    let keep = |name: &str| after.is_none_or(|a| name > a) && echo.max_keys > 0;
+    blobs.retain(|b| keep(&b.name));
+    prefixes.retain(|p| keep(p));
+    let truncated = !next_marker.is_empty() && echo.max_keys > 0;
+
+    let mut out = String::with_capacity(512 + blobs.len() * 256);
+    out.push_str(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
+    );
+    let leaf = crate::s3::xml::push_leaf;
+    leaf(&mut out, "Name", "backend");
+    leaf(&mut out, "Prefix", &echo.prefix);
+    if echo.v2 {
+        if let Some(t) = &echo.continuation_token {
+            leaf(&mut out, "ContinuationToken", t);
+        }
+        if let Some(s) = &echo.start_after {
+            leaf(&mut out, "StartAfter", s);
+        }
+        leaf(
+            &mut out,
+            "KeyCount",
+            &(blobs.len() + prefixes.len()).to_string(),
+        );
+    } else {
+        leaf(&mut out, "Marker", echo.marker.as_deref().unwrap_or(""));
+    }
+    leaf(&mut out, "MaxKeys", &echo.max_keys.to_string());
+    if let Some(d) = &echo.delimiter {
+        leaf(&mut out, "Delimiter", d);
+    }
+    leaf(
+        &mut out,
+        "IsTruncated",
+        if truncated { "true" } else { "false" },
+    );
+    if truncated {
+        let name = if echo.v2 {
+            "NextContinuationToken"
+        } else {
+            "NextMarker"
+        };
+        leaf(&mut out, name, &wrap_marker(&next_marker));
+    }
+    for b in &blobs {
+        out.push_str("<Contents>");
+        leaf(&mut out, "Key", &b.name);
+        let modified = Timestamp::parse_http_date(b.last_modified.trim())
+            .map(Timestamp::iso8601)
+            .unwrap_or_default();
+        leaf(&mut out, "LastModified", &modified);
+        leaf(
+            &mut out,
+            "ETag",
+            &format!("\"{}\"", b.etag.trim_matches('"')),
+        );
+        leaf(&mut out, "Size", b.size.trim());
+        out.push_str("<StorageClass>STANDARD</StorageClass></Contents>");
+    }
+    for p in &prefixes {
+        out.push_str("<CommonPrefixes>");
+        leaf(&mut out, "Prefix", p);
+        out.push_str("</CommonPrefixes>");
+    }
+    out.push_str("</ListBucketResult>");
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,284 @@
+//! Requests on Azure Blob buckets: one presigned (SAS) backend request each, planned as a
+//! [`Forward`] whose [`Finish`] translates the answer (metadata headers, listings, error codes)
+//! back into S3's terms. See [`crate::backend::azure`] for the signing and the documents.
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+
+use super::{
+    federation, Finish, Forward, ForwardBody, Gateway, Plan, RequestContext, RequestHead,
+    XmlRewrite,
+};
+use crate::auth::Authenticated;
+use crate::backend::azure::{self, AzureBackend, ListEcho, Resource, SasTerms, UserDelegationKey};
+use crate::backend::r2;
+use crate::backend::s3::{copy_header, set_header};
+use crate::oidc::federation::{BackendSecret, ExchangeError, TemporaryCredentials};
+use crate::pathmap::ClientView;
+use crate::s3::request::{Operation, S3Request};
+use crate::s3::S3Error;
+
+/// How the answer of an Azure request is read back.
+#[derive(Debug)]
+pub(crate) struct AzureFinish {
+    /// A listing: its parameters, to build the `ListBucketResult`.
+    pub listing: Option<ListEcho>,
+    /// DeleteObject: a missing blob is a success, as in S3.
+    pub delete: bool,
+}
+
+/// What [`Gateway::plan_azure`] needs of the request.
+pub(super) struct AzureInput<'a> {
+    pub head: &'a RequestHead,
+    pub req: &'a S3Request,
+    pub authed: &'a Authenticated,
+    pub backend: &'a AzureBackend,
+    pub name: &'a str,
+    pub prefix: &'a str,
+    pub view: Option<&'a ClientView>,
+    pub resource: String,
+    pub ctx: &'a RequestContext,
+    pub credentials: Option<Result<&'a TemporaryCredentials, &'a ExchangeError>>,
+}
+
+impl Gateway {
+    /// Plans a request on an Azure bucket (authorized already).
+    pub(super) fn plan_azure(&self, input: AzureInput<'_>) -> Result<Plan, S3Error> {
+        let AzureInput {
+            head,
+            req,
+            authed,
+            backend,
+            name,
+            prefix,
+            view,
+            resource,
+            ctx,
+            credentials,
+        } = input;
+        let op = req.operation;
+        let supported = matches!(
+            op,
+            Operation::GetObject
+                | Operation::HeadObject
+                | Operation::PutObject
+                | Operation::DeleteObject
+                | Operation::ListObjects
+                | Operation::ListObjectsV2
+        );
+        if !supported {
+            return Err(S3Error::not_implemented(format!(
+                "{op:?} is not supported on Azure backends (yet)"
+            ))
+            .with_resource(resource));
+        }
+        if req.query_param("versionId").is_some() || req.query_param("partNumber").is_some() {
+            return Err(S3Error::not_implemented(
+                "versionId and partNumber are not supported on Azure backends",
+            )
+            .with_resource(resource));
+        }
+        let delegation = match self.federated_credentials(backend.federation(), name, credentials) {
+            Ok(None) => None,
+            Ok(Some(TemporaryCredentials {
+                secret: BackendSecret::AzureDelegation(key),
+                ..
+            })) => Some(&**key),
+            Ok(Some(other)) => {
+                return Err(S3Error::internal(format!(
+                    "bucket '{name}': federation gave {}, not an Azure user delegation key",
+                    other.secret.describe()
+                ))
+                .with_resource(resource))
+            }
+            Err(federation::Unsigned::Ask(needed)) => {
+                return Ok(Plan::NeedBackendCredentials(needed))
+            }
+            Err(federation::Unsigned::Fail(e)) => return Err(e.with_resource(resource)),
+        };
+        let planned = plan_request(head, req, authed, backend, prefix, ctx, delegation)
+            .map_err(|e| e.with_resource(resource.clone()))?;
+        let rewrite = planned.listing.as_ref().map(|_| XmlRewrite {
+            client_bucket: view.map_or(name, |v| v.bucket.as_str()).to_string(),
+            strip_prefix: prefix.to_string(),
+            add_prefix: view.map_or("", |v| v.key_prefix.as_str()).to_string(),
+            url_encoded: req.query_param("encoding-type") == Some("url"),
+        });
+        Ok(Plan::Forward(Box::new(Forward {
+            method: planned.method,
+            url: planned.url,
+            headers: planned.headers,
+            body: planned.body,
+            request_id: ctx.request_id.clone(),
+            finish: Finish {
+                rewrite,
+                resource,
+                delete_errors: Vec::new(),
+                passthrough: false,
+                cors: None,
+                post: None,
+                azure: Some(AzureFinish {
+                    listing: planned.listing,
+                    delete: op == Operation::DeleteObject,
+                }),
+            },
+        })))
+    }
+}
+
+struct Planned {
+    method: Method,
+    url: String,
+    headers: HeaderMap,
+    body: ForwardBody,
+    listing: Option<ListEcho>,
+}
+
+/// Client headers a read passes on.
+const READ_HEADERS: &[&str] = &[
+    "range",
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+];
+
+/// Content headers of an upload and the Azure headers that store them.
+const CONTENT_HEADERS: &[(&str, &str)] = &[
+    ("content-type", "x-ms-blob-content-type"),
+    ("content-language", "x-ms-blob-content-language"),
+    ("content-disposition", "x-ms-blob-content-disposition"),
+    ("cache-control", "x-ms-blob-cache-control"),
+];
+
+fn plan_request(
+    head: &RequestHead,
+    req: &S3Request,
+    authed: &Authenticated,
+    backend: &AzureBackend,
+    prefix: &str,
+    ctx: &RequestContext,
+    delegation: Option<&UserDelegationKey>,
+) -> Result<Planned, S3Error> {
+    let expiry = crate::time::Timestamp(ctx.now.0 + azure::SAS_TTL_SECS);
+    let blob = format!("{prefix}{}", req.key.as_deref().unwrap_or_default());
+    let mut headers = HeaderMap::new();
+    set_header(&mut headers, "x-ms-version", azure::SAS_VERSION);
+    let terms = |permissions| SasTerms {
+        permissions,
+        expiry,
+        overrides: azure::ResponseOverrides::default(),
+    };
+    let (method, url, body, listing) = match req.operation {
+        Operation::GetObject | Operation::HeadObject => {
+            for name in READ_HEADERS {
+                copy_header(&head.headers, &mut headers, &HeaderName::from_static(name));
+            }
+            let mut t = terms("r");
+            if req.operation == Operation::GetObject && !backend.is_anonymous() {
+                for (header, value) in r2::overrides(req, &authed.identity)? {
+                    let slot = match header.as_str() {
+                        "cache-control" => &mut t.overrides.cache_control,
+                        "content-disposition" => &mut t.overrides.content_disposition,
+                        "content-encoding" => &mut t.overrides.content_encoding,
+                        "content-language" => &mut t.overrides.content_language,
+                        "content-type" => &mut t.overrides.content_type,
+                        // Azure has no Expires override.
+                        _ => continue,
+                    };
+                    *slot = Some(value);
+                }
+            }
+            let url = backend.url(Resource::Blob(&blob), &[], &t, delegation);
+            (head.method.clone(), url, ForwardBody::Empty, None)
+        }
+        Operation::PutObject => {
+            let (meta, custom) = r2::metadata(&head.headers);
+            for (name, _) in &custom {
+                if !azure::valid_metadata_name(name) {
+                    return Err(azure::invalid_metadata_name(name));
+                }
+            }
+            let (body, length) = r2::upload_body(head, authed)?;
+            set_header(&mut headers, "content-length", &length.to_string());
+            set_header(&mut headers, "x-ms-blob-type", "BlockBlob");
+            for (from, to) in CONTENT_HEADERS {
+                if let Some(v) = head.headers.get(*from) {
+                    headers.insert(HeaderName::from_static(to), v.clone());
+                }
+            }
+            if let Some(enc) = &meta.content_encoding {
+                set_header(&mut headers, "x-ms-blob-content-encoding", enc);
+            }
+            for name in ["content-md5", "if-match", "if-none-match"] {
+                copy_header(&head.headers, &mut headers, &HeaderName::from_static(name));
+            }
+            for (name, value) in &custom {
+                let header = HeaderName::from_bytes(format!("x-ms-meta-{name}").as_bytes());
+                let value = HeaderValue::from_str(value);
+                if let (Ok(h), Ok(v)) = (header, value) {
+                    headers.insert(h, v);
+                } else {
+                    return Err(S3Error::invalid_argument(format!(
+                        "the metadata '{name}' cannot be sent to Azure"
+                    )));
+                }
+            }
+            let url = backend.url(Resource::Blob(&blob), &[], &terms("cw"), delegation);
+            (Method::PUT, url, body, None)
+        }
+        Operation::DeleteObject => {
+            let url = backend.url(Resource::Blob(&blob), &[], &terms("d"), delegation);
+            (Method::DELETE, url, ForwardBody::Empty, None)
+        }
+        _ => {
+            let v2 = req.operation == Operation::ListObjectsV2;
+            if let Some(e) = req.query_param("encoding-type") {
+                if !e.eq_ignore_ascii_case("url") {
+                    return Err(S3Error::invalid_argument(
+                        "Invalid Encoding Method specified in Request",
+                    )
+                    .with_detail("ArgumentName", "encoding-type"));
+                }
+            }
+            let max_keys = r2::int_param(req, "max-keys", 1000, 1000)?;
+            let (query, echo) = azure::list_params(
+                v2,
+                |k| req.query_param(k).map(str::to_string),
+                max_keys,
+                prefix,
+            )?;
+            let url = backend.url(Resource::Container, &query, &terms("l"), delegation);
+            (Method::GET, url, ForwardBody::Empty, Some(echo))
+        }
+    };
+    Ok(Planned {
+        method,
+        url,
+        headers,
+        body,
+        listing,
+    })
+}
+
+impl AzureFinish {
+    /// Response headers in S3's terms: `x-ms-meta-*` as `x-amz-meta-*` (the other `x-ms-*`
+    /// headers are dropped with the backend-identifying ones).
+    pub(super) fn translate_headers(headers: &HeaderMap, out: &mut HeaderMap) {
+        for (name, value) in headers {
+            if let Some(meta) = name.as_str().strip_prefix("x-ms-meta-") {
+                if let Ok(h) = HeaderName::from_bytes(format!("x-amz-meta-{meta}").as_bytes()) {
+                    out.append(h, value.clone());
+                }
+            }
+        }
+    }
+
+    /// The status S3 answers for Azure's successful one (Put Blob's 201, Delete Blob's 202).
+    pub(super) fn status(&self, status: StatusCode) -> StatusCode {
+        match status {
+            StatusCode::CREATED => StatusCode::OK,
+            StatusCode::ACCEPTED if self.delete => StatusCode::NO_CONTENT,
+            s => s,
+        }
+    }
+}
