@@ -2087,6 +2087,10 @@ impl Forward {
             }
             Some((code, message)) if self.finish.azure.is_some() => {
                 let (s3_code, config) = crate::backend::azure::s3_code(&code);
+                let status = match s3_code {
+                    "PreconditionFailed" => StatusCode::PRECONDITION_FAILED,
+                    _ => status,
+                };
                 if config {
                     self.refused_gateway(&code, &message, timing)
                 } else {
@@ -2294,14 +2298,14 @@ actions = ["get_object", "put_object", "list_bucket", "delete_object"]
         Gateway::new(config, GatewayOptions::default()).unwrap()
     }
 
-    fn ctx() -> RequestContext {
+    pub(super) fn ctx() -> RequestContext {
         RequestContext {
             now: Timestamp(1_700_000_000),
             request_id: "REQ".into(),
         }
     }
 
-    fn head(method: Method, target: &str) -> RequestHead {
+    pub(super) fn head(method: Method, target: &str) -> RequestHead {
         let mut headers = HeaderMap::new();
         headers.insert(http::header::HOST, HeaderValue::from_static("gw.test"));
         RequestHead {

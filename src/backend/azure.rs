@@ -420,9 +420,11 @@ pub fn invalid_metadata_name(name: &str) -> S3Error {
 pub fn s3_code(azure: &str) -> (&str, bool) {
     match azure {
         "BlobNotFound" => ("NoSuchKey", false),
-        "ConditionNotMet" | "TargetConditionNotMet" | "SourceConditionNotMet" => {
-            ("PreconditionFailed", false)
-        }
+        // `If-None-Match: *` on an existing blob is Azure's 409 BlobAlreadyExists.
+        "ConditionNotMet"
+        | "TargetConditionNotMet"
+        | "SourceConditionNotMet"
+        | "BlobAlreadyExists" => ("PreconditionFailed", false),
         "InvalidRange" => ("InvalidRange", false),
         "Md5Mismatch" => ("BadDigest", false),
         "InvalidMetadata" => ("InvalidArgument", false),

@@ -13,10 +13,10 @@
 //! 3. records the result with [`CredentialCache::finish`] and plans again with
 //!    [`crate::Gateway::plan_with_credentials`].
 //!
-//! Only AWS STS `AssumeRoleWithWebIdentity` exists today ([`Federation::Aws`]); Azure (client
-//! assertion, then a user delegation SAS) and GCP (STS token exchange, then impersonation) plug in
-//! as further [`Federation`] variants with their own request and response shapes: the cache, the
-//! plan step and the runtimes stay as they are.
+//! AWS STS `AssumeRoleWithWebIdentity` ([`Federation::Aws`], one call) and Azure (Entra client
+//! assertion, then Get User Delegation Key: [`Federation::Azure`], two calls) exist today; GCP
+//! (STS token exchange, then impersonation) plugs in as a further [`Federation`] variant with its
+//! own request and response shapes: the cache, the plan step and the runtimes stay as they are.
 //!
 //! # Invariants
 //!
@@ -45,8 +45,10 @@ use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
 mod aws;
+mod azure;
 
 pub use aws::{parse_assume_role_response, AwsWebIdentity};
+pub use azure::{parse_delegation_key, parse_token_response, AzureWorkloadIdentity};
 
 /// Refresh credentials this long before they expire.
 pub const REFRESH_BEFORE_SECS: i64 = 300;
@@ -71,6 +73,8 @@ const MAX_ENTRIES: usize = 1024;
 pub enum Federation {
     /// AWS STS (or an S3-compatible store's STS).
     Aws(AwsWebIdentity),
+    /// Microsoft Entra ID (client assertion), then an Azure user delegation key.
+    Azure(AzureWorkloadIdentity),
 }
 
 /// Bounds of `duration_seconds` (AWS STS's own).
@@ -104,6 +108,9 @@ impl Federation {
         }
         match b.backend_type {
             BackendType::S3 => AwsWebIdentity::from_bucket(b).map(|a| Some(Federation::Aws(a))),
+            BackendType::Azure => {
+                AzureWorkloadIdentity::from_bucket(b).map(|a| Some(Federation::Azure(a)))
+            }
             other => Err(format!(
                 "auth_type = \"oidc\" is not supported for backend_type '{}'",
                 other.as_str()
@@ -115,6 +122,7 @@ impl Federation {
     pub fn cache_key(&self) -> String {
         match self {
             Federation::Aws(a) => a.cache_key(),
+            Federation::Azure(a) => a.cache_key(),
         }
     }
 
@@ -122,6 +130,7 @@ impl Federation {
     pub fn token_subject_and_audience(&self) -> (&str, &str) {
         match self {
             Federation::Aws(a) => (&a.subject, &a.audience),
+            Federation::Azure(a) => (&a.subject, &a.audience),
         }
     }
 
@@ -129,6 +138,7 @@ impl Federation {
     pub fn exchange_request(&self, token: &str, _now: Timestamp) -> ExchangeRequest {
         match self {
             Federation::Aws(a) => a.exchange_request(token),
+            Federation::Azure(a) => a.exchange_request(token),
         }
     }
 
@@ -139,7 +149,7 @@ impl Federation {
         step: usize,
         status: u16,
         body: &[u8],
-        _now: Timestamp,
+        now: Timestamp,
     ) -> Result<ExchangeStep, ExchangeError> {
         if step >= MAX_EXCHANGE_STEPS {
             return Err(ExchangeError::Malformed(format!(
@@ -148,6 +158,7 @@ impl Federation {
         }
         match self {
             Federation::Aws(_) => parse_assume_role_response(status, body).map(ExchangeStep::Done),
+            Federation::Azure(a) => a.parse_response(step, status, body, now),
         }
     }
 
@@ -155,6 +166,7 @@ impl Federation {
     fn describe(&self) -> String {
         match self {
             Federation::Aws(a) => a.describe(),
+            Federation::Azure(a) => a.describe(),
         }
     }
 }

@@ -386,15 +386,7 @@ def azurite(workdir):
     azure-storage-blob client straight to it to check what really landed."""
     from azure.storage.blob import BlobServiceClient
 
-    main = ROOT / "node_modules" / "azurite" / "dist" / "src" / "blob" / "main.js"
-    if not main.exists():
-        raise RuntimeError("azurite is not installed (npm install, see package.json)")
-    port = free_port()
-    data = workdir / "azurite"
-    data.mkdir()
-    proc = Proc([str(NODE), str(main), "--blobHost", "127.0.0.1", "--blobPort", str(port),
-                 "--loose", "--skipApiVersionCheck", "--inMemoryPersistence",
-                 "--disableTelemetry"], workdir / "azurite.log", cwd=data)
+    proc, port = start_azurite(workdir, "azurite")
     endpoint = f"http://127.0.0.1:{port}/{AZ_ACCOUNT}"
     try:
         # Unauthenticated requests are refused once it listens.
@@ -408,6 +400,218 @@ def azurite(workdir):
         proc.stop()
 
 
+def self_signed_cert(directory):
+    """A certificate for 127.0.0.1 (cert.pem, key.pem in `directory`), made per session."""
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def start_azurite(workdir, name, extra=()):
+    """An Azurite Blob service on a free 127.0.0.1 port: (Proc, port)."""
+    main = ROOT / "node_modules" / "azurite" / "dist" / "src" / "blob" / "main.js"
+    if not main.exists():
+        raise RuntimeError("azurite is not installed (npm install, see package.json)")
+    port = free_port()
+    data = workdir / name
+    data.mkdir()
+    proc = Proc([str(NODE), str(main), "--blobHost", "127.0.0.1", "--blobPort", str(port),
+                 "--loose", "--skipApiVersionCheck", "--inMemoryPersistence",
+                 "--disableTelemetry", *extra], workdir / f"{name}.log", cwd=data)
+    return proc, port
+
+
+class HttpsForwarder:
+    """Plain http on 127.0.0.1 in front of an https upstream with a self-signed certificate, so
+    neither runtime has to trust it; records every request line and its headers."""
+
+    def __init__(self, upstream_port, cafile):
+        import ssl
+        self.context = ssl.create_default_context(cafile=str(cafile))
+        self.upstream_port = upstream_port
+        self.requests = []
+        fwd = self
+        handler = type("H", (BaseHTTPRequestHandler,), {
+            **{f"do_{m}": (lambda h: fwd._serve(h)) for m in ("GET", "HEAD", "PUT", "POST", "DELETE")},
+            "log_message": lambda *a: None,
+        })
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _serve(self, h):
+        import http.client
+        body = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        self.requests.append({"method": h.command, "path": h.path,
+                              "headers": {k.lower(): v for k, v in h.headers.items()}})
+        conn = http.client.HTTPSConnection("127.0.0.1", self.upstream_port, context=self.context,
+                                           timeout=60)
+        headers = {k: v for k, v in h.headers.items() if k.lower() not in ("host", "connection")}
+        conn.request(h.command, h.path, body=body if body or h.command in ("PUT", "POST") else None,
+                     headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        h.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                h.send_header(k, v)
+        if h.command != "HEAD" and resp.status not in (204, 304):
+            h.send_header("Content-Length", str(len(data)))
+        elif h.command == "HEAD" and resp.getheader("Content-Length"):
+            h.send_header("Content-Length", resp.getheader("Content-Length"))
+        h.end_headers()
+        if h.command != "HEAD":
+            h.wfile.write(data)
+        conn.close()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# Entra ID as the local token endpoint plays it: the tenant, the app registration that trusts the
+# gateway's tokens (its federated credential: issuer, subject, audience), and one it does not know.
+AZ_TENANT = "72f988bf-0000-4000-8000-000000000001"
+AZ_CLIENT = "a3c1e6f0-0000-4000-8000-0000000000aa"
+AZ_UNKNOWN_CLIENT = "a3c1e6f0-0000-4000-8000-0000000000bb"
+AZ_ASSERTION_AUDIENCE = "api://AzureADTokenExchange"
+AZ_OID = "5f0d2c4e-0000-4000-8000-0000000000cc"
+
+
+class EntraTokenEndpoint:
+    """`POST /{tenant}/oauth2/v2.0/token` as Entra ID answers a client-credentials request with a
+    client assertion: the assertion is VERIFIED against the gateway's signing key (RS256, issuer,
+    audience, expiry, subject = the bucket), then answered with an access token for
+    https://storage.azure.com in the claims Azurite's `--oauth basic` checks (issuer
+    sts.windows.net/{tenant}/, audience, nbf/exp, oid/tid). Refusals are Entra's JSON errors."""
+
+    def __init__(self, public_key, subjects):
+        import jwt
+        self.jwt = jwt
+        self.public_key = public_key
+        self.subjects = subjects
+        self.calls = []
+        endpoint = self
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (BaseHTTPRequestHandler,), {
+            "do_POST": lambda h: endpoint._serve(h),
+            "log_message": lambda *a: None,
+        }))
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def token_endpoint(self, tenant=AZ_TENANT):
+        return f"{self.url}/{tenant}/oauth2/v2.0/token"
+
+    def _answer(self, path, form):
+        if path != f"/{AZ_TENANT}/oauth2/v2.0/token":
+            return 400, {"error": "invalid_request", "error_description": "AADSTS90002: Tenant not found."}
+        if (form.get("grant_type") != "client_credentials"
+                or form.get("scope") != "https://storage.azure.com/.default"
+                or form.get("client_assertion_type")
+                != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"):
+            return 400, {"error": "invalid_request", "error_description": "AADSTS900144: bad form"}
+        if form.get("client_id") != AZ_CLIENT:
+            return 400, {"error": "unauthorized_client", "error_description":
+                         f"AADSTS700016: Application with identifier '{form.get('client_id')}' "
+                         "was not found in the directory."}
+        try:
+            claims = self.jwt.decode(form.get("client_assertion", ""), self.public_key,
+                                     algorithms=["RS256"], audience=AZ_ASSERTION_AUDIENCE,
+                                     issuer=OIDC_PROVIDER_ISSUER,
+                                     options={"require": ["exp", "iat", "sub", "jti"]})
+        except self.jwt.PyJWTError as e:
+            return 401, {"error": "invalid_client",
+                         "error_description": f"AADSTS700211: assertion rejected: {e}"}
+        if claims["sub"] not in self.subjects:
+            return 400, {"error": "invalid_client", "error_description":
+                         "AADSTS700213: No matching federated identity record found for presented "
+                         f"assertion subject '{claims['sub']}'."}
+        now = int(time.time())
+        access = self.jwt.encode({"iss": f"https://sts.windows.net/{AZ_TENANT}/",
+                                  "aud": "https://storage.azure.com", "iat": now, "nbf": now - 60,
+                                  "exp": now + 3600, "oid": AZ_OID, "tid": AZ_TENANT,
+                                  "appid": AZ_CLIENT}, os.urandom(32), algorithm="HS256")
+        return 200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+                     "access_token": access, "_verified_sub": claims["sub"]}
+
+    def _serve(self, h):
+        raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        form = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
+        status, doc = self._answer(h.path, form)
+        verified = doc.pop("_verified_sub", None)
+        self.calls.append({"form": form, "status": status, "verified_sub": verified})
+        body = json.dumps(doc).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json; charset=utf-8")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def azure_oauth(workdir):
+    """A second Azurite, over https with `--oauth basic` (bearer tokens, user delegation keys),
+    behind an http forwarder, and the local Entra token endpoint that the `azfed*` buckets use."""
+    from azure.storage.blob import BlobServiceClient
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    certs = workdir / "azurite-tls"
+    certs.mkdir()
+    cert, key = self_signed_cert(certs)
+    proc, port = start_azurite(workdir, "azurite-oauth",
+                               ["--oauth", "basic", "--cert", str(cert), "--key", str(key)])
+    fwd = entra = None
+    try:
+        deadline = time.time() + 60
+        client = BlobServiceClient(account_url=f"https://127.0.0.1:{port}/{AZ_ACCOUNT}",
+                                   credential={"account_name": AZ_ACCOUNT, "account_key": AZ_KEY},
+                                   connection_verify=str(cert))
+        while True:
+            try:
+                client.create_container("fedc")
+                break
+            except Exception:
+                if time.time() > deadline or not proc.alive():
+                    raise RuntimeError(f"azurite (oauth) did not start:\n{proc.tail()}")
+                time.sleep(0.3)
+        fwd = HttpsForwarder(port, cert)
+        public = load_pem_private_key(OIDC_PROVIDER_KEY.encode(), None).public_key()
+        entra = EntraTokenEndpoint(public, subjects={"azfed", "azfed-other-subject"})
+        yield SimpleNamespace(client=client, container=client.get_container_client("fedc"),
+                              forwarder=fwd, entra=entra, cert=cert, https_port=port,
+                              endpoint=f"{fwd.url}/{AZ_ACCOUNT}",
+                              down=f"http://127.0.0.1:{free_port()}", proc=proc)
+    finally:
+        for s in (fwd, entra):
+            if s is not None:
+                s.stop()
+        proc.stop()
+
+
 @pytest.fixture(scope="session")
 def oidc():
     issuer = OidcIssuer()
@@ -417,10 +621,27 @@ def oidc():
         issuer.stop()
 
 
-def azure_buckets(azurite):
+def azure_buckets(azurite, azure_oauth=None):
     """The gateway's Azure buckets (none when the test session has no Azurite)."""
     if azurite is None:
         return []
+
+    def azfed(name, token_endpoint=None, **options):
+        return {"name": name, "backend_type": "az", "backend_options": {
+            "account_name": AZ_ACCOUNT, "container_name": "fedc",
+            "endpoint": azure_oauth.endpoint, "auth_type": "oidc", "tenant_id": AZ_TENANT,
+            "client_id": AZ_CLIENT,
+            "token_endpoint": token_endpoint or azure_oauth.entra.token_endpoint(), **options}}
+
+    fed = [] if azure_oauth is None else [
+        azfed("azfed"),
+        azfed("azfed-prefixed", oidc_subject="azfed-other-subject"),
+        azfed("azfed-unknown-client", client_id=AZ_UNKNOWN_CLIENT),
+        azfed("azfed-untrusted-subject"),
+        azfed("azfed-entra-down", token_endpoint=azure_oauth.down + "/t/oauth2/v2.0/token"),
+    ]
+    if fed:
+        fed[1]["backend_prefix"] = "pre/"
 
     def az(name, container="gwc", **options):
         return {"name": name, "backend_type": "az", "backend_options": {
@@ -436,10 +657,10 @@ def azure_buckets(azurite):
                              "endpoint": azurite.endpoint, "skip_signature": True}},
         az("az-wrong-key", access_key=wrong_key),
         az("az-no-container", container="missing"),
-    ]
+    ] + fed
 
 
-def gateway_config(seaweed, issuer_url=None, federation=None, azurite=None):
+def gateway_config(seaweed, issuer_url=None, federation=None, azurite=None, azure_oauth=None):
     def bucket(name, backend=None, **extra):
         b = {"name": name, "backend_type": "s3", "backend_options": {
             "endpoint": seaweed.endpoint, "bucket_name": BACKEND_BUCKETS[backend or name],
@@ -469,7 +690,7 @@ def gateway_config(seaweed, issuer_url=None, federation=None, azurite=None):
         federated("fed-concurrent", federation.sts.url, role_session_name="concurrent"),
     ]
     return {
-        "buckets": fed_buckets + azure_buckets(azurite) + [
+        "buckets": fed_buckets + azure_buckets(azurite, azure_oauth) + [
             bucket("public", anonymous_access=True),
             bucket("private", allowed_roles=[STS_ROLE]),
             bucket("prefixed", backend_prefix=PREFIX),
@@ -642,9 +863,9 @@ bucket_name = "multistore-test"
 
 
 @pytest.fixture(scope="session", params=RUNTIMES)
-def gateway(request, seaweed, workdir, oidc, federation, azurite):
+def gateway(request, seaweed, workdir, oidc, federation, azurite, azure_oauth):
     runtime = request.param
-    cfg = gateway_config(seaweed, oidc.url, federation, azurite)
+    cfg = gateway_config(seaweed, oidc.url, federation, azurite, azure_oauth)
     config_path = workdir / "gateway.toml"
     config_path.write_text(toml_dump(cfg))
     external = os.environ.get("MULTISTORE_ENDPOINT")

@@ -58,8 +58,17 @@ def test_ranges_conditionals_and_response_overrides_pass_through(s3):
     assert r["Body"].read() == body[10:20]
     assert r["ResponseMetadata"]["HTTPStatusCode"] == 206
     assert r["ContentRange"] == f"bytes 10-19/{len(body)}"
+    assert c.get_object(Bucket="az", Key=key, Range="bytes=1000-")["Body"].read() == body[1000:]
+    # Azure has no suffix ranges: refused, never answered with the whole object.
+    resp = assert_client_error(c.get_object, 501, "NotImplemented", Bucket="az", Key=key,
+                               Range="bytes=-10")
+    assert "Azure backends" in resp["Error"]["Message"]
     assert_client_error(c.get_object, 412, "PreconditionFailed", Bucket="az", Key=key,
                         IfMatch='"0x0000"')
+    # A create-only write of an existing key.
+    assert_client_error(c.put_object, 412, "PreconditionFailed", Bucket="az", Key=key,
+                        Body=b"again", IfNoneMatch="*")
+    assert c.get_object(Bucket="az", Key=key)["Body"].read() == body
     resp = client_error(c.get_object, Bucket="az", Key=key, IfNoneMatch=etag)
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 304
     assert_client_error(c.get_object, 416, "InvalidRange", Bucket="az", Key=key,

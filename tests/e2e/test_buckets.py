@@ -70,11 +70,14 @@ def test_url_encoded_listing_decodes_to_the_original_keys(s3, listing, lbucket):
 
 def test_list_buckets_shows_only_what_the_caller_may_use(s3):
     names = lambda c: sorted(b["Name"] for b in c.list_buckets()["Buckets"])  # noqa: E731
-    assert names(s3["anon"]) == ["cors-strict", "public"]
-    assert names(s3["reader"]) == ["cors-strict", "private", "public"]
-    assert names(s3["admin"]) == ["cors-strict", "elsewhere", "fed", "fed-concurrent",
-                                  "fed-sts-down", "fed-sts-refuses", "prefixed", "private",
-                                  "public", "r2", "r2-prefixed", "r2-root"]
+    assert names(s3["anon"]) == ["az-public", "cors-strict", "public"]
+    assert names(s3["reader"]) == ["az-public", "cors-strict", "private", "public"]
+    azure = ["az", "az-no-container", "az-prefixed", "az-public", "az-wrong-key", "azfed",
+             "azfed-entra-down", "azfed-prefixed", "azfed-unknown-client",
+             "azfed-untrusted-subject"]
+    assert names(s3["admin"]) == azure + ["cors-strict", "elsewhere", "fed", "fed-concurrent",
+                                          "fed-sts-down", "fed-sts-refuses", "prefixed",
+                                          "private", "public", "r2", "r2-prefixed", "r2-root"]
 
 
 def test_head_bucket_and_get_bucket_location(s3):
