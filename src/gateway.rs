@@ -625,6 +625,7 @@ impl Gateway {
                     resource,
                     ctx,
                     credentials,
+                    body,
                 });
             }
             Backend::R2 { binding } => {
@@ -1956,7 +1957,15 @@ impl Forward {
         if self.method == Method::HEAD || status == StatusCode::NOT_MODIFIED {
             ResponseMode::Stream
         } else if status.is_success() {
+            let azure_complete = self
+                .finish
+                .azure
+                .as_ref()
+                .is_some_and(|a| a.complete.is_some());
             match (&self.finish.rewrite, &self.finish.post) {
+                _ if azure_complete => ResponseMode::Buffer {
+                    limit: MAX_ERROR_BODY,
+                },
                 (Some(_), _) => ResponseMode::Buffer {
                     limit: MAX_REWRITE_BODY,
                 },
@@ -2005,6 +2014,7 @@ impl Forward {
         let status = match &self.finish.azure {
             Some(az) => {
                 azure::AzureFinish::translate_headers(headers, &mut out);
+                az.part_etag(status, &mut out);
                 az.status(status)
             }
             None => status,
@@ -2026,6 +2036,23 @@ impl Forward {
         timing: Timing,
     ) -> Response<Bytes> {
         if status.is_success() {
+            if let Some(doc) = self
+                .finish
+                .azure
+                .as_ref()
+                .and_then(|a| a.complete_result(headers))
+            {
+                let (status, mut h) = self.response_head(status, headers, timing);
+                h.remove(http::header::CONTENT_LENGTH);
+                h.insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/xml"),
+                );
+                let mut resp = Response::new(Bytes::from(doc));
+                *resp.status_mut() = status;
+                *resp.headers_mut() = h;
+                return resp;
+            }
             if let Some(post) = &self.finish.post {
                 let etag = headers
                     .get(http::header::ETAG)

@@ -429,6 +429,7 @@ pub fn s3_code(azure: &str) -> (&str, bool) {
         "Md5Mismatch" => ("BadDigest", false),
         "InvalidMetadata" => ("InvalidArgument", false),
         "RequestBodyTooLarge" => ("EntityTooLarge", false),
+        "InvalidBlockList" | "InvalidBlockId" => ("InvalidPart", false),
         "ContainerNotFound"
         | "AuthenticationFailed"
         | "AuthorizationFailure"
@@ -445,6 +446,108 @@ pub fn s3_code(azure: &str) -> (&str, bool) {
         | "PublicAccessNotPermitted" => (azure, true),
         other => (other, false),
     }
+}
+
+/// Starts an upload id the gateway made (Azure has no multipart uploads of its own).
+const UPLOAD_TOKEN: &str = "azmp1.";
+/// Most bytes of blob headers and metadata an upload id carries from Create to Complete.
+pub const MAX_UPLOAD_HEADERS: usize = 4096;
+
+/// A multipart upload on Azure: parts are uncommitted blocks of the blob, committed by Complete
+/// (Put Block List). The upload id is stateless: a nonce naming the upload's blocks, and the blob
+/// headers (content headers, `x-ms-meta-*`) Create was given, for Complete to set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upload {
+    /// 16 hex digits, unique per upload (from the Create request's id and key).
+    pub nonce: String,
+    /// `(x-ms-* header name, value)` for Put Block List.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Upload {
+    /// A new upload for `key`, created by request `request_id`.
+    pub fn new(
+        request_id: &str,
+        key: &str,
+        headers: Vec<(String, String)>,
+    ) -> Result<Self, S3Error> {
+        use sha2::Digest as _;
+        let digest = Sha256::digest(format!("{request_id}\n{key}").as_bytes());
+        let size: usize = headers.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        if size > MAX_UPLOAD_HEADERS {
+            return Err(S3Error::invalid_argument(format!(
+                "a multipart upload to an Azure backend carries at most {MAX_UPLOAD_HEADERS} bytes \
+                 of content headers and metadata"
+            )));
+        }
+        Ok(Upload {
+            nonce: hex::encode(&digest[..8]),
+            headers,
+        })
+    }
+
+    /// The upload id given to the client.
+    pub fn id(&self) -> String {
+        let mut text = self.nonce.clone();
+        for (k, v) in &self.headers {
+            text.push('\n');
+            text.push_str(k);
+            text.push(':');
+            text.push_str(v);
+        }
+        format!(
+            "{UPLOAD_TOKEN}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text.as_bytes())
+        )
+    }
+
+    /// Reads an upload id; None when it is not one of ours.
+    pub fn parse(id: &str) -> Option<Self> {
+        let b64 = id.trim().strip_prefix(UPLOAD_TOKEN)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(b64.trim_end_matches('=').as_bytes())
+            .ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let mut lines = text.split('\n');
+        let nonce = lines.next()?.to_string();
+        if nonce.len() != 16 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let mut headers = Vec::new();
+        for line in lines {
+            let (k, v) = line.split_once(':')?;
+            if !k.starts_with("x-ms-") {
+                return None;
+            }
+            headers.push((k.to_string(), v.to_string()));
+        }
+        Some(Upload { nonce, headers })
+    }
+
+    /// The block id of part `part` (all of one upload's ids have the same length, as Azure
+    /// requires).
+    pub fn block_id(&self, part: u16) -> String {
+        base64::engine::general_purpose::STANDARD.encode(format!("{}-{part:05}", self.nonce))
+    }
+
+    /// The ETag the gateway answers for part `part` (Put Block answers none), quoted.
+    pub fn part_etag(&self, part: u16) -> String {
+        use md5::Digest as _;
+        format!(
+            "\"{}\"",
+            hex::encode(md5::Md5::digest(self.block_id(part).as_bytes()))
+        )
+    }
+}
+
+/// The Put Block List body committing these blocks in order.
+pub fn block_list_xml(block_ids: &[String]) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<BlockList>");
+    for id in block_ids {
+        crate::s3::xml::push_leaf(&mut out, "Latest", id);
+    }
+    out.push_str("</BlockList>");
+    out
 }
 
 /// Query parameters of a backend request (names are ours, values decoded).

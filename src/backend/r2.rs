@@ -1602,15 +1602,11 @@ impl R2Plan {
                 listing_response(&self.render, &listing, *v2, rid)
             }
             (R2Call::CreateMultipart { .. }, R2Outcome::Upload { upload_id }) => {
-                let mut out = format!(
-                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult xmlns=\"{S3_NS}\"><Bucket>"
+                let out = xml::initiate_result_xml(
+                    &self.render.client_bucket,
+                    &self.render.client_key,
+                    &upload_id,
                 );
-                push_escaped(&mut out, &self.render.client_bucket);
-                out.push_str("</Bucket><Key>");
-                push_escaped(&mut out, &self.render.client_key);
-                out.push_str("</Key><UploadId>");
-                push_escaped(&mut out, &upload_id);
-                out.push_str("</UploadId></InitiateMultipartUploadResult>");
                 xml_response(StatusCode::OK, out, rid)
             }
             (R2Call::UploadPart { .. }, R2Outcome::Part { etag, .. }) => {
@@ -1629,17 +1625,12 @@ impl R2Plan {
                 self.error(self.no_such_key())
             }
             (R2Call::CompleteMultipart { .. }, R2Outcome::Completed(meta)) => {
-                let mut out = format!(
-                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult xmlns=\"{S3_NS}\"><Location>"
+                let out = xml::complete_result_xml(
+                    &self.render.resource,
+                    &self.render.client_bucket,
+                    &self.render.client_key,
+                    &quoted_etag(&meta),
                 );
-                push_escaped(&mut out, &self.render.resource);
-                out.push_str("</Location><Bucket>");
-                push_escaped(&mut out, &self.render.client_bucket);
-                out.push_str("</Bucket><Key>");
-                push_escaped(&mut out, &self.render.client_key);
-                out.push_str("</Key><ETag>");
-                push_escaped(&mut out, &quoted_etag(&meta));
-                out.push_str("</ETag></CompleteMultipartUploadResult>");
                 xml_response(StatusCode::OK, out, rid)
             }
             (R2Call::AbortMultipart { .. }, R2Outcome::Aborted) => {

@@ -2,6 +2,7 @@
 //! [`Forward`] whose [`Finish`] translates the answer (metadata headers, listings, error codes)
 //! back into S3's terms. See [`crate::backend::azure`] for the signing and the documents.
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
 use super::{
@@ -9,13 +10,16 @@ use super::{
     XmlRewrite,
 };
 use crate::auth::Authenticated;
-use crate::backend::azure::{self, AzureBackend, ListEcho, Resource, SasTerms, UserDelegationKey};
+use crate::backend::azure::{
+    self, AzureBackend, ListEcho, Resource, SasTerms, Upload, UserDelegationKey,
+};
 use crate::backend::r2;
 use crate::backend::s3::{copy_header, set_header};
 use crate::oidc::federation::{BackendSecret, ExchangeError, TemporaryCredentials};
 use crate::pathmap::ClientView;
 use crate::s3::request::{Operation, S3Request};
-use crate::s3::S3Error;
+use crate::s3::xml;
+use crate::s3::{ErrorCode, S3Error};
 
 /// How the answer of an Azure request is read back.
 #[derive(Debug)]
@@ -24,6 +28,10 @@ pub(crate) struct AzureFinish {
     pub listing: Option<ListEcho>,
     /// DeleteObject: a missing blob is a success, as in S3.
     pub delete: bool,
+    /// UploadPart: the ETag answered (Put Block answers none).
+    pub etag: Option<String>,
+    /// CompleteMultipartUpload: `(Location, bucket, key)` of the result document.
+    pub complete: Option<(String, String, String)>,
 }
 
 /// What [`Gateway::plan_azure`] needs of the request.
@@ -38,6 +46,8 @@ pub(super) struct AzureInput<'a> {
     pub resource: String,
     pub ctx: &'a RequestContext,
     pub credentials: Option<Result<&'a TemporaryCredentials, &'a ExchangeError>>,
+    /// The body read for [`Plan::NeedBody`] (CompleteMultipartUpload).
+    pub body: Option<Bytes>,
 }
 
 impl Gateway {
@@ -54,6 +64,7 @@ impl Gateway {
             resource,
             ctx,
             credentials,
+            body,
         } = input;
         let op = req.operation;
         let supported = matches!(
@@ -64,6 +75,10 @@ impl Gateway {
                 | Operation::DeleteObject
                 | Operation::ListObjects
                 | Operation::ListObjectsV2
+                | Operation::CreateMultipartUpload
+                | Operation::UploadPart
+                | Operation::CompleteMultipartUpload
+                | Operation::AbortMultipartUpload
         );
         if !supported {
             return Err(S3Error::not_implemented(format!(
@@ -71,11 +86,47 @@ impl Gateway {
             ))
             .with_resource(resource));
         }
-        if req.query_param("versionId").is_some() || req.query_param("partNumber").is_some() {
+        let part_op = matches!(op, Operation::UploadPart);
+        if req.query_param("versionId").is_some()
+            || (req.query_param("partNumber").is_some() && !part_op)
+        {
             return Err(S3Error::not_implemented(
                 "versionId and partNumber are not supported on Azure backends",
             )
             .with_resource(resource));
+        }
+        // Uploads are the gateway's own: Create and Abort need no backend call.
+        let key = req.key.as_deref().unwrap_or_default();
+        let client_bucket = view.map_or(name, |v| v.bucket.as_str());
+        let client_key = format!("{}{key}", view.map_or("", |v| v.key_prefix.as_str()));
+        match op {
+            Operation::CreateMultipartUpload => {
+                let upload = Upload::new(&ctx.request_id, key, blob_headers(&head.headers)?)
+                    .map_err(|e| e.with_resource(resource.clone()))?;
+                let doc = xml::initiate_result_xml(client_bucket, &client_key, &upload.id());
+                return Ok(Plan::Respond(super::respond(
+                    StatusCode::OK,
+                    doc.into(),
+                    Some("application/xml"),
+                    &ctx.request_id,
+                )));
+            }
+            Operation::AbortMultipartUpload => {
+                // Uncommitted blocks are dropped by Azure after a week.
+                upload_of(req).map_err(|e| e.with_resource(resource.clone()))?;
+                return Ok(Plan::Respond(super::respond(
+                    StatusCode::NO_CONTENT,
+                    Bytes::new(),
+                    None,
+                    &ctx.request_id,
+                )));
+            }
+            Operation::CompleteMultipartUpload if body.is_none() => {
+                return Ok(Plan::NeedBody {
+                    limit: super::MAX_COMPLETE_BODY,
+                });
+            }
+            _ => {}
         }
         let delegation = match self.federated_credentials(backend.federation(), name, credentials) {
             Ok(None) => None,
@@ -95,8 +146,24 @@ impl Gateway {
             }
             Err(federation::Unsigned::Fail(e)) => return Err(e.with_resource(resource)),
         };
-        let planned = plan_request(head, req, authed, backend, prefix, ctx, delegation)
-            .map_err(|e| e.with_resource(resource.clone()))?;
+        let planned = plan_request(&Request {
+            head,
+            req,
+            authed,
+            backend,
+            prefix,
+            ctx,
+            delegation,
+            body: body.as_ref(),
+        })
+        .map_err(|e| e.with_resource(resource.clone()))?;
+        let complete = (op == Operation::CompleteMultipartUpload).then(|| {
+            (
+                resource.clone(),
+                client_bucket.to_string(),
+                client_key.clone(),
+            )
+        });
         let rewrite = planned.listing.as_ref().map(|_| XmlRewrite {
             client_bucket: view.map_or(name, |v| v.bucket.as_str()).to_string(),
             strip_prefix: prefix.to_string(),
@@ -119,6 +186,8 @@ impl Gateway {
                 azure: Some(AzureFinish {
                     listing: planned.listing,
                     delete: op == Operation::DeleteObject,
+                    etag: planned.etag,
+                    complete,
                 }),
             },
         })))
@@ -131,6 +200,73 @@ struct Planned {
     headers: HeaderMap,
     body: ForwardBody,
     listing: Option<ListEcho>,
+    etag: Option<String>,
+}
+
+/// What [`plan_request`] reads.
+struct Request<'a> {
+    head: &'a RequestHead,
+    req: &'a S3Request,
+    authed: &'a Authenticated,
+    backend: &'a AzureBackend,
+    prefix: &'a str,
+    ctx: &'a RequestContext,
+    delegation: Option<&'a UserDelegationKey>,
+    body: Option<&'a Bytes>,
+}
+
+/// The blob headers of an upload: content headers as blob properties, `x-amz-meta-*` as
+/// `x-ms-meta-*` (names Azure cannot store refused).
+fn blob_headers(h: &HeaderMap) -> Result<Vec<(String, String)>, S3Error> {
+    let (meta, custom) = r2::metadata(h);
+    let mut out = Vec::new();
+    for (from, to) in CONTENT_HEADERS {
+        if let Some(v) = h.get(*from).and_then(|v| v.to_str().ok()) {
+            out.push(((*to).to_string(), v.to_string()));
+        }
+    }
+    if let Some(enc) = meta.content_encoding {
+        out.push(("x-ms-blob-content-encoding".to_string(), enc));
+    }
+    for (name, value) in custom {
+        if !azure::valid_metadata_name(&name) {
+            return Err(azure::invalid_metadata_name(&name));
+        }
+        out.push((format!("x-ms-meta-{name}"), value));
+    }
+    Ok(out)
+}
+
+/// Sets blob headers on a backend request.
+fn set_blob_headers(headers: &mut HeaderMap, blob: &[(String, String)]) -> Result<(), S3Error> {
+    for (name, value) in blob {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(n), Ok(v)) => {
+                headers.insert(n, v);
+            }
+            _ => {
+                return Err(S3Error::invalid_argument(format!(
+                    "the header '{name}' cannot be sent to Azure"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The upload a request names (`uploadId`).
+fn upload_of(req: &S3Request) -> Result<Upload, S3Error> {
+    req.query_param("uploadId")
+        .and_then(Upload::parse)
+        .ok_or_else(|| {
+            S3Error::new(
+                ErrorCode::NoSuchUpload,
+                "The specified upload does not exist: it is not an upload id of this gateway",
+            )
+        })
 }
 
 /// Client headers a read passes on.
@@ -150,15 +286,17 @@ const CONTENT_HEADERS: &[(&str, &str)] = &[
     ("cache-control", "x-ms-blob-cache-control"),
 ];
 
-fn plan_request(
-    head: &RequestHead,
-    req: &S3Request,
-    authed: &Authenticated,
-    backend: &AzureBackend,
-    prefix: &str,
-    ctx: &RequestContext,
-    delegation: Option<&UserDelegationKey>,
-) -> Result<Planned, S3Error> {
+fn plan_request(r: &Request<'_>) -> Result<Planned, S3Error> {
+    let Request {
+        head,
+        req,
+        authed,
+        backend,
+        prefix,
+        ctx,
+        delegation,
+        body: given,
+    } = *r;
     let expiry = crate::time::Timestamp(ctx.now.0 + azure::SAS_TTL_SECS);
     let blob = format!("{prefix}{}", req.key.as_deref().unwrap_or_default());
     let mut headers = HeaderMap::new();
@@ -168,6 +306,7 @@ fn plan_request(
         expiry,
         overrides: azure::ResponseOverrides::default(),
     };
+    let mut etag = None;
     let (method, url, body, listing) = match req.operation {
         Operation::GetObject | Operation::HeadObject => {
             // Azure reads only `bytes=a-b` and `bytes=a-`: a suffix range would come back as
@@ -204,39 +343,70 @@ fn plan_request(
             (head.method.clone(), url, ForwardBody::Empty, None)
         }
         Operation::PutObject => {
-            let (meta, custom) = r2::metadata(&head.headers);
-            for (name, _) in &custom {
-                if !azure::valid_metadata_name(name) {
-                    return Err(azure::invalid_metadata_name(name));
-                }
-            }
+            let blob_props = blob_headers(&head.headers)?;
             let (body, length) = r2::upload_body(head, authed)?;
             set_header(&mut headers, "content-length", &length.to_string());
             set_header(&mut headers, "x-ms-blob-type", "BlockBlob");
-            for (from, to) in CONTENT_HEADERS {
-                if let Some(v) = head.headers.get(*from) {
-                    headers.insert(HeaderName::from_static(to), v.clone());
-                }
-            }
-            if let Some(enc) = &meta.content_encoding {
-                set_header(&mut headers, "x-ms-blob-content-encoding", enc);
-            }
+            set_blob_headers(&mut headers, &blob_props)?;
             for name in ["content-md5", "if-match", "if-none-match"] {
                 copy_header(&head.headers, &mut headers, &HeaderName::from_static(name));
             }
-            for (name, value) in &custom {
-                let header = HeaderName::from_bytes(format!("x-ms-meta-{name}").as_bytes());
-                let value = HeaderValue::from_str(value);
-                if let (Ok(h), Ok(v)) = (header, value) {
-                    headers.insert(h, v);
-                } else {
-                    return Err(S3Error::invalid_argument(format!(
-                        "the metadata '{name}' cannot be sent to Azure"
-                    )));
-                }
-            }
             let url = backend.url(Resource::Blob(&blob), &[], &terms("cw"), delegation);
             (Method::PUT, url, body, None)
+        }
+        Operation::UploadPart => {
+            let upload = upload_of(req)?;
+            let part = req
+                .query_param("partNumber")
+                .and_then(|n| n.parse::<u16>().ok())
+                .filter(|n| (1..=xml::MAX_PARTS).contains(n))
+                .ok_or_else(|| {
+                    S3Error::invalid_argument(
+                        "Part number must be an integer between 1 and 10000, inclusive",
+                    )
+                    .with_detail("ArgumentName", "partNumber")
+                })?;
+            let (body, length) = r2::upload_body(head, authed)?;
+            set_header(&mut headers, "content-length", &length.to_string());
+            copy_header(
+                &head.headers,
+                &mut headers,
+                &HeaderName::from_static("content-md5"),
+            );
+            let query = [
+                ("comp", "block".to_string()),
+                ("blockid", upload.block_id(part)),
+            ];
+            let url = backend.url(Resource::Blob(&blob), &query, &terms("w"), delegation);
+            etag = Some(upload.part_etag(part));
+            (Method::PUT, url, body, None)
+        }
+        Operation::CompleteMultipartUpload => {
+            let upload = upload_of(req)?;
+            let given =
+                given.ok_or_else(|| S3Error::internal("Complete planned without its body"))?;
+            super::check_small_body(&head.headers, &authed.payload, given)?;
+            let parts = xml::parse_complete(given)?;
+            let mut ids = Vec::with_capacity(parts.len());
+            for (n, part_etag) in &parts {
+                if upload.part_etag(*n).trim_matches('"') != part_etag.trim_matches('"') {
+                    return Err(S3Error::new(
+                        ErrorCode::InvalidPart,
+                        format!("part {n} was not uploaded to this upload, or its ETag differs"),
+                    ));
+                }
+                ids.push(upload.block_id(*n));
+            }
+            let list = Bytes::from(azure::block_list_xml(&ids));
+            set_header(&mut headers, "content-length", &list.len().to_string());
+            set_header(&mut headers, "content-type", "application/xml");
+            set_blob_headers(&mut headers, &upload.headers)?;
+            for name in ["if-match", "if-none-match"] {
+                copy_header(&head.headers, &mut headers, &HeaderName::from_static(name));
+            }
+            let query = [("comp", "blocklist".to_string())];
+            let url = backend.url(Resource::Blob(&blob), &query, &terms("w"), delegation);
+            (Method::PUT, url, ForwardBody::Bytes(list), None)
         }
         Operation::DeleteObject => {
             let url = backend.url(Resource::Blob(&blob), &[], &terms("d"), delegation);
@@ -269,6 +439,7 @@ fn plan_request(
         headers,
         body,
         listing,
+        etag,
     })
 }
 
@@ -283,6 +454,25 @@ impl AzureFinish {
                 }
             }
         }
+    }
+
+    /// The ETag answered for an uploaded part.
+    pub(super) fn part_etag(&self, status: StatusCode, out: &mut HeaderMap) {
+        if let (Some(etag), true) = (&self.etag, status.is_success()) {
+            if let Ok(v) = HeaderValue::from_str(etag) {
+                out.insert(http::header::ETAG, v);
+            }
+        }
+    }
+
+    /// The CompleteMultipartUploadResult of a committed block list, from its ETag.
+    pub(super) fn complete_result(&self, headers: &HeaderMap) -> Option<String> {
+        let (location, bucket, key) = self.complete.as_ref()?;
+        let etag = headers
+            .get(http::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        Some(xml::complete_result_xml(location, bucket, key, etag))
     }
 
     /// The status S3 answers for Azure's successful one (Put Blob's 201, Delete Blob's 202).

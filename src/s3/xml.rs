@@ -326,6 +326,31 @@ fn push(
     }
 }
 
+/// `<InitiateMultipartUploadResult>` of a CreateMultipartUpload the gateway answers.
+pub fn initiate_result_xml(bucket: &str, key: &str, upload_id: &str) -> String {
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult xmlns=\"{S3_NS}\">"
+    );
+    push_leaf(&mut out, "Bucket", bucket);
+    push_leaf(&mut out, "Key", key);
+    push_leaf(&mut out, "UploadId", upload_id);
+    out.push_str("</InitiateMultipartUploadResult>");
+    out
+}
+
+/// `<CompleteMultipartUploadResult>` of a Complete the gateway answers (`etag` quoted).
+pub fn complete_result_xml(location: &str, bucket: &str, key: &str, etag: &str) -> String {
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult xmlns=\"{S3_NS}\">"
+    );
+    push_leaf(&mut out, "Location", location);
+    push_leaf(&mut out, "Bucket", bucket);
+    push_leaf(&mut out, "Key", key);
+    push_leaf(&mut out, "ETag", etag);
+    out.push_str("</CompleteMultipartUploadResult>");
+    out
+}
+
 /// Appends `<name>value</name>`, the value XML-escaped.
 pub(crate) fn push_leaf(out: &mut String, name: &str, value: &str) {
     out.push('<');

@@ -164,13 +164,14 @@ def test_metadata_names_azure_cannot_store_are_refused_not_dropped(s3, gw):
     assert not gw.get_blob_client(key).exists()
 
 
-@pytest.mark.parametrize("call", ["copy", "multipart", "delete_objects", "tagging"])
+@pytest.mark.parametrize("call", ["copy", "list_parts", "delete_objects", "tagging"])
 def test_unsupported_operations_answer_not_implemented(s3, call):
     c = s3["admin"]
     c.put_object(Bucket="az", Key="src", Body=b"s")
     fn = {
         "copy": lambda: c.copy_object(Bucket="az", Key="dst", CopySource={"Bucket": "az", "Key": "src"}),
-        "multipart": lambda: c.create_multipart_upload(Bucket="az", Key="mp"),
+        "list_parts": lambda: c.list_parts(
+            Bucket="az", Key="mp", UploadId=c.create_multipart_upload(Bucket="az", Key="mp")["UploadId"]),
         "delete_objects": lambda: c.delete_objects(Bucket="az", Delete={"Objects": [{"Key": "src"}]}),
         "tagging": lambda: c.get_object_tagging(Bucket="az", Key="src"),
     }[call]
@@ -231,3 +232,57 @@ def test_boto_with_checksums_and_chunked_uploads(gateway):
     key = f"ck-{uid()}"
     c.put_object(Bucket="az", Key=key, Body=b"checked body", ChecksumAlgorithm="CRC32")
     assert c.get_object(Bucket="az", Key=key)["Body"].read() == b"checked body"
+
+
+def test_multipart_uploads_commit_blocks_with_the_headers_given_at_create(s3, gw):
+    c = s3["admin"]
+    key = f"mp-{uid()}/big file.bin"
+    up = c.create_multipart_upload(Bucket="az", Key=key, ContentType="application/x-mp",
+                                   Metadata={"origin": "multipart"})
+    assert up["Bucket"] == "az" and up["Key"] == key
+    parts_data = [os.urandom(5 << 20), os.urandom(5 << 20), b"tail"]
+    parts = []
+    for n, data in enumerate(parts_data, 1):
+        r = c.upload_part(Bucket="az", Key=key, UploadId=up["UploadId"], PartNumber=n, Body=data)
+        assert r["ETag"].startswith('"')
+        parts.append({"PartNumber": n, "ETag": r["ETag"]})
+    # Nothing is visible before Complete.
+    assert not gw.get_blob_client(key).exists()
+    done = c.complete_multipart_upload(Bucket="az", Key=key, UploadId=up["UploadId"],
+                                       MultipartUpload={"Parts": parts})
+    assert done["Key"] == key and done["ETag"].startswith('"')
+    body = b"".join(parts_data)
+    got = c.get_object(Bucket="az", Key=key)
+    assert hashlib.sha256(got["Body"].read()).digest() == hashlib.sha256(body).digest()
+    assert got["ContentType"] == "application/x-mp" and got["Metadata"] == {"origin": "multipart"}
+    assert got["ETag"] == done["ETag"]
+
+
+def test_multipart_mistakes_are_s3_errors(s3, gw):
+    c = s3["admin"]
+    key = f"mpbad-{uid()}"
+    up = c.create_multipart_upload(Bucket="az", Key=key)["UploadId"]
+    etag = c.upload_part(Bucket="az", Key=key, UploadId=up, PartNumber=1, Body=b"x")["ETag"]
+    assert_client_error(c.complete_multipart_upload, 400, "InvalidPart", Bucket="az", Key=key,
+                        UploadId=up, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": '"00"'}]})
+    # A part never uploaded: Azure has no such block.
+    other = c.create_multipart_upload(Bucket="az", Key=key)["UploadId"]
+    assert_client_error(c.complete_multipart_upload, 400, "InvalidPart", Bucket="az", Key=key,
+                        UploadId=other, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert_client_error(c.upload_part, 404, "NoSuchUpload", Bucket="az", Key=key,
+                        UploadId="not-ours", PartNumber=1, Body=b"x")
+    assert_client_error(c.create_multipart_upload, 400, "InvalidArgument", Bucket="az", Key=key,
+                        Metadata={"bad-name": "v"})
+    r = c.abort_multipart_upload(Bucket="az", Key=key, UploadId=up)
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert not gw.get_blob_client(key).exists()
+
+
+def test_aws_cli_multipart_copy_up_and_down(aws, tmp_path):  # noqa: F811
+    src = tmp_path / "mp.bin"
+    src.write_bytes(os.urandom(20 << 20))
+    key = f"cli-mp-{uid()}.bin"
+    aws("s3", "cp", str(src), f"s3://az/{key}")  # multipart above 8 MiB
+    out = tmp_path / "mp-down.bin"
+    aws("s3", "cp", f"s3://az/{key}", str(out))
+    assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(src.read_bytes()).digest()

@@ -93,3 +93,18 @@ def test_entra_refusing_is_a_bad_gateway_with_its_message_and_unreachable_is_una
     resp = assert_client_error(c.list_objects_v2, 503, "ServiceUnavailable",
                                Bucket="azfed-entra-down")
     assert "could not be reached" in resp["Error"]["Message"]
+
+
+def test_a_multipart_upload_through_a_federated_azure_bucket(s3, azure_oauth, tmp_path):
+    import hashlib
+    import os
+
+    from boto3.s3.transfer import TransferConfig
+    data = os.urandom(11 << 20)
+    src = tmp_path / "fed-mp.bin"
+    src.write_bytes(data)
+    s3["admin"].upload_file(str(src), "azfed", "fed-mp.bin",
+                            Config=TransferConfig(multipart_threshold=5 << 20,
+                                                  multipart_chunksize=5 << 20))
+    got = azure_oauth.container.get_blob_client("fed-mp.bin").download_blob().readall()
+    assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()

@@ -296,3 +296,40 @@ fn a_user_delegation_sas_carries_the_key_terms_and_matches_an_independent_vector
     let dbg = format!("{:?}", delegation_key());
     assert!(!dbg.contains("dXNlci1k"), "{dbg}");
 }
+
+#[test]
+fn an_upload_id_carries_its_nonce_and_blob_headers_and_foreign_ids_are_refused() {
+    let headers = vec![
+        (
+            "x-ms-blob-content-type".to_string(),
+            "text/plain".to_string(),
+        ),
+        ("x-ms-meta-colour".to_string(), "blue: really".to_string()),
+    ];
+    let up = Upload::new("req-1", "dir/k", headers).unwrap();
+    assert_eq!(up.nonce.len(), 16);
+    let id = up.id();
+    assert!(id.starts_with("azmp1."), "{id}");
+    assert_eq!(Upload::parse(&id), Some(up.clone()));
+    // Another request: another upload, other blocks.
+    let other = Upload::new("req-2", "dir/k", vec![]).unwrap();
+    assert_ne!(other.block_id(1), up.block_id(1));
+    // Block ids of one upload have one length, as Azure requires.
+    assert_eq!(up.block_id(1).len(), up.block_id(10000).len());
+    assert_ne!(up.part_etag(1), up.part_etag(2));
+    for bad in ["", "azmp1.", "azmp1.!!", "2~abc", "azmp1.eHl6"] {
+        assert_eq!(Upload::parse(bad), None, "{bad}");
+    }
+    let big = vec![("x-ms-meta-a".to_string(), "v".repeat(MAX_UPLOAD_HEADERS))];
+    assert_eq!(
+        Upload::new("r", "k", big).unwrap_err().code,
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        block_list_xml(&[up.block_id(1)]),
+        format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<BlockList><Latest>{}</Latest></BlockList>",
+            up.block_id(1)
+        )
+    );
+}
