@@ -975,3 +975,27 @@ fn azure_buckets_need_a_base64_key_or_skip_signature_and_unknown_options_are_war
     }
     assert!(!p.iter().any(|x| x.starts_with("buckets[2]")), "{p:#?}");
 }
+
+#[test]
+fn unknown_azure_options_are_warned_about_and_known_ones_are_not() {
+    let (_, w) = GatewayConfig::parse_with_warnings(
+        r#"
+        [[buckets]]
+        name = "az-w"
+        backend_type = "az"
+        [buckets.backend_options]
+        account_name = "acct"
+        container_name = "c"
+        account_key = "YWJj"
+        endpoint = "http://127.0.0.1:10000/acct"
+        colour = "blue"
+        "#,
+        ConfigFormat::Toml,
+    )
+    .unwrap();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with("buckets[0].backend_options.colour: unknown option for az backends"),
+        "{w:?}"
+    );
+}

@@ -164,12 +164,15 @@ def test_metadata_names_azure_cannot_store_are_refused_not_dropped(s3, gw):
     assert not gw.get_blob_client(key).exists()
 
 
-@pytest.mark.parametrize("call", ["copy", "list_parts", "delete_objects", "tagging"])
+@pytest.mark.parametrize("call", ["copy", "copy_out", "list_parts", "delete_objects", "tagging"])
 def test_unsupported_operations_answer_not_implemented(s3, call):
     c = s3["admin"]
     c.put_object(Bucket="az", Key="src", Body=b"s")
     fn = {
         "copy": lambda: c.copy_object(Bucket="az", Key="dst", CopySource={"Bucket": "az", "Key": "src"}),
+        # Out of an Azure bucket into an S3 one.
+        "copy_out": lambda: c.copy_object(Bucket="private", Key="from-az",
+                                          CopySource={"Bucket": "az", "Key": "src"}),
         "list_parts": lambda: c.list_parts(
             Bucket="az", Key="mp", UploadId=c.create_multipart_upload(Bucket="az", Key="mp")["UploadId"]),
         "delete_objects": lambda: c.delete_objects(Bucket="az", Delete={"Objects": [{"Key": "src"}]}),
