@@ -2020,8 +2020,16 @@ impl Forward {
             None => status,
         };
         // A HEAD that failed at the backend has no body to translate; an auth failure there is
-        // still ours to report as a gateway problem.
+        // still ours to report as a gateway problem (Azure names it in `x-ms-error-code`, also
+        // for a missing container).
         if self.method == Method::HEAD && status == StatusCode::FORBIDDEN {
+            return (StatusCode::BAD_GATEWAY, out);
+        }
+        let azure_config_error = headers
+            .get("x-ms-error-code")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|code| crate::backend::azure::s3_code(code).1);
+        if self.method == Method::HEAD && self.finish.azure.is_some() && azure_config_error {
             return (StatusCode::BAD_GATEWAY, out);
         }
         (status, out)

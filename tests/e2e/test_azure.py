@@ -199,6 +199,7 @@ def test_a_wrong_key_or_container_is_the_gateways_problem(s3, bucket):
     resp = assert_client_error(c.get_object, 502, "BadGateway", Bucket=bucket, Key="k")
     assert "backend configuration" in resp["Error"]["Message"]
     assert_client_error(c.list_objects_v2, 502, "BadGateway", Bucket=bucket)
+    assert_client_error(c.head_object, 502, "502", Bucket=bucket, Key="k")
 
 
 def test_head_bucket_is_answered(s3):
