@@ -832,6 +832,9 @@ fn check_federation(b: &BucketConfig, path: &str, r: &mut Report) {
         "secret_access_key",
         "token",
         "session_token",
+        "service_account_key",
+        "client_email",
+        "private_key",
     ] {
         if b.option(k).is_some() {
             r.problem(

@@ -45,8 +45,10 @@ use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
 mod aws;
+mod gcp;
 
 pub use aws::{parse_assume_role_response, AwsWebIdentity};
+pub use gcp::GcpWorkloadIdentity;
 
 /// Refresh credentials this long before they expire.
 pub const REFRESH_BEFORE_SECS: i64 = 300;
@@ -71,6 +73,8 @@ const MAX_ENTRIES: usize = 1024;
 pub enum Federation {
     /// AWS STS (or an S3-compatible store's STS).
     Aws(AwsWebIdentity),
+    /// Google STS, then (optionally) service account impersonation: a bearer token for GCS.
+    Gcp(GcpWorkloadIdentity),
 }
 
 /// Bounds of `duration_seconds` (AWS STS's own).
@@ -104,6 +108,9 @@ impl Federation {
         }
         match b.backend_type {
             BackendType::S3 => AwsWebIdentity::from_bucket(b).map(|a| Some(Federation::Aws(a))),
+            BackendType::Gcs => {
+                GcpWorkloadIdentity::from_bucket(b).map(|g| Some(Federation::Gcp(g)))
+            }
             other => Err(format!(
                 "auth_type = \"oidc\" is not supported for backend_type '{}'",
                 other.as_str()
@@ -115,6 +122,7 @@ impl Federation {
     pub fn cache_key(&self) -> String {
         match self {
             Federation::Aws(a) => a.cache_key(),
+            Federation::Gcp(g) => g.cache_key(),
         }
     }
 
@@ -122,6 +130,7 @@ impl Federation {
     pub fn token_subject_and_audience(&self) -> (&str, &str) {
         match self {
             Federation::Aws(a) => (&a.subject, &a.audience),
+            Federation::Gcp(g) => (&g.subject, &g.audience),
         }
     }
 
@@ -129,6 +138,7 @@ impl Federation {
     pub fn exchange_request(&self, token: &str, _now: Timestamp) -> ExchangeRequest {
         match self {
             Federation::Aws(a) => a.exchange_request(token),
+            Federation::Gcp(g) => g.exchange_request(token),
         }
     }
 
@@ -139,7 +149,7 @@ impl Federation {
         step: usize,
         status: u16,
         body: &[u8],
-        _now: Timestamp,
+        now: Timestamp,
     ) -> Result<ExchangeStep, ExchangeError> {
         if step >= MAX_EXCHANGE_STEPS {
             return Err(ExchangeError::Malformed(format!(
@@ -148,6 +158,7 @@ impl Federation {
         }
         match self {
             Federation::Aws(_) => parse_assume_role_response(status, body).map(ExchangeStep::Done),
+            Federation::Gcp(g) => g.parse_response(step, status, body, now),
         }
     }
 
@@ -155,6 +166,7 @@ impl Federation {
     fn describe(&self) -> String {
         match self {
             Federation::Aws(a) => a.describe(),
+            Federation::Gcp(g) => g.describe(),
         }
     }
 }

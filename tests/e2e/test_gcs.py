@@ -1,5 +1,7 @@
 """Google Cloud Storage backends (`backend_type = "gcs"`, its XML API) against both runtimes,
-on fake-gcs-server (conftest.gcs).
+on fake-gcs-server (conftest.gcs), and GCP federation (`gcs-fed*`: Google STS, then service
+account impersonation, then `Authorization: Bearer`) through conftest's local Google token
+services, which verify the gateway's token against its JWKS.
 
 `gcs` signs with a service account key (Google's V4 signed URLs), `gcs-hmac` with HMAC keys
 (SigV4, GCS's interoperability mode), `gcs-public` not at all. The emulator verifies no
@@ -17,7 +19,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from conftest import KEYS
+from conftest import GCP_PROVIDER, GCP_SERVICE_ACCOUNT, KEYS
 from helpers import assert_request_id, aws_cli
 
 EMULATOR_GAPS = {
@@ -191,3 +193,95 @@ def test_a_missing_key_is_no_such_key(s3):
     with pytest.raises(ClientError) as e:
         s3["admin"].get_object(Bucket="gcs", Key=unique("missing"))
     assert e.value.response["Error"]["Code"] == "NoSuchKey"
+
+
+@pytest.fixture
+def google(gateway, gcs):
+    """Google's local STS verifies tokens against this gateway's JWKS."""
+    gcs.google.jwks_url = gateway.endpoint + "/.well-known/jwks.json"
+    return gcs.google
+
+
+def bearer_tokens(calls):
+    return [c["authorization"][len("Bearer "):] for c in calls
+            if (c["authorization"] or "").startswith("Bearer ")]
+
+
+def test_a_federated_bucket_works_with_the_impersonated_token(s3, gcs, google):
+    admin = s3["admin"]
+    base = unique("fed")
+    key = f"{base}/data.txt"
+    admin.put_object(Bucket="gcs", Key=key, Body=b"federated", Metadata={"m": "1"})
+    before = len(gcs.proxy.calls)
+    got = admin.get_object(Bucket="gcs-fed", Key=key)
+    assert got["Body"].read() == b"federated" and got["Metadata"] == {"m": "1"}
+    assert admin.head_object(Bucket="gcs-fed", Key=key)["ContentLength"] == 9
+    listed = admin.list_objects_v2(Bucket="gcs-fed", Prefix=f"{base}/")
+    assert [o["Key"] for o in listed["Contents"]] == [key]
+    admin.delete_object(Bucket="gcs-fed", Key=key)
+    assert "Contents" not in admin.list_objects_v2(Bucket="gcs-fed", Prefix=f"{base}/")
+    # Storage saw every request carry a token the IAM impersonation issued, in the header only.
+    calls = gcs.proxy.calls[before:]
+    assert len(calls) == 5, calls
+    tokens = bearer_tokens(calls)
+    assert len(tokens) == len(calls) and set(tokens) <= google.impersonated, calls
+    assert not [c for c in calls if "X-Goog-" in c["path"] or "X-Amz-" in c["path"]], calls
+    # The chain: STS verified the gateway's token (sub = the bucket, the provider's audience),
+    # IAM was called with the token STS issued.
+    sts = [c for c in google.sts_calls if c.get("claims", {}).get("sub") == "gcs-fed"]
+    assert sts and sts[-1]["claims"]["aud"] == "https:" + GCP_PROVIDER
+    iam = [c for c in google.iam_calls if c["email"] == GCP_SERVICE_ACCOUNT]
+    assert iam and bearer_tokens(iam)[-1] in google.federated
+
+
+def test_the_federated_token_is_reused_across_requests(s3, gcs, google):
+    admin = s3["admin"]
+    admin.list_objects_v2(Bucket="gcs-fed", MaxKeys=1)
+    before = len(google.sts_calls), len(google.iam_calls)
+    for _ in range(4):
+        admin.list_objects_v2(Bucket="gcs-fed", MaxKeys=1)
+    assert (len(google.sts_calls), len(google.iam_calls)) == before
+
+
+def test_without_a_service_account_the_federated_token_goes_to_storage(s3, gcs, google):
+    key = f"{unique('direct')}/x"
+    s3["admin"].put_object(Bucket="gcs", Key=key, Body=b"direct")
+    before = len(gcs.proxy.calls)
+    assert s3["admin"].get_object(Bucket="gcs-fed-direct", Key=key)["Body"].read() == b"direct"
+    tokens = bearer_tokens(gcs.proxy.calls[before:])
+    assert tokens and set(tokens) <= google.federated
+
+
+def exchange_failure(s3, bucket):
+    with pytest.raises(ClientError) as e:
+        s3["admin"].list_objects_v2(Bucket=bucket)
+    r = e.value.response
+    return r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"], r["Error"]["Message"]
+
+
+def test_a_service_account_iam_refuses_is_a_502_with_googles_reason(s3, gcs, google):
+    before = len(gcs.proxy.calls)
+    status, code, message = exchange_failure(s3, "gcs-fed-denied")
+    assert (status, code) == (502, "BadGateway")
+    assert "PERMISSION_DENIED" in message and "intruder@" in message, message
+    assert len(gcs.proxy.calls) == before
+
+
+def test_a_token_for_another_audience_is_refused_by_sts_with_a_502(s3, google):
+    status, code, message = exchange_failure(s3, "gcs-fed-wrong-audience")
+    assert (status, code) == (502, "BadGateway")
+    assert "invalid_grant" in message and "could not be verified" in message, message
+
+
+def test_an_unreachable_sts_is_a_503(s3, google):
+    status, code, message = exchange_failure(s3, "gcs-fed-sts-down")
+    assert (status, code) == (503, "ServiceUnavailable")
+    assert "could not be reached" in message, message
+
+
+def test_a_refused_client_never_causes_an_exchange(s3, google):
+    before = len(google.sts_calls)
+    with pytest.raises(ClientError) as e:
+        s3["reader"].get_object(Bucket="gcs-fed", Key="x")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert len(google.sts_calls) == before

@@ -205,3 +205,80 @@ private_key = "not a key"
         "{text}"
     );
 }
+
+#[test]
+fn a_federated_gcs_bucket_exchanges_then_forwards_with_the_bearer_token() {
+    use crate::oidc::federation::{BackendSecret, ExchangeStep};
+    use crate::oidc::OidcProvider;
+    use crate::sts::jwt::{peek, verify_signature, Jwks};
+    let text = r#"
+[[buckets]]
+name = "gfed"
+backend_type = "gcs"
+anonymous_access = true
+[buckets.backend_options]
+endpoint = "http://127.0.0.1:4443"
+bucket_name = "gbk"
+auth_type = "oidc"
+workload_identity_provider = "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/gw"
+service_account = "sa@proj.iam.gserviceaccount.com"
+"#;
+    let provider = std::sync::Arc::new(
+        OidcProvider::from_env_values(
+            "https://gw.example.com",
+            include_str!("../../sts/testdata/provider_pkcs8_test_only.pem"),
+            None,
+        )
+        .unwrap(),
+    );
+    let g = Gateway::new(
+        GatewayConfig::parse(text, ConfigFormat::Toml).unwrap(),
+        GatewayOptions {
+            oidc_provider: Some(provider.clone()),
+            ..GatewayOptions::default()
+        },
+    )
+    .unwrap();
+    let get = head(Method::GET, "/gfed/dir/k.txt");
+    let Plan::NeedBackendCredentials(needed) = g.plan(&get, &ctx()) else {
+        panic!("expected a credentials request")
+    };
+    let exchange = g
+        .credential_exchange(&needed, ctx().now, &mut |b: &mut [u8]| b.fill(7))
+        .unwrap();
+    assert_eq!(exchange.url, "https://sts.googleapis.com/v1/token");
+    let form = std::str::from_utf8(&exchange.body).unwrap();
+    let token = form
+        .split('&')
+        .find_map(|p| p.strip_prefix("subject_token="))
+        .unwrap();
+    let token =
+        String::from_utf8(crate::percent::decode_strict(token.as_bytes(), true).unwrap()).unwrap();
+    let jwks = Jwks::parse(provider.jwks_document().as_bytes()).unwrap();
+    let claims = verify_signature(peek(&token).unwrap(), &jwks).unwrap();
+    assert_eq!(claims.get("sub").and_then(|v| v.as_str()), Some("gfed"));
+    assert_eq!(
+        claims.get("aud").and_then(|v| v.as_str()),
+        Some("https://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/gw")
+    );
+
+    // STS, then IAM: two calls.
+    let sts = br#"{"access_token":"fed-token","token_type":"Bearer","expires_in":3600}"#;
+    let Ok(ExchangeStep::Send(iam)) = needed.parse_response(0, 200, sts, ctx().now) else {
+        panic!("expected the impersonation call")
+    };
+    assert_eq!(iam.headers["authorization"], "Bearer fed-token");
+    let answer = br#"{"accessToken":"ya29.sa-token","expireTime":"2030-01-01T00:00:00Z"}"#;
+    let Ok(ExchangeStep::Done(creds)) = needed.parse_response(1, 200, answer, ctx().now) else {
+        panic!("expected credentials")
+    };
+    assert!(matches!(creds.secret, BackendSecret::Bearer(_)));
+
+    let Plan::Forward(fwd) = g.plan_with_credentials(&get, &ctx(), None, Ok(&creds)) else {
+        panic!("expected a forward")
+    };
+    assert_eq!(fwd.url, "http://127.0.0.1:4443/gbk/dir/k.txt");
+    assert_eq!(fwd.headers["authorization"], "Bearer ya29.sa-token");
+    assert!(fwd.headers["authorization"].is_sensitive());
+    assert!(!format!("{fwd:?}").contains("ya29"));
+}

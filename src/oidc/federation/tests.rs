@@ -9,6 +9,7 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/multistore";
 fn aws(opts: &[(&str, &str)]) -> AwsWebIdentity {
     match Federation::from_bucket(&bucket(opts)).unwrap().unwrap() {
         Federation::Aws(a) => a,
+        other => panic!("not AWS: {other:?}"),
     }
 }
 
@@ -343,7 +344,12 @@ fn an_aws_exchange_is_done_after_its_one_call() {
 fn an_exchange_that_does_not_end_within_the_step_limit_is_cut_off() {
     let f = Federation::Aws(aws(&[("auth_type", "oidc"), ("role_arn", ROLE)]));
     let err = f
-        .parse_response(MAX_EXCHANGE_STEPS, 200, AWS_EXAMPLE.as_bytes(), Timestamp(0))
+        .parse_response(
+            MAX_EXCHANGE_STEPS,
+            200,
+            AWS_EXAMPLE.as_bytes(),
+            Timestamp(0),
+        )
         .unwrap_err();
     assert!(matches!(err, ExchangeError::Malformed(_)), "{err:?}");
 }
