@@ -23,7 +23,6 @@ use http::{HeaderMap, HeaderName};
 use rsa::pkcs1v15::SigningKey;
 use rsa::signature::{RandomizedSigner, SignatureEncoding};
 use rsa::traits::PrivateKeyParts;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::auth::presign::{presign_with, Credential, PresignRequest, Scheme};
@@ -62,15 +61,6 @@ impl fmt::Debug for ServiceAccount {
     }
 }
 
-/// The fields of a service account's JSON key file that signing needs.
-#[derive(Deserialize)]
-struct KeyFile {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    client_email: Option<String>,
-    private_key: Option<String>,
-}
-
 impl ServiceAccount {
     /// The service account of a bucket: `service_account_key` (the JSON key file's content),
     /// or `client_email` with `private_key` (PEM). None when neither is given.
@@ -88,16 +78,17 @@ impl ServiceAccount {
                 )
             }
             (Some(json), None, None) => {
-                let file: KeyFile = serde_json::from_str(json).map_err(|e| {
+                let file: serde_json::Value = serde_json::from_str(json).map_err(|e| {
                     format!("service_account_key is not a service account's JSON key file ({e})")
                 })?;
-                if file.kind.as_deref().is_some_and(|k| k != "service_account") {
+                let field = |k: &str| file.get(k).and_then(serde_json::Value::as_str);
+                if field("type").is_some_and(|k| k != "service_account") {
                     return Err(
                         "service_account_key: \"type\" is not \"service_account\"".to_string()
                     );
                 }
-                match (file.client_email, file.private_key) {
-                    (Some(e), Some(k)) if !e.trim().is_empty() => (e, k),
+                match (field("client_email"), field("private_key")) {
+                    (Some(e), Some(k)) if !e.trim().is_empty() => (e.to_string(), k.to_string()),
                     _ => {
                         return Err(
                             "service_account_key has no client_email or private_key".to_string()

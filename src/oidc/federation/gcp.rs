@@ -13,7 +13,6 @@
 //! [`ExchangeError::Refused`] with that code and message.
 
 use http::{HeaderMap, HeaderValue, Method};
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
@@ -189,37 +188,32 @@ impl GcpWorkloadIdentity {
         }
         match (step, &self.service_account) {
             (0, service_account) => {
-                let answer: StsAnswer = json_answer(body)?;
-                let token = answer
-                    .access_token
-                    .filter(|t| !t.trim().is_empty())
-                    .ok_or_else(|| missing("access_token"))?;
+                let answer = json_answer(body)?;
+                let token = text_field(&answer, "access_token")?;
                 match service_account {
-                    Some(sa) => Ok(ExchangeStep::Send(
-                        self.impersonation_request(sa, token.trim()),
-                    )),
+                    Some(sa) => Ok(ExchangeStep::Send(self.impersonation_request(sa, token))),
                     None => {
-                        let secs = answer.expires_in.ok_or_else(|| missing("expires_in"))?;
+                        let secs = answer
+                            .get("expires_in")
+                            .and_then(Value::as_i64)
+                            .ok_or_else(|| missing("expires_in"))?;
                         Ok(ExchangeStep::Done(bearer(
-                            token.trim(),
+                            token,
                             Timestamp(now.0.saturating_add(secs)),
                         )))
                     }
                 }
             }
             (1, Some(_)) => {
-                let answer: IamAnswer = json_answer(body)?;
-                let token = answer
-                    .access_token
-                    .filter(|t| !t.trim().is_empty())
-                    .ok_or_else(|| missing("accessToken"))?;
-                let expire = answer.expire_time.ok_or_else(|| missing("expireTime"))?;
+                let answer = json_answer(body)?;
+                let token = text_field(&answer, "accessToken")?;
+                let expire = text_field(&answer, "expireTime")?;
                 let expiration = Timestamp::parse_rfc3339(expire.trim()).ok_or_else(|| {
                     ExchangeError::Malformed(format!(
                         "expireTime '{expire}' is not an RFC 3339 time"
                     ))
                 })?;
-                Ok(ExchangeStep::Done(bearer(token.trim(), expiration)))
+                Ok(ExchangeStep::Done(bearer(token, expiration)))
             }
             (step, _) => Err(ExchangeError::Malformed(format!(
                 "no exchange step {step} for Google federation"
@@ -228,25 +222,19 @@ impl GcpWorkloadIdentity {
     }
 }
 
-/// STS's token exchange answer (the fields used).
-#[derive(Deserialize)]
-struct StsAnswer {
-    access_token: Option<String>,
-    expires_in: Option<i64>,
-}
-
-/// `generateAccessToken`'s answer.
-#[derive(Deserialize)]
-struct IamAnswer {
-    #[serde(rename = "accessToken")]
-    access_token: Option<String>,
-    #[serde(rename = "expireTime")]
-    expire_time: Option<String>,
-}
-
-fn json_answer<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ExchangeError> {
+fn json_answer(body: &[u8]) -> Result<Value, ExchangeError> {
     serde_json::from_slice(body)
-        .map_err(|e| ExchangeError::Malformed(format!("the answer is not the expected JSON ({e})")))
+        .map_err(|e| ExchangeError::Malformed(format!("the answer is not JSON ({e})")))
+}
+
+/// A non-empty string member of an answer, trimmed.
+fn text_field<'a>(answer: &'a Value, name: &str) -> Result<&'a str, ExchangeError> {
+    answer
+        .get(name)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| missing(name))
 }
 
 fn missing(what: &str) -> ExchangeError {
