@@ -16,21 +16,21 @@ use http::{HeaderMap, Method, Response, StatusCode};
 
 use http::{HeaderName, HeaderValue};
 
-use crate::auth::presign::SigningCredentials;
 use crate::auth::sigv4::SigningKeyCache;
 use crate::auth::{self, AuthSettings, ChunkSigning, PayloadMode};
 use crate::backend::azure::AzureBackend;
+use crate::backend::gcs;
 use crate::backend::r2::{self, R2Input};
 pub use crate::backend::r2::{
     Conditions, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range, R2Records,
 };
-use crate::backend::s3::{copy_header, set_header, BackendRequest, S3Backend};
+use crate::backend::s3::{copy_header, set_header, BackendRequest, Dialect, S3Backend};
 use crate::checksum::{self, ChecksumCheck};
 use crate::chunked::SignedChunkDecoder;
 use crate::config::{BackendType, BucketConfig, ConfigError, CredentialIndex, GatewayConfig};
 use crate::cors::BucketCors;
 pub use crate::cors::CorsHeaders;
-use crate::oidc::federation::{CredentialsNeeded, ExchangeError};
+use crate::oidc::federation::{BackendSecret, CredentialsNeeded, ExchangeError};
 use crate::oidc::{OidcProvider, TemporaryCredentials};
 use crate::pathmap::{self, ClientView, Marker, PathMap};
 use crate::payload::BodyCheck;
@@ -226,6 +226,10 @@ pub(crate) struct Finish {
     post: Option<PostAnswer>,
     /// An Azure backend: its answers are translated into S3's terms.
     azure: Option<azure::AzureFinish>,
+    /// PutObject, UploadPart, DeleteObject, AbortMultipartUpload: S3 answers them with no
+    /// body, so whatever body a backend sends with its success (fake-gcs-server sends JSON) is
+    /// dropped; SDKs read any 200 body of these as an XML error document.
+    bodyless_success: bool,
 }
 
 /// Largest backend XML document we buffer for rewriting (a 1000-key listing is ~350 KiB).
@@ -286,7 +290,9 @@ impl Gateway {
             .enumerate()
             .map(|(i, b)| {
                 let backend = match b.backend_type {
-                    BackendType::S3 => S3Backend::from_config(b).map(|b| Backend::S3(Arc::new(b))),
+                    BackendType::S3 | BackendType::Gcs => {
+                        S3Backend::from_config(b).map(|b| Backend::S3(Arc::new(b)))
+                    }
                     BackendType::Azure => {
                         AzureBackend::from_config(b).map(|b| Backend::Azure(Arc::new(b)))
                     }
@@ -297,9 +303,6 @@ impl Gateway {
                             binding: n.to_string(),
                         })
                         .ok_or_else(|| "backend_options.binding is missing".to_string()),
-                    other => Err(format!(
-                        "backend_type '{other:?}' is not supported by this build yet"
-                    )),
                 };
                 if let Err(e) = &backend {
                     problems.push(format!("buckets[{i}] ({}): {e}", b.name));
@@ -1459,7 +1462,7 @@ struct ForwardInput<'a> {
     ctx: &'a RequestContext,
     extra: Extra,
     /// The federated credentials of this request (None: the backend's own, if any).
-    signing: Option<&'a SigningCredentials>,
+    signing: Option<&'a BackendSecret>,
 }
 
 /// What some operations add to a forward.
@@ -1747,7 +1750,7 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
                     ForwardBody::Verify(PayloadVerifier::new(*hash, length))
                 }
                 PayloadMode::Unsigned => ForwardBody::Stream,
-                PayloadMode::StreamingUnsignedTrailer => {
+                PayloadMode::StreamingUnsignedTrailer if backend.dialect() == Dialect::S3 => {
                     set_header(
                         &mut headers,
                         "x-amz-content-sha256",
@@ -1755,43 +1758,23 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
                     );
                     ForwardBody::Stream
                 }
+                // Backends that do not speak aws-chunked get the plain body, checked here.
+                PayloadMode::StreamingUnsignedTrailer => {
+                    let decoded = decoded_content_length(&head.headers)?;
+                    unframe_aws_chunked(&mut headers, decoded);
+                    ForwardBody::Decode(
+                        SignedChunkDecoder::unsigned(decoded)
+                            .with_trailer_checksum(checksum::trailer_algorithm(&head.headers)?),
+                    )
+                }
                 PayloadMode::StreamingSigned { trailer } => {
                     let signing = chunk_signing.cloned().ok_or_else(|| {
                         S3Error::internal(
                             "a signed aws-chunked upload came without its signing context",
                         )
                     })?;
-                    let decoded = head
-                        .headers
-                        .get("x-amz-decoded-content-length")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .ok_or_else(|| {
-                            S3Error::new(
-                                ErrorCode::MissingContentLength,
-                                "a signed aws-chunked upload needs x-amz-decoded-content-length",
-                            )
-                        })?;
-                    // The backend gets the plain body: framing and trailer stay here.
-                    set_header(&mut headers, "content-length", &decoded.to_string());
-                    for name in [
-                        "x-amz-decoded-content-length",
-                        "x-amz-trailer",
-                        "x-amz-sdk-checksum-algorithm",
-                    ] {
-                        headers.remove(name);
-                    }
-                    match headers
-                        .get(http::header::CONTENT_ENCODING)
-                        .and_then(strip_aws_chunked)
-                    {
-                        Some(v) => {
-                            headers.insert(http::header::CONTENT_ENCODING, v);
-                        }
-                        None => {
-                            headers.remove(http::header::CONTENT_ENCODING);
-                        }
-                    }
+                    let decoded = decoded_content_length(&head.headers)?;
+                    unframe_aws_chunked(&mut headers, decoded);
                     ForwardBody::Decode(
                         SignedChunkDecoder::new(signing, *trailer, decoded)
                             .with_trailer_checksum(checksum::trailer_algorithm(&head.headers)?),
@@ -1818,12 +1801,12 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
 
     let backend_key = req.key.as_deref().map(|k| format!("{prefix}{k}"));
     let url = backend.url(
-        &BackendRequest {
+        &mut BackendRequest {
             bucket: backend_bucket,
             method: &head.method,
             key: backend_key.as_deref(),
             query: &query,
-            headers: &headers,
+            headers: &mut headers,
         },
         ctx.now,
         signing,
@@ -1862,8 +1845,53 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
             cors: None,
             post: None,
             azure: None,
+            bodyless_success: matches!(
+                op,
+                Operation::PutObject
+                    | Operation::UploadPart
+                    | Operation::DeleteObject
+                    | Operation::AbortMultipartUpload
+            ),
         },
     })
+}
+
+/// `x-amz-decoded-content-length` of an aws-chunked upload.
+fn decoded_content_length(headers: &HeaderMap) -> Result<u64, S3Error> {
+    headers
+        .get("x-amz-decoded-content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .ok_or_else(|| {
+            S3Error::new(
+                ErrorCode::MissingContentLength,
+                "an aws-chunked upload needs x-amz-decoded-content-length",
+            )
+        })
+}
+
+/// The headers of an aws-chunked upload whose body the gateway decodes: the backend gets the
+/// plain body of `decoded` bytes; framing and trailer stay here.
+fn unframe_aws_chunked(headers: &mut HeaderMap, decoded: u64) {
+    set_header(headers, "content-length", &decoded.to_string());
+    for name in [
+        "x-amz-decoded-content-length",
+        "x-amz-trailer",
+        "x-amz-sdk-checksum-algorithm",
+    ] {
+        headers.remove(name);
+    }
+    match headers
+        .get(http::header::CONTENT_ENCODING)
+        .and_then(strip_aws_chunked)
+    {
+        Some(v) => {
+            headers.insert(http::header::CONTENT_ENCODING, v);
+        }
+        None => {
+            headers.remove(http::header::CONTENT_ENCODING);
+        }
+    }
 }
 
 /// The declared body length: required for uploads, as S3 requires it.
@@ -1948,6 +1976,11 @@ fn backend_config_error(code: &str) -> bool {
             | "NoSuchBucket"
             | "PermanentRedirect"
             | "InvalidBucketName"
+            // GCS's own names for a refused or missing credential.
+            | "AuthenticationRequired"
+            | "MissingSecurityHeader"
+            | "MalformedSecurityHeader"
+            | "UserProjectMissing"
     )
 }
 
@@ -1973,6 +2006,9 @@ impl Forward {
                 (None, Some(_)) => ResponseMode::Buffer {
                     limit: MAX_ERROR_BODY,
                 },
+                (None, None) if self.finish.bodyless_success => ResponseMode::Buffer {
+                    limit: MAX_ERROR_BODY,
+                },
                 (None, None) => ResponseMode::Stream,
             }
         } else if status.is_client_error() || status.is_server_error() {
@@ -1994,6 +2030,10 @@ impl Forward {
     ) -> (StatusCode, HeaderMap) {
         let mut out = HeaderMap::with_capacity(headers.len() + 2);
         for (name, value) in headers {
+            if let Some(amz) = gcs::amz_metadata_name(name.as_str()) {
+                out.append(amz, value.clone());
+                continue;
+            }
             if drop_response_header(name.as_str()) {
                 continue;
             }
@@ -2104,7 +2144,16 @@ impl Forward {
                     }
                 };
             }
-            let (status, h) = self.response_head(status, headers, timing);
+            let (status, mut h) = self.response_head(status, headers, timing);
+            let body = if self.finish.bodyless_success {
+                for name in [http::header::CONTENT_TYPE, http::header::CONTENT_ENCODING] {
+                    h.remove(name);
+                }
+                h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(0));
+                Bytes::new()
+            } else {
+                body
+            };
             let mut resp = Response::new(body);
             *resp.status_mut() = status;
             *resp.headers_mut() = h;
@@ -3042,4 +3091,6 @@ bucket_name = "backend"
             .all(|k| !k.as_str().starts_with("access-control-")));
         assert!(out.get("vary").is_none());
     }
+
+    mod gcs;
 }

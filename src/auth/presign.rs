@@ -58,9 +58,70 @@ pub fn presign_with_payload(
     keys: &SigningKeyCache,
     payload_hash: &str,
 ) -> String {
+    presign_with(
+        req,
+        &Credential {
+            scheme: &AWS4_HMAC_SHA256,
+            id: &creds.access_key_id,
+            session_token: creds.session_token.as_ref().map(SecretKey::expose),
+        },
+        payload_hash,
+        |date, string_to_sign| {
+            let key = keys.get(
+                &creds.access_key_id,
+                &creds.secret,
+                date,
+                req.region,
+                req.service,
+            );
+            sigv4::sign(&key, string_to_sign).to_hex()
+        },
+    )
+}
+
+/// A query-signing scheme: AWS SigV4, or Google's V4 (same canonical request, its own names).
+#[derive(Debug)]
+pub struct Scheme {
+    /// Prefix of the query parameters (`X-Amz-`, `X-Goog-`).
+    pub prefix: &'static str,
+    /// `X-*-Algorithm`.
+    pub algorithm: &'static str,
+    /// Last element of the credential scope.
+    pub terminator: &'static str,
+}
+
+/// AWS SigV4 with an HMAC key (S3, and GCS's interoperability mode).
+pub const AWS4_HMAC_SHA256: Scheme = Scheme {
+    prefix: "X-Amz-",
+    algorithm: sigv4::ALGORITHM,
+    terminator: "aws4_request",
+};
+
+/// Who signs a URL, under which scheme.
+#[derive(Debug)]
+pub struct Credential<'a> {
+    /// The scheme.
+    pub scheme: &'a Scheme,
+    /// Access key id or service account email (before the scope in `X-*-Credential`).
+    pub id: &'a str,
+    /// `X-Amz-Security-Token`, if any.
+    pub session_token: Option<&'a str>,
+}
+
+/// Presigns `req` for `cred`: `sign(date, string_to_sign)` returns the hex signature.
+pub fn presign_with(
+    req: &PresignRequest<'_>,
+    cred: &Credential<'_>,
+    payload_hash: &str,
+    sign: impl FnOnce(&str, &str) -> String,
+) -> String {
+    let prefix = cred.scheme.prefix;
     let date = req.now.date_stamp();
     let amz_date = req.now.amz_date();
-    let scope = sigv4::scope(&date, req.region, req.service);
+    let scope = format!(
+        "{date}/{}/{}/{}",
+        req.region, req.service, cred.scheme.terminator
+    );
 
     let mut headers = HeaderMap::with_capacity(req.signed_headers.len() + 1);
     if let Ok(host) = HeaderValue::from_str(req.host) {
@@ -75,17 +136,15 @@ pub fn presign_with_payload(
     let signed_headers = names.join(";");
 
     let mut query: Vec<(String, String)> = req.query.to_vec();
-    query.push(("X-Amz-Algorithm".into(), sigv4::ALGORITHM.into()));
-    query.push((
-        "X-Amz-Credential".into(),
-        format!("{}/{scope}", creds.access_key_id),
-    ));
-    query.push(("X-Amz-Date".into(), amz_date.clone()));
-    query.push(("X-Amz-Expires".into(), req.expires_secs.to_string()));
-    if let Some(token) = &creds.session_token {
-        query.push(("X-Amz-Security-Token".into(), token.expose().to_string()));
+    let param = |name: &str| format!("{prefix}{name}");
+    query.push((param("Algorithm"), cred.scheme.algorithm.into()));
+    query.push((param("Credential"), format!("{}/{scope}", cred.id)));
+    query.push((param("Date"), amz_date.clone()));
+    query.push((param("Expires"), req.expires_secs.to_string()));
+    if let Some(token) = cred.session_token {
+        query.push((param("Security-Token"), token.to_string()));
     }
-    query.push(("X-Amz-SignedHeaders".into(), signed_headers.clone()));
+    query.push((param("SignedHeaders"), signed_headers.clone()));
     let canonical_query = sigv4::canonical_query_from_pairs(&query);
 
     // Every header we put in `headers` exists, so this cannot fail; fall back to host only.
@@ -99,20 +158,14 @@ pub fn presign_with_payload(
         &signed_headers,
         payload_hash,
     );
-    let sts = sigv4::string_to_sign(&amz_date, &scope, &creq);
-    let key = keys.get(
-        &creds.access_key_id,
-        &creds.secret,
-        &date,
-        req.region,
-        req.service,
+    let string_to_sign = format!(
+        "{}\n{amz_date}\n{scope}\n{}",
+        cred.scheme.algorithm,
+        sigv4::sha256_hex(creq.as_bytes())
     );
-    let signature = sigv4::sign(&key, &sts);
+    let signature = sign(&date, &string_to_sign);
     format!(
-        "{}://{}{}?{canonical_query}&X-Amz-Signature={}",
-        req.scheme,
-        req.host,
-        req.encoded_path,
-        signature.to_hex()
+        "{}://{}{}?{canonical_query}&{prefix}Signature={signature}",
+        req.scheme, req.host, req.encoded_path,
     )
 }

@@ -715,4 +715,4 @@ fn verify_signature(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -2,5 +2,6 @@
 //! response handling). One planner per bucket, built once per config snapshot.
 
 pub mod azure;
+pub mod gcs;
 pub mod r2;
 pub mod s3;

@@ -1,21 +1,27 @@
 //! S3-compatible backends: every forwarded request is presigned per method with the backend's
 //! credentials (SigV4 query, `UNSIGNED-PAYLOAD`), path or virtual-hosted upstream, or sent as a
-//! plain URL for `skip_signature` backends.
+//! plain URL for `skip_signature` backends. Google Cloud Storage's XML API is one of them, in
+//! its own dialect (see [`super::gcs`]: header names, and Google's V4 signatures with a service
+//! account key).
 //!
 //! An [`S3Backend`] is built once per bucket per config snapshot: its endpoint is parsed and its
 //! signing-key cache kept, so a request costs one canonical-request hash and one HMAC.
 //!
 //! A federated backend (`auth_type = "oidc"`) has no credentials of its own: each request is
 //! signed with the temporary credentials the runtime obtained for it (see
-//! [`crate::oidc::federation`]), session token included.
+//! [`crate::oidc::federation`]), session token included, or carries the access token it got
+//! (`Authorization: Bearer`, GCS).
+
+use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
+use super::gcs::{self, ServiceAccount};
 use crate::auth::presign::{presign_url, PresignRequest, SigningCredentials};
 use crate::auth::secret::SecretKey;
 use crate::auth::sigv4::SigningKeyCache;
-use crate::config::BucketConfig;
-use crate::oidc::federation::{CredentialsNeeded, Federation};
+use crate::config::{BackendType, BucketConfig};
+use crate::oidc::federation::{BackendSecret, CredentialsNeeded, Federation};
 use crate::percent;
 use crate::time::Timestamp;
 
@@ -34,10 +40,42 @@ pub struct S3Backend {
     bucket_name: String,
     virtual_hosted: bool,
     region: String,
-    credentials: Option<SigningCredentials>,
+    dialect: Dialect,
+    signer: Signer,
     /// Set for `auth_type = "oidc"`: the credentials come per request from the runtime.
     federation: Option<CredentialsNeeded>,
     keys: SigningKeyCache,
+}
+
+/// The protocol variant of a backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// S3 itself.
+    S3,
+    /// Google Cloud Storage's XML API: `x-goog-*` headers, no aws-chunked bodies.
+    Gcs,
+}
+
+/// How a backend's requests are signed when no federated credentials are given.
+#[derive(Debug)]
+enum Signer {
+    /// Plain URLs (`skip_signature`, federated or no credentials).
+    Unsigned,
+    /// SigV4 with an HMAC key (S3; GCS HMAC keys).
+    Hmac(SigningCredentials),
+    /// Google's V4 signatures with a service account key (GCS).
+    ServiceAccount(Arc<ServiceAccount>),
+}
+
+impl Signer {
+    /// Who signs (access key id or service account email).
+    fn id(&self) -> Option<&str> {
+        match self {
+            Signer::Unsigned => None,
+            Signer::Hmac(c) => Some(&c.access_key_id),
+            Signer::ServiceAccount(a) => Some(a.client_email()),
+        }
+    }
 }
 
 /// A request to send to the backend, before signing.
@@ -51,8 +89,9 @@ pub struct BackendRequest<'a> {
     pub key: Option<&'a str>,
     /// Decoded query parameters.
     pub query: &'a [(String, String)],
-    /// Headers that will be sent; the `x-amz-*` ones are signed.
-    pub headers: &'a HeaderMap,
+    /// Headers that will be sent; the dialect's own (`x-amz-*`, `x-goog-*`) are signed.
+    /// [`S3Backend::url`] adapts them to the dialect, and adds a bearer token if one is used.
+    pub headers: &'a mut HeaderMap,
 }
 
 impl S3Backend {
@@ -60,13 +99,19 @@ impl S3Backend {
     pub fn from_config(bucket: &BucketConfig) -> Result<Self, String> {
         let opts = &bucket.backend_options;
         let flag = |k: &str| opts.get(k).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let region = opts
-            .get("region")
-            .cloned()
-            .unwrap_or_else(|| "us-east-1".to_string());
-        let endpoint = match opts.get("endpoint") {
-            Some(e) => e.clone(),
-            None => format!("https://s3.{region}.amazonaws.com"),
+        let dialect = match bucket.backend_type {
+            BackendType::Gcs => Dialect::Gcs,
+            _ => Dialect::S3,
+        };
+        let region = match (opts.get("region"), dialect) {
+            (Some(r), _) => r.clone(),
+            (None, Dialect::Gcs) => gcs::REGION.to_string(),
+            (None, Dialect::S3) => "us-east-1".to_string(),
+        };
+        let endpoint = match (opts.get("endpoint"), dialect) {
+            (Some(e), _) => e.clone(),
+            (None, Dialect::Gcs) => gcs::DEFAULT_ENDPOINT.to_string(),
+            (None, Dialect::S3) => format!("https://s3.{region}.amazonaws.com"),
         };
         let (scheme, rest) = endpoint
             .split_once("://")
@@ -90,11 +135,23 @@ impl S3Backend {
             key: f.cache_key(),
             federation: std::sync::Arc::new(f),
         });
-        let credentials = if flag("skip_signature") || federation.is_some() {
-            None
+        let account = match dialect {
+            Dialect::Gcs => ServiceAccount::from_bucket(bucket)?,
+            Dialect::S3 => None,
+        };
+        let signer = if flag("skip_signature") || federation.is_some() {
+            Signer::Unsigned
+        } else if let Some(account) = account {
+            if opts.contains_key("access_key_id") {
+                return Err(
+                    "give HMAC keys (access_key_id, secret_access_key) or a service account key, not both"
+                        .to_string(),
+                );
+            }
+            Signer::ServiceAccount(Arc::new(account))
         } else {
             match (opts.get("access_key_id"), opts.get("secret_access_key")) {
-                (Some(id), Some(secret)) => Some(SigningCredentials {
+                (Some(id), Some(secret)) => Signer::Hmac(SigningCredentials {
                     access_key_id: id.clone(),
                     secret: SecretKey::new(secret.clone()),
                     session_token: opts
@@ -102,7 +159,7 @@ impl S3Backend {
                         .or_else(|| opts.get("session_token"))
                         .map(|t| SecretKey::new(t.clone())),
                 }),
-                _ => None,
+                _ => Signer::Unsigned,
             }
         };
         Ok(S3Backend {
@@ -112,7 +169,8 @@ impl S3Backend {
             bucket_name,
             virtual_hosted: flag("virtual_hosted_style_request"),
             region,
-            credentials,
+            dialect,
+            signer,
             federation,
             keys: SigningKeyCache::default(),
         })
@@ -132,8 +190,8 @@ impl S3Backend {
     /// read from one and write to the other (server-side copy).
     pub fn same_account(&self, other: &S3Backend) -> bool {
         self.endpoint_id() == other.endpoint_id()
-            && self.credentials.as_ref().map(|c| &c.access_key_id)
-                == other.credentials.as_ref().map(|c| &c.access_key_id)
+            && self.dialect == other.dialect
+            && self.signer.id() == other.signer.id()
             && self.federation.as_ref().map(|f| &f.key) == other.federation.as_ref().map(|f| &f.key)
     }
 
@@ -142,14 +200,23 @@ impl S3Backend {
         format!("{}://{}{}", self.scheme, self.host, self.base_path)
     }
 
-    /// The URL for a request: presigned unless the backend skips signatures. `temporary`: the
-    /// federated credentials of this request (they take the place of configured ones).
+    /// The protocol variant.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The URL for a request: presigned unless the backend skips signatures; its headers
+    /// adapted to the dialect. `temporary`: the federated credentials of this request (they
+    /// take the place of configured ones; an access token goes in `Authorization`).
     pub fn url(
         &self,
-        req: &BackendRequest<'_>,
+        req: &mut BackendRequest<'_>,
         now: Timestamp,
-        temporary: Option<&SigningCredentials>,
+        temporary: Option<&BackendSecret>,
     ) -> String {
+        if self.dialect == Dialect::Gcs {
+            gcs::to_goog_headers(req.headers);
+        }
         let bucket = req.bucket.unwrap_or(&self.bucket_name);
         let (host, mut path) = if self.virtual_hosted {
             (format!("{bucket}.{}", self.host), self.base_path.clone())
@@ -167,31 +234,47 @@ impl S3Backend {
             None if self.virtual_hosted || path.is_empty() => path.push('/'),
             None => {}
         }
-        match temporary.or(self.credentials.as_ref()) {
-            Some(creds) => {
-                let mut signed = HeaderMap::new();
-                for (name, value) in req.headers {
-                    if name.as_str().starts_with("x-amz-") {
-                        signed.append(name.clone(), value.clone());
-                    }
-                }
-                presign_url(
-                    &PresignRequest {
-                        method: req.method,
-                        scheme: &self.scheme,
-                        host: &host,
-                        encoded_path: &path,
-                        query: req.query,
-                        signed_headers: &signed,
-                        region: &self.region,
-                        service: "s3",
-                        now,
-                        expires_secs: PRESIGN_EXPIRES_SECS,
-                    },
-                    creds,
-                    &self.keys,
-                )
+        let own_prefix = match self.dialect {
+            Dialect::S3 => "x-amz-",
+            Dialect::Gcs => "x-goog-",
+        };
+        let mut signed = HeaderMap::new();
+        for (name, value) in req.headers.iter() {
+            if name.as_str().starts_with(own_prefix) {
+                signed.append(name.clone(), value.clone());
             }
+        }
+        let presign = |service: &'static str| PresignRequest {
+            method: req.method,
+            scheme: &self.scheme,
+            host: &host,
+            encoded_path: &path,
+            query: req.query,
+            signed_headers: &signed,
+            region: &self.region,
+            service,
+            now,
+            expires_secs: PRESIGN_EXPIRES_SECS,
+        };
+        let hmac = match (temporary, &self.signer) {
+            (Some(BackendSecret::Aws(creds)), _) | (None, Signer::Hmac(creds)) => Some(creds),
+            (None, Signer::ServiceAccount(account)) => {
+                return gcs::presign(&presign(gcs::GOOG4_SERVICE), account)
+            }
+            (Some(BackendSecret::Bearer(token)), _) => {
+                if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
+                    v.set_sensitive(true);
+                    req.headers.insert(http::header::AUTHORIZATION, v);
+                }
+                None
+            }
+            (None, Signer::Unsigned) => None,
+            // Federation matches the backend type (an Azure key only ever comes for an Azure
+            // bucket); were it not so, the unsigned request is refused upstream (502).
+            (Some(BackendSecret::AzureDelegation(_)), _) => None,
+        };
+        match hmac {
+            Some(creds) => presign_url(&presign("s3"), creds, &self.keys),
             None => {
                 let mut url = format!("{}://{host}{path}", self.scheme);
                 let mut sep = '?';
@@ -250,12 +333,12 @@ mod tests {
         .unwrap();
         let q = vec![("versionId".to_string(), "a b".to_string())];
         let url = b.url(
-            &BackendRequest {
+            &mut BackendRequest {
                 bucket: None,
                 method: &Method::GET,
                 key: Some("dir/a b+c%2F=ሴ"),
                 query: &q,
-                headers: &HeaderMap::new(),
+                headers: &mut HeaderMap::new(),
             },
             Timestamp(0),
             None,
@@ -276,12 +359,12 @@ mod tests {
         ]))
         .unwrap();
         let url = b.url(
-            &BackendRequest {
+            &mut BackendRequest {
                 bucket: None,
                 method: &Method::GET,
                 key: None,
                 query: &[],
-                headers: &HeaderMap::new(),
+                headers: &mut HeaderMap::new(),
             },
             Timestamp(0),
             None,

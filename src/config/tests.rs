@@ -315,6 +315,40 @@ fn oidc_federated_buckets_need_a_role_and_no_static_credentials() {
 }
 
 #[test]
+fn gcs_buckets_check_their_endpoint_keys_and_federation_settings() {
+    let ok = r#"
+        [[buckets]]
+        name = "g"
+        backend_type = "gcs"
+        backend_options = { bucket_name = "x", auth_type = "oidc", workload_identity_provider = "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/gw" }
+    "#;
+    assert!(GatewayConfig::parse(ok, ConfigFormat::Toml).is_ok());
+    let p = toml_problems(&ok.replace("auth_type", "service_account_key = \"{}\", auth_type"));
+    assert!(
+        p.iter()
+            .any(|x| x.starts_with("buckets[0].backend_options.service_account_key: not allowed")),
+        "{p:#?}"
+    );
+    let p = toml_problems(&ok.replace("providers/gw", "gw"));
+    assert!(
+        p.iter().any(|x| x.contains("workload_identity_provider '")),
+        "{p:#?}"
+    );
+    let hmac = r#"
+        [[buckets]]
+        name = "g"
+        backend_type = "gcs"
+        backend_options = { bucket_name = "x", access_key_id = "GOOG1", endpoint = "storage" }
+    "#;
+    let p = toml_problems(hmac);
+    assert!(
+        has(&p, "buckets[0].backend_options.endpoint: not an http(s) URL (expected e.g. https://storage.googleapis.com)")
+            && p.iter().any(|x| x.starts_with("buckets[0].backend_options.secret_access_key: missing")),
+        "{p:#?}"
+    );
+}
+
+#[test]
 fn skip_signature_allows_a_lone_access_key_id_and_must_be_a_boolean() {
     let ok = r#"
         [[buckets]]

@@ -778,28 +778,25 @@ fn check_backend(b: &BucketConfig, path: &str, r: &mut Report) {
                     r.problem(&at("region"), "expected a region name like us-west-2");
                 }
             }
-            let has_id = b.option("access_key_id").is_some();
-            let has_secret = b.option("secret_access_key").is_some();
-            if b.option("auth_type").is_some() {
-                check_federation(b, path, r);
-            } else if has_id != has_secret && b.option_bool("skip_signature") != Some(true) {
-                let missing = if has_id {
-                    "secret_access_key"
-                } else {
-                    "access_key_id"
-                };
-                r.problem(
-                    &at(missing),
-                    "missing (access_key_id and secret_access_key go together, or set skip_signature = true)",
-                );
-            }
+            check_credentials(b, path, r);
         }
         BackendType::Azure => {
             need("account_name", r);
             need("container_name", r);
             check_azure(b, path, r);
         }
-        BackendType::Gcs => need("bucket_name", r),
+        BackendType::Gcs => {
+            need("bucket_name", r);
+            if b.option("endpoint").is_some_and(|e| !is_http_url(e)) {
+                r.problem(
+                    &at("endpoint"),
+                    "not an http(s) URL (expected e.g. https://storage.googleapis.com)",
+                );
+            }
+            // The service account key is parsed when the gateway is built (its errors name
+            // the bucket there too).
+            check_credentials(b, path, r);
+        }
         BackendType::R2 => need("binding", r),
     }
 }
@@ -855,6 +852,25 @@ fn check_azure(b: &BucketConfig, path: &str, r: &mut Report) {
     }
 }
 
+/// Federation settings, or HMAC keys given as a pair.
+fn check_credentials(b: &BucketConfig, path: &str, r: &mut Report) {
+    let has_id = b.option("access_key_id").is_some();
+    let has_secret = b.option("secret_access_key").is_some();
+    if b.option("auth_type").is_some() {
+        check_federation(b, path, r);
+    } else if has_id != has_secret && b.option_bool("skip_signature") != Some(true) {
+        let missing = if has_id {
+            "secret_access_key"
+        } else {
+            "access_key_id"
+        };
+        r.problem(
+            &format!("{path}.{missing}"),
+            "missing (access_key_id and secret_access_key go together, or set skip_signature = true)",
+        );
+    }
+}
+
 /// `auth_type = "oidc"`: the STS settings are usable, and no static credentials compete with
 /// them. Whether the gateway has an OIDC provider is a runtime matter (such buckets answer 503
 /// without one), not a reason to refuse the document.
@@ -868,6 +884,9 @@ fn check_federation(b: &BucketConfig, path: &str, r: &mut Report) {
         "secret_access_key",
         "token",
         "session_token",
+        "service_account_key",
+        "client_email",
+        "private_key",
     ] {
         if b.option(k).is_some() {
             r.problem(

@@ -183,6 +183,7 @@ impl Gateway {
                 passthrough: false,
                 cors: None,
                 post: None,
+                bodyless_success: false,
                 azure: Some(AzureFinish {
                     listing: planned.listing,
                     delete: op == Operation::DeleteObject,

@@ -26,6 +26,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
 
 use super::{error_response, respond, Finish, Forward, ForwardBody, Timing};
+use crate::backend::gcs;
 use crate::backend::r2::{self, Conditions, HttpMetadata, R2Object, R2Outcome, R2Range};
 use crate::backend::s3::{set_header, BackendRequest, S3Backend};
 use crate::cors::CorsHeaders;
@@ -542,6 +543,8 @@ impl StreamedCopy {
                         for (name, value) in &headers {
                             if is_metadata_header(name.as_str()) {
                                 m.append(name.clone(), value.clone());
+                            } else if let Some(amz) = gcs::amz_metadata_name(name.as_str()) {
+                                m.append(amz, value.clone());
                             }
                         }
                         strip_aws_chunked(&mut m);
@@ -711,7 +714,7 @@ impl StreamedCopy {
         CopyStep::Send(fwd)
     }
 
-    fn source_get(&self, headers: HeaderMap, now: Timestamp) -> Forward {
+    fn source_get(&self, mut headers: HeaderMap, now: Timestamp) -> Forward {
         let query: Vec<(String, String)> = self
             .source_version
             .iter()
@@ -723,12 +726,12 @@ impl StreamedCopy {
             return self.forward(Method::GET, String::new(), headers, ForwardBody::Empty);
         };
         let url = backend.url(
-            &BackendRequest {
+            &mut BackendRequest {
                 bucket: bucket.as_deref(),
                 method: &Method::GET,
                 key: Some(&self.source.key),
                 query: &query,
-                headers: &headers,
+                headers: &mut headers,
             },
             now,
             None,
@@ -834,7 +837,7 @@ impl StreamedCopy {
         &self,
         method: Method,
         query: &[(String, String)],
-        headers: HeaderMap,
+        mut headers: HeaderMap,
         body: ForwardBody,
         now: Timestamp,
     ) -> Forward {
@@ -844,12 +847,12 @@ impl StreamedCopy {
             return self.forward(method, String::new(), headers, body);
         };
         let url = backend.url(
-            &BackendRequest {
+            &mut BackendRequest {
                 bucket: bucket.as_deref(),
                 method: &method,
                 key: Some(&self.dest.key),
                 query,
-                headers: &headers,
+                headers: &mut headers,
             },
             now,
             None,
@@ -878,6 +881,7 @@ impl StreamedCopy {
                 cors: self.cors.clone(),
                 post: None,
                 azure: None,
+                bodyless_success: false,
             },
         }
     }

@@ -15,7 +15,6 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Response, StatusCode};
 
 use super::{respond, Gateway, RequestContext, RequestHead};
-use crate::auth::presign::SigningCredentials;
 use crate::backend::s3::S3Backend;
 use crate::oidc::federation::{
     BackendSecret, CredentialsNeeded, ExchangeError, ExchangeRequest, TemporaryCredentials,
@@ -98,25 +97,17 @@ impl Gateway {
         }
     }
 
-    /// The SigV4 credentials an S3 backend presigns with: its own (None), or the request's
-    /// federated ones.
+    /// The federated secret an S3-protocol backend signs with (None: its own): SigV4
+    /// credentials, or an access token (GCS).
     pub(super) fn federated_signing<'c>(
         &self,
         backend: &S3Backend,
         bucket: &str,
         credentials: Option<Result<&'c TemporaryCredentials, &ExchangeError>>,
-    ) -> Result<Option<&'c SigningCredentials>, Unsigned> {
-        match self.federated_credentials(backend.federation(), bucket, credentials)? {
-            None => Ok(None),
-            Some(TemporaryCredentials {
-                secret: BackendSecret::Aws(s),
-                ..
-            }) => Ok(Some(s)),
-            Some(other) => Err(Unsigned::Fail(S3Error::internal(format!(
-                "bucket '{bucket}': federation gave {}, not AWS credentials",
-                other.secret.describe()
-            )))),
-        }
+    ) -> Result<Option<&'c BackendSecret>, Unsigned> {
+        Ok(self
+            .federated_credentials(backend.federation(), bucket, credentials)?
+            .map(|c| &c.secret))
     }
 
     /// The HTTP exchange that trades a freshly minted token for `needed`'s credentials. `rng`

@@ -46,9 +46,11 @@ use crate::time::Timestamp;
 
 mod aws;
 mod azure;
+mod gcp;
 
 pub use aws::{parse_assume_role_response, AwsWebIdentity};
 pub use azure::{parse_delegation_key, parse_token_response, AzureWorkloadIdentity};
+pub use gcp::GcpWorkloadIdentity;
 
 /// Refresh credentials this long before they expire.
 pub const REFRESH_BEFORE_SECS: i64 = 300;
@@ -75,6 +77,8 @@ pub enum Federation {
     Aws(AwsWebIdentity),
     /// Microsoft Entra ID (client assertion), then an Azure user delegation key.
     Azure(AzureWorkloadIdentity),
+    /// Google STS, then (optionally) service account impersonation: a bearer token for GCS.
+    Gcp(GcpWorkloadIdentity),
 }
 
 /// Bounds of `duration_seconds` (AWS STS's own).
@@ -111,6 +115,9 @@ impl Federation {
             BackendType::Azure => {
                 AzureWorkloadIdentity::from_bucket(b).map(|a| Some(Federation::Azure(a)))
             }
+            BackendType::Gcs => {
+                GcpWorkloadIdentity::from_bucket(b).map(|g| Some(Federation::Gcp(g)))
+            }
             other => Err(format!(
                 "auth_type = \"oidc\" is not supported for backend_type '{}'",
                 other.as_str()
@@ -123,6 +130,7 @@ impl Federation {
         match self {
             Federation::Aws(a) => a.cache_key(),
             Federation::Azure(a) => a.cache_key(),
+            Federation::Gcp(g) => g.cache_key(),
         }
     }
 
@@ -131,6 +139,7 @@ impl Federation {
         match self {
             Federation::Aws(a) => (&a.subject, &a.audience),
             Federation::Azure(a) => (&a.subject, &a.audience),
+            Federation::Gcp(g) => (&g.subject, &g.audience),
         }
     }
 
@@ -139,6 +148,7 @@ impl Federation {
         match self {
             Federation::Aws(a) => a.exchange_request(token),
             Federation::Azure(a) => a.exchange_request(token),
+            Federation::Gcp(g) => g.exchange_request(token),
         }
     }
 
@@ -159,6 +169,7 @@ impl Federation {
         match self {
             Federation::Aws(_) => parse_assume_role_response(status, body).map(ExchangeStep::Done),
             Federation::Azure(a) => a.parse_response(step, status, body, now),
+            Federation::Gcp(g) => g.parse_response(step, status, body, now),
         }
     }
 
@@ -167,6 +178,7 @@ impl Federation {
         match self {
             Federation::Aws(a) => a.describe(),
             Federation::Azure(a) => a.describe(),
+            Federation::Gcp(g) => g.describe(),
         }
     }
 }

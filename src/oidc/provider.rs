@@ -59,35 +59,7 @@ struct ProviderKey {
 
 impl ProviderKey {
     fn from_pem(name: &str, pem: &str) -> Result<Self, KeyError> {
-        let fail = |reason: String| KeyError {
-            name: name.to_string(),
-            reason,
-        };
-        // Env vars and wrangler vars often carry a PEM with literal `\n`s.
-        let pem = pem.trim().replace("\\n", "\n");
-        let key = if pem.contains("-----BEGIN RSA PRIVATE KEY-----") {
-            RsaPrivateKey::from_pkcs1_pem(&pem)
-                .map_err(|e| fail(format!("not a valid PKCS#1 RSA private key ({e})")))?
-        } else if pem.contains("-----BEGIN PRIVATE KEY-----") {
-            RsaPrivateKey::from_pkcs8_pem(&pem)
-                .map_err(|e| fail(format!("not a valid PKCS#8 RSA private key ({e})")))?
-        } else if pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
-            return Err(fail(
-                "an encrypted private key; give the unencrypted PEM (openssl pkey -in key.pem)"
-                    .to_string(),
-            ));
-        } else {
-            return Err(fail(
-                "expected an RSA private key in PEM (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----)"
-                    .to_string(),
-            ));
-        };
-        let bits = key.size() * 8;
-        if bits < MIN_RSA_BITS {
-            return Err(fail(format!(
-                "an RSA key of {bits} bits; at least {MIN_RSA_BITS} are required"
-            )));
-        }
+        let key = rsa_key_from_pem(name, pem)?;
         let n = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
         let e = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
         let kid = rsa_thumbprint(&n, &e);
@@ -100,6 +72,41 @@ impl ProviderKey {
             jwk,
         })
     }
+}
+
+/// An RSA private key from PEM (PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`, literal `\n`s
+/// accepted), of at least [`MIN_RSA_BITS`] bits. `name` says where it came from, in errors.
+pub(crate) fn rsa_key_from_pem(name: &str, pem: &str) -> Result<RsaPrivateKey, KeyError> {
+    let fail = |reason: String| KeyError {
+        name: name.to_string(),
+        reason,
+    };
+    // Env vars and wrangler vars often carry a PEM with literal `\n`s.
+    let pem = pem.trim().replace("\\n", "\n");
+    let key = if pem.contains("-----BEGIN RSA PRIVATE KEY-----") {
+        RsaPrivateKey::from_pkcs1_pem(&pem)
+            .map_err(|e| fail(format!("not a valid PKCS#1 RSA private key ({e})")))?
+    } else if pem.contains("-----BEGIN PRIVATE KEY-----") {
+        RsaPrivateKey::from_pkcs8_pem(&pem)
+            .map_err(|e| fail(format!("not a valid PKCS#8 RSA private key ({e})")))?
+    } else if pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        return Err(fail(
+            "an encrypted private key; give the unencrypted PEM (openssl pkey -in key.pem)"
+                .to_string(),
+        ));
+    } else {
+        return Err(fail(
+            "expected an RSA private key in PEM (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----)"
+                .to_string(),
+        ));
+    };
+    let bits = key.size() * 8;
+    if bits < MIN_RSA_BITS {
+        return Err(fail(format!(
+            "an RSA key of {bits} bits; at least {MIN_RSA_BITS} are required"
+        )));
+    }
+    Ok(key)
 }
 
 /// RFC 7638 thumbprint of an RSA JWK (`n` and `e` base64url): base64url of the SHA-256 of
@@ -266,7 +273,8 @@ impl OidcProvider {
 }
 
 /// The runtime's random source as the `rand_core` RNG `rsa` blinds with.
-struct RuntimeRng<'a>(&'a mut dyn FnMut(&mut [u8]));
+/// The runtime's random source as an `rsa` RNG.
+pub(crate) struct RuntimeRng<'a>(pub(crate) &'a mut dyn FnMut(&mut [u8]));
 
 impl rsa::rand_core::RngCore for RuntimeRng<'_> {
     fn next_u32(&mut self) -> u32 {

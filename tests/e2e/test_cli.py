@@ -1,34 +1,17 @@
 """aws-cli (v1) against the gateway: the commands people actually type."""
 import hashlib
 import os
-import subprocess
 import uuid
 
 import pytest
 
 from conftest import KEYS
+from helpers import aws_cli
 
 
 @pytest.fixture(scope="module")
 def aws(gateway, tmp_path_factory):
-    d = tmp_path_factory.mktemp("awscli")
-    cfg = d / "config"
-    cfg.write_text("[default]\nregion = us-east-1\ns3 =\n  signature_version = s3v4\n  addressing_style = path\n")
-
-    def run(*args, identity="admin", check=True):
-        env = dict(os.environ, AWS_CONFIG_FILE=str(cfg), AWS_SHARED_CREDENTIALS_FILE=str(d / "none"))
-        env.pop("AWS_PROFILE", None)
-        extra = []
-        if identity is None:
-            extra = ["--no-sign-request"]
-        else:
-            env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = KEYS[identity]
-        p = subprocess.run(["aws", "--endpoint-url", gateway.endpoint, *args, *extra], env=env,
-                           capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
-        if check and p.returncode != 0:
-            raise AssertionError(f"aws {' '.join(args)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
-        return p
-    return run
+    return aws_cli(gateway.endpoint, KEYS, tmp_path_factory.mktemp("awscli"))
 
 
 def test_cp_up_and_down_a_100_mb_file_and_ls_and_rm(aws, tmp_path):

@@ -254,8 +254,8 @@ fn every_applicable_aws_vector_passes_each_stage_in_header_and_query_form() {
 // ---------------------------------------------------------------------------------------------
 // verify_request end to end, with a store of one key.
 
-const AKID: &str = "AKIDEXAMPLE";
-const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+pub(crate) const AKID: &str = "AKIDEXAMPLE";
+pub(crate) const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 const NOW: Timestamp = Timestamp(1_700_000_000);
 
 struct OneKey;
@@ -326,7 +326,7 @@ fn verify(
 }
 
 /// Signs like a client: canonical URI as botocore builds it (the path already encoded).
-fn header_signed(
+pub(crate) fn header_signed(
     method: &str,
     target: &str,
     secret: &str,
