@@ -13,10 +13,11 @@
 //! 3. records the result with [`CredentialCache::finish`] and plans again with
 //!    [`crate::Gateway::plan_with_credentials`].
 //!
-//! AWS STS `AssumeRoleWithWebIdentity` ([`Federation::Aws`], one call) and Azure (Entra client
-//! assertion, then Get User Delegation Key: [`Federation::Azure`], two calls) exist today; GCP
-//! (STS token exchange, then impersonation) plugs in as a further [`Federation`] variant with its
-//! own request and response shapes: the cache, the plan step and the runtimes stay as they are.
+//! Three kinds exist: AWS STS `AssumeRoleWithWebIdentity` ([`Federation::Aws`], one call),
+//! Azure (Entra client assertion, then Get User Delegation Key: [`Federation::Azure`], two
+//! calls) and GCP (Google STS token exchange, then optional service account impersonation:
+//! [`Federation::Gcp`]). A kind with several calls answers [`ExchangeStep::Send`] until it is
+//! done; the cache, the plan step and the runtimes are the same for all.
 //!
 //! # Invariants
 //!
