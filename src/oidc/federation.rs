@@ -359,6 +359,36 @@ fn form_request(url: String, body: String, accept: &'static str) -> ExchangeRequ
     }
 }
 
+/// A `POST` authorized by an access token from an earlier step (`Authorization: Bearer`,
+/// marked sensitive), with `content_type`, `extra` headers and `body`.
+fn bearer_post(
+    url: String,
+    token: &str,
+    content_type: &'static str,
+    extra: &[(&'static str, &'static str)],
+    body: String,
+) -> ExchangeRequest {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
+    for (name, value) in extra {
+        headers.insert(*name, HeaderValue::from_static(value));
+    }
+    headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {token}")) {
+        v.set_sensitive(true);
+        headers.insert(http::header::AUTHORIZATION, v);
+    }
+    ExchangeRequest {
+        method: Method::POST,
+        url,
+        headers,
+        body: Bytes::from(body),
+    }
+}
+
 /// The text of elements by name, for the first occurrence of each (namespaces ignored), from
 /// a small XML document. None if it is not XML.
 fn xml_fields<const N: usize>(body: &[u8], names: [&str; N]) -> Option<[Option<String>; N]> {

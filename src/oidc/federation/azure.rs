@@ -10,10 +10,8 @@
 //! The key is asked for [`KEY_TTL_SECS`]; the credentials "expire" [`SAS_TTL_SECS`] before the
 //! key does, so no SAS signed with them outlives the key.
 
-use http::{HeaderMap, HeaderValue, Method};
-
 use super::{
-    endpoint_option, form_component, form_request, option, xml_fields, BackendSecret,
+    bearer_post, endpoint_option, form_component, form_request, option, xml_fields, BackendSecret,
     ExchangeError, ExchangeRequest, ExchangeStep, TemporaryCredentials,
 };
 use crate::backend::azure::{sas_time, SigningKey, UserDelegationKey, SAS_TTL_SECS, SAS_VERSION};
@@ -129,26 +127,16 @@ impl AzureWorkloadIdentity {
         let body = format!(
             "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<KeyInfo><Start>{start}</Start><Expiry>{expiry}</Expiry></KeyInfo>"
         );
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/xml"),
-        );
-        headers.insert("x-ms-version", HeaderValue::from_static(SAS_VERSION));
-        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-        if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {access_token}")) {
-            v.set_sensitive(true);
-            headers.insert(http::header::AUTHORIZATION, v);
-        }
-        ExchangeRequest {
-            method: Method::POST,
-            url: format!(
+        bearer_post(
+            format!(
                 "{}/?restype=service&comp=userdelegationkey",
                 self.blob_endpoint
             ),
-            headers,
-            body: bytes::Bytes::from(body),
-        }
+            access_token,
+            "application/xml",
+            &[("x-ms-version", SAS_VERSION)],
+            body,
+        )
     }
 }
 

@@ -12,12 +12,11 @@
 //! `{"error": {"code": .., "message": "...", "status": "..."}}` (IAM); both become
 //! [`ExchangeError::Refused`] with that code and message.
 
-use http::{HeaderMap, HeaderValue, Method};
 use serde_json::Value;
 
 use super::{
-    duration_option, endpoint_option, form_component, form_request, option, BackendSecret,
-    ExchangeError, ExchangeRequest, ExchangeStep, TemporaryCredentials,
+    bearer_post, duration_option, endpoint_option, form_component, form_request, option,
+    BackendSecret, ExchangeError, ExchangeRequest, ExchangeStep, TemporaryCredentials,
 };
 use crate::auth::secret::SecretKey;
 use crate::config::BucketConfig;
@@ -149,30 +148,17 @@ impl GcpWorkloadIdentity {
             "lifetime": format!("{}s", self.duration_secs),
         })
         .to_string();
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-        headers.insert(
-            http::header::ACCEPT,
-            HeaderValue::from_static("application/json"),
-        );
-        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-        if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {federated}")) {
-            v.set_sensitive(true);
-            headers.insert(http::header::AUTHORIZATION, v);
-        }
-        ExchangeRequest {
-            method: Method::POST,
-            url: format!(
+        bearer_post(
+            format!(
                 "{}/v1/projects/-/serviceAccounts/{}:generateAccessToken",
                 self.iam_endpoint,
                 crate::percent::encode(service_account.as_bytes(), false)
             ),
-            headers,
-            body: body.into(),
-        }
+            federated,
+            "application/json; charset=utf-8",
+            &[("accept", "application/json")],
+            body,
+        )
     }
 
     /// Reads the answer to step 0 (STS) or 1 (IAM).

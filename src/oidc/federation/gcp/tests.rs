@@ -1,6 +1,7 @@
 use super::*;
 use crate::config::BackendType;
 use crate::oidc::federation::{CredentialsNeeded, Federation};
+use http::Method;
 
 const PROVIDER: &str =
     "//iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/pool/providers/gw";
