@@ -126,6 +126,121 @@ const UNIMPLEMENTED_SUBRESOURCES: &[&str] = &[
 /// Longest key S3 accepts, in bytes.
 const MAX_KEY_BYTES: usize = 1024;
 
+/// Longest bucket name the gateway routes, in bytes (configs may hold names S3 would refuse).
+const MAX_BUCKET_BYTES: usize = 255;
+
+/// Query parameters whose values are keys or key prefixes: the backend prefix is glued in
+/// front of them, so they pass the same dot-segment check as keys.
+const KEY_QUERY_PARAMS: &[&str] = &["prefix", "marker", "start-after", "key-marker"];
+
+/// The check every bucket name a client sends passes before it is used (path, Host header,
+/// `x-amz-copy-source`): non-empty, at most 255 bytes, only `A-Z a-z 0-9 . _ -`, and not `.` or
+/// `..`. A `/` (from `%2F`) would turn a bucket-level request into an object one, and a name
+/// that is no DNS label could steer a virtual-hosted backend request to another host. Configured
+/// buckets may keep legacy names inside this set (see `config::validate`); names that reach a
+/// backend as they are (pass-through buckets) must pass [`check_s3_bucket_name`] too.
+pub fn check_bucket_name(name: &str) -> Result<(), S3Error> {
+    let refuse = |why: &str| {
+        Err(S3Error::new(
+            ErrorCode::InvalidBucketName,
+            format!("The specified bucket is not valid: {why}"),
+        )
+        .with_detail("BucketName", name))
+    };
+    if name.is_empty() {
+        return refuse("the name is empty");
+    }
+    if name.len() > MAX_BUCKET_BYTES {
+        return refuse("the name is longer than 255 bytes");
+    }
+    if name == "." || name == ".." {
+        return refuse("the name is a dot segment");
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return refuse(&format!(
+            "it contains {c:?}; bucket names are letters, digits, '.', '_' and '-'"
+        ));
+    }
+    Ok(())
+}
+
+/// S3's own bucket naming rules, for names the gateway passes to a backend as they are
+/// (pass-through glob buckets): 3-63 characters of `a-z 0-9 . -`, starting and ending with a
+/// letter or digit, no `..`, not an IPv4 address, no `xn--` prefix and no `-s3alias` or
+/// `--ol-s3` suffix.
+pub fn check_s3_bucket_name(name: &str) -> Result<(), S3Error> {
+    check_bucket_name(name)?;
+    let bytes = name.as_bytes();
+    let why = if !(3..=63).contains(&bytes.len()) {
+        Some("a bucket name is 3 to 63 characters long")
+    } else if !bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'.' || *b == b'-')
+    {
+        Some("a bucket name is lowercase letters, digits, '.' and '-'")
+    } else if !bytes[0].is_ascii_alphanumeric() || !bytes[bytes.len() - 1].is_ascii_alphanumeric()
+    {
+        Some("a bucket name starts and ends with a letter or digit")
+    } else if name.contains("..") {
+        Some("a bucket name has no two adjacent periods")
+    } else if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        Some("a bucket name is not an IP address")
+    } else if name.starts_with("xn--") || name.ends_with("-s3alias") || name.ends_with("--ol-s3") {
+        Some("the prefix 'xn--' and the suffixes '-s3alias' and '--ol-s3' are reserved")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(S3Error::new(
+            ErrorCode::InvalidBucketName,
+            format!("The specified bucket is not valid: {why}"),
+        )
+        .with_detail("BucketName", name)),
+        None => Ok(()),
+    }
+}
+
+/// Whether `path` has a `.` or `..` segment (between `/`s, or at either end).
+pub fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|s| s == "." || s == "..")
+}
+
+/// The check every decoded key passes before it is used (request path, copy source, path
+/// mapping, DeleteObjects bodies, POST forms): no `.` or `..` segment. S3 keeps such keys
+/// verbatim, but `fetch()` and HTTP proxies normalize them away (also `%2e`), so the backend
+/// would be asked for another key than the one authorized, possibly outside the backend prefix.
+pub fn check_key(key: &str) -> Result<(), S3Error> {
+    if has_dot_segment(key) {
+        return Err(S3Error::invalid_argument(format!(
+            "the key '{key}' has a '.' or '..' path segment; such keys are refused because \
+             fetch() and HTTP proxies normalize them into other keys"
+        ))
+        .with_detail("ArgumentName", "key"));
+    }
+    Ok(())
+}
+
+/// [`check_key`] for a listing's `prefix`, `marker`, `start-after` and `key-marker`. A prefix
+/// may end in `.` or `..` (the start of a name such as `.hidden`): only complete segments count.
+fn check_key_param(name: &str, value: &str) -> Result<(), S3Error> {
+    let complete = if name == "prefix" {
+        value.rsplit_once('/').map_or("", |(done, _)| done)
+    } else {
+        value
+    };
+    if has_dot_segment(complete) {
+        return Err(S3Error::invalid_argument(format!(
+            "the {name} '{value}' has a '.' or '..' path segment; such values are refused \
+             because fetch() and HTTP proxies normalize them"
+        ))
+        .with_detail("ArgumentName", name.to_string()));
+    }
+    Ok(())
+}
+
 /// Parses a request head. `domain` enables virtual-hosted style for `{bucket}.{domain}` hosts
 /// (port ignored; the bare domain stays path style).
 pub fn parse(head: &RequestHead, domain: Option<&str>) -> Result<S3Request, S3Error> {
@@ -161,6 +276,9 @@ pub fn parse(head: &RequestHead, domain: Option<&str>) -> Result<S3Request, S3Er
             "the bucket name is empty",
         ));
     }
+    if let Some(b) = &bucket {
+        check_bucket_name(b)?;
+    }
     let key = if raw_key.is_empty() {
         None
     } else {
@@ -176,6 +294,7 @@ pub fn parse(head: &RequestHead, domain: Option<&str>) -> Result<S3Request, S3Er
                 ),
             ));
         }
+        check_key(k)?;
     }
 
     let mut req = S3Request {
@@ -188,6 +307,16 @@ pub fn parse(head: &RequestHead, domain: Option<&str>) -> Result<S3Request, S3Er
         virtual_hosted,
     };
     req.operation = classify(head, &req)?;
+    if matches!(
+        req.operation,
+        Operation::ListObjects | Operation::ListObjectsV2 | Operation::ListMultipartUploads
+    ) {
+        for (k, v) in &req.query {
+            if KEY_QUERY_PARAMS.contains(&k.as_str()) {
+                check_key_param(k, v)?;
+            }
+        }
+    }
     Ok(req)
 }
 
@@ -266,9 +395,12 @@ pub(crate) fn percent_decode(raw: &[u8], plus_is_space: bool) -> Option<Vec<u8>>
     crate::percent::decode_strict(raw, plus_is_space)
 }
 
-/// Decodes the query string into pairs, form style.
+/// Decodes the query string into pairs, form style. A parameter name given twice is refused:
+/// authorization reads one value and the backend would be sent every one (`prefix=team/&prefix=`
+/// listed the whole bucket), and no S3 client repeats one.
 fn parse_query(raw: &str) -> Result<Vec<(String, String)>, S3Error> {
-    let mut out = Vec::new();
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for pair in raw.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let dec = |s: &str| {
@@ -281,7 +413,15 @@ fn parse_query(raw: &str) -> Result<Vec<(String, String)>, S3Error> {
                     )
                 })
         };
-        out.push((dec(k)?, dec(v)?));
+        let name = dec(k)?;
+        if !seen.insert(name.clone()) {
+            return Err(S3Error::invalid_argument(format!(
+                "the query parameter '{name}' is given more than once; each parameter may \
+                 appear once"
+            ))
+            .with_detail("ArgumentName", name));
+        }
+        out.push((name, dec(v)?));
     }
     Ok(out)
 }
@@ -604,6 +744,136 @@ mod tests {
             (r.bucket.as_deref(), r.key.as_deref(), r.virtual_hosted),
             (Some("b"), Some("k"), false)
         );
+    }
+
+    #[test]
+    fn a_repeated_query_parameter_is_refused_naming_the_parameter() {
+        for t in [
+            "/b?prefix=team/&prefix=",
+            "/b?uploads&prefix=team/&prefix=",
+            "/b?list-type=2&prefix=a&pre%66ix=b",
+            "/b/k?versionId=1&versionId=2",
+            "/b?uploads&uploads",
+        ] {
+            let e = parse(&head(Method::GET, t), None).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidArgument, "{t}");
+            assert_eq!(e.status(), 400);
+            assert!(e.message.contains("is given more than once"), "{t}: {}", e.message);
+        }
+        let e = parse(&head(Method::GET, "/b?prefix=a&prefix=b"), None).unwrap_err();
+        assert!(e.message.contains("'prefix'"), "{}", e.message);
+        // Distinct names stay fine, and each value is the one routing and authorization read.
+        let r = parse(&head(Method::GET, "/b?list-type=2&prefix=a&Prefix=b"), None).unwrap();
+        assert_eq!(r.query_param("prefix"), Some("a"));
+    }
+
+    #[test]
+    fn bucket_names_outside_the_routable_set_are_refused_at_parse() {
+        for t in [
+            "/a%2Fb",
+            "/a%2Fb/k",
+            "/..",
+            "/%2E%2E/k",
+            "/./k",
+            "/a%20b/k",
+            "/a:b/k",
+            "/a@evil.example/k",
+            "/a%23b/k",
+        ] {
+            let e = parse(&head(Method::DELETE, t), None).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidBucketName, "{t}");
+            assert_eq!(e.status(), 400, "{t}");
+        }
+        let long = format!("/{}/k", "a".repeat(256));
+        assert_eq!(op(Method::GET, &long), Err(ErrorCode::InvalidBucketName));
+        // Legacy names a config may hold (uppercase, `_`) still route.
+        assert_eq!(op(Method::GET, "/Legacy_Bucket.v1/k"), Ok(Operation::GetObject));
+        assert_eq!(
+            op(Method::GET, &format!("/{}/k", "a".repeat(255))),
+            Ok(Operation::GetObject)
+        );
+    }
+
+    #[test]
+    fn virtual_hosted_bucket_names_pass_the_same_checks() {
+        for host in [
+            "evil.example#.s3.example.com",
+            "a@evil.example.s3.example.com",
+            "a%2fb.s3.example.com",
+        ] {
+            let mut h = head(Method::GET, "/k");
+            h.headers
+                .insert(http::header::HOST, HeaderValue::from_str(host).unwrap());
+            let e = parse(&h, Some("s3.example.com")).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidBucketName, "{host}");
+        }
+    }
+
+    #[test]
+    fn s3_naming_rules_apply_to_names_that_reach_a_backend_as_sent() {
+        for ok in ["abc", "my-bucket.v1", "a1b", &"a".repeat(63)] {
+            assert!(check_s3_bucket_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "ab",
+            &"a".repeat(64),
+            "Upper",
+            "under_score",
+            "-start",
+            "end-",
+            ".start",
+            "a..b",
+            "192.168.1.1",
+            "xn--abc",
+            "abc-s3alias",
+            "abc--ol-s3",
+            "a/b",
+            "..",
+        ] {
+            let e = check_s3_bucket_name(bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidBucketName, "{bad}");
+        }
+    }
+
+    #[test]
+    fn keys_with_dot_segments_are_refused_however_they_are_encoded() {
+        for t in [
+            "/b/.",
+            "/b/..",
+            "/b/a/../c",
+            "/b/a/./c",
+            "/b/a/..",
+            "/b/%2e%2E/x",
+            "/b/.%2e/x",
+            "/b/%2E/x",
+            "/b/a%2F..%2Fb",
+            "/b/a%2f.",
+        ] {
+            let e = parse(&head(Method::GET, t), None).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidArgument, "{t}");
+            assert!(e.message.contains("normalize"), "{}", e.message);
+        }
+        for t in ["/b/...", "/b/.hidden", "/b/a..b/c.", "/b/a/", "/b//x", "/b/a/.../b"] {
+            assert_eq!(op(Method::GET, t), Ok(Operation::GetObject), "{t}");
+        }
+    }
+
+    #[test]
+    fn listing_prefixes_and_markers_with_dot_segments_are_refused() {
+        for t in [
+            "/b?prefix=a/../",
+            "/b?prefix=%2E%2E/x",
+            "/b?marker=a/..",
+            "/b?list-type=2&start-after=..",
+            "/b?list-type=2&prefix=./",
+            "/b?uploads&key-marker=a%2F.%2Fb",
+        ] {
+            assert_eq!(op(Method::GET, t), Err(ErrorCode::InvalidArgument), "{t}");
+        }
+        // A prefix may end in the start of a dotted name.
+        for t in ["/b?prefix=.", "/b?prefix=a/..", "/b?prefix=a/.hid", "/b?marker=a/...b"] {
+            assert_eq!(op(Method::GET, t), Ok(Operation::ListObjects), "{t}");
+        }
     }
 
     #[test]
