@@ -10,8 +10,11 @@
 //! - Prefix matching is boundary-aware, as in 0.7: a prefix ending in `/` matches any key that
 //!   starts with it; a prefix without a trailing `/` matches the key equal to it or keys that
 //!   continue with `/`, so `data` covers `data/x` but not `data-private/x`.
-//! - For List, the checked "key" is the requested `prefix`: a scope limited to prefixes only
-//!   allows listing at or below them (an empty list prefix needs a whole-bucket scope).
+//! - For List and ListMultipartUploads, the checked "key" is the requested `prefix`, and it
+//!   must lie inside a scope prefix's folder: scope `team` or `team/` admits list prefixes that
+//!   start with `team/` (`team/`, `team/sub`), never `team` itself or `te`, which would also
+//!   list `team-private/...`. An empty list prefix needs a whole-bucket scope. So a listing
+//!   returns nothing outside what was authorized.
 //! - Actions are exact, as in 0.7: `put_object` does not imply the multipart actions and
 //!   `delete_object` does not imply anything else. One extension: `get_object` also grants
 //!   `head_object`, as IAM's `s3:GetObject` does.
@@ -158,6 +161,34 @@ impl Scope {
     pub fn covers_key(&self, key: &str) -> bool {
         self.prefixes.is_empty() || self.prefixes.iter().any(|p| key_matches_prefix(key, p))
     }
+
+    /// Whether a listing of `prefix` lists only keys under one of the prefixes (always, when
+    /// there are none): see [`list_prefix_within`].
+    pub fn covers_list_prefix(&self, prefix: &str) -> bool {
+        self.prefixes.is_empty()
+            || self
+                .prefixes
+                .iter()
+                .any(|p| list_prefix_within(prefix, p))
+    }
+}
+
+/// Whether every key a listing of `list_prefix` can return lies under the scope prefix
+/// `scope`: the list prefix starts with the scope's folder (`scope` with a `/` added unless it
+/// ends in one). `team` admits `team/` and `team/x` but not `team` (it lists `team-private/`);
+/// an empty scope prefix admits every listing.
+pub fn list_prefix_within(list_prefix: &str, scope: &str) -> bool {
+    if scope.is_empty() {
+        return true;
+    }
+    match scope.strip_suffix('/') {
+        Some(_) => list_prefix.starts_with(scope),
+        None => {
+            list_prefix.len() > scope.len()
+                && list_prefix.starts_with(scope)
+                && list_prefix.as_bytes()[scope.len()] == b'/'
+        }
+    }
 }
 
 /// Boundary-aware prefix match (multistore 0.7): `data/` matches keys starting with it; `data`
@@ -300,18 +331,23 @@ fn check(
         )));
     }
     let Some(key) = key else { return Ok(()) };
+    let listing = matches!(
+        action,
+        Action::ListBucket | Action::ListBucketMultipartUploads
+    );
     let mut prefixes = Vec::new();
     for s in granting {
-        if s.covers_key(key) {
+        let covered = if listing {
+            s.covers_list_prefix(key)
+        } else {
+            s.covers_key(key)
+        };
+        if covered {
             return Ok(());
         }
         prefixes.extend(s.prefixes.iter().map(String::as_str));
     }
-    let what = if action == Action::ListBucket {
-        "prefix"
-    } else {
-        "key"
-    };
+    let what = if listing { "prefix" } else { "key" };
     Err(S3Error::access_denied(format!(
         "{action} on bucket {name} is granted to '{who}' only under the prefixes [{}], not for {what} '{key}'",
         prefixes.join(", ")
@@ -534,6 +570,34 @@ mod tests {
         assert!(authorize(&id, &b, Action::ListBucket, "team/sub").is_ok());
         let e = authorize(&id, &b, Action::ListBucket, "").unwrap_err();
         assert!(e.message.contains("not for prefix ''"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_listing_prefix_must_lie_inside_the_scope_folder() {
+        let id = principal(vec![scope(
+            "b",
+            &["team", "logs/"],
+            &[Action::ListBucket, Action::ListBucketMultipartUploads],
+        )]);
+        let b = bucket("b", false, &[]);
+        for action in [Action::ListBucket, Action::ListBucketMultipartUploads] {
+            for ok in ["team/", "team/sub", "logs/", "logs/2024/"] {
+                assert!(authorize(&id, &b, action, ok).is_ok(), "{action} {ok}");
+            }
+            // `team` and `te` would also list `team-private/...`; `logs` lists `logsx`.
+            for bad in ["team", "te", "team-private/", "", "logs", "log"] {
+                let e = authorize(&id, &b, action, bad).unwrap_err();
+                assert_eq!(e.code, ErrorCode::AccessDenied, "{action} {bad}");
+                assert!(
+                    e.message.contains(&format!("not for prefix '{bad}'")),
+                    "{}",
+                    e.message
+                );
+            }
+        }
+        // Keys keep the 0.7 rule: `team` itself is a key under scope `team`.
+        assert!(key_matches_prefix("team", "team"));
+        assert!(list_prefix_within("anything", ""));
     }
 
     #[test]
