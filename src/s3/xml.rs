@@ -146,6 +146,9 @@ const KEY_LEAVES: &[&[u8]] = &[
     b"KeyMarker",
     b"NextKeyMarker",
 ];
+/// Elements whose text is a backend URL (CompleteMultipartUploadResult's `Location`: the
+/// backend's endpoint, bucket and prefix). Replaced by the client's own resource.
+const URL_LEAVES: &[&[u8]] = &[b"Location"];
 
 fn malformed() -> S3Error {
     S3Error::new(
@@ -155,8 +158,15 @@ fn malformed() -> S3Error {
 }
 
 impl XmlRewrite {
-    /// Rewrites `body`, event by event; unknown elements pass through untouched.
+    /// Rewrites `body`, event by event; unknown elements pass through untouched. A `Location`
+    /// becomes empty: use [`XmlRewrite::rewrite_answer`] to give the client's own.
     pub fn rewrite(&self, body: &[u8]) -> Result<Vec<u8>, S3Error> {
+        self.rewrite_answer(body, "")
+    }
+
+    /// [`XmlRewrite::rewrite`], with `location` (the client's `/bucket/key`) in place of the
+    /// backend URL a `Location` holds: answers never name the backend's host, bucket or prefix.
+    pub fn rewrite_answer(&self, body: &[u8], location: &str) -> Result<Vec<u8>, S3Error> {
         let mut reader = Reader::from_reader(body);
         let mut writer = Writer::new(Vec::with_capacity(body.len()));
         let mut stack: Vec<Vec<u8>> = Vec::new();
@@ -175,6 +185,7 @@ impl XmlRewrite {
                     }
                     if BUCKET_LEAVES.contains(&name.as_slice())
                         || KEY_LEAVES.contains(&name.as_slice())
+                        || URL_LEAVES.contains(&name.as_slice())
                     {
                         text = Some(String::new());
                     }
@@ -195,10 +206,22 @@ impl XmlRewrite {
                     }
                     continue;
                 }
+                // A leaf's text as CDATA is its text too: never passed through unrewritten.
+                Event::CData(t) if text.is_some() => {
+                    let s = std::str::from_utf8(&t).map_err(|_| malformed())?;
+                    if let Some(buf) = text.as_mut() {
+                        buf.push_str(s);
+                    }
+                    continue;
+                }
                 Event::End(e) => {
                     let name = stack.pop().ok_or_else(malformed)?;
                     if let Some(raw) = text.take() {
-                        let (value, inside) = self.transform(&name, &raw);
+                        let (value, inside) = if URL_LEAVES.contains(&name.as_slice()) {
+                            (location.to_string(), true)
+                        } else {
+                            self.transform(&name, &raw)
+                        };
                         if !inside {
                             if let Some(r) = record.as_mut() {
                                 r.2 = false;
@@ -763,6 +786,28 @@ mod tests {
             "tokens are the backend's, passed through: {out}"
         );
         assert!(!out.contains("<Key>my+data/</Key>"), "{out}");
+    }
+
+    #[test]
+    fn a_complete_answer_names_the_clients_bucket_key_and_location_never_the_backend() {
+        let doc = r#"<?xml version="1.0" encoding="UTF-8"?>
+<CompleteMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Location>http://backend.internal:8333/backend-bucket/pre/fix/dir/k</Location><Bucket>backend-bucket</Bucket><Key>pre/fix/dir/k</Key><ETag>"e-2"</ETag></CompleteMultipartUploadResult>"#;
+        let out = rw("pre/fix/", false)
+            .rewrite_answer(doc.as_bytes(), "/public/dir/k")
+            .unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("<Location>/public/dir/k</Location>"), "{out}");
+        assert!(out.contains("<Bucket>public</Bucket>"), "{out}");
+        assert!(out.contains("<Key>dir/k</Key>"), "{out}");
+        for leak in ["backend.internal", "backend-bucket", "pre/fix"] {
+            assert!(!out.contains(leak), "{leak} leaked: {out}");
+        }
+        // Written as CDATA, the backend's values are rewritten all the same.
+        let cdata = "<CompleteMultipartUploadResult><Location><![CDATA[http://backend.internal/b/pre/fix/k]]></Location><Bucket><![CDATA[backend-bucket]]></Bucket><Key>pre/fix/k</Key></CompleteMultipartUploadResult>";
+        let out = rw("pre/fix/", false).rewrite(cdata.as_bytes()).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(!out.contains("backend"), "{out}");
+        assert!(out.contains("<Bucket>public</Bucket><Key>k</Key>"), "{out}");
     }
 
     #[test]
