@@ -526,6 +526,18 @@ impl Gateway {
         let resource = req.resource();
         let identity = &authed.identity;
 
+        // S3 refuses response header overrides from anonymous callers: they would let anyone
+        // serve a public object as HTML (or anything else) from the gateway's origin.
+        if matches!(identity, Identity::Anonymous) {
+            if let Some((name, _)) = req.query.iter().find(|(k, _)| k.starts_with("response-")) {
+                return Err(S3Error::invalid_request(
+                    "Request specific response headers cannot be used for anonymous GET requests.",
+                )
+                .with_detail("ArgumentName", name.clone())
+                .with_resource(resource));
+            }
+        }
+
         if req.operation == Operation::ListBuckets {
             return Ok(self.list_buckets(identity, ctx));
         }
@@ -536,6 +548,11 @@ impl Gateway {
             Mapped::Respond(plan) => return Ok(plan),
         };
         let view = view.as_ref();
+        // Keys that did not come through `request::parse` (path mapping, POST forms) pass the
+        // same check.
+        if let Some(key) = req.key.as_deref() {
+            request::check_key(key).map_err(|e| e.with_resource(resource.clone()))?;
+        }
         let bucket_admin = matches!(
             req.operation,
             Operation::CreateBucket | Operation::DeleteBucket
@@ -585,6 +602,12 @@ impl Gateway {
             .with_resource(resource.clone())
             .with_detail("BucketName", name),
         })?;
+        // A pass-through bucket sends the client's name to the backend as it is (in the path,
+        // or in the Host of a virtual-hosted backend): it must be a valid S3 name, checked
+        // before anything else is done with it.
+        if bucket.is_glob() {
+            request::check_s3_bucket_name(name).map_err(|e| e.with_resource(resource.clone()))?;
+        }
 
         let action = policy::action_for(req.operation);
         let key_or_prefix = match req.operation {
@@ -952,6 +975,8 @@ impl Gateway {
             .split_once('/')
             .filter(|(b, k)| !b.is_empty() && !k.is_empty())
             .ok_or_else(|| S3Error::invalid_argument("x-amz-copy-source must be bucket/key"))?;
+        request::check_bucket_name(src_name)?;
+        request::check_key(src_key)?;
         // A path-mapped source: `account/product/key` names `account:product`, key `key`.
         let mapped;
         let (src_name, src_key) = match self.account(src_name) {
@@ -975,6 +1000,9 @@ impl Gateway {
                 format!("the copy source bucket of '{decoded}' does not exist"),
             )
         })?;
+        if src_bucket.is_glob() {
+            request::check_s3_bucket_name(src_name)?;
+        }
         policy::authorize_named(identity, src_bucket, src_name, Action::GetObject, src_key)?;
         Ok((
             src_index,
@@ -1550,6 +1578,10 @@ pub(crate) fn authorized_deletes(
     let mut allowed = Vec::with_capacity(request.objects.len());
     let mut errors = Vec::new();
     for (key, version) in request.objects {
+        if let Err(e) = request::check_key(&key) {
+            errors.push((key, "InvalidArgument", e.message));
+            continue;
+        }
         let Some(inner) = key.strip_prefix(client_prefix) else {
             let message = format!(
                 "one DeleteObjects request deletes from one path-mapped bucket: this key is not under '{client_prefix}'"
@@ -1621,35 +1653,129 @@ fn forwarded_params(op: Operation) -> &'static [&'static str] {
 /// Parameters that carry keys and so get the backend prefix.
 const KEY_PARAMS: &[&str] = &["prefix", "marker", "start-after", "key-marker"];
 
-/// Request headers never forwarded: our own auth, hop-by-hop, and what would make the backend
-/// act on the client's account rather than ours.
-fn forwardable_request_header(name: &str) -> bool {
-    match name {
+/// Conditional request headers (`If-*`).
+const CONDITIONALS: &[&str] = &[
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+];
+
+/// The customer-provided key of an SSE-C object (needed to read, write or copy it).
+const SSE_C: &[&str] = &[
+    "x-amz-server-side-encryption-customer-algorithm",
+    "x-amz-server-side-encryption-customer-key",
+    "x-amz-server-side-encryption-customer-key-md5",
+];
+
+/// The headers that describe an object an upload or a copy creates: content headers, user
+/// metadata, tagging, storage class, encryption, object lock and the website redirect.
+fn object_attribute_header(name: &str) -> bool {
+    matches!(
+        name,
         "content-type"
-        | "content-md5"
-        | "content-disposition"
-        | "content-encoding"
-        | "content-language"
-        | "cache-control"
-        | "expires"
-        | "range"
-        | "if-match"
-        | "if-none-match"
-        | "if-modified-since"
-        | "if-unmodified-since" => true,
-        "x-amz-date"
-        | "x-amz-security-token"
-        | "x-amz-content-sha256"
-        | "x-amz-user-agent"
-        | "x-amz-acl"
-        | "x-amz-expected-bucket-owner"
-        | "x-amz-request-payer"
-        | "x-amz-bucket-object-lock-enabled" => false,
-        // The gateway writes the backend's own x-amz-copy-source; its conditions pass through.
-        "x-amz-copy-source" => false,
-        n if n.starts_with("x-amz-grant-") => false,
-        n => n.starts_with("x-amz-"),
+            | "content-disposition"
+            | "content-encoding"
+            | "content-language"
+            | "cache-control"
+            | "expires"
+            | "x-amz-tagging"
+            | "x-amz-storage-class"
+            | "x-amz-server-side-encryption"
+            | "x-amz-server-side-encryption-aws-kms-key-id"
+            | "x-amz-server-side-encryption-context"
+            | "x-amz-server-side-encryption-bucket-key-enabled"
+            | "x-amz-object-lock-mode"
+            | "x-amz-object-lock-retain-until-date"
+            | "x-amz-object-lock-legal-hold"
+            | "x-amz-website-redirect-location"
+    ) || name.starts_with("x-amz-meta-")
+        || SSE_C.contains(&name)
+}
+
+/// The integrity headers of a body: `Content-MD5`, `x-amz-checksum-*`, and the aws-chunked
+/// framing the gateway forwards or removes (see [`plan_forward`]).
+fn body_integrity_header(name: &str) -> bool {
+    matches!(
+        name,
+        "content-md5"
+            | "x-amz-sdk-checksum-algorithm"
+            | "x-amz-trailer"
+            | "x-amz-decoded-content-length"
+            | "content-encoding"
+    ) || name.starts_with("x-amz-checksum-")
+}
+
+/// Request headers each operation forwards: an allowlist, so a header the gateway did not
+/// consider (an ACL, a bucket owner, a request payer, a copy source on a PUT, a bypass of
+/// governance retention) never reaches the backend. Our own auth (`authorization`,
+/// `x-amz-date`, `x-amz-security-token`, `x-amz-content-sha256`) and hop-by-hop headers are on
+/// no list; `x-amz-copy-source` is written by the gateway from the authorized source.
+fn forwardable_request_header(op: Operation, name: &str) -> bool {
+    match op {
+        Operation::GetObject | Operation::HeadObject => {
+            name == "range"
+                || name == "x-amz-checksum-mode"
+                || CONDITIONALS.contains(&name)
+                || SSE_C.contains(&name)
+        }
+        // Conditional writes (`If-None-Match: *`, `If-Match`) are S3's own.
+        Operation::PutObject => {
+            object_attribute_header(name)
+                || body_integrity_header(name)
+                || name == "if-match"
+                || name == "if-none-match"
+        }
+        Operation::CreateMultipartUpload => {
+            object_attribute_header(name)
+                || name == "x-amz-checksum-algorithm"
+                || name == "x-amz-checksum-type"
+        }
+        Operation::UploadPart => body_integrity_header(name) || SSE_C.contains(&name),
+        Operation::CopyObject => {
+            object_attribute_header(name)
+                || copy_source_header(name)
+                || name == "x-amz-metadata-directive"
+                || name == "x-amz-tagging-directive"
+                || name == "x-amz-checksum-algorithm"
+                || name == "if-match"
+                || name == "if-none-match"
+        }
+        Operation::UploadPartCopy => {
+            copy_source_header(name) || name == "x-amz-copy-source-range" || SSE_C.contains(&name)
+        }
+        // Checksums on Complete describe the whole object; the body is the gateway's checked copy.
+        Operation::CompleteMultipartUpload => {
+            matches!(
+                name,
+                "content-type"
+                    | "content-md5"
+                    | "if-match"
+                    | "if-none-match"
+                    | "x-amz-checksum-type"
+                    | "x-amz-mp-object-size"
+            ) || name.starts_with("x-amz-checksum-")
+                || SSE_C.contains(&name)
+        }
+        Operation::ListParts => SSE_C.contains(&name),
+        // The gateway writes the DeleteObjects body and its headers itself.
+        Operation::CreateBucket => name == "content-type" || name == "content-md5",
+        _ => false,
     }
+}
+
+/// The conditions and SSE-C key of a copy's source.
+fn copy_source_header(name: &str) -> bool {
+    matches!(
+        name,
+        "x-amz-copy-source-if-match"
+            | "x-amz-copy-source-if-none-match"
+            | "x-amz-copy-source-if-modified-since"
+            | "x-amz-copy-source-if-unmodified-since"
+            | "x-amz-copy-source-server-side-encryption-customer-algorithm"
+            | "x-amz-copy-source-server-side-encryption-customer-key"
+            | "x-amz-copy-source-server-side-encryption-customer-key-md5"
+    )
 }
 
 fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
@@ -1670,16 +1796,19 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
     } = input;
     let op = req.operation;
     let allowed = forwarded_params(op);
+    // Built from the one value of each allowed parameter that authorization read
+    // (`S3Request::query_param`; `request::parse` refuses a repeated name), never copied.
     let mut query: Vec<(String, String)> = Vec::with_capacity(allowed.len());
-    for (k, v) in &req.query {
-        if allowed.contains(&k.as_str()) {
-            let v = if KEY_PARAMS.contains(&k.as_str()) {
-                format!("{prefix}{v}")
-            } else {
-                v.clone()
-            };
-            query.push((k.clone(), v));
-        }
+    for name in allowed {
+        let Some(v) = req.query_param(name) else {
+            continue;
+        };
+        let v = if KEY_PARAMS.contains(name) {
+            format!("{prefix}{v}")
+        } else {
+            v.to_string()
+        };
+        query.push((name.to_string(), v));
     }
     // A prefixed bucket must never list outside its prefix, even without a `prefix` parameter.
     if matches!(
@@ -1693,7 +1822,7 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
 
     let mut headers = HeaderMap::new();
     for name in head.headers.keys() {
-        if forwardable_request_header(name.as_str()) {
+        if forwardable_request_header(op, name.as_str()) {
             copy_header(&head.headers, &mut headers, name);
         }
     }
@@ -1800,6 +1929,17 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
     };
 
     let backend_key = req.key.as_deref().map(|k| format!("{prefix}{k}"));
+    // The key was checked alone; glued to the backend prefix (`p/.` + `/k`) it must still have
+    // no dot segment, or `fetch()` would send the request elsewhere.
+    if let Some(k) = backend_key.as_deref() {
+        if request::has_dot_segment(k) {
+            return Err(S3Error::invalid_argument(
+                "the key, under this bucket's backend prefix, would form a '.' or '..' path \
+                 segment, which fetch() and HTTP proxies normalize; choose another key",
+            )
+            .with_resource(resource));
+        }
+    }
     let url = backend.url(
         &mut BackendRequest {
             bucket: backend_bucket,
@@ -2125,7 +2265,10 @@ impl Forward {
                     },
                     None => body,
                 };
-                return match rw.rewrite(&body).map(|doc| self.add_delete_errors(doc)) {
+                return match rw
+                    .rewrite_answer(&body, &self.finish.resource)
+                    .map(|doc| self.add_delete_errors(doc))
+                {
                     Ok(doc) => {
                         let (status, mut h) = self.response_head(status, headers, timing);
                         h.remove(http::header::CONTENT_LENGTH);
@@ -3093,4 +3236,5 @@ bucket_name = "backend"
     }
 
     mod gcs;
+    mod security;
 }
