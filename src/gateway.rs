@@ -2177,6 +2177,14 @@ impl Forward {
             if drop_response_header(name.as_str()) {
                 continue;
             }
+            // A backend `Location` (CreateBucket, a redirect) names the backend's endpoint:
+            // the client is told its own resource instead.
+            if name == http::header::LOCATION {
+                if let Ok(v) = HeaderValue::from_str(&self.finish.resource) {
+                    out.insert(http::header::LOCATION, v);
+                }
+                continue;
+            }
             if name == http::header::CONTENT_ENCODING {
                 // `aws-chunked` describes how an upload was framed, never the stored object; some
                 // backends keep it anyway. S3 strips it.

@@ -298,6 +298,19 @@ actions = ["put_object"]
     }
 
     #[test]
+    fn a_form_key_with_a_dot_segment_is_refused_before_any_upload() {
+        let cond = r#"["starts-with", "$key", "user/"]"#;
+        for key in ["user/../other/a", "user/./a", "user/.."] {
+            let (p, _) = plan(
+                "/up",
+                &signed("client-secret-value", cond, &[("key", key)]),
+                b"x",
+            );
+            assert_eq!(error_code(&p), "InvalidArgument", "{key}");
+        }
+    }
+
+    #[test]
     fn bad_signatures_unknown_keys_and_policy_violations_are_refused_before_any_upload() {
         let cond = r#"["starts-with", "$key", "user/"]"#;
         let (p, _) = plan(

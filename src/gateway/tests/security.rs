@@ -481,3 +481,15 @@ fn a_complete_answer_names_the_gateway_view_never_the_backend() {
     );
     assert!(!text.contains("127.0.0.1") && !text.contains("backend"), "{text}");
 }
+
+#[test]
+fn a_backend_location_header_becomes_the_clients_resource() {
+    let f = forward(&g(), &signed("PUT", "/ext-new-bucket", &[]));
+    let mut h = HeaderMap::new();
+    h.insert(
+        http::header::LOCATION,
+        HeaderValue::from_static("http://ext-new-bucket.s3.backend.test:9000/"),
+    );
+    let (_, out) = f.response_head(StatusCode::OK, &h, Timing::default());
+    assert_eq!(out[http::header::LOCATION], "/ext-new-bucket");
+}
