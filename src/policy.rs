@@ -165,11 +165,7 @@ impl Scope {
     /// Whether a listing of `prefix` lists only keys under one of the prefixes (always, when
     /// there are none): see [`list_prefix_within`].
     pub fn covers_list_prefix(&self, prefix: &str) -> bool {
-        self.prefixes.is_empty()
-            || self
-                .prefixes
-                .iter()
-                .any(|p| list_prefix_within(prefix, p))
+        self.prefixes.is_empty() || self.prefixes.iter().any(|p| list_prefix_within(prefix, p))
     }
 }
 

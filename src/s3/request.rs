@@ -181,8 +181,7 @@ pub fn check_s3_bucket_name(name: &str) -> Result<(), S3Error> {
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'.' || *b == b'-')
     {
         Some("a bucket name is lowercase letters, digits, '.' and '-'")
-    } else if !bytes[0].is_ascii_alphanumeric() || !bytes[bytes.len() - 1].is_ascii_alphanumeric()
-    {
+    } else if !bytes[0].is_ascii_alphanumeric() || !bytes[bytes.len() - 1].is_ascii_alphanumeric() {
         Some("a bucket name starts and ends with a letter or digit")
     } else if name.contains("..") {
         Some("a bucket name has no two adjacent periods")
@@ -758,7 +757,11 @@ mod tests {
             let e = parse(&head(Method::GET, t), None).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidArgument, "{t}");
             assert_eq!(e.status(), 400);
-            assert!(e.message.contains("is given more than once"), "{t}: {}", e.message);
+            assert!(
+                e.message.contains("is given more than once"),
+                "{t}: {}",
+                e.message
+            );
         }
         let e = parse(&head(Method::GET, "/b?prefix=a&prefix=b"), None).unwrap_err();
         assert!(e.message.contains("'prefix'"), "{}", e.message);
@@ -787,7 +790,10 @@ mod tests {
         let long = format!("/{}/k", "a".repeat(256));
         assert_eq!(op(Method::GET, &long), Err(ErrorCode::InvalidBucketName));
         // Legacy names a config may hold (uppercase, `_`) still route.
-        assert_eq!(op(Method::GET, "/Legacy_Bucket.v1/k"), Ok(Operation::GetObject));
+        assert_eq!(
+            op(Method::GET, "/Legacy_Bucket.v1/k"),
+            Ok(Operation::GetObject)
+        );
         assert_eq!(
             op(Method::GET, &format!("/{}/k", "a".repeat(255))),
             Ok(Operation::GetObject)
@@ -853,7 +859,14 @@ mod tests {
             assert_eq!(e.code, ErrorCode::InvalidArgument, "{t}");
             assert!(e.message.contains("normalize"), "{}", e.message);
         }
-        for t in ["/b/...", "/b/.hidden", "/b/a..b/c.", "/b/a/", "/b//x", "/b/a/.../b"] {
+        for t in [
+            "/b/...",
+            "/b/.hidden",
+            "/b/a..b/c.",
+            "/b/a/",
+            "/b//x",
+            "/b/a/.../b",
+        ] {
             assert_eq!(op(Method::GET, t), Ok(Operation::GetObject), "{t}");
         }
     }
@@ -871,7 +884,12 @@ mod tests {
             assert_eq!(op(Method::GET, t), Err(ErrorCode::InvalidArgument), "{t}");
         }
         // A prefix may end in the start of a dotted name.
-        for t in ["/b?prefix=.", "/b?prefix=a/..", "/b?prefix=a/.hid", "/b?marker=a/...b"] {
+        for t in [
+            "/b?prefix=.",
+            "/b?prefix=a/..",
+            "/b?prefix=a/.hid",
+            "/b?marker=a/...b",
+        ] {
             assert_eq!(op(Method::GET, t), Ok(Operation::ListObjects), "{t}");
         }
     }

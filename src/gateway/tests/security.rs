@@ -120,7 +120,11 @@ fn a_repeated_list_prefix_is_refused_instead_of_listing_the_whole_bucket() {
 fn the_forwarded_query_holds_the_one_value_authorization_read() {
     let f = forward(
         &g(),
-        &signed("GET", "/data?list-type=2&prefix=team/x&max-keys=5&x-id=L", &[]),
+        &signed(
+            "GET",
+            "/data?list-type=2&prefix=team/x&max-keys=5&x-id=L",
+            &[],
+        ),
     );
     let query = f.url.split_once('?').unwrap().1;
     let prefixes: Vec<&str> = query
@@ -160,14 +164,20 @@ fn a_pass_through_bucket_name_outside_s3_rules_is_invalid_bucket_name_before_any
             ("GET", format!("/{name}/k")),
             ("DELETE", format!("/{name}")),
         ] {
-            let body = assert_refused(&g, &head(Method::from_bytes(m.as_bytes()).unwrap(), &t), 400, "InvalidBucketName");
+            let body = assert_refused(
+                &g,
+                &head(Method::from_bytes(m.as_bytes()).unwrap(), &t),
+                400,
+                "InvalidBucketName",
+            );
             assert!(body.contains("<BucketName>"), "{body}");
         }
     }
     // A valid name is forwarded, in the Host of the virtual-hosted backend.
     let f = forward(&g, &signed("GET", "/ext-ok.v1/k", &[]));
     assert!(
-        f.url.starts_with("http://ext-ok.v1.s3.backend.test:9000/k?"),
+        f.url
+            .starts_with("http://ext-ok.v1.s3.backend.test:9000/k?"),
         "{}",
         f.url
     );
@@ -219,16 +229,29 @@ fn keys_with_dot_segments_are_refused_in_paths_and_copy_sources() {
         assert_refused(&g, &h, 400, "InvalidArgument");
     }
     // A copy source's bucket is checked like a request's.
-    let h = signed("PUT", "/data/team/copy", &[("x-amz-copy-source", "/ext-Bad/k")]);
+    let h = signed(
+        "PUT",
+        "/data/team/copy",
+        &[("x-amz-copy-source", "/ext-Bad/k")],
+    );
     assert_refused(&g, &h, 400, "InvalidBucketName");
-    let h = signed("PUT", "/data/team/copy", &[("x-amz-copy-source", "/a%20b/k")]);
+    let h = signed(
+        "PUT",
+        "/data/team/copy",
+        &[("x-amz-copy-source", "/a%20b/k")],
+    );
     assert_refused(&g, &h, 400, "InvalidBucketName");
 }
 
 #[test]
 fn a_key_glued_to_the_backend_prefix_never_forms_a_dot_segment() {
     // `q/.` + `/k` would be `q/./k`: fetch() would ask for `q/k`.
-    let body = assert_refused(&g(), &signed("GET", "/dotted//k", &[]), 400, "InvalidArgument");
+    let body = assert_refused(
+        &g(),
+        &signed("GET", "/dotted//k", &[]),
+        400,
+        "InvalidArgument",
+    );
     assert!(body.contains("backend prefix"), "{body}");
     let f = forward(&g(), &signed("GET", "/dotted/k", &[]));
     assert!(
@@ -279,7 +302,10 @@ fn a_scope_prefix_without_a_slash_lists_only_its_folder() {
     ] {
         assert_refused(&g, &signed("GET", t, &[]), 403, "AccessDenied");
     }
-    for t in ["/data?list-type=2&prefix=team/", "/data?uploads&prefix=team/a"] {
+    for t in [
+        "/data?list-type=2&prefix=team/",
+        "/data?uploads&prefix=team/a",
+    ] {
         forward(&g, &signed("GET", t, &[]));
     }
     // Keys keep the boundary-aware rule: `team` itself is covered.
@@ -307,7 +333,11 @@ fn anonymous_requests_cannot_override_response_headers() {
     // Signed requests keep them.
     let f = forward(
         &g,
-        &signed("GET", "/data/team/k?response-content-type=text%2Fplain", &[]),
+        &signed(
+            "GET",
+            "/data/team/k?response-content-type=text%2Fplain",
+            &[],
+        ),
     );
     assert!(
         f.url.contains("response-content-type=text%2Fplain"),
@@ -471,15 +501,21 @@ fn a_complete_answer_names_the_gateway_view_never_the_backend() {
     let backend = Bytes::from_static(
         b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult><Location>http://127.0.0.1:9000/backend/p/team/k</Location><Bucket>backend</Bucket><Key>p/team/k</Key><ETag>\"x-1\"</ETag></CompleteMultipartUploadResult>",
     );
-    let resp = f.buffered_response(StatusCode::OK, &HeaderMap::new(), backend, Timing::default());
+    let resp = f.buffered_response(
+        StatusCode::OK,
+        &HeaderMap::new(),
+        backend,
+        Timing::default(),
+    );
     let text = String::from_utf8_lossy(resp.body());
     assert!(
-        text.contains(
-            "<Location>/data/team/k</Location><Bucket>data</Bucket><Key>team/k</Key>"
-        ),
+        text.contains("<Location>/data/team/k</Location><Bucket>data</Bucket><Key>team/k</Key>"),
         "{text}"
     );
-    assert!(!text.contains("127.0.0.1") && !text.contains("backend"), "{text}");
+    assert!(
+        !text.contains("127.0.0.1") && !text.contains("backend"),
+        "{text}"
+    );
 }
 
 #[test]
