@@ -608,6 +608,9 @@ impl Gateway {
         if bucket.is_glob() {
             request::check_s3_bucket_name(name).map_err(|e| e.with_resource(resource.clone()))?;
         }
+        if let Some(key) = req.key.as_deref() {
+            check_backend_key(bucket, key).map_err(|e| e.with_resource(resource.clone()))?;
+        }
 
         let action = policy::action_for(req.operation);
         let key_or_prefix = match req.operation {
@@ -1003,6 +1006,7 @@ impl Gateway {
         if src_bucket.is_glob() {
             request::check_s3_bucket_name(src_name)?;
         }
+        check_backend_key(src_bucket, src_key)?;
         policy::authorize_named(identity, src_bucket, src_name, Action::GetObject, src_key)?;
         Ok((
             src_index,
@@ -1321,6 +1325,25 @@ fn with_cors(plan: Plan, cors: Option<CorsHeaders>) -> Plan {
         | Plan::NeedForm(_)
         | Plan::NeedBackendCredentials(_)) => p,
     }
+}
+
+/// A key checked alone (`request::check_key`) may still form a dot segment once glued to the
+/// bucket's backend prefix (`p/.` + `/k` is `p/./k`), which `fetch()` would send elsewhere: the
+/// backend key passes the same check, for every backend kind, before anything is planned.
+fn check_backend_key(bucket: &BucketConfig, key: &str) -> Result<(), S3Error> {
+    let prefix = bucket.backend_prefix.as_deref().unwrap_or("");
+    if !prefix.is_empty() && request::has_dot_segment(&format!("{prefix}{key}")) {
+        return Err(glued_dot_segment());
+    }
+    Ok(())
+}
+
+fn glued_dot_segment() -> S3Error {
+    S3Error::invalid_argument(
+        "the key, under this bucket's backend prefix, would form a '.' or '..' path segment, \
+         which fetch() and HTTP proxies normalize; choose another key",
+    )
+    .with_detail("ArgumentName", "key")
 }
 
 /// An S3 copy source streamed by the gateway (pass-through buckets name their backend bucket).
@@ -1929,16 +1952,10 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
     };
 
     let backend_key = req.key.as_deref().map(|k| format!("{prefix}{k}"));
-    // The key was checked alone; glued to the backend prefix (`p/.` + `/k`) it must still have
-    // no dot segment, or `fetch()` would send the request elsewhere.
-    if let Some(k) = backend_key.as_deref() {
-        if request::has_dot_segment(k) {
-            return Err(S3Error::invalid_argument(
-                "the key, under this bucket's backend prefix, would form a '.' or '..' path \
-                 segment, which fetch() and HTTP proxies normalize; choose another key",
-            )
-            .with_resource(resource));
-        }
+    // Checked with the bucket already (`check_backend_key`); checked again where the URL is
+    // made, so no path to it can skip the check.
+    if backend_key.as_deref().is_some_and(request::has_dot_segment) {
+        return Err(glued_dot_segment().with_resource(resource));
     }
     let url = backend.url(
         &mut BackendRequest {
@@ -2367,7 +2384,10 @@ impl Forward {
         message: &str,
         timing: Timing,
     ) -> Response<Bytes> {
-        if backend_config_error(code) && !(self.finish.passthrough && code == "NoSuchBucket") {
+        // A pass-through bucket's name is the client's: the backend's word on it is theirs.
+        let clients_name =
+            self.finish.passthrough && matches!(code, "NoSuchBucket" | "InvalidBucketName");
+        if backend_config_error(code) && !clients_name {
             return self.refused_gateway(code, message, timing);
         }
         let mut body = String::with_capacity(256);

@@ -253,6 +253,14 @@ fn a_key_glued_to_the_backend_prefix_never_forms_a_dot_segment() {
         "InvalidArgument",
     );
     assert!(body.contains("backend prefix"), "{body}");
+    // A copy source too.
+    let h = signed(
+        "PUT",
+        "/data/team/copy",
+        &[("x-amz-copy-source", "/dotted//k")],
+    );
+    let body = assert_refused(&g(), &h, 400, "InvalidArgument");
+    assert!(body.contains("backend prefix"), "{body}");
     let f = forward(&g(), &signed("GET", "/dotted/k", &[]));
     assert!(
         f.url.starts_with("http://127.0.0.1:9000/backend/q/.k?"),
@@ -528,4 +536,20 @@ fn a_backend_location_header_becomes_the_clients_resource() {
     );
     let (_, out) = f.response_head(StatusCode::OK, &h, Timing::default());
     assert_eq!(out[http::header::LOCATION], "/ext-new-bucket");
+}
+
+#[test]
+fn a_backend_refusing_a_pass_through_name_answers_the_client_not_bad_gateway() {
+    let f = forward(&g(), &signed("GET", "/ext-fine/k", &[]));
+    let resp = f.buffered_response(
+        StatusCode::BAD_REQUEST,
+        &HeaderMap::new(),
+        Bytes::from_static(
+            b"<Error><Code>InvalidBucketName</Code><Message>The specified bucket is not valid.</Message></Error>",
+        ),
+        Timing::default(),
+    );
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let text = String::from_utf8_lossy(resp.body());
+    assert!(text.contains("<Code>InvalidBucketName</Code>"), "{text}");
 }
