@@ -418,9 +418,9 @@ impl Gateway {
                 log::debug!(
                     "{} {} -> {} ({})",
                     head.method,
-                    head.target,
+                    crate::auth::redact_target(&head.target),
                     err.code,
-                    err.message
+                    crate::auth::redact(&err.message)
                 );
                 Plan::Respond(error_response(&head.method, &err, &ctx.request_id))
             }
@@ -466,7 +466,12 @@ impl Gateway {
         match cors.preflight(&head.headers, &ctx.request_id) {
             Ok(resp) => resp,
             Err(err) => {
-                log::debug!("OPTIONS {} -> {} ({})", head.target, err.code, err.message);
+                log::debug!(
+                    "OPTIONS {} -> {} ({})",
+                    crate::auth::redact_target(&head.target),
+                    err.code,
+                    crate::auth::redact(&err.message)
+                );
                 let mut resp = error_response(&head.method, &err, &ctx.request_id);
                 if !cors.is_empty() {
                     if let Some(h) = cors.for_request(&Method::OPTIONS, &HeaderMap::new()) {
@@ -2185,8 +2190,9 @@ impl Forward {
             None => {
                 let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
                 log::warn!(
-                    "request {}: backend answered {status} without an S3 error: {text}",
-                    self.request_id
+                    "request {}: backend answered {status} without an S3 error: {}",
+                    self.request_id,
+                    crate::auth::redact(&text)
                 );
                 let err = S3Error::new(
                     ErrorCode::BadGateway,
@@ -2250,8 +2256,9 @@ impl Forward {
     /// The backend refused the gateway's own credentials or configuration: a 502.
     fn refused_gateway(&self, code: &str, message: &str, timing: Timing) -> Response<Bytes> {
         log::warn!(
-            "request {}: the backend refused the gateway: {code}: {message}",
-            self.request_id
+            "request {}: the backend refused the gateway: {code}: {}",
+            self.request_id,
+            crate::auth::redact(message)
         );
         let err = S3Error::new(
             ErrorCode::BadGateway,
@@ -2279,7 +2286,11 @@ impl Forward {
 
     /// The answer when the backend could not be reached or its response could not be read.
     pub fn backend_failed(&self, reason: &str, timing: Timing) -> Response<Bytes> {
-        log::warn!("request {}: backend failed: {reason}", self.request_id);
+        log::warn!(
+            "request {}: backend failed: {}",
+            self.request_id,
+            crate::auth::redact(reason)
+        );
         self.error(
             &S3Error::new(
                 ErrorCode::BadGateway,
