@@ -2601,6 +2601,17 @@ bucket_name = "other"
 
     /// A request presigned for the gateway with the client key of `CONFIG` (scope `*`).
     fn presigned(method: Method, path: &str, query: &[(&str, &str)], secret: &str) -> RequestHead {
+        presigned_with_headers(method, path, query, secret, &HeaderMap::new())
+    }
+
+    /// [`presigned`] that also signs (and sends) `signed_headers`, as every `x-amz-*` must be.
+    fn presigned_with_headers(
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        secret: &str,
+        signed_headers: &HeaderMap,
+    ) -> RequestHead {
         use crate::auth::presign::{presign_url, PresignRequest, SigningCredentials};
         let query: Vec<(String, String)> = query
             .iter()
@@ -2613,7 +2624,7 @@ bucket_name = "other"
                 host: "gw.test",
                 encoded_path: path,
                 query: &query,
-                signed_headers: &HeaderMap::new(),
+                signed_headers,
                 region: "us-east-1",
                 service: "s3",
                 now: ctx().now,
@@ -2626,7 +2637,11 @@ bucket_name = "other"
             },
             &SigningKeyCache::default(),
         );
-        head(method, url.strip_prefix("http://gw.test").unwrap())
+        let mut h = head(method, url.strip_prefix("http://gw.test").unwrap());
+        for (name, value) in signed_headers {
+            h.headers.append(name.clone(), value.clone());
+        }
+        h
     }
 
     fn forward(g: &Gateway, h: &RequestHead) -> Box<Forward> {
@@ -2866,20 +2881,22 @@ bucket_name = "other"
     #[test]
     fn a_copy_source_path_is_mapped_like_a_request_path() {
         let g = mapped_gateway();
-        let mut h = presigned(Method::PUT, "/acme/open/dst", &[], "client-secret-value");
-        h.headers.insert(
-            "x-amz-copy-source",
-            HeaderValue::from_static("/acme/data/dir/src%20x"),
-        );
+        let copy = |source: &'static str| {
+            let mut signed = HeaderMap::new();
+            signed.insert("x-amz-copy-source", HeaderValue::from_static(source));
+            presigned_with_headers(
+                Method::PUT,
+                "/acme/open/dst",
+                &[],
+                "client-secret-value",
+                &signed,
+            )
+        };
         // The key may put objects in `acme:open`, whose backend is another bucket of the same
         // account: a server-side copy from `other`'s neighbour `backend`.
-        let f = forward(&g, &h);
+        let f = forward(&g, &copy("/acme/data/dir/src%20x"));
         assert_eq!(f.headers["x-amz-copy-source"], "/backend/bp/dir/src%20x");
-        h.headers.insert(
-            "x-amz-copy-source",
-            HeaderValue::from_static("/acme/nope/x"),
-        );
-        let (status, body) = answer(&g, &h);
+        let (status, body) = answer(&g, &copy("/acme/nope/x"));
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     }
 
