@@ -91,6 +91,16 @@ pub fn string_to_sign(head: &RequestHead, req: &S3Request, date: &str) -> String
             amz.push((n.to_string(), values.join(",")));
         }
     }
+    // A presigned URL carries the x-amz-* headers it signed as query parameters (botocore moves
+    // them there, `x-amz-security-token` included): S3 signs them as headers.
+    if !head.headers.contains_key(http::header::AUTHORIZATION) {
+        for (k, v) in &req.query {
+            let name = k.to_ascii_lowercase();
+            if name.starts_with("x-amz-") {
+                amz.push((name, v.split_whitespace().collect::<Vec<_>>().join(" ")));
+            }
+        }
+    }
     amz.sort();
     for (n, v) in amz {
         s.push_str(&n);
@@ -447,6 +457,36 @@ mod tests {
         assert_eq!(
             sts,
             "PUT\n\n\nD\nx-amz-content-sha256:v\nx-amz-copy-source:v\nx-amz-decoded-content-length:v\nx-amz-meta-k:v,w\nx-amz-security-token:v\n/b/k"
+        );
+    }
+
+    #[test]
+    fn a_v2_presigned_url_signs_the_amz_parameters_it_carries_as_botocore_does() {
+        // botocore signs `x-amz-security-token:TOKEN` as a header, then moves it to the query.
+        let mut signed = HeaderMap::new();
+        signed.insert("x-amz-security-token", HeaderValue::from_static("tok"));
+        let expires = (NOW.0 + 300).to_string();
+        let sts = string_to_sign(
+            &RequestHead {
+                method: Method::GET,
+                target: String::new(),
+                headers: signed,
+            },
+            &req("/johnsmith/photos/puppy.jpg"),
+            &expires,
+        );
+        assert!(sts.contains("\nx-amz-security-token:tok\n"), "{sts}");
+        let sig = sign(SECRET, &sts)
+            .replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D");
+        let t = format!("/johnsmith/photos/puppy.jpg?AWSAccessKeyId={AKID}&Expires={expires}&x-amz-security-token=tok&Signature={sig}");
+        assert!(run(&t, HeaderMap::new(), NOW).is_ok());
+        // Another token in the query is another string to sign.
+        let other = t.replace("x-amz-security-token=tok", "x-amz-security-token=tik");
+        assert_eq!(
+            run(&other, HeaderMap::new(), NOW).unwrap_err().code,
+            ErrorCode::SignatureDoesNotMatch
         );
     }
 
