@@ -418,9 +418,9 @@ impl Gateway {
                 log::debug!(
                     "{} {} -> {} ({})",
                     head.method,
-                    head.target,
+                    crate::auth::redact_target(&head.target),
                     err.code,
-                    err.message
+                    crate::auth::redact(&err.message)
                 );
                 Plan::Respond(error_response(&head.method, &err, &ctx.request_id))
             }
@@ -466,7 +466,12 @@ impl Gateway {
         match cors.preflight(&head.headers, &ctx.request_id) {
             Ok(resp) => resp,
             Err(err) => {
-                log::debug!("OPTIONS {} -> {} ({})", head.target, err.code, err.message);
+                log::debug!(
+                    "OPTIONS {} -> {} ({})",
+                    crate::auth::redact_target(&head.target),
+                    err.code,
+                    crate::auth::redact(&err.message)
+                );
                 let mut resp = error_response(&head.method, &err, &ctx.request_id);
                 if !cors.is_empty() {
                     if let Some(h) = cors.for_request(&Method::OPTIONS, &HeaderMap::new()) {
@@ -2353,8 +2358,9 @@ impl Forward {
             None => {
                 let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
                 log::warn!(
-                    "request {}: backend answered {status} without an S3 error: {text}",
-                    self.request_id
+                    "request {}: backend answered {status} without an S3 error: {}",
+                    self.request_id,
+                    crate::auth::redact(&text)
                 );
                 let err = S3Error::new(
                     ErrorCode::BadGateway,
@@ -2421,8 +2427,9 @@ impl Forward {
     /// The backend refused the gateway's own credentials or configuration: a 502.
     fn refused_gateway(&self, code: &str, message: &str, timing: Timing) -> Response<Bytes> {
         log::warn!(
-            "request {}: the backend refused the gateway: {code}: {message}",
-            self.request_id
+            "request {}: the backend refused the gateway: {code}: {}",
+            self.request_id,
+            crate::auth::redact(message)
         );
         let err = S3Error::new(
             ErrorCode::BadGateway,
@@ -2450,7 +2457,11 @@ impl Forward {
 
     /// The answer when the backend could not be reached or its response could not be read.
     pub fn backend_failed(&self, reason: &str, timing: Timing) -> Response<Bytes> {
-        log::warn!("request {}: backend failed: {reason}", self.request_id);
+        log::warn!(
+            "request {}: backend failed: {}",
+            self.request_id,
+            crate::auth::redact(reason)
+        );
         self.error(
             &S3Error::new(
                 ErrorCode::BadGateway,
@@ -2761,6 +2772,17 @@ bucket_name = "other"
 
     /// A request presigned for the gateway with the client key of `CONFIG` (scope `*`).
     fn presigned(method: Method, path: &str, query: &[(&str, &str)], secret: &str) -> RequestHead {
+        presigned_with_headers(method, path, query, secret, &HeaderMap::new())
+    }
+
+    /// [`presigned`] that also signs (and sends) `signed_headers`, as every `x-amz-*` must be.
+    fn presigned_with_headers(
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        secret: &str,
+        signed_headers: &HeaderMap,
+    ) -> RequestHead {
         use crate::auth::presign::{presign_url, PresignRequest, SigningCredentials};
         let query: Vec<(String, String)> = query
             .iter()
@@ -2773,7 +2795,7 @@ bucket_name = "other"
                 host: "gw.test",
                 encoded_path: path,
                 query: &query,
-                signed_headers: &HeaderMap::new(),
+                signed_headers,
                 region: "us-east-1",
                 service: "s3",
                 now: ctx().now,
@@ -2786,7 +2808,11 @@ bucket_name = "other"
             },
             &SigningKeyCache::default(),
         );
-        head(method, url.strip_prefix("http://gw.test").unwrap())
+        let mut h = head(method, url.strip_prefix("http://gw.test").unwrap());
+        for (name, value) in signed_headers {
+            h.headers.append(name.clone(), value.clone());
+        }
+        h
     }
 
     fn forward(g: &Gateway, h: &RequestHead) -> Box<Forward> {
@@ -3026,20 +3052,22 @@ bucket_name = "other"
     #[test]
     fn a_copy_source_path_is_mapped_like_a_request_path() {
         let g = mapped_gateway();
-        let mut h = presigned(Method::PUT, "/acme/open/dst", &[], "client-secret-value");
-        h.headers.insert(
-            "x-amz-copy-source",
-            HeaderValue::from_static("/acme/data/dir/src%20x"),
-        );
+        let copy = |source: &'static str| {
+            let mut signed = HeaderMap::new();
+            signed.insert("x-amz-copy-source", HeaderValue::from_static(source));
+            presigned_with_headers(
+                Method::PUT,
+                "/acme/open/dst",
+                &[],
+                "client-secret-value",
+                &signed,
+            )
+        };
         // The key may put objects in `acme:open`, whose backend is another bucket of the same
         // account: a server-side copy from `other`'s neighbour `backend`.
-        let f = forward(&g, &h);
+        let f = forward(&g, &copy("/acme/data/dir/src%20x"));
         assert_eq!(f.headers["x-amz-copy-source"], "/backend/bp/dir/src%20x");
-        h.headers.insert(
-            "x-amz-copy-source",
-            HeaderValue::from_static("/acme/nope/x"),
-        );
-        let (status, body) = answer(&g, &h);
+        let (status, body) = answer(&g, &copy("/acme/nope/x"));
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     }
 

@@ -64,7 +64,7 @@ impl Federator {
                     let needed = needed.clone();
                     tokio::spawn(async move {
                         if let Err(e) = this.refresh(&needed).await {
-                            log::warn!("refreshing backend credentials failed, still using the current ones: {e}");
+                            log::warn!("refreshing backend credentials failed, still using the current ones: {}", multistore::auth::redact(&e.to_string()));
                         }
                     });
                     return Ok(c);
@@ -98,7 +98,10 @@ impl Federator {
     ) -> Result<Arc<TemporaryCredentials>, ExchangeError> {
         let result = self.exchange(needed).await;
         if let Err(e) = &result {
-            log::warn!("backend credential exchange failed: {e}");
+            log::warn!(
+                "backend credential exchange failed: {}",
+                multistore::auth::redact(&e.to_string())
+            );
         }
         let out = match self.cache.lock() {
             Ok(mut c) => c.finish(&needed.key, result, now()),

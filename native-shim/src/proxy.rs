@@ -242,7 +242,10 @@ impl Proxy {
                     }
                     return Some(jwks);
                 }
-                Err(e) => log::warn!("fetching the JWKS of {issuer} failed: {e}"),
+                Err(e) => log::warn!(
+                    "fetching the JWKS of {issuer} failed: {}",
+                    multistore::auth::redact(&e.to_string())
+                ),
             }
         }
         self.jwks.lock().ok()?.stale(issuer)
@@ -372,7 +375,7 @@ impl Proxy {
             log::debug!(
                 "request {}: request body failed: {}",
                 fwd.request_id,
-                err.message
+                multistore::auth::redact(&err.message)
             );
             return full(fwd.refused(&err));
         }

@@ -5,6 +5,7 @@
 //! presigned query means [`Identity::Anonymous`]; what an identity may do is `policy`'s business.
 
 pub mod presign;
+pub mod redact;
 pub mod secret;
 pub mod sigv2;
 pub mod sigv4;
@@ -13,6 +14,7 @@ use crate::policy::Identity;
 use crate::s3::request::{RequestHead, S3Request};
 use crate::s3::S3Error;
 use crate::time::Timestamp;
+pub use redact::{redact, redact_target};
 use secret::SecretKey;
 
 /// What a credential store returns for a valid, enabled, unexpired access key.

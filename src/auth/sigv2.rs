@@ -10,6 +10,7 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
+use super::sigv4::MAX_PRESIGN_EXPIRES;
 use super::{AuthSettings, Authenticated, CredentialStore, PayloadMode};
 use crate::s3::request::{RequestHead, S3Request};
 use crate::s3::{ErrorCode, S3Error};
@@ -88,6 +89,16 @@ pub fn string_to_sign(head: &RequestHead, req: &S3Request, date: &str) -> String
                 })
                 .collect();
             amz.push((n.to_string(), values.join(",")));
+        }
+    }
+    // A presigned URL carries the x-amz-* headers it signed as query parameters (botocore moves
+    // them there, `x-amz-security-token` included): S3 signs them as headers.
+    if !head.headers.contains_key(http::header::AUTHORIZATION) {
+        for (k, v) in &req.query {
+            let name = k.to_ascii_lowercase();
+            if name.starts_with("x-amz-") {
+                amz.push((name, v.split_whitespace().collect::<Vec<_>>().join(" ")));
+            }
         }
     }
     amz.sort();
@@ -200,6 +211,17 @@ pub fn verify(
                 .with_detail("Expires", Timestamp(expires).iso8601())
                 .with_detail("ServerTime", now.iso8601()));
         }
+        // As long as SigV4 allows (7 days), plus the clock skew a signer may have.
+        if expires - now.0 > MAX_PRESIGN_EXPIRES + settings.max_skew_secs {
+            return Err(S3Error::new(
+                ErrorCode::AuthorizationQueryParametersError,
+                format!(
+                    "Expires must be less than a week ({MAX_PRESIGN_EXPIRES} seconds) from now"
+                ),
+            )
+            .with_detail("Expires", Timestamp(expires).iso8601())
+            .with_detail("ServerTime", now.iso8601()));
+        }
         (akid, sig, expires_raw.to_string())
     };
     let token = head
@@ -207,6 +229,16 @@ pub fn verify(
         .get("x-amz-security-token")
         .and_then(|v| v.to_str().ok())
         .or_else(|| req.query_param("x-amz-security-token"));
+    // Every `x-amz-*` header is in the string to sign; a lossy conversion of a value that is not
+    // UTF-8 would let another value sign alike, so such values are refused.
+    if let Some(name) = head.headers.iter().find_map(|(n, v)| {
+        (n.as_str().starts_with("x-amz-") && std::str::from_utf8(v.as_bytes()).is_err())
+            .then_some(n)
+    }) {
+        return Err(S3Error::invalid_argument(format!(
+            "the header '{name}' is not valid UTF-8"
+        )));
+    }
     let resolved = store.lookup(&akid, token, now)?;
     let sts = string_to_sign(head, req, &date);
     let expected = sign(resolved.secret.expose(), &sts);
@@ -295,5 +327,177 @@ mod tests {
             "D",
         );
         assert_eq!(sts, "PUT\n\ntext/plain\nD\nx-amz-meta-a:1\nx-amz-meta-b:two words\n/b/k?partNumber=2&uploadId=u");
+    }
+
+    const AKID: &str = "AKIAV2";
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    const NOW: Timestamp = Timestamp(1_700_000_000);
+
+    struct OneKey;
+
+    impl CredentialStore for OneKey {
+        fn lookup(
+            &self,
+            id: &str,
+            _token: Option<&str>,
+            _now: Timestamp,
+        ) -> Result<super::super::ResolvedCredential, S3Error> {
+            if id != AKID {
+                return Err(S3Error::new(ErrorCode::InvalidAccessKeyId, "unknown"));
+            }
+            Ok(super::super::ResolvedCredential {
+                secret: super::super::secret::SecretKey::new(SECRET),
+                identity: crate::policy::Identity::Anonymous,
+            })
+        }
+    }
+
+    /// A SigV2 presigned GET of `/johnsmith/photos/puppy.jpg`, as boto3 builds it.
+    fn presigned_target(expires: i64) -> String {
+        let head = RequestHead {
+            method: Method::GET,
+            target: String::new(),
+            headers: HeaderMap::new(),
+        };
+        let sts = string_to_sign(
+            &head,
+            &req("/johnsmith/photos/puppy.jpg"),
+            &expires.to_string(),
+        );
+        let sig = sign(SECRET, &sts);
+        let enc: String = sig
+            .bytes()
+            .map(|b| match b {
+                b'+' => "%2B".to_string(),
+                b'/' => "%2F".to_string(),
+                b'=' => "%3D".to_string(),
+                b => char::from(b).to_string(),
+            })
+            .collect();
+        format!(
+            "/johnsmith/photos/puppy.jpg?AWSAccessKeyId={AKID}&Expires={expires}&Signature={enc}"
+        )
+    }
+
+    fn run(target: &str, headers: HeaderMap, now: Timestamp) -> Result<Authenticated, S3Error> {
+        let head = RequestHead {
+            method: Method::GET,
+            target: target.into(),
+            headers,
+        };
+        let mut r = req(target);
+        // The verifier reads decoded query values.
+        for (_, v) in &mut r.query {
+            *v = String::from_utf8(crate::percent::decode_lenient(v.as_bytes())).unwrap();
+        }
+        verify(&head, &r, &OneKey, &AuthSettings::default(), now)
+    }
+
+    #[test]
+    fn presigned_v2_url_verifies_until_it_expires() {
+        let t = presigned_target(NOW.0 + 300);
+        assert!(run(&t, HeaderMap::new(), NOW).is_ok());
+        let e = run(&t, HeaderMap::new(), Timestamp(NOW.0 + 301)).unwrap_err();
+        assert_eq!(
+            (e.code, e.status(), e.message.as_str()),
+            (ErrorCode::AccessDenied, 403, "Request has expired")
+        );
+    }
+
+    #[test]
+    fn presigned_v2_expires_more_than_a_week_ahead_is_refused() {
+        // A week (plus the allowed clock skew) is fine.
+        let t = presigned_target(NOW.0 + 604_800 + 900);
+        assert!(run(&t, HeaderMap::new(), NOW).is_ok());
+        for far in [NOW.0 + 604_800 + 901, NOW.0 + 10 * 365 * 86_400, i64::MAX] {
+            let t = presigned_target(far);
+            let e = run(&t, HeaderMap::new(), NOW).unwrap_err();
+            assert_eq!(
+                (e.code, e.status(), e.message.as_str()),
+                (
+                    ErrorCode::AuthorizationQueryParametersError,
+                    400,
+                    "Expires must be less than a week (604800 seconds) from now"
+                ),
+                "{far}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_amz_header_added_to_a_v2_presigned_url_breaks_its_signature() {
+        let t = presigned_target(NOW.0 + 300);
+        let mut h = HeaderMap::new();
+        h.insert("x-amz-copy-source", HeaderValue::from_static("b/secret"));
+        assert_eq!(
+            run(&t, h, NOW).unwrap_err().code,
+            ErrorCode::SignatureDoesNotMatch
+        );
+    }
+
+    #[test]
+    fn every_amz_header_present_enters_the_v2_string_to_sign() {
+        let mut headers = HeaderMap::new();
+        for n in [
+            "x-amz-copy-source",
+            "x-amz-security-token",
+            "x-amz-content-sha256",
+            "x-amz-decoded-content-length",
+            "x-amz-meta-k",
+        ] {
+            headers.append(n, HeaderValue::from_static("v"));
+        }
+        headers.append("x-amz-meta-k", HeaderValue::from_static("w"));
+        let head = RequestHead {
+            method: Method::PUT,
+            target: "/b/k".into(),
+            headers,
+        };
+        let sts = string_to_sign(&head, &req("/b/k"), "D");
+        assert_eq!(
+            sts,
+            "PUT\n\n\nD\nx-amz-content-sha256:v\nx-amz-copy-source:v\nx-amz-decoded-content-length:v\nx-amz-meta-k:v,w\nx-amz-security-token:v\n/b/k"
+        );
+    }
+
+    #[test]
+    fn a_v2_presigned_url_signs_the_amz_parameters_it_carries_as_botocore_does() {
+        // botocore signs `x-amz-security-token:TOKEN` as a header, then moves it to the query.
+        let mut signed = HeaderMap::new();
+        signed.insert("x-amz-security-token", HeaderValue::from_static("tok"));
+        let expires = (NOW.0 + 300).to_string();
+        let sts = string_to_sign(
+            &RequestHead {
+                method: Method::GET,
+                target: String::new(),
+                headers: signed,
+            },
+            &req("/johnsmith/photos/puppy.jpg"),
+            &expires,
+        );
+        assert!(sts.contains("\nx-amz-security-token:tok\n"), "{sts}");
+        let sig = sign(SECRET, &sts)
+            .replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D");
+        let t = format!("/johnsmith/photos/puppy.jpg?AWSAccessKeyId={AKID}&Expires={expires}&x-amz-security-token=tok&Signature={sig}");
+        assert!(run(&t, HeaderMap::new(), NOW).is_ok());
+        // Another token in the query is another string to sign.
+        let other = t.replace("x-amz-security-token=tok", "x-amz-security-token=tik");
+        assert_eq!(
+            run(&other, HeaderMap::new(), NOW).unwrap_err().code,
+            ErrorCode::SignatureDoesNotMatch
+        );
+    }
+
+    #[test]
+    fn an_amz_header_that_is_not_utf8_is_refused_before_signing() {
+        let t = presigned_target(NOW.0 + 300);
+        let mut h = HeaderMap::new();
+        h.insert("x-amz-meta-a", HeaderValue::from_bytes(&[0xff]).unwrap());
+        assert_eq!(
+            run(&t, h, NOW).unwrap_err().code,
+            ErrorCode::InvalidArgument
+        );
     }
 }

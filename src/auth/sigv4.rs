@@ -144,11 +144,14 @@ fn canonical_value(v: &[u8]) -> String {
 pub fn canonical_headers(headers: &HeaderMap, signed: &[&str]) -> Result<String, String> {
     let mut out = String::new();
     for name in signed {
-        let values: Vec<String> = headers
-            .get_all(*name)
-            .iter()
-            .map(|v| canonical_value(v.as_bytes()))
-            .collect();
+        let mut values: Vec<String> = Vec::new();
+        for v in headers.get_all(*name) {
+            // A lossy conversion would let two different values sign alike: refuse instead.
+            if std::str::from_utf8(v.as_bytes()).is_err() {
+                return Err(format!("the signed header '{name}' is not valid UTF-8"));
+            }
+            values.push(canonical_value(v.as_bytes()));
+        }
         if values.is_empty() {
             return Err(format!("the signed header '{name}' is not in the request"));
         }
@@ -400,6 +403,14 @@ pub fn verify_request(
             chunk_signing: None,
         });
     };
+    let unsigned = unsigned_amz_headers(
+        check.headers,
+        &check.parsed.signed_headers,
+        auth_header.is_none().then_some(check.payload_hash.as_str()),
+    );
+    if !unsigned.is_empty() {
+        return Err(headers_not_signed(&unsigned));
+    }
     let resolved = store.lookup(
         &check.parsed.access_key_id,
         check.session_token.as_deref(),
@@ -420,6 +431,54 @@ pub fn verify_request(
         payload,
         chunk_signing,
     })
+}
+
+/// The `x-amz-*` headers of a request that its signature does not cover, sorted.
+///
+/// AWS refuses any `x-amz-*` header outside `SignedHeaders`, for header-signed and presigned
+/// requests alike: an unsigned `x-amz-copy-source`, `x-amz-tagging`, `x-amz-meta-*`... would
+/// otherwise change what a presigned PUT does. The one exemption is AWS's own:
+/// `x-amz-content-sha256` need not be signed, because with header auth its value is the payload
+/// hash inside the canonical request. A presigned URL signs its payload hash in the query
+/// (`X-Amz-Content-Sha256`, else `UNSIGNED-PAYLOAD`), so there the header is exempt only when it
+/// repeats that value (the AWS CRT sends `UNSIGNED-PAYLOAD`); any other value, such as a
+/// `STREAMING-*` mode the URL never signed, counts as unsigned. `presigned_payload` is that
+/// signed value for presigned requests, `None` for header auth.
+pub fn unsigned_amz_headers(
+    headers: &HeaderMap,
+    signed_headers: &str,
+    presigned_payload: Option<&str>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in headers.keys() {
+        let n = name.as_str();
+        if !n.starts_with("x-amz-") || signed_headers.split(';').any(|s| s == n) {
+            continue;
+        }
+        if n == "x-amz-content-sha256" {
+            let exempt = match presigned_payload {
+                None => true,
+                Some(signed) => headers
+                    .get_all(name)
+                    .iter()
+                    .all(|v| v.as_bytes() == signed.as_bytes()),
+            };
+            if exempt {
+                continue;
+            }
+        }
+        out.push(n.to_string());
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// AWS's answer to unsigned `x-amz-*` headers: 403 `AccessDenied` naming them in
+/// `HeadersNotSigned`.
+pub fn headers_not_signed(names: &[String]) -> S3Error {
+    S3Error::access_denied("There were headers present in the request which were not signed")
+        .with_detail("HeadersNotSigned", names.join(", "))
 }
 
 fn sigv2_refused() -> S3Error {
@@ -509,6 +568,11 @@ fn header_check<'a>(
         S3Error::invalid_request("missing required header for this request: x-amz-content-sha256")
     })?;
     let payload = payload_mode(hash)?;
+    if h.get_all("x-amz-security-token").iter().count() > 1 {
+        return Err(S3Error::invalid_argument(
+            "the x-amz-security-token header appears more than once",
+        ));
+    }
     let check = Check {
         amz_date,
         payload_hash: hash.to_string(),
@@ -553,6 +617,14 @@ fn query_check<'a>(
     settings: &AuthSettings,
     now: Timestamp,
 ) -> Result<(Check<'a>, PayloadMode), S3Error> {
+    // One value per authentication parameter: the value checked is the only one there is.
+    for name in PRESIGN_PARAMS {
+        if req.query.iter().filter(|(k, _)| k == name).count() > 1 {
+            return Err(query_err(format!(
+                "the presigned URL carries the {name} query parameter more than once"
+            )));
+        }
+    }
     let param = |name: &str| {
         req.query
             .iter()
@@ -580,16 +652,7 @@ fn query_check<'a>(
             "X-Amz-Date '{raw_date}' is not of the form YYYYMMDDTHHMMSSZ"
         ))
     })?;
-    let expires_raw = need("X-Amz-Expires")?;
-    let expires: i64 = expires_raw
-        .parse()
-        .ok()
-        .filter(|e| (1..=MAX_PRESIGN_EXPIRES).contains(e))
-        .ok_or_else(|| {
-            query_err(format!(
-                "X-Amz-Expires must be a number of seconds from 1 to {MAX_PRESIGN_EXPIRES} (7 days), not '{expires_raw}'"
-            ))
-        })?;
+    let expires = presign_expires(need("X-Amz-Expires")?)?;
     let parsed = ParsedAuth {
         access_key_id,
         date,
@@ -621,9 +684,71 @@ fn query_check<'a>(
         raw_path: &req.raw_path,
         raw_query: &req.raw_query,
         headers: &head.headers,
-        session_token: param("X-Amz-Security-Token").map(str::to_string),
+        session_token: presigned_session_token(param("X-Amz-Security-Token"), &head.headers)?,
     };
     Ok((check, payload))
+}
+
+/// The query parameters of a SigV4 presigned URL, each allowed once.
+const PRESIGN_PARAMS: &[&str] = &[
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+    "X-Amz-Security-Token",
+    "X-Amz-Content-Sha256",
+];
+
+/// `X-Amz-Expires` as S3 checks it: a number of seconds, 0 is already expired, over a week is
+/// refused.
+fn presign_expires(raw: &str) -> Result<i64, S3Error> {
+    let expires: i64 = raw
+        .parse()
+        .map_err(|_| query_err("X-Amz-Expires should be a number".to_string()))?;
+    if expires < 0 {
+        return Err(query_err("X-Amz-Expires must be non-negative".to_string()));
+    }
+    if expires > MAX_PRESIGN_EXPIRES {
+        return Err(query_err(format!(
+            "X-Amz-Expires must be less than a week (in seconds) that is {MAX_PRESIGN_EXPIRES}"
+        )));
+    }
+    if expires == 0 {
+        return Err(S3Error::access_denied("Request has expired").with_detail("X-Amz-Expires", "0"));
+    }
+    Ok(expires)
+}
+
+/// The session token of a presigned request: `X-Amz-Security-Token`, or an
+/// `x-amz-security-token` header (which must then be signed, as every `x-amz-*` header). Both,
+/// with different values, is ambiguous and refused.
+fn presigned_session_token(
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Option<String>, S3Error> {
+    let mut in_headers = headers.get_all("x-amz-security-token").iter();
+    let header = in_headers.next();
+    if in_headers.next().is_some() {
+        return Err(S3Error::invalid_argument(
+            "the x-amz-security-token header appears more than once",
+        ));
+    }
+    let header = header
+        .map(|v| {
+            v.to_str().map_err(|_| {
+                S3Error::invalid_argument("the x-amz-security-token header is not ASCII")
+            })
+        })
+        .transpose()?;
+    match (query, header) {
+        (Some(q), Some(h)) if q != h => Err(S3Error::invalid_argument(
+            "the session token is given both as X-Amz-Security-Token and as an x-amz-security-token header, with different values",
+        )),
+        (Some(t), _) | (None, Some(t)) => Ok(Some(t.to_string())),
+        (None, None) => Ok(None),
+    }
 }
 
 /// Values a client may have signed for `Accept-Encoding` before an edge rewrote it: Cloudflare

@@ -474,8 +474,9 @@ impl StreamedCopy {
             State::Aborting(resp) => {
                 if !matches!(&event, CopyEvent::Answer { status, .. } if status.is_success()) {
                     log::warn!(
-                        "request {}: aborting the multipart upload of a failed copy failed: {event:?}",
-                        self.request_id
+                        "request {}: aborting the multipart upload of a failed copy failed: {}",
+                        self.request_id,
+                        crate::auth::redact(&format!("{event:?}"))
                     );
                 }
                 self.finish(*resp)
@@ -935,7 +936,11 @@ impl StreamedCopy {
             CopyEvent::Failed(reason) => reason,
             other => format!("unexpected {other:?}"),
         };
-        log::warn!("request {}: {what} failed: {reason}", self.request_id);
+        log::warn!(
+            "request {}: {what} failed: {}",
+            self.request_id,
+            crate::auth::redact(&reason)
+        );
         self.error(&S3Error::new(
             ErrorCode::BadGateway,
             format!("{what} failed: {reason}"),

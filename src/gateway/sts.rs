@@ -72,7 +72,7 @@ fn sts_response(status: StatusCode, xml: String, request_id: &str) -> Response<B
 
 /// An STS error document with its status.
 pub(super) fn sts_error(err: &StsError, request_id: &str) -> Plan {
-    log::debug!("STS -> {err}");
+    log::debug!("STS -> {}", crate::auth::redact(&err.to_string()));
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     Plan::Respond(sts_response(status, err.to_xml(request_id), request_id))
 }

@@ -52,7 +52,7 @@ pub async fn credentials(
                 let needed = needed.clone();
                 ctx.wait_until(async move {
                     if let Err(e) = refresh(&gateway, &needed).await {
-                        log::warn!("refreshing backend credentials failed, still using the current ones: {e}");
+                        log::warn!("refreshing backend credentials failed, still using the current ones: {}", crate::auth::redact(&e.to_string()));
                     }
                 });
                 return Ok(c);
@@ -78,7 +78,10 @@ async fn refresh(
 ) -> Result<Arc<TemporaryCredentials>, ExchangeError> {
     let result = exchange(gateway, needed).await;
     if let Err(e) = &result {
-        log::warn!("backend credential exchange failed: {e}");
+        log::warn!(
+            "backend credential exchange failed: {}",
+            crate::auth::redact(&e.to_string())
+        );
     }
     CREDENTIALS.with(|c| c.borrow_mut().finish(&needed.key, result, now()))
 }

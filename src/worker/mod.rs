@@ -158,7 +158,10 @@ async fn handle(
     match handle_inner(req, &env, &ctx, &request_id).await {
         Ok(resp) => resp.into(),
         Err(e) => {
-            log::error!("request {request_id}: {}", js::describe(&e));
+            log::error!(
+                "request {request_id}: {}",
+                crate::auth::redact(&js::describe(&e))
+            );
             let err = S3Error::internal("the gateway failed while building its response");
             to_js_response(error_response(&Method::GET, &err, &request_id), None)
                 .map_or(JsValue::NULL, Into::into)

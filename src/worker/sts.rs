@@ -78,7 +78,10 @@ async fn issuer_jwks(issuer: &str, force: bool) -> Option<Arc<Jwks>> {
                 JWKS.with(|c| c.borrow_mut().store(issuer, jwks.clone(), now));
                 return Some(jwks);
             }
-            Err(e) => log::warn!("fetching the JWKS of {issuer} failed: {e}"),
+            Err(e) => log::warn!(
+                "fetching the JWKS of {issuer} failed: {}",
+                crate::auth::redact(&e.to_string())
+            ),
         }
     }
     JWKS.with(|c| c.borrow().stale(issuer))

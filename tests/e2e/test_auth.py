@@ -162,3 +162,47 @@ def test_client_disconnect_mid_upload_leaves_no_object(gateway, s3):
         sock.close()
         time.sleep(0.5)
         assert_client_error(s3["admin"].head_object, 404, "404", Bucket="private", Key=key)
+
+
+def test_presigned_put_with_an_unsigned_copy_source_is_refused_and_copies_nothing(s3):
+    admin = s3["admin"]
+    secret, dst = f"unsigned/secret-{uid()}", f"unsigned/dst-{uid()}"
+    admin.put_object(Bucket="private", Key=secret, Body=b"not for the link holder")
+    url = admin.generate_presigned_url("put_object", Params={"Bucket": "private", "Key": dst})
+    for extra in ({"x-amz-copy-source": f"private/{secret}"},
+                  {"x-amz-copy-source": f"private/{secret}", "x-amz-tagging": "a=b"}):
+        r = requests.put(url, data=b"", headers=extra)
+        root = assert_s3_error(r, 403, "AccessDenied")
+        assert root.findtext("Message") == "There were headers present in the request which were not signed"
+        assert root.findtext("HeadersNotSigned") == ", ".join(sorted(extra))
+    assert_client_error(admin.head_object, 404, "404", Bucket="private", Key=dst)
+    # The same URL without the added header still works.
+    assert requests.put(url, data=b"mine").status_code == 200
+
+
+def test_header_signed_request_with_an_unsigned_amz_header_is_refused(gateway, s3):
+    key = f"unsigned/h-{uid()}"
+    url, headers = sign("PUT", f"{gateway.endpoint}/private/{key}", *KEYS["admin"], body=b"x")
+    headers["x-amz-meta-added"] = "1"
+    root = assert_s3_error(requests.put(url, data=b"x", headers=headers), 403, "AccessDenied")
+    assert root.findtext("HeadersNotSigned") == "x-amz-meta-added"
+    assert_client_error(s3["admin"].head_object, 404, "404", Bucket="private", Key=key)
+
+
+def test_presigned_get_used_as_put_or_head_is_signature_does_not_match(s3):
+    url = s3["admin"].generate_presigned_url("get_object", Params={"Bucket": "private", "Key": "x"})
+    assert_s3_error(requests.put(url, data=b"overwrite"), 403, "SignatureDoesNotMatch")
+    assert_s3_error(requests.head(url), 403, "SignatureDoesNotMatch", head=True)
+
+
+def test_presigned_expires_zero_has_expired_and_sigv2_over_a_week_is_refused(gateway, s3):
+    url = s3["admin"].generate_presigned_url("get_object", Params={"Bucket": "private", "Key": "x"}, ExpiresIn=60)
+    root = assert_s3_error(requests.get(url.replace("X-Amz-Expires=60", "X-Amz-Expires=0")), 403, "AccessDenied")
+    assert root.findtext("Message") == "Request has expired"
+    import boto3
+    from botocore.config import Config
+    v2 = boto3.client("s3", endpoint_url=gateway.endpoint, aws_access_key_id=KEYS["admin"][0],
+                      aws_secret_access_key=KEYS["admin"][1], region_name="us-east-1",
+                      config=Config(signature_version="s3", s3={"addressing_style": "path"}))
+    far = v2.generate_presigned_url("get_object", Params={"Bucket": "private", "Key": "x"}, ExpiresIn=8 * 86400)
+    assert_s3_error(requests.get(far), 400, "AuthorizationQueryParametersError")

@@ -666,16 +666,17 @@ fn expired_presigned_url_is_access_denied() {
 }
 
 #[test]
-fn presigned_url_rejects_expires_over_7_days_and_zero() {
-    for bad in [0u32, 604_801] {
-        let target = presigned(&Method::GET, "/b/k", &[], SECRET, NOW, bad);
-        let e = verify(Method::GET, &target, host_only(), NOW).unwrap_err();
-        assert_eq!(
-            e.code,
+fn presigned_url_rejects_expires_over_7_days_with_aws_words() {
+    let target = presigned(&Method::GET, "/b/k", &[], SECRET, NOW, 604_801);
+    let e = verify(Method::GET, &target, host_only(), NOW).unwrap_err();
+    assert_eq!(
+        (e.code, e.status(), e.message.as_str()),
+        (
             ErrorCode::AuthorizationQueryParametersError,
-            "{bad}"
-        );
-    }
+            400,
+            "X-Amz-Expires must be less than a week (in seconds) that is 604800"
+        )
+    );
     let target = presigned(&Method::GET, "/b/k", &[], SECRET, NOW, 604_800);
     assert!(verify(
         Method::GET,
@@ -684,6 +685,34 @@ fn presigned_url_rejects_expires_over_7_days_and_zero() {
         Timestamp(NOW.0 + 604_000)
     )
     .is_ok());
+}
+
+#[test]
+fn presigned_url_with_expires_zero_has_already_expired() {
+    let target = presigned(&Method::GET, "/b/k", &[], SECRET, NOW, 0);
+    let e = verify(Method::GET, &target, host_only(), NOW).unwrap_err();
+    assert_eq!(
+        (e.code, e.status(), e.message.as_str()),
+        (ErrorCode::AccessDenied, 403, "Request has expired")
+    );
+}
+
+#[test]
+fn presigned_url_with_negative_or_non_numeric_expires_is_refused_with_aws_words() {
+    let target = presigned(&Method::GET, "/b/k", &[], SECRET, NOW, 60);
+    for (bad, msg) in [
+        ("-1", "X-Amz-Expires must be non-negative"),
+        ("soon", "X-Amz-Expires should be a number"),
+        ("", "X-Amz-Expires should be a number"),
+    ] {
+        let t = target.replace("X-Amz-Expires=60", &format!("X-Amz-Expires={bad}"));
+        let e = verify(Method::GET, &t, host_only(), NOW).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (ErrorCode::AuthorizationQueryParametersError, msg),
+            "{bad}"
+        );
+    }
 }
 
 #[test]
@@ -775,4 +804,343 @@ fn a_signed_accept_encoding_that_an_edge_rewrote_still_verifies_and_nothing_else
     );
     h.insert("accept-encoding", HeaderValue::from_static("br, gzip"));
     assert!(verify(Method::GET, "/b/k", h, NOW).is_err());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every x-amz-* header must be signed (DESIGN rule 13), header auth and presigned alike.
+
+fn expect_headers_not_signed(r: Result<Authenticated, S3Error>, names: &str) {
+    let e = r.unwrap_err();
+    assert_eq!(
+        (e.code, e.status(), e.message.as_str()),
+        (
+            ErrorCode::AccessDenied,
+            403,
+            "There were headers present in the request which were not signed"
+        )
+    );
+    assert_eq!(
+        e.details,
+        vec![("HeadersNotSigned", names.to_string())],
+        "{e:?}"
+    );
+}
+
+#[test]
+fn header_signed_request_with_an_unsigned_amz_header_is_access_denied_naming_it() {
+    let mut h = header_signed("PUT", "/b/k", SECRET, NOW, "us-east-1", &[]);
+    h.insert("x-amz-copy-source", HeaderValue::from_static("b/secret"));
+    expect_headers_not_signed(verify(Method::PUT, "/b/k", h, NOW), "x-amz-copy-source");
+    // Signed, the same header is fine.
+    let h = header_signed(
+        "PUT",
+        "/b/k",
+        SECRET,
+        NOW,
+        "us-east-1",
+        &[("x-amz-copy-source", "b/secret")],
+    );
+    assert!(verify(Method::PUT, "/b/k", h, NOW).is_ok());
+}
+
+#[test]
+fn presigned_put_with_added_copy_source_or_tagging_is_refused_as_headers_not_signed() {
+    for (path, q) in [
+        ("/b/k", vec![]),
+        (
+            "/b/k",
+            vec![
+                ("partNumber".to_string(), "1".to_string()),
+                ("uploadId".to_string(), "u".to_string()),
+            ],
+        ),
+    ] {
+        let target = presigned(&Method::PUT, path, &q, SECRET, NOW, 300);
+        assert!(verify(Method::PUT, &target, host_only(), NOW).is_ok());
+        let mut h = host_only();
+        h.insert("x-amz-copy-source", HeaderValue::from_static("b/secret"));
+        h.insert("x-amz-tagging", HeaderValue::from_static("a=b"));
+        h.append("x-amz-tagging", HeaderValue::from_static("c=d"));
+        expect_headers_not_signed(
+            verify(Method::PUT, &target, h, NOW),
+            "x-amz-copy-source, x-amz-tagging",
+        );
+    }
+}
+
+#[test]
+fn presigned_url_with_an_unsigned_security_token_header_is_refused() {
+    let target = presigned(&Method::GET, "/b/k", &[], SECRET, NOW, 300);
+    let mut h = host_only();
+    h.insert("x-amz-security-token", HeaderValue::from_static("tok"));
+    expect_headers_not_signed(verify(Method::GET, &target, h, NOW), "x-amz-security-token");
+}
+
+#[test]
+fn lookalike_headers_such_as_x_amzn_trace_id_need_no_signature() {
+    let mut h = header_signed("GET", "/b/k", SECRET, NOW, "us-east-1", &[]);
+    h.insert("x-amzn-trace-id", HeaderValue::from_static("Root=1-abc"));
+    assert!(verify(Method::GET, "/b/k", h, NOW).is_ok());
+}
+
+#[test]
+fn unsigned_content_sha256_is_exempt_only_where_it_cannot_change_the_request() {
+    let mut h = HeaderMap::new();
+    h.insert("host", HeaderValue::from_static("h"));
+    h.insert(
+        "x-amz-content-sha256",
+        HeaderValue::from_static("STREAMING-AWS4-HMAC-SHA256-PAYLOAD"),
+    );
+    // Header auth: the value is the payload hash of the canonical request, as AWS exempts it.
+    assert!(unsigned_amz_headers(&h, "host", None).is_empty());
+    // Presigned: only a repeat of the payload hash the URL signed.
+    assert_eq!(
+        unsigned_amz_headers(&h, "host", Some(UNSIGNED_PAYLOAD)),
+        vec!["x-amz-content-sha256".to_string()]
+    );
+    let target = presigned(&Method::PUT, "/b/k", &[], SECRET, NOW, 300);
+    let mut h = host_only();
+    h.insert(
+        "x-amz-content-sha256",
+        HeaderValue::from_static(UNSIGNED_PAYLOAD),
+    );
+    assert!(verify(Method::PUT, &target, h, NOW).is_ok());
+    for mode in [
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    ] {
+        let mut h = host_only();
+        h.insert("x-amz-content-sha256", HeaderValue::from_static(mode));
+        expect_headers_not_signed(verify(Method::PUT, &target, h, NOW), "x-amz-content-sha256");
+    }
+}
+
+#[test]
+fn aws_chunked_uploads_must_sign_their_amz_headers_too() {
+    for mode in [
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+    ] {
+        let signed = [
+            ("x-amz-content-sha256", mode),
+            ("x-amz-decoded-content-length", "5"),
+        ];
+        let h = header_signed("PUT", "/b/k", SECRET, NOW, "us-east-1", &signed);
+        assert!(
+            verify(Method::PUT, "/b/k", h.clone(), NOW).is_ok(),
+            "{mode}"
+        );
+        let mut added = h.clone();
+        added.insert(
+            "x-amz-trailer",
+            HeaderValue::from_static("x-amz-checksum-crc32"),
+        );
+        expect_headers_not_signed(verify(Method::PUT, "/b/k", added, NOW), "x-amz-trailer");
+        let mut added = h;
+        added.insert("x-amz-copy-source", HeaderValue::from_static("b/secret"));
+        expect_headers_not_signed(verify(Method::PUT, "/b/k", added, NOW), "x-amz-copy-source");
+        // Unsigned decoded length: the signer did not say how long the upload is.
+        let h = header_signed(
+            "PUT",
+            "/b/k",
+            SECRET,
+            NOW,
+            "us-east-1",
+            &[("x-amz-content-sha256", mode)],
+        );
+        let mut added = h;
+        added.insert(
+            "x-amz-decoded-content-length",
+            HeaderValue::from_static("5"),
+        );
+        expect_headers_not_signed(
+            verify(Method::PUT, "/b/k", added, NOW),
+            "x-amz-decoded-content-length",
+        );
+    }
+}
+
+#[test]
+fn a_signed_header_value_that_is_not_utf8_cannot_stand_in_for_another() {
+    // Both 0xFF and 0xFE read as U+FFFD when converted lossily.
+    let h = header_signed(
+        "PUT",
+        "/b/k",
+        SECRET,
+        NOW,
+        "us-east-1",
+        &[("x-amz-meta-a", "\u{fffd}")],
+    );
+    let mut swapped = h;
+    swapped.insert("x-amz-meta-a", HeaderValue::from_bytes(&[0xff]).unwrap());
+    let e = verify(Method::PUT, "/b/k", swapped, NOW).unwrap_err();
+    assert_eq!(e.code, ErrorCode::AccessDenied);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time, method and host bindings (DESIGN rules 5 and 7).
+
+#[test]
+fn header_auth_allows_fifteen_minutes_of_skew_either_way_and_no_more() {
+    for (offset, ok) in [(-900, true), (900, true), (-901, false), (901, false)] {
+        let h = header_signed(
+            "GET",
+            "/b/k",
+            SECRET,
+            Timestamp(NOW.0 + offset),
+            "us-east-1",
+            &[],
+        );
+        match verify(Method::GET, "/b/k", h, NOW) {
+            Ok(_) => assert!(ok, "{offset}"),
+            Err(e) => {
+                assert!(!ok, "{offset}: {e:?}");
+                assert_eq!((e.code, e.status()), (ErrorCode::RequestTimeTooSkewed, 403));
+            }
+        }
+    }
+}
+
+#[test]
+fn presigned_get_used_as_put_or_head_is_signature_does_not_match() {
+    let target = presigned(&Method::GET, "/b/k", &[], SECRET, NOW, 300);
+    assert!(verify(Method::GET, &target, host_only(), NOW).is_ok());
+    for m in [Method::PUT, Method::HEAD, Method::DELETE, Method::POST] {
+        assert_eq!(
+            verify(m.clone(), &target, host_only(), NOW)
+                .unwrap_err()
+                .code,
+            ErrorCode::SignatureDoesNotMatch,
+            "{m}"
+        );
+    }
+}
+
+#[test]
+fn a_signature_made_for_another_host_is_signature_does_not_match() {
+    // Path style.
+    let mut h = header_signed("GET", "/b/k", SECRET, NOW, "us-east-1", &[]);
+    h.insert("host", HeaderValue::from_static("127.0.0.1:8081"));
+    assert_eq!(
+        verify(Method::GET, "/b/k", h, NOW).unwrap_err().code,
+        ErrorCode::SignatureDoesNotMatch
+    );
+    // Virtual-hosted style: the bucket lives in the Host, which is signed.
+    let h = header_signed(
+        "GET",
+        "/k",
+        SECRET,
+        NOW,
+        "us-east-1",
+        &[("host", "b.s3.example.com")],
+    );
+    assert!(verify(Method::GET, "/k", h.clone(), NOW).is_ok());
+    let mut other = h;
+    other.insert("host", HeaderValue::from_static("other.s3.example.com"));
+    assert_eq!(
+        verify(Method::GET, "/k", other, NOW).unwrap_err().code,
+        ErrorCode::SignatureDoesNotMatch
+    );
+    // Presigned.
+    let target = presigned(&Method::GET, "/b/k", &[], SECRET, NOW, 300);
+    let mut h = HeaderMap::new();
+    h.insert("host", HeaderValue::from_static("evil.example"));
+    assert_eq!(
+        verify(Method::GET, &target, h, NOW).unwrap_err().code,
+        ErrorCode::SignatureDoesNotMatch
+    );
+}
+
+#[test]
+fn presigned_url_with_a_repeated_auth_parameter_is_refused() {
+    let target = presigned(&Method::GET, "/b/k", &[], SECRET, NOW, 300);
+    for extra in [
+        "X-Amz-Expires=604800",
+        "X-Amz-Date=20991231T000000Z",
+        "X-Amz-Security-Token=t",
+        "X-Amz-Signature=00",
+    ] {
+        let t = if extra.starts_with("X-Amz-Security-Token") {
+            format!("{target}&{extra}&{extra}")
+        } else {
+            format!("{target}&{extra}")
+        };
+        assert_eq!(
+            verify(Method::GET, &t, host_only(), NOW).unwrap_err().code,
+            ErrorCode::AuthorizationQueryParametersError,
+            "{extra}"
+        );
+    }
+}
+
+/// A store whose one key is a session key: it needs its token.
+struct SessionKey;
+
+impl CredentialStore for SessionKey {
+    fn lookup(
+        &self,
+        id: &str,
+        token: Option<&str>,
+        now: Timestamp,
+    ) -> Result<ResolvedCredential, S3Error> {
+        if token != Some("tok") {
+            return Err(S3Error::new(ErrorCode::InvalidToken, "bad token"));
+        }
+        OneKey.lookup(id, None, now)
+    }
+}
+
+#[test]
+fn presigned_session_token_may_be_a_signed_header_but_never_two_different_ones() {
+    let mut signed = HeaderMap::new();
+    signed.insert("x-amz-security-token", HeaderValue::from_static("tok"));
+    let url = presign_url(
+        &PresignRequest {
+            method: &Method::GET,
+            scheme: "http",
+            host: "127.0.0.1:8080",
+            encoded_path: "/b/k",
+            query: &[],
+            signed_headers: &signed,
+            region: "us-east-1",
+            service: "s3",
+            now: NOW,
+            expires_secs: 300,
+        },
+        &SigningCredentials {
+            access_key_id: AKID.into(),
+            secret: SecretKey::new(SECRET),
+            session_token: None,
+        },
+        &SigningKeyCache::default(),
+    );
+    let target = url.strip_prefix("http://127.0.0.1:8080").unwrap();
+    let run = |target: &str, token: Option<&'static str>| {
+        let mut h = host_only();
+        if let Some(t) = token {
+            h.insert("x-amz-security-token", HeaderValue::from_static(t));
+        }
+        let head = RequestHead {
+            method: Method::GET,
+            target: target.into(),
+            headers: h,
+        };
+        verify_request(
+            &head,
+            &s3req(target),
+            &SessionKey,
+            &AuthSettings::default(),
+            &SigningKeyCache::default(),
+            NOW,
+        )
+    };
+    assert!(run(target, Some("tok")).is_ok());
+    assert_eq!(
+        run(&format!("{target}&X-Amz-Security-Token=other"), Some("tok"))
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidArgument
+    );
 }

@@ -1,0 +1,284 @@
+//! Redaction of secrets in anything that is logged: request targets, backend URLs (presigned
+//! ones carry signatures and session tokens), and error texts that quote either.
+//!
+//! [`redact`] keeps everything a reader needs (method, path, which parameters were present,
+//! access key ids, credential scopes) and replaces only the values that grant access: signatures
+//! (`X-Amz-Signature`, SigV2 `Signature`, Azure SAS `sig`, `X-Goog-Signature`, the `Signature=`
+//! of an Authorization header), session tokens (`X-Amz-Security-Token`), `Authorization` header
+//! values, bearer tokens and OAuth token fields. Parameter names are compared case-insensitively
+//! and percent-decoded, so `X%2DAmz%2DSignature=` is caught as well.
+
+use crate::percent;
+
+/// What a secret value is replaced with.
+pub const REDACTED: &str = "REDACTED";
+
+/// Query or form parameters (lowercase, decoded) whose values are secrets.
+const SECRET_PARAMS: &[&str] = &[
+    "x-amz-signature",
+    "x-amz-security-token",
+    "signature",
+    "sig",
+    "x-goog-signature",
+    "authorization",
+    "access_token",
+    "id_token",
+    "refresh_token",
+    "client_secret",
+    "client_assertion",
+    "assertion",
+    "subject_token",
+    "webidentitytoken",
+];
+
+/// XML elements (lowercase) whose text is a secret (`<SecretAccessKey>`, `<SessionToken>` of an
+/// STS answer).
+const SECRET_ELEMENTS: &[&str] = &["secretaccesskey", "sessiontoken"];
+
+/// Header names (lowercase) whose values are secrets when written as `name: value`.
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "x-amz-security-token",
+];
+
+/// Bytes that end a `key=value` pair in a URL or in free text.
+fn is_sep(b: u8) -> bool {
+    matches!(
+        b,
+        b'?' | b'&'
+            | b' '
+            | b'\t'
+            | b'\r'
+            | b'\n'
+            | b'"'
+            | b'\''
+            | b'<'
+            | b'>'
+            | b'('
+            | b')'
+            | b','
+            | b';'
+            | b'#'
+            | b'{'
+            | b'}'
+            | b'['
+            | b']'
+    )
+}
+
+/// Bytes that end a header value (which may contain spaces and commas).
+fn ends_header_value(b: u8) -> bool {
+    matches!(b, b'\r' | b'\n' | b'"' | b'\'' | b'&' | b'}')
+}
+
+fn decoded_lower(key: &str) -> String {
+    String::from_utf8_lossy(&percent::decode_lenient(key.as_bytes())).to_ascii_lowercase()
+}
+
+/// Skips the `": "` (or `:`, `=`) between a header name and its value; returns the value's start
+/// when the name is followed by one.
+fn header_value_start(b: &[u8], mut j: usize) -> Option<usize> {
+    if j < b.len() && matches!(b[j], b'"' | b'\'') {
+        j += 1;
+    }
+    if j >= b.len() || !matches!(b[j], b':' | b'=') {
+        return None;
+    }
+    j += 1;
+    while j < b.len() && matches!(b[j], b' ' | b'\t' | b'"' | b'\'') {
+        j += 1;
+    }
+    Some(j)
+}
+
+/// `text` with every secret value replaced by [`REDACTED`]: use it on every request target, URL,
+/// header dump or error text before it is logged.
+pub fn redact(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < b.len() {
+        if is_sep(b[i]) {
+            out.push(char::from(b[i]));
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && !is_sep(b[i]) {
+            i += 1;
+        }
+        // Separators are ASCII, so `start..i` lies on character boundaries.
+        let seg = &text[start..i];
+        if let Some(eq) = seg.find('=') {
+            if SECRET_PARAMS.contains(&decoded_lower(&seg[..eq]).as_str()) {
+                out.push_str(&seg[..=eq]);
+                out.push_str(REDACTED);
+                continue;
+            }
+        }
+        // `name: value`, `name:value` or `"name": "value"` of a secret header.
+        let (name, after) = match seg.find(':') {
+            Some(c) => (&seg[..c], Some(start + c)),
+            None => (seg, header_value_start(b, i).map(|_| i)),
+        };
+        let lower = name.to_ascii_lowercase();
+        if SECRET_HEADERS.contains(&lower.as_str()) || SECRET_PARAMS.contains(&lower.as_str()) {
+            if let Some(value) = after.and_then(|at| header_value_start(b, at)) {
+                let mut end = value;
+                while end < b.len() && !ends_header_value(b[end]) {
+                    end += 1;
+                }
+                out.push_str(&text[start..value]);
+                if end > value {
+                    out.push_str(REDACTED);
+                }
+                i = end;
+                continue;
+            }
+        }
+        // `<SecretAccessKey>value</SecretAccessKey>`.
+        if start > 0
+            && b[start - 1] == b'<'
+            && i < b.len()
+            && b[i] == b'>'
+            && SECRET_ELEMENTS.contains(&lower.as_str())
+        {
+            let mut end = i + 1;
+            while end < b.len() && b[end] != b'<' {
+                end += 1;
+            }
+            out.push_str(seg);
+            out.push('>');
+            if end > i + 1 {
+                out.push_str(REDACTED);
+            }
+            i = end;
+            continue;
+        }
+        out.push_str(seg);
+        // `Bearer <token>`.
+        if seg.eq_ignore_ascii_case("bearer") && i < b.len() && b[i] == b' ' {
+            let mut j = i;
+            while j < b.len() && b[j] == b' ' {
+                j += 1;
+            }
+            let mut end = j;
+            while end < b.len() && !is_sep(b[end]) {
+                end += 1;
+            }
+            if end > j {
+                out.push_str(&text[i..j]);
+                out.push_str(REDACTED);
+                i = end;
+            }
+        }
+    }
+    out
+}
+
+/// [`redact`] for a request target or URL (the name says what it is for at the call site).
+pub fn redact_target(target: &str) -> String {
+    redact(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sigv4_presigned_targets_keep_everything_but_the_signature_and_token() {
+        let t = "/b/k%20x?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20240101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20240101T000000Z&X-Amz-Expires=60&X-Amz-Security-Token=FwoGZXIvYXdzEJr%2Bsecret&X-Amz-SignedHeaders=host&X-Amz-Signature=0123456789abcdef";
+        assert_eq!(
+            redact_target(t),
+            "/b/k%20x?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20240101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20240101T000000Z&X-Amz-Expires=60&X-Amz-Security-Token=REDACTED&X-Amz-SignedHeaders=host&X-Amz-Signature=REDACTED"
+        );
+    }
+
+    #[test]
+    fn sigv2_azure_and_gcs_signatures_are_redacted_but_access_key_ids_stay() {
+        assert_eq!(
+            redact_target("/b/k?AWSAccessKeyId=AKID&Expires=1700000000&Signature=abc%2Bdef%3D&x-amz-security-token=tok"),
+            "/b/k?AWSAccessKeyId=AKID&Expires=1700000000&Signature=REDACTED&x-amz-security-token=REDACTED"
+        );
+        assert_eq!(
+            redact_target("https://acct.blob.core.windows.net/c/k?sv=2022-11-02&se=2024&sr=b&sp=r&sig=Zm9v%3D"),
+            "https://acct.blob.core.windows.net/c/k?sv=2022-11-02&se=2024&sr=b&sp=r&sig=REDACTED"
+        );
+        assert_eq!(
+            redact_target("https://storage.googleapis.com/b/k?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=sa%40p.iam&X-Goog-Signature=beef"),
+            "https://storage.googleapis.com/b/k?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=sa%40p.iam&X-Goog-Signature=REDACTED"
+        );
+    }
+
+    #[test]
+    fn names_are_matched_in_any_case_and_percent_encoded() {
+        assert_eq!(
+            redact_target("/b/k?x-amz-signature=1&X%2DAmz%2DSignature=2&X-AMZ-SECURITY-TOKEN=3"),
+            "/b/k?x-amz-signature=REDACTED&X%2DAmz%2DSignature=REDACTED&X-AMZ-SECURITY-TOKEN=REDACTED"
+        );
+    }
+
+    #[test]
+    fn urls_inside_error_texts_are_redacted_where_they_stand() {
+        assert_eq!(
+            redact("error sending request for url (http://127.0.0.1:8333/b/k?X-Amz-Date=1&X-Amz-Signature=abc): connection refused"),
+            "error sending request for url (http://127.0.0.1:8333/b/k?X-Amz-Date=1&X-Amz-Signature=REDACTED): connection refused"
+        );
+    }
+
+    #[test]
+    fn authorization_headers_and_bearer_tokens_are_redacted() {
+        assert_eq!(
+            redact("Authorization: AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=abc\nnext line"),
+            "Authorization: REDACTED\nnext line"
+        );
+        assert_eq!(
+            redact(
+                r#"{"authorization": "AWS AKID:c2ln", "x-amz-security-token": "tok", "host": "h"}"#
+            ),
+            r#"{"authorization": "REDACTED", "x-amz-security-token": "REDACTED", "host": "h"}"#
+        );
+        assert_eq!(
+            redact("x-amz-security-token:tok"),
+            "x-amz-security-token:REDACTED"
+        );
+        assert_eq!(
+            redact("the issuer said: Bearer eyJhbGciOi.payload.sig was refused"),
+            "the issuer said: Bearer REDACTED was refused"
+        );
+        assert_eq!(
+            redact("grant_type=x&subject_token=eyJ&client_secret=s3cr3t&scope=a"),
+            "grant_type=x&subject_token=REDACTED&client_secret=REDACTED&scope=a"
+        );
+    }
+
+    #[test]
+    fn json_token_fields_and_sts_credentials_in_xml_are_redacted() {
+        assert_eq!(
+            redact(r#"{"access_token":"eyJ0","token_type":"Bearer","expires_in":3599}"#),
+            r#"{"access_token":"REDACTED","token_type":"Bearer","expires_in":3599}"#
+        );
+        assert_eq!(
+            redact("<Credentials><AccessKeyId>ASIA1</AccessKeyId><SecretAccessKey>s/k+e=y</SecretAccessKey><SessionToken>FwoG+/=</SessionToken></Credentials>"),
+            "<Credentials><AccessKeyId>ASIA1</AccessKeyId><SecretAccessKey>REDACTED</SecretAccessKey><SessionToken>REDACTED</SessionToken></Credentials>"
+        );
+        assert_eq!(
+            redact("Action=AssumeRoleWithWebIdentity&WebIdentityToken=eyJ&RoleArn=arn"),
+            "Action=AssumeRoleWithWebIdentity&WebIdentityToken=REDACTED&RoleArn=arn"
+        );
+    }
+
+    #[test]
+    fn texts_without_secrets_are_unchanged() {
+        for t in [
+            "GET /b/k?list-type=2&prefix=a%2Fb -> NoSuchKey (The specified key does not exist.)",
+            "the authorization header is not ASCII",
+            "the signed header 'x-amz-meta-a' is not in the request",
+            "/b/ünïcødé?versionId=3",
+            "",
+        ] {
+            assert_eq!(redact(t), t);
+        }
+    }
+}
