@@ -295,7 +295,10 @@ def test_delete_objects_in_a_prefixed_bucket_maps_keys_and_quiet_mode_lists_only
 
 def test_delete_objects_refuses_bad_xml_and_more_than_1000_keys(gateway):
     import base64
-    for body in [b"<Delete><Object>", b"<NotDelete/>",
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">'
+            b'<!ENTITY c "&b;&b;&b;&b;">]><Delete><Object><Key>&c;</Key></Object></Delete>')
+    for body in [b"<Delete><Object>", b"<NotDelete/>", bomb,
+                 b"<!DOCTYPE Delete><Delete><Object><Key>k</Key></Object></Delete>",
                  ("<Delete>" + "<Object><Key>k</Key></Object>" * 1001 + "</Delete>").encode()]:
         md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
         url, headers = sign("POST", f"{gateway.endpoint}/private?delete", *KEYS["admin"], body=body,
