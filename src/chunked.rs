@@ -6,7 +6,9 @@
 //! its signature verified, and holds the last released bytes back until the final (empty) chunk
 //! and, for the `-TRAILER` variant, the trailer signature verified: a bad signature or truncated
 //! framing therefore never lets the backend complete an object of the declared decoded length.
-//! Memory: one chunk at a time (clients send 8-64 KiB; more than [`MAX_CHUNK`] is refused).
+//! Memory: one chunk at a time (clients send 8-64 KiB; more than [`MAX_CHUNK`] is refused), a
+//! chunk header line of at most [`MAX_CHUNK_HEADER`] bytes and trailers of at most
+//! [`MAX_TRAILER`] bytes in all: anything longer is refused before it is buffered further.
 
 use bytes::{Buf, Bytes, BytesMut};
 use sha2::{Digest, Sha256};
@@ -20,8 +22,12 @@ use crate::s3::{ErrorCode, S3Error};
 
 /// Largest chunk accepted.
 pub const MAX_CHUNK: usize = 16 << 20;
-/// Longest chunk header or trailer line.
-const MAX_LINE: usize = 4096;
+/// Longest chunk header line (`hex-size;chunk-signature=<64 hex>` is at most 98 bytes).
+pub const MAX_CHUNK_HEADER: usize = 256;
+/// Most bytes of trailer (all lines with their CRLFs, the trailer signature included).
+pub const MAX_TRAILER: usize = 4096;
+/// Most hex digits of a chunk size (a `u64`).
+const MAX_SIZE_DIGITS: usize = 16;
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 #[derive(Debug)]
@@ -48,6 +54,8 @@ pub struct SignedChunkDecoder {
     buf: BytesMut,
     state: State,
     trailer_lines: Vec<String>,
+    /// Trailer bytes read so far (bounded by [`MAX_TRAILER`]).
+    trailer_bytes: usize,
     held: Option<Bytes>,
     /// The checksum the trailer must carry, and its running value over the decoded bytes.
     checksum: Option<(Algorithm, Hasher)>,
@@ -55,6 +63,10 @@ pub struct SignedChunkDecoder {
 
 fn framing(msg: impl Into<String>) -> S3Error {
     S3Error::new(ErrorCode::IncompleteBody, msg)
+}
+
+fn bad_trailer(msg: impl Into<String>) -> S3Error {
+    S3Error::new(ErrorCode::MalformedTrailerError, msg)
 }
 
 fn bad_signature(what: &str) -> S3Error {
@@ -78,6 +90,7 @@ impl SignedChunkDecoder {
             buf: BytesMut::new(),
             state: State::Header,
             trailer_lines: Vec::new(),
+            trailer_bytes: 0,
             held: None,
             checksum: None,
         }
@@ -97,6 +110,7 @@ impl SignedChunkDecoder {
             buf: BytesMut::new(),
             state: State::Header,
             trailer_lines: Vec::new(),
+            trailer_bytes: 0,
             held: None,
             checksum: None,
         }
@@ -110,21 +124,40 @@ impl SignedChunkDecoder {
         self
     }
 
-    fn take_line(&mut self) -> Result<Option<String>, S3Error> {
-        let Some(pos) = self.buf.windows(2).position(|w| w == b"\r\n") else {
-            if self.buf.len() > MAX_LINE {
-                return Err(framing("an aws-chunked header line is too long"));
+    /// The next CRLF-terminated line of at most `max` bytes (CRLF excluded); None until it is
+    /// complete. `too_long` is the error for a line past `max`, found without buffering more.
+    fn take_line(
+        &mut self,
+        max: usize,
+        too_long: fn() -> S3Error,
+    ) -> Result<Option<String>, S3Error> {
+        // Search only where a CRLF may end an acceptable line.
+        let window = &self.buf[..self.buf.len().min(max + 2)];
+        let Some(pos) = window.windows(2).position(|w| w == b"\r\n") else {
+            if self.buf.len() >= max + 2 {
+                return Err(too_long());
             }
             return Ok(None);
         };
-        if pos > MAX_LINE {
-            return Err(framing("an aws-chunked header line is too long"));
-        }
         let line = self.buf.split_to(pos);
         self.buf.advance(2);
         String::from_utf8(line.to_vec())
             .map(Some)
             .map_err(|_| framing("an aws-chunked header line is not UTF-8"))
+    }
+
+    /// The next trailer line, counted against [`MAX_TRAILER`].
+    fn take_trailer_line(&mut self) -> Result<Option<String>, S3Error> {
+        let left = MAX_TRAILER.saturating_sub(self.trailer_bytes + 2);
+        let line = self.take_line(left, || {
+            bad_trailer(format!(
+                "the trailer of the aws-chunked upload is over {MAX_TRAILER} bytes"
+            ))
+        })?;
+        if let Some(l) = &line {
+            self.trailer_bytes += l.len() + 2;
+        }
+        Ok(line)
     }
 
     fn chunk_signature(&self, signing: &ChunkSigning, data: &[u8]) -> Signature {
@@ -144,7 +177,12 @@ impl SignedChunkDecoder {
         loop {
             match &self.state {
                 State::Header => {
-                    let Some(line) = self.take_line()? else {
+                    let Some(line) = self.take_line(MAX_CHUNK_HEADER, || {
+                        framing(format!(
+                            "an aws-chunked chunk header is over {MAX_CHUNK_HEADER} bytes"
+                        ))
+                    })?
+                    else {
                         return Ok(out);
                     };
                     let (size, rest) = match (&self.signing, line.split_once(';')) {
@@ -154,8 +192,14 @@ impl SignedChunkDecoder {
                             return Err(framing(format!("bad chunk header '{line}'")))
                         }
                     };
-                    let len = usize::from_str_radix(size.trim(), 16)
-                        .map_err(|_| framing(format!("bad chunk size '{size}'")))?;
+                    let size = size.trim();
+                    let len = Some(size)
+                        .filter(|s| {
+                            (1..=MAX_SIZE_DIGITS).contains(&s.len())
+                                && s.bytes().all(|b| b.is_ascii_hexdigit())
+                        })
+                        .and_then(|s| usize::from_str_radix(s, 16).ok())
+                        .ok_or_else(|| framing(format!("bad chunk size '{size}'")))?;
                     if len > MAX_CHUNK {
                         return Err(S3Error::new(
                             ErrorCode::EntityTooLarge,
@@ -215,7 +259,7 @@ impl SignedChunkDecoder {
                     self.state = State::Header;
                 }
                 State::Trailer => {
-                    let Some(line) = self.take_line()? else {
+                    let Some(line) = self.take_trailer_line()? else {
                         return Ok(out);
                     };
                     let Some(signing) = &self.signing else {
@@ -229,16 +273,16 @@ impl SignedChunkDecoder {
                                 value.trim()
                             ));
                         } else {
-                            return Err(framing("bad trailer line"));
+                            return Err(bad_trailer("bad trailer line"));
                         }
                         continue;
                     };
                     if line.is_empty() {
-                        return Err(framing("the trailer has no x-amz-trailer-signature"));
+                        return Err(bad_trailer("the trailer has no x-amz-trailer-signature"));
                     }
                     if let Some(sig) = line.strip_prefix("x-amz-trailer-signature:") {
                         let sig = Signature::from_hex(sig.trim())
-                            .ok_or_else(|| framing("bad trailer signature"))?;
+                            .ok_or_else(|| bad_trailer("bad trailer signature"))?;
                         let mut canonical = String::new();
                         for l in &self.trailer_lines {
                             canonical.push_str(l);
@@ -258,7 +302,7 @@ impl SignedChunkDecoder {
                     } else {
                         let (name, value) = line
                             .split_once(':')
-                            .ok_or_else(|| framing("bad trailer line"))?;
+                            .ok_or_else(|| bad_trailer("bad trailer line"))?;
                         self.trailer_lines.push(format!(
                             "{}:{}",
                             name.trim().to_ascii_lowercase(),
@@ -455,6 +499,257 @@ mod tests {
             .unwrap()
             .unwrap_or_default();
         assert_eq!(released.len(), 2000, "the third chunk is held back");
+    }
+}
+
+#[cfg(test)]
+mod bound_tests {
+    use super::tests_support::*;
+    use super::*;
+
+    #[test]
+    fn a_chunk_header_line_over_the_cap_is_refused_before_its_end_arrives() {
+        for mut dec in [
+            SignedChunkDecoder::new(signing(), false, 10),
+            SignedChunkDecoder::new(signing(), true, 10),
+            SignedChunkDecoder::unsigned(10),
+        ] {
+            let mut line = b"a;chunk-signature=".to_vec();
+            line.resize(MAX_CHUNK_HEADER + 2, b'0');
+            let err = dec.push(Bytes::from(line)).unwrap_err();
+            assert_eq!(err.code, ErrorCode::IncompleteBody, "{err}");
+        }
+    }
+
+    #[test]
+    fn a_padded_chunk_signature_extension_is_refused_a_byte_at_a_time() {
+        let mut dec = SignedChunkDecoder::new(signing(), false, 10);
+        let mut err = None;
+        for (i, b) in b"a;chunk-signature="
+            .iter()
+            .copied()
+            .chain(std::iter::repeat(b' '))
+            .take(100_000)
+            .enumerate()
+        {
+            if let Err(e) = dec.push(Bytes::copy_from_slice(&[b])) {
+                err = Some((i, e));
+                break;
+            }
+        }
+        let (at, err) = err.expect("an endless header line must be refused");
+        assert!(at <= MAX_CHUNK_HEADER + 2, "refused only after {at} bytes");
+        assert_eq!(err.code, ErrorCode::IncompleteBody);
+        assert!(dec.buf.len() <= MAX_CHUNK_HEADER + 2);
+    }
+
+    #[test]
+    fn a_chunk_size_with_a_sign_or_too_many_digits_is_refused() {
+        for bad in ["+a", "-0", "0x10", "00000000000000001", ""] {
+            let mut dec = SignedChunkDecoder::unsigned(10);
+            let wire = format!("{bad}\r\n");
+            assert!(
+                dec.push(Bytes::from(wire.into_bytes())).is_err(),
+                "size '{bad}' accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn a_signed_trailer_over_the_cap_is_a_malformed_trailer() {
+        let data = b"hello".to_vec();
+        // Many small lines, and one long line.
+        let many: Vec<(String, String)> = (0..400)
+            .map(|i| (format!("x-amz-meta-{i}"), "v".to_string()))
+            .collect();
+        let long = vec![("x-amz-checksum-crc32".to_string(), "A".repeat(MAX_TRAILER))];
+        for trailer in [many, long] {
+            let wire = encode_signed_trailer(&data, 2, &trailer);
+            let err = run(SignedChunkDecoder::new(signing(), true, 5), &wire, 64).unwrap_err();
+            assert_eq!(err.code, ErrorCode::MalformedTrailerError, "{err}");
+        }
+    }
+
+    #[test]
+    fn an_unsigned_trailer_over_the_cap_is_a_malformed_trailer() {
+        let mut wire = b"5\r\nhello\r\n0\r\n".to_vec();
+        for i in 0..400 {
+            wire.extend_from_slice(format!("x-amz-meta-{i}:v\r\n").as_bytes());
+        }
+        wire.extend_from_slice(b"\r\n");
+        let err = run(SignedChunkDecoder::unsigned(5), &wire, 64).unwrap_err();
+        assert_eq!(err.code, ErrorCode::MalformedTrailerError, "{err}");
+        let mut wire = b"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:".to_vec();
+        wire.resize(wire.len() + MAX_TRAILER, b'A');
+        let err = run(SignedChunkDecoder::unsigned(5), &wire, 1000).unwrap_err();
+        assert_eq!(err.code, ErrorCode::MalformedTrailerError, "{err}");
+    }
+
+    #[test]
+    fn a_trailer_within_the_cap_is_accepted_in_both_variants() {
+        let trailer = vec![("x-amz-meta-a".to_string(), "b".repeat(3000))];
+        let wire = encode_signed_trailer(b"hello", 2, &trailer);
+        assert_eq!(
+            run(SignedChunkDecoder::new(signing(), true, 5), &wire, 7).unwrap(),
+            b"hello"
+        );
+        let mut wire = b"5\r\nhello\r\n0\r\nx-amz-meta-a:".to_vec();
+        wire.extend_from_slice("b".repeat(3000).as_bytes());
+        wire.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(
+            run(SignedChunkDecoder::unsigned(5), &wire, 7).unwrap(),
+            b"hello"
+        );
+    }
+
+    /// Every strict prefix of a valid body (cut mid-chunk, after the data but before the final
+    /// chunk, inside the trailer) fails, and never releases all of the data.
+    fn assert_every_cut_fails(make: impl Fn() -> SignedChunkDecoder, wire: &[u8], len: usize) {
+        let last_crlf = wire.len() - 2;
+        for cut in 0..wire.len() {
+            let mut dec = make();
+            let mut released = 0;
+            let mut failed = false;
+            match dec.push(Bytes::copy_from_slice(&wire[..cut])) {
+                Ok(b) => released += b.map_or(0, |b| b.len()),
+                Err(_) => failed = true,
+            }
+            if !failed {
+                match dec.finish() {
+                    Ok(b) => {
+                        released += b.map_or(0, |b| b.len());
+                        // Only the very last CRLF (after the trailer or final chunk) is optional
+                        // framing noise; before it, every cut must fail.
+                        assert!(cut >= last_crlf, "a body cut at {cut} completed");
+                    }
+                    Err(e) => assert!(
+                        matches!(
+                            e.code,
+                            ErrorCode::IncompleteBody | ErrorCode::MalformedTrailerError
+                        ),
+                        "cut {cut}: {e}"
+                    ),
+                }
+                if cut < last_crlf {
+                    assert!(released < len, "a body cut at {cut} released all its data");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_cut_body_is_an_error_in_every_variant() {
+        let data: Vec<u8> = (0..50u8).collect();
+        let signed = {
+            let mut out = Vec::new();
+            let mut dec = SignedChunkDecoder::new(signing(), false, 0);
+            for chunk in data.chunks(16).chain(std::iter::once(&[][..])) {
+                let sig = dec.chunk_signature(&signing(), chunk);
+                dec.prev = sig;
+                out.extend_from_slice(
+                    format!("{:x};chunk-signature={}\r\n", chunk.len(), sig.to_hex()).as_bytes(),
+                );
+                out.extend_from_slice(chunk);
+                out.extend_from_slice(b"\r\n");
+            }
+            out
+        };
+        assert_every_cut_fails(
+            || SignedChunkDecoder::new(signing(), false, 50),
+            &signed,
+            50,
+        );
+        let trailer = vec![("x-amz-checksum-crc32".to_string(), "AAAAAA==".to_string())];
+        let signed_trailer = encode_signed_trailer(&data, 16, &trailer);
+        assert_every_cut_fails(
+            || SignedChunkDecoder::new(signing(), true, 50),
+            &signed_trailer,
+            50,
+        );
+        let mut unsigned = Vec::new();
+        for c in data.chunks(16) {
+            unsigned.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+            unsigned.extend_from_slice(c);
+            unsigned.extend_from_slice(b"\r\n");
+        }
+        unsigned.extend_from_slice(b"0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n");
+        assert_every_cut_fails(|| SignedChunkDecoder::unsigned(50), &unsigned, 50);
+    }
+}
+
+#[cfg(test)]
+mod tests_support {
+    use super::*;
+    use crate::auth::secret::SecretKey;
+    use crate::auth::sigv4::signing_key;
+
+    pub fn signing() -> ChunkSigning {
+        let key = signing_key(
+            &SecretKey::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            "20130524",
+            "us-east-1",
+            "s3",
+        );
+        ChunkSigning {
+            key,
+            seed: Signature::from_hex(
+                "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9",
+            )
+            .unwrap(),
+            amz_date: "20130524T000000Z".into(),
+            scope: "20130524/us-east-1/s3/aws4_request".into(),
+        }
+    }
+
+    /// The `STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER` body of `data` with `trailer` lines, as
+    /// the e2e suite's signer (tests/e2e/sigv4.py) frames it.
+    pub fn encode_signed_trailer(
+        data: &[u8],
+        size: usize,
+        trailer: &[(String, String)],
+    ) -> Vec<u8> {
+        let s = signing();
+        let mut dec = SignedChunkDecoder::new(signing(), true, 0);
+        let mut out = Vec::new();
+        for chunk in data.chunks(size).chain(std::iter::once(&[][..])) {
+            let sig = dec.chunk_signature(&s, chunk);
+            dec.prev = sig;
+            out.extend_from_slice(
+                format!("{:x};chunk-signature={}\r\n", chunk.len(), sig.to_hex()).as_bytes(),
+            );
+            out.extend_from_slice(chunk);
+            out.extend_from_slice(b"\r\n");
+        }
+        let mut canonical = String::new();
+        for (k, v) in trailer {
+            out.extend_from_slice(format!("{k}:{v}\r\n").as_bytes());
+            canonical.push_str(&format!("{k}:{v}\n"));
+        }
+        let sts = format!(
+            "AWS4-HMAC-SHA256-TRAILER\n{}\n{}\n{}\n{}",
+            s.amz_date,
+            s.scope,
+            dec.prev.to_hex(),
+            sha256_hex(canonical.as_bytes())
+        );
+        let tsig = sign(&s.key, &sts);
+        out.extend_from_slice(
+            format!("x-amz-trailer-signature:{}\r\n\r\n", tsig.to_hex()).as_bytes(),
+        );
+        out
+    }
+
+    pub fn run(mut dec: SignedChunkDecoder, wire: &[u8], step: usize) -> Result<Vec<u8>, S3Error> {
+        let mut out = Vec::new();
+        for piece in wire.chunks(step) {
+            if let Some(b) = dec.push(Bytes::copy_from_slice(piece))? {
+                out.extend_from_slice(&b);
+            }
+        }
+        if let Some(b) = dec.finish()? {
+            out.extend_from_slice(&b);
+        }
+        Ok(out)
     }
 }
 

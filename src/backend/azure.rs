@@ -219,6 +219,20 @@ impl AzureBackend {
         })
     }
 
+    /// The upload-id key derived from the account key (None: federated or anonymous).
+    pub fn account_upload_key(&self) -> Option<UploadKey> {
+        match &self.auth {
+            Auth::AccountKey(k) => Some(UploadKey::derive(&k.0)),
+            _ => None,
+        }
+    }
+
+    /// What an upload id is bound to: the blob, account and container included
+    /// (`/blob/{account}/{container}/{blob}`).
+    pub fn upload_binding(&self, blob: &str) -> String {
+        self.canonical_resource(Resource::Blob(blob))
+    }
+
     /// How a federated backend gets its user delegation key (None: static or anonymous).
     pub fn federation(&self) -> Option<&CredentialsNeeded> {
         match &self.auth {
@@ -448,8 +462,45 @@ pub fn s3_code(azure: &str) -> (&str, bool) {
     }
 }
 
-/// Starts an upload id the gateway made (Azure has no multipart uploads of its own).
-const UPLOAD_TOKEN: &str = "azmp1.";
+/// Starts an upload id the gateway made (Azure has no multipart uploads of its own). Version 2:
+/// authenticated (`azmp2.{base64url text}.{base64url HMAC}`).
+const UPLOAD_TOKEN: &str = "azmp2.";
+/// The label an upload-id key is derived with from a gateway secret.
+pub const UPLOAD_KEY_LABEL: &[u8] = b"multistore azure upload id v1";
+
+/// The key that authenticates upload ids: HMAC-SHA256 under a key derived (with
+/// [`UPLOAD_KEY_LABEL`]) from a gateway secret, over the blob the upload is for and the id's
+/// text. An id is state the client hands back (the blob headers Complete sets, the blocks it
+/// commits): without the MAC a client could forge `x-ms-*` headers or replay an id on another
+/// key.
+#[derive(Clone)]
+pub struct UploadKey(Zeroizing<[u8; 32]>);
+
+impl std::fmt::Debug for UploadKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UploadKey(***)")
+    }
+}
+
+impl UploadKey {
+    /// Derives the key from a secret (an account key, or a key derived from
+    /// `SESSION_TOKEN_KEY`): HMAC-SHA256(secret, [`UPLOAD_KEY_LABEL`]).
+    pub fn derive(secret: &[u8]) -> Self {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+        mac.update(UPLOAD_KEY_LABEL);
+        UploadKey(Zeroizing::new(mac.finalize().into_bytes().into()))
+    }
+
+    fn mac(&self, binding: &str, text: &[u8]) -> Hmac<Sha256> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.0[..]).expect("HMAC takes any key length");
+        // Length-prefixed, so no (binding, text) pair reads as another.
+        mac.update(&(binding.len() as u64).to_be_bytes());
+        mac.update(binding.as_bytes());
+        mac.update(text);
+        mac
+    }
+}
 /// Most bytes of blob headers and metadata an upload id carries from Create to Complete.
 pub const MAX_UPLOAD_HEADERS: usize = 4096;
 
@@ -486,8 +537,9 @@ impl Upload {
         })
     }
 
-    /// The upload id given to the client.
-    pub fn id(&self) -> String {
+    /// The upload id given to the client, authenticated with `key` and bound to `binding` (the
+    /// blob, [`AzureBackend::upload_binding`]).
+    pub fn id(&self, key: &UploadKey, binding: &str) -> String {
         let mut text = self.nonce.clone();
         for (k, v) in &self.headers {
             text.push('\n');
@@ -495,18 +547,29 @@ impl Upload {
             text.push(':');
             text.push_str(v);
         }
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let tag = key.mac(binding, text.as_bytes()).finalize().into_bytes();
         format!(
-            "{UPLOAD_TOKEN}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text.as_bytes())
+            "{UPLOAD_TOKEN}{}.{}",
+            b64.encode(text.as_bytes()),
+            b64.encode(tag)
         )
     }
 
-    /// Reads an upload id; None when it is not one of ours.
-    pub fn parse(id: &str) -> Option<Self> {
-        let b64 = id.trim().strip_prefix(UPLOAD_TOKEN)?;
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(b64.trim_end_matches('=').as_bytes())
-            .ok()?;
+    /// Reads an upload id; None when it is not one of ours: not well-formed, or its MAC does
+    /// not verify (constant time) under any of `keys` for `binding`, i.e. forged, tampered with,
+    /// or made for another blob.
+    pub fn parse(id: &str, keys: &[UploadKey], binding: &str) -> Option<Self> {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let (text_b64, tag_b64) = id.trim().strip_prefix(UPLOAD_TOKEN)?.split_once('.')?;
+        let tag = b64.decode(tag_b64.as_bytes()).ok()?;
+        let bytes = b64.decode(text_b64.as_bytes()).ok()?;
+        if !keys
+            .iter()
+            .any(|k| k.mac(binding, &bytes).verify_slice(&tag).is_ok())
+        {
+            return None;
+        }
         let text = String::from_utf8(bytes).ok()?;
         let mut lines = text.split('\n');
         let nonce = lines.next()?.to_string();

@@ -686,6 +686,57 @@ fn exact_bucket_names_win_over_globs_and_globs_go_in_file_order() {
 }
 
 #[test]
+fn a_role_without_required_audiences_is_a_config_error_naming_the_role() {
+    let starts = |p: &[String], e: &str| p.iter().any(|x| x.starts_with(e));
+    for (audiences, named) in [
+        ("", true),
+        ("required_audiences = []", true),
+        ("required_audience = \"\"", false),
+    ] {
+        let text = format!(
+            "[[roles]]\nrole_id = \"open-door\"\ntrusted_oidc_issuers = [\"https://issuer\"]\n\
+             {audiences}\nsubject_conditions = [\"*\"]\n"
+        );
+        let e = GatewayConfig::parse(&text, ConfigFormat::Toml).unwrap_err();
+        let all = e.problems.join("\n");
+        if named {
+            assert!(
+                starts(
+                    &e.problems,
+                    "roles[0].required_audiences: role 'open-door' has no required_audiences"
+                ),
+                "{all}"
+            );
+        } else {
+            assert!(
+                starts(
+                    &e.problems,
+                    "roles[0].required_audiences: an audience is empty"
+                ),
+                "{all}"
+            );
+        }
+    }
+    // The JSON form too, and a role with an audience loads.
+    let e = GatewayConfig::parse(
+        r#"{"roles": [{"role_id": "j", "trusted_oidc_issuers": ["https://issuer"],
+            "subject_conditions": ["*"]}]}"#,
+        ConfigFormat::Json,
+    )
+    .unwrap_err();
+    assert!(
+        starts(&e.problems, "roles[0].required_audiences: role 'j'"),
+        "{e}"
+    );
+    GatewayConfig::parse(
+        "[[roles]]\nrole_id = \"ok\"\ntrusted_oidc_issuers = [\"https://issuer\"]\n\
+         required_audience = \"sts.amazonaws.com\"\nsubject_conditions = [\"*\"]\n",
+        ConfigFormat::Toml,
+    )
+    .unwrap();
+}
+
+#[test]
 fn merging_an_sts_config_adds_roles_and_rejects_duplicates() {
     let main = GatewayConfig::parse(V07_TOML, ConfigFormat::Toml).unwrap();
     let sts = GatewayConfig::parse(
@@ -693,6 +744,7 @@ fn merging_an_sts_config_adds_roles_and_rejects_duplicates() {
         [[roles]]
         role_id = "extra"
         trusted_oidc_issuers = ["https://issuer"]
+        required_audiences = ["sts.amazonaws.com"]
         subject_conditions = ["*"]
         "#,
         ConfigFormat::Toml,
@@ -708,6 +760,7 @@ fn merging_an_sts_config_adds_roles_and_rejects_duplicates() {
         [[roles]]
         role_id = "github-actions-deployer"
         trusted_oidc_issuers = ["https://issuer"]
+        required_audiences = ["sts.amazonaws.com"]
         subject_conditions = ["*"]
         [[credentials]]
         access_key_id = "AKIAEXAMPLE123"
@@ -752,6 +805,7 @@ fn role_claim_conditions_take_a_glob_or_a_list_and_refuse_empty_lists() {
         [[roles]]
         role_id = "ci"
         trusted_oidc_issuers = ["https://token.actions.githubusercontent.com"]
+        required_audiences = "sts.amazonaws.com"
         subject_conditions = ["repo:org/*"]
         [roles.claim_conditions]
         repository = "org/*"

@@ -977,6 +977,22 @@ fn read_role(o: &Obj<'_>, r: &mut Report) -> Option<RoleConfig> {
         (None, Some(v)) => o.str_list_from("required_audience", Some(v), true, r),
         (None, None) => Vec::new(),
     };
+    let both = o.get("required_audiences").is_some() && o.get("required_audience").is_some();
+    if required_audiences.iter().any(|a| a.trim().is_empty()) {
+        r.problem(&o.at("required_audiences"), "an audience is empty");
+    }
+    if required_audiences.is_empty() && !both {
+        // Fail closed: without an audience list any token of a trusted issuer, minted for any
+        // application, would be accepted.
+        r.problem(
+            &o.at("required_audiences"),
+            format!(
+                "role '{}' has no required_audiences: it would accept a token minted for any \
+                 audience; list the audiences its tokens carry (e.g. [\"sts.amazonaws.com\"])",
+                role_id.as_deref().unwrap_or("?")
+            ),
+        );
+    }
     let subject_conditions = o.str_list("subject_conditions", false, r);
     if subject_conditions.is_empty() {
         r.warn(

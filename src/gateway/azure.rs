@@ -11,7 +11,7 @@ use super::{
 };
 use crate::auth::Authenticated;
 use crate::backend::azure::{
-    self, AzureBackend, ListEcho, Resource, SasTerms, Upload, UserDelegationKey,
+    self, AzureBackend, ListEcho, Resource, SasTerms, Upload, UploadKey, UserDelegationKey,
 };
 use crate::backend::r2;
 use crate::backend::s3::{copy_header, set_header};
@@ -99,11 +99,35 @@ impl Gateway {
         let key = req.key.as_deref().unwrap_or_default();
         let client_bucket = view.map_or(name, |v| v.bucket.as_str());
         let client_key = format!("{}{key}", view.map_or("", |v| v.key_prefix.as_str()));
+        // Upload ids are verified first: a forged one is refused before any backend call or
+        // credential exchange (and before Complete's body is read).
+        let binding = backend.upload_binding(&format!("{prefix}{key}"));
+        let upload_keys = self.azure_upload_keys(backend);
+        let upload = match op {
+            Operation::UploadPart
+            | Operation::CompleteMultipartUpload
+            | Operation::AbortMultipartUpload => Some(
+                upload_of(req, &upload_keys, &binding)
+                    .map_err(|e| e.with_resource(resource.clone()))?,
+            ),
+            _ => None,
+        };
         match op {
             Operation::CreateMultipartUpload => {
+                let upload_key = upload_keys.first().ok_or_else(|| {
+                    S3Error::not_implemented(
+                        "multipart uploads to this Azure bucket need a key to authenticate \
+                         upload ids: set SESSION_TOKEN_KEY (or give the bucket an account key)",
+                    )
+                    .with_resource(resource.clone())
+                })?;
                 let upload = Upload::new(&ctx.request_id, key, blob_headers(&head.headers)?)
                     .map_err(|e| e.with_resource(resource.clone()))?;
-                let doc = xml::initiate_result_xml(client_bucket, &client_key, &upload.id());
+                let doc = xml::initiate_result_xml(
+                    client_bucket,
+                    &client_key,
+                    &upload.id(upload_key, &binding),
+                );
                 return Ok(Plan::Respond(super::respond(
                     StatusCode::OK,
                     doc.into(),
@@ -112,8 +136,7 @@ impl Gateway {
                 )));
             }
             Operation::AbortMultipartUpload => {
-                // Uncommitted blocks are dropped by Azure after a week.
-                upload_of(req).map_err(|e| e.with_resource(resource.clone()))?;
+                // Uncommitted blocks are dropped by Azure after a week; the id verified above.
                 return Ok(Plan::Respond(super::respond(
                     StatusCode::NO_CONTENT,
                     Bytes::new(),
@@ -155,6 +178,7 @@ impl Gateway {
             ctx,
             delegation,
             body: body.as_ref(),
+            upload: upload.as_ref(),
         })
         .map_err(|e| e.with_resource(resource.clone()))?;
         let complete = (op == Operation::CompleteMultipartUpload).then(|| {
@@ -214,6 +238,8 @@ struct Request<'a> {
     ctx: &'a RequestContext,
     delegation: Option<&'a UserDelegationKey>,
     body: Option<&'a Bytes>,
+    /// The verified upload (UploadPart, CompleteMultipartUpload).
+    upload: Option<&'a Upload>,
 }
 
 /// The blob headers of an upload: content headers as blob properties, `x-amz-meta-*` as
@@ -258,10 +284,29 @@ fn set_blob_headers(headers: &mut HeaderMap, blob: &[(String, String)]) -> Resul
     Ok(())
 }
 
-/// The upload a request names (`uploadId`).
-fn upload_of(req: &S3Request) -> Result<Upload, S3Error> {
+impl Gateway {
+    /// The keys Azure upload ids are authenticated with, the one new ids are made with first:
+    /// derived from `SESSION_TOKEN_KEY` (current, then previous) when it is set, so ids do not
+    /// depend on a backend secret and survive an account-key rotation; else from the bucket's
+    /// account key. None (federated or public bucket, no `SESSION_TOKEN_KEY`): multipart uploads
+    /// are refused (fail closed).
+    fn azure_upload_keys(&self, backend: &AzureBackend) -> Vec<UploadKey> {
+        match &self.options.session_keys {
+            Some(keys) => keys
+                .derived_keys(azure::UPLOAD_KEY_LABEL)
+                .iter()
+                .map(|k| UploadKey::derive(&k[..]))
+                .collect(),
+            None => backend.account_upload_key().into_iter().collect(),
+        }
+    }
+}
+
+/// The upload a request names (`uploadId`), verified: `NoSuchUpload` for an id that is not this
+/// gateway's for this blob (forged, tampered with, or made for another key).
+fn upload_of(req: &S3Request, keys: &[UploadKey], binding: &str) -> Result<Upload, S3Error> {
     req.query_param("uploadId")
-        .and_then(Upload::parse)
+        .and_then(|id| Upload::parse(id, keys, binding))
         .ok_or_else(|| {
             S3Error::new(
                 ErrorCode::NoSuchUpload,
@@ -297,6 +342,7 @@ fn plan_request(r: &Request<'_>) -> Result<Planned, S3Error> {
         ctx,
         delegation,
         body: given,
+        upload,
     } = *r;
     let expiry = crate::time::Timestamp(ctx.now.0 + azure::SAS_TTL_SECS);
     let blob = format!("{prefix}{}", req.key.as_deref().unwrap_or_default());
@@ -356,7 +402,8 @@ fn plan_request(r: &Request<'_>) -> Result<Planned, S3Error> {
             (Method::PUT, url, body, None)
         }
         Operation::UploadPart => {
-            let upload = upload_of(req)?;
+            let upload =
+                upload.ok_or_else(|| S3Error::internal("UploadPart planned without its upload"))?;
             let part = req
                 .query_param("partNumber")
                 .and_then(|n| n.parse::<u16>().ok())
@@ -383,7 +430,8 @@ fn plan_request(r: &Request<'_>) -> Result<Planned, S3Error> {
             (Method::PUT, url, body, None)
         }
         Operation::CompleteMultipartUpload => {
-            let upload = upload_of(req)?;
+            let upload =
+                upload.ok_or_else(|| S3Error::internal("Complete planned without its upload"))?;
             let given =
                 given.ok_or_else(|| S3Error::internal("Complete planned without its body"))?;
             super::check_small_body(&head.headers, &authed.payload, given)?;
@@ -625,5 +673,189 @@ client_id = "c"
             "{}",
             f.url
         );
+    }
+}
+
+#[cfg(test)]
+mod upload_id_tests {
+    use base64::Engine as _;
+
+    use super::super::tests::ctx;
+    use super::*;
+    use crate::auth::sigv4::tests::{header_signed, SECRET};
+    use crate::config::{ConfigFormat, GatewayConfig};
+    use crate::gateway::GatewayOptions;
+    use crate::sts::token::SessionKeys;
+
+    fn gateway(account_key: bool, session_keys: Option<SessionKeys>) -> Gateway {
+        let auth = if account_key {
+            "access_key = \"YXp1cmUtc2VjcmV0LXZhbHVl\""
+        } else {
+            "skip_signature = \"true\""
+        };
+        let text = format!(
+            r#"
+[[buckets]]
+name = "az"
+backend_type = "azure"
+[buckets.backend_options]
+endpoint = "http://127.0.0.1:10000/devstoreaccount1"
+account_name = "devstoreaccount1"
+container_name = "c"
+{auth}
+
+[[credentials]]
+access_key_id = "AKIDEXAMPLE"
+secret_access_key = "{SECRET}"
+[[credentials.allowed_scopes]]
+bucket = "*"
+actions = ["put_object", "create_multipart_upload", "upload_part",
+           "complete_multipart_upload", "abort_multipart_upload"]
+"#
+        );
+        let config = GatewayConfig::parse(&text, ConfigFormat::Toml).unwrap();
+        let options = GatewayOptions {
+            session_keys,
+            ..GatewayOptions::default()
+        };
+        Gateway::new(config, options).unwrap()
+    }
+
+    fn head(method: &str, target: &str, extra: &[(&str, &str)]) -> RequestHead {
+        RequestHead {
+            method: Method::from_bytes(method.as_bytes()).unwrap(),
+            target: target.into(),
+            headers: header_signed(method, target, SECRET, ctx().now, "us-east-1", extra),
+        }
+    }
+
+    fn create(g: &Gateway, key: &str) -> String {
+        let Plan::Respond(r) = g.plan(&head("POST", &format!("/az/{key}?uploads"), &[]), &ctx())
+        else {
+            panic!("Create is answered by the gateway")
+        };
+        let body = String::from_utf8_lossy(r.body()).into_owned();
+        assert_eq!(r.status(), StatusCode::OK, "{body}");
+        xml::child_text(body.as_bytes(), "InitiateMultipartUploadResult", "UploadId").unwrap()
+    }
+
+    fn part(g: &Gateway, key: &str, id: &str) -> Plan {
+        let id = crate::percent::encode(id.as_bytes(), false);
+        g.plan(
+            &head(
+                "PUT",
+                &format!("/az/{key}?partNumber=1&uploadId={id}"),
+                &[("content-length", "5")],
+            ),
+            &ctx(),
+        )
+    }
+
+    fn no_such_upload(plan: Plan) {
+        match plan {
+            Plan::Respond(r) => {
+                let body = String::from_utf8_lossy(r.body()).into_owned();
+                assert_eq!(r.status(), StatusCode::NOT_FOUND, "{body}");
+                assert!(body.contains("<Code>NoSuchUpload</Code>"), "{body}");
+            }
+            other => panic!("expected 404 NoSuchUpload, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_forged_or_tampered_azure_upload_id_is_no_such_upload_before_any_backend_call() {
+        let g = gateway(true, None);
+        let id = create(&g, "dir/k");
+        assert!(matches!(part(&g, "dir/k", &id), Plan::Forward(_)));
+        // A v1 id (unauthenticated state) carrying a header of the client's choosing.
+        let text = "0123456789abcdef\nx-ms-copy-source:http://elsewhere/x";
+        let forged = format!(
+            "azmp1.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+        );
+        no_such_upload(part(&g, "dir/k", &forged));
+        // The same text with this gateway's prefix and a made-up MAC.
+        let (body, tag) = id.rsplit_once('.').unwrap();
+        let forged2 = format!(
+            "azmp2.{}.{tag}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+        );
+        no_such_upload(part(&g, "dir/k", &forged2));
+        // One flipped character of the MAC; a MAC cut short.
+        let flipped: String = tag
+            .chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == 3 {
+                    if c == 'A' {
+                        'B'
+                    } else {
+                        'A'
+                    }
+                } else {
+                    c
+                }
+            })
+            .collect();
+        no_such_upload(part(&g, "dir/k", &format!("{body}.{flipped}")));
+        no_such_upload(part(&g, "dir/k", &format!("{body}.{}", &tag[..20])));
+        no_such_upload(part(&g, "dir/k", body));
+        // Complete and Abort refuse it too, Complete before reading its body.
+        for (method, target) in [
+            ("POST", format!("/az/dir/k?uploadId={forged2}")),
+            ("DELETE", format!("/az/dir/k?uploadId={forged2}")),
+        ] {
+            no_such_upload(g.plan(&head(method, &target, &[]), &ctx()));
+        }
+        let Plan::NeedBody { .. } = g.plan(
+            &head(
+                "POST",
+                &format!(
+                    "/az/dir/k?uploadId={}",
+                    crate::percent::encode(id.as_bytes(), false)
+                ),
+                &[],
+            ),
+            &ctx(),
+        ) else {
+            panic!("a genuine id's Complete reads its body")
+        };
+    }
+
+    #[test]
+    fn an_azure_upload_id_cannot_be_replayed_on_another_key_or_gateway() {
+        let g = gateway(true, None);
+        let id = create(&g, "a/one");
+        no_such_upload(part(&g, "a/two", &id));
+        // Another gateway key (SESSION_TOKEN_KEY set): not ours.
+        let other = gateway(true, Some(SessionKeys::new(&[9; 32], None).unwrap()));
+        no_such_upload(part(&other, "a/one", &id));
+    }
+
+    #[test]
+    fn upload_ids_use_the_session_token_key_and_survive_its_rotation() {
+        let old = SessionKeys::new(&[1; 32], None).unwrap();
+        let id = create(&gateway(true, Some(old)), "k");
+        let rotated = SessionKeys::new(&[2; 32], Some(&[1; 32])).unwrap();
+        assert!(matches!(
+            part(&gateway(true, Some(rotated)), "k", &id),
+            Plan::Forward(_)
+        ));
+        // Without an account key, SESSION_TOKEN_KEY alone is enough.
+        let keys = SessionKeys::new(&[3; 32], None).unwrap();
+        let g = gateway(false, Some(keys));
+        let id = create(&g, "k");
+        assert!(matches!(part(&g, "k", &id), Plan::Forward(_)));
+    }
+
+    #[test]
+    fn without_any_key_to_authenticate_ids_multipart_uploads_are_refused() {
+        let g = gateway(false, None);
+        let Plan::Respond(r) = g.plan(&head("POST", "/az/k?uploads", &[]), &ctx()) else {
+            panic!("refused by the gateway")
+        };
+        let body = String::from_utf8_lossy(r.body()).into_owned();
+        assert_eq!(r.status(), StatusCode::NOT_IMPLEMENTED, "{body}");
+        assert!(body.contains("SESSION_TOKEN_KEY"), "{body}");
     }
 }

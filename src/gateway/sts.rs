@@ -247,6 +247,7 @@ bucket_name = "bk"
 [[roles]]
 role_id = "r"
 trusted_oidc_issuers = ["https://idp.example"]
+required_audiences = ["sts.amazonaws.com"]
 subject_conditions = ["*"]
 [[roles.allowed_scopes]]
 bucket = "b"

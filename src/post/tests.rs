@@ -177,6 +177,22 @@ fn malformed_policies_are_invalid_policy_documents() {
 }
 
 #[test]
+fn a_deeply_nested_or_huge_policy_is_an_invalid_policy_document_not_a_crash() {
+    // JSON has no entities; nesting is bounded by serde_json's recursion limit (128), the
+    // policy's size by the form's field cap before the file (MAX_PREAMBLE).
+    let deep = format!(
+        r#"{{"expiration": "2030-01-01T00:00:00Z", "conditions": [{}{}]}}"#,
+        "[".repeat(50_000),
+        "]".repeat(50_000)
+    );
+    let b64 = base64::engine::general_purpose::STANDARD.encode(deep);
+    assert_eq!(
+        PostPolicy::parse(&b64).unwrap_err().code,
+        ErrorCode::InvalidPolicyDocument
+    );
+}
+
+#[test]
 fn the_key_takes_the_files_base_name_and_must_be_present() {
     let f = form(&[("key", "up/${filename}")], b"x");
     assert_eq!(object_key(&f).unwrap(), "up/photo.jpg");

@@ -40,6 +40,8 @@ pub enum ErrorCode {
     KeyTooLongError,
     /// A POST body that is not well-formed multipart/form-data.
     MalformedPOSTRequest,
+    /// Trailing headers of an aws-chunked body that are not well-formed (or too large).
+    MalformedTrailerError,
     MalformedXML,
     /// The POST form fields before the file are larger than the gateway reads.
     MaxPostPreDataLengthExceededError,
@@ -93,6 +95,7 @@ impl ErrorCode {
             Self::InvalidURI => "InvalidURI",
             Self::KeyTooLongError => "KeyTooLongError",
             Self::MalformedPOSTRequest => "MalformedPOSTRequest",
+            Self::MalformedTrailerError => "MalformedTrailerError",
             Self::MalformedXML => "MalformedXML",
             Self::MaxPostPreDataLengthExceededError => "MaxPostPreDataLengthExceededError",
             Self::MethodNotAllowed => "MethodNotAllowed",

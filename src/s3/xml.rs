@@ -407,6 +407,24 @@ pub struct DeleteRequest {
     pub objects: Vec<(String, Option<String>)>,
 }
 
+/// Deepest element nesting a request body may have (S3's documents nest 3 deep).
+const MAX_REQUEST_XML_DEPTH: usize = 8;
+
+/// The checks every request body gets, event by event: no DOCTYPE (so no entity declarations:
+/// entities are never expanded, a billion-laughs body is refused at its DTD) and a bounded
+/// nesting depth. The body's size is bounded before parsing (`Plan::NeedBody`'s limit).
+fn check_request_event(event: &Event<'_>, depth: usize) -> Result<(), S3Error> {
+    match event {
+        Event::DocType(_) => Err(malformed_xml(
+            "a DOCTYPE (DTD or entity declaration) is not allowed",
+        )),
+        Event::Start(_) if depth >= MAX_REQUEST_XML_DEPTH => {
+            Err(malformed_xml("the elements are nested too deeply"))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn malformed_xml(msg: &str) -> S3Error {
     S3Error::new(
         ErrorCode::MalformedXML,
@@ -423,10 +441,11 @@ pub fn parse_delete(body: &[u8]) -> Result<DeleteRequest, S3Error> {
     let mut text = String::new();
     let (mut key, mut version): (Option<String>, Option<String>) = (None, None);
     loop {
-        match reader
+        let event = reader
             .read_event()
-            .map_err(|_| malformed_xml("the document is not well-formed"))?
-        {
+            .map_err(|_| malformed_xml("the document is not well-formed"))?;
+        check_request_event(&event, stack.len())?;
+        match event {
             Event::Start(e) => {
                 let name = e.local_name().as_ref().to_vec();
                 if stack.is_empty() && name != b"Delete" {
@@ -502,10 +521,11 @@ pub fn parse_complete(body: &[u8]) -> Result<Vec<(u16, String)>, S3Error> {
     let mut text = String::new();
     let (mut number, mut etag): (Option<String>, Option<String>) = (None, None);
     loop {
-        match reader
+        let event = reader
             .read_event()
-            .map_err(|_| malformed_xml("the document is not well-formed"))?
-        {
+            .map_err(|_| malformed_xml("the document is not well-formed"))?;
+        check_request_event(&event, stack.len())?;
+        match event {
             Event::Start(e) => {
                 let name = e.local_name().as_ref().to_vec();
                 if stack.is_empty() && name != b"CompleteMultipartUpload" {
@@ -589,6 +609,95 @@ pub fn parse_complete(body: &[u8]) -> Result<Vec<(u16, String)>, S3Error> {
         ));
     }
     Ok(parts)
+}
+
+#[cfg(test)]
+mod request_body_tests {
+    use super::*;
+
+    /// The classic billion-laughs document with `root` as its element.
+    fn entity_bomb(root: &str) -> String {
+        let mut dtd = String::from("<!ENTITY lol \"lol\">");
+        for i in 1..10 {
+            let prev = if i == 1 {
+                "lol".to_string()
+            } else {
+                format!("lol{}", i - 1)
+            };
+            dtd.push_str(&format!(
+                "<!ENTITY lol{i} \"{}\">",
+                format!("&{prev};").repeat(10)
+            ));
+        }
+        format!("<?xml version=\"1.0\"?><!DOCTYPE {root} [{dtd}]><{root}>&lol9;</{root}>")
+    }
+
+    #[test]
+    fn an_entity_bomb_is_malformed_xml_for_every_request_body_parser() {
+        let delete = entity_bomb("Delete").replace("&lol9;", "<Object><Key>&lol9;</Key></Object>");
+        assert_eq!(
+            parse_delete(delete.as_bytes()).unwrap_err().code,
+            ErrorCode::MalformedXML
+        );
+        let complete = entity_bomb("CompleteMultipartUpload").replace(
+            "&lol9;",
+            "<Part><PartNumber>1</PartNumber><ETag>&lol9;</ETag></Part>",
+        );
+        assert_eq!(
+            parse_complete(complete.as_bytes()).unwrap_err().code,
+            ErrorCode::MalformedXML
+        );
+    }
+
+    #[test]
+    fn a_doctype_is_refused_even_when_no_entity_is_used() {
+        let delete = "<!DOCTYPE Delete [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\
+                      <Delete><Object><Key>k</Key></Object></Delete>";
+        assert_eq!(
+            parse_delete(delete.as_bytes()).unwrap_err().code,
+            ErrorCode::MalformedXML
+        );
+        let complete = "<!DOCTYPE CompleteMultipartUpload>\
+                        <CompleteMultipartUpload><Part><PartNumber>1</PartNumber>\
+                        <ETag>\"e\"</ETag></Part></CompleteMultipartUpload>";
+        assert_eq!(
+            parse_complete(complete.as_bytes()).unwrap_err().code,
+            ErrorCode::MalformedXML
+        );
+    }
+
+    #[test]
+    fn an_undeclared_entity_reference_is_malformed_xml() {
+        let delete = "<Delete><Object><Key>&xxe;</Key></Object></Delete>";
+        assert_eq!(
+            parse_delete(delete.as_bytes()).unwrap_err().code,
+            ErrorCode::MalformedXML
+        );
+    }
+
+    #[test]
+    fn deeply_nested_request_bodies_are_malformed_xml() {
+        let deep = format!(
+            "<Delete>{}{}<Object><Key>k</Key></Object></Delete>",
+            "<a>".repeat(10_000),
+            "</a>".repeat(10_000)
+        );
+        assert_eq!(
+            parse_delete(deep.as_bytes()).unwrap_err().code,
+            ErrorCode::MalformedXML
+        );
+        let deep = deep.replace("Delete", "CompleteMultipartUpload");
+        assert_eq!(
+            parse_complete(deep.as_bytes()).unwrap_err().code,
+            ErrorCode::MalformedXML
+        );
+        // The documents S3 defines still parse, with their declaration and namespace.
+        let ok = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+                  <Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+                  <Object><Key>a&amp;b</Key><VersionId>v</VersionId></Object><Quiet>true</Quiet></Delete>";
+        let d = parse_delete(ok.as_bytes()).unwrap();
+        assert_eq!(d.objects, vec![("a&b".to_string(), Some("v".to_string()))]);
+    }
 }
 
 /// A `<Delete>` body for the backend.

@@ -457,7 +457,7 @@ pub struct CheckedClaims {
     pub issuer: String,
     /// `sub`.
     pub subject: String,
-    /// The audience that matched (the first `aud` value when the role has no audience list).
+    /// The audience that matched (always set: a role without audiences accepts no token).
     pub audience: Option<String>,
     /// `exp`.
     pub expires_at: Timestamp,
@@ -505,16 +505,14 @@ pub fn check_claims(
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(JwtError::Malformed("aud is not a string or a list")),
     };
-    let audience = if role.required_audiences.is_empty() {
-        auds.first().map(|a| (*a).to_string())
-    } else {
-        Some(
-            auds.iter()
-                .find(|a| role.required_audiences.iter().any(|r| r == *a))
-                .ok_or(JwtError::AudienceMismatch)?
-                .to_string(),
-        )
-    };
+    // A role without audiences is refused at config load; should one get here anyway, it
+    // accepts nothing (fail closed), never any audience.
+    let audience = Some(
+        auds.iter()
+            .find(|a| role.required_audiences.iter().any(|r| r == *a))
+            .ok_or(JwtError::AudienceMismatch)?
+            .to_string(),
+    );
 
     let subject = match claims.get("sub") {
         Some(Value::String(s)) => s.clone(),
@@ -933,9 +931,19 @@ pub(crate) mod tests {
             check(c.clone(), &role()).unwrap_err(),
             JwtError::AudienceMismatch
         );
+    }
+
+    #[test]
+    fn a_role_without_audiences_accepts_no_token_at_all() {
         let mut open = role();
         open.required_audiences.clear();
-        assert_eq!(check(c, &open).unwrap().audience, None);
+        let mut c = good_claims();
+        assert_eq!(
+            check(c.clone(), &open).unwrap_err(),
+            JwtError::AudienceMismatch
+        );
+        c.as_object_mut().unwrap().remove("aud");
+        assert_eq!(check(c, &open).unwrap_err(), JwtError::AudienceMismatch);
     }
 
     #[test]

@@ -205,6 +205,8 @@ struct SealingKey {
     id: [u8; KEY_ID_LEN],
     aead: Aes256Gcm,
     secret_key: Zeroizing<[u8; 32]>,
+    /// Root of the keys of other state the gateway hands out ([`SessionKeys::derived_keys`]).
+    state_key: Zeroizing<[u8; 32]>,
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -224,10 +226,12 @@ impl SealingKey {
         id.copy_from_slice(&Sha256::digest(raw)[..KEY_ID_LEN]);
         let enc = Zeroizing::new(hmac(raw, &[b"multistore session token aes-256-gcm v1"]));
         let secret_key = Zeroizing::new(hmac(raw, &[b"multistore session secret access key v1"]));
+        let state_key = Zeroizing::new(hmac(raw, &[b"multistore gateway state key v1"]));
         SealingKey {
             id,
             aead: Aes256Gcm::new(aes_gcm::Key::<Aes256Gcm>::from_slice(&enc[..])),
             secret_key,
+            state_key,
         }
     }
 
@@ -313,6 +317,16 @@ impl SessionKeys {
         std::iter::once(&self.current)
             .chain(self.previous.as_ref())
             .find(|k| k.id == id)
+    }
+
+    /// Keys for other state the gateway hands out and must get back unchanged (e.g. Azure
+    /// upload ids), derived from `SESSION_TOKEN_KEY` with `label`: the current key's first, then
+    /// the previous key's (still accepted during a rotation). Independent of the token keys.
+    pub fn derived_keys(&self, label: &[u8]) -> Vec<Zeroizing<[u8; 32]>> {
+        std::iter::once(&self.current)
+            .chain(self.previous.as_ref())
+            .map(|k| Zeroizing::new(hmac(k.state_key.as_ref(), &[label])))
+            .collect()
     }
 
     /// The secret access key of a session minted now for `access_key_id` (current key).

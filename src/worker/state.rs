@@ -18,7 +18,8 @@ use crate::s3::{ErrorCode, S3Error};
 use crate::sts::token::SessionKeys;
 use crate::{Gateway, GatewayOptions};
 
-/// The demo served by `wrangler dev` with no setup (`MULTISTORE_DEMO = "true"`).
+/// The demo served by `npm run dev` with no setup (`scripts/worker.sh dev` passes
+/// `--var MULTISTORE_DEMO:true`; never a `wrangler.toml` var, so never deployed).
 const DEMO_CONFIG: &str = include_str!("demo.toml");
 /// The demo's sample object.
 pub const DEMO_OBJECT: (&str, &str) = (
@@ -239,7 +240,7 @@ async fn load_document(env: &Env) -> Result<(String, &'static str), String> {
     }
     Err(format!(
         "no config document: put one in KV namespace {kv_binding} under '{key}', or set \
-         CONFIG_R2_BINDING or MULTISTORE_CONFIG (or MULTISTORE_DEMO = \"true\" for the demo)"
+         CONFIG_R2_BINDING or MULTISTORE_CONFIG (the local demo: npm run dev)"
     ))
 }
 

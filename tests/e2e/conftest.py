@@ -1069,14 +1069,14 @@ bucket_name = "multistore-test"
         wrangler(["kv", "key", *args[:1], "--binding", "CONFIG", "--local", "--persist-to",
                   str(self.state), "-c", str(self.toml), *args[1:]], self.dir, "wrangler-cli.log")
 
-    def start(self):
+    def start(self, extra_args=()):
         port, inspector = free_port(), free_port()
         env = dict(os.environ, WRANGLER_SEND_METRICS="false", CLOUDFLARE_CF_FETCH_ENABLED="false",
                    NO_COLOR="1", CI="true")
         env["PATH"] = f"{NODE.parent}:{env.get('PATH', '')}"
         args = [str(NODE), str(WRANGLER), "dev", "-c", str(self.toml), "--ip", "127.0.0.1",
                 "--port", str(port), "--inspector-port", str(inspector), "--persist-to",
-                str(self.state), "--show-interactive-dev-session=false"]
+                str(self.state), "--show-interactive-dev-session=false", *extra_args]
         # wrangler dev shuts down (and stops workerd) promptly on SIGINT, not on SIGTERM.
         proc = Proc(args, self.dir / "wrangler-dev.log", env=env, cwd=self.dir,
                     stop_signal=signal.SIGINT)

@@ -282,6 +282,34 @@ def test_multipart_mistakes_are_s3_errors(s3, gw):
     assert not gw.get_blob_client(key).exists()
 
 
+def test_a_forged_or_replayed_upload_id_is_no_such_upload_and_commits_nothing(s3, gw):
+    """Upload ids carry the blob headers Complete sets: they are HMAC-authenticated and bound to
+    their key, so a client can neither forge headers into one nor use it on another key."""
+    import base64
+    c = s3["admin"]
+    key, victim = f"mpforge-{uid()}", f"mpvictim-{uid()}"
+    up = c.create_multipart_upload(Bucket="az", Key=key)["UploadId"]
+    etag = c.upload_part(Bucket="az", Key=key, UploadId=up, PartNumber=1, Body=b"x")["ETag"]
+    parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    # Replayed on another key: refused before the backend, nothing committed there.
+    assert_client_error(c.upload_part, 404, "NoSuchUpload", Bucket="az", Key=victim,
+                        UploadId=up, PartNumber=1, Body=b"x")
+    assert_client_error(c.complete_multipart_upload, 404, "NoSuchUpload", Bucket="az", Key=victim,
+                        UploadId=up, MultipartUpload=parts)
+    assert not gw.get_blob_client(victim).exists()
+    # The id's state rewritten (an extra blob header) with the old MAC.
+    text_b64, mac = up[len("azmp2."):].split(".")
+    text = base64.urlsafe_b64decode(text_b64 + "=" * (-len(text_b64) % 4))
+    text += b"\nx-ms-blob-content-type:text/html"
+    forged = "azmp2." + base64.urlsafe_b64encode(text).decode().rstrip("=") + "." + mac
+    assert_client_error(c.complete_multipart_upload, 404, "NoSuchUpload", Bucket="az", Key=key,
+                        UploadId=forged, MultipartUpload=parts)
+    assert not gw.get_blob_client(key).exists()
+    # The genuine id still completes.
+    c.complete_multipart_upload(Bucket="az", Key=key, UploadId=up, MultipartUpload=parts)
+    assert gw.get_blob_client(key).download_blob().readall() == b"x"
+
+
 def test_aws_cli_multipart_copy_up_and_down(aws, tmp_path):  # noqa: F811
     src = tmp_path / "mp.bin"
     src.write_bytes(os.urandom(20 << 20))

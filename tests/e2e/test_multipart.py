@@ -97,6 +97,12 @@ def signed_complete(gateway, bucket, key, up, body):
     b"not xml at all",
     b"<CompleteMultipartUpload><Part><ETag>\"x\"</ETag></Part></CompleteMultipartUpload>",
     b"<CompleteMultipartUpload></CompleteMultipartUpload>",
+    # A DTD (billion laughs, external entity) is refused, never expanded.
+    b'<?xml version="1.0"?><!DOCTYPE c [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">'
+    b'<!ENTITY c "&b;&b;&b;&b;&b;&b;">]><CompleteMultipartUpload><Part><PartNumber>1</PartNumber>'
+    b"<ETag>&c;</ETag></Part></CompleteMultipartUpload>",
+    b'<!DOCTYPE c [<!ENTITY x SYSTEM "file:///etc/passwd">]><CompleteMultipartUpload><Part>'
+    b"<PartNumber>1</PartNumber><ETag>x</ETag></Part></CompleteMultipartUpload>",
 ])
 def test_a_bad_complete_document_is_malformed_xml(gateway, s3, bucket, doc):
     c = s3["admin"]

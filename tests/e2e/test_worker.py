@@ -154,3 +154,25 @@ def test_no_config_at_all_is_a_clear_503_not_a_crash(worker, workdir):
         assert "CONFIG" in root.findtext("Message")
     finally:
         proc.stop()
+
+
+def test_the_demo_is_dev_only_never_a_deployed_var(worker, workdir):
+    """wrangler.toml's [vars] are deployed: the demo (published key, write access to the R2
+    bucket) may only be switched on by `scripts/worker.sh dev`, as `--var MULTISTORE_DEMO:true`."""
+    import tomllib
+    from conftest import ROOT, WorkerRuntime
+    shipped = tomllib.loads((ROOT / "wrangler.toml").read_text())
+    for where, section in [("[vars]", shipped)] + [(f"[env.{n}.vars]", e)
+                                                   for n, e in shipped.get("env", {}).items()]:
+        assert "MULTISTORE_DEMO" not in section.get("vars", {}), f"{where} ships the demo"
+    script = (ROOT / "scripts" / "worker.sh").read_text()
+    dev_line = next(line for line in script.splitlines() if line.strip().startswith("dev)"))
+    assert "--var MULTISTORE_DEMO:true" in dev_line, dev_line
+    rt = WorkerRuntime(workdir, name="worker-demo")
+    proc, endpoint = rt.start(extra_args=["--var", "MULTISTORE_DEMO:true"])
+    try:
+        r = requests.get(f"{endpoint}/demo?list-type=2")
+        assert r.status_code == 200, r.text
+        assert "hello.txt" in r.text
+    finally:
+        proc.stop()

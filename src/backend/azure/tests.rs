@@ -308,18 +308,54 @@ fn an_upload_id_carries_its_nonce_and_blob_headers_and_foreign_ids_are_refused()
     ];
     let up = Upload::new("req-1", "dir/k", headers).unwrap();
     assert_eq!(up.nonce.len(), 16);
-    let id = up.id();
-    assert!(id.starts_with("azmp1."), "{id}");
-    assert_eq!(Upload::parse(&id), Some(up.clone()));
+    let key = UploadKey::derive(b"gateway secret");
+    let keys = [key.clone()];
+    let id = up.id(&key, "/blob/a/c/dir/k");
+    assert!(id.starts_with("azmp2."), "{id}");
+    assert_eq!(
+        Upload::parse(&id, &keys, "/blob/a/c/dir/k"),
+        Some(up.clone())
+    );
     // Another request: another upload, other blocks.
     let other = Upload::new("req-2", "dir/k", vec![]).unwrap();
     assert_ne!(other.block_id(1), up.block_id(1));
     // Block ids of one upload have one length, as Azure requires.
     assert_eq!(up.block_id(1).len(), up.block_id(10000).len());
     assert_ne!(up.part_etag(1), up.part_etag(2));
-    for bad in ["", "azmp1.", "azmp1.!!", "2~abc", "azmp1.eHl6"] {
-        assert_eq!(Upload::parse(bad), None, "{bad}");
+    for bad in [
+        "",
+        "azmp1.",
+        "azmp1.!!",
+        "2~abc",
+        "azmp1.eHl6",
+        "azmp2.eHl6",
+        "azmp2.eHl6.",
+    ] {
+        assert_eq!(Upload::parse(bad, &keys, "/blob/a/c/dir/k"), None, "{bad}");
     }
+    // Bound to its blob and its key; any changed byte of text or MAC is refused.
+    assert_eq!(Upload::parse(&id, &keys, "/blob/a/c/dir/other"), None);
+    assert_eq!(Upload::parse(&id, &keys, "/blob/a/c2/dir/k"), None);
+    assert_eq!(
+        Upload::parse(
+            &id,
+            &[UploadKey::derive(b"other secret")],
+            "/blob/a/c/dir/k"
+        ),
+        None
+    );
+    assert_eq!(Upload::parse(&id, &[], "/blob/a/c/dir/k"), None);
+    for i in "azmp2.".len()..id.len() {
+        let mut bytes = id.clone().into_bytes();
+        bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(bytes).unwrap();
+        assert_eq!(
+            Upload::parse(&tampered, &keys, "/blob/a/c/dir/k"),
+            None,
+            "byte {i} of {tampered}"
+        );
+    }
+    assert!(!format!("{key:?}").contains("secret"));
     let big = vec![("x-ms-meta-a".to_string(), "v".repeat(MAX_UPLOAD_HEADERS))];
     assert_eq!(
         Upload::new("r", "k", big).unwrap_err().code,
