@@ -132,11 +132,14 @@ def test_unsigned_copy_source_on_a_presigned_upload_part_is_refused_and_copies_n
     ("x-amz-tagging", "stolen=yes"),
     ("x-amz-meta-x", "injected"),
     ("x-amz-storage-class", "REDUCED_REDUNDANCY"),
+    ("x-amz-copy-source", "private/{secret}"),
 ])
 @pytest.mark.parametrize("how", ["header-signed", "presigned"])
 def test_unsigned_amz_header_added_after_signing_is_refused_and_changes_nothing(
         gateway, s3, backend, how, header, value):
-    key = f"attack/unsigned-{uid()}"
+    key, secret = f"attack/unsigned-{uid()}", f"attack/secret-{uid()}"
+    backend.put_object(Bucket=PRIVATE, Key=secret, Body=b"the signer's secret")
+    value = value.format(secret=secret)
     backend.put_object(Bucket=PRIVATE, Key=key, Body=b"original")
     before = backend_object(backend, PRIVATE, key)
     if how == "presigned":
