@@ -280,24 +280,36 @@ def dotted(backend):
     return SimpleNamespace(p=p, unchanged=unchanged)
 
 
+def assert_dot_segments_refused(gateway, r, form):
+    """400 InvalidArgument. On the Worker, workerd resolves literal and `%2e` dot segments in the
+    request URL before the gateway sees it, so the gateway checks the signature against another
+    path than the one signed: 403 SignatureDoesNotMatch is the (fail-closed) refusal there.
+    `%2F` is not resolved by anyone but the gateway's own backend URL, so it is 400 everywhere."""
+    if gateway.runtime == "worker" and form != "encoded-slashes" and r.status_code == 403:
+        assert_s3_error(r, 403, "SignatureDoesNotMatch")
+    else:
+        assert_s3_error(r, 400, "InvalidArgument")
+    assert b"outside" not in r.content
+
+
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
 @pytest.mark.parametrize("form", list(DOT_KEYS))
 def test_a_key_with_dot_segments_is_refused_and_nothing_outside_is_touched(
         gateway, dotted, form, method):
     path = "/private/" + DOT_KEYS[form].format(p=dotted.p)
     r = signed_raw(gateway, method, path, body=b"attack" if method == "PUT" else b"")
-    assert_s3_error(r, 400, "InvalidArgument")
-    assert b"outside" not in r.content
+    assert_dot_segments_refused(gateway, r, form)
     dotted.unchanged()
 
 
-def test_a_scoped_key_cannot_leave_its_prefix_with_dot_segments(gateway, dotted):
+@pytest.mark.parametrize("form", ["literal-dotdot", "encoded-slashes"])
+def test_a_scoped_key_cannot_leave_its_prefix_with_dot_segments(gateway, dotted, form):
     for method in ("GET", "PUT", "DELETE"):
-        path = f"/private/team/../{dotted.p}/b"
+        key = "team/../{p}/b" if form == "literal-dotdot" else "team%2F..%2F{p}/b"
+        path = "/private/" + key.format(p=dotted.p)
         r = signed_raw(gateway, method, path, who="scoped",
                        body=b"attack" if method == "PUT" else b"")
-        assert_s3_error(r, 400, "InvalidArgument")
-        assert b"outside" not in r.content
+        assert_dot_segments_refused(gateway, r, form)
     dotted.unchanged()
 
 
@@ -541,8 +553,9 @@ def test_a_signed_chunked_body_cut_before_its_final_chunk_leaves_no_object(gatew
     finally:
         sock.close()
     if answer:
+        # The client hung up, so no request id is required of what comes back: wrangler dev's
+        # proxy, for one, answers a 500 in text of its own.
         status = int(answer.split(b" ", 2)[1])
         assert status >= 400, answer[:300]
-        assert b"x-amz-request-id" in answer.lower(), answer[:300]
     time.sleep(0.5)
     assert backend_object(backend, PRIVATE, key) is None
