@@ -47,6 +47,8 @@ KEYS = {
     "scoped": ("AKIASCOPED000000", "scoped-secret-000000000000000000000"),
     "disabled": ("AKIADISABLED0000", "disabled-secret-0000000000000000000"),
     "expired": ("AKIAEXPIRED00000", "expired-secret-00000000000000000000"),
+    # Scoped to the prefix `team` (no trailing slash): team and team/..., never team-private/...
+    "team": ("AKIATEAM00000000", "team-secret-0000000000000000000000"),
 }
 
 # SESSION_TOKEN_KEY of the gateway under test (32 bytes, base64): seals STS session tokens.
@@ -932,6 +934,11 @@ def gateway_config(seaweed, issuer_url=None, federation=None, azurite=None, azur
             {"name": "pt-*", "backend_type": "s3", "backend_options": {
                 "endpoint": seaweed.endpoint, "region": "us-east-1",
                 "access_key_id": SW_KEY, "secret_access_key": SW_SECRET}},
+            # Pass-through for names S3 refuses but `pt-*` cannot spell (too short, IP-like): the
+            # attack tests check such names never reach the backend.
+            {"name": "1*", "backend_type": "s3", "backend_options": {
+                "endpoint": seaweed.endpoint, "region": "us-east-1",
+                "access_key_id": SW_KEY, "secret_access_key": SW_SECRET}},
             # Another backend account: copies to and from it stream through the gateway.
             {"name": "elsewhere", "backend_type": "s3", "backend_prefix": "e/",
              "backend_options": {
@@ -947,6 +954,7 @@ def gateway_config(seaweed, issuer_url=None, federation=None, azurite=None, azur
             cred("reader", [{"bucket": "private", "prefixes": [],
                              "actions": ["get_object", "head_object", "list_bucket"]}]),
             cred("scoped", [{"bucket": "private", "prefixes": ["team/"], "actions": ALL_ACTIONS}]),
+            cred("team", [{"bucket": "private", "prefixes": ["team"], "actions": ALL_ACTIONS}]),
             cred("disabled", [{"bucket": "*", "prefixes": [], "actions": ALL_ACTIONS}], enabled=False),
             cred("expired", [{"bucket": "*", "prefixes": [], "actions": ALL_ACTIONS}],
                  expires_at="2020-01-01T00:00:00Z"),
