@@ -166,7 +166,7 @@ http {{
   access_log off;
   client_body_temp_path {work}/nginx;
   proxy_temp_path {work}/nginx;
-  upstream weed {{ server 127.0.0.1:{p['s3']}; keepalive 64; }}
+  upstream weed {{ server {direct.removeprefix('http://')}; keepalive 64; }}
   server {{
     listen 127.0.0.1:{nport};
     client_max_body_size 0;
