@@ -232,9 +232,9 @@ def run_wrk(url, script, data, seconds, conns, threads, timeout, wrap):
     return res
 
 
-def cpu_split(n_cpus, want_pin):
+def cpu_split(want_pin):
     """(server cpus, load-tool cpus) as taskset lists, or None: only with taskset and >= 4 CPUs,
-    so nothing is pinned on a small (or shared 2-core) machine."""
+    so nothing is pinned on a small (or shared 2-core) machine. SeaweedFS shares the server's."""
     cpus = sorted(os.sched_getaffinity(0))
     if not want_pin or not shutil.which("taskset") or len(cpus) < 4:
         return None
@@ -270,7 +270,7 @@ def main():
         sys.exit(f"--seconds {seconds}: header-signed requests carry one x-amz-date, valid for 15 minutes; "
                  f"stay at or under {SKEW_LIMIT_S} s")
     threads = max(1, min(args.threads, conns))
-    split = cpu_split(len(os.sched_getaffinity(0)), not args.no_pin)
+    split = cpu_split(not args.no_pin)
     srv_wrap = ("taskset", "-c", split[0]) if split else ()
     load_wrap = ("taskset", "-c", split[1]) if split else ()
     out_dir = Path(args.out)
@@ -283,6 +283,9 @@ def main():
         print(f"==> SeaweedFS, {args.small_objects} x 4 KiB + one {args.big_mib} MiB object", flush=True)
         weed, direct, backend = start_seaweed(work)
         procs.append(weed)
+        if split:
+            subprocess.run(["taskset", "-a", "-p", "-c", split[0], str(weed.p.pid)], check=True,
+                           stdout=subprocess.DEVNULL)
         for i in range(args.small_objects):
             backend.put_object(Bucket=BUCKET, Key=f"small/{i:03d}", Body=os.urandom(4096))
         backend.put_object(Bucket=BUCKET, Key="big", Body=os.urandom(args.big_mib << 20))
@@ -316,7 +319,7 @@ def main():
 
         rss_idle, fds_idle = status_field(pid, "VmRSS"), open_fds(pid)
         cpu0 = cpu_seconds([pid])
-        pin_note = f"server on CPUs {split[0]}, wrk on {split[1]}" if split else "no CPU pinning"
+        pin_note = f"server and SeaweedFS on CPUs {split[0]}, wrk on {split[1]}" if split else "no CPU pinning"
         print(f"==> soak: {what}, {seconds} s, {conns} connections, {threads} wrk threads, {pin_note}",
               flush=True)
         sampler = Sampler(pid)
