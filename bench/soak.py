@@ -318,7 +318,7 @@ def main():
                 f.write(b"%d\n" % len(raw) + raw)
 
         rss_idle, fds_idle = status_field(pid, "VmRSS"), open_fds(pid)
-        cpu0 = cpu_seconds([pid])
+        cpu0, weed_cpu0 = cpu_seconds([pid]), cpu_seconds([weed.p.pid])
         pin_note = f"server and SeaweedFS on CPUs {split[0]}, wrk on {split[1]}" if split else "no CPU pinning"
         print(f"==> soak: {what}, {seconds} s, {conns} connections, {threads} wrk threads, {pin_note}",
               flush=True)
@@ -327,7 +327,7 @@ def main():
         w = run_wrk(base + "/", ROOT / "bench" / "soak.lua", data, seconds, conns, threads, args.timeout,
                     load_wrap)
         sampler.stop()
-        cpu = cpu_seconds([pid]) - cpu0
+        cpu, weed_cpu = cpu_seconds([pid]) - cpu0, cpu_seconds([weed.p.pid]) - weed_cpu0
         rss_end, fds_end, hwm = status_field(pid, "VmRSS"), open_fds(pid), status_field(pid, "VmHWM")
         if time.time() - signed_at > 15 * 60:
             print("warning: the run outlived the header signatures' 15-minute window")
@@ -361,7 +361,9 @@ def main():
             f"corrupt PUT objects: {len(corrupt)}, server {'alive' if alive else 'DIED'})",
             f"latency: p50 {lat['p50'] / 1000:.2f} ms, p90 {lat['p90'] / 1000:.2f} ms, "
             f"p99 {lat['p99'] / 1000:.2f} ms, p99.9 {lat['p99.9'] / 1000:.2f} ms, max {lat['max'] / 1000:.1f} ms",
-            f"server CPU: {cpu:.1f} s, {cpu / total * 1e6 if total else 0:.0f} us per request",
+            f"CPU: server {cpu:.1f} s ({cpu / total * 1e6 if total else 0:.0f} us per request), "
+            f"SeaweedFS {weed_cpu:.1f} s ({weed_cpu / total * 1e6 if total else 0:.0f} us per request), "
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
             f"server RSS: idle {rss_idle / mib:.1f} MiB, peak {peak / mib:.1f} MiB (VmHWM {hwm / mib:.1f}), "
             f"end {rss_end / mib:.1f} MiB; average first {win:.0f} s {first / mib:.1f} MiB, "
             f"last {win:.0f} s {last / mib:.1f} MiB ({(last - first) / mib:+.1f} MiB)",
