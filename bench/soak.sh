@@ -4,6 +4,7 @@
 # --worker, the Worker in bare workerd (default 120 s). Reports errors, req/s, p50/p99 and the
 # server's RSS over time; exits 1 on any error, never on timing. See bench/README.md.
 #   bench/soak.sh [--worker] [--seconds N] [--connections N] [--no-build] ...   (bench/soak.py -h)
+# --no-build: reuse build/dry-run (Worker) or the binary in the target dir (native).
 # SOAK_SECONDS / SOAK_CONNECTIONS set the defaults; MULTISTORE_BIN skips the native build.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
