@@ -5,6 +5,7 @@ Measures 1 GiB GET and PUT throughput (best of N), 4 KiB GET latency p50/p99 and
 ratio to direct and to nginx. Timing is noisy on shared machines: read ratios, not absolutes.
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -101,6 +102,35 @@ def start_seaweed(work):
     return weed, direct, backend
 
 
+def gateway_config(direct):
+    """The gateway's config document (JSON for the native server and the Worker alike): a public
+    `bench` bucket on SeaweedFS and one key (GW_KEY) that may read, write and list it."""
+    return {
+        "buckets": [{
+            "name": "bench", "backend_type": "s3", "anonymous_access": True,
+            "backend_options": {"endpoint": direct, "bucket_name": "bench", "region": "us-east-1",
+                                "access_key_id": KEY, "secret_access_key": SECRET}}],
+        "credentials": [{
+            "access_key_id": GW_KEY, "secret_access_key": GW_SECRET, "principal_name": "bench",
+            "allowed_scopes": [{"bucket": "*", "prefixes": [],
+                                "actions": ["get_object", "head_object", "put_object", "delete_object",
+                                            "list_bucket"]}]}],
+    }
+
+
+def start_gateway(work, direct, wrap=()):
+    """multistore-server ($MULTISTORE_BIN) on 127.0.0.1 in front of `direct`: (process, url).
+    `wrap` prefixes the command (e.g. taskset)."""
+    port = free_port()
+    cfg = work / "gateway.json"
+    cfg.write_text(json.dumps(gateway_config(direct)))
+    gw = Proc([*wrap, os.environ["MULTISTORE_BIN"], "--config", str(cfg), "--listen", f"127.0.0.1:{port}"],
+              work / "gateway.log", env=dict(os.environ, RUST_LOG="multistore=warn"))
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/", gw)
+    return gw, url
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mib", type=int, default=1024)
@@ -136,7 +166,7 @@ http {{
   access_log off;
   client_body_temp_path {work}/nginx;
   proxy_temp_path {work}/nginx;
-  upstream weed {{ server 127.0.0.1:{p['s3']}; keepalive 64; }}
+  upstream weed {{ server {direct.removeprefix('http://')}; keepalive 64; }}
   server {{
     listen 127.0.0.1:{nport};
     client_max_body_size 0;
@@ -158,34 +188,8 @@ http {{
         via_nginx = client(nginx_url, KEY, SECRET)
 
         # multistore
-        gport = free_port()
-        cfg = work / "gateway.toml"
-        cfg.write_text(f"""
-[[buckets]]
-name = "bench"
-backend_type = "s3"
-anonymous_access = true
-[buckets.backend_options]
-endpoint = "{direct}"
-bucket_name = "bench"
-region = "us-east-1"
-access_key_id = "{KEY}"
-secret_access_key = "{SECRET}"
-
-[[credentials]]
-access_key_id = "{GW_KEY}"
-secret_access_key = "{GW_SECRET}"
-principal_name = "bench"
-[[credentials.allowed_scopes]]
-bucket = "*"
-prefixes = []
-actions = ["get_object", "head_object", "put_object", "delete_object", "list_bucket"]
-""")
-        gw = Proc([os.environ["MULTISTORE_BIN"], "--config", str(cfg), "--listen", f"127.0.0.1:{gport}"],
-                  work / "gateway.log", env=dict(os.environ, RUST_LOG="multistore=warn"))
+        gw, gw_url = start_gateway(work, direct)
         procs.append(gw)
-        gw_url = f"http://127.0.0.1:{gport}"
-        wait_http(gw_url + "/", gw)
         via_gw = client(gw_url, GW_KEY, GW_SECRET)
         rss_start = status_kb(gw.p.pid, "VmRSS")
 

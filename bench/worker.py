@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from bench import KEY, SECRET, cpu_seconds, start_seaweed, wrk  # noqa: E402
+from bench import cpu_seconds, gateway_config, start_seaweed, wrk  # noqa: E402
 from conftest import Proc, free_port, wait_http  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +30,55 @@ PASSTHROUGH = """export default {
   },
 };
 """
+
+
+def start_workerd(work, config, backend=None, wrap=()):
+    """Serves the bundle in build/dry-run (`wrangler deploy --dry-run`) with `config` (a config
+    document) from a bare `workerd serve` on 127.0.0.1, and, when `backend` is given, the JS
+    pass-through worker in front of it: (process, multistore port, pass-through port or None).
+    `wrap` prefixes the command (e.g. taskset)."""
+    dry = ROOT / "build" / "dry-run"
+    wasm = next(dry.glob("*.wasm"))
+    shutil.copy(dry / "shim.js", work / "shim.js")
+    shutil.copy(wasm, work / wasm.name)
+    (work / "passthrough.js").write_text(PASSTHROUGH)
+    (work / "config.json").write_text(json.dumps(config))
+    ms_port, pt_port = free_port(), free_port() if backend else None
+    compat = next(line.split("=", 1)[1].strip().strip('"') for line in
+                  (ROOT / "wrangler.toml").read_text().splitlines() if line.startswith("compatibility_date"))
+    pt_service = '    (name = "passthrough", worker = .passthrough),\n' if backend else ""
+    pt_socket = (f'    (name = "pt", address = "127.0.0.1:{pt_port}", http = (), service = "passthrough"),\n'
+                 if backend else "")
+    pt_worker = f"""const passthrough :Workerd.Worker = (
+  modules = [(name = "passthrough.js", esModule = embed "passthrough.js")],
+  compatibilityDate = "{compat}",
+  bindings = [(name = "BACKEND", text = "{backend}")],
+  globalOutbound = "internet",
+);
+""" if backend else ""
+    (work / "workerd.capnp").write_text(f"""using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "multistore", worker = .multistore),
+{pt_service}    (name = "internet", network = (allow = ["public", "private", "local"])),
+  ],
+  sockets = [
+    (name = "ms", address = "127.0.0.1:{ms_port}", http = (), service = "multistore"),
+{pt_socket}  ],
+);
+const multistore :Workerd.Worker = (
+  modules = [
+    (name = "shim.js", esModule = embed "shim.js"),
+    (name = "{wasm.name}", wasm = embed "{wasm.name}"),
+  ],
+  compatibilityDate = "{compat}",
+  bindings = [(name = "MULTISTORE_CONFIG", text = embed "config.json")],
+  globalOutbound = "internet",
+);
+{pt_worker}""")
+    workerd = ROOT / "node_modules" / "@cloudflare" / "workerd-linux-64" / "bin" / "workerd"
+    wd = Proc([*wrap, str(workerd), "serve", str(work / "workerd.capnp")], work / "workerd.log")
+    return wd, ms_port, pt_port
 
 
 def main():
@@ -46,46 +95,7 @@ def main():
         procs.append(weed)
         backend.put_object(Bucket="bench", Key="small", Body=os.urandom(4096))
 
-        shutil.copy(dry / "shim.js", work / "shim.js")
-        shutil.copy(wasm, work / wasm.name)
-        (work / "passthrough.js").write_text(PASSTHROUGH)
-        (work / "config.json").write_text(json.dumps({"buckets": [{
-            "name": "bench", "backend_type": "s3", "anonymous_access": True, "backend_options": {
-                "endpoint": direct, "bucket_name": "bench", "region": "us-east-1",
-                "access_key_id": KEY, "secret_access_key": SECRET}}]}))
-        ms_port, pt_port = free_port(), free_port()
-        compat = next(line.split("=", 1)[1].strip().strip('"') for line in
-                      (ROOT / "wrangler.toml").read_text().splitlines() if line.startswith("compatibility_date"))
-        (work / "workerd.capnp").write_text(f"""using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [
-    (name = "multistore", worker = .multistore),
-    (name = "passthrough", worker = .passthrough),
-    (name = "internet", network = (allow = ["public", "private", "local"])),
-  ],
-  sockets = [
-    (name = "ms", address = "127.0.0.1:{ms_port}", http = (), service = "multistore"),
-    (name = "pt", address = "127.0.0.1:{pt_port}", http = (), service = "passthrough"),
-  ],
-);
-const multistore :Workerd.Worker = (
-  modules = [
-    (name = "shim.js", esModule = embed "shim.js"),
-    (name = "{wasm.name}", wasm = embed "{wasm.name}"),
-  ],
-  compatibilityDate = "{compat}",
-  bindings = [(name = "MULTISTORE_CONFIG", text = embed "config.json")],
-  globalOutbound = "internet",
-);
-const passthrough :Workerd.Worker = (
-  modules = [(name = "passthrough.js", esModule = embed "passthrough.js")],
-  compatibilityDate = "{compat}",
-  bindings = [(name = "BACKEND", text = "{direct}")],
-  globalOutbound = "internet",
-);
-""")
-        workerd = ROOT / "node_modules" / "@cloudflare" / "workerd-linux-64" / "bin" / "workerd"
-        wd = Proc([str(workerd), "serve", str(work / "workerd.capnp")], work / "workerd.log")
+        wd, ms_port, pt_port = start_workerd(work, gateway_config(direct), direct)
         procs.append(wd)
         ms_url = f"http://127.0.0.1:{ms_port}/bench/small"
         wait_http(ms_url, wd, timeout=60, ok=lambda r: r.status_code == 200)
