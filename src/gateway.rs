@@ -544,6 +544,11 @@ impl Gateway {
         }
 
         if req.operation == Operation::ListBuckets {
+            // As S3: listing buckets needs an identity. Anonymous callers reach public buckets
+            // by name; the gateway does not enumerate what it fronts to anyone.
+            if matches!(identity, Identity::Anonymous) {
+                return Err(S3Error::access_denied("Access Denied").with_resource(resource));
+            }
             return Ok(self.list_buckets(identity, ctx));
         }
         // Path mapping, once the signature is checked over the path as sent.

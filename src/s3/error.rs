@@ -53,6 +53,8 @@ pub enum ErrorCode {
     NoSuchUpload,
     NotImplemented,
     PreconditionFailed,
+    /// The request head (header names and values) is larger than the gateway reads.
+    RequestHeaderSectionTooLarge,
     RequestTimeTooSkewed,
     ServiceUnavailable,
     SignatureDoesNotMatch,
@@ -106,6 +108,7 @@ impl ErrorCode {
             Self::NoSuchUpload => "NoSuchUpload",
             Self::NotImplemented => "NotImplemented",
             Self::PreconditionFailed => "PreconditionFailed",
+            Self::RequestHeaderSectionTooLarge => "RequestHeaderSectionTooLarge",
             Self::RequestTimeTooSkewed => "RequestTimeTooSkewed",
             Self::ServiceUnavailable => "ServiceUnavailable",
             Self::SignatureDoesNotMatch => "SignatureDoesNotMatch",
