@@ -2401,11 +2401,12 @@ impl Forward {
         if backend_config_error(code) && !clients_name {
             return self.refused_gateway(code, message, timing);
         }
+        let message = self.scrub_backend_message(message);
         let mut body = String::with_capacity(256);
         body.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>");
         push_escaped(&mut body, code);
         body.push_str("</Code><Message>");
-        push_escaped(&mut body, message);
+        push_escaped(&mut body, &message);
         body.push_str("</Message><Resource>");
         push_escaped(&mut body, &self.finish.resource);
         body.push_str("</Resource><RequestId>");
@@ -2427,6 +2428,43 @@ impl Forward {
             cors.apply(resp.headers_mut());
         }
         resp
+    }
+
+    /// A backend's error message as the client may see it: never one that names the backend
+    /// (its host, an URL, its bucket when the client knows the bucket by another name) or carries
+    /// a signature. Such a message is replaced by a neutral one; the code stays the backend's.
+    fn scrub_backend_message<'m>(&self, message: &'m str) -> std::borrow::Cow<'m, str> {
+        let lower = message.to_ascii_lowercase();
+        let after_scheme = self.url.split_once("://").map_or("", |(_, rest)| rest);
+        let (authority, path) = after_scheme
+            .split_once('/')
+            .map_or((after_scheme, ""), |(a, p)| (a, p));
+        let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+        let backend_bucket = path.split(['/', '?']).next().unwrap_or("");
+        let client_bucket = self
+            .finish
+            .resource
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or("");
+        let names_backend =
+            |needle: &str| needle.len() >= 3 && lower.contains(&needle.to_ascii_lowercase());
+        let leaks = lower.contains("://")
+            || lower.contains("signature")
+            || lower.contains("security-token")
+            || names_backend(host)
+            || (backend_bucket != client_bucket && names_backend(backend_bucket));
+        if leaks {
+            log::debug!(
+                "request {}: backend message withheld: {}",
+                self.request_id,
+                crate::auth::redact(message)
+            );
+            std::borrow::Cow::Borrowed("The storage backend refused the request.")
+        } else {
+            std::borrow::Cow::Borrowed(message)
+        }
     }
 
     /// The backend refused the gateway's own credentials or configuration: a 502.
@@ -2467,10 +2505,14 @@ impl Forward {
             self.request_id,
             crate::auth::redact(reason)
         );
+        // The reason (a transport error, perhaps with the backend's address) stays in the log.
         self.error(
             &S3Error::new(
                 ErrorCode::BadGateway,
-                format!("the storage backend could not be reached: {reason}"),
+                format!(
+                    "the storage backend could not be reached or its answer failed (request {}; details are in the gateway's log)",
+                    self.request_id
+                ),
             ),
             timing,
         )
@@ -2688,6 +2730,48 @@ actions = ["get_object", "put_object", "list_bucket", "delete_object"]
             "{text}"
         );
         assert!(text.contains("<RequestId>REQ</RequestId>"));
+    }
+
+    #[test]
+    fn backend_error_messages_that_name_the_backend_are_withheld() {
+        let Plan::Forward(f) = gateway().plan(&head(Method::GET, "/pub/k"), &ctx()) else {
+            panic!()
+        };
+        let answer = |message: &str| {
+            let doc = format!("<Error><Code>NoSuchKey</Code><Message>{message}</Message></Error>");
+            let resp = f.buffered_response(
+                StatusCode::NOT_FOUND,
+                &HeaderMap::new(),
+                Bytes::from(doc),
+                Timing::default(),
+            );
+            String::from_utf8(resp.body().to_vec()).unwrap()
+        };
+        for leaky in [
+            "key p/k not found in bucket backend",
+            "see http://127.0.0.1:9000/backend/p/k",
+            "127.0.0.1 says no",
+        ] {
+            let text = answer(leaky);
+            assert!(
+                text.contains("<Code>NoSuchKey</Code>")
+                    && !text.contains("backend</")
+                    && !text.contains("127.0.0.1")
+                    && text.contains("The storage backend refused the request."),
+                "{text}"
+            );
+        }
+        assert!(answer("The specified key does not exist.")
+            .contains("<Message>The specified key does not exist.</Message>"));
+        let failed = f.backend_failed(
+            "error sending request for url (http://127.0.0.1:9000/backend/p/k?X-Amz-Signature=abc)",
+            Timing::default(),
+        );
+        let text = String::from_utf8(failed.body().to_vec()).unwrap();
+        assert!(
+            text.contains("<Code>BadGateway</Code>") && !text.contains("127.0.0.1"),
+            "{text}"
+        );
     }
 
     #[test]
