@@ -445,6 +445,7 @@ async fn copy_between(
 ) -> Result<web_sys::Response, JsValue> {
     let mut backend = Duration::ZERO;
     let mut source: Option<web_sys::ReadableStream> = None;
+    let timeout = backend_timeout(env);
     let mut step = copy.start(now());
     loop {
         let t0 = now_ms();
@@ -456,7 +457,7 @@ async fn copy_between(
                 add_server_timing(resp.headers_mut(), Timing { plan, backend });
                 return to_js_response(resp, None);
             }
-            CopyStep::Open(fwd) => match send(&fwd, None).await {
+            CopyStep::Open(fwd) => match send(&fwd, None, timeout, None).await {
                 Ok(resp) => {
                     source = resp.body();
                     CopyEvent::Opened {
@@ -477,7 +478,8 @@ async fn copy_between(
                 match body::prepare_upload(ForwardBody::Stream, source.take(), length, &slot).await
                 {
                     Ok(upload) => {
-                        let event = copy_answer(&fwd, upload.body.as_ref()).await;
+                        let event =
+                            copy_answer(&fwd, upload.body.as_ref(), timeout, upload.sent).await;
                         drop(upload.keep_alive);
                         event
                     }
@@ -493,7 +495,7 @@ async fn copy_between(
                     ForwardBody::Bytes(b) => Some(JsValue::from(js::to_uint8(&b))),
                     _ => None,
                 };
-                copy_answer(&fwd, body.as_ref()).await
+                copy_answer(&fwd, body.as_ref(), timeout, None).await
             }
             CopyStep::OpenR2(get) => {
                 let (event, stream) = r2::copy_open(env, &get).await;
@@ -507,18 +509,41 @@ async fn copy_between(
     }
 }
 
-/// Sends one backend request.
-async fn send(fwd: &Forward, body: Option<&JsValue>) -> Result<web_sys::Response, String> {
-    let request = backend_request(fwd, body, None).map_err(|e| js::describe(&e))?;
-    let resp = JsFuture::from(js::global_fetch(&request))
-        .await
-        .map_err(|e| js::describe(&e))?;
-    resp.dyn_into().map_err(|e| js::describe(&e))
+/// Sends one backend request of a copy; the backend has `timeout` to answer once the request
+/// went out (`sent` settled, for a piped body).
+async fn send(
+    fwd: &Forward,
+    body: Option<&JsValue>,
+    timeout: Duration,
+    sent: Option<Promise>,
+) -> Result<web_sys::Response, String> {
+    let deadline = body::Deadline::new(timeout).map_err(|e| js::describe(&e))?;
+    let request =
+        backend_request(fwd, body, Some(deadline.signal())).map_err(|e| js::describe(&e))?;
+    match sent {
+        Some(sent) => deadline.arm_after(sent),
+        None => deadline.arm(),
+    }
+    let result = JsFuture::from(js::global_fetch(&request)).await;
+    deadline.stop();
+    match result {
+        Ok(resp) => resp.dyn_into().map_err(|e| js::describe(&e)),
+        Err(_) if deadline.fired() => Err(format!(
+            "the backend did not answer within {} seconds",
+            timeout.as_secs_f64()
+        )),
+        Err(e) => Err(js::describe(&e)),
+    }
 }
 
 /// Sends one request of a copy and reads its (small) answer.
-async fn copy_answer(fwd: &Forward, body: Option<&JsValue>) -> CopyEvent {
-    let resp = match send(fwd, body).await {
+async fn copy_answer(
+    fwd: &Forward,
+    body: Option<&JsValue>,
+    timeout: Duration,
+    sent: Option<Promise>,
+) -> CopyEvent {
+    let resp = match send(fwd, body, timeout, sent).await {
         Ok(r) => r,
         Err(e) => return CopyEvent::Failed(e),
     };

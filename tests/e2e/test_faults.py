@@ -286,3 +286,25 @@ def test_junk_and_oversized_xml_is_a_bounded_502(faults, mode, op):
         print(f"peak RSS {before} KiB -> {after} KiB")
         assert (after - before) * 1024 < HUGE_BYTES, (before, after)
     assert_healthy(f)
+
+
+@pytest.mark.parametrize("direction", ["from-silent-source", "to-silent-destination"])
+def test_copy_through_a_silent_backend_ends_in_a_bounded_error(faults, direction):
+    """Copies between these backends stream through the gateway: each backend call of the copy
+    has the same timeout as a forwarded request."""
+    from botocore.exceptions import ClientError
+    f = faults
+    if direction == "from-silent-source":
+        args = dict(Bucket="healthy", Key=f"copy-{uuid.uuid4().hex}",
+                    CopySource={"Bucket": "f-slow", "Key": "k"})
+    else:
+        src = f"src-{uuid.uuid4().hex}"
+        f.client.put_object(Bucket="healthy", Key=src, Body=b"s" * 10000)
+        args = dict(Bucket="f-slow", Key="k", CopySource={"Bucket": "healthy", "Key": src})
+    with pytest.raises(ClientError) as e:
+        f.client.copy_object(**args)
+    err = e.value.response
+    assert err["ResponseMetadata"]["HTTPStatusCode"] in (502, 504), err
+    assert err["Error"]["Code"] in ("BadGateway", "GatewayTimeout"), err
+    assert "did not answer within" in err["Error"]["Message"], err
+    assert_healthy(f)
