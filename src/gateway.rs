@@ -237,6 +237,25 @@ const MAX_REWRITE_BODY: usize = 16 << 20;
 /// Largest backend error document we buffer.
 const MAX_ERROR_BODY: usize = 64 << 10;
 
+/// How long a backend has to start answering once the request (body included) has gone out,
+/// and to deliver a buffered answer (listing, error) whole, unless the runtime is told
+/// otherwise (`BACKEND_TIMEOUT_SECONDS`). Past it the client gets a 504.
+pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest backend timeout a runtime accepts (an hour: longer is a hang).
+const MAX_BACKEND_TIMEOUT_SECS: f64 = 3600.0;
+
+/// Parses a backend timeout setting: seconds, more than 0 and at most an hour (fractions allowed).
+pub fn parse_backend_timeout(value: &str) -> Result<Duration, String> {
+    match value.trim().parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= MAX_BACKEND_TIMEOUT_SECS => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        _ => Err(format!(
+            "expected a number of seconds above 0 and at most {MAX_BACKEND_TIMEOUT_SECS}, got '{value}'"
+        )),
+    }
+}
+
 /// A config bucket with its backend planner, built once per snapshot.
 #[derive(Debug)]
 struct BucketEntry {
@@ -2367,8 +2386,15 @@ impl Forward {
                     self.request_id,
                     crate::auth::redact(&text)
                 );
+                // A bare 503 (an overloaded backend or a load balancer in front of it) stays a
+                // 503, so clients back off and retry as they would for S3's own.
+                let code = if status == StatusCode::SERVICE_UNAVAILABLE {
+                    ErrorCode::ServiceUnavailable
+                } else {
+                    ErrorCode::BadGateway
+                };
                 let err = S3Error::new(
-                    ErrorCode::BadGateway,
+                    code,
                     format!("the backend answered {status} without an S3 error document"),
                 );
                 self.error(&err, timing)
@@ -2512,6 +2538,28 @@ impl Forward {
                 format!(
                     "the storage backend could not be reached or its answer failed (request {}; details are in the gateway's log)",
                     self.request_id
+                ),
+            ),
+            timing,
+        )
+    }
+}
+
+impl Forward {
+    /// The answer when the backend did not answer (or did not finish a buffered answer) within
+    /// `after`: a 504.
+    pub fn backend_timed_out(&self, after: Duration, timing: Timing) -> Response<Bytes> {
+        log::warn!(
+            "request {}: the backend did not answer within {:.1} s",
+            self.request_id,
+            after.as_secs_f64()
+        );
+        self.error(
+            &S3Error::new(
+                ErrorCode::GatewayTimeout,
+                format!(
+                    "the storage backend did not answer within {} seconds",
+                    after.as_secs_f64()
                 ),
             ),
             timing,
@@ -2772,6 +2820,69 @@ actions = ["get_object", "put_object", "list_bucket", "delete_object"]
             text.contains("<Code>BadGateway</Code>") && !text.contains("127.0.0.1"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_bare_backend_503_stays_a_503_and_other_bare_5xx_become_502() {
+        let Plan::Forward(f) = gateway().plan(&head(Method::GET, "/pub/k"), &ctx()) else {
+            panic!()
+        };
+        for (status, expected, code) in [
+            (503, 503, "ServiceUnavailable"),
+            (500, 502, "BadGateway"),
+            (502, 502, "BadGateway"),
+        ] {
+            let resp = f.buffered_response(
+                StatusCode::from_u16(status).unwrap(),
+                &HeaderMap::new(),
+                Bytes::new(),
+                Timing::default(),
+            );
+            assert_eq!(resp.status().as_u16(), expected, "{status}");
+            let text = String::from_utf8(resp.body().to_vec()).unwrap();
+            assert!(text.contains(&format!("<Code>{code}</Code>")), "{text}");
+            assert!(text.contains("<RequestId>REQ</RequestId>"), "{text}");
+        }
+        let slow_down = Bytes::from_static(
+            b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+        );
+        let resp = f.buffered_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &HeaderMap::new(),
+            slow_down,
+            Timing::default(),
+        );
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(String::from_utf8_lossy(resp.body()).contains("<Code>SlowDown</Code>"));
+    }
+
+    #[test]
+    fn a_backend_that_does_not_answer_in_time_is_a_504_gateway_timeout() {
+        let Plan::Forward(f) = gateway().plan(&head(Method::GET, "/pub/k"), &ctx()) else {
+            panic!()
+        };
+        let resp = f.backend_timed_out(Duration::from_secs(30), Timing::default());
+        assert_eq!(resp.status(), StatusCode::GATEWAY_TIMEOUT);
+        let text = String::from_utf8(resp.body().to_vec()).unwrap();
+        assert!(
+            text.contains("<Code>GatewayTimeout</Code>") && text.contains("30 seconds"),
+            "{text}"
+        );
+        assert!(!text.contains("127.0.0.1"), "the backend is named: {text}");
+        assert_eq!(resp.headers()["x-amz-request-id"], "REQ");
+    }
+
+    #[test]
+    fn backend_timeouts_are_positive_seconds_up_to_an_hour() {
+        assert_eq!(parse_backend_timeout("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(
+            parse_backend_timeout(" 2.5 "),
+            Ok(Duration::from_millis(2500))
+        );
+        assert_eq!(parse_backend_timeout("3600"), Ok(Duration::from_secs(3600)));
+        for bad in ["0", "-1", "3601", "soon", "", "NaN", "inf"] {
+            assert!(parse_backend_timeout(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -22,8 +22,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use multistore::gateway::copy::ANSWER_LIMIT;
 use multistore::gateway::{
-    add_server_timing, body_too_large, error_response, CopyEvent, CopyStep, Forward, ForwardBody,
-    ResponseMode, StreamedCopy, Timing,
+    add_server_timing, body_too_large, error_response, parse_backend_timeout, CopyEvent, CopyStep,
+    Forward, ForwardBody, ResponseMode, StreamedCopy, Timing, DEFAULT_BACKEND_TIMEOUT,
 };
 use multistore::payload::BodyCheck;
 use multistore::s3::{ErrorCode, S3Error};
@@ -48,10 +48,16 @@ pub type BackendClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
 /// How long a pooled backend connection may sit idle before we close it.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The environment variable that sets [`Proxy`]'s backend timeout, in seconds.
+pub const BACKEND_TIMEOUT_VAR: &str = "BACKEND_TIMEOUT_SECONDS";
+
 /// The gateway plus the backend client, both built once per process.
 pub struct Proxy {
     gateway: Arc<Gateway>,
     client: BackendClient,
+    /// How long a backend has to start its answer once our request (body included) went out,
+    /// and to deliver an answer we buffer: past it, a 504 instead of a hung client.
+    backend_timeout: Duration,
     /// OIDC issuers' keys, for STS (the lock is never held across an await).
     jwks: Mutex<JwksCache>,
     /// Credentials of federated backends (`auth_type = "oidc"`).
@@ -59,32 +65,46 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Builds the pooled backend client (keep-alive, TCP_NODELAY, TLS for https backends).
+    /// Builds the pooled backend client; the backend timeout comes from `BACKEND_TIMEOUT_SECONDS`.
     pub fn new(gateway: Arc<Gateway>) -> Result<Self, String> {
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(Duration::from_secs(10)));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| format!("cannot set up TLS: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        // The idle timeout only takes effect with a pool timer; without one, sockets to a backend
-        // that stopped getting traffic would stay open for the life of the process.
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .build(https);
+        let client = backend_client()?;
+        let backend_timeout = match std::env::var(BACKEND_TIMEOUT_VAR) {
+            Ok(v) if !v.trim().is_empty() => {
+                parse_backend_timeout(&v).map_err(|e| format!("{BACKEND_TIMEOUT_VAR}: {e}"))?
+            }
+            _ => DEFAULT_BACKEND_TIMEOUT,
+        };
         Ok(Proxy {
+            backend_timeout,
             federation: Federator::new(gateway.clone(), client.clone()),
             gateway,
             client,
             jwks: Mutex::default(),
         })
     }
+}
 
+/// The pooled backend client (keep-alive, TCP_NODELAY, TLS for https backends).
+fn backend_client() -> Result<BackendClient, String> {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(Duration::from_secs(10)));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+        .map_err(|e| format!("cannot set up TLS: {e}"))?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    // The idle timeout only takes effect with a pool timer; without one, sockets to a backend
+    // that stopped getting traffic would stay open for the life of the process.
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .build(https))
+}
+
+impl Proxy {
     /// Handles one request; a panic anywhere below becomes a 500, never a dead server.
     pub async fn handle(&self, req: Request<Incoming>) -> Response<ProxyBody> {
         let request_id = request_id::next();
@@ -294,6 +314,7 @@ impl Proxy {
         plan: Duration,
     ) -> Response<ProxyBody> {
         let refused: Slot = Arc::default();
+        let streamed = !matches!(fwd.body, ForwardBody::Empty | ForwardBody::Bytes(_));
         let out_body: ProxyBody = match (std::mem::replace(&mut fwd.body, ForwardBody::Empty), body)
         {
             (ForwardBody::Empty, _) => empty(),
@@ -364,7 +385,7 @@ impl Proxy {
             }
         };
         let t0 = Instant::now();
-        let result = self.client.request(request).await;
+        let result = self.send(request, streamed).await;
         let timing = Timing {
             plan,
             backend: t0.elapsed(),
@@ -381,7 +402,10 @@ impl Proxy {
         }
         let resp = match result {
             Ok(r) => r,
-            Err(e) => return full(fwd.backend_failed(&error_chain(&e), timing)),
+            Err(SendError::TimedOut) => {
+                return full(fwd.backend_timed_out(self.backend_timeout, timing))
+            }
+            Err(SendError::Failed(e)) => return full(fwd.backend_failed(&e, timing)),
         };
         let status = resp.status();
         match fwd.response_mode(status) {
@@ -395,17 +419,21 @@ impl Proxy {
             }
             ResponseMode::Buffer { limit } => {
                 let (parts, body) = resp.into_parts();
-                match Limited::new(body, limit).collect().await {
-                    Ok(collected) => full(fwd.buffered_response(
+                // Bounded in size and in time: a backend that trickles (or stops sending) a
+                // listing or an error document must not hold the request forever.
+                let read = Limited::new(body, limit).collect();
+                match tokio::time::timeout(self.backend_timeout, read).await {
+                    Ok(Ok(collected)) => full(fwd.buffered_response(
                         status,
                         &parts.headers,
                         collected.to_bytes(),
                         timing,
                     )),
-                    Err(e) => full(fwd.backend_failed(
+                    Ok(Err(e)) => full(fwd.backend_failed(
                         &format!("reading the backend response failed: {e}"),
                         timing,
                     )),
+                    Err(_) => full(fwd.backend_timed_out(self.backend_timeout, timing)),
                 }
             }
         }
@@ -464,7 +492,7 @@ impl Proxy {
                     return full(resp);
                 }
                 CopyStep::Open(mut fwd) => {
-                    match self.open(backend_request(&mut fwd, empty())).await {
+                    match self.open(backend_request(&mut fwd, empty()), false).await {
                         Ok(resp) => {
                             let (parts, body) = resp.into_parts();
                             source = Some(body);
@@ -479,7 +507,8 @@ impl Proxy {
                 CopyStep::Pipe(mut fwd) => match source.take() {
                     Some(body) => {
                         let body = body.map_err(BoxError::from).boxed();
-                        self.copy_answer(backend_request(&mut fwd, body)).await
+                        self.copy_answer(backend_request(&mut fwd, body), true)
+                            .await
                     }
                     None => CopyEvent::Failed("no copy source is open".to_string()),
                 },
@@ -491,7 +520,8 @@ impl Proxy {
                         }
                         _ => empty(),
                     };
-                    self.copy_answer(backend_request(&mut fwd, body)).await
+                    self.copy_answer(backend_request(&mut fwd, body), false)
+                        .await
                 }
                 // Refused above (`uses_r2`).
                 CopyStep::OpenR2(_) | CopyStep::PipeR2(_) => {
@@ -503,31 +533,140 @@ impl Proxy {
         }
     }
 
+    /// Sends one request of a copy (`streamed`: its body is piped from the copy's source).
     async fn open(
         &self,
         request: Result<Request<ProxyBody>, String>,
+        streamed: bool,
     ) -> Result<Response<Incoming>, String> {
-        self.client
-            .request(request?)
+        self.send(request?, streamed)
             .await
-            .map_err(|e| error_chain(&e))
+            .map_err(|e| e.describe(self.backend_timeout))
     }
 
     /// Sends one request of a copy and reads its (small) answer.
-    async fn copy_answer(&self, request: Result<Request<ProxyBody>, String>) -> CopyEvent {
-        let resp = match self.open(request).await {
+    async fn copy_answer(
+        &self,
+        request: Result<Request<ProxyBody>, String>,
+        streamed: bool,
+    ) -> CopyEvent {
+        let resp = match self.open(request, streamed).await {
             Ok(r) => r,
             Err(e) => return CopyEvent::Failed(e),
         };
         let (parts, body) = resp.into_parts();
-        match Limited::new(body, ANSWER_LIMIT).collect().await {
-            Ok(c) => CopyEvent::Answer {
+        let read = Limited::new(body, ANSWER_LIMIT).collect();
+        match tokio::time::timeout(self.backend_timeout, read).await {
+            Ok(Ok(c)) => CopyEvent::Answer {
                 status: parts.status,
                 headers: parts.headers,
                 body: c.to_bytes(),
             },
-            Err(e) => CopyEvent::Failed(format!("reading the backend's answer failed: {e}")),
+            Ok(Err(e)) => CopyEvent::Failed(format!("reading the backend's answer failed: {e}")),
+            Err(_) => CopyEvent::Failed(SendError::TimedOut.describe(self.backend_timeout)),
         }
+    }
+
+    /// Sends a backend request. The backend's time to answer starts once the request has gone
+    /// out: at once for an empty or in-memory body, when the last byte of a `streamed` body
+    /// (a client's upload, which may take as long as the client needs) was handed over.
+    async fn send(
+        &self,
+        request: Request<ProxyBody>,
+        streamed: bool,
+    ) -> Result<Response<Incoming>, SendError> {
+        send_timed(&self.client, self.backend_timeout, request, streamed).await
+    }
+}
+
+/// [`Proxy::send`], with the client and the timeout given.
+async fn send_timed(
+    client: &BackendClient,
+    timeout: Duration,
+    request: Request<ProxyBody>,
+    streamed: bool,
+) -> Result<Response<Incoming>, SendError> {
+    let (request, sent) = if streamed {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let request = request.map(|inner| {
+            SentSignal {
+                inner,
+                tx: Some(tx),
+            }
+            .boxed()
+        });
+        (request, Some(rx))
+    } else {
+        (request, None)
+    };
+    let response = client.request(request);
+    tokio::pin!(response);
+    if let Some(sent) = sent {
+        tokio::select! {
+            r = &mut response => {
+                return r.map_err(|e| SendError::Failed(error_chain(&e)));
+            }
+            // Sent, or the body dropped (hyper wrote all of it, or gave up on it: then
+            // the request itself ends, whichever comes first).
+            _ = sent => {}
+        }
+    }
+    match tokio::time::timeout(timeout, response).await {
+        Ok(r) => r.map_err(|e| SendError::Failed(error_chain(&e))),
+        Err(_) => Err(SendError::TimedOut),
+    }
+}
+
+/// Why a backend request has no answer.
+#[derive(Debug)]
+enum SendError {
+    /// The backend did not start answering within the backend timeout.
+    TimedOut,
+    /// The connection failed (refused, reset, TLS, protocol).
+    Failed(String),
+}
+
+impl SendError {
+    fn describe(&self, timeout: Duration) -> String {
+        match self {
+            SendError::TimedOut => format!(
+                "the backend did not answer within {} seconds",
+                timeout.as_secs_f64()
+            ),
+            SendError::Failed(e) => e.clone(),
+        }
+    }
+}
+
+/// An outgoing body that says when it has been sent whole (or dropped).
+struct SentSignal {
+    inner: ProxyBody,
+    tx: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Body for SentSignal {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            if let Some(tx) = self.tx.take() {
+                let _ = tx.send(());
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -789,6 +928,84 @@ mod tests {
             text.contains("<Code>InternalError</Code>") && text.contains("0123456789ABCDEF"),
             "{text}"
         );
+    }
+
+    /// A backend on 127.0.0.1 that reads what it gets and never answers; returns its URL.
+    fn silent_backend() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                std::thread::spawn(move || {
+                    use std::io::Read;
+                    let mut buf = [0u8; 4096];
+                    // Reads until the client goes away; never writes a byte.
+                    while conn.read(&mut buf).is_ok_and(|n| n > 0) {}
+                });
+            }
+        });
+        format!("http://{addr}/bucket/key")
+    }
+
+    #[tokio::test]
+    async fn a_backend_that_never_answers_times_out() {
+        let client = backend_client().unwrap();
+        let url = silent_backend();
+        let request = Request::get(url).body(empty()).unwrap();
+        let t0 = Instant::now();
+        let result = send_timed(&client, Duration::from_millis(300), request, false).await;
+        assert!(matches!(result, Err(SendError::TimedOut)), "{result:?}");
+        assert!(t0.elapsed() < Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn the_backend_timeout_starts_only_once_a_streamed_body_is_sent() {
+        let client = backend_client().unwrap();
+        let url = silent_backend();
+        // A body that takes longer to arrive than the timeout: the clock starts at its end.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(1);
+        let body = http_body_util::StreamBody::new(tokio_stream_of(rx)).boxed();
+        let request = Request::put(url)
+            .header(http::header::CONTENT_LENGTH, "2")
+            .body(body)
+            .unwrap();
+        let sender = tokio::spawn(async move {
+            for _ in 0..2 {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                let _ = tx.send(Ok(Frame::data(Bytes::from_static(b"x")))).await;
+            }
+        });
+        let t0 = Instant::now();
+        let result = send_timed(&client, Duration::from_millis(300), request, true).await;
+        assert!(matches!(result, Err(SendError::TimedOut)), "{result:?}");
+        assert!(
+            t0.elapsed() >= Duration::from_millis(1000),
+            "timed out while the body was still arriving: {:?}",
+            t0.elapsed()
+        );
+        sender.await.unwrap();
+    }
+
+    /// An mpsc receiver as a stream of frames.
+    fn tokio_stream_of(
+        mut rx: tokio::sync::mpsc::Receiver<Result<Frame<Bytes>, BoxError>>,
+    ) -> impl futures_util::Stream<Item = Result<Frame<Bytes>, BoxError>> {
+        futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_failure_not_a_timeout() {
+        let client = backend_client().unwrap();
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let request = Request::get(format!("http://127.0.0.1:{port}/b/k"))
+            .body(empty())
+            .unwrap();
+        let result = send_timed(&client, Duration::from_secs(5), request, false).await;
+        assert!(matches!(result, Err(SendError::Failed(_))), "{result:?}");
     }
 
     #[test]

@@ -122,6 +122,121 @@ fn emit(
     }
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// The global `setTimeout(handler, ms)`; returns the timer's id.
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &Function, ms: f64) -> JsValue;
+
+    /// The global `clearTimeout(id)`.
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(id: &JsValue);
+}
+
+/// The backend timeout of one backend request: an `AbortController` whose signal goes on the
+/// request, and a timer that aborts it. The clock runs only while the gateway waits on the
+/// backend (armed once the request's body is out, stopped when the answer's head arrived,
+/// armed again while a buffered answer is read), never while a client uploads or downloads.
+pub struct Deadline {
+    ms: f64,
+    signal: web_sys::AbortSignal,
+    state: Rc<RefCell<DeadlineState>>,
+    on_timeout: Function,
+    _on_timeout: Closure<dyn FnMut()>,
+}
+
+#[derive(Default)]
+struct DeadlineState {
+    /// The running timer.
+    timer: Option<JsValue>,
+    /// The timer fired and aborted the request.
+    fired: bool,
+    /// The answer's head arrived (or the request is over): a late `arm_after` does nothing.
+    answered: bool,
+}
+
+impl Deadline {
+    /// A deadline of `timeout`, not armed yet.
+    pub fn new(timeout: std::time::Duration) -> Result<Self, JsValue> {
+        let ctor: Function =
+            Reflect::get(&js_sys::global(), &"AbortController".into())?.dyn_into()?;
+        let controller = Reflect::construct(&ctor, &js_sys::Array::new())?;
+        let signal: web_sys::AbortSignal =
+            Reflect::get(&controller, &"signal".into())?.dyn_into()?;
+        let abort: Function = Reflect::get(&controller, &"abort".into())?.dyn_into()?;
+        let state: Rc<RefCell<DeadlineState>> = Rc::default();
+        let st = state.clone();
+        let on_timeout: Closure<dyn FnMut()> = Closure::new(move || {
+            {
+                let mut st = st.borrow_mut();
+                st.timer = None;
+                st.fired = true;
+            }
+            let _ = abort.call0(&controller);
+        });
+        let handler: Function = on_timeout.as_ref().clone().dyn_into()?;
+        Ok(Deadline {
+            ms: timeout.as_secs_f64() * 1000.0,
+            signal,
+            state,
+            on_timeout: handler,
+            _on_timeout: on_timeout,
+        })
+    }
+
+    /// The signal to put on the request.
+    pub fn signal(&self) -> &web_sys::AbortSignal {
+        &self.signal
+    }
+
+    /// Starts the clock now.
+    pub fn arm(&self) {
+        arm(&self.state, &self.on_timeout, self.ms);
+    }
+
+    /// Starts the clock once `sent` settles (the request's body is out, or failed), unless the
+    /// answer came first. `sent` must settle (a pipe's promise does): the task waits on it.
+    pub fn arm_after(&self, sent: Promise) {
+        let state = self.state.clone();
+        let handler = self.on_timeout.clone();
+        let ms = self.ms;
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = JsFuture::from(sent).await;
+            if !state.borrow().answered {
+                arm(&state, &handler, ms);
+            }
+        });
+    }
+
+    /// Stops the clock (the answer's head arrived); `arm` may start it again.
+    pub fn stop(&self) {
+        let mut st = self.state.borrow_mut();
+        st.answered = true;
+        if let Some(id) = st.timer.take() {
+            clear_timeout(&id);
+        }
+    }
+
+    /// Whether the timer fired (the request's failure is the timeout's).
+    pub fn fired(&self) -> bool {
+        self.state.borrow().fired
+    }
+}
+
+fn arm(state: &Rc<RefCell<DeadlineState>>, handler: &Function, ms: f64) {
+    let mut st = state.borrow_mut();
+    if st.timer.is_none() && !st.fired {
+        st.timer = Some(set_timeout(handler, ms));
+    }
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        // The handler's closure goes with this value: no timer may call it afterwards.
+        self.stop();
+    }
+}
+
 /// Why reading a body failed.
 pub enum ReadError {
     /// More than the limit.
@@ -318,6 +433,8 @@ pub struct Upload {
     pub body: Option<JsValue>,
     /// The verifying stream's closures: keep until the backend answered.
     pub keep_alive: Option<Verifying>,
+    /// Settles when the body has been handed over whole (or failed); `None`: no streamed body.
+    pub sent: Option<Promise>,
 }
 
 /// Why an upload could not be prepared.
@@ -343,12 +460,14 @@ pub async fn prepare_upload(
             return Ok(Upload {
                 body: None,
                 keep_alive: None,
+                sent: None,
             })
         }
         ForwardBody::Bytes(bytes) => {
             return Ok(Upload {
                 body: Some(js::to_uint8(&bytes).into()),
                 keep_alive: None,
+                sent: None,
             })
         }
         ForwardBody::Stream => None,
@@ -366,6 +485,7 @@ pub async fn prepare_upload(
             return Ok(Upload {
                 body: None,
                 keep_alive: None,
+                sent: None,
             });
         }
         (Some(_), None) => {
@@ -377,7 +497,7 @@ pub async fn prepare_upload(
     };
     let v =
         Verifying::new(check, slot.clone()).map_err(|e| UploadError::Runtime(js::describe(&e)))?;
-    let piped = js::fixed_length(&stream.0, stream.1, &v.stream, &v.fail_first)
+    let (piped, sent) = js::fixed_length(&stream.0, stream.1, &v.stream, &v.fail_first)
         .map_err(|e| UploadError::Runtime(js::describe(&e)))?;
     if let Err(e) = JsFuture::from(v.first.clone()).await {
         let err = slot
@@ -389,5 +509,6 @@ pub async fn prepare_upload(
     Ok(Upload {
         body: Some(piped.into()),
         keep_alive: Some(v),
+        sent: Some(sent),
     })
 }

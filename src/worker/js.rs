@@ -29,15 +29,16 @@ extern "C" {
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// `body.pipeThrough(transform).pipeTo(new FixedLengthStream(length).writable)`; returns the
-/// readable side to send. `on_fail` is called with the reason if the pipe fails (the client's
-/// body broke off, or the transform refused it); the failure also surfaces as the failure of the
-/// fetch that reads the readable side.
+/// readable side to send, and the pipe's promise (settles once the body went in whole, or
+/// failed). `on_fail` is called with the reason if the pipe fails (the client's body broke off,
+/// or the transform refused it); the failure also surfaces as the failure of the fetch that
+/// reads the readable side.
 pub fn fixed_length(
     body: &web_sys::ReadableStream,
     length: u64,
     transform: &web_sys::TransformStream,
     on_fail: &Function,
-) -> Result<web_sys::ReadableStream, JsValue> {
+) -> Result<(web_sys::ReadableStream, Promise), JsValue> {
     if length > MAX_SAFE_INTEGER {
         return Err(JsValue::from_str(
             "body length exceeds what the runtime can express",
@@ -49,7 +50,7 @@ pub fn fixed_length(
     let done = source.pipe_to(&fixed.writable());
     let catch: Function = Reflect::get(&done, &"catch".into())?.dyn_into()?;
     catch.call1(&done, on_fail)?;
-    Ok(fixed.readable())
+    Ok((fixed.readable(), done))
 }
 
 /// `stream.pipeThrough(transform)`.

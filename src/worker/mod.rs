@@ -244,7 +244,7 @@ async fn handle_inner(
             );
             to_js_response(resp, None)
         }
-        Plan::Forward(fwd) => forward(*fwd, body, plan_time).await,
+        Plan::Forward(fwd) => forward(*fwd, body, plan_time, backend_timeout(env)).await,
         Plan::R2(plan) => r2::execute(*plan, env, body).await,
         Plan::Copy(copy) => copy_between(*copy, env, plan_time).await,
         Plan::NeedBody { .. }
@@ -254,6 +254,19 @@ async fn handle_inner(
             let err = S3Error::internal("the gateway asked for the same input twice");
             to_js_response(error_response(&head.method, &err, request_id), None)
         }
+    }
+}
+
+/// `BACKEND_TIMEOUT_SECONDS`: how long a backend has to answer once the request went out (a
+/// setting that does not parse is logged and the default used).
+fn backend_timeout(env: &Env) -> Duration {
+    match state::var(env, "BACKEND_TIMEOUT_SECONDS") {
+        Some(v) if !v.trim().is_empty() => crate::gateway::parse_backend_timeout(&v)
+            .unwrap_or_else(|e| {
+                log::warn!("BACKEND_TIMEOUT_SECONDS: {e}; using the default");
+                crate::gateway::DEFAULT_BACKEND_TIMEOUT
+            }),
+        _ => crate::gateway::DEFAULT_BACKEND_TIMEOUT,
     }
 }
 
@@ -306,6 +319,7 @@ async fn forward(
     mut fwd: Forward,
     body: Option<web_sys::ReadableStream>,
     plan: Duration,
+    timeout: Duration,
 ) -> Result<web_sys::Response, JsValue> {
     let slot: Slot = Rc::default();
     let length = fwd
@@ -328,9 +342,17 @@ async fn forward(
     let out_body = upload.body;
     let keep_alive = upload.keep_alive;
 
-    let request = backend_request(&fwd, out_body.as_ref())?;
+    // The backend's clock starts once the request went out whole: a slow client's upload is
+    // not the backend's time.
+    let deadline = body::Deadline::new(timeout)?;
+    let request = backend_request(&fwd, out_body.as_ref(), Some(deadline.signal()))?;
+    match upload.sent {
+        Some(sent) => deadline.arm_after(sent),
+        None => deadline.arm(),
+    }
     let t0 = now_ms();
     let result = JsFuture::from(js::global_fetch(&request)).await;
+    deadline.stop();
     let timing = Timing {
         plan,
         backend: since(t0),
@@ -341,6 +363,9 @@ async fn forward(
     }
     let resp: web_sys::Response = match result {
         Ok(r) => r.dyn_into()?,
+        Err(_) if deadline.fired() => {
+            return to_js_response(fwd.backend_timed_out(timeout, timing), None)
+        }
         Err(e) => return to_js_response(fwd.backend_failed(&js::describe(&e), timing), None),
     };
     let status = StatusCode::from_u16(resp.status()).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -356,25 +381,42 @@ async fn forward(
             parts.headers = headers;
             to_js_response(http::Response::from_parts(parts, Bytes::new()), resp.body())
         }
-        ResponseMode::Buffer { limit } => match body::read_limited(resp.body(), limit).await {
-            Ok(bytes) => to_js_response(
-                fwd.buffered_response(status, &backend_headers, bytes, timing),
-                None,
-            ),
-            Err(body::ReadError::TooLarge) => to_js_response(
-                fwd.backend_failed("the backend's answer is too large to rewrite", timing),
-                None,
-            ),
-            Err(body::ReadError::Broken(e)) => to_js_response(
-                fwd.backend_failed(&format!("reading the backend response failed: {e}"), timing),
-                None,
-            ),
-        },
+        ResponseMode::Buffer { limit } => {
+            // Bounded in time as in size: a backend that stops sending a listing or an error
+            // document must not hold the request.
+            deadline.arm();
+            let read = body::read_limited(resp.body(), limit).await;
+            deadline.stop();
+            match read {
+                Ok(bytes) => to_js_response(
+                    fwd.buffered_response(status, &backend_headers, bytes, timing),
+                    None,
+                ),
+                Err(_) if deadline.fired() => {
+                    to_js_response(fwd.backend_timed_out(timeout, timing), None)
+                }
+                Err(body::ReadError::TooLarge) => to_js_response(
+                    fwd.backend_failed("the backend's answer is too large to rewrite", timing),
+                    None,
+                ),
+                Err(body::ReadError::Broken(e)) => to_js_response(
+                    fwd.backend_failed(
+                        &format!("reading the backend response failed: {e}"),
+                        timing,
+                    ),
+                    None,
+                ),
+            }
+        }
     }
 }
 
 /// The JS request of a planned backend call, with `body`.
-fn backend_request(fwd: &Forward, body: Option<&JsValue>) -> Result<web_sys::Request, JsValue> {
+fn backend_request(
+    fwd: &Forward,
+    body: Option<&JsValue>,
+    signal: Option<&web_sys::AbortSignal>,
+) -> Result<web_sys::Request, JsValue> {
     let headers = web_sys::Headers::new()?;
     for (name, value) in &fwd.headers {
         if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
@@ -391,6 +433,9 @@ fn backend_request(fwd: &Forward, body: Option<&JsValue>) -> Result<web_sys::Req
     if let Some(b) = body {
         init.set_body(b);
     }
+    if signal.is_some() {
+        init.set_signal(signal);
+    }
     web_sys::Request::new_with_str_and_init(&fwd.url, &init)
 }
 
@@ -403,6 +448,7 @@ async fn copy_between(
 ) -> Result<web_sys::Response, JsValue> {
     let mut backend = Duration::ZERO;
     let mut source: Option<web_sys::ReadableStream> = None;
+    let timeout = backend_timeout(env);
     let mut step = copy.start(now());
     loop {
         let t0 = now_ms();
@@ -414,7 +460,7 @@ async fn copy_between(
                 add_server_timing(resp.headers_mut(), Timing { plan, backend });
                 return to_js_response(resp, None);
             }
-            CopyStep::Open(fwd) => match send(&fwd, None).await {
+            CopyStep::Open(fwd) => match send(&fwd, None, timeout, None).await {
                 Ok(resp) => {
                     source = resp.body();
                     CopyEvent::Opened {
@@ -435,7 +481,8 @@ async fn copy_between(
                 match body::prepare_upload(ForwardBody::Stream, source.take(), length, &slot).await
                 {
                     Ok(upload) => {
-                        let event = copy_answer(&fwd, upload.body.as_ref()).await;
+                        let event =
+                            copy_answer(&fwd, upload.body.as_ref(), timeout, upload.sent).await;
                         drop(upload.keep_alive);
                         event
                     }
@@ -451,7 +498,7 @@ async fn copy_between(
                     ForwardBody::Bytes(b) => Some(JsValue::from(js::to_uint8(&b))),
                     _ => None,
                 };
-                copy_answer(&fwd, body.as_ref()).await
+                copy_answer(&fwd, body.as_ref(), timeout, None).await
             }
             CopyStep::OpenR2(get) => {
                 let (event, stream) = r2::copy_open(env, &get).await;
@@ -465,18 +512,41 @@ async fn copy_between(
     }
 }
 
-/// Sends one backend request.
-async fn send(fwd: &Forward, body: Option<&JsValue>) -> Result<web_sys::Response, String> {
-    let request = backend_request(fwd, body).map_err(|e| js::describe(&e))?;
-    let resp = JsFuture::from(js::global_fetch(&request))
-        .await
-        .map_err(|e| js::describe(&e))?;
-    resp.dyn_into().map_err(|e| js::describe(&e))
+/// Sends one backend request of a copy; the backend has `timeout` to answer once the request
+/// went out (`sent` settled, for a piped body).
+async fn send(
+    fwd: &Forward,
+    body: Option<&JsValue>,
+    timeout: Duration,
+    sent: Option<Promise>,
+) -> Result<web_sys::Response, String> {
+    let deadline = body::Deadline::new(timeout).map_err(|e| js::describe(&e))?;
+    let request =
+        backend_request(fwd, body, Some(deadline.signal())).map_err(|e| js::describe(&e))?;
+    match sent {
+        Some(sent) => deadline.arm_after(sent),
+        None => deadline.arm(),
+    }
+    let result = JsFuture::from(js::global_fetch(&request)).await;
+    deadline.stop();
+    match result {
+        Ok(resp) => resp.dyn_into().map_err(|e| js::describe(&e)),
+        Err(_) if deadline.fired() => Err(format!(
+            "the backend did not answer within {} seconds",
+            timeout.as_secs_f64()
+        )),
+        Err(e) => Err(js::describe(&e)),
+    }
 }
 
 /// Sends one request of a copy and reads its (small) answer.
-async fn copy_answer(fwd: &Forward, body: Option<&JsValue>) -> CopyEvent {
-    let resp = match send(fwd, body).await {
+async fn copy_answer(
+    fwd: &Forward,
+    body: Option<&JsValue>,
+    timeout: Duration,
+    sent: Option<Promise>,
+) -> CopyEvent {
+    let resp = match send(fwd, body, timeout, sent).await {
         Ok(r) => r,
         Err(e) => return CopyEvent::Failed(e),
     };
