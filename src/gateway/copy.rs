@@ -121,6 +121,16 @@ pub struct CopyLimits {
     pub part_size: u64,
 }
 
+/// Copy failures in the gateway's own words (runtimes and core), safe to show a client.
+const OWN_REASONS: &[&str] = &[
+    "the backend did not answer within",
+    "the storage backend did not answer within",
+    "no copy source is open",
+    "R2 bindings exist only in a Worker",
+    "the R2 binding answered",
+    "unexpected ",
+];
+
 impl Default for CopyLimits {
     fn default() -> Self {
         CopyLimits {
@@ -941,9 +951,16 @@ impl StreamedCopy {
             self.request_id,
             crate::auth::redact(&reason)
         );
+        // Transport errors can carry the backend's address: only the gateway's own words reach
+        // the client, the rest stays in the log (DESIGN rule 20).
+        let shown = if OWN_REASONS.iter().any(|own| reason.starts_with(own)) {
+            reason.as_str()
+        } else {
+            "the storage backend could not be reached or its answer failed (details are in the gateway's log)"
+        };
         self.error(&S3Error::new(
             ErrorCode::BadGateway,
-            format!("{what} failed: {reason}"),
+            format!("{what} failed: {shown}"),
         ))
     }
 

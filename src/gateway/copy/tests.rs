@@ -273,7 +273,33 @@ fn a_source_that_breaks_off_during_a_single_put_is_a_bad_gateway() {
     c.advance(opened(200, &[("content-length", "3")]), NOW);
     let resp = done(c.advance(CopyEvent::Failed("connection reset".into()), NOW));
     assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
-    assert!(text(&resp).contains("connection reset"));
+    assert!(text(&resp).contains("could not be reached or its answer failed"));
+}
+
+#[test]
+fn a_transport_error_naming_the_backend_stays_in_the_log_and_the_timeout_is_told() {
+    let mut c = copy(object(None), CopyLimits::default());
+    c.start(NOW);
+    c.advance(opened(200, &[("content-length", "3")]), NOW);
+    let resp = done(c.advance(
+        CopyEvent::Failed(
+            "error sending request for url (http://10.1.2.3:9000/bk/k?X-Amz-Signature=abc)".into(),
+        ),
+        NOW,
+    ));
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+    let body = text(&resp);
+    assert!(
+        !body.contains("10.1.2.3") && !body.contains("Signature"),
+        "{body}"
+    );
+    let mut c = copy(object(None), CopyLimits::default());
+    c.start(NOW);
+    let resp = done(c.advance(
+        CopyEvent::Failed("the backend did not answer within 30 seconds".into()),
+        NOW,
+    ));
+    assert!(text(&resp).contains("did not answer within 30 seconds"));
 }
 
 /// Runs a multipart copy of a 12 MiB object with 5 MiB parts up to the Complete.
