@@ -412,7 +412,11 @@ impl Proxy {
             ResponseMode::Stream => {
                 let (parts, body) = resp.into_parts();
                 let (status, headers) = fwd.response_head(status, &parts.headers, timing);
-                let mut out = Response::new(body.map_err(BoxError::from).boxed());
+                // A backend that stalls mid-body ends the client's response with an error once
+                // it has sent nothing for the backend timeout: never a hang, never a short body
+                // that looks complete (the connection is reset, not the body ended).
+                let body = IdleTimeout::new(body, self.backend_timeout);
+                let mut out = Response::new(body.boxed());
                 *out.status_mut() = status;
                 *out.headers_mut() = headers;
                 out
@@ -635,6 +639,69 @@ impl SendError {
             ),
             SendError::Failed(e) => e.clone(),
         }
+    }
+}
+
+/// A backend's response body that fails when the backend sends nothing for `idle` while we wait
+/// for it. Only time spent waiting on the backend counts: a client that reads slowly does not.
+struct IdleTimeout<B> {
+    inner: B,
+    idle: Duration,
+    timer: Pin<Box<tokio::time::Sleep>>,
+    waiting: bool,
+}
+
+impl<B> IdleTimeout<B> {
+    fn new(inner: B, idle: Duration) -> Self {
+        Self {
+            inner,
+            idle,
+            timer: Box::pin(tokio::time::sleep(idle)),
+            waiting: false,
+        }
+    }
+}
+
+impl<B> Body for IdleTimeout<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        if !this.waiting {
+            let deadline = tokio::time::Instant::now() + this.idle;
+            this.timer.as_mut().reset(deadline);
+            this.waiting = true;
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                this.waiting = false;
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => match std::future::Future::poll(this.timer.as_mut(), cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(format!(
+                    "the backend sent nothing for {} s in the middle of its answer",
+                    this.idle.as_secs_f64()
+                )
+                .into()))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -985,6 +1052,31 @@ mod tests {
             t0.elapsed()
         );
         sender.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stalls_fails_after_the_idle_time_but_a_slow_reader_is_not_cut() {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(4);
+        let inner = http_body_util::StreamBody::new(tokio_stream_of(rx));
+        let mut body = IdleTimeout::new(inner, Duration::from_millis(300));
+        tx.send(Ok(Frame::data(Bytes::from_static(b"ab"))))
+            .await
+            .unwrap();
+        tx.send(Ok(Frame::data(Bytes::from_static(b"cd"))))
+            .await
+            .unwrap();
+        let first = body.frame().await.unwrap().unwrap();
+        assert_eq!(first.into_data().unwrap(), Bytes::from_static(b"ab"));
+        // The reader pauses longer than the idle time: the next frame is still delivered.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let second = body.frame().await.unwrap().unwrap();
+        assert_eq!(second.into_data().unwrap(), Bytes::from_static(b"cd"));
+        // Then the backend stalls: the body fails instead of hanging or ending cleanly.
+        let t0 = Instant::now();
+        let stalled = body.frame().await.unwrap();
+        assert!(stalled.is_err(), "a stalled body must fail");
+        assert!(t0.elapsed() < Duration::from_secs(10));
+        drop(tx);
     }
 
     /// An mpsc receiver as a stream of frames.

@@ -26,6 +26,7 @@ MODES = (
     "cut-cl",         # 200, Content-Length N, N/2 bytes, then closes
     "cut-cl-rst",     # the same, then a TCP reset
     "cut-chunked",    # 200, chunked, N/2 bytes of chunks, then closes without the last chunk
+    "stall-mid",      # 200, Content-Length N, N/2 bytes, then silence for SLOW_SECONDS
     "put-reset",      # reads part of a request body, then a TCP reset
     "e500-xml",       # 500 InternalError document
     "e503-xml",       # 503 SlowDown document
@@ -161,6 +162,13 @@ class FaultyServer:
                    f"<Bucket>{mode}</Bucket><Key>{key}</Key><UploadId>faulty-upload-1</UploadId>"
                    "</InitiateMultipartUploadResult>").encode()
             self._answer(conn, 200, doc, ["Content-Type: application/xml"], "OK")
+            return
+        if mode == "stall-mid":
+            data = payload(CUT_SIZE)
+            head = ("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                    f"Content-Length: {CUT_SIZE}\r\nETag: \"stall\"\r\n\r\n")
+            conn.sendall(head.encode() + data[: CUT_SIZE // 2])
+            self.stopped.wait(SLOW_SECONDS)
             return
         if mode in ("cut-cl", "cut-cl-rst"):
             data = payload(CUT_SIZE)

@@ -179,6 +179,22 @@ def test_get_cut_mid_body_fails_at_the_client(faults, mode):
     assert_healthy(f)
 
 
+def test_get_stalled_mid_body_fails_at_the_client_within_a_bounded_time(faults):
+    """The backend sends half the object, then nothing: natively the gateway ends the client's
+    response with an error once the backend has been silent for the backend timeout. (On Workers
+    the download is the backend's own stream handed to the client: workerd's limits apply.)"""
+    f = faults
+    if f.runtime != "native":
+        pytest.skip("the idle timeout on streamed downloads is the native server's")
+    url = presign(f, "get_object", Bucket="f-stall-mid", Key="obj")
+    t0 = time.monotonic()
+    with pytest.raises((requests.exceptions.ChunkedEncodingError,
+                        requests.exceptions.ConnectionError)):
+        requests.get(url, timeout=CLIENT_TIMEOUT).content
+    assert time.monotonic() - t0 < CLIENT_TIMEOUT, "the stalled download hung"
+    assert_healthy(f)
+
+
 def raw_get_is_incomplete(url):
     """GETs `url` over a raw socket; True when the response ended short of its framing."""
     u = urllib.parse.urlsplit(url)
