@@ -310,7 +310,14 @@ impl SignedChunkDecoder {
                         ));
                     }
                 }
-                State::Done => return Ok(out),
+                State::Done => {
+                    // As in `push`: only the closing CRLF may follow, in this read or a later one.
+                    if self.buf.iter().any(|b| !matches!(b, b'\r' | b'\n')) {
+                        return Err(framing("data after the final aws-chunked chunk"));
+                    }
+                    self.buf.clear();
+                    return Ok(out);
+                }
             }
         }
     }
@@ -801,5 +808,20 @@ mod unsigned_tests {
         assert!(run(&mut dec, &wire, 64).is_err());
         let mut dec = SignedChunkDecoder::unsigned(1000);
         assert!(run(&mut dec, b"zz\r\nabc\r\n", 64).is_err());
+    }
+
+    /// Found by the `chunked` fuzz target: bytes after the trailer's closing empty line were
+    /// ignored when they arrived in the same read, and refused when they arrived in a later one.
+    #[test]
+    fn data_after_the_final_chunk_is_refused_however_the_network_splits_it() {
+        let wire = b"3\r\nabc\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\nGARBAGE";
+        for step in [1, 5, wire.len()] {
+            let mut dec = SignedChunkDecoder::unsigned(3);
+            let err = run(&mut dec, wire, step).unwrap_err();
+            assert_eq!(err.code, ErrorCode::IncompleteBody, "step {step}");
+        }
+        let mut dec = SignedChunkDecoder::unsigned(3);
+        let ok = b"3\r\nabc\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n\r\n";
+        assert_eq!(run(&mut dec, ok, ok.len()).unwrap(), b"abc");
     }
 }

@@ -23,6 +23,8 @@ pub mod checksum;
 pub mod chunked;
 pub mod config;
 pub mod cors;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gateway;
 pub mod oidc;
 mod pathmap;
