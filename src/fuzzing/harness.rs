@@ -255,6 +255,25 @@ pub fn request(data: &[u8]) {
         assert!(req.key.is_none() || req.bucket.is_some(), "{req:?}");
         assert!(req.key.as_ref().is_none_or(|k| k.len() <= 1024), "{req:?}");
         assert!(!req.virtual_hosted || domain.is_some(), "{req:?}");
+        // What reaches a URL is unambiguous: no dot segment in a key, no name that could leave
+        // the path segment or the host label it is put in, no parameter given twice.
+        assert!(
+            req.key
+                .as_deref()
+                .is_none_or(|k| !s3req::has_dot_segment(k)),
+            "{req:?}"
+        );
+        assert!(
+            req.bucket.as_deref().is_none_or(|b| b
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+                && b != "."
+                && b != ".."),
+            "{req:?}"
+        );
+        let mut names: Vec<&str> = req.query.iter().map(|(k, _)| k.as_str()).collect();
+        names.sort_unstable();
+        assert!(names.windows(2).all(|w| w[0] != w[1]), "{req:?}");
         match req.operation {
             Operation::ListBuckets => assert!(req.bucket.is_none(), "{req:?}"),
             op if is_object_operation(op) => assert!(req.key.is_some(), "{req:?}"),
