@@ -997,6 +997,20 @@ impl Gateway {
             Some((p, v)) => (p, Some(v)),
             None => (raw, None),
         };
+        // The version goes into the backend's own x-amz-copy-source as given: it may only be
+        // a version id, never something that adds parameters or changes the path.
+        if let Some(v) = version {
+            let valid = !v.is_empty()
+                && v.len() <= 1024
+                && v.bytes().all(|b| {
+                    b.is_ascii_alphanumeric()
+                        || matches!(b, b'.' | b'_' | b'-' | b'+' | b'=' | b'/')
+                });
+            if !valid {
+                return Err(S3Error::invalid_argument("Invalid version id specified")
+                    .with_detail("ArgumentName", "x-amz-copy-source"));
+            }
+        }
         let decoded = crate::percent::decode_strict(path.as_bytes(), false)
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(|| {

@@ -244,6 +244,39 @@ fn keys_with_dot_segments_are_refused_in_paths_and_copy_sources() {
 }
 
 #[test]
+fn a_copy_source_version_is_a_version_id_or_refused() {
+    let g = g();
+    for source in [
+        "/data/team/k?versionId=v1&partNumber=2",
+        "/data/team/k?versionId=a%2F..",
+        "/data/team/k?versionId=",
+        "/data/team/k?versionId=a?b",
+    ] {
+        let h = signed("PUT", "/data/team/copy", &[("x-amz-copy-source", source)]);
+        let body = assert_refused(&g, &h, 400, "InvalidArgument");
+        assert!(body.contains("Invalid version id"), "{source}: {body}");
+    }
+    let h = signed(
+        "PUT",
+        "/data/team/copy",
+        &[(
+            "x-amz-copy-source",
+            "/data/team/k?versionId=3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY",
+        )],
+    );
+    match g.plan(&h, &ctx()) {
+        Plan::Forward(f) => {
+            let source = f.headers["x-amz-copy-source"].to_str().unwrap();
+            assert!(
+                source.ends_with("?versionId=3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"),
+                "{source}"
+            );
+        }
+        other => panic!("a real version id was refused: {other:?}"),
+    }
+}
+
+#[test]
 fn a_key_glued_to_the_backend_prefix_never_forms_a_dot_segment() {
     // `q/.` + `/k` would be `q/./k`: fetch() would ask for `q/k`.
     let body = assert_refused(
