@@ -43,6 +43,15 @@ fi
 phase "unit tests"
 cargo test --workspace --locked
 
+# The property tests above replay the fuzz corpora on stable; here the coverage-guided fuzzers
+# themselves run briefly (cargo-fuzz from crates.io, nightly flags on stable via RUSTC_BOOTSTRAP),
+# so the targets keep building and every run explores a little. FUZZ_SECONDS=0 skips it.
+fuzz_seconds="${FUZZ_SECONDS:-5}"
+if [ "$fuzz_seconds" != 0 ]; then
+  phase "fuzz targets (cargo-fuzz, ${fuzz_seconds} s each)"
+  CARGO_TARGET_DIR="$(target_dir)/fuzz" CARGO_FUZZ_ROOT="$TOOLS" bash fuzz/run.sh "$fuzz_seconds"
+fi
+
 phase "building multistore-server (release)"
 cargo build --release --locked -p multistore-server
 export MULTISTORE_BIN="$(target_dir)/release/multistore-server"
