@@ -1,8 +1,9 @@
 //! The POST policy: a base64 JSON document (`expiration` + `conditions`) the form's signature
 //! covers, checked against the form as S3 checks it.
 //!
-//! - `expiration` (ISO 8601) must be after now: else `Policy expired.`
-//! - Conditions: `{"field": "v"}` and `["eq", "$field", "v"]` (exact), `["starts-with",
+//! - `expiration` (ISO 8601 in UTC, `YYYY-MM-DDTHH:MM:SS[.fff]Z`) must be after now: else
+//!   `Policy expired.`
+//! - Conditions: `{"field": "v"}` (exactly one field per object) and `["eq", "$field", "v"]` (exact), `["starts-with",
 //!   "$field", "prefix"]` (empty prefix: anything; for Content-Type every comma-separated value
 //!   must match), `["content-length-range", min, max]` (the file's length). `bucket` is the
 //!   bucket the form was posted to; `key` is the key after `${filename}` expansion; a field the
@@ -101,6 +102,16 @@ fn field_name(v: &Value) -> Result<String, S3Error> {
     Ok(name.to_ascii_lowercase())
 }
 
+/// S3's `expiration`: ISO 8601 in UTC, `YYYY-MM-DDTHH:MM:SS[.fff]Z` (a space for the `T`, an
+/// offset such as `+00:00` or a lowercase `z` is refused, as S3 refuses them).
+fn parse_expiration(s: &str) -> Option<Timestamp> {
+    let b = s.as_bytes();
+    if b.get(10) != Some(&b'T') || b.last() != Some(&b'Z') {
+        return None;
+    }
+    Timestamp::parse_rfc3339(s)
+}
+
 impl PostPolicy {
     /// Decodes the `policy` field (base64 of UTF-8 JSON).
     pub fn parse(b64: &str) -> Result<Self, S3Error> {
@@ -113,7 +124,7 @@ impl PostPolicy {
             .get("expiration")
             .and_then(Value::as_str)
             .ok_or_else(|| invalid("Policy missing expiration."))?;
-        let expiration = Timestamp::parse_rfc3339(exp)
+        let expiration = parse_expiration(exp)
             .ok_or_else(|| invalid(format!("Invalid 'expiration' value: '{exp}'")))?;
         let list = doc
             .get("conditions")
@@ -123,6 +134,12 @@ impl PostPolicy {
         for c in list {
             match c {
                 Value::Object(map) => {
+                    if map.len() != 1 {
+                        return Err(invalid(
+                            "Invalid Simple-Condition: Simple-Conditions must have exactly one \
+                             property specified.",
+                        ));
+                    }
                     for (k, v) in map {
                         let v = text(v).ok_or_else(|| {
                             invalid(format!(

@@ -177,6 +177,51 @@ fn malformed_policies_are_invalid_policy_documents() {
 }
 
 #[test]
+fn an_expiration_that_is_not_iso_8601_utc_is_an_invalid_policy_document() {
+    // s3-tests' test_post_object_invalid_date_format posts Python's `str(datetime)`.
+    for exp in [
+        "2030-01-01 00:00:00.123456+00:00",
+        "2030-01-01 00:00:00Z",
+        "2030-01-01T00:00:00+00:00",
+        "2030-01-01T00:00:00",
+        "2030-01-01t00:00:00z",
+        "2030-02-30T00:00:00Z",
+        "2030-01-01",
+    ] {
+        let doc = format!(r#"{{"expiration": "{exp}", "conditions": []}}"#);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(doc);
+        let err = PostPolicy::parse(&b64).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidPolicyDocument, "{exp}");
+        assert_eq!(
+            err.message,
+            format!("Invalid Policy: Invalid 'expiration' value: '{exp}'")
+        );
+    }
+    for exp in ["2030-01-01T00:00:00Z", "2030-01-01T00:00:00.000Z"] {
+        let doc = format!(r#"{{"expiration": "{exp}", "conditions": []}}"#);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(doc);
+        assert!(PostPolicy::parse(&b64).is_ok(), "{exp}");
+    }
+}
+
+#[test]
+fn a_simple_condition_names_exactly_one_field() {
+    // s3-tests' test_post_object_empty_conditions posts `[{}]`.
+    for conditions in [r#"[{}]"#, r#"[{"acl": "private", "key": "k"}]"#] {
+        let doc =
+            format!(r#"{{"expiration": "2030-01-01T00:00:00Z", "conditions": {conditions}}}"#);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(doc);
+        let err = PostPolicy::parse(&b64).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidPolicyDocument, "{conditions}");
+        assert_eq!(
+            err.message,
+            "Invalid Policy: Invalid Simple-Condition: Simple-Conditions must have exactly one \
+             property specified."
+        );
+    }
+}
+
+#[test]
 fn a_deeply_nested_or_huge_policy_is_an_invalid_policy_document_not_a_crash() {
     // JSON has no entities; nesting is bounded by serde_json's recursion limit (128), the
     // policy's size by the form's field cap before the file (MAX_PREAMBLE).

@@ -169,6 +169,47 @@ def test_expired_tampered_and_unknown_credentials_are_refused(gateway, s3):
     assert_absent(s3, "private", key)
 
 
+def v2_form_post(gateway, bucket, key, policy_doc):
+    """A form signed as s3-tests sign theirs: SigV2 (HMAC-SHA1 of the base64 policy)."""
+    import base64
+    import hmac
+    import json
+    policy = base64.b64encode(json.dumps(policy_doc).encode())
+    signature = base64.b64encode(hmac.new(KEYS["admin"][1].encode(), policy, hashlib.sha1).digest())
+    fields = {"key": key, "AWSAccessKeyId": KEYS["admin"][0], "policy": policy.decode(),
+              "signature": signature.decode()}
+    return requests.post(f"{gateway.endpoint}/{bucket}", data=fields, files={"file": ("f", b"bar")},
+                         timeout=60, allow_redirects=False)
+
+
+def test_a_policy_expiration_that_is_not_iso_8601_utc_is_an_invalid_policy_document(gateway, s3):
+    import datetime
+    key = f"post/{uid()}"
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=6000)
+    conditions = [{"bucket": "private"}, ["starts-with", "$key", "post/"]]
+    # s3-tests' test_post_object_invalid_date_format: Python's str(datetime).
+    for exp in [str(later), later.strftime("%Y-%m-%dT%H:%M:%S+00:00"), "tomorrow"]:
+        r = v2_form_post(gateway, "private", key, {"expiration": exp, "conditions": conditions})
+        root = assert_s3_error(r, 400, "InvalidPolicyDocument")
+        assert root.findtext("Message") == f"Invalid Policy: Invalid 'expiration' value: '{exp}'"
+        assert_absent(s3, "private", key)
+    ok = {"expiration": later.strftime("%Y-%m-%dT%H:%M:%SZ"), "conditions": conditions}
+    assert v2_form_post(gateway, "private", key, ok).status_code == 204
+    assert s3["admin"].get_object(Bucket="private", Key=key)["Body"].read() == b"bar"
+
+
+def test_a_policy_condition_object_names_exactly_one_field(gateway, s3):
+    key = f"post/{uid()}"
+    exp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 6000))
+    # s3-tests' test_post_object_empty_conditions: `[{}]`; S3 refuses two fields in one object too.
+    for conditions in [[{}], [{"bucket": "private", "key": key}]]:
+        r = v2_form_post(gateway, "private", key, {"expiration": exp, "conditions": conditions})
+        root = assert_s3_error(r, 400, "InvalidPolicyDocument")
+        assert root.findtext("Message") == ("Invalid Policy: Invalid Simple-Condition: "
+                                            "Simple-Conditions must have exactly one property specified.")
+        assert_absent(s3, "private", key)
+
+
 def test_sigv2_post_policies_still_work(gateway, s3):
     v2 = boto3.client("s3", endpoint_url=gateway.endpoint, aws_access_key_id=KEYS["admin"][0],
                       aws_secret_access_key=KEYS["admin"][1], region_name="us-east-1",
