@@ -649,7 +649,14 @@ impl Gateway {
             _ => req.key.clone().unwrap_or_default(),
         };
         if req.operation == Operation::DeleteObjects {
-            policy::authorize_some_key(identity, bucket, name, action)
+            // S3 authorizes DeleteObjects key by key: a signed caller who may delete none of the
+            // keys gets 200 with an AccessDenied <Error> per key (see `authorized_deletes`).
+            // Anonymous callers are refused before their body is read, unless the bucket lets
+            // anyone delete.
+            match identity {
+                Identity::Principal { .. } => Ok(()),
+                Identity::Anonymous => policy::authorize_some_key(identity, bucket, name, action),
+            }
         } else {
             policy::authorize_named(identity, bucket, name, action, &key_or_prefix)
         }

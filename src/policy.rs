@@ -20,7 +20,8 @@
 //!   `head_object`, as IAM's `s3:GetObject` does.
 //! - Copy is `put_object` on the destination plus `get_object` on the source (two checks made by
 //!   the caller); DeleteObjects is `delete_object` checked per key in the body
-//!   ([`authorize_some_key`] is the coarse check before the body is read).
+//!   (a key it may not delete is an AccessDenied `<Error>` in a 200 DeleteResult, as in S3;
+//!   [`authorize_some_key`] refuses anonymous callers before their body is read).
 //! - Sessions minted for a role (`Identity::Principal { role: Some(r), .. }`) may use a bucket only
 //!   if its `allowed_roles` contains `r` or `*` (an empty list admits no session), besides what
 //!   their scopes grant. This is what 0.7 documented for `allowed_roles`; 0.7 itself checked only
@@ -279,8 +280,9 @@ pub fn authorize_named(
     check(identity, bucket, name, action, Some(key))
 }
 
-/// The coarse check for DeleteObjects before its body is read: some scope grants `action` on
-/// the bucket, under whatever prefix. Each key must then pass [`authorize_named`].
+/// The coarse check for an anonymous DeleteObjects before its body is read: the bucket lets
+/// anyone delete (for a principal: some scope grants `action` on the bucket, under whatever
+/// prefix). Each key must then pass [`authorize_named`].
 pub fn authorize_some_key(
     identity: &Identity,
     bucket: &BucketConfig,

@@ -283,6 +283,22 @@ def test_delete_objects_authorizes_each_key_and_reports_refusals_per_key(s3):
     assert s3["admin"].head_object(Bucket="private", Key=outside)["ContentLength"] == 1
 
 
+@pytest.mark.parametrize("who", ["reader", "scoped"])
+def test_delete_objects_by_a_caller_who_may_delete_none_of_the_keys_is_200_with_access_denied_per_key(s3, who):
+    # As S3 answers: a DeleteResult with an AccessDenied <Error> per key, not a 403 for the request
+    # (`reader` may not delete at all; `scoped` only under team/).
+    keys = [f"other/{uid()}-{i}" for i in range(2)]
+    for k in keys:
+        s3["admin"].put_object(Bucket="private", Key=k, Body=b"d")
+    for quiet in (False, True):
+        r = s3[who].delete_objects(Bucket="private", Delete={"Objects": [{"Key": k} for k in keys], "Quiet": quiet})
+        assert r["ResponseMetadata"]["HTTPStatusCode"] == 200
+        assert not r.get("Deleted")
+        assert sorted((e["Key"], e["Code"]) for e in r["Errors"]) == [(k, "AccessDenied") for k in sorted(keys)]
+    for k in keys:
+        assert s3["admin"].head_object(Bucket="private", Key=k)["ContentLength"] == 1
+
+
 def test_delete_objects_in_a_prefixed_bucket_maps_keys_and_quiet_mode_lists_only_errors(s3, backend):
     keys = [f"del/{uid()}/a b+c", f"del/{uid()}/ü"]
     for k in keys:

@@ -586,3 +586,39 @@ fn a_backend_refusing_a_pass_through_name_answers_the_client_not_bad_gateway() {
     let text = String::from_utf8_lossy(resp.body());
     assert!(text.contains("<Code>InvalidBucketName</Code>"), "{text}");
 }
+
+#[test]
+fn delete_objects_by_a_caller_who_may_delete_none_of_the_keys_is_200_with_access_denied_per_key() {
+    let g = g();
+    // `dotted` grants only get_object; `pub` grants this key nothing; `data` grants delete only
+    // under `team`.
+    for bucket in ["dotted", "pub", "data"] {
+        let h = signed("POST", &format!("/{bucket}?delete"), &[]);
+        assert!(
+            matches!(g.plan(&h, &ctx()), Plan::NeedBody { .. }),
+            "{bucket}"
+        );
+        let body = Bytes::from_static(
+            b"<Delete><Object><Key>other/a</Key></Object><Object><Key>b</Key></Object></Delete>",
+        );
+        let Plan::Respond(r) = g.plan_with_body(&h, &ctx(), body) else {
+            panic!("{bucket}: expected the gateway's own answer, no backend")
+        };
+        assert_eq!(r.status(), StatusCode::OK, "{bucket}");
+        let text = String::from_utf8_lossy(r.body());
+        for key in ["other/a", "b"] {
+            assert!(
+                text.contains(&format!("<Error><Key>{key}</Key><Code>AccessDenied</Code>")),
+                "{bucket}: {text}"
+            );
+        }
+        assert!(!text.contains("<Deleted>"), "{bucket}: {text}");
+    }
+}
+
+#[test]
+fn anonymous_delete_objects_is_refused_before_the_body_is_read() {
+    let g = g();
+    let h = head(Method::POST, "/pub?delete");
+    assert_refused(&g, &h, 403, "AccessDenied");
+}
