@@ -624,6 +624,11 @@ fn js_response(
             headers.append(name.as_str(), v)?;
         }
     }
+    // Every answer is dated, as the native server's are (SDKs correct clock skew from it);
+    // workerd adds none, and the backend's own is not forwarded.
+    if !parts.headers.contains_key(http::header::DATE) {
+        headers.set("date", &now().http_date())?;
+    }
     let init = web_sys::ResponseInit::new();
     init.set_status(parts.status.as_u16());
     init.set_headers(&headers);
