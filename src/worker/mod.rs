@@ -591,9 +591,31 @@ fn header_map(h: &web_sys::Headers) -> Result<HeaderMap, JsValue> {
 }
 
 /// A core response as a JS `Response`; `stream` replaces the (empty) body when given.
+///
+/// A backend's body (`stream` from `fetch()`) goes out as the backend sent it: `fetch()` only
+/// decodes a `Content-Encoding`'d body if something reads it, and the runtime pumps the
+/// still-encoded bytes of an untouched one (a range of a gzip object included).
 fn to_js_response(
     resp: http::Response<Bytes>,
     stream: Option<web_sys::ReadableStream>,
+) -> Result<web_sys::Response, JsValue> {
+    js_response(resp, stream, false)
+}
+
+/// A response whose `stream` holds an object's stored bytes (an R2 body): they go out as they
+/// are, whatever its `Content-Encoding` says (`encodeBody: "manual"`); by default the runtime
+/// would compress them again in that coding.
+fn stored_bytes_response(
+    resp: http::Response<Bytes>,
+    stream: Option<web_sys::ReadableStream>,
+) -> Result<web_sys::Response, JsValue> {
+    js_response(resp, stream, true)
+}
+
+fn js_response(
+    resp: http::Response<Bytes>,
+    stream: Option<web_sys::ReadableStream>,
+    stored_bytes: bool,
 ) -> Result<web_sys::Response, JsValue> {
     let (parts, bytes) = resp.into_parts();
     let headers = web_sys::Headers::new()?;
@@ -602,9 +624,17 @@ fn to_js_response(
             headers.append(name.as_str(), v)?;
         }
     }
+    // Every answer is dated, as the native server's are (SDKs correct clock skew from it);
+    // workerd adds none, and the backend's own is not forwarded.
+    if !parts.headers.contains_key(http::header::DATE) {
+        headers.set("date", &now().http_date())?;
+    }
     let init = web_sys::ResponseInit::new();
     init.set_status(parts.status.as_u16());
     init.set_headers(&headers);
+    if stored_bytes {
+        js_sys::Reflect::set(&init, &"encodeBody".into(), &"manual".into())?;
+    }
     let null_body = matches!(parts.status.as_u16(), 101 | 204 | 205 | 304);
     if null_body {
         return web_sys::Response::new_with_opt_str_and_init(None, &init);

@@ -17,7 +17,7 @@ use crate::gateway::{
 };
 
 use super::body::{self, Slot};
-use super::{js, to_js_response};
+use super::{js, stored_bytes_response, to_js_response};
 
 /// `env[binding]`, or why there is none.
 fn binding(env: &Env, name: &str) -> Result<JsValue, String> {
@@ -112,7 +112,7 @@ pub async fn execute(
             if let Err(e) = keep_records(&plan, &bucket, &outcome).await {
                 return to_js_response(plan.failed(&js::describe(&e)), None);
             }
-            to_js_response(plan.respond(outcome), stream)
+            stored_bytes_response(plan.respond(outcome), stream)
         }
         Err(e) => to_js_response(plan.failed(&js::describe(&e)), None),
     }
