@@ -235,6 +235,10 @@ fn is_object_operation(op: Operation) -> bool {
             | CompleteMultipartUpload
             | AbortMultipartUpload
             | ListParts
+            | GetObjectTagging
+            | PutObjectTagging
+            | DeleteObjectTagging
+            | GetObjectAttributes
     )
 }
 
