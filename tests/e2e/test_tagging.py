@@ -2,6 +2,8 @@
 GetObjectAttributes through the gateway, with boto3, against SeaweedFS."""
 import uuid
 
+import pytest
+
 import requests
 
 from conftest import BACKEND_BUCKETS, KEYS
@@ -128,3 +130,16 @@ def test_get_object_attributes_needs_get_object_and_names_known_attributes(gatew
     _, headers = sign("GET", url, *KEYS["admin"])
     r = requests.get(url, headers=headers)
     assert_s3_error(r, 400, "InvalidArgument")
+
+
+@pytest.mark.parametrize("bucket,backend_name", [("gcs", "GCS"), ("az", "Azure")])
+def test_tagging_and_attributes_are_not_implemented_on_gcs_and_azure(s3, bucket, backend_name):
+    c = s3["admin"]
+    c.put_object(Bucket=bucket, Key="tagged", Body=b"x")
+    for call, kwargs in [(c.get_object_tagging, {}), (c.delete_object_tagging, {}),
+                         (c.put_object_tagging, {"Tagging": {"TagSet": TAGS}}),
+                         (c.get_object_attributes, {"ObjectAttributes": ["ETag"]})]:
+        resp = assert_client_error(call, 501, "NotImplemented", Bucket=bucket, Key="tagged", **kwargs)
+        assert backend_name in resp["Error"]["Message"], resp
+    # The object is untouched.
+    assert c.get_object(Bucket=bucket, Key="tagged")["Body"].read() == b"x"
