@@ -744,6 +744,23 @@ impl Gateway {
                 });
             }
         };
+        // GCS's XML API has neither sub-resource and ignores query parameters it does not know:
+        // forwarded, `?tagging` would read, overwrite or delete the object itself.
+        if backend.dialect() == Dialect::Gcs
+            && matches!(
+                req.operation,
+                Operation::GetObjectTagging
+                    | Operation::PutObjectTagging
+                    | Operation::DeleteObjectTagging
+                    | Operation::GetObjectAttributes
+            )
+        {
+            return Err(S3Error::not_implemented(format!(
+                "{:?} is not available on GCS backends",
+                req.operation
+            ))
+            .with_resource(resource));
+        }
         let backend_bucket = bucket.is_glob().then_some(name);
         let mut extra = Extra::default();
         match req.operation {
@@ -776,6 +793,23 @@ impl Gateway {
                         )));
                     }
                 }
+            }
+            // The tag set is read, checked and written anew (the client's bytes never reach the
+            // backend), with the gateway's own Content-MD5 as S3 requires.
+            Operation::PutObjectTagging => {
+                let Some(body) = body else {
+                    return Ok(Plan::NeedBody {
+                        limit: MAX_TAGGING_BODY,
+                    });
+                };
+                let tags = check_small_body(&head.headers, &authed.payload, &body)
+                    .and_then(|()| xml::parse_tagging(&body))
+                    .map_err(|e| e.with_resource(resource.clone()))?;
+                extra.body = Some(Bytes::from(xml::tagging_xml(&tags)));
+            }
+            Operation::GetObjectAttributes => {
+                check_object_attributes(&head.headers)
+                    .map_err(|e| e.with_resource(resource.clone()))?;
             }
             // The part list is read and checked here: backends differ in how well they validate
             // it (SeaweedFS answers a malformed one with NoSuchUpload or InvalidPart).
@@ -1584,6 +1618,75 @@ struct Extra {
 pub(crate) const MAX_DELETE_BODY: usize = 8 << 20;
 /// Largest CompleteMultipartUpload body: 10000 parts of ~100 bytes, with room to spare.
 pub(crate) const MAX_COMPLETE_BODY: usize = 2 << 20;
+/// Largest PutObjectTagging body: 10 tags of 128 + 256 characters (up to 4 bytes each, or a
+/// character reference each), with room to spare.
+pub(crate) const MAX_TAGGING_BODY: usize = 64 << 10;
+
+/// The request headers of GetObjectAttributes.
+const OBJECT_ATTRIBUTES_HEADERS: &[&str] = &[
+    "x-amz-object-attributes",
+    "x-amz-max-parts",
+    "x-amz-part-number-marker",
+];
+
+/// What `x-amz-object-attributes` may name (S3's list).
+const OBJECT_ATTRIBUTES: &[&str] = &[
+    "ETag",
+    "Checksum",
+    "ObjectParts",
+    "StorageClass",
+    "ObjectSize",
+];
+
+/// GetObjectAttributes' headers, checked before they are forwarded: each at most once,
+/// `x-amz-object-attributes` present and a comma-separated list of S3's attribute names, the
+/// part counters decimal numbers. `InvalidArgument` otherwise, as S3 answers.
+fn check_object_attributes(headers: &HeaderMap) -> Result<(), S3Error> {
+    for name in OBJECT_ATTRIBUTES_HEADERS {
+        if headers.get_all(*name).iter().count() > 1 {
+            return Err(S3Error::invalid_argument(format!(
+                "the header {name} is given more than once"
+            ))
+            .with_detail("ArgumentName", *name));
+        }
+    }
+    let names = headers
+        .get("x-amz-object-attributes")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            S3Error::invalid_argument(
+                "The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty",
+            )
+            .with_detail("ArgumentName", "x-amz-object-attributes")
+        })?;
+    if let Some(bad) = names
+        .split(',')
+        .map(str::trim)
+        .find(|n| !OBJECT_ATTRIBUTES.contains(n))
+    {
+        return Err(S3Error::invalid_argument(format!(
+            "Invalid attribute name specified: '{bad}' (expected some of {})",
+            OBJECT_ATTRIBUTES.join(", ")
+        ))
+        .with_detail("ArgumentName", "x-amz-object-attributes"));
+    }
+    for name in ["x-amz-max-parts", "x-amz-part-number-marker"] {
+        let Some(v) = headers.get(name) else { continue };
+        let number = v
+            .to_str()
+            .ok()
+            .filter(|v| !v.is_empty() && v.len() <= 10 && v.bytes().all(|b| b.is_ascii_digit()));
+        if number.is_none() {
+            return Err(S3Error::invalid_argument(format!(
+                "the header {name} must be a non-negative integer"
+            ))
+            .with_detail("ArgumentName", name));
+        }
+    }
+    Ok(())
+}
 
 /// The answer for a body over [`Plan::NeedBody`]'s limit.
 pub fn body_too_large(method: &Method, request_id: &str, limit: usize) -> Response<Bytes> {
@@ -1719,6 +1822,10 @@ fn forwarded_params(op: Operation) -> &'static [&'static str] {
         Operation::DeleteObjects => &["delete"],
         Operation::CompleteMultipartUpload | Operation::AbortMultipartUpload => &["uploadId"],
         Operation::ListParts => &["uploadId", "max-parts", "part-number-marker"],
+        Operation::GetObjectTagging
+        | Operation::PutObjectTagging
+        | Operation::DeleteObjectTagging => &["tagging", "versionId"],
+        Operation::GetObjectAttributes => &["attributes", "versionId"],
         _ => &[],
     }
 }
@@ -1831,6 +1938,12 @@ fn forwardable_request_header(op: Operation, name: &str) -> bool {
                 || SSE_C.contains(&name)
         }
         Operation::ListParts => SSE_C.contains(&name),
+        // Checked by `check_object_attributes` before they are forwarded.
+        Operation::GetObjectAttributes => {
+            OBJECT_ATTRIBUTES_HEADERS.contains(&name) || SSE_C.contains(&name)
+        }
+        // The gateway writes the PutObjectTagging body and its Content-MD5 itself; Get and
+        // Delete carry nothing but the key and `versionId`.
         // The gateway writes the DeleteObjects body and its headers itself.
         Operation::CreateBucket => name == "content-type" || name == "content-md5",
         _ => false,
@@ -2058,6 +2171,8 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
                     | Operation::UploadPart
                     | Operation::DeleteObject
                     | Operation::AbortMultipartUpload
+                    | Operation::PutObjectTagging
+                    | Operation::DeleteObjectTagging
             ),
         },
     })
@@ -3514,4 +3629,5 @@ bucket_name = "backend"
 
     mod gcs;
     mod security;
+    mod tagging;
 }

@@ -17,7 +17,10 @@
 //!   returns nothing outside what was authorized.
 //! - Actions are exact, as in 0.7: `put_object` does not imply the multipart actions and
 //!   `delete_object` does not imply anything else. One extension: `get_object` also grants
-//!   `head_object`, as IAM's `s3:GetObject` does.
+//!   `head_object`, as IAM's `s3:GetObject` does, and GetObjectAttributes needs `get_object`
+//!   (what it answers, a HEAD shows). Object tags have their own actions, as in IAM,
+//!   granted by no other: `get_object_tagging`, and `put_object_tagging` for both
+//!   PutObjectTagging and DeleteObjectTagging (deleting the tags is putting an empty set).
 //! - Copy is `put_object` on the destination plus `get_object` on the source (two checks made by
 //!   the caller); DeleteObjects is `delete_object` checked per key in the body
 //!   (a key it may not delete is an AccessDenied `<Error>` in a 200 DeleteResult, as in S3;
@@ -53,11 +56,13 @@ pub enum Action {
     ListBucketMultipartUploads,
     CreateBucket,
     DeleteBucket,
+    GetObjectTagging,
+    PutObjectTagging,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 15] = [
         Action::GetObject,
         Action::HeadObject,
         Action::PutObject,
@@ -71,10 +76,12 @@ impl Action {
         Action::ListBucketMultipartUploads,
         Action::CreateBucket,
         Action::DeleteBucket,
+        Action::GetObjectTagging,
+        Action::PutObjectTagging,
     ];
 
     /// The canonical config names, in [`Action::ALL`] order.
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 15] = [
         "get_object",
         "head_object",
         "put_object",
@@ -88,6 +95,8 @@ impl Action {
         "list_bucket_multipart_uploads",
         "create_bucket",
         "delete_bucket",
+        "get_object_tagging",
+        "put_object_tagging",
     ];
 
     /// The config name (`get_object`).
@@ -230,7 +239,8 @@ pub fn action_for(op: Operation) -> Action {
         | Operation::ListObjectsV2 => Action::ListBucket,
         Operation::CreateBucket => Action::CreateBucket,
         Operation::DeleteBucket => Action::DeleteBucket,
-        Operation::GetObject => Action::GetObject,
+        // As IAM's s3:GetObject: the attributes are what a HEAD of the object shows.
+        Operation::GetObject | Operation::GetObjectAttributes => Action::GetObject,
         Operation::HeadObject => Action::HeadObject,
         Operation::PutObject | Operation::CopyObject | Operation::PostObject => Action::PutObject,
         Operation::DeleteObject | Operation::DeleteObjects => Action::DeleteObject,
@@ -240,6 +250,9 @@ pub fn action_for(op: Operation) -> Action {
         Operation::AbortMultipartUpload => Action::AbortMultipartUpload,
         Operation::ListParts => Action::ListMultipartUploadParts,
         Operation::ListMultipartUploads => Action::ListBucketMultipartUploads,
+        Operation::GetObjectTagging => Action::GetObjectTagging,
+        // Deleting the tags is writing an empty tag set: one action for both.
+        Operation::PutObjectTagging | Operation::DeleteObjectTagging => Action::PutObjectTagging,
     }
 }
 
@@ -767,5 +780,32 @@ mod tests {
         let pattern = format!("{}b", "*a".repeat(50));
         // An exponential matcher would not finish this in any test run; no clock needed.
         assert!(!glob_match(&pattern, &text));
+    }
+
+    #[test]
+    fn tagging_has_its_own_actions_and_attributes_need_get_object() {
+        assert_eq!(
+            action_for(Operation::GetObjectTagging),
+            Action::GetObjectTagging
+        );
+        assert_eq!(
+            action_for(Operation::PutObjectTagging),
+            Action::PutObjectTagging
+        );
+        assert_eq!(
+            action_for(Operation::DeleteObjectTagging),
+            Action::PutObjectTagging
+        );
+        assert_eq!(
+            action_for(Operation::GetObjectAttributes),
+            Action::GetObject
+        );
+        for a in [Action::GetObjectTagging, Action::PutObjectTagging] {
+            assert_eq!(Action::from_name(a.as_str()), Some(a));
+            for other in Action::ALL {
+                assert_eq!(other.grants(a), other == a, "{other} grants {a}?");
+            }
+        }
+        assert_eq!(Action::from_name("delete_object_tagging"), None);
     }
 }

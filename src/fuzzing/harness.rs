@@ -51,6 +51,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("chunked", chunked),
     ("xml_complete", xml_complete),
     ("xml_delete", xml_delete),
+    ("xml_tagging", xml_tagging),
     ("post_policy", post_policy),
     ("post_form", post_form),
     ("config", config),
@@ -235,6 +236,10 @@ fn is_object_operation(op: Operation) -> bool {
             | CompleteMultipartUpload
             | AbortMultipartUpload
             | ListParts
+            | GetObjectTagging
+            | PutObjectTagging
+            | DeleteObjectTagging
+            | GetObjectAttributes
     )
 }
 
@@ -413,6 +418,27 @@ pub fn xml_delete(data: &[u8]) {
         xml::parse_delete(forwarded.as_bytes()).ok().as_ref(),
         Some(&parsed),
         "the forwarded DeleteObjects body names other objects than the parsed one: {forwarded}"
+    );
+}
+
+/// PutObjectTagging bodies. Invariants: at most 10 tags, keys unique and 1 to 128 characters,
+/// values at most 256, and the body the gateway forwards (`tagging_xml` of what it parsed)
+/// parses back to exactly those tags.
+pub fn xml_tagging(data: &[u8]) {
+    let Ok(tags) = xml::parse_tagging(data) else {
+        return;
+    };
+    assert!(tags.len() <= xml::MAX_OBJECT_TAGS, "{tags:?}");
+    for (i, (k, v)) in tags.iter().enumerate() {
+        assert!((1..=128).contains(&k.chars().count()), "{k:?}");
+        assert!(v.chars().count() <= 256, "{v:?}");
+        assert!(tags[..i].iter().all(|(seen, _)| seen != k), "{tags:?}");
+    }
+    let forwarded = xml::tagging_xml(&tags);
+    assert_eq!(
+        xml::parse_tagging(forwarded.as_bytes()).ok().as_ref(),
+        Some(&tags),
+        "the forwarded tag set differs from the parsed one: {forwarded}"
     );
 }
 
@@ -676,6 +702,9 @@ pub mod seeds {
         }
         for (n, v) in delete_docs() {
             add("xml_delete", &n, v.into_bytes());
+        }
+        for (n, v) in tagging_docs() {
+            add("xml_tagging", &n, v.into_bytes());
         }
         for (n, v) in policies() {
             add("post_policy", &n, v.into_bytes());
@@ -970,6 +999,24 @@ pub mod seeds {
             (
                 "out_of_order".into(),
                 "<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>x</ETag></Part><Part><PartNumber>1</PartNumber><ETag>y</ETag></Part></CompleteMultipartUpload>".into(),
+            ),
+        ]
+    }
+
+    fn tagging_docs() -> Vec<(String, String)> {
+        vec![
+            (
+                "boto3".into(),
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet><Tag><Key>project</Key><Value>blue</Value></Tag><Tag><Key>owner</Key><Value>a b+c=d:e/f@g_\u{fc}</Value></Tag></TagSet></Tagging>".into(),
+            ),
+            (
+                "gateway_written".into(),
+                xml::tagging_xml(&[("k<1>".into(), String::new()), ("\u{1}ctl".into(), "&v".into())]),
+            ),
+            ("empty_set".into(), "<Tagging><TagSet/></Tagging>".into()),
+            (
+                "cdata_and_empty_value".into(),
+                "<Tagging><TagSet><Tag><Key><![CDATA[a&b]]></Key><Value/></Tag></TagSet></Tagging>".into(),
             ),
         ]
     }

@@ -207,6 +207,11 @@ fn delete_objects_bodies_forward_what_was_parsed() {
 }
 
 #[test]
+fn put_object_tagging_bodies_forward_what_was_parsed() {
+    check("xml_tagging");
+}
+
+#[test]
 fn post_policies_parse_alike_and_check_without_panicking() {
     check("post_policy");
 }

@@ -35,6 +35,8 @@ pub enum ErrorCode {
     InvalidPolicyDocument,
     InvalidRange,
     InvalidRequest,
+    /// An object tag set S3 would refuse: too many tags, a key or value too long, a key twice.
+    InvalidTag,
     InvalidToken,
     InvalidURI,
     KeyTooLongError,
@@ -93,6 +95,7 @@ impl ErrorCode {
             Self::InvalidPolicyDocument => "InvalidPolicyDocument",
             Self::InvalidRange => "InvalidRange",
             Self::InvalidRequest => "InvalidRequest",
+            Self::InvalidTag => "InvalidTag",
             Self::InvalidToken => "InvalidToken",
             Self::InvalidURI => "InvalidURI",
             Self::KeyTooLongError => "KeyTooLongError",

@@ -45,6 +45,14 @@ pub enum Operation {
     AbortMultipartUpload,
     ListParts,
     ListMultipartUploads,
+    /// `GET /bucket/key?tagging`.
+    GetObjectTagging,
+    /// `PUT /bucket/key?tagging` with a `<Tagging>` body.
+    PutObjectTagging,
+    /// `DELETE /bucket/key?tagging`.
+    DeleteObjectTagging,
+    /// `GET /bucket/key?attributes` (what to return in `x-amz-object-attributes`).
+    GetObjectAttributes,
     /// A browser form upload (`POST /bucket` with `multipart/form-data`).
     PostObject,
 }
@@ -92,7 +100,6 @@ const UNIMPLEMENTED_SUBRESOURCES: &[&str] = &[
     "accelerate",
     "acl",
     "analytics",
-    "attributes",
     "cors",
     "encryption",
     "intelligent-tiering",
@@ -116,7 +123,6 @@ const UNIMPLEMENTED_SUBRESOURCES: &[&str] = &[
     "select",
     "select-type",
     "session",
-    "tagging",
     "torrent",
     "versioning",
     "versions",
@@ -493,6 +499,32 @@ pub(crate) fn classify(head: &RequestHead, req: &S3Request) -> Result<Operation,
             )),
         };
     };
+    // Object tagging and attributes are key sub-resources; bucket tagging is not implemented.
+    let object_sub = ["tagging", "attributes"].into_iter().find(|s| has(s));
+    if let Some(sub) = object_sub {
+        if req.key.is_none() {
+            return Err(S3Error::not_implemented(format!(
+                "the '{sub}' sub-resource of a bucket is not implemented by this gateway"
+            )));
+        }
+        // One operation per request: no other sub-resource may ride along.
+        if let Some(other) = ["tagging", "attributes", "uploads", "uploadId", "partNumber"]
+            .into_iter()
+            .find(|s| *s != sub && has(s))
+        {
+            return Err(S3Error::invalid_request(format!(
+                "'{sub}' and '{other}' name different operations; a request names one"
+            )));
+        }
+        return match (method.clone(), sub) {
+            (Method::PUT, _) if copy => misplaced("x-amz-copy-source"),
+            (Method::GET, "tagging") => Ok(Operation::GetObjectTagging),
+            (Method::PUT, "tagging") => Ok(Operation::PutObjectTagging),
+            (Method::DELETE, "tagging") => Ok(Operation::DeleteObjectTagging),
+            (Method::GET, "attributes") => Ok(Operation::GetObjectAttributes),
+            _ => misplaced(sub),
+        };
+    }
     if req.key.is_none() {
         return match *method {
             Method::HEAD => Ok(Operation::HeadBucket),
@@ -659,6 +691,62 @@ mod tests {
             Err(ErrorCode::InvalidArgument)
         );
         assert_eq!(op(Method::POST, "/b"), Err(ErrorCode::PreconditionFailed));
+    }
+
+    #[test]
+    fn object_tagging_and_attributes_are_key_operations_and_refused_on_buckets() {
+        use Operation::*;
+        for (m, t, want) in [
+            (Method::GET, "/b/k?tagging", GetObjectTagging),
+            (Method::GET, "/b/k?tagging=&versionId=v", GetObjectTagging),
+            (Method::PUT, "/b/k?tagging", PutObjectTagging),
+            (Method::DELETE, "/b/k?tagging", DeleteObjectTagging),
+            (Method::GET, "/b/k?attributes", GetObjectAttributes),
+        ] {
+            assert_eq!(op(m.clone(), t), Ok(want), "{m} {t}");
+        }
+        for (m, t, code) in [
+            (Method::GET, "/b?tagging", ErrorCode::NotImplemented),
+            (Method::PUT, "/b?tagging", ErrorCode::NotImplemented),
+            (Method::GET, "/b?attributes", ErrorCode::NotImplemented),
+            (Method::POST, "/b/k?tagging", ErrorCode::NotImplemented),
+            (Method::HEAD, "/b/k?tagging", ErrorCode::NotImplemented),
+            (Method::PUT, "/b/k?attributes", ErrorCode::NotImplemented),
+            (
+                Method::GET,
+                "/b/k?tagging&attributes",
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                Method::PUT,
+                "/b/k?tagging&uploadId=u&partNumber=1",
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                Method::DELETE,
+                "/b/k?tagging&uploadId=u",
+                ErrorCode::InvalidRequest,
+            ),
+            (Method::GET, "/b/k?tagging&acl", ErrorCode::NotImplemented),
+            (
+                Method::GET,
+                "/b/k?tagging&versionId=a&versionId=b",
+                ErrorCode::InvalidArgument,
+            ),
+        ] {
+            assert_eq!(op(m.clone(), t), Err(code), "{m} {t}");
+        }
+    }
+
+    #[test]
+    fn a_put_tagging_with_a_copy_source_is_refused_not_taken_for_a_copy() {
+        let mut h = head(Method::PUT, "/b/k?tagging");
+        h.headers
+            .insert("x-amz-copy-source", HeaderValue::from_static("/a/b"));
+        assert_eq!(
+            parse(&h, None).map(|r| r.operation).map_err(|e| e.code),
+            Err(ErrorCode::NotImplemented)
+        );
     }
 
     #[test]

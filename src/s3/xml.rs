@@ -524,6 +524,138 @@ pub fn parse_delete(body: &[u8]) -> Result<DeleteRequest, S3Error> {
     Ok(out)
 }
 
+/// Most tags one object may have (S3's limit).
+pub const MAX_OBJECT_TAGS: usize = 10;
+/// Longest tag key, in characters (S3's limit).
+const MAX_TAG_KEY_CHARS: usize = 128;
+/// Longest tag value, in characters (S3's limit).
+const MAX_TAG_VALUE_CHARS: usize = 256;
+
+fn invalid_tag(msg: impl Into<String>) -> S3Error {
+    S3Error::new(ErrorCode::InvalidTag, msg)
+}
+
+/// Parses a PutObjectTagging body into `(key, value)` pairs: `MalformedXML` for anything but a
+/// `<Tagging><TagSet>` of `<Tag><Key/><Value/></Tag>` entries, `InvalidTag` for more than 10
+/// tags, a key over 128 or a value over 256 characters, or a key given twice (as S3 answers).
+/// An empty `<TagSet/>` is an empty set.
+pub fn parse_tagging(body: &[u8]) -> Result<Vec<(String, String)>, S3Error> {
+    let mut reader = Reader::from_reader(body);
+    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let mut tags: Vec<(String, String)> = Vec::new();
+    let mut text = String::new();
+    let (mut key, mut value): (Option<String>, Option<String>) = (None, None);
+    let (mut tag_set, mut rooted) = (false, false);
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|_| malformed_xml("the document is not well-formed"))?;
+        check_request_event(&event, stack.len())?;
+        match event {
+            Event::Start(e) => {
+                let name = e.local_name().as_ref().to_vec();
+                if stack.is_empty() {
+                    if name != b"Tagging" || rooted {
+                        return Err(malformed_xml("the document is one <Tagging> element"));
+                    }
+                    rooted = true;
+                }
+                match (name.as_slice(), stack.last().map(Vec::as_slice)) {
+                    (b"TagSet", Some(b"Tagging")) => tag_set = true,
+                    (b"Tag", _) => {
+                        key = None;
+                        value = None;
+                    }
+                    _ => {}
+                }
+                stack.push(name);
+                text.clear();
+            }
+            Event::Empty(e) => {
+                let name = e.local_name();
+                match (name.as_ref(), stack.last().map(Vec::as_slice)) {
+                    (_, None) => {
+                        return Err(malformed_xml("the document is one <Tagging> element"))
+                    }
+                    (b"TagSet", Some(b"Tagging")) => tag_set = true,
+                    (b"Value", Some(b"Tag")) => value = Some(String::new()),
+                    (b"Key", Some(b"Tag")) => key = Some(String::new()),
+                    _ => {}
+                }
+            }
+            Event::Text(t) => text.push_str(xml_chars(
+                &t.decode().map_err(|_| malformed_xml("bad text"))?,
+            )?),
+            Event::GeneralRef(r) => {
+                text.push(resolve_ref(&r).ok_or_else(|| malformed_xml("unknown entity"))?)
+            }
+            Event::CData(c) => text.push_str(xml_chars(&String::from_utf8_lossy(&c))?),
+            Event::End(_) => {
+                let name = stack
+                    .pop()
+                    .ok_or_else(|| malformed_xml("unbalanced elements"))?;
+                let parent = stack.last().map(Vec::as_slice);
+                match (name.as_slice(), parent) {
+                    (b"Key", Some(b"Tag")) => key = Some(std::mem::take(&mut text)),
+                    (b"Value", Some(b"Tag")) => value = Some(std::mem::take(&mut text)),
+                    (b"Tag", Some(b"TagSet")) => {
+                        let k = key
+                            .take()
+                            .ok_or_else(|| malformed_xml("a <Tag> has no <Key>"))?;
+                        let v = value
+                            .take()
+                            .ok_or_else(|| malformed_xml("a <Tag> has no <Value>"))?;
+                        if k.is_empty() || k.chars().count() > MAX_TAG_KEY_CHARS {
+                            return Err(invalid_tag(
+                                "The TagKey you have provided is invalid: a tag key is 1 to 128 characters",
+                            ));
+                        }
+                        if v.chars().count() > MAX_TAG_VALUE_CHARS {
+                            return Err(invalid_tag(
+                                "The TagValue you have provided is invalid: a tag value is at most 256 characters",
+                            ));
+                        }
+                        if tags.iter().any(|(seen, _)| *seen == k) {
+                            return Err(invalid_tag(
+                                "Cannot provide multiple Tags with the same key",
+                            ));
+                        }
+                        tags.push((k, v));
+                        if tags.len() > MAX_OBJECT_TAGS {
+                            return Err(invalid_tag("Object tags cannot be greater than 10"));
+                        }
+                    }
+                    (b"Tag", _) => return Err(malformed_xml("a <Tag> is outside <TagSet>")),
+                    _ => {}
+                }
+                text.clear();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !stack.is_empty() {
+        return Err(malformed_xml("the document ends early"));
+    }
+    if !tag_set {
+        return Err(malformed_xml("a <Tagging> holds a <TagSet>"));
+    }
+    Ok(tags)
+}
+
+/// The PutObjectTagging body the gateway forwards: the parsed tags, written anew.
+pub fn tagging_xml(tags: &[(String, String)]) -> String {
+    let mut out = String::from("<Tagging><TagSet>");
+    for (k, v) in tags {
+        out.push_str("<Tag>");
+        push_leaf(&mut out, "Key", k);
+        push_leaf(&mut out, "Value", v);
+        out.push_str("</Tag>");
+    }
+    out.push_str("</TagSet></Tagging>");
+    out
+}
+
 /// Most parts one multipart upload may have (S3's limit).
 pub const MAX_PARTS: u16 = 10_000;
 
@@ -1092,5 +1224,93 @@ mod tests {
         assert!(x.contains("<DisplayName>n&amp;m</DisplayName>"));
         assert!(location_xml("us-east-1").ends_with("\"></LocationConstraint>"));
         assert!(location_xml("eu-west-1").contains(">eu-west-1<"));
+    }
+
+    #[test]
+    fn a_tag_set_parses_into_pairs_and_is_written_back_escaped() {
+        let tags = parse_tagging(
+            b"<?xml version=\"1.0\"?><Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+              <TagSet><Tag><Key>a&amp;b</Key><Value></Value></Tag>\
+              <Tag><Key>k</Key><Value><![CDATA[<v>]]></Value></Tag></TagSet></Tagging>",
+        )
+        .unwrap();
+        assert_eq!(
+            tags,
+            [
+                ("a&b".to_string(), String::new()),
+                ("k".to_string(), "<v>".to_string())
+            ]
+        );
+        let xml = tagging_xml(&tags);
+        assert_eq!(
+            xml,
+            "<Tagging><TagSet><Tag><Key>a&amp;b</Key><Value></Value></Tag>\
+             <Tag><Key>k</Key><Value>&lt;v&gt;</Value></Tag></TagSet></Tagging>"
+        );
+        assert_eq!(parse_tagging(xml.as_bytes()).unwrap(), tags);
+        assert_eq!(
+            parse_tagging(b"<Tagging><TagSet/></Tagging>").unwrap(),
+            Vec::<(String, String)>::new()
+        );
+        assert_eq!(
+            parse_tagging(b"<Tagging><TagSet><Tag><Key>e</Key><Value/></Tag></TagSet></Tagging>")
+                .unwrap(),
+            [("e".to_string(), String::new())]
+        );
+    }
+
+    #[test]
+    fn tag_sets_s3_would_refuse_are_malformed_xml_or_invalid_tag() {
+        let tag = |k: &str, v: &str| format!("<Tag><Key>{k}</Key><Value>{v}</Value></Tag>");
+        let doc = |tags: &str| format!("<Tagging><TagSet>{tags}</TagSet></Tagging>");
+        let eleven: String = (0..11).map(|i| tag(&format!("k{i}"), "v")).collect();
+        let ten: String = (0..10).map(|i| tag(&format!("k{i}"), "v")).collect();
+        assert_eq!(parse_tagging(doc(&ten).as_bytes()).unwrap().len(), 10);
+        for (body, code) in [
+            (doc(&eleven), ErrorCode::InvalidTag),
+            (
+                doc(&(tag("a", "1") + &tag("a", "2"))),
+                ErrorCode::InvalidTag,
+            ),
+            (doc(&tag(&"k".repeat(129), "v")), ErrorCode::InvalidTag),
+            (doc(&tag("", "v")), ErrorCode::InvalidTag),
+            (doc(&tag("k", &"v".repeat(257))), ErrorCode::InvalidTag),
+            ("<Tagging/>".to_string(), ErrorCode::MalformedXML),
+            ("<Tagging></Tagging>".to_string(), ErrorCode::MalformedXML),
+            (
+                "<Other><TagSet/></Other>".to_string(),
+                ErrorCode::MalformedXML,
+            ),
+            (
+                doc("") + "<Tagging><TagSet/></Tagging>",
+                ErrorCode::MalformedXML,
+            ),
+            (doc("<Tag><Key>k</Key></Tag>"), ErrorCode::MalformedXML),
+            (doc("<Tag><Value>v</Value></Tag>"), ErrorCode::MalformedXML),
+            (
+                "<Tagging><Tag><Key>k</Key><Value>v</Value></Tag></Tagging>".to_string(),
+                ErrorCode::MalformedXML,
+            ),
+            ("<Tagging><TagSet>".to_string(), ErrorCode::MalformedXML),
+            (
+                "<!DOCTYPE t [<!ENTITY x \"y\">]><Tagging><TagSet/></Tagging>".to_string(),
+                ErrorCode::MalformedXML,
+            ),
+            (doc(&tag("k", "&x;")), ErrorCode::MalformedXML),
+            (doc(&tag("k", "a\u{1}b")), ErrorCode::MalformedXML),
+            (
+                format!("{}{}", "<a>".repeat(20), "</a>".repeat(20)),
+                ErrorCode::MalformedXML,
+            ),
+        ] {
+            assert_eq!(
+                parse_tagging(body.as_bytes()).map_err(|e| e.code),
+                Err(code),
+                "{body}"
+            );
+        }
+        // 128 and 256 characters (not bytes) are the limits.
+        let long = doc(&tag(&"é".repeat(128), &"ü".repeat(256)));
+        assert_eq!(parse_tagging(long.as_bytes()).unwrap().len(), 1);
     }
 }

@@ -63,7 +63,7 @@ const TAG_LEN: usize = 16;
 const HEADER_LEN: usize = 1 + KEY_ID_LEN + NONCE_LEN;
 
 /// The action bits of format version 1: bit `i` is `V1_ACTIONS[i]`. Append only; never reorder.
-pub const V1_ACTIONS: [Action; 13] = [
+pub const V1_ACTIONS: [Action; 15] = [
     Action::GetObject,
     Action::HeadObject,
     Action::PutObject,
@@ -77,6 +77,8 @@ pub const V1_ACTIONS: [Action; 13] = [
     Action::ListBucketMultipartUploads,
     Action::CreateBucket,
     Action::DeleteBucket,
+    Action::GetObjectTagging,
+    Action::PutObjectTagging,
 ];
 
 /// What a session token holds.
@@ -515,7 +517,8 @@ fn decode_payload(payload: &[u8], access_key_id: &str) -> Result<SessionClaims, 
             prefixes.push(r.str()?);
         }
         let bits = r.u16()?;
-        if bits >> V1_ACTIONS.len() != 0 {
+        // Widened first: a shift by the full width of a u16 would overflow.
+        if u32::from(bits) >> V1_ACTIONS.len() != 0 {
             return Err(TokenError::Malformed("unknown action bits"));
         }
         let actions = V1_ACTIONS

@@ -38,6 +38,7 @@ ALL_ACTIONS = [
     "get_object", "head_object", "put_object", "delete_object", "list_bucket",
     "create_multipart_upload", "upload_part", "complete_multipart_upload",
     "abort_multipart_upload", "list_multipart_upload_parts", "list_bucket_multipart_uploads",
+    "get_object_tagging", "put_object_tagging",
 ]
 
 # name -> (access key, secret)

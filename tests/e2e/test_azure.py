@@ -181,8 +181,7 @@ def test_unsupported_operations_answer_not_implemented(s3, call):
     resp = client_error(fn)
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 501, resp
     assert resp["Error"]["Code"] == "NotImplemented"
-    if call != "tagging":
-        assert "Azure backends" in resp["Error"]["Message"], resp
+    assert "Azure backends" in resp["Error"]["Message"], resp
 
 
 def test_a_public_container_is_read_unsigned(s3, azurite, gateway):

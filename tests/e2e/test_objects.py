@@ -255,7 +255,7 @@ def test_tagging_and_storage_class_headers_are_forwarded_on_put(s3, backend):
     key = f"tags/{uid()}"
     s3["admin"].put_object(Bucket="private", Key=key, Body=b"t", Tagging="team=data&tier=hot",
                            StorageClass="STANDARD")
-    # Checked at the backend itself (object ?tagging is not a gateway operation).
+    # Checked at the backend itself.
     tags = backend.get_object_tagging(Bucket=BACKEND_BUCKETS["private"], Key=key)["TagSet"]
     assert sorted((t["Key"], t["Value"]) for t in tags) == [("team", "data"), ("tier", "hot")]
 
