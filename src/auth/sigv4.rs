@@ -363,6 +363,27 @@ struct Check<'a> {
     session_token: Option<String>,
 }
 
+/// The service a signature is checked for: its name in the credential scope and, for services
+/// that sign the body's hash without an `x-amz-content-sha256` header (the query APIs such as
+/// STS), the hex sha256 of the body the gateway read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignedService<'a> {
+    /// The credential scope's service (`s3`, `sts`).
+    pub name: &'a str,
+    /// `None` for S3, whose payload hash is `x-amz-content-sha256` (or `UNSIGNED-PAYLOAD` when
+    /// presigned). `Some(hash of the body)` otherwise: the hash the signature must cover; an
+    /// `x-amz-content-sha256` header or `X-Amz-Content-Sha256` parameter must then repeat it.
+    pub body_sha256: Option<&'a str>,
+}
+
+impl SignedService<'_> {
+    /// S3.
+    pub const S3: SignedService<'static> = SignedService {
+        name: "s3",
+        body_sha256: None,
+    };
+}
+
 /// Verifies a request (see [`super::authenticate`]).
 pub fn verify_request(
     head: &RequestHead,
@@ -371,6 +392,21 @@ pub fn verify_request(
     settings: &AuthSettings,
     keys: &SigningKeyCache,
     now: Timestamp,
+) -> Result<Authenticated, S3Error> {
+    verify_service_request(head, req, store, settings, keys, now, SignedService::S3)
+}
+
+/// Verifies a request signed for `service` (see [`SignedService`]); [`verify_request`] is this
+/// for S3. The errors are S3's; a caller answering for another service translates them.
+#[allow(clippy::too_many_arguments)] // the world, passed in
+pub fn verify_service_request(
+    head: &RequestHead,
+    req: &S3Request,
+    store: &dyn CredentialStore,
+    settings: &AuthSettings,
+    keys: &SigningKeyCache,
+    now: Timestamp,
+    service: SignedService<'_>,
 ) -> Result<Authenticated, S3Error> {
     let auth_header = head.headers.get(http::header::AUTHORIZATION);
     let has_query_auth = req
@@ -393,9 +429,9 @@ pub fn verify_request(
         if value.starts_with("AWS ") {
             return Err(sigv2_refused());
         }
-        header_check(head, req, value, settings, now)?
+        header_check(head, req, value, settings, now, service)?
     } else if has_query_auth {
-        query_check(head, req, settings, now)?
+        query_check(head, req, settings, now, service)?
     } else {
         return Ok(Authenticated {
             identity: Identity::Anonymous,
@@ -416,7 +452,7 @@ pub fn verify_request(
         check.session_token.as_deref(),
         now,
     )?;
-    let key = verify_signature(&check, &resolved.secret, keys, "s3")?;
+    let key = verify_signature(&check, &resolved.secret, keys, service.name)?;
     let chunk_signing = matches!(payload, PayloadMode::StreamingSigned { .. })
         .then(|| Signature::from_hex(&check.parsed.signature))
         .flatten()
@@ -424,7 +460,7 @@ pub fn verify_request(
             key,
             seed,
             amz_date: check.amz_date.clone(),
-            scope: scope(&check.parsed.date, &check.parsed.region, "s3"),
+            scope: scope(&check.parsed.date, &check.parsed.region, service.name),
         });
     Ok(Authenticated {
         identity: resolved.identity,
@@ -491,6 +527,7 @@ fn check_scope(
     parsed: &ParsedAuth,
     amz_date: &str,
     settings: &AuthSettings,
+    service: &str,
     err: fn(String) -> S3Error,
 ) -> Result<(), S3Error> {
     if amz_date.get(..8) != Some(parsed.date.as_str()) {
@@ -506,9 +543,9 @@ fn check_scope(
             settings.regions.first().map_or("us-east-1", String::as_str)
         )));
     }
-    if parsed.service != "s3" {
+    if parsed.service != service {
         return Err(err(format!(
-            "the service '{}' in the credential scope is wrong; expecting 's3'",
+            "the service '{}' in the credential scope is wrong; expecting '{service}'",
             parsed.service
         )));
     }
@@ -539,6 +576,7 @@ fn header_check<'a>(
     value: &str,
     settings: &AuthSettings,
     now: Timestamp,
+    service: SignedService<'_>,
 ) -> Result<(Check<'a>, PayloadMode), S3Error> {
     let parsed = parse_authorization(value)?;
     let h = &head.headers;
@@ -560,13 +598,24 @@ fn header_check<'a>(
             })?,
     };
     let amz_date = when.amz_date();
-    check_scope(&parsed, &amz_date, settings, malformed)?;
+    check_scope(&parsed, &amz_date, settings, service.name, malformed)?;
     if (now.0 - when.0).abs() > settings.max_skew_secs {
         return Err(skewed(when, now, settings));
     }
-    let hash = text("x-amz-content-sha256").ok_or_else(|| {
-        S3Error::invalid_request("missing required header for this request: x-amz-content-sha256")
-    })?;
+    let hash = match (text("x-amz-content-sha256"), service.body_sha256) {
+        (Some(h), Some(body)) if h != body => {
+            return Err(S3Error::invalid_argument(
+                "x-amz-content-sha256 is not the sha256 of the request body",
+            ))
+        }
+        (Some(h), _) => h,
+        (None, Some(body)) => body,
+        (None, None) => {
+            return Err(S3Error::invalid_request(
+                "missing required header for this request: x-amz-content-sha256",
+            ))
+        }
+    };
     let payload = payload_mode(hash)?;
     if h.get_all("x-amz-security-token").iter().count() > 1 {
         return Err(S3Error::invalid_argument(
@@ -616,6 +665,7 @@ fn query_check<'a>(
     req: &'a S3Request,
     settings: &AuthSettings,
     now: Timestamp,
+    signed_for: SignedService<'_>,
 ) -> Result<(Check<'a>, PayloadMode), S3Error> {
     // One value per authentication parameter: the value checked is the only one there is.
     for name in PRESIGN_PARAMS {
@@ -662,7 +712,7 @@ fn query_check<'a>(
         signature: need("X-Amz-Signature")?.to_string(),
     };
     let amz_date = when.amz_date();
-    check_scope(&parsed, &amz_date, settings, query_err)?;
+    check_scope(&parsed, &amz_date, settings, signed_for.name, query_err)?;
     if when.0 - now.0 > settings.max_skew_secs {
         return Err(skewed(when, now, settings));
     }
@@ -672,9 +722,17 @@ fn query_check<'a>(
             .with_detail("Expires", Timestamp(when.0 + expires).iso8601())
             .with_detail("ServerTime", now.iso8601()));
     }
-    let payload_hash = param("X-Amz-Content-Sha256")
-        .unwrap_or(UNSIGNED_PAYLOAD)
-        .to_string();
+    let payload_hash = match (param("X-Amz-Content-Sha256"), signed_for.body_sha256) {
+        (Some(h), Some(body)) if h != body => {
+            return Err(query_err(
+                "X-Amz-Content-Sha256 is not the sha256 of the request body".to_string(),
+            ))
+        }
+        (Some(h), _) => h,
+        (None, Some(body)) => body,
+        (None, None) => UNSIGNED_PAYLOAD,
+    }
+    .to_string();
     let payload = payload_mode(&payload_hash)?;
     let check = Check {
         parsed,

@@ -8,17 +8,26 @@
 //!
 //! The runtime fetches the JWKS (see [`crate::sts::fetch`]) and supplies the random bytes for the
 //! access key id and the token nonce; the core stays sans-IO.
+//!
+//! `GetCallerIdentity` is answered at `plan_with_body` (or at `plan` for a `GET`): its SigV4
+//! signature (service `sts`, over the hash of the form body) is verified with the caller's
+//! access key or session token, and failures are answered in STS's words
+//! (`MissingAuthenticationToken`, `SignatureDoesNotMatch`, `InvalidClientTokenId`...).
+
+use std::cell::{Cell, RefCell};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Response, StatusCode};
 
 use super::{respond, Gateway, Plan, RequestContext, RequestHead};
+use crate::auth::sigv4::{self, SignedService};
 use crate::auth::{CredentialStore, ResolvedCredential};
 use crate::config::CredentialIndex;
-use crate::s3::{ErrorCode, S3Error};
+use crate::policy::Identity;
+use crate::s3::{ErrorCode, Operation, S3Error, S3Request};
 use crate::sts::jwt::Jwks;
-use crate::sts::token::SessionKeys;
-use crate::sts::{self, StsError, StsErrorCode};
+use crate::sts::token::{SessionClaims, SessionKeys};
+use crate::sts::{self, CallerIdentity, StsAction, StsError, StsErrorCode};
 use crate::time::Timestamp;
 
 /// Whether `head` is an STS request (see [`sts::is_sts_request`]).
@@ -86,9 +95,6 @@ impl Gateway {
         ctx: &RequestContext,
         body: Option<&[u8]>,
     ) -> Plan {
-        let Some(_) = self.options.session_keys else {
-            return sts_error(&not_configured(), &ctx.request_id);
-        };
         let body = match body {
             Some(b) => b,
             None if head.method == Method::POST => {
@@ -97,6 +103,23 @@ impl Gateway {
                 }
             }
             None => &[],
+        };
+        match sts::parse_action(&head.method, query(head), content_type(&head.headers), body) {
+            Ok(StsAction::GetCallerIdentity) => {
+                return match self.caller_identity(head, ctx, body) {
+                    Ok(who) => Plan::Respond(sts_response(
+                        StatusCode::OK,
+                        who.to_xml(&ctx.request_id),
+                        &ctx.request_id,
+                    )),
+                    Err(e) => sts_error(&e, &ctx.request_id),
+                }
+            }
+            Ok(StsAction::AssumeRoleWithWebIdentity) => {}
+            Err(e) => return sts_error(&e, &ctx.request_id),
+        }
+        let Some(_) = self.options.session_keys else {
+            return sts_error(&not_configured(), &ctx.request_id);
         };
         let issuer =
             sts::parse_request(&head.method, query(head), content_type(&head.headers), body)
@@ -193,6 +216,145 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// `GetCallerIdentity`: verifies the request's signature for service `sts` (header or
+    /// presigned; the payload hash is the body's) and names who signed it. Works with the
+    /// config's access keys even without `SESSION_TOKEN_KEY`.
+    fn caller_identity(
+        &self,
+        head: &RequestHead,
+        ctx: &RequestContext,
+        body: &[u8],
+    ) -> Result<CallerIdentity, StsError> {
+        let ct = content_type(&head.headers);
+        sts::parse_caller_identity_request(&head.method, query(head), ct, body)?;
+        let (raw_path, raw_query) = head
+            .target
+            .split_once('?')
+            .unwrap_or((head.target.as_str(), ""));
+        let req = S3Request {
+            operation: Operation::ListBuckets,
+            bucket: None,
+            key: None,
+            raw_path: raw_path.to_string(),
+            raw_query: raw_query.to_string(),
+            query: sts::query_params(raw_query)?,
+            virtual_hosted: false,
+        };
+        let body_sha256 = sigv4::sha256_hex(body);
+        let store = CallerStore {
+            creds: GatewayCredentials {
+                index: &self.credentials,
+                sessions: self.options.session_keys.as_ref(),
+            },
+            session: RefCell::new(None),
+            lookup_failed: Cell::new(false),
+        };
+        let authed = sigv4::verify_service_request(
+            head,
+            &req,
+            &store,
+            &self.auth,
+            &self.signing_keys,
+            ctx.now,
+            SignedService {
+                name: "sts",
+                body_sha256: Some(&body_sha256),
+            },
+        )
+        .map_err(|e| caller_error(e, store.lookup_failed.get()))?;
+        match (authed.identity, store.session.into_inner()) {
+            (Identity::Anonymous, _) => Err(StsError::new(
+                StsErrorCode::MissingAuthenticationToken,
+                "Request is missing Authentication Token",
+            )),
+            (Identity::Principal { .. }, Some(claims)) => Ok(CallerIdentity::of_session(&claims)),
+            (
+                Identity::Principal {
+                    name,
+                    access_key_id,
+                    ..
+                },
+                None,
+            ) => Ok(CallerIdentity::of_access_key(&name, &access_key_id)),
+        }
+    }
+}
+
+/// The gateway's credential store, remembering what `GetCallerIdentity` answers with: the
+/// session the token opened to, and whether the lookup itself failed (an unknown, disabled or
+/// expired key or token, as opposed to a bad signature).
+struct CallerStore<'a> {
+    creds: GatewayCredentials<'a>,
+    session: RefCell<Option<SessionClaims>>,
+    lookup_failed: Cell<bool>,
+}
+
+impl CredentialStore for CallerStore<'_> {
+    fn lookup(
+        &self,
+        access_key_id: &str,
+        session_token: Option<&str>,
+        now: Timestamp,
+    ) -> Result<ResolvedCredential, S3Error> {
+        let resolved = match (session_token, self.creds.sessions) {
+            (Some(token), Some(keys)) => keys
+                .open(token, access_key_id, now)
+                .map(|opened| {
+                    *self.session.borrow_mut() = Some(opened.claims.clone());
+                    opened.into_resolved_credential()
+                })
+                .map_err(S3Error::from),
+            _ => self.creds.lookup(access_key_id, session_token, now),
+        };
+        self.lookup_failed.set(resolved.is_err());
+        resolved
+    }
+}
+
+/// An S3 authentication error in STS's words. `lookup_failed`: the access key or session token
+/// itself was refused.
+fn caller_error(e: S3Error, lookup_failed: bool) -> StsError {
+    let (code, message) = match e.code {
+        ErrorCode::ExpiredToken if lookup_failed => (
+            StsErrorCode::ExpiredToken,
+            format!(
+                "The security token included in the request is expired ({})",
+                e.message
+            ),
+        ),
+        _ if lookup_failed => (
+            StsErrorCode::InvalidClientTokenId,
+            format!(
+                "The security token included in the request is invalid ({})",
+                e.message
+            ),
+        ),
+        ErrorCode::SignatureDoesNotMatch => (
+            StsErrorCode::SignatureDoesNotMatch,
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".to_string(),
+        ),
+        ErrorCode::RequestTimeTooSkewed => (
+            StsErrorCode::SignatureDoesNotMatch,
+            "Signature expired: the request time is more than 15 minutes away from the server's time".to_string(),
+        ),
+        ErrorCode::AccessDenied if e.details.iter().any(|(k, _)| *k == "X-Amz-Expires") => (
+            StsErrorCode::SignatureDoesNotMatch,
+            "Signature expired: the presigned request has expired".to_string(),
+        ),
+        _ => {
+            let mut message = e.message;
+            for (k, v) in &e.details {
+                if *k == "HeadersNotSigned" {
+                    message = format!("{message}: {v}");
+                }
+            }
+            (StsErrorCode::IncompleteSignature, message)
+        }
+    };
+    StsError::new(code, message)
+}
+
 fn not_configured() -> StsError {
     StsError::new(
         StsErrorCode::ServiceUnavailable,
@@ -252,6 +414,14 @@ subject_conditions = ["*"]
 [[roles.allowed_scopes]]
 bucket = "b"
 actions = ["get_object"]
+[[credentials]]
+access_key_id = "AKIACIBOT"
+secret_access_key = "ci-bot-secret"
+principal_name = "ci-bot"
+[[credentials]]
+access_key_id = "AKIAOFF"
+secret_access_key = "off-secret"
+enabled = false
 "#;
 
     fn gateway(keys: bool) -> Gateway {
@@ -361,7 +531,13 @@ actions = ["get_object"]
     #[test]
     fn without_session_keys_sts_is_unavailable_and_session_tokens_are_invalid() {
         let g = gateway(false);
-        let (status, text) = status_and_text(g.plan(&form_post(), &ctx()));
+        // The form is read first: GetCallerIdentity works without session keys.
+        assert!(matches!(
+            g.plan(&form_post(), &ctx()),
+            Plan::NeedBody { .. }
+        ));
+        let (status, text) =
+            status_and_text(g.plan_with_body(&form_post(), &ctx(), body("https://idp.example")));
         assert_eq!(status, 503);
         assert!(text.contains("SESSION_TOKEN_KEY"), "{text}");
         let creds = GatewayCredentials {
@@ -456,10 +632,335 @@ actions = ["get_object"]
             panic!("no refetch allowed: answered")
         };
         assert_eq!(resp.headers()["access-control-allow-origin"], "*");
-        let Plan::Respond(resp) = gateway(false).plan(&head, &ctx()) else {
+        let Plan::Respond(resp) =
+            gateway(false).plan_with_body(&head, &ctx(), body("https://idp.example"))
+        else {
             panic!("STS off is answered directly")
         };
         assert_eq!(resp.status(), 503);
         assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+    }
+
+    // --- GetCallerIdentity ---
+
+    use crate::auth::secret::SecretKey;
+    use crate::auth::sigv4::{
+        canonical_headers, canonical_query, canonical_request, canonical_uri, scope, sha256_hex,
+        sign, signing_key, string_to_sign, ALGORITHM,
+    };
+    use crate::sts::token::{SessionClaims, SessionKeys as Keys};
+
+    const WHO: &str = "Action=GetCallerIdentity&Version=2011-06-15";
+
+    /// How a caller signs: its key, and what to sign for.
+    struct Signer<'a> {
+        akid: &'a str,
+        secret: &'a str,
+        token: Option<&'a str>,
+        when: Timestamp,
+        service: &'a str,
+    }
+
+    impl Signer<'_> {
+        fn key(&self) -> [u8; 32] {
+            signing_key(
+                &SecretKey::new(self.secret),
+                &self.when.date_stamp(),
+                "us-east-1",
+                self.service,
+            )
+        }
+
+        /// A form POST to `/` signed as botocore signs STS calls: every header but the user
+        /// agent, and no `x-amz-content-sha256` (the payload hash is the body's).
+        fn post(&self, body: &str) -> RequestHead {
+            let mut head = form_post();
+            let h = &mut head.headers;
+            h.insert("host", HeaderValue::from_static("127.0.0.1:8080"));
+            h.insert(
+                "x-amz-date",
+                HeaderValue::from_str(&self.when.amz_date()).unwrap(),
+            );
+            if let Some(t) = self.token {
+                h.insert("x-amz-security-token", HeaderValue::from_str(t).unwrap());
+            }
+            let mut names: Vec<&str> = h.keys().map(|n| n.as_str()).collect();
+            names.sort_unstable();
+            let signed = names.join(";");
+            let creq = canonical_request(
+                "POST",
+                &canonical_uri("/"),
+                &canonical_query(""),
+                &canonical_headers(h, &names).unwrap(),
+                &signed,
+                &sha256_hex(body.as_bytes()),
+            );
+            let sc = scope(&self.when.date_stamp(), "us-east-1", self.service);
+            let sig = sign(
+                &self.key(),
+                &string_to_sign(&self.when.amz_date(), &sc, &creq),
+            );
+            let auth = format!(
+                "{ALGORITHM} Credential={}/{sc}, SignedHeaders={signed}, Signature={}",
+                self.akid,
+                sig.to_hex()
+            );
+            h.insert("authorization", HeaderValue::from_str(&auth).unwrap());
+            head
+        }
+
+        /// A presigned `GET /?Action=GetCallerIdentity...` as botocore presigns it (the
+        /// payload hash is that of the empty body).
+        fn presigned(&self) -> RequestHead {
+            let sc = scope(&self.when.date_stamp(), "us-east-1", self.service);
+            let mut q = format!(
+                "{WHO}&X-Amz-Algorithm={ALGORITHM}&X-Amz-Credential={}%2F{}&X-Amz-Date={}&X-Amz-Expires=60&X-Amz-SignedHeaders=host",
+                self.akid,
+                sc.replace('/', "%2F"),
+                self.when.amz_date()
+            );
+            if let Some(t) = self.token {
+                q.push_str(&format!("&X-Amz-Security-Token={t}"));
+            }
+            let mut headers = HeaderMap::new();
+            headers.insert("host", HeaderValue::from_static("127.0.0.1:8080"));
+            let creq = canonical_request(
+                "GET",
+                &canonical_uri("/"),
+                &canonical_query(&q),
+                &canonical_headers(&headers, &["host"]).unwrap(),
+                "host",
+                &sha256_hex(b""),
+            );
+            let sig = sign(
+                &self.key(),
+                &string_to_sign(&self.when.amz_date(), &sc, &creq),
+            );
+            RequestHead {
+                method: Method::GET,
+                target: format!("/?{q}&X-Amz-Signature={}", sig.to_hex()),
+                headers,
+            }
+        }
+    }
+
+    fn bot() -> Signer<'static> {
+        Signer {
+            akid: "AKIACIBOT",
+            secret: "ci-bot-secret",
+            token: None,
+            when: ctx().now,
+            service: "sts",
+        }
+    }
+
+    /// A session of role `r` minted with the gateway's keys: (access key id, secret, token).
+    fn session(expires_at: Timestamp) -> (String, String, String) {
+        let keys = Keys::new(&[7; 32], None).unwrap();
+        let akid = "ASIAEXAMPLESESSION01".to_string();
+        let claims = SessionClaims {
+            access_key_id: akid.clone(),
+            role_id: "r".into(),
+            subject: "repo:org/app".into(),
+            issuer: "https://idp.example".into(),
+            session_name: "build-7".into(),
+            scopes: vec![],
+            issued_at: Timestamp(ctx().now.0 - 60),
+            expires_at,
+        };
+        let token = keys.seal(&claims, &mut |b: &mut [u8]| b.fill(3)).unwrap();
+        let secret = keys.secret_for(&akid).expose().to_string();
+        (akid, secret, token)
+    }
+
+    /// Posts the form `body` signed by `head` (as the runtime does: the body after NeedBody).
+    fn call(g: &Gateway, head: &RequestHead, body: &str) -> (u16, String) {
+        if head.method == Method::POST {
+            assert!(matches!(g.plan(head, &ctx()), Plan::NeedBody { .. }));
+            status_and_text(g.plan_with_body(head, &ctx(), Bytes::from(body.to_string())))
+        } else {
+            status_and_text(g.plan(head, &ctx()))
+        }
+    }
+
+    fn code(text: &str) -> &str {
+        let start = text.find("<Code>").map(|i| i + 6).unwrap_or(0);
+        let end = text.find("</Code>").unwrap_or(start);
+        &text[start..end]
+    }
+
+    #[test]
+    fn get_caller_identity_names_the_access_key_that_signed_it() {
+        let (status, text) = call(&gateway(true), &bot().post(WHO), WHO);
+        assert_eq!(status, 200, "{text}");
+        assert!(text.contains(
+            r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>"#
+        ));
+        assert!(text.contains("<Arn>arn:aws:iam::000000000000:user/ci-bot</Arn>"));
+        assert!(text.contains("<UserId>AKIACIBOT</UserId>"));
+        assert!(text.contains("<Account>000000000000</Account>"));
+        assert!(text.contains("<RequestId>REQ</RequestId>"));
+    }
+
+    #[test]
+    fn get_caller_identity_names_the_session_its_role_and_session_name() {
+        let (akid, secret, token) = session(Timestamp(ctx().now.0 + 600));
+        let signer = Signer {
+            akid: &akid,
+            secret: &secret,
+            token: Some(&token),
+            ..bot()
+        };
+        for head in [signer.post(WHO), signer.presigned()] {
+            let (status, text) = call(&gateway(true), &head, WHO);
+            assert_eq!(status, 200, "{text}");
+            assert!(
+                text.contains("<Arn>arn:aws:sts::000000000000:assumed-role/r/build-7</Arn>"),
+                "{text}"
+            );
+            assert!(text.contains("<UserId>ASIAEXAMPLESESSION01:build-7</UserId>"));
+        }
+    }
+
+    #[test]
+    fn a_presigned_get_caller_identity_with_an_access_key_verifies() {
+        let (status, text) = call(&gateway(true), &bot().presigned(), "");
+        assert_eq!(status, 200, "{text}");
+        assert!(text.contains("<UserId>AKIACIBOT</UserId>"));
+    }
+
+    #[test]
+    fn an_unsigned_get_caller_identity_is_missing_authentication_token() {
+        let (status, text) = call(&gateway(true), &form_post(), WHO);
+        assert_eq!((status, code(&text)), (403, "MissingAuthenticationToken"));
+        assert!(text.contains("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>"));
+        let get = RequestHead {
+            method: Method::GET,
+            target: format!("/?{WHO}"),
+            headers: HeaderMap::new(),
+        };
+        let (status, text) = call(&gateway(true), &get, "");
+        assert_eq!((status, code(&text)), (403, "MissingAuthenticationToken"));
+    }
+
+    #[test]
+    fn a_wrong_secret_or_a_changed_body_is_signature_does_not_match() {
+        let g = gateway(true);
+        let wrong = Signer {
+            secret: "not-the-secret",
+            ..bot()
+        };
+        let (status, text) = call(&g, &wrong.post(WHO), WHO);
+        assert_eq!((status, code(&text)), (403, "SignatureDoesNotMatch"));
+        assert!(!text.contains("ci-bot-secret"));
+        // The signature covers the body's hash.
+        let (status, text) = call(&g, &bot().post(WHO), &format!("{WHO}&Version=2011-06-15"));
+        assert_eq!((status, code(&text)), (403, "SignatureDoesNotMatch"));
+        // An x-amz-content-sha256 that is not the body's is refused, whatever it signs.
+        let mut head = bot().post(WHO);
+        head.headers.insert(
+            "x-amz-content-sha256",
+            HeaderValue::from_static("UNSIGNED-PAYLOAD"),
+        );
+        let (status, text) = call(&g, &head, WHO);
+        assert_eq!(
+            (status, code(&text)),
+            (400, "IncompleteSignature"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unknown_disabled_keys_and_bad_session_tokens_are_invalid_client_token_id() {
+        let g = gateway(true);
+        for signer in [
+            Signer {
+                akid: "AKIANOBODY",
+                ..bot()
+            },
+            Signer {
+                akid: "AKIAOFF",
+                secret: "off-secret",
+                ..bot()
+            },
+            Signer {
+                token: Some("bm90LWEtdG9rZW4"),
+                ..bot()
+            },
+        ] {
+            let (status, text) = call(&g, &signer.post(WHO), WHO);
+            assert_eq!(
+                (status, code(&text)),
+                (403, "InvalidClientTokenId"),
+                "{}: {text}",
+                signer.akid
+            );
+            assert!(text.contains("The security token included in the request is invalid"));
+        }
+        // A session token under another access key id does not open.
+        let (_, secret, token) = session(Timestamp(ctx().now.0 + 600));
+        let swapped = Signer {
+            akid: "ASIAANOTHERSESSION01",
+            secret: &secret,
+            token: Some(&token),
+            ..bot()
+        };
+        let (status, text) = call(&g, &swapped.post(WHO), WHO);
+        assert_eq!((status, code(&text)), (403, "InvalidClientTokenId"));
+        // Without session keys no session token opens, but access keys still work.
+        let off = gateway(false);
+        let (akid, secret, token) = session(Timestamp(ctx().now.0 + 600));
+        let signer = Signer {
+            akid: &akid,
+            secret: &secret,
+            token: Some(&token),
+            ..bot()
+        };
+        let (status, text) = call(&off, &signer.post(WHO), WHO);
+        assert_eq!((status, code(&text)), (403, "InvalidClientTokenId"));
+        assert_eq!(call(&off, &bot().post(WHO), WHO).0, 200);
+    }
+
+    #[test]
+    fn an_expired_session_is_expired_token() {
+        let (akid, secret, token) = session(Timestamp(ctx().now.0 - 1));
+        let signer = Signer {
+            akid: &akid,
+            secret: &secret,
+            token: Some(&token),
+            ..bot()
+        };
+        let (status, text) = call(&gateway(true), &signer.post(WHO), WHO);
+        assert_eq!((status, code(&text)), (403, "ExpiredToken"), "{text}");
+    }
+
+    #[test]
+    fn a_skewed_clock_or_a_scope_for_another_service_is_refused() {
+        let g = gateway(true);
+        let late = Signer {
+            when: Timestamp(ctx().now.0 - 3600),
+            ..bot()
+        };
+        let (status, text) = call(&g, &late.post(WHO), WHO);
+        assert_eq!((status, code(&text)), (403, "SignatureDoesNotMatch"));
+        assert!(text.contains("Signature expired"), "{text}");
+        let s3 = Signer {
+            service: "s3",
+            ..bot()
+        };
+        let (status, text) = call(&g, &s3.post(WHO), WHO);
+        assert_eq!((status, code(&text)), (400, "IncompleteSignature"));
+        assert!(
+            text.contains("expecting &apos;sts&apos;") || text.contains("expecting 'sts'"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn get_caller_identity_takes_no_other_parameters() {
+        let body = format!("{WHO}&RoleArn=r");
+        let (status, text) = call(&gateway(true), &bot().post(&body), &body);
+        assert_eq!((status, code(&text)), (400, "InvalidParameterValue"));
+        assert!(text.contains("RoleArn"));
     }
 }

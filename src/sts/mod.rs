@@ -1,4 +1,5 @@
-//! STS `AssumeRoleWithWebIdentity`: exchange an OIDC token for temporary S3 credentials.
+//! STS `AssumeRoleWithWebIdentity`: exchange an OIDC token for temporary S3 credentials; and
+//! `GetCallerIdentity`: who signed a request (see [`CallerIdentity`]).
 //!
 //! Sans-IO, like the rest of the core. The runtime:
 //! 1. recognises an STS request with [`is_sts_request`] (`/.sts`, or `POST /` carrying a form)
@@ -11,6 +12,10 @@
 //!    limited) and calls [`assume_role`] once more;
 //! 5. answers with [`AssumedRole::to_xml`] (200) or [`StsError::to_xml`] (its
 //!    [`StsError::status`]).
+//!
+//! `GetCallerIdentity` ([`parse_action`] names it) needs no fetch: the gateway verifies the
+//! request's SigV4 signature (service `sts`) with the caller's access key or session token and
+//! answers [`CallerIdentity::to_xml`].
 //!
 //! Requests are then authenticated with [`token::SessionCredentialStore`]: the session token
 //! opens to the role, subject and expanded scopes, and the secret access key is derived from it.
@@ -54,10 +59,21 @@ pub const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 /// The account id shown in ARNs when the request named the role by its bare id.
 pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
 const ACTION: &str = "AssumeRoleWithWebIdentity";
+const GET_CALLER_IDENTITY: &str = "GetCallerIdentity";
+
+/// The STS actions the gateway answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StsAction {
+    /// Trade an OIDC token for session credentials (unsigned).
+    AssumeRoleWithWebIdentity,
+    /// Who signed the request (SigV4, service `sts`).
+    GetCallerIdentity,
+}
 
 /// Whether a request is for the STS endpoint: any request to [`STS_PATH`], a request to `/`
-/// whose query names `Action=AssumeRoleWithWebIdentity`, or a `POST /` with a form body (how
-/// aws-cli and boto3 call STS; S3 never posts a form to the service root).
+/// whose query names `Action=AssumeRoleWithWebIdentity` or `Action=GetCallerIdentity` (a
+/// presigned `GetCallerIdentity` is a `GET`), or a `POST /` with a form body (how aws-cli and
+/// boto3 call STS; S3 never posts a form to the service root).
 pub fn is_sts_request(
     method: &Method,
     path: &str,
@@ -71,7 +87,10 @@ pub fn is_sts_request(
         return false;
     }
     let query_action = query.is_some_and(|q| {
-        form_pairs(q.as_bytes()).is_ok_and(|p| p.iter().any(|(k, v)| k == "Action" && v == ACTION))
+        form_pairs(q.as_bytes()).is_ok_and(|p| {
+            p.iter()
+                .any(|(k, v)| k == "Action" && (v == ACTION || v == GET_CALLER_IDENTITY))
+        })
     });
     query_action || (*method == Method::POST && content_type.is_some_and(is_form))
 }
@@ -120,6 +139,16 @@ pub enum StsErrorCode {
     IDPRejectedClaim,
     IDPCommunicationError,
     AccessDenied,
+    /// A signed action without a signature.
+    MissingAuthenticationToken,
+    /// The signature does not verify (or the request time is too far from the gateway's).
+    SignatureDoesNotMatch,
+    /// An unknown or disabled access key, or a session token that does not open.
+    InvalidClientTokenId,
+    /// The session (or access key) has expired.
+    ExpiredToken,
+    /// The signature is malformed or incomplete.
+    IncompleteSignature,
     InvalidParameterValue,
     MissingParameter,
     InvalidAction,
@@ -138,6 +167,11 @@ impl StsErrorCode {
             Self::IDPRejectedClaim => "IDPRejectedClaim",
             Self::IDPCommunicationError => "IDPCommunicationError",
             Self::AccessDenied => "AccessDenied",
+            Self::MissingAuthenticationToken => "MissingAuthenticationToken",
+            Self::SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            Self::InvalidClientTokenId => "InvalidClientTokenId",
+            Self::ExpiredToken => "ExpiredToken",
+            Self::IncompleteSignature => "IncompleteSignature",
             Self::InvalidParameterValue => "InvalidParameterValue",
             Self::MissingParameter => "MissingParameter",
             Self::InvalidAction => "InvalidAction",
@@ -150,7 +184,12 @@ impl StsErrorCode {
     /// The HTTP status STS answers with.
     pub fn status(self) -> u16 {
         match self {
-            Self::AccessDenied | Self::IDPRejectedClaim => 403,
+            Self::AccessDenied
+            | Self::IDPRejectedClaim
+            | Self::MissingAuthenticationToken
+            | Self::SignatureDoesNotMatch
+            | Self::InvalidClientTokenId
+            | Self::ExpiredToken => 403,
             Self::InternalFailure => 500,
             Self::ServiceUnavailable => 503,
             _ => 400,
@@ -270,15 +309,14 @@ fn form_pairs(raw: &[u8]) -> Result<Vec<(String, String)>, StsError> {
     Ok(out)
 }
 
-/// Parses an `AssumeRoleWithWebIdentity` request from its query string and, for `POST`, its
-/// form body (at most [`MAX_BODY_BYTES`]; a body of another content type is ignored). A
-/// parameter given in both places must have the same value.
-pub fn parse_request(
+/// The parameters of an STS request: its query string and, for `POST`, its form body (at most
+/// [`MAX_BODY_BYTES`]; a body of another content type is ignored).
+fn request_params(
     method: &Method,
     query: Option<&str>,
     content_type: Option<&str>,
     body: &[u8],
-) -> Result<AssumeRoleRequest, StsError> {
+) -> Result<Vec<(String, String)>, StsError> {
     if *method != Method::GET && *method != Method::POST {
         return Err(invalid(format!("STS accepts GET and POST, not {method}")));
     }
@@ -291,36 +329,106 @@ pub fn parse_request(
     if *method == Method::POST && content_type.is_some_and(is_form) {
         params.extend(form_pairs(body)?);
     }
-    let get = |name: &str| -> Result<Option<&str>, StsError> {
-        let mut values = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
-        let first = values.next();
-        if let Some(f) = first {
-            if values.any(|v| v != f) {
-                return Err(invalid(format!(
-                    "the parameter {name} is given twice with different values"
-                )));
-            }
-        }
-        Ok(first.map(String::as_str))
-    };
+    Ok(params)
+}
 
-    match get("Action")? {
-        Some(ACTION) => {}
+/// The value of parameter `name`; given twice, both values must be the same.
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, StsError> {
+    let mut values = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
+    let first = values.next();
+    if let Some(f) = first {
+        if values.any(|v| v != f) {
+            return Err(invalid(format!(
+                "the parameter {name} is given twice with different values"
+            )));
+        }
+    }
+    Ok(first.map(String::as_str))
+}
+
+/// The action the parameters name, and their `Version` checked.
+fn action_of(params: &[(String, String)]) -> Result<StsAction, StsError> {
+    let action = match param(params, "Action")? {
+        Some(ACTION) => StsAction::AssumeRoleWithWebIdentity,
+        Some(GET_CALLER_IDENTITY) => StsAction::GetCallerIdentity,
         Some(other) => {
             return Err(StsError::new(
                 StsErrorCode::InvalidAction,
                 format!(
-                    "the action {} is not supported; only {ACTION} is",
+                    "the action {} is not supported; only {ACTION} and {GET_CALLER_IDENTITY} are",
                     other.chars().take(64).collect::<String>()
                 ),
             ))
         }
         None => return Err(missing("Action")),
-    }
-    if let Some(v) = get("Version")? {
+    };
+    if let Some(v) = param(params, "Version")? {
         if v != "2011-06-15" {
             return Err(invalid("Version must be 2011-06-15"));
         }
+    }
+    Ok(action)
+}
+
+/// The action an STS request names (see [`request_params`] for where parameters are read), its
+/// `Version` checked.
+pub fn parse_action(
+    method: &Method,
+    query: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<StsAction, StsError> {
+    action_of(&request_params(method, query, content_type, body)?)
+}
+
+/// Checks a `GetCallerIdentity` request: it takes no parameters besides `Action`, `Version` and
+/// those of a presigned URL (`X-Amz-*`); anything else is refused rather than ignored.
+pub fn parse_caller_identity_request(
+    method: &Method,
+    query: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<(), StsError> {
+    let params = request_params(method, query, content_type, body)?;
+    if action_of(&params)? != StsAction::GetCallerIdentity {
+        return Err(StsError::new(
+            StsErrorCode::InvalidAction,
+            format!("the request is not {GET_CALLER_IDENTITY}"),
+        ));
+    }
+    if let Some((k, _)) = params
+        .iter()
+        .find(|(k, _)| k != "Action" && k != "Version" && !k.starts_with("X-Amz-"))
+    {
+        return Err(invalid(format!(
+            "{GET_CALLER_IDENTITY} takes no parameter {}",
+            k.chars().take(64).collect::<String>()
+        )));
+    }
+    Ok(())
+}
+
+/// The decoded parameters of a query string, as STS reads them (form decoding: `+` is a space).
+pub(crate) fn query_params(query: &str) -> Result<Vec<(String, String)>, StsError> {
+    form_pairs(query.as_bytes())
+}
+
+/// Parses an `AssumeRoleWithWebIdentity` request from its query string and, for `POST`, its
+/// form body (at most [`MAX_BODY_BYTES`]; a body of another content type is ignored). A
+/// parameter given in both places must have the same value.
+pub fn parse_request(
+    method: &Method,
+    query: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<AssumeRoleRequest, StsError> {
+    let params = request_params(method, query, content_type, body)?;
+    let get = |name: &str| param(&params, name);
+    if action_of(&params)? != StsAction::AssumeRoleWithWebIdentity {
+        return Err(StsError::new(
+            StsErrorCode::InvalidAction,
+            format!("the request is not {ACTION}"),
+        ));
     }
     if get("Policy")?.is_some() || params.iter().any(|(k, _)| k.starts_with("PolicyArns.")) {
         return Err(StsError::new(
@@ -402,15 +510,25 @@ fn find_role<'a>(
     config: &'a GatewayConfig,
     req: &AssumeRoleRequest,
 ) -> Result<&'a RoleConfig, StsError> {
-    config.find_role(&req.role_id).ok_or_else(|| {
-        StsError::new(
-            StsErrorCode::AccessDenied,
-            format!(
-                "not authorized to perform sts:AssumeRoleWithWebIdentity: no role '{}'",
-                req.role_id
-            ),
-        )
-    })
+    // An IAM path in the ARN (`role/ci/deploy`) names the role by its last segment unless a role
+    // is configured under the whole path.
+    let by_name = || {
+        req.role_id
+            .rsplit_once('/')
+            .and_then(|(_, name)| config.find_role(name))
+    };
+    config
+        .find_role(&req.role_id)
+        .or_else(by_name)
+        .ok_or_else(|| {
+            StsError::new(
+                StsErrorCode::AccessDenied,
+                format!(
+                    "not authorized to perform sts:AssumeRoleWithWebIdentity: no role '{}'",
+                    req.role_id
+                ),
+            )
+        })
 }
 
 fn trusted_issuer(role: &RoleConfig, token: &jwt::UnverifiedToken<'_>) -> Result<String, StsError> {
@@ -497,6 +615,61 @@ impl AssumedRole {
         out.push_str("</AssumeRoleWithWebIdentityResult><ResponseMetadata>");
         el(&mut out, "RequestId", request_id);
         out.push_str("</ResponseMetadata></AssumeRoleWithWebIdentityResponse>");
+        out
+    }
+}
+
+/// Who signed a request, as `GetCallerIdentity` answers it. The account is always
+/// [`DEFAULT_ACCOUNT_ID`]: a session token does not record the account its `RoleArn` named.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallerIdentity {
+    /// `arn:aws:sts::<account>:assumed-role/<role>/<session>` for a session,
+    /// `arn:aws:iam::<account>:user/<principal name>` for an access key of the config.
+    pub arn: String,
+    /// `<access key id>:<session>` for a session (the `AssumedRoleId` the session was minted
+    /// with), the access key id for an access key.
+    pub user_id: String,
+    /// The account id.
+    pub account: String,
+}
+
+impl CallerIdentity {
+    /// The identity of a session.
+    pub fn of_session(claims: &SessionClaims) -> Self {
+        CallerIdentity {
+            arn: format!(
+                "arn:aws:sts::{DEFAULT_ACCOUNT_ID}:assumed-role/{}/{}",
+                claims.role_id, claims.session_name
+            ),
+            user_id: format!("{}:{}", claims.access_key_id, claims.session_name),
+            account: DEFAULT_ACCOUNT_ID.to_string(),
+        }
+    }
+
+    /// The identity of a long-lived access key (`principal_name`, else the key id, names it).
+    pub fn of_access_key(principal_name: &str, access_key_id: &str) -> Self {
+        CallerIdentity {
+            arn: format!("arn:aws:iam::{DEFAULT_ACCOUNT_ID}:user/{principal_name}"),
+            user_id: access_key_id.to_string(),
+            account: DEFAULT_ACCOUNT_ID.to_string(),
+        }
+    }
+
+    /// The `GetCallerIdentityResponse` document.
+    pub fn to_xml(&self, request_id: &str) -> String {
+        let mut out = String::with_capacity(512);
+        out.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+        out.push_str(r#"<GetCallerIdentityResponse xmlns=""#);
+        out.push_str(STS_NAMESPACE);
+        out.push_str(r#""><GetCallerIdentityResult><Arn>"#);
+        push_escaped(&mut out, &self.arn);
+        out.push_str("</Arn><UserId>");
+        push_escaped(&mut out, &self.user_id);
+        out.push_str("</UserId><Account>");
+        push_escaped(&mut out, &self.account);
+        out.push_str("</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>");
+        push_escaped(&mut out, request_id);
+        out.push_str("</RequestId></ResponseMetadata></GetCallerIdentityResponse>");
         out
     }
 }

@@ -137,6 +137,90 @@ fn sts_requests_are_recognised_by_path_query_or_form() {
     ));
 }
 
+#[test]
+fn get_caller_identity_is_an_action_of_its_own_with_no_other_parameters() {
+    let f = Some("application/x-www-form-urlencoded; charset=utf-8");
+    let who = "Action=GetCallerIdentity&Version=2011-06-15";
+    assert_eq!(
+        parse_action(&Method::POST, None, f, who.as_bytes()).unwrap(),
+        StsAction::GetCallerIdentity
+    );
+    assert_eq!(
+        parse_action(&Method::GET, Some(BASE), None, b"").unwrap(),
+        StsAction::AssumeRoleWithWebIdentity
+    );
+    assert!(parse_caller_identity_request(&Method::POST, None, f, who.as_bytes()).is_ok());
+    // A presigned URL's parameters are the signature's, not the action's.
+    let presigned = format!("{who}&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=60");
+    assert!(parse_caller_identity_request(&Method::GET, Some(&presigned), None, b"").is_ok());
+    let err = parse_caller_identity_request(
+        &Method::POST,
+        None,
+        f,
+        format!("{who}&RoleArn=ci").as_bytes(),
+    )
+    .unwrap_err();
+    assert_eq!(err.code, StsErrorCode::InvalidParameterValue);
+    let err = parse_action(
+        &Method::POST,
+        None,
+        f,
+        b"Action=GetCallerIdentity&Version=2",
+    )
+    .unwrap_err();
+    assert_eq!(err.code, StsErrorCode::InvalidParameterValue);
+    // Each parser refuses the other's action.
+    assert_eq!(form(who).unwrap_err().code, StsErrorCode::InvalidAction);
+    assert_eq!(
+        parse_caller_identity_request(&Method::GET, Some(BASE), None, b"")
+            .unwrap_err()
+            .code,
+        StsErrorCode::InvalidAction
+    );
+    assert!(is_sts_request(
+        &Method::GET,
+        "/",
+        Some("Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Signature=00"),
+        None
+    ));
+}
+
+#[test]
+fn the_caller_identity_response_has_the_shape_boto3_parses() {
+    let claims = token::SessionClaims {
+        access_key_id: "ASIAEXAMPLE".into(),
+        role_id: "ci".into(),
+        subject: "repo:org/repo".into(),
+        issuer: ISSUER.into(),
+        session_name: "build-1".into(),
+        scopes: vec![],
+        issued_at: NOW,
+        expires_at: NOW,
+    };
+    let who = CallerIdentity::of_session(&claims);
+    assert_eq!(who.arn, "arn:aws:sts::000000000000:assumed-role/ci/build-1");
+    assert_eq!(who.user_id, "ASIAEXAMPLE:build-1");
+    let els = elements(&who.to_xml("req-3"));
+    let r = "GetCallerIdentityResponse/GetCallerIdentityResult";
+    assert_eq!(
+        text(&els, &format!("{r}/Arn")),
+        "arn:aws:sts::000000000000:assumed-role/ci/build-1"
+    );
+    assert_eq!(text(&els, &format!("{r}/UserId")), "ASIAEXAMPLE:build-1");
+    assert_eq!(text(&els, &format!("{r}/Account")), DEFAULT_ACCOUNT_ID);
+    assert_eq!(
+        text(&els, "GetCallerIdentityResponse/ResponseMetadata/RequestId"),
+        "req-3"
+    );
+    let key = CallerIdentity::of_access_key("a<b", "AKIAX");
+    let els = elements(&key.to_xml("r"));
+    assert_eq!(
+        text(&els, &format!("{r}/Arn")),
+        "arn:aws:iam::000000000000:user/a<b"
+    );
+    assert_eq!(text(&els, &format!("{r}/UserId")), "AKIAX");
+}
+
 // --- the whole exchange ---
 
 fn config() -> GatewayConfig {
@@ -240,6 +324,39 @@ fn a_valid_token_yields_credentials_that_open_to_the_expanded_scopes() {
     assert_eq!(scopes[0].prefixes, vec!["org/repo/".to_string()]);
     assert_eq!(scopes[1].bucket, "ci-org");
     assert_eq!(opened.claims.issuer, ISSUER);
+}
+
+#[test]
+fn a_role_arn_with_an_iam_path_names_the_role_by_its_last_segment() {
+    let key = TestKey::p256();
+    let set = jwks(&[key.jwk("k1")]);
+    let token = jwt(&key, "ES256", Some("k1"), &claims());
+    let cfg = config();
+    let body = BASE.replace(
+        "RoleArn=ci",
+        "RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fgithub%2Fci",
+    );
+    let mut req = form(&body).unwrap();
+    assert_eq!(req.role_id, "github/ci");
+    req.web_identity_token = token;
+    let out = assume_role(
+        &cfg,
+        &req,
+        |iss| (iss == ISSUER).then_some(&set),
+        &session_keys(),
+        NOW,
+        &mut rng(),
+    )
+    .unwrap();
+    assert_eq!(
+        out.assumed_role_arn,
+        "arn:aws:sts::123456789012:assumed-role/ci/build-1"
+    );
+    req.role_id = "github/nope".into();
+    assert_eq!(
+        issuer_to_fetch(&cfg, &req).unwrap_err().code,
+        StsErrorCode::AccessDenied
+    );
 }
 
 #[test]
