@@ -1414,6 +1414,8 @@ fn with_cors(plan: Plan, cors: Option<CorsHeaders>) -> Plan {
 /// A key checked alone (`request::check_key`) may still form a dot segment once glued to the
 /// bucket's backend prefix (`p/.` + `/k` is `p/./k`), which `fetch()` would send elsewhere: the
 /// backend key passes the same check, for every backend kind, before anything is planned.
+/// (The validating reader already refuses such prefixes and ends each with `/`; this stays for
+/// configs built in code.)
 fn check_backend_key(bucket: &BucketConfig, key: &str) -> Result<(), S3Error> {
     let prefix = bucket.backend_prefix.as_deref().unwrap_or("");
     if !prefix.is_empty() && request::has_dot_segment(&format!("{prefix}{key}")) {
@@ -2883,6 +2885,36 @@ actions = ["get_object", "put_object", "list_bucket", "delete_object"]
             "{text}"
         );
         assert_eq!(resp.headers()["x-amz-request-id"], "REQ");
+    }
+
+    #[test]
+    fn a_backend_prefix_without_a_slash_is_a_folder_for_keys_and_listings() {
+        // multistore 0.7: `backend_prefix = "x"` means the folder `x/`, never `x` glued to keys.
+        let config = CONFIG.replace(r#"backend_prefix = "p/""#, r#"backend_prefix = "x""#);
+        let config = GatewayConfig::parse(&config, ConfigFormat::Toml).unwrap();
+        let g = Gateway::new(config, GatewayOptions::default()).unwrap();
+        let Plan::Forward(f) = g.plan(&head(Method::GET, "/pub/k"), &ctx()) else {
+            panic!()
+        };
+        assert!(
+            f.url.starts_with("http://127.0.0.1:9000/backend/x/k?"),
+            "{}",
+            f.url
+        );
+        let Plan::Forward(f) = g.plan(&head(Method::GET, "/pub?list-type=2&prefix=d"), &ctx())
+        else {
+            panic!()
+        };
+        assert!(f.url.contains("prefix=x%2Fd"), "{}", f.url);
+        let body = Bytes::from_static(
+            b"<ListBucketResult><Name>backend</Name><Prefix>x/d</Prefix><Contents><Key>x/d/k</Key></Contents></ListBucketResult>",
+        );
+        let resp = f.buffered_response(StatusCode::OK, &HeaderMap::new(), body, Timing::default());
+        let text = String::from_utf8(resp.body().to_vec()).unwrap();
+        assert!(
+            text.contains("<Prefix>d</Prefix>") && text.contains("<Key>d/k</Key>"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -151,7 +151,10 @@ pub struct BucketConfig {
     pub name: String,
     /// Backend kind.
     pub backend_type: BackendType,
-    /// Prepended to keys at the backend, stripped from listings.
+    /// The folder in the backend bucket that holds this bucket's keys, as in multistore 0.7:
+    /// `pfx` and `pfx/` both mean `pfx/` + key. The validating reader normalizes it (see
+    /// [`normalize_backend_prefix`]), so everything that prepends it to keys or strips it from
+    /// listings sees either an empty prefix or one ending in `/`.
     #[serde(default)]
     pub backend_prefix: Option<String>,
     /// GET/HEAD/List without credentials.
@@ -210,6 +213,31 @@ impl fmt::Debug for BucketConfig {
             .field("backend_options", &Redacted(&self.backend_options))
             .field("cors", &self.cors)
             .finish()
+    }
+}
+
+/// The backend prefix as a folder (multistore 0.7's meaning): empty stays empty, `pfx` becomes
+/// `pfx/`, `pfx/` stays. A prefix starting with `/` or with a `.`/`..` segment is refused: the
+/// backend would be asked, after `fetch()` normalizes the path, for keys outside the folder.
+pub fn normalize_backend_prefix(prefix: &str) -> Result<String, String> {
+    if prefix.is_empty() {
+        return Ok(String::new());
+    }
+    if prefix.starts_with('/') {
+        return Err(format!(
+            "'{prefix}' starts with '/'; give the folder inside the backend bucket, e.g. 'data'"
+        ));
+    }
+    if crate::s3::request::has_dot_segment(prefix) {
+        return Err(format!(
+            "'{prefix}' has a '.' or '..' path segment, which fetch() and HTTP proxies normalize \
+             into another folder"
+        ));
+    }
+    if prefix.ends_with('/') {
+        Ok(prefix.to_string())
+    } else {
+        Ok(format!("{prefix}/"))
     }
 }
 

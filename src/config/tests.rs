@@ -1087,3 +1087,34 @@ fn unknown_azure_options_are_warned_about_and_known_ones_are_not() {
         "{w:?}"
     );
 }
+
+#[test]
+fn a_backend_prefix_is_a_folder_with_or_without_its_trailing_slash() {
+    let bucket = |prefix: &str| {
+        let text = format!(
+            "[[buckets]]\nname = \"b\"\nbackend_type = \"s3\"\nbackend_prefix = \"{prefix}\"\n\
+             backend_options = {{ bucket_name = \"b\", endpoint = \"https://x\" }}\n"
+        );
+        let c = GatewayConfig::parse(&text, ConfigFormat::Toml).unwrap();
+        c.buckets[0].backend_prefix.clone().unwrap()
+    };
+    assert_eq!(bucket("x"), "x/");
+    assert_eq!(bucket("x/"), "x/");
+    assert_eq!(bucket("a/b"), "a/b/");
+    assert_eq!(bucket(""), "");
+}
+
+#[test]
+fn a_backend_prefix_with_a_dot_segment_or_a_leading_slash_is_refused_naming_the_bucket() {
+    for prefix in ["/x", "x/..", "../x", "x/./y", ".", "q/."] {
+        let p = toml_problems(&format!(
+            "[[buckets]]\nname = \"legacy\"\nbackend_type = \"s3\"\nbackend_prefix = \"{prefix}\"\n\
+             backend_options = {{ bucket_name = \"b\", endpoint = \"https://x\" }}\n"
+        ));
+        assert_eq!(p.len(), 1, "{prefix}: {p:?}");
+        assert!(
+            p[0].starts_with("buckets[0].backend_prefix: bucket 'legacy': "),
+            "{prefix}: {p:?}"
+        );
+    }
+}

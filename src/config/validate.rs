@@ -409,7 +409,18 @@ fn read_bucket(o: &Obj<'_>, mapping: Option<&PathMapping>, r: &mut Report) -> Op
             None
         }
     };
-    let backend_prefix = o.opt_str("backend_prefix", r);
+    // A folder, as in multistore 0.7: normalized once here, so every backend and every path
+    // (keys, listings, copies, multipart, R2 records) prepends and strips `pfx/`.
+    let backend_prefix =
+        o.opt_str("backend_prefix", r)
+            .and_then(|p| match crate::config::normalize_backend_prefix(&p) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    let bucket = name.as_deref().unwrap_or("?");
+                    r.problem(&o.at("backend_prefix"), format!("bucket '{bucket}': {e}"));
+                    None
+                }
+            });
     let anonymous_access = o.bool_or("anonymous_access", false, r);
     let allowed_roles = o.str_list("allowed_roles", false, r);
     for (i, role) in allowed_roles.iter().enumerate() {
