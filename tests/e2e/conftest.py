@@ -87,6 +87,8 @@ BACKEND_BUCKETS = {"public": "bk-public", "private": "bk-private", "prefixed": "
 # minimum, 5 MiB, lets the tests exercise it with small objects).
 COPY_MULTIPART_THRESHOLD = 5 << 20
 PREFIX = "some/prefix/"
+# The `legacy` bucket's backend_prefix, as a 0.7 config wrote it (no trailing slash).
+LEGACY_PREFIX = "legacy"
 
 # Azurite's well-known development account (the emulator accepts only it by default).
 AZ_ACCOUNT = "devstoreaccount1"
@@ -920,6 +922,8 @@ def gateway_config(seaweed, issuer_url=None, federation=None, azurite=None, azur
             bucket("public", anonymous_access=True),
             bucket("private", allowed_roles=[STS_ROLE]),
             bucket("prefixed", backend_prefix=PREFIX),
+            # A multistore 0.7 folder written without its slash: `legacy` means `legacy/` + key.
+            bucket("legacy", backend="prefixed", backend_prefix=LEGACY_PREFIX),
             # Public, with its own CORS rules instead of the public default.
             bucket("cors-strict", backend="public", backend_prefix="cors-strict/",
                    anonymous_access=True, cors=CORS_STRICT_RULES),

@@ -80,7 +80,7 @@ def test_list_buckets_shows_only_what_the_caller_may_use(s3):
     assert "gcs-public" in admin
     # The GCS buckets (test_gcs.py's) are listed too; the rest by name.
     assert [n for n in admin if not n.startswith("gcs")] == azure + ["cors-strict", "elsewhere", "fed", "fed-concurrent",
-                                          "fed-sts-down", "fed-sts-refuses", "prefixed",
+                                          "fed-sts-down", "fed-sts-refuses", "legacy", "prefixed",
                                           "private", "public", "r2", "r2-prefixed", "r2-root"]
 
 
