@@ -432,6 +432,23 @@ fn malformed_xml(msg: &str) -> S3Error {
     )
 }
 
+/// Appends the character data of a Text, entity reference or CDATA event of a request body to
+/// `text`, refusing what the gateway could not forward as it was parsed (control characters,
+/// unknown entities). Other events add nothing.
+fn push_text(text: &mut String, event: &Event<'_>) -> Result<(), S3Error> {
+    match event {
+        Event::Text(t) => text.push_str(xml_chars(
+            &t.decode().map_err(|_| malformed_xml("bad text"))?,
+        )?),
+        Event::GeneralRef(r) => {
+            text.push(resolve_ref(r).ok_or_else(|| malformed_xml("unknown entity"))?);
+        }
+        Event::CData(c) => text.push_str(xml_chars(&String::from_utf8_lossy(c))?),
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Raw text as XML 1.0 allows it: no NUL or other control character but tab, LF and CR (S3
 /// answers MalformedXML). A control character other than NUL may still come as a character
 /// reference (`&#x1;`), which is how the gateway writes one: what it forwards parses back to
@@ -473,13 +490,9 @@ pub fn parse_delete(body: &[u8]) -> Result<DeleteRequest, S3Error> {
                 stack.push(name);
                 text.clear();
             }
-            Event::Text(t) => text.push_str(xml_chars(
-                &t.decode().map_err(|_| malformed_xml("bad text"))?,
-            )?),
-            Event::GeneralRef(r) => {
-                text.push(resolve_ref(&r).ok_or_else(|| malformed_xml("unknown entity"))?)
+            Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) => {
+                push_text(&mut text, &event)?
             }
-            Event::CData(c) => text.push_str(xml_chars(&String::from_utf8_lossy(&c))?),
             Event::End(_) => {
                 let name = stack
                     .pop()
@@ -583,13 +596,9 @@ pub fn parse_tagging(body: &[u8]) -> Result<Vec<(String, String)>, S3Error> {
                     _ => {}
                 }
             }
-            Event::Text(t) => text.push_str(xml_chars(
-                &t.decode().map_err(|_| malformed_xml("bad text"))?,
-            )?),
-            Event::GeneralRef(r) => {
-                text.push(resolve_ref(&r).ok_or_else(|| malformed_xml("unknown entity"))?)
+            Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) => {
+                push_text(&mut text, &event)?
             }
-            Event::CData(c) => text.push_str(xml_chars(&String::from_utf8_lossy(&c))?),
             Event::End(_) => {
                 let name = stack
                     .pop()
@@ -689,13 +698,9 @@ pub fn parse_complete(body: &[u8]) -> Result<Vec<(u16, String)>, S3Error> {
                 stack.push(name);
                 text.clear();
             }
-            Event::Text(t) => text.push_str(xml_chars(
-                &t.decode().map_err(|_| malformed_xml("bad text"))?,
-            )?),
-            Event::GeneralRef(r) => {
-                text.push(resolve_ref(&r).ok_or_else(|| malformed_xml("unknown entity"))?)
+            Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) => {
+                push_text(&mut text, &event)?
             }
-            Event::CData(c) => text.push_str(xml_chars(&String::from_utf8_lossy(&c))?),
             Event::End(_) => {
                 let name = stack
                     .pop()
