@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use http::{Method, Request, Response};
+use http::{HeaderValue, Method, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full, Limited};
@@ -110,14 +110,23 @@ impl Proxy {
         let request_id = request_id::next();
         let method = req.method().clone();
         let uri = req.uri().clone();
+        let carries_body = declares_body(req.headers());
         let started = Instant::now();
-        let resp = guarded(
+        let mut resp = guarded(
             self.run(req, request_id.clone()),
             &method,
             uri.path(),
             &request_id,
         )
         .await;
+        if carries_body && resp.status().as_u16() >= 300 {
+            // An answer refusing a request may go out before its body was read (and, after
+            // `Expect: 100-continue`, before the client sent any of it). Whatever of that body
+            // is still to come must never be read as the next request on this connection: the
+            // connection ends with this answer, and the client opens a new one.
+            resp.headers_mut()
+                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
         log::debug!(
             "{method} {} -> {} in {:.1} ms [{request_id}]",
             uri.path(),
@@ -751,6 +760,15 @@ fn backend_request(fwd: &mut Forward, body: ProxyBody) -> Result<Request<ProxyBo
 }
 
 /// Runs a request's handler; a panic inside becomes a 500 InternalError carrying the request id.
+/// Whether a request head announces a body: a `Content-Length` other than 0, or any
+/// `Transfer-Encoding`.
+fn declares_body(headers: &http::HeaderMap) -> bool {
+    headers.contains_key(http::header::TRANSFER_ENCODING)
+        || headers
+            .get(http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
+}
+
 async fn guarded(
     handler: impl std::future::Future<Output = Response<ProxyBody>>,
     method: &Method,
@@ -977,6 +995,19 @@ fn incomplete_body(e: &dyn std::fmt::Display) -> S3Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_declares_a_body_by_a_nonzero_length_or_a_transfer_encoding() {
+        let with = |k: &'static str, v: &'static str| {
+            let mut h = http::HeaderMap::new();
+            h.insert(k, HeaderValue::from_static(v));
+            declares_body(&h)
+        };
+        assert!(with("content-length", "1"));
+        assert!(with("transfer-encoding", "chunked"));
+        assert!(!with("content-length", "0"));
+        assert!(!declares_body(&http::HeaderMap::new()));
+    }
 
     #[tokio::test]
     async fn a_panicking_handler_becomes_a_500_with_the_request_id() {
