@@ -1,10 +1,10 @@
 //! Sealed session tokens: what an STS session may do, encrypted into the `x-amz-security-token`
 //! the client sends with every request, so the gateway keeps no session state.
 //!
-//! # Wire format (version 1)
+//! # Wire format (version 2; version 1 still opens)
 //!
 //! ```text
-//! base64url-no-pad( version:u8 = 1 | key_id:[u8; 4] | nonce:[u8; 12] | AES-256-GCM(payload) || tag:[u8; 16] )
+//! base64url-no-pad( version:u8 = 2 | key_id:[u8; 4] | nonce:[u8; 12] | AES-256-GCM(payload) || tag:[u8; 16] )
 //! associated data = version | key_id | access_key_id (UTF-8)
 //! ```
 //!
@@ -14,7 +14,9 @@
 //!   id fails authentication, exactly like a tampered one.
 //! - The payload is a compact binary encoding (big-endian, `u16`-length-prefixed UTF-8 strings):
 //!   issued-at and expiry (`i64` seconds), role id, subject, issuer, session name, then the scopes
-//!   (after template expansion) as bucket, prefixes and an action bitmask over [`V1_ACTIONS`].
+//!   (after template expansion) as bucket, prefixes and an action bitmask over
+//!   [`TOKEN_ACTIONS`]: a `u64` in version 2, a `u16` over its first [`V1_ACTION_COUNT`] in
+//!   version 1 (tokens sealed before the action list outgrew 16 bits; they open unchanged).
 //!
 //! # Keys
 //!
@@ -52,7 +54,9 @@ use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
 /// The format version written by [`SessionKeys::seal`].
-pub const TOKEN_VERSION: u8 = 1;
+pub const TOKEN_VERSION: u8 = 2;
+/// The earlier format version [`SessionKeys::open`] still accepts (a `u16` action mask).
+const TOKEN_VERSION_1: u8 = 1;
 /// Longest token accepted by [`SessionKeys::open`], in base64 characters. Larger input is refused
 /// before decoding.
 pub const MAX_TOKEN_CHARS: usize = 8192;
@@ -62,8 +66,9 @@ const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 const HEADER_LEN: usize = 1 + KEY_ID_LEN + NONCE_LEN;
 
-/// The action bits of format version 1: bit `i` is `V1_ACTIONS[i]`. Append only; never reorder.
-pub const V1_ACTIONS: [Action; 15] = [
+/// The action bits: bit `i` is `TOKEN_ACTIONS[i]`. Append only; never reorder (sealed tokens
+/// would change meaning). At most 64.
+pub const TOKEN_ACTIONS: [Action; 15] = [
     Action::GetObject,
     Action::HeadObject,
     Action::PutObject,
@@ -80,6 +85,9 @@ pub const V1_ACTIONS: [Action; 15] = [
     Action::GetObjectTagging,
     Action::PutObjectTagging,
 ];
+
+/// How many of [`TOKEN_ACTIONS`] a version-1 token's `u16` mask can name.
+pub const V1_ACTION_COUNT: usize = 15;
 
 /// What a session token holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -342,9 +350,18 @@ impl SessionKeys {
         claims: &SessionClaims,
         rng: &mut dyn FnMut(&mut [u8]),
     ) -> Result<String, TokenError> {
-        let payload = encode_payload(claims)?;
+        self.seal_as(TOKEN_VERSION, claims, rng)
+    }
+
+    fn seal_as(
+        &self,
+        version: u8,
+        claims: &SessionClaims,
+        rng: &mut dyn FnMut(&mut [u8]),
+    ) -> Result<String, TokenError> {
+        let payload = encode_payload(version, claims)?;
         let mut header = [0u8; HEADER_LEN];
-        header[0] = TOKEN_VERSION;
+        header[0] = version;
         header[1..1 + KEY_ID_LEN].copy_from_slice(&self.current.id);
         rng(&mut header[1 + KEY_ID_LEN..]);
         let aad = associated_data(&header, &claims.access_key_id);
@@ -385,7 +402,7 @@ impl SessionKeys {
         let Some(&version) = raw.first() else {
             return Err(TokenError::Malformed("empty"));
         };
-        if version != TOKEN_VERSION {
+        if version != TOKEN_VERSION && version != TOKEN_VERSION_1 {
             return Err(TokenError::UnsupportedVersion(version));
         }
         if raw.len() < HEADER_LEN + TAG_LEN {
@@ -407,7 +424,7 @@ impl SessionKeys {
                 )
                 .map_err(|_| TokenError::Rejected)?,
         );
-        let claims = decode_payload(&payload, access_key_id)?;
+        let claims = decode_payload(version, &payload, access_key_id)?;
         if now >= claims.expires_at {
             return Err(TokenError::Expired {
                 expired_at: claims.expires_at,
@@ -440,7 +457,7 @@ fn put_count(out: &mut Vec<u8>, n: usize) -> Result<(), TokenError> {
     Ok(())
 }
 
-fn encode_payload(c: &SessionClaims) -> Result<Vec<u8>, TokenError> {
+fn encode_payload(version: u8, c: &SessionClaims) -> Result<Vec<u8>, TokenError> {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(&c.issued_at.0.to_be_bytes());
     out.extend_from_slice(&c.expires_at.0.to_be_bytes());
@@ -454,15 +471,21 @@ fn encode_payload(c: &SessionClaims) -> Result<Vec<u8>, TokenError> {
         for p in &scope.prefixes {
             put_str(&mut out, p)?;
         }
-        let mut bits = 0u16;
+        let mut bits = 0u64;
         for a in &scope.actions {
-            let i = V1_ACTIONS
+            let i = TOKEN_ACTIONS
                 .iter()
                 .position(|x| x == a)
+                .filter(|&i| version != TOKEN_VERSION_1 || i < V1_ACTION_COUNT)
                 .ok_or(TokenError::UnsealableAction(*a))?;
             bits |= 1 << i;
         }
-        out.extend_from_slice(&bits.to_be_bytes());
+        if version == TOKEN_VERSION_1 {
+            // Only the first V1_ACTION_COUNT (< 16) bits can be set here.
+            out.extend_from_slice(&(bits as u16).to_be_bytes());
+        } else {
+            out.extend_from_slice(&bits.to_be_bytes());
+        }
     }
     Ok(out)
 }
@@ -487,6 +510,12 @@ impl<'a> Reader<'a> {
         Ok(i64::from_be_bytes(b))
     }
 
+    fn u64(&mut self) -> Result<u64, TokenError> {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(self.take(8)?);
+        Ok(u64::from_be_bytes(b))
+    }
+
     fn u16(&mut self) -> Result<u16, TokenError> {
         let b = self.take(2)?;
         Ok(u16::from_be_bytes([b[0], b[1]]))
@@ -499,7 +528,11 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn decode_payload(payload: &[u8], access_key_id: &str) -> Result<SessionClaims, TokenError> {
+fn decode_payload(
+    version: u8,
+    payload: &[u8],
+    access_key_id: &str,
+) -> Result<SessionClaims, TokenError> {
     let mut r = Reader(payload);
     let issued_at = Timestamp(r.i64()?);
     let expires_at = Timestamp(r.i64()?);
@@ -516,12 +549,16 @@ fn decode_payload(payload: &[u8], access_key_id: &str) -> Result<SessionClaims, 
         for _ in 0..np {
             prefixes.push(r.str()?);
         }
-        let bits = r.u16()?;
-        // Widened first: a shift by the full width of a u16 would overflow.
-        if u32::from(bits) >> V1_ACTIONS.len() != 0 {
+        let (bits, known) = if version == TOKEN_VERSION_1 {
+            (u64::from(r.u16()?), V1_ACTION_COUNT)
+        } else {
+            (r.u64()?, TOKEN_ACTIONS.len())
+        };
+        // `known` < 64: the shift cannot overflow.
+        if bits >> known != 0 {
             return Err(TokenError::Malformed("unknown action bits"));
         }
-        let actions = V1_ACTIONS
+        let actions = TOKEN_ACTIONS[..known]
             .iter()
             .enumerate()
             .filter(|(i, _)| bits & (1 << i) != 0)
@@ -832,8 +869,21 @@ mod tests {
     #[test]
     fn every_action_can_be_sealed() {
         for a in Action::ALL {
-            assert!(V1_ACTIONS.contains(&a), "{a} is missing from V1_ACTIONS");
+            assert!(
+                TOKEN_ACTIONS.contains(&a),
+                "{a} is missing from TOKEN_ACTIONS"
+            );
         }
+        assert!(TOKEN_ACTIONS.len() < 64);
+    }
+
+    #[test]
+    fn a_version_1_token_sealed_before_the_action_list_grew_still_opens() {
+        let k = keys(1);
+        let c = claims("ASIAAAAAAAAAAAAAAAAA");
+        let t = k.seal_as(TOKEN_VERSION_1, &c, &mut counter_rng(1)).unwrap();
+        assert_eq!(URL_SAFE_NO_PAD.decode(&t).unwrap()[0], 1);
+        assert_eq!(k.open(&t, &c.access_key_id, NOW).unwrap().claims, c);
     }
 
     #[test]
