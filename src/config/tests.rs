@@ -442,6 +442,27 @@ fn bucket_names_that_cannot_be_routed_are_errors_and_unusual_ones_warnings() {
         has(&p, "buckets[1].name: invalid bucket name: contains '/'"),
         "{p:#?}"
     );
+    // Names a request can never carry (the parser takes A-Z a-z 0-9 . _ - only) still load (0.7
+    // files must), with a warning that the bucket is unreachable.
+    for (name, why) in [
+        ("a+b", "it contains '+'"),
+        ("caf\u{e9}", "it contains 'é'"),
+        ("..", "it is a dot segment"),
+        ("data-[ab]*", "it contains '['"),
+    ] {
+        let (_, w) = GatewayConfig::parse_with_warnings(
+            &format!(
+                "[[buckets]]\nname = \"{name}\"\nbackend_type = \"gcs\"\nbackend_options = {{ bucket_name = \"x\" }}\n"
+            ),
+            ConfigFormat::Toml,
+        )
+        .unwrap();
+        assert!(
+            w.iter()
+                .any(|x| x.contains("no request can reach it") && x.contains(why)),
+            "{name}: {w:#?}"
+        );
+    }
     let (_, w) = GatewayConfig::parse_with_warnings(
         "[[buckets]]\nname = \"My_Bucket\"\nbackend_type = \"gcs\"\nbackend_options = { bucket_name = \"x\" }\n\
          [[buckets]]\nname = \"data-*\"\nbackend_type = \"gcs\"\nbackend_options = { bucket_name = \"x\" }\n",

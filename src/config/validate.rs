@@ -683,7 +683,30 @@ fn check_bucket_name(name: &str, path: &str, r: &mut Report) {
         r.problem(path, "invalid bucket name: longer than 255 bytes");
         return;
     }
-    if is_glob(name) {
+    // The request parser refuses any other byte in a bucket name (and `.`/`..`, which name no
+    // bucket), so a bucket named so can never be reached. A warning, not an error, because a
+    // multistore 0.7 file must keep loading; the warning says the bucket is dead.
+    let glob = is_glob(name);
+    let odd = name.chars().find(|&c| {
+        !(c.is_ascii_alphanumeric()
+            || matches!(c, '.' | '_' | '-')
+            || glob && matches!(c, '*' | '?'))
+    });
+    if odd.is_some() || name == "." || name == ".." {
+        let why = odd.map_or_else(
+            || "it is a dot segment".to_string(),
+            |c| format!("it contains {c:?}"),
+        );
+        r.warn(
+            path,
+            format!(
+                "bucket name '{name}' is not a valid S3 bucket name and no request can reach it: \
+                 {why} (requests name buckets with A-Z a-z 0-9 . _ - only)"
+            ),
+        );
+        return;
+    }
+    if glob {
         return;
     }
     let dns_ok = (3..=63).contains(&name.len())
