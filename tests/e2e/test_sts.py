@@ -388,7 +388,7 @@ def test_tokens_sealed_with_the_previous_key_still_open_and_new_ones_use_the_cur
     creds = assume(gateway, oidc.token("alice"))["Credentials"]
     header = base64.urlsafe_b64decode(creds["SessionToken"] + "=" * (-len(creds["SessionToken"]) % 4))[:5]
     current = base64.b64decode(SESSION_TOKEN_KEY)
-    assert header[0] == 1
+    assert header[0] == 2  # format 2 (64-bit action mask); `old` above is a format-1 token
     assert header[1:5] == hashlib.sha256(current).digest()[:4]
     assert header[1:5] != hashlib.sha256(previous).digest()[:4]
 
