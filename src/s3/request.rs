@@ -158,14 +158,16 @@ const VERSIONED_OPERATIONS: &[Operation] = &[
 /// The check every version id a client names passes (the `versionId` query parameter, a copy
 /// source's `?versionId=`, ListObjectVersions' `version-id-marker`, a DeleteObjects
 /// `<VersionId>`): 1 to 1024 bytes of `A-Z a-z 0-9 . _ - + = /` (what S3, SeaweedFS, MinIO and
-/// Ceph issue, and `null`). A version id is glued into a backend header as it is, so nothing
-/// that could add a parameter or change a path gets through. S3's answer otherwise.
+/// Ceph issue, and `null`), with no `.` or `..` segment. A version id is glued into a backend
+/// header as it is, so nothing that could add a parameter or change a path gets through. S3's
+/// answer otherwise.
 pub fn check_version_id(value: &str, argument: &str) -> Result<(), S3Error> {
     let valid = !value.is_empty()
         && value.len() <= MAX_VERSION_ID_BYTES
         && value.bytes().all(|b| {
             b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+' | b'=' | b'/')
-        });
+        })
+        && !has_dot_segment(value);
     if !valid {
         return Err(S3Error::invalid_argument("Invalid version id specified")
             .with_detail("ArgumentName", argument)
@@ -947,6 +949,8 @@ mod tests {
             (Method::GET, "/b/k?versionId=a%20b"),
             (Method::GET, "/b/k?versionId=a%3Fb"),
             (Method::GET, "/b/k?versionId=%E2%82%AC"),
+            (Method::GET, "/b/k?versionId=..%2Fx"),
+            (Method::GET, "/b/k?versionId=a%2F."),
         ] {
             let e = parse(&head(m.clone(), t), None).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidArgument, "{m} {t}");

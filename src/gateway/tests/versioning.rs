@@ -344,10 +344,7 @@ fn a_version_listing_answer_is_rewritten_into_the_clients_namespace() {
         out.contains("<Key>team/a</Key><VersionId>v2</VersionId>"),
         "{out}"
     );
-    assert!(
-        out.contains("<DeleteMarker><Key>team/b+c</Key>"),
-        "{out}"
-    );
+    assert!(out.contains("<DeleteMarker><Key>team/b+c</Key>"), "{out}");
     assert!(out.contains("<Prefix>team/d/</Prefix>"), "{out}");
     assert!(
         !out.contains("elsewhere") && !out.contains("backend") && !out.contains("p/"),
