@@ -836,10 +836,10 @@ impl Gateway {
                         limit: MAX_VERSIONING_BODY,
                     });
                 };
-                let status = check_small_body(&head.headers, &authed.payload, &body)
+                let versioning = check_small_body(&head.headers, &authed.payload, &body)
                     .and_then(|()| xml::parse_versioning(&body))
                     .map_err(|e| e.with_resource(resource.clone()))?;
-                extra.body = Some(Bytes::from(xml::versioning_xml(status)));
+                extra.body = Some(Bytes::from(xml::versioning_xml(versioning)));
             }
             Operation::GetObjectAttributes => {
                 check_object_attributes(&head.headers)

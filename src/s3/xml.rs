@@ -665,15 +665,33 @@ pub fn tagging_xml(tags: &[(String, String)]) -> String {
     out
 }
 
+/// A checked PutBucketVersioning body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Versioning {
+    /// `Enabled` or `Suspended`.
+    pub status: &'static str,
+    /// `<MfaDelete>Disabled</MfaDelete>` was given (tools send it with every change).
+    pub mfa_delete_disabled: bool,
+}
+
+fn mfa_delete_enabled() -> S3Error {
+    S3Error::not_implemented(
+        "MfaDelete Enabled needs the bucket owner's MFA device (x-amz-mfa), which this gateway \
+         does not forward; set it at the backend",
+    )
+}
+
 /// Parses a PutBucketVersioning body: a `<VersioningConfiguration>` whose `<Status>` is
-/// `Enabled` or `Suspended` (its value, as S3 spells it). `MalformedXML` for anything else, as
-/// S3 answers; `NotImplemented` for an `<MfaDelete>`, which needs the `x-amz-mfa` header of the
-/// bucket owner's device (a gateway has none to give).
-pub fn parse_versioning(body: &[u8]) -> Result<&'static str, S3Error> {
+/// `Enabled` or `Suspended`, with an optional `<MfaDelete>`. `MalformedXML` for anything else,
+/// as S3 answers; `NotImplemented` for `<MfaDelete>Enabled`, which needs the `x-amz-mfa` header of
+/// the bucket owner's device (a gateway has none to give). `Disabled` is forwarded: the backend
+/// decides (S3 refuses a change of it without `x-amz-mfa`).
+pub fn parse_versioning(body: &[u8]) -> Result<Versioning, S3Error> {
     let mut reader = Reader::from_reader(body);
     let mut stack: Vec<Vec<u8>> = Vec::new();
     let mut text = String::new();
     let mut status: Option<&'static str> = None;
+    let mut mfa: Option<bool> = None;
     loop {
         let event = reader
             .read_event()
@@ -712,10 +730,18 @@ pub fn parse_versioning(body: &[u8]) -> Result<&'static str, S3Error> {
                         });
                     }
                     b"MfaDelete" if top => {
-                        return Err(S3Error::not_implemented(
-                            "MfaDelete needs the bucket owner's MFA device (x-amz-mfa), which \
-                             this gateway does not forward; set it at the backend",
-                        ))
+                        if mfa.is_some() {
+                            return Err(malformed_xml("<MfaDelete> is given more than once"));
+                        }
+                        mfa = Some(match text.trim() {
+                            "Disabled" => true,
+                            "Enabled" => return Err(mfa_delete_enabled()),
+                            _ => {
+                                return Err(malformed_xml(
+                                    "<MfaDelete> must be Enabled or Disabled",
+                                ))
+                            }
+                        });
                     }
                     _ if stack.is_empty() => {}
                     _ => return Err(malformed_xml("unknown element")),
@@ -730,12 +756,6 @@ pub fn parse_versioning(body: &[u8]) -> Result<&'static str, S3Error> {
                             "a <VersioningConfiguration> must give a <Status>",
                         ))
                     }
-                    (1, b"MfaDelete") => {
-                        return Err(S3Error::not_implemented(
-                            "MfaDelete needs the bucket owner's MFA device (x-amz-mfa), which \
-                             this gateway does not forward; set it at the backend",
-                        ))
-                    }
                     _ => return Err(malformed_xml("an empty element")),
                 }
             }
@@ -746,13 +766,21 @@ pub fn parse_versioning(body: &[u8]) -> Result<&'static str, S3Error> {
     if !stack.is_empty() {
         return Err(malformed_xml("the document ends early"));
     }
-    status.ok_or_else(|| malformed_xml("a <VersioningConfiguration> must give a <Status>"))
+    let status =
+        status.ok_or_else(|| malformed_xml("a <VersioningConfiguration> must give a <Status>"))?;
+    Ok(Versioning {
+        status,
+        mfa_delete_disabled: mfa.is_some(),
+    })
 }
 
 /// The PutBucketVersioning body the gateway forwards.
-pub fn versioning_xml(status: &str) -> String {
+pub fn versioning_xml(v: Versioning) -> String {
     let mut out = format!("<VersioningConfiguration xmlns=\"{S3_NS}\">");
-    push_leaf(&mut out, "Status", status);
+    push_leaf(&mut out, "Status", v.status);
+    if v.mfa_delete_disabled {
+        push_leaf(&mut out, "MfaDelete", "Disabled");
+    }
     out.push_str("</VersioningConfiguration>");
     out
 }
@@ -1414,10 +1442,18 @@ mod tests {
     #[test]
     fn a_versioning_configuration_parses_to_its_status_and_is_written_anew() {
         let ok = "<?xml version=\"1.0\"?><VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Status>Suspended</Status></VersioningConfiguration>";
-        assert_eq!(parse_versioning(ok.as_bytes()).unwrap(), "Suspended");
+        let v = parse_versioning(ok.as_bytes()).unwrap();
+        assert_eq!((v.status, v.mfa_delete_disabled), ("Suspended", false));
+        let mfa = "<VersioningConfiguration><MfaDelete>Disabled</MfaDelete><Status>Enabled</Status></VersioningConfiguration>";
+        let v = parse_versioning(mfa.as_bytes()).unwrap();
         assert_eq!(
-            versioning_xml("Enabled"),
-            format!("<VersioningConfiguration xmlns=\"{S3_NS}\"><Status>Enabled</Status></VersioningConfiguration>")
+            versioning_xml(v),
+            format!("<VersioningConfiguration xmlns=\"{S3_NS}\"><Status>Enabled</Status><MfaDelete>Disabled</MfaDelete></VersioningConfiguration>")
+        );
+        let enabled = mfa.replace(">Disabled<", ">Enabled<");
+        assert_eq!(
+            parse_versioning(enabled.as_bytes()).unwrap_err().code,
+            ErrorCode::NotImplemented
         );
         for bad in [
             "",

@@ -381,7 +381,8 @@ fn put_bucket_versioning_reads_checks_and_rewrites_its_body_on_whole_backend_buc
         ("<VersioningConfiguration/>", 400, "MalformedXML"),
         ("<Tagging><Status>Enabled</Status></Tagging>", 400, "MalformedXML"),
         ("<VersioningConfiguration><Status>Enabled</Status><Status>Suspended</Status></VersioningConfiguration>", 400, "MalformedXML"),
-        ("<VersioningConfiguration><Status>Enabled</Status><MfaDelete>Disabled</MfaDelete></VersioningConfiguration>", 501, "NotImplemented"),
+        ("<VersioningConfiguration><Status>Enabled</Status><MfaDelete>Enabled</MfaDelete></VersioningConfiguration>", 501, "NotImplemented"),
+        ("<VersioningConfiguration><Status>Enabled</Status><MfaDelete>No</MfaDelete></VersioningConfiguration>", 400, "MalformedXML"),
         ("<VersioningConfiguration><Status>Enabled", 400, "MalformedXML"),
     ] {
         refused(
