@@ -189,9 +189,11 @@ def test_put_bucket_versioning_refuses_what_it_cannot_forward(gateway, vbucket):
         assert_s3_error(requests.put(url, data=body, headers=headers), status, code)
 
 
-def test_an_unversioned_read_of_a_public_bucket_stays_anonymous_but_versions_do_not(s3):
+def test_an_unversioned_read_of_a_public_bucket_stays_anonymous_but_versions_do_not(gateway, s3):
     key = f"ver/{uid()}"
     s3["admin"].put_object(Bucket="public", Key=key, Body=b"pub")
     assert s3["anon"].get_object(Bucket="public", Key=key)["Body"].read() == b"pub"
     resp = client_error(s3["anon"].get_object, Bucket="public", Key=key, VersionId="null")
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # Bucket versioning is not a public bucket's business either (it was a 501 before).
+    assert_s3_error(requests.get(f"{gateway.endpoint}/public?versioning"), 403, "AccessDenied")
