@@ -671,7 +671,11 @@ impl Gateway {
         // Versioning is a setting of a whole backend bucket: a bucket that is a folder of one
         // (a backend prefix, a path-mapped product) would switch it for every other folder.
         if req.operation == Operation::PutBucketVersioning
-            && (!prefix_of(bucket).is_empty() || view.is_some())
+            && (bucket
+                .backend_prefix
+                .as_deref()
+                .is_some_and(|p| !p.is_empty())
+                || view.is_some())
         {
             return Err(S3Error::not_implemented(
                 "this bucket is a folder (backend_prefix) of a backend bucket, and versioning is \
@@ -710,6 +714,19 @@ impl Gateway {
                     credentials,
                     body,
                 });
+            }
+            // R2 has no versions: what S3 answers for a bucket never versioned.
+            Backend::R2 { .. } if req.operation == Operation::GetBucketVersioning => {
+                let body = format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<VersioningConfiguration xmlns=\"{}\"/>",
+                    xml::S3_NS
+                );
+                return Ok(Plan::Respond(respond(
+                    StatusCode::OK,
+                    body.into(),
+                    Some("application/xml"),
+                    &ctx.request_id,
+                )));
             }
             Backend::R2 { binding } => {
                 let copy_source = match req.operation {
@@ -2308,11 +2325,6 @@ fn content_length(headers: &HeaderMap) -> Result<u64, S3Error> {
 /// Headers of a backend error answer that reach the client with the gateway's error document.
 const ERROR_VERSION_HEADERS: &[&str] =
     &["x-amz-delete-marker", "x-amz-version-id", "last-modified"];
-
-/// The backend prefix of a bucket (empty for none).
-fn prefix_of(bucket: &BucketConfig) -> &str {
-    bucket.backend_prefix.as_deref().unwrap_or("")
-}
 
 /// Response headers that are hop-by-hop or identify the backend.
 fn drop_response_header(name: &str) -> bool {

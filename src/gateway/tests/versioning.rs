@@ -78,7 +78,7 @@ actions = ["get_object_version", "list_bucket_versions", "get_bucket_versioning"
 [[credentials.allowed_scopes]]
 bucket = "r2"
 actions = ["get_object_version", "delete_object_version", "delete_object",
-           "list_bucket_versions", "get_bucket_versioning"]
+           "list_bucket_versions", "get_bucket_versioning", "put_bucket_versioning"]
 "#
     );
     let config = GatewayConfig::parse(&text, ConfigFormat::Toml).unwrap();
@@ -465,7 +465,7 @@ fn backends_without_s3_versions_answer_not_implemented() {
         ("GET", "/r2/k?versionId=v1"),
         ("DELETE", "/r2/k?versionId=v1"),
         ("GET", "/r2?versions"),
-        ("GET", "/r2?versioning"),
+        ("PUT", "/r2?versioning"),
     ] {
         refused(
             g.plan(&signed(method, target, &[]), &ctx()),
@@ -473,4 +473,20 @@ fn backends_without_s3_versions_answer_not_implemented() {
             "NotImplemented",
         );
     }
+}
+
+#[test]
+fn an_r2_bucket_reports_that_it_was_never_versioned() {
+    let g = versioning_gateway();
+    let Plan::Respond(r) = g.plan(&signed("GET", "/r2?versioning", &[]), &ctx()) else {
+        panic!()
+    };
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = String::from_utf8_lossy(r.body());
+    assert!(
+        body.ends_with(
+            "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>"
+        ),
+        "{body}"
+    );
 }
