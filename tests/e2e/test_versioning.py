@@ -197,3 +197,19 @@ def test_an_unversioned_read_of_a_public_bucket_stays_anonymous_but_versions_do_
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 403
     # Bucket versioning is not a public bucket's business either (it was a 501 before).
     assert_s3_error(requests.get(f"{gateway.endpoint}/public?versioning"), 403, "AccessDenied")
+
+
+def test_r2_buckets_have_no_versions(gateway, s3):
+    if gateway.runtime != "worker":
+        pytest.skip("R2 bindings exist only in the Worker")
+    admin = s3["admin"]
+    key = f"ver/{uid()}"
+    admin.put_object(Bucket="r2", Key=key, Body=b"r2")
+    assert "Status" not in admin.get_bucket_versioning(Bucket="r2")
+    assert admin.get_object(Bucket="r2", Key=key, VersionId="null")["Body"].read() == b"r2"
+    assert_client_error(admin.get_object, 501, "NotImplemented", Bucket="r2", Key=key,
+                        VersionId="v1")
+    assert_client_error(admin.list_object_versions, 501, "NotImplemented", Bucket="r2")
+    resp = admin.delete_objects(Bucket="r2", Delete={"Objects": [{"Key": key, "VersionId": "v1"}]})
+    assert [e["Code"] for e in resp["Errors"]] == ["NotImplemented"]
+    assert admin.get_object(Bucket="r2", Key=key)["Body"].read() == b"r2"
