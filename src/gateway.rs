@@ -643,9 +643,10 @@ impl Gateway {
 
         let action = policy::action_for(req.operation);
         let key_or_prefix = match req.operation {
-            Operation::ListObjects | Operation::ListObjectsV2 | Operation::ListMultipartUploads => {
-                req.query_param("prefix").unwrap_or("").to_string()
-            }
+            Operation::ListObjects
+            | Operation::ListObjectsV2
+            | Operation::ListMultipartUploads
+            | Operation::ListObjectVersions => req.query_param("prefix").unwrap_or("").to_string(),
             _ => req.key.clone().unwrap_or_default(),
         };
         if req.operation == Operation::DeleteObjects {
@@ -658,9 +659,30 @@ impl Gateway {
                 Identity::Anonymous => policy::authorize_some_key(identity, bucket, name, action),
             }
         } else {
-            policy::authorize_named(identity, bucket, name, action, &key_or_prefix)
+            // A request that names a version needs the version action too (see
+            // `policy::actions_for`).
+            policy::actions_for(req.operation, req.query_param("versionId"))
+                .into_iter()
+                .try_for_each(|a| {
+                    policy::authorize_named(identity, bucket, name, a, &key_or_prefix)
+                })
         }
         .map_err(|e| e.with_resource(resource.clone()))?;
+        // Versioning is a setting of a whole backend bucket: a bucket that is a folder of one
+        // (a backend prefix, a path-mapped product) would switch it for every other folder.
+        if req.operation == Operation::PutBucketVersioning
+            && (bucket
+                .backend_prefix
+                .as_deref()
+                .is_some_and(|p| !p.is_empty())
+                || view.is_some())
+        {
+            return Err(S3Error::not_implemented(
+                "this bucket is a folder (backend_prefix) of a backend bucket, and versioning is \
+                 a setting of the whole backend bucket: set it at the backend",
+            )
+            .with_resource(resource));
+        }
 
         match req.operation {
             // A pass-through bucket exists only if the backend says so.
@@ -692,6 +714,19 @@ impl Gateway {
                     credentials,
                     body,
                 });
+            }
+            // R2 has no versions: what S3 answers for a bucket never versioned.
+            Backend::R2 { .. } if req.operation == Operation::GetBucketVersioning => {
+                let body = format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<VersioningConfiguration xmlns=\"{}\"/>",
+                    xml::S3_NS
+                );
+                return Ok(Plan::Respond(respond(
+                    StatusCode::OK,
+                    body.into(),
+                    Some("application/xml"),
+                    &ctx.request_id,
+                )));
             }
             Backend::R2 { binding } => {
                 let copy_source = match req.operation {
@@ -745,15 +780,19 @@ impl Gateway {
             }
         };
         // GCS's XML API has neither sub-resource and ignores query parameters it does not know:
-        // forwarded, `?tagging` would read, overwrite or delete the object itself.
+        // forwarded, `?tagging` would read, overwrite or delete the object itself, and a
+        // `versionId` would read or delete the live object (GCS names versions `generation`).
         if backend.dialect() == Dialect::Gcs
-            && matches!(
+            && (matches!(
                 req.operation,
                 Operation::GetObjectTagging
                     | Operation::PutObjectTagging
                     | Operation::DeleteObjectTagging
                     | Operation::GetObjectAttributes
-            )
+                    | Operation::ListObjectVersions
+                    | Operation::GetBucketVersioning
+                    | Operation::PutBucketVersioning
+            ) || req.query_param("versionId").is_some())
         {
             return Err(S3Error::not_implemented(format!(
                 "{:?} is not available on GCS backends",
@@ -806,6 +845,18 @@ impl Gateway {
                     .and_then(|()| xml::parse_tagging(&body))
                     .map_err(|e| e.with_resource(resource.clone()))?;
                 extra.body = Some(Bytes::from(xml::tagging_xml(&tags)));
+            }
+            // Likewise the versioning configuration: read, checked, written anew.
+            Operation::PutBucketVersioning => {
+                let Some(body) = body else {
+                    return Ok(Plan::NeedBody {
+                        limit: MAX_VERSIONING_BODY,
+                    });
+                };
+                let versioning = check_small_body(&head.headers, &authed.payload, &body)
+                    .and_then(|()| xml::parse_versioning(&body))
+                    .map_err(|e| e.with_resource(resource.clone()))?;
+                extra.body = Some(Bytes::from(xml::versioning_xml(versioning)));
             }
             Operation::GetObjectAttributes => {
                 check_object_attributes(&head.headers)
@@ -1041,16 +1092,7 @@ impl Gateway {
         // The version goes into the backend's own x-amz-copy-source as given: it may only be
         // a version id, never something that adds parameters or changes the path.
         if let Some(v) = version {
-            let valid = !v.is_empty()
-                && v.len() <= 1024
-                && v.bytes().all(|b| {
-                    b.is_ascii_alphanumeric()
-                        || matches!(b, b'.' | b'_' | b'-' | b'+' | b'=' | b'/')
-                });
-            if !valid {
-                return Err(S3Error::invalid_argument("Invalid version id specified")
-                    .with_detail("ArgumentName", "x-amz-copy-source"));
-            }
+            request::check_version_id(v, "x-amz-copy-source")?;
         }
         let decoded = crate::percent::decode_strict(path.as_bytes(), false)
             .and_then(|b| String::from_utf8(b).ok())
@@ -1091,7 +1133,11 @@ impl Gateway {
             request::check_s3_bucket_name(src_name)?;
         }
         check_backend_key(src_bucket, src_key)?;
-        policy::authorize_named(identity, src_bucket, src_name, Action::GetObject, src_key)?;
+        let read = match version {
+            Some(_) => Action::GetObjectVersion,
+            None => Action::GetObject,
+        };
+        policy::authorize_named(identity, src_bucket, src_name, read, src_key)?;
         Ok((
             src_index,
             src_bucket,
@@ -1169,7 +1215,10 @@ impl Gateway {
                 .with_resource(resource.clone())
         };
         match req.operation {
-            Operation::ListObjects | Operation::ListObjectsV2 | Operation::ListMultipartUploads => {
+            Operation::ListObjects
+            | Operation::ListObjectsV2
+            | Operation::ListMultipartUploads
+            | Operation::ListObjectVersions => {
                 let prefix = req.query_param("prefix").unwrap_or("").to_string();
                 if let Some((name, view, rest)) = map.split(&account, &prefix, false) {
                     return map_listing(req, name, view, rest, ctx);
@@ -1177,9 +1226,12 @@ impl Gateway {
                 if visible.is_empty() {
                     return Err(denied());
                 }
-                if req.operation == Operation::ListMultipartUploads {
+                if matches!(
+                    req.operation,
+                    Operation::ListMultipartUploads | Operation::ListObjectVersions
+                ) {
                     return Err(S3Error::not_implemented(
-                        "list the uploads of one path-mapped bucket: give its path as the prefix (prefix=product/)",
+                        "list the uploads or versions of one path-mapped bucket: give its path as the prefix (prefix=product/)",
                     )
                     .with_resource(resource));
                 }
@@ -1321,8 +1373,18 @@ fn map_listing(
         };
         let mapped = match view.marker(&value) {
             Marker::Inside(m) => Some(m.to_string()),
-            Marker::Before => None,
-            Marker::After if req.operation == Operation::ListMultipartUploads => {
+            // A key marker before the product starts the listing at its first key; a version
+            // marker belongs to the key marker it came with.
+            Marker::Before => {
+                set_param(&mut req.query, "version-id-marker", None);
+                None
+            }
+            Marker::After
+                if matches!(
+                    req.operation,
+                    Operation::ListMultipartUploads | Operation::ListObjectVersions
+                ) =>
+            {
                 Some(char::MAX.to_string())
             }
             Marker::After => {
@@ -1623,6 +1685,8 @@ pub(crate) const MAX_COMPLETE_BODY: usize = 2 << 20;
 /// Largest PutObjectTagging body: 10 tags of 128 + 256 characters (up to 4 bytes each, or a
 /// character reference each), with room to spare.
 pub(crate) const MAX_TAGGING_BODY: usize = 64 << 10;
+/// Largest PutBucketVersioning body: a `<VersioningConfiguration>` is some 150 bytes.
+const MAX_VERSIONING_BODY: usize = 4 << 10;
 
 /// The request headers of GetObjectAttributes.
 const OBJECT_ATTRIBUTES_HEADERS: &[&str] = &[
@@ -1767,7 +1831,18 @@ pub(crate) fn authorized_deletes(
             errors.push((key, "InvalidRequest", message));
             continue;
         };
-        match policy::authorize_named(identity, bucket, name, Action::DeleteObject, inner) {
+        if let Some(Err(e)) = version
+            .as_deref()
+            .map(|v| request::check_version_id(v, "VersionId"))
+        {
+            errors.push((key, "InvalidArgument", e.message));
+            continue;
+        }
+        let action = match version {
+            Some(_) => Action::DeleteObjectVersion,
+            None => Action::DeleteObject,
+        };
+        match policy::authorize_named(identity, bucket, name, action, inner) {
             Ok(()) => allowed.push((inner.to_string(), version)),
             Err(e) => errors.push((key, "AccessDenied", e.message)),
         }
@@ -1828,6 +1903,16 @@ fn forwarded_params(op: Operation) -> &'static [&'static str] {
         | Operation::PutObjectTagging
         | Operation::DeleteObjectTagging => &["tagging", "versionId"],
         Operation::GetObjectAttributes => &["attributes", "versionId"],
+        // `encoding-type` is applied by the gateway, as for the other listings.
+        Operation::ListObjectVersions => &[
+            "versions",
+            "prefix",
+            "delimiter",
+            "max-keys",
+            "key-marker",
+            "version-id-marker",
+        ],
+        Operation::GetBucketVersioning | Operation::PutBucketVersioning => &["versioning"],
         _ => &[],
     }
 }
@@ -2001,7 +2086,10 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
     // A prefixed bucket must never list outside its prefix, even without a `prefix` parameter.
     if matches!(
         op,
-        Operation::ListObjects | Operation::ListObjectsV2 | Operation::ListMultipartUploads
+        Operation::ListObjects
+            | Operation::ListObjectsV2
+            | Operation::ListMultipartUploads
+            | Operation::ListObjectVersions
     ) && !prefix.is_empty()
         && !query.iter().any(|(k, _)| k == "prefix")
     {
@@ -2139,6 +2227,7 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
         Operation::ListObjects
             | Operation::ListObjectsV2
             | Operation::ListMultipartUploads
+            | Operation::ListObjectVersions
             | Operation::ListParts
             | Operation::CreateMultipartUpload
             | Operation::CompleteMultipartUpload
@@ -2175,6 +2264,7 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
                     | Operation::AbortMultipartUpload
                     | Operation::PutObjectTagging
                     | Operation::DeleteObjectTagging
+                    | Operation::PutBucketVersioning
             ),
         },
     })
@@ -2231,6 +2321,10 @@ fn content_length(headers: &HeaderMap) -> Result<u64, S3Error> {
         .and_then(|s| s.trim().parse::<u64>().ok())
         .ok_or_else(|| S3Error::invalid_argument("Content-Length is not a number"))
 }
+
+/// Headers of a backend error answer that reach the client with the gateway's error document.
+const ERROR_VERSION_HEADERS: &[&str] =
+    &["x-amz-delete-marker", "x-amz-version-id", "last-modified"];
 
 /// Response headers that are hop-by-hop or identify the backend.
 fn drop_response_header(name: &str) -> bool {
@@ -2448,7 +2542,7 @@ impl Forward {
             if let Some(rw) = &self.finish.rewrite {
                 // CompleteMultipartUpload may answer 200 with an <Error> document.
                 if let Some((code, message)) = xml::parse_error_xml(&body) {
-                    return self.backend_error(status, &code, &message, timing);
+                    return self.backend_error(status, headers, &code, &message, timing);
                 }
                 let body = match self.finish.azure.as_ref().and_then(|a| a.listing.as_ref()) {
                     Some(echo) => match crate::backend::azure::listing_to_s3(&body, echo) {
@@ -2513,10 +2607,10 @@ impl Forward {
                 if config {
                     self.refused_gateway(&code, &message, timing)
                 } else {
-                    self.backend_error(status, s3_code, &message, timing)
+                    self.backend_error(status, headers, s3_code, &message, timing)
                 }
             }
-            Some((code, message)) => self.backend_error(status, &code, &message, timing),
+            Some((code, message)) => self.backend_error(status, headers, &code, &message, timing),
             None => {
                 let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
                 log::warn!(
@@ -2555,6 +2649,7 @@ impl Forward {
     fn backend_error(
         &self,
         status: StatusCode,
+        backend_headers: &HeaderMap,
         code: &str,
         message: &str,
         timing: Timing,
@@ -2587,6 +2682,13 @@ impl Forward {
             Some("application/xml"),
             &self.request_id,
         );
+        // What S3 tells with a NoSuchKey or MethodNotAllowed of a versioned key: the key's
+        // latest version is a delete marker, or the version named is one (and which).
+        for name in ERROR_VERSION_HEADERS {
+            if let Some(v) = backend_headers.get(*name) {
+                resp.headers_mut().insert(*name, v.clone());
+            }
+        }
         add_server_timing(resp.headers_mut(), timing);
         if let Some(cors) = &self.finish.cors {
             cors.apply(resp.headers_mut());
@@ -3662,4 +3764,5 @@ bucket_name = "backend"
     mod gcs;
     mod security;
     mod tagging;
+    mod versioning;
 }

@@ -21,8 +21,16 @@
 //!   (what it answers, a HEAD shows). Object tags have their own actions, as in IAM,
 //!   granted by no other: `get_object_tagging`, and `put_object_tagging` for both
 //!   PutObjectTagging and DeleteObjectTagging (deleting the tags is putting an empty set).
+//! - Versions (see [`actions_for`]), as in IAM: `get_object` does not imply `get_object_version`
+//!   (reading a version by id, GET or HEAD), nor `delete_object` `delete_object_version`
+//!   (deleting a version for good); `list_bucket_versions` lists versions and delete markers
+//!   (scope prefixes apply as to `list_bucket`); `get_bucket_versioning` and
+//!   `put_bucket_versioning` need a whole-bucket scope (their key is empty). Anonymous callers
+//!   of a public bucket get none of them: a public bucket publishes its current objects.
 //! - Copy is `put_object` on the destination plus `get_object` on the source (two checks made by
-//!   the caller); DeleteObjects is `delete_object` checked per key in the body
+//!   the caller; `get_object_version` when the source names a version); DeleteObjects is
+//!   `delete_object` (`delete_object_version` for an entry with a `<VersionId>`) checked per key
+//!   in the body
 //!   (a key it may not delete is an AccessDenied `<Error>` in a 200 DeleteResult, as in S3;
 //!   [`authorize_some_key`] refuses anonymous callers before their body is read).
 //! - Sessions minted for a role (`Identity::Principal { role: Some(r), .. }`) may use a bucket only
@@ -58,11 +66,16 @@ pub enum Action {
     DeleteBucket,
     GetObjectTagging,
     PutObjectTagging,
+    GetObjectVersion,
+    DeleteObjectVersion,
+    ListBucketVersions,
+    GetBucketVersioning,
+    PutBucketVersioning,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 20] = [
         Action::GetObject,
         Action::HeadObject,
         Action::PutObject,
@@ -78,10 +91,15 @@ impl Action {
         Action::DeleteBucket,
         Action::GetObjectTagging,
         Action::PutObjectTagging,
+        Action::GetObjectVersion,
+        Action::DeleteObjectVersion,
+        Action::ListBucketVersions,
+        Action::GetBucketVersioning,
+        Action::PutBucketVersioning,
     ];
 
     /// The canonical config names, in [`Action::ALL`] order.
-    pub const NAMES: [&'static str; 15] = [
+    pub const NAMES: [&'static str; 20] = [
         "get_object",
         "head_object",
         "put_object",
@@ -97,6 +115,11 @@ impl Action {
         "delete_bucket",
         "get_object_tagging",
         "put_object_tagging",
+        "get_object_version",
+        "delete_object_version",
+        "list_bucket_versions",
+        "get_bucket_versioning",
+        "put_bucket_versioning",
     ];
 
     /// The config name (`get_object`).
@@ -253,6 +276,29 @@ pub fn action_for(op: Operation) -> Action {
         Operation::GetObjectTagging => Action::GetObjectTagging,
         // Deleting the tags is writing an empty tag set: one action for both.
         Operation::PutObjectTagging | Operation::DeleteObjectTagging => Action::PutObjectTagging,
+        Operation::ListObjectVersions => Action::ListBucketVersions,
+        Operation::GetBucketVersioning => Action::GetBucketVersioning,
+        Operation::PutBucketVersioning => Action::PutBucketVersioning,
+    }
+}
+
+/// The actions a request needs on its key (for listings: its prefix): [`action_for`] its
+/// operation, and for one that names a version (`versionId`) the version action as well, as in
+/// IAM (`s3:GetObjectVersion`, `s3:DeleteObjectVersion`): a scope with `get_object` reads the
+/// current object only. GET, HEAD and GetObjectAttributes of a version need `get_object_version`
+/// alone; DeleteObject of a version `delete_object_version` alone; object tagging of a version
+/// needs its tagging action plus `get_object_version` (the version vocabulary stays small: naming
+/// an old version is what `get_object_version` grants).
+pub fn actions_for(op: Operation, version: Option<&str>) -> Vec<Action> {
+    let Some(_) = version else {
+        return vec![action_for(op)];
+    };
+    match op {
+        Operation::GetObject | Operation::HeadObject | Operation::GetObjectAttributes => {
+            vec![Action::GetObjectVersion]
+        }
+        Operation::DeleteObject => vec![Action::DeleteObjectVersion],
+        other => vec![action_for(other), Action::GetObjectVersion],
     }
 }
 
@@ -344,7 +390,7 @@ fn check(
     let Some(key) = key else { return Ok(()) };
     let listing = matches!(
         action,
-        Action::ListBucket | Action::ListBucketMultipartUploads
+        Action::ListBucket | Action::ListBucketMultipartUploads | Action::ListBucketVersions
     );
     let mut prefixes = Vec::new();
     for s in granting {
@@ -807,5 +853,91 @@ mod tests {
             }
         }
         assert_eq!(Action::from_name("delete_object_tagging"), None);
+    }
+
+    #[test]
+    fn get_object_reads_current_objects_only_and_versions_need_their_own_actions() {
+        let b = bucket("data", false, &[]);
+        let reader = principal(vec![scope(
+            "data",
+            &["team/"],
+            &[Action::GetObject, Action::DeleteObject, Action::ListBucket],
+        )]);
+        let versions = principal(vec![scope(
+            "data",
+            &["team/"],
+            &[
+                Action::GetObjectVersion,
+                Action::DeleteObjectVersion,
+                Action::ListBucketVersions,
+            ],
+        )]);
+        let allowed = |who: &Identity, op: Operation, version: Option<&str>, key: &str| {
+            actions_for(op, version)
+                .into_iter()
+                .all(|a| authorize(who, &b, a, key).is_ok())
+        };
+        for op in [
+            Operation::GetObject,
+            Operation::HeadObject,
+            Operation::DeleteObject,
+        ] {
+            assert!(allowed(&reader, op, None, "team/k"), "{op:?}");
+            assert!(!allowed(&reader, op, Some("v1"), "team/k"), "{op:?}");
+            assert!(allowed(&versions, op, Some("v1"), "team/k"), "{op:?}");
+            assert!(!allowed(&versions, op, Some("v1"), "other/k"), "{op:?}");
+        }
+        // Listing versions follows the folder boundaries of listing keys.
+        assert!(allowed(
+            &versions,
+            Operation::ListObjectVersions,
+            None,
+            "team/"
+        ));
+        assert!(!allowed(
+            &versions,
+            Operation::ListObjectVersions,
+            None,
+            "team"
+        ));
+        assert!(!allowed(
+            &reader,
+            Operation::ListObjectVersions,
+            None,
+            "team/"
+        ));
+        // Tagging a version needs the tagging action and the version action.
+        assert_eq!(
+            actions_for(Operation::PutObjectTagging, Some("v")),
+            [Action::PutObjectTagging, Action::GetObjectVersion]
+        );
+        // Public buckets publish current objects, not versions.
+        let public = bucket("pub", true, &[]);
+        for a in [
+            Action::GetObjectVersion,
+            Action::ListBucketVersions,
+            Action::GetBucketVersioning,
+        ] {
+            assert!(
+                authorize(&Identity::Anonymous, &public, a, "k").is_err(),
+                "{a}"
+            );
+        }
+        // Bucket versioning needs a whole-bucket scope.
+        let admin = principal(vec![scope(
+            "data",
+            &["team/"],
+            &[Action::PutBucketVersioning],
+        )]);
+        assert!(authorize(&admin, &b, Action::PutBucketVersioning, "").is_err());
+        for name in [
+            "get_object_version",
+            "delete_object_version",
+            "list_bucket_versions",
+            "get_bucket_versioning",
+            "put_bucket_versioning",
+        ] {
+            assert_eq!(Action::from_name(name).map(Action::as_str), Some(name));
+        }
     }
 }

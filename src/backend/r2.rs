@@ -562,6 +562,17 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
                 let err = reserved_key_error();
                 set.errors.push((k, "InvalidArgument", err.message));
             }
+            // R2 has no versions: deleting one by id would delete the live object.
+            let (versioned, allowed): (Vec<_>, Vec<_>) = set
+                .allowed
+                .into_iter()
+                .partition(|(_, v)| v.as_deref().is_some_and(|v| v != "null"));
+            set.allowed = allowed;
+            for (k, _) in versioned {
+                let message = "R2 buckets are not versioned: only versionId=null can be deleted";
+                let k = format!("{}{k}", view.map_or("", |v| v.key_prefix.as_str()));
+                set.errors.push((k, "NotImplemented", message.to_string()));
+            }
             let keys: Vec<String> = set
                 .allowed
                 .iter()

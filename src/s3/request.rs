@@ -55,6 +55,12 @@ pub enum Operation {
     GetObjectAttributes,
     /// A browser form upload (`POST /bucket` with `multipart/form-data`).
     PostObject,
+    /// `GET /bucket?versions`.
+    ListObjectVersions,
+    /// `GET /bucket?versioning`.
+    GetBucketVersioning,
+    /// `PUT /bucket?versioning` with a `<VersioningConfiguration>` body.
+    PutBucketVersioning,
 }
 
 /// A parsed S3 request.
@@ -124,8 +130,6 @@ const UNIMPLEMENTED_SUBRESOURCES: &[&str] = &[
     "select-type",
     "session",
     "torrent",
-    "versioning",
-    "versions",
     "website",
 ];
 
@@ -134,6 +138,72 @@ const MAX_KEY_BYTES: usize = 1024;
 
 /// Longest bucket name the gateway routes, in bytes (configs may hold names S3 would refuse).
 const MAX_BUCKET_BYTES: usize = 255;
+
+/// Longest version id accepted, in bytes (S3's own are 32; other backends' are longer).
+const MAX_VERSION_ID_BYTES: usize = 1024;
+
+/// Operations that take a `versionId` query parameter (S3's own list). Any other operation
+/// given one is refused: answering the current object, or overwriting it, when the client named
+/// a version would be silently wrong.
+const VERSIONED_OPERATIONS: &[Operation] = &[
+    Operation::GetObject,
+    Operation::HeadObject,
+    Operation::DeleteObject,
+    Operation::GetObjectTagging,
+    Operation::PutObjectTagging,
+    Operation::DeleteObjectTagging,
+    Operation::GetObjectAttributes,
+];
+
+/// The check every version id a client names passes (the `versionId` query parameter, a copy
+/// source's `?versionId=`, ListObjectVersions' `version-id-marker`, a DeleteObjects
+/// `<VersionId>`): 1 to 1024 bytes of `A-Z a-z 0-9 . _ - + = /` (what S3, SeaweedFS, MinIO and
+/// Ceph issue, and `null`), with no `.` or `..` segment. A version id is glued into a backend
+/// header as it is, so nothing that could add a parameter or change a path gets through. S3's
+/// answer otherwise.
+pub fn check_version_id(value: &str, argument: &str) -> Result<(), S3Error> {
+    let valid = !value.is_empty()
+        && value.len() <= MAX_VERSION_ID_BYTES
+        && value.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+' | b'=' | b'/')
+        })
+        && !has_dot_segment(value);
+    if !valid {
+        return Err(S3Error::invalid_argument("Invalid version id specified")
+            .with_detail("ArgumentName", argument)
+            .with_detail("ArgumentValue", value));
+    }
+    Ok(())
+}
+
+/// `versionId` on an operation that takes it is a valid version id; on any other it is refused.
+/// ListObjectVersions' `version-id-marker` is a version id and needs a `key-marker`, as in S3.
+fn check_version_params(op: Operation, req: &S3Request) -> Result<(), S3Error> {
+    if let Some(v) = req.query_param("versionId") {
+        if !VERSIONED_OPERATIONS.contains(&op) {
+            return Err(S3Error::invalid_argument(format!(
+                "{op:?} does not take a versionId; only GetObject, HeadObject, DeleteObject, \
+                 object tagging and GetObjectAttributes name a version"
+            ))
+            .with_detail("ArgumentName", "versionId")
+            .with_detail("ArgumentValue", v));
+        }
+        check_version_id(v, "versionId")?;
+    }
+    if op == Operation::ListObjectVersions {
+        if let Some(v) = req.query_param("version-id-marker") {
+            if req.query_param("key-marker").is_none_or(str::is_empty) {
+                return Err(S3Error::invalid_argument(
+                    "A version-id marker cannot be specified without a key marker.",
+                )
+                .with_detail("ArgumentName", "version-id-marker")
+                .with_detail("ArgumentValue", v));
+            }
+            check_version_id(v, "version-id-marker")?;
+        }
+    }
+    Ok(())
+}
 
 /// Query parameters whose values are keys or key prefixes: the backend prefix is glued in
 /// front of them, so they pass the same dot-segment check as keys.
@@ -338,7 +408,10 @@ pub fn parse(head: &RequestHead, domain: Option<&str>) -> Result<S3Request, S3Er
     req.operation = classify(head, &req)?;
     if matches!(
         req.operation,
-        Operation::ListObjects | Operation::ListObjectsV2 | Operation::ListMultipartUploads
+        Operation::ListObjects
+            | Operation::ListObjectsV2
+            | Operation::ListMultipartUploads
+            | Operation::ListObjectVersions
     ) {
         for (k, v) in &req.query {
             if KEY_QUERY_PARAMS.contains(&k.as_str()) {
@@ -464,9 +537,16 @@ pub fn is_multipart_form(headers: &HeaderMap) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("multipart/form-data"))
 }
 
-/// Chooses the operation. Anything S3 has that we do not implement is refused, never misrouted.
+/// Chooses the operation. Anything S3 has that we do not implement is refused, never misrouted;
+/// a `versionId` the operation does not take is refused, never dropped.
 /// Path mapping calls it again once a request's bucket and key are mapped.
 pub(crate) fn classify(head: &RequestHead, req: &S3Request) -> Result<Operation, S3Error> {
+    let op = classify_operation(head, req)?;
+    check_version_params(op, req)?;
+    Ok(op)
+}
+
+fn classify_operation(head: &RequestHead, req: &S3Request) -> Result<Operation, S3Error> {
     let has = |name: &str| req.query.iter().any(|(k, _)| k == name);
     if let Some((name, _)) = req
         .query
@@ -508,9 +588,17 @@ pub(crate) fn classify(head: &RequestHead, req: &S3Request) -> Result<Operation,
             )));
         }
         // One operation per request: no other sub-resource may ride along.
-        if let Some(other) = ["tagging", "attributes", "uploads", "uploadId", "partNumber"]
-            .into_iter()
-            .find(|s| *s != sub && has(s))
+        if let Some(other) = [
+            "tagging",
+            "attributes",
+            "uploads",
+            "uploadId",
+            "partNumber",
+            "versioning",
+            "versions",
+        ]
+        .into_iter()
+        .find(|s| *s != sub && has(s))
         {
             return Err(S3Error::invalid_request(format!(
                 "'{sub}' and '{other}' name different operations; a request names one"
@@ -522,6 +610,34 @@ pub(crate) fn classify(head: &RequestHead, req: &S3Request) -> Result<Operation,
             (Method::PUT, "tagging") => Ok(Operation::PutObjectTagging),
             (Method::DELETE, "tagging") => Ok(Operation::DeleteObjectTagging),
             (Method::GET, "attributes") => Ok(Operation::GetObjectAttributes),
+            _ => misplaced(sub),
+        };
+    }
+    // Bucket versioning and the version listing are bucket sub-resources, one per request.
+    let bucket_sub = ["versioning", "versions"].into_iter().find(|s| has(s));
+    if let Some(sub) = bucket_sub {
+        if req.key.is_some() {
+            return misplaced(sub);
+        }
+        if let Some(other) = [
+            "versioning",
+            "versions",
+            "location",
+            "uploads",
+            "delete",
+            "list-type",
+        ]
+        .into_iter()
+        .find(|s| *s != sub && has(s))
+        {
+            return Err(S3Error::invalid_request(format!(
+                "'{sub}' and '{other}' name different operations; a request names one"
+            )));
+        }
+        return match (method.clone(), sub) {
+            (Method::GET, "versions") => Ok(Operation::ListObjectVersions),
+            (Method::GET, "versioning") => Ok(Operation::GetBucketVersioning),
+            (Method::PUT, "versioning") => Ok(Operation::PutBucketVersioning),
             _ => misplaced(sub),
         };
     }
@@ -739,6 +855,113 @@ mod tests {
     }
 
     #[test]
+    fn versions_and_versioning_are_bucket_operations_one_per_request() {
+        use Operation::*;
+        for (m, t, want) in [
+            (Method::GET, "/b?versions", ListObjectVersions),
+            (
+                Method::GET,
+                "/b?versions&prefix=a/&key-marker=a/b&version-id-marker=v",
+                ListObjectVersions,
+            ),
+            (Method::GET, "/b?versioning", GetBucketVersioning),
+            (Method::PUT, "/b?versioning", PutBucketVersioning),
+        ] {
+            assert_eq!(op(m.clone(), t), Ok(want), "{m} {t}");
+        }
+        for (m, t, code) in [
+            (Method::GET, "/b/k?versions", ErrorCode::NotImplemented),
+            (Method::PUT, "/b/k?versioning", ErrorCode::NotImplemented),
+            (Method::DELETE, "/b?versioning", ErrorCode::NotImplemented),
+            (Method::PUT, "/b?versions", ErrorCode::NotImplemented),
+            (
+                Method::GET,
+                "/b?versions&list-type=2",
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                Method::GET,
+                "/b?versioning&location",
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                Method::GET,
+                "/b/k?tagging&versions",
+                ErrorCode::InvalidRequest,
+            ),
+            (Method::GET, "/b?versions&acl", ErrorCode::NotImplemented),
+            (
+                Method::GET,
+                "/b?versions&version-id-marker=v",
+                ErrorCode::InvalidArgument,
+            ),
+            (
+                Method::GET,
+                "/b?versions&key-marker=&version-id-marker=v",
+                ErrorCode::InvalidArgument,
+            ),
+            (
+                Method::GET,
+                "/b?versions&key-marker=a&version-id-marker=a%3Db%26c",
+                ErrorCode::InvalidArgument,
+            ),
+            (
+                Method::GET,
+                "/b?versions&prefix=a/../",
+                ErrorCode::InvalidArgument,
+            ),
+        ] {
+            assert_eq!(op(m.clone(), t), Err(code), "{m} {t}");
+        }
+    }
+
+    #[test]
+    fn a_version_id_is_taken_only_where_s3_takes_one_and_only_when_it_is_sane() {
+        for (m, t) in [
+            (
+                Method::GET,
+                "/b/k?versionId=3HL4kqtJlcpXroDTDmJ%2BrmSpXd3dIbrHY",
+            ),
+            (Method::HEAD, "/b/k?versionId=null"),
+            (Method::DELETE, "/b/k?versionId=a.b_c-d%3D%2F"),
+            (Method::GET, "/b/k?tagging&versionId=v"),
+            (Method::PUT, "/b/k?tagging&versionId=v"),
+            (Method::DELETE, "/b/k?tagging&versionId=v"),
+            (Method::GET, "/b/k?attributes&versionId=v"),
+        ] {
+            assert!(op(m.clone(), t).is_ok(), "{m} {t}");
+        }
+        for (m, t) in [
+            (Method::PUT, "/b/k?versionId=v"),
+            (Method::POST, "/b/k?uploads&versionId=v"),
+            (Method::POST, "/b/k?uploadId=u&versionId=v"),
+            (Method::DELETE, "/b/k?uploadId=u&versionId=v"),
+            (Method::GET, "/b/k?uploadId=u&versionId=v"),
+            (Method::PUT, "/b/k?partNumber=1&uploadId=u&versionId=v"),
+            (Method::GET, "/b?versionId=v"),
+            (Method::GET, "/b?versions&versionId=v"),
+            (Method::GET, "/b?versioning&versionId=v"),
+            (Method::GET, "/b?uploads&versionId=v"),
+            (Method::HEAD, "/b?versionId=v"),
+            (Method::GET, "/?versionId=v"),
+            (Method::GET, "/b/k?versionId="),
+            (Method::GET, "/b/k?versionId"),
+            (Method::GET, "/b/k?versionId=a%20b"),
+            (Method::GET, "/b/k?versionId=a%3Fb"),
+            (Method::GET, "/b/k?versionId=%E2%82%AC"),
+            (Method::GET, "/b/k?versionId=..%2Fx"),
+            (Method::GET, "/b/k?versionId=a%2F."),
+        ] {
+            let e = parse(&head(m.clone(), t), None).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidArgument, "{m} {t}");
+            assert_eq!(e.status(), 400);
+        }
+        assert!(check_version_id(&"v".repeat(1024), "versionId").is_ok());
+        let e = check_version_id(&"v".repeat(1025), "versionId").unwrap_err();
+        assert_eq!(e.message, "Invalid version id specified");
+    }
+
+    #[test]
     fn a_put_tagging_with_a_copy_source_is_refused_not_taken_for_a_copy() {
         let mut h = head(Method::PUT, "/b/k?tagging");
         h.headers
@@ -754,15 +977,15 @@ mod tests {
         let r = parse(
             &head(
                 Method::GET,
-                "/b/a%20b+c%3D%21%2A%27%28%29%25/%2F%E1%88%B4?versionId=x+y",
+                "/b/a%20b+c%3D%21%2A%27%28%29%25/%2F%E1%88%B4?response-content-type=x+y",
             ),
             None,
         )
         .unwrap();
         assert_eq!(r.key.as_deref(), Some("a b+c=!*'()%//ሴ"));
         assert_eq!(r.raw_path, "/b/a%20b+c%3D%21%2A%27%28%29%25/%2F%E1%88%B4");
-        assert_eq!(r.raw_query, "versionId=x+y");
-        assert_eq!(r.query_param("versionId"), Some("x y"));
+        assert_eq!(r.raw_query, "response-content-type=x+y");
+        assert_eq!(r.query_param("response-content-type"), Some("x y"));
     }
 
     #[test]

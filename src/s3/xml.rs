@@ -665,6 +665,126 @@ pub fn tagging_xml(tags: &[(String, String)]) -> String {
     out
 }
 
+/// A checked PutBucketVersioning body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Versioning {
+    /// `Enabled` or `Suspended`.
+    pub status: &'static str,
+    /// `<MfaDelete>Disabled</MfaDelete>` was given (tools send it with every change).
+    pub mfa_delete_disabled: bool,
+}
+
+fn mfa_delete_enabled() -> S3Error {
+    S3Error::not_implemented(
+        "MfaDelete Enabled needs the bucket owner's MFA device (x-amz-mfa), which this gateway \
+         does not forward; set it at the backend",
+    )
+}
+
+/// Parses a PutBucketVersioning body: a `<VersioningConfiguration>` whose `<Status>` is
+/// `Enabled` or `Suspended`, with an optional `<MfaDelete>`. `MalformedXML` for anything else,
+/// as S3 answers; `NotImplemented` for `<MfaDelete>Enabled`, which needs the `x-amz-mfa` header of
+/// the bucket owner's device (a gateway has none to give). `Disabled` is forwarded: the backend
+/// decides (S3 refuses a change of it without `x-amz-mfa`).
+pub fn parse_versioning(body: &[u8]) -> Result<Versioning, S3Error> {
+    let mut reader = Reader::from_reader(body);
+    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let mut text = String::new();
+    let mut status: Option<&'static str> = None;
+    let mut mfa: Option<bool> = None;
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|_| malformed_xml("the document is not well-formed"))?;
+        check_request_event(&event, stack.len())?;
+        match event {
+            Event::Start(e) => {
+                let name = e.local_name().as_ref().to_vec();
+                if stack.is_empty() && name != b"VersioningConfiguration" {
+                    return Err(malformed_xml(
+                        "the root element must be <VersioningConfiguration>",
+                    ));
+                }
+                stack.push(name);
+                text.clear();
+            }
+            Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) => {
+                push_text(&mut text, &event)?
+            }
+            Event::End(_) => {
+                let name = stack
+                    .pop()
+                    .ok_or_else(|| malformed_xml("unbalanced elements"))?;
+                let top = stack.len() == 1;
+                match name.as_slice() {
+                    b"Status" if top => {
+                        if status.is_some() {
+                            return Err(malformed_xml("<Status> is given more than once"));
+                        }
+                        status = Some(match text.trim() {
+                            "Enabled" => "Enabled",
+                            "Suspended" => "Suspended",
+                            _ => {
+                                return Err(malformed_xml("<Status> must be Enabled or Suspended"))
+                            }
+                        });
+                    }
+                    b"MfaDelete" if top => {
+                        if mfa.is_some() {
+                            return Err(malformed_xml("<MfaDelete> is given more than once"));
+                        }
+                        mfa = Some(match text.trim() {
+                            "Disabled" => true,
+                            "Enabled" => return Err(mfa_delete_enabled()),
+                            _ => {
+                                return Err(malformed_xml(
+                                    "<MfaDelete> must be Enabled or Disabled",
+                                ))
+                            }
+                        });
+                    }
+                    _ if stack.is_empty() => {}
+                    _ => return Err(malformed_xml("unknown element")),
+                }
+                text.clear();
+            }
+            Event::Empty(e) => {
+                let name = e.local_name().as_ref().to_vec();
+                match (stack.len(), name.as_slice()) {
+                    (0, _) => {
+                        return Err(malformed_xml(
+                            "a <VersioningConfiguration> must give a <Status>",
+                        ))
+                    }
+                    _ => return Err(malformed_xml("an empty element")),
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !stack.is_empty() {
+        return Err(malformed_xml("the document ends early"));
+    }
+    let status =
+        status.ok_or_else(|| malformed_xml("a <VersioningConfiguration> must give a <Status>"))?;
+    Ok(Versioning {
+        status,
+        mfa_delete_disabled: mfa.is_some(),
+    })
+}
+
+/// The PutBucketVersioning body the gateway forwards.
+pub fn versioning_xml(v: Versioning) -> String {
+    let mut out = format!("<VersioningConfiguration xmlns=\"{S3_NS}\">");
+    push_leaf(&mut out, "Status", v.status);
+    if v.mfa_delete_disabled {
+        push_leaf(&mut out, "MfaDelete", "Disabled");
+    }
+    out.push_str("</VersioningConfiguration>");
+    out
+}
+
 /// Most parts one multipart upload may have (S3's limit).
 pub const MAX_PARTS: u16 = 10_000;
 
@@ -772,7 +892,7 @@ mod request_body_tests {
     use super::*;
 
     /// The classic billion-laughs document with `root` as its element.
-    fn entity_bomb(root: &str) -> String {
+    pub(super) fn entity_bomb(root: &str) -> String {
         let mut dtd = String::from("<!ENTITY lol \"lol\">");
         for i in 1..10 {
             let prev = if i == 1 {
@@ -1317,5 +1437,37 @@ mod tests {
         // 128 and 256 characters (not bytes) are the limits.
         let long = doc(&tag(&"é".repeat(128), &"ü".repeat(256)));
         assert_eq!(parse_tagging(long.as_bytes()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_versioning_configuration_parses_to_its_status_and_is_written_anew() {
+        let ok = "<?xml version=\"1.0\"?><VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Status>Suspended</Status></VersioningConfiguration>";
+        let v = parse_versioning(ok.as_bytes()).unwrap();
+        assert_eq!((v.status, v.mfa_delete_disabled), ("Suspended", false));
+        let mfa = "<VersioningConfiguration><MfaDelete>Disabled</MfaDelete><Status>Enabled</Status></VersioningConfiguration>";
+        let v = parse_versioning(mfa.as_bytes()).unwrap();
+        assert_eq!(
+            versioning_xml(v),
+            format!("<VersioningConfiguration xmlns=\"{S3_NS}\"><Status>Enabled</Status><MfaDelete>Disabled</MfaDelete></VersioningConfiguration>")
+        );
+        let enabled = mfa.replace(">Disabled<", ">Enabled<");
+        assert_eq!(
+            parse_versioning(enabled.as_bytes()).unwrap_err().code,
+            ErrorCode::NotImplemented
+        );
+        for bad in [
+            "",
+            "<VersioningConfiguration><Status>enabled</Status></VersioningConfiguration>",
+            "<VersioningConfiguration><Other>1</Other><Status>Enabled</Status></VersioningConfiguration>",
+            "<VersioningConfiguration><Status><X/>Enabled</Status></VersioningConfiguration>",
+        ] {
+            let e = parse_versioning(bad.as_bytes()).unwrap_err();
+            assert_eq!(e.code, ErrorCode::MalformedXML, "{bad}");
+        }
+        let e = parse_versioning(
+            &super::request_body_tests::entity_bomb("VersioningConfiguration").into_bytes(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::MalformedXML);
     }
 }

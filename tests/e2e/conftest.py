@@ -40,6 +40,11 @@ ALL_ACTIONS = [
     "abort_multipart_upload", "list_multipart_upload_parts", "list_bucket_multipart_uploads",
     "get_object_tagging", "put_object_tagging",
 ]
+# Versions are their own actions (as in IAM): granted to admin and `versioner` only.
+VERSION_ACTIONS = [
+    "get_object_version", "delete_object_version", "list_bucket_versions",
+    "get_bucket_versioning", "put_bucket_versioning",
+]
 
 # name -> (access key, secret)
 KEYS = {
@@ -50,6 +55,8 @@ KEYS = {
     "expired": ("AKIAEXPIRED00000", "expired-secret-00000000000000000000"),
     # Scoped to the prefix `team` (no trailing slash): team and team/..., never team-private/...
     "team": ("AKIATEAM00000000", "team-secret-0000000000000000000000"),
+    # Versions under team/ of the pt-* buckets; plain/ current objects only.
+    "versioner": ("AKIAVERSIONER000", "versioner-secret-00000000000000000"),
 }
 
 # SESSION_TOKEN_KEY of the gateway under test (32 bytes, base64): seals STS session tokens.
@@ -955,11 +962,15 @@ def gateway_config(seaweed, issuer_url=None, federation=None, azurite=None, azur
         "copy_part_size": 5 << 20,
         "credentials": [
             cred("admin", [{"bucket": "*", "prefixes": [],
-                            "actions": ALL_ACTIONS + ["create_bucket", "delete_bucket"]}]),
+                            "actions": ALL_ACTIONS + ["create_bucket", "delete_bucket"]
+                            + VERSION_ACTIONS}]),
             cred("reader", [{"bucket": "private", "prefixes": [],
                              "actions": ["get_object", "head_object", "list_bucket"]}]),
             cred("scoped", [{"bucket": "private", "prefixes": ["team/"], "actions": ALL_ACTIONS}]),
             cred("team", [{"bucket": "private", "prefixes": ["team"], "actions": ALL_ACTIONS}]),
+            cred("versioner", [{"bucket": "pt-*", "prefixes": ["team/"],
+                                "actions": ALL_ACTIONS + VERSION_ACTIONS},
+                               {"bucket": "pt-*", "prefixes": ["plain/"], "actions": ALL_ACTIONS}]),
             cred("disabled", [{"bucket": "*", "prefixes": [], "actions": ALL_ACTIONS}], enabled=False),
             cred("expired", [{"bucket": "*", "prefixes": [], "actions": ALL_ACTIONS}],
                  expires_at="2020-01-01T00:00:00Z"),

@@ -28,7 +28,7 @@ access_key_id = "AKID"
 secret_access_key = "client-secret-value"
 [[credentials.allowed_scopes]]
 bucket = "*"
-actions = ["get_object", "put_object", "list_bucket", "delete_object", "create_multipart_upload", "upload_part", "complete_multipart_upload", "abort_multipart_upload", "list_parts", "list_multipart_uploads"]
+actions = ["get_object", "put_object", "list_bucket", "delete_object", "create_multipart_upload", "upload_part", "complete_multipart_upload", "abort_multipart_upload", "list_parts", "list_multipart_uploads", "get_object_version", "delete_object_version"]
 "#;
 
 fn gateway() -> Gateway {

@@ -53,7 +53,8 @@ secret_access_key = "{SECRET}"
 bucket = "data"
 prefixes = ["team"]
 actions = ["list_bucket", "list_bucket_multipart_uploads", "get_object", "put_object",
-           "delete_object", "create_multipart_upload", "upload_part", "complete_multipart_upload"]
+           "delete_object", "create_multipart_upload", "upload_part", "complete_multipart_upload",
+           "get_object_version", "delete_object_version", "list_bucket_versions"]
 [[credentials.allowed_scopes]]
 bucket = "ext-*"
 actions = ["list_bucket", "get_object", "put_object", "delete_bucket", "create_bucket"]

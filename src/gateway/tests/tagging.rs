@@ -46,7 +46,7 @@ secret_access_key = "{SECRET}"
 [[credentials.allowed_scopes]]
 bucket = "data"
 prefixes = ["team"]
-actions = ["get_object", "get_object_tagging", "put_object_tagging"]
+actions = ["get_object", "get_object_tagging", "put_object_tagging", "get_object_version"]
 [[credentials.allowed_scopes]]
 bucket = "data"
 prefixes = ["readonly"]
