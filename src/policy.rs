@@ -21,6 +21,16 @@
 //!   (what it answers, a HEAD shows). Object tags have their own actions, as in IAM,
 //!   granted by no other: `get_object_tagging`, and `put_object_tagging` for both
 //!   PutObjectTagging and DeleteObjectTagging (deleting the tags is putting an empty set).
+//!   Object lock, bucket tags and default encryption likewise, with IAM's names:
+//!   `get_object_retention` / `put_object_retention`, `get_object_legal_hold` /
+//!   `put_object_legal_hold` (also needed to send the matching `x-amz-object-lock-*` headers on
+//!   an upload or copy), `bypass_governance_retention` (to send
+//!   `x-amz-bypass-governance-retention: true`), `get_bucket_object_lock_configuration` /
+//!   `put_bucket_object_lock_configuration` (also needed to create a bucket with object lock),
+//!   `get_bucket_tagging` / `put_bucket_tagging` (also DeleteBucketTagging), and
+//!   `get_encryption_configuration` / `put_encryption_configuration` (also
+//!   DeleteBucketEncryption). Bucket settings are checked with an empty key, so they need a
+//!   scope without prefixes (the whole bucket).
 //! - Copy is `put_object` on the destination plus `get_object` on the source (two checks made by
 //!   the caller); DeleteObjects is `delete_object` checked per key in the body
 //!   (a key it may not delete is an AccessDenied `<Error>` in a 200 DeleteResult, as in S3;
@@ -58,11 +68,22 @@ pub enum Action {
     DeleteBucket,
     GetObjectTagging,
     PutObjectTagging,
+    GetObjectRetention,
+    PutObjectRetention,
+    GetObjectLegalHold,
+    PutObjectLegalHold,
+    GetBucketObjectLockConfiguration,
+    PutBucketObjectLockConfiguration,
+    BypassGovernanceRetention,
+    GetBucketTagging,
+    PutBucketTagging,
+    GetEncryptionConfiguration,
+    PutEncryptionConfiguration,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 26] = [
         Action::GetObject,
         Action::HeadObject,
         Action::PutObject,
@@ -78,10 +99,21 @@ impl Action {
         Action::DeleteBucket,
         Action::GetObjectTagging,
         Action::PutObjectTagging,
+        Action::GetObjectRetention,
+        Action::PutObjectRetention,
+        Action::GetObjectLegalHold,
+        Action::PutObjectLegalHold,
+        Action::GetBucketObjectLockConfiguration,
+        Action::PutBucketObjectLockConfiguration,
+        Action::BypassGovernanceRetention,
+        Action::GetBucketTagging,
+        Action::PutBucketTagging,
+        Action::GetEncryptionConfiguration,
+        Action::PutEncryptionConfiguration,
     ];
 
     /// The canonical config names, in [`Action::ALL`] order.
-    pub const NAMES: [&'static str; 15] = [
+    pub const NAMES: [&'static str; 26] = [
         "get_object",
         "head_object",
         "put_object",
@@ -97,6 +129,17 @@ impl Action {
         "delete_bucket",
         "get_object_tagging",
         "put_object_tagging",
+        "get_object_retention",
+        "put_object_retention",
+        "get_object_legal_hold",
+        "put_object_legal_hold",
+        "get_bucket_object_lock_configuration",
+        "put_bucket_object_lock_configuration",
+        "bypass_governance_retention",
+        "get_bucket_tagging",
+        "put_bucket_tagging",
+        "get_encryption_configuration",
+        "put_encryption_configuration",
     ];
 
     /// The config name (`get_object`).
@@ -253,6 +296,20 @@ pub fn action_for(op: Operation) -> Action {
         Operation::GetObjectTagging => Action::GetObjectTagging,
         // Deleting the tags is writing an empty tag set: one action for both.
         Operation::PutObjectTagging | Operation::DeleteObjectTagging => Action::PutObjectTagging,
+        Operation::GetObjectRetention => Action::GetObjectRetention,
+        Operation::PutObjectRetention => Action::PutObjectRetention,
+        Operation::GetObjectLegalHold => Action::GetObjectLegalHold,
+        Operation::PutObjectLegalHold => Action::PutObjectLegalHold,
+        Operation::GetObjectLockConfiguration => Action::GetBucketObjectLockConfiguration,
+        Operation::PutObjectLockConfiguration => Action::PutBucketObjectLockConfiguration,
+        Operation::GetBucketTagging => Action::GetBucketTagging,
+        // As IAM: deleting a bucket's tags is s3:PutBucketTagging.
+        Operation::PutBucketTagging | Operation::DeleteBucketTagging => Action::PutBucketTagging,
+        Operation::GetBucketEncryption => Action::GetEncryptionConfiguration,
+        // As IAM: DeleteBucketEncryption is s3:PutEncryptionConfiguration.
+        Operation::PutBucketEncryption | Operation::DeleteBucketEncryption => {
+            Action::PutEncryptionConfiguration
+        }
     }
 }
 
