@@ -20,6 +20,8 @@ S3TESTS = Path(os.environ.get("S3TESTS_SRC", "/work/shared/s3-tests"))
 SERVER = os.environ.get("MULTISTORE_BIN") or str(
     Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "multistore-server")
 WORKERS = os.environ.get("CONFORMANCE_WORKERS", "2")
+# A pytest -k expression narrowing the selection (e.g. "object_lock or encryption").
+K = os.environ.get("CONFORMANCE_K")
 FILES = ["s3tests/functional/test_s3.py", "s3tests/functional/test_headers.py"]
 # Features neither SeaweedFS nor the gateway has (markers of s3-tests' pytest.ini: lifecycle,
 # website, select, logging, IAM/STS, storage classes, ...), and behaviour that is not S3's (tests
@@ -41,7 +43,11 @@ ACTIONS = ["get_object", "head_object", "put_object", "delete_object", "list_buc
            "create_multipart_upload", "upload_part", "complete_multipart_upload",
            "abort_multipart_upload", "list_multipart_upload_parts",
            "list_bucket_multipart_uploads", "create_bucket", "delete_bucket",
-           "get_object_tagging", "put_object_tagging"]
+           "get_object_tagging", "put_object_tagging", "get_object_retention",
+           "put_object_retention", "get_object_legal_hold", "put_object_legal_hold",
+           "get_bucket_object_lock_configuration", "put_bucket_object_lock_configuration",
+           "bypass_governance_retention", "get_bucket_tagging", "put_bucket_tagging",
+           "get_encryption_configuration", "put_encryption_configuration"]
 # The users of s3tests.conf (keys from its SAMPLE); main is SeaweedFS's admin and the
 # gateway's backend identity.
 USERS = {
@@ -179,6 +185,8 @@ def run_suite(work, src, port, tag):
             "-m", MARKERS, f"--junitxml={xml}", *FILES]
     if WORKERS != "0":
         args[3:3] = ["-n", WORKERS]
+    if K:
+        args[3:3] = ["-k", K]
     env = dict(os.environ, S3TEST_CONF=str(conf), PYTHONDONTWRITEBYTECODE="1")
     t = time.time()
     with open(work / f"pytest-{tag}.log", "wb") as log:

@@ -7,7 +7,8 @@
 # direct but fail through the gateway; also written to bench/out/conformance-<time>.txt.
 # Env: MULTISTORE_BIN (default $CARGO_TARGET_DIR/release/multistore-server, not built here),
 # S3TESTS_SRC (default /work/shared/s3-tests, copied to a temp dir, never modified),
-# CONFORMANCE_WORKERS (pytest-xdist workers, default 2; 0 = serial).
+# CONFORMANCE_WORKERS (pytest-xdist workers, default 2; 0 = serial), CONFORMANCE_K (a pytest -k
+# expression narrowing the selection).
 set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/env.sh"
 ensure_venv
