@@ -102,13 +102,11 @@ pub(super) fn check_lock(
                     .push(("x-amz-object-lock-legal-hold", status.to_string()));
             }
         }
-        Operation::CreateBucket => {
-            if lock::bucket_lock_enabled(headers)? {
-                may(Action::PutBucketObjectLockConfiguration)?;
-                plan.headers
-                    .push(("x-amz-bucket-object-lock-enabled", "true".to_string()));
-                plan.asks_lock = true;
-            }
+        Operation::CreateBucket if lock::bucket_lock_enabled(headers)? => {
+            may(Action::PutBucketObjectLockConfiguration)?;
+            plan.headers
+                .push(("x-amz-bucket-object-lock-enabled", "true".to_string()));
+            plan.asks_lock = true;
         }
         // DeleteObjects checks the bypass key by key (`authorized_deletes`).
         Operation::DeleteObject | Operation::PutObjectRetention | Operation::DeleteObjects => {
