@@ -50,6 +50,7 @@ mod azure;
 pub mod copy;
 mod federation;
 mod post;
+mod settings;
 mod sts;
 
 pub use copy::{CopyEvent, CopyStep, StreamedCopy};
@@ -230,6 +231,11 @@ pub(crate) struct Finish {
     /// body, so whatever body a backend sends with its success (fake-gcs-server sends JSON) is
     /// dropped; SDKs read any 200 body of these as an XML error document.
     bodyless_success: bool,
+    /// A backend `AccessDenied` is an object lock refusing the client (deleting a locked
+    /// version, shortening a retention), not the backend refusing the gateway: kept as 403.
+    lock_guarded: bool,
+    /// Response headers this caller may not see (object lock state without the right to read it).
+    hidden: Vec<&'static str>,
 }
 
 /// Largest backend XML document we buffer for rewriting (a 1000-key listing is ~350 KiB).
@@ -668,20 +674,26 @@ impl Gateway {
                 })
         }
         .map_err(|e| e.with_resource(resource.clone()))?;
-        // Versioning is a setting of a whole backend bucket: a bucket that is a folder of one
-        // (a backend prefix, a path-mapped product) would switch it for every other folder.
-        if req.operation == Operation::PutBucketVersioning
-            && (bucket
-                .backend_prefix
-                .as_deref()
-                .is_some_and(|p| !p.is_empty())
-                || view.is_some())
-        {
+        let lock_plan = settings::check_lock(&req, &head.headers, identity, bucket, name)
+            .map_err(|e| e.with_resource(resource.clone()))?;
+        // A bucket that is a folder of a backend bucket (a backend prefix, a path-mapped
+        // product) must not change or reveal settings of the whole backend bucket.
+        let is_folder = bucket
+            .backend_prefix
+            .as_deref()
+            .is_some_and(|p| !p.is_empty())
+            || view.is_some();
+        // Versioning is a setting of a whole backend bucket: a folder would switch it for every
+        // other folder.
+        if req.operation == Operation::PutBucketVersioning && is_folder {
             return Err(S3Error::not_implemented(
                 "this bucket is a folder (backend_prefix) of a backend bucket, and versioning is \
                  a setting of the whole backend bucket: set it at the backend",
             )
             .with_resource(resource));
+        }
+        if req.operation.is_bucket_setting() && is_folder {
+            return Err(settings::prefixed_bucket(req.operation, name).with_resource(resource));
         }
 
         match req.operation {
@@ -698,6 +710,19 @@ impl Gateway {
             .as_ref()
             .map_err(|e| S3Error::internal(e.clone()))?;
         let prefix = bucket.backend_prefix.as_deref().unwrap_or("");
+        let without_lock = match backend {
+            Backend::Azure(_) => Some("Azure"),
+            Backend::R2 { .. } => Some("R2"),
+            Backend::S3(b) if b.dialect() == Dialect::Gcs => Some("GCS"),
+            Backend::S3(_) => None,
+        };
+        if let Some(what) = without_lock {
+            if settings::s3_only(req.operation) || lock_plan.asks_lock {
+                return Err(
+                    settings::unsupported_backend(req.operation, what).with_resource(resource)
+                );
+            }
+        }
         let backend = match backend {
             Backend::S3(b) => b,
             Backend::Azure(az) => {
@@ -801,7 +826,22 @@ impl Gateway {
             .with_resource(resource));
         }
         let backend_bucket = bucket.is_glob().then_some(name);
-        let mut extra = Extra::default();
+        let mut extra = Extra {
+            headers: lock_plan.headers,
+            lock_guarded: lock_plan.lock_guarded,
+            hidden: lock_plan.hidden,
+            ..Extra::default()
+        };
+        // Object lock, bucket tags and encryption documents are read, checked and written anew.
+        if let Some(limit) = settings::body_limit(req.operation) {
+            let Some(body) = body.as_ref() else {
+                return Ok(Plan::NeedBody { limit });
+            };
+            extra.body = Some(
+                settings::settings_body(req.operation, &head.headers, &authed.payload, body)
+                    .map_err(|e| e.with_resource(resource.clone()))?,
+            );
+        }
         match req.operation {
             Operation::DeleteObjects => {
                 let Some(body) = body else {
@@ -881,6 +921,13 @@ impl Gateway {
                     .map_err(|e| e.with_resource(resource.clone()))?
                 {
                     CopySource::ServerSide(source) => extra.copy_source = Some(source),
+                    CopySource::Streamed(..) if lock_plan.asks_lock => {
+                        return Err(S3Error::not_implemented(
+                            "object lock headers on a copy between backends are not supported; \
+                             copy within the backend, or set the lock after the copy",
+                        )
+                        .with_resource(resource));
+                    }
                     CopySource::Streamed(source, version) => {
                         let dest = copy::Endpoint {
                             store: copy::Store::S3 {
@@ -1676,6 +1723,12 @@ struct Extra {
     /// The client's own small body, read and checked by the gateway (CompleteMultipartUpload),
     /// forwarded unchanged with its headers.
     checked_body: Option<Bytes>,
+    /// Headers the gateway sets with checked values (object lock, see [`settings`]).
+    headers: Vec<(&'static str, String)>,
+    /// See [`Finish::lock_guarded`].
+    lock_guarded: bool,
+    /// See [`Finish::hidden`].
+    hidden: Vec<&'static str>,
 }
 
 /// Largest DeleteObjects body: 1000 keys of up to 1024 bytes, XML-escaped, with room to spare.
@@ -1842,7 +1895,9 @@ pub(crate) fn authorized_deletes(
             Some(_) => Action::DeleteObjectVersion,
             None => Action::DeleteObject,
         };
-        match policy::authorize_named(identity, bucket, name, action, inner) {
+        let may = policy::authorize_named(identity, bucket, name, action, inner)
+            .and_then(|()| settings::may_bypass(&head.headers, identity, bucket, name, inner));
+        match may {
             Ok(()) => allowed.push((inner.to_string(), version)),
             Err(e) => errors.push((key, "AccessDenied", e.message)),
         }
@@ -1913,6 +1968,21 @@ fn forwarded_params(op: Operation) -> &'static [&'static str] {
             "version-id-marker",
         ],
         Operation::GetBucketVersioning | Operation::PutBucketVersioning => &["versioning"],
+        Operation::GetObjectRetention | Operation::PutObjectRetention => {
+            &["retention", "versionId"]
+        }
+        Operation::GetObjectLegalHold | Operation::PutObjectLegalHold => {
+            &["legal-hold", "versionId"]
+        }
+        Operation::GetObjectLockConfiguration | Operation::PutObjectLockConfiguration => {
+            &["object-lock"]
+        }
+        Operation::GetBucketTagging
+        | Operation::PutBucketTagging
+        | Operation::DeleteBucketTagging => &["tagging"],
+        Operation::GetBucketEncryption
+        | Operation::PutBucketEncryption
+        | Operation::DeleteBucketEncryption => &["encryption"],
         _ => &[],
     }
 }
@@ -1936,7 +2006,8 @@ const SSE_C: &[&str] = &[
 ];
 
 /// The headers that describe an object an upload or a copy creates: content headers, user
-/// metadata, tagging, storage class, encryption, object lock and the website redirect.
+/// metadata, tagging, storage class, encryption and the website redirect. Object lock headers
+/// are set by the gateway once checked and authorized (see [`settings`]).
 fn object_attribute_header(name: &str) -> bool {
     matches!(
         name,
@@ -1952,9 +2023,6 @@ fn object_attribute_header(name: &str) -> bool {
             | "x-amz-server-side-encryption-aws-kms-key-id"
             | "x-amz-server-side-encryption-context"
             | "x-amz-server-side-encryption-bucket-key-enabled"
-            | "x-amz-object-lock-mode"
-            | "x-amz-object-lock-retain-until-date"
-            | "x-amz-object-lock-legal-hold"
             | "x-amz-website-redirect-location"
     ) || name.starts_with("x-amz-meta-")
         || SSE_C.contains(&name)
@@ -2105,6 +2173,9 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
 
     if let Some(source) = &extra.copy_source {
         set_header(&mut headers, "x-amz-copy-source", source);
+    }
+    for (name, value) in &extra.headers {
+        set_header(&mut headers, name, value);
     }
     let body = match op {
         _ if extra.checked_body.is_some() => {
@@ -2265,7 +2336,16 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
                     | Operation::PutObjectTagging
                     | Operation::DeleteObjectTagging
                     | Operation::PutBucketVersioning
+                    | Operation::PutObjectRetention
+                    | Operation::PutObjectLegalHold
+                    | Operation::PutObjectLockConfiguration
+                    | Operation::PutBucketTagging
+                    | Operation::DeleteBucketTagging
+                    | Operation::PutBucketEncryption
+                    | Operation::DeleteBucketEncryption
             ),
+            lock_guarded: extra.lock_guarded,
+            hidden: extra.hidden,
         },
     })
 }
@@ -2452,7 +2532,7 @@ impl Forward {
                 out.append(amz, value.clone());
                 continue;
             }
-            if drop_response_header(name.as_str()) {
+            if drop_response_header(name.as_str()) || self.finish.hidden.contains(&name.as_str()) {
                 continue;
             }
             // A backend `Location` (CreateBucket, a redirect) names the backend's endpoint:
@@ -2657,7 +2737,8 @@ impl Forward {
         // A pass-through bucket's name is the client's: the backend's word on it is theirs.
         let clients_name =
             self.finish.passthrough && matches!(code, "NoSuchBucket" | "InvalidBucketName");
-        if backend_config_error(code) && !clients_name {
+        let locked = self.finish.lock_guarded && code == "AccessDenied";
+        if backend_config_error(code) && !clients_name && !locked {
             return self.refused_gateway(code, message, timing);
         }
         let message = self.scrub_backend_message(message);
@@ -3762,6 +3843,7 @@ bucket_name = "backend"
     }
 
     mod gcs;
+    mod lock;
     mod security;
     mod tagging;
     mod versioning;

@@ -21,6 +21,16 @@
 //!   (what it answers, a HEAD shows). Object tags have their own actions, as in IAM,
 //!   granted by no other: `get_object_tagging`, and `put_object_tagging` for both
 //!   PutObjectTagging and DeleteObjectTagging (deleting the tags is putting an empty set).
+//!   Object lock, bucket tags and default encryption likewise, with IAM's names:
+//!   `get_object_retention` / `put_object_retention`, `get_object_legal_hold` /
+//!   `put_object_legal_hold` (also needed to send the matching `x-amz-object-lock-*` headers on
+//!   an upload or copy), `bypass_governance_retention` (to send
+//!   `x-amz-bypass-governance-retention: true`), `get_bucket_object_lock_configuration` /
+//!   `put_bucket_object_lock_configuration` (also needed to create a bucket with object lock),
+//!   `get_bucket_tagging` / `put_bucket_tagging` (also DeleteBucketTagging), and
+//!   `get_encryption_configuration` / `put_encryption_configuration` (also
+//!   DeleteBucketEncryption). Bucket settings are checked with an empty key, so they need a
+//!   scope without prefixes (the whole bucket).
 //! - Versions (see [`actions_for`]), as in IAM: `get_object` does not imply `get_object_version`
 //!   (reading a version by id, GET or HEAD), nor `delete_object` `delete_object_version`
 //!   (deleting a version for good); `list_bucket_versions` lists versions and delete markers
@@ -71,11 +81,22 @@ pub enum Action {
     ListBucketVersions,
     GetBucketVersioning,
     PutBucketVersioning,
+    GetObjectRetention,
+    PutObjectRetention,
+    GetObjectLegalHold,
+    PutObjectLegalHold,
+    GetBucketObjectLockConfiguration,
+    PutBucketObjectLockConfiguration,
+    BypassGovernanceRetention,
+    GetBucketTagging,
+    PutBucketTagging,
+    GetEncryptionConfiguration,
+    PutEncryptionConfiguration,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 31] = [
         Action::GetObject,
         Action::HeadObject,
         Action::PutObject,
@@ -96,10 +117,21 @@ impl Action {
         Action::ListBucketVersions,
         Action::GetBucketVersioning,
         Action::PutBucketVersioning,
+        Action::GetObjectRetention,
+        Action::PutObjectRetention,
+        Action::GetObjectLegalHold,
+        Action::PutObjectLegalHold,
+        Action::GetBucketObjectLockConfiguration,
+        Action::PutBucketObjectLockConfiguration,
+        Action::BypassGovernanceRetention,
+        Action::GetBucketTagging,
+        Action::PutBucketTagging,
+        Action::GetEncryptionConfiguration,
+        Action::PutEncryptionConfiguration,
     ];
 
     /// The canonical config names, in [`Action::ALL`] order.
-    pub const NAMES: [&'static str; 20] = [
+    pub const NAMES: [&'static str; 31] = [
         "get_object",
         "head_object",
         "put_object",
@@ -120,6 +152,17 @@ impl Action {
         "list_bucket_versions",
         "get_bucket_versioning",
         "put_bucket_versioning",
+        "get_object_retention",
+        "put_object_retention",
+        "get_object_legal_hold",
+        "put_object_legal_hold",
+        "get_bucket_object_lock_configuration",
+        "put_bucket_object_lock_configuration",
+        "bypass_governance_retention",
+        "get_bucket_tagging",
+        "put_bucket_tagging",
+        "get_encryption_configuration",
+        "put_encryption_configuration",
     ];
 
     /// The config name (`get_object`).
@@ -276,6 +319,20 @@ pub fn action_for(op: Operation) -> Action {
         Operation::GetObjectTagging => Action::GetObjectTagging,
         // Deleting the tags is writing an empty tag set: one action for both.
         Operation::PutObjectTagging | Operation::DeleteObjectTagging => Action::PutObjectTagging,
+        Operation::GetObjectRetention => Action::GetObjectRetention,
+        Operation::PutObjectRetention => Action::PutObjectRetention,
+        Operation::GetObjectLegalHold => Action::GetObjectLegalHold,
+        Operation::PutObjectLegalHold => Action::PutObjectLegalHold,
+        Operation::GetObjectLockConfiguration => Action::GetBucketObjectLockConfiguration,
+        Operation::PutObjectLockConfiguration => Action::PutBucketObjectLockConfiguration,
+        Operation::GetBucketTagging => Action::GetBucketTagging,
+        // As IAM: deleting a bucket's tags is s3:PutBucketTagging.
+        Operation::PutBucketTagging | Operation::DeleteBucketTagging => Action::PutBucketTagging,
+        Operation::GetBucketEncryption => Action::GetEncryptionConfiguration,
+        // As IAM: DeleteBucketEncryption is s3:PutEncryptionConfiguration.
+        Operation::PutBucketEncryption | Operation::DeleteBucketEncryption => {
+            Action::PutEncryptionConfiguration
+        }
         Operation::ListObjectVersions => Action::ListBucketVersions,
         Operation::GetBucketVersioning => Action::GetBucketVersioning,
         Operation::PutBucketVersioning => Action::PutBucketVersioning,
@@ -298,6 +355,11 @@ pub fn actions_for(op: Operation, version: Option<&str>) -> Vec<Action> {
             vec![Action::GetObjectVersion]
         }
         Operation::DeleteObject => vec![Action::DeleteObjectVersion],
+        // As IAM: a version's retention and legal hold need their own action only.
+        Operation::GetObjectRetention
+        | Operation::PutObjectRetention
+        | Operation::GetObjectLegalHold
+        | Operation::PutObjectLegalHold => vec![action_for(op)],
         other => vec![action_for(other), Action::GetObjectVersion],
     }
 }

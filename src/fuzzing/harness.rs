@@ -56,6 +56,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("post_form", post_form),
     ("config", config),
     ("sts_token", sts_token),
+    ("xml_settings", xml_settings),
 ];
 
 /// A store of one key, [`AKID`], whose secret is the given one.
@@ -442,6 +443,59 @@ pub fn xml_tagging(data: &[u8]) {
     );
 }
 
+/// The object lock and bucket encryption documents (`crate::s3::lock`): the first byte chooses
+/// the document (retention, legal hold, lock configuration, encryption), the rest is the body.
+/// Invariant: what the gateway forwards (the document written anew from what it parsed) parses
+/// back to exactly what was parsed.
+pub fn xml_settings(data: &[u8]) {
+    use crate::s3::lock;
+    let Some((kind, body)) = data.split_first() else {
+        return;
+    };
+    match kind % 4 {
+        0 => {
+            let Ok(r) = lock::parse_retention(body) else {
+                return;
+            };
+            let out = lock::retention_xml(&r);
+            assert_eq!(lock::parse_retention(out.as_bytes()).ok(), Some(r), "{out}");
+        }
+        1 => {
+            let Ok(on) = lock::parse_legal_hold(body) else {
+                return;
+            };
+            let out = lock::legal_hold_xml(on);
+            assert_eq!(
+                lock::parse_legal_hold(out.as_bytes()).ok(),
+                Some(on),
+                "{out}"
+            );
+        }
+        2 => {
+            let Ok(c) = lock::parse_lock_configuration(body) else {
+                return;
+            };
+            let out = lock::lock_configuration_xml(&c);
+            assert_eq!(
+                lock::parse_lock_configuration(out.as_bytes()).ok(),
+                Some(c),
+                "{out}"
+            );
+        }
+        _ => {
+            let Ok(c) = lock::parse_encryption(body) else {
+                return;
+            };
+            let out = lock::encryption_xml(&c);
+            assert_eq!(
+                lock::parse_encryption(out.as_bytes()).ok(),
+                Some(c),
+                "{out}"
+            );
+        }
+    }
+}
+
 /// A whole multipart/form-data body with `fields` then a file part.
 pub fn form_body(boundary: &str, fields: &[(&str, &str)], filename: &str, file: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -718,7 +772,37 @@ pub mod seeds {
         for (n, v) in tokens() {
             add("sts_token", &n, v.into_bytes());
         }
+        for (n, kind, v) in settings_docs() {
+            add("xml_settings", &n, [&[kind][..], v.as_bytes()].concat());
+        }
         out
+    }
+
+    /// `(name, document kind, body)` for [`super::xml_settings`].
+    fn settings_docs() -> Vec<(String, u8, String)> {
+        vec![
+            (
+                "retention".into(),
+                0,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>GOVERNANCE</Mode><RetainUntilDate>2030-01-01T00:00:00.123456Z</RetainUntilDate></Retention>".into(),
+            ),
+            ("retention_empty".into(), 0, "<Retention/>".into()),
+            (
+                "legal_hold".into(),
+                1,
+                "<LegalHold><Status>ON</Status></LegalHold>".into(),
+            ),
+            (
+                "lock_configuration".into(),
+                2,
+                "<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention><Mode>COMPLIANCE</Mode><Years>1</Years></DefaultRetention></Rule></ObjectLockConfiguration>".into(),
+            ),
+            (
+                "encryption".into(),
+                3,
+                "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID><![CDATA[arn:a&b]]></KMSMasterKeyID></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>false</BucketKeyEnabled></Rule></ServerSideEncryptionConfiguration>".into(),
+            ),
+        ]
     }
 
     /// A header-signed request as botocore signs it, as `(headers, authorization)`.

@@ -212,6 +212,11 @@ fn put_object_tagging_bodies_forward_what_was_parsed() {
 }
 
 #[test]
+fn object_lock_and_encryption_bodies_forward_what_was_parsed() {
+    check("xml_settings");
+}
+
+#[test]
 fn post_policies_parse_alike_and_check_without_panicking() {
     check("post_policy");
 }

@@ -208,6 +208,8 @@ impl Gateway {
                 cors: None,
                 post: None,
                 bodyless_success: false,
+                lock_guarded: false,
+                hidden: Vec::new(),
                 azure: Some(AzureFinish {
                     listing: planned.listing,
                     delete: op == Operation::DeleteObject,

@@ -893,6 +893,8 @@ impl StreamedCopy {
                 post: None,
                 azure: None,
                 bodyless_success: false,
+                lock_guarded: false,
+                hidden: Vec::new(),
             },
         }
     }

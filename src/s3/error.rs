@@ -35,6 +35,8 @@ pub enum ErrorCode {
     InvalidPolicyDocument,
     InvalidRange,
     InvalidRequest,
+    /// An object lock default retention period that is not a positive number of days or years.
+    InvalidRetentionPeriod,
     /// An object tag set S3 would refuse: too many tags, a key or value too long, a key twice.
     InvalidTag,
     InvalidToken,
@@ -95,6 +97,7 @@ impl ErrorCode {
             Self::InvalidPolicyDocument => "InvalidPolicyDocument",
             Self::InvalidRange => "InvalidRange",
             Self::InvalidRequest => "InvalidRequest",
+            Self::InvalidRetentionPeriod => "InvalidRetentionPeriod",
             Self::InvalidTag => "InvalidTag",
             Self::InvalidToken => "InvalidToken",
             Self::InvalidURI => "InvalidURI",

@@ -61,6 +61,49 @@ pub enum Operation {
     GetBucketVersioning,
     /// `PUT /bucket?versioning` with a `<VersioningConfiguration>` body.
     PutBucketVersioning,
+    /// `GET /bucket/key?retention`.
+    GetObjectRetention,
+    /// `PUT /bucket/key?retention` with a `<Retention>` body.
+    PutObjectRetention,
+    /// `GET /bucket/key?legal-hold`.
+    GetObjectLegalHold,
+    /// `PUT /bucket/key?legal-hold` with a `<LegalHold>` body.
+    PutObjectLegalHold,
+    /// `GET /bucket?object-lock`.
+    GetObjectLockConfiguration,
+    /// `PUT /bucket?object-lock` with an `<ObjectLockConfiguration>` body.
+    PutObjectLockConfiguration,
+    /// `GET /bucket?tagging`.
+    GetBucketTagging,
+    /// `PUT /bucket?tagging` with a `<Tagging>` body.
+    PutBucketTagging,
+    /// `DELETE /bucket?tagging`.
+    DeleteBucketTagging,
+    /// `GET /bucket?encryption`.
+    GetBucketEncryption,
+    /// `PUT /bucket?encryption` with a `<ServerSideEncryptionConfiguration>` body.
+    PutBucketEncryption,
+    /// `DELETE /bucket?encryption`.
+    DeleteBucketEncryption,
+}
+
+impl Operation {
+    /// Operations on a bucket's own settings (object lock configuration, tags, default
+    /// encryption): they change or reveal the whole backend bucket, so they are refused on
+    /// buckets that are a folder of one (`backend_prefix`).
+    pub fn is_bucket_setting(self) -> bool {
+        matches!(
+            self,
+            Operation::GetObjectLockConfiguration
+                | Operation::PutObjectLockConfiguration
+                | Operation::GetBucketTagging
+                | Operation::PutBucketTagging
+                | Operation::DeleteBucketTagging
+                | Operation::GetBucketEncryption
+                | Operation::PutBucketEncryption
+                | Operation::DeleteBucketEncryption
+        )
+    }
 }
 
 /// A parsed S3 request.
@@ -107,16 +150,13 @@ const UNIMPLEMENTED_SUBRESOURCES: &[&str] = &[
     "acl",
     "analytics",
     "cors",
-    "encryption",
     "intelligent-tiering",
     "inventory",
-    "legal-hold",
     "lifecycle",
     "logging",
     "metadataTable",
     "metrics",
     "notification",
-    "object-lock",
     "ownershipControls",
     "policy",
     "policyStatus",
@@ -125,12 +165,21 @@ const UNIMPLEMENTED_SUBRESOURCES: &[&str] = &[
     "replication",
     "requestPayment",
     "restore",
-    "retention",
     "select",
     "select-type",
     "session",
     "torrent",
     "website",
+];
+
+/// Sub-resources that each name one operation on a key or a bucket's settings (see `classify`).
+const SETTING_SUBRESOURCES: [&str; 6] = [
+    "tagging",
+    "attributes",
+    "retention",
+    "legal-hold",
+    "object-lock",
+    "encryption",
 ];
 
 /// Longest key S3 accepts, in bytes.
@@ -153,6 +202,10 @@ const VERSIONED_OPERATIONS: &[Operation] = &[
     Operation::PutObjectTagging,
     Operation::DeleteObjectTagging,
     Operation::GetObjectAttributes,
+    Operation::GetObjectRetention,
+    Operation::PutObjectRetention,
+    Operation::GetObjectLegalHold,
+    Operation::PutObjectLegalHold,
 ];
 
 /// The check every version id a client names passes (the `versionId` query parameter, a copy
@@ -183,7 +236,7 @@ fn check_version_params(op: Operation, req: &S3Request) -> Result<(), S3Error> {
         if !VERSIONED_OPERATIONS.contains(&op) {
             return Err(S3Error::invalid_argument(format!(
                 "{op:?} does not take a versionId; only GetObject, HeadObject, DeleteObject, \
-                 object tagging and GetObjectAttributes name a version"
+                 object tagging, retention, legal hold and GetObjectAttributes name a version"
             ))
             .with_detail("ArgumentName", "versionId")
             .with_detail("ArgumentValue", v));
@@ -579,37 +632,47 @@ fn classify_operation(head: &RequestHead, req: &S3Request) -> Result<Operation, 
             )),
         };
     };
-    // Object tagging and attributes are key sub-resources; bucket tagging is not implemented.
-    let object_sub = ["tagging", "attributes"].into_iter().find(|s| has(s));
-    if let Some(sub) = object_sub {
-        if req.key.is_none() {
-            return Err(S3Error::not_implemented(format!(
-                "the '{sub}' sub-resource of a bucket is not implemented by this gateway"
-            )));
-        }
+    // Sub-resources that name one operation each: object tagging, attributes, retention and
+    // legal hold on keys; tagging, object lock and encryption settings on buckets.
+    let sub = SETTING_SUBRESOURCES.into_iter().find(|s| has(s));
+    if let Some(sub) = sub {
         // One operation per request: no other sub-resource may ride along.
-        if let Some(other) = [
-            "tagging",
-            "attributes",
-            "uploads",
-            "uploadId",
-            "partNumber",
-            "versioning",
-            "versions",
-        ]
-        .into_iter()
-        .find(|s| *s != sub && has(s))
+        if let Some(other) = SETTING_SUBRESOURCES
+            .into_iter()
+            .chain([
+                "uploads",
+                "uploadId",
+                "partNumber",
+                "location",
+                "delete",
+                "versioning",
+                "versions",
+            ])
+            .find(|s| *s != sub && has(s))
         {
             return Err(S3Error::invalid_request(format!(
                 "'{sub}' and '{other}' name different operations; a request names one"
             )));
         }
-        return match (method.clone(), sub) {
-            (Method::PUT, _) if copy => misplaced("x-amz-copy-source"),
-            (Method::GET, "tagging") => Ok(Operation::GetObjectTagging),
-            (Method::PUT, "tagging") => Ok(Operation::PutObjectTagging),
-            (Method::DELETE, "tagging") => Ok(Operation::DeleteObjectTagging),
-            (Method::GET, "attributes") => Ok(Operation::GetObjectAttributes),
+        let on_key = req.key.is_some();
+        return match (method.clone(), sub, on_key) {
+            (Method::PUT, _, _) if copy => misplaced("x-amz-copy-source"),
+            (Method::GET, "tagging", true) => Ok(Operation::GetObjectTagging),
+            (Method::PUT, "tagging", true) => Ok(Operation::PutObjectTagging),
+            (Method::DELETE, "tagging", true) => Ok(Operation::DeleteObjectTagging),
+            (Method::GET, "attributes", true) => Ok(Operation::GetObjectAttributes),
+            (Method::GET, "retention", true) => Ok(Operation::GetObjectRetention),
+            (Method::PUT, "retention", true) => Ok(Operation::PutObjectRetention),
+            (Method::GET, "legal-hold", true) => Ok(Operation::GetObjectLegalHold),
+            (Method::PUT, "legal-hold", true) => Ok(Operation::PutObjectLegalHold),
+            (Method::GET, "tagging", false) => Ok(Operation::GetBucketTagging),
+            (Method::PUT, "tagging", false) => Ok(Operation::PutBucketTagging),
+            (Method::DELETE, "tagging", false) => Ok(Operation::DeleteBucketTagging),
+            (Method::GET, "object-lock", false) => Ok(Operation::GetObjectLockConfiguration),
+            (Method::PUT, "object-lock", false) => Ok(Operation::PutObjectLockConfiguration),
+            (Method::GET, "encryption", false) => Ok(Operation::GetBucketEncryption),
+            (Method::PUT, "encryption", false) => Ok(Operation::PutBucketEncryption),
+            (Method::DELETE, "encryption", false) => Ok(Operation::DeleteBucketEncryption),
             _ => misplaced(sub),
         };
     }
@@ -810,6 +873,72 @@ mod tests {
     }
 
     #[test]
+    fn lock_tagging_and_encryption_subresources_name_one_key_or_bucket_operation_each() {
+        use Operation::*;
+        for (m, t, want) in [
+            (Method::GET, "/b/k?retention", GetObjectRetention),
+            (
+                Method::PUT,
+                "/b/k?retention&versionId=v",
+                PutObjectRetention,
+            ),
+            (Method::GET, "/b/k?legal-hold", GetObjectLegalHold),
+            (Method::PUT, "/b/k?legal-hold=", PutObjectLegalHold),
+            (Method::GET, "/b?object-lock", GetObjectLockConfiguration),
+            (Method::PUT, "/b?object-lock", PutObjectLockConfiguration),
+            (Method::GET, "/b?tagging", GetBucketTagging),
+            (Method::PUT, "/b?tagging", PutBucketTagging),
+            (Method::DELETE, "/b?tagging", DeleteBucketTagging),
+            (Method::GET, "/b/?encryption", GetBucketEncryption),
+            (Method::PUT, "/b?encryption", PutBucketEncryption),
+            (Method::DELETE, "/b?encryption", DeleteBucketEncryption),
+        ] {
+            assert_eq!(op(m.clone(), t), Ok(want), "{m} {t}");
+            assert!(want.is_bucket_setting() != t.contains("/k"), "{t}");
+        }
+        for (m, t, code) in [
+            (Method::GET, "/b?retention", ErrorCode::NotImplemented),
+            (Method::PUT, "/b?legal-hold", ErrorCode::NotImplemented),
+            (Method::GET, "/b/k?object-lock", ErrorCode::NotImplemented),
+            (Method::PUT, "/b/k?encryption", ErrorCode::NotImplemented),
+            (Method::DELETE, "/b/k?retention", ErrorCode::NotImplemented),
+            (Method::DELETE, "/b?object-lock", ErrorCode::NotImplemented),
+            (Method::POST, "/b?encryption", ErrorCode::NotImplemented),
+            (Method::HEAD, "/b/k?legal-hold", ErrorCode::NotImplemented),
+            (
+                Method::GET,
+                "/b?tagging&location",
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                Method::PUT,
+                "/b?object-lock&tagging",
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                Method::PUT,
+                "/b/k?retention&legal-hold",
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                Method::PUT,
+                "/b/k?retention&uploadId=u",
+                ErrorCode::InvalidRequest,
+            ),
+            (Method::GET, "/b?encryption&acl", ErrorCode::NotImplemented),
+        ] {
+            assert_eq!(op(m.clone(), t), Err(code), "{m} {t}");
+        }
+        let mut h = head(Method::PUT, "/b/k?retention");
+        h.headers
+            .insert("x-amz-copy-source", HeaderValue::from_static("/a/b"));
+        assert_eq!(
+            parse(&h, None).map_err(|e| e.code).err(),
+            Some(ErrorCode::NotImplemented)
+        );
+    }
+
+    #[test]
     fn object_tagging_and_attributes_are_key_operations_and_refused_on_buckets() {
         use Operation::*;
         for (m, t, want) in [
@@ -822,8 +951,6 @@ mod tests {
             assert_eq!(op(m.clone(), t), Ok(want), "{m} {t}");
         }
         for (m, t, code) in [
-            (Method::GET, "/b?tagging", ErrorCode::NotImplemented),
-            (Method::PUT, "/b?tagging", ErrorCode::NotImplemented),
             (Method::GET, "/b?attributes", ErrorCode::NotImplemented),
             (Method::POST, "/b/k?tagging", ErrorCode::NotImplemented),
             (Method::HEAD, "/b/k?tagging", ErrorCode::NotImplemented),

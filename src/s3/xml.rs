@@ -413,7 +413,7 @@ const MAX_REQUEST_XML_DEPTH: usize = 8;
 /// The checks every request body gets, event by event: no DOCTYPE (so no entity declarations:
 /// entities are never expanded, a billion-laughs body is refused at its DTD) and a bounded
 /// nesting depth. The body's size is bounded before parsing (`Plan::NeedBody`'s limit).
-fn check_request_event(event: &Event<'_>, depth: usize) -> Result<(), S3Error> {
+pub(crate) fn check_request_event(event: &Event<'_>, depth: usize) -> Result<(), S3Error> {
     match event {
         Event::DocType(_) => Err(malformed_xml(
             "a DOCTYPE (DTD or entity declaration) is not allowed",
@@ -425,7 +425,7 @@ fn check_request_event(event: &Event<'_>, depth: usize) -> Result<(), S3Error> {
     }
 }
 
-fn malformed_xml(msg: &str) -> S3Error {
+pub(crate) fn malformed_xml(msg: &str) -> S3Error {
     S3Error::new(
         ErrorCode::MalformedXML,
         format!("The XML you provided was not well-formed or did not validate against our published schema: {msg}"),
@@ -435,7 +435,7 @@ fn malformed_xml(msg: &str) -> S3Error {
 /// Appends the character data of a Text, entity reference or CDATA event of a request body to
 /// `text`, refusing what the gateway could not forward as it was parsed (control characters,
 /// unknown entities). Other events add nothing.
-fn push_text(text: &mut String, event: &Event<'_>) -> Result<(), S3Error> {
+pub(crate) fn push_text(text: &mut String, event: &Event<'_>) -> Result<(), S3Error> {
     match event {
         Event::Text(t) => text.push_str(xml_chars(
             &t.decode().map_err(|_| malformed_xml("bad text"))?,
@@ -553,6 +553,37 @@ fn invalid_tag(msg: impl Into<String>) -> S3Error {
 /// tags, a key over 128 or a value over 256 characters, or a key given twice (as S3 answers).
 /// An empty `<TagSet/>` is an empty set.
 pub fn parse_tagging(body: &[u8]) -> Result<Vec<(String, String)>, S3Error> {
+    parse_tag_set(
+        body,
+        MAX_OBJECT_TAGS,
+        "Object tags cannot be greater than 10",
+    )
+}
+
+/// Most tags one bucket may have (S3's limit).
+pub const MAX_BUCKET_TAGS: usize = 50;
+
+/// [`parse_tagging`] for a PutBucketTagging body: up to 50 tags, none in the `aws:` namespace
+/// (S3 keeps those for its own system tags).
+pub fn parse_bucket_tagging(body: &[u8]) -> Result<Vec<(String, String)>, S3Error> {
+    let tags = parse_tag_set(
+        body,
+        MAX_BUCKET_TAGS,
+        "Bucket tag count cannot be greater than 50",
+    )?;
+    if tags.iter().any(|(k, _)| k.starts_with("aws:")) {
+        return Err(invalid_tag(
+            "System tags cannot be added/updated by requester: tag keys starting with 'aws:' are reserved",
+        ));
+    }
+    Ok(tags)
+}
+
+fn parse_tag_set(
+    body: &[u8],
+    max: usize,
+    too_many: &'static str,
+) -> Result<Vec<(String, String)>, S3Error> {
     let mut reader = Reader::from_reader(body);
     let mut stack: Vec<Vec<u8>> = Vec::new();
     let mut tags: Vec<(String, String)> = Vec::new();
@@ -630,8 +661,8 @@ pub fn parse_tagging(body: &[u8]) -> Result<Vec<(String, String)>, S3Error> {
                             ));
                         }
                         tags.push((k, v));
-                        if tags.len() > MAX_OBJECT_TAGS {
-                            return Err(invalid_tag("Object tags cannot be greater than 10"));
+                        if tags.len() > max {
+                            return Err(invalid_tag(too_many));
                         }
                     }
                     (b"Tag", _) => return Err(malformed_xml("a <Tag> is outside <TagSet>")),

@@ -68,7 +68,7 @@ const HEADER_LEN: usize = 1 + KEY_ID_LEN + NONCE_LEN;
 
 /// The action bits: bit `i` is `TOKEN_ACTIONS[i]`. Append only; never reorder (sealed tokens
 /// would change meaning). At most 64.
-pub const TOKEN_ACTIONS: [Action; 20] = [
+pub const TOKEN_ACTIONS: [Action; 31] = [
     Action::GetObject,
     Action::HeadObject,
     Action::PutObject,
@@ -89,6 +89,17 @@ pub const TOKEN_ACTIONS: [Action; 20] = [
     Action::ListBucketVersions,
     Action::GetBucketVersioning,
     Action::PutBucketVersioning,
+    Action::GetObjectRetention,
+    Action::PutObjectRetention,
+    Action::GetObjectLegalHold,
+    Action::PutObjectLegalHold,
+    Action::GetBucketObjectLockConfiguration,
+    Action::PutBucketObjectLockConfiguration,
+    Action::BypassGovernanceRetention,
+    Action::GetBucketTagging,
+    Action::PutBucketTagging,
+    Action::GetEncryptionConfiguration,
+    Action::PutEncryptionConfiguration,
 ];
 
 /// How many of [`TOKEN_ACTIONS`] a version-1 token's `u16` mask can name.

@@ -45,7 +45,12 @@ ACTIONS = ["get_object", "head_object", "put_object", "delete_object", "list_buc
            "list_bucket_multipart_uploads", "create_bucket", "delete_bucket",
            "get_object_tagging", "put_object_tagging", "get_object_version",
            "delete_object_version", "list_bucket_versions", "get_bucket_versioning",
-           "put_bucket_versioning"]
+           "put_bucket_versioning",
+           "get_object_retention",
+           "put_object_retention", "get_object_legal_hold", "put_object_legal_hold",
+           "get_bucket_object_lock_configuration", "put_bucket_object_lock_configuration",
+           "bypass_governance_retention", "get_bucket_tagging", "put_bucket_tagging",
+           "get_encryption_configuration", "put_encryption_configuration"]
 # The users of s3tests.conf (keys from its SAMPLE); main is SeaweedFS's admin and the
 # gateway's backend identity.
 USERS = {

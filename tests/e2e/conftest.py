@@ -39,6 +39,11 @@ ALL_ACTIONS = [
     "create_multipart_upload", "upload_part", "complete_multipart_upload",
     "abort_multipart_upload", "list_multipart_upload_parts", "list_bucket_multipart_uploads",
     "get_object_tagging", "put_object_tagging",
+    # Object lock, bucket tags and default encryption (IAM's names).
+    "get_object_retention", "put_object_retention", "get_object_legal_hold",
+    "put_object_legal_hold", "get_bucket_object_lock_configuration",
+    "put_bucket_object_lock_configuration", "bypass_governance_retention", "get_bucket_tagging",
+    "put_bucket_tagging", "get_encryption_configuration", "put_encryption_configuration",
 ]
 # Versions are their own actions (as in IAM): granted to admin and `versioner` only.
 VERSION_ACTIONS = [

@@ -1,0 +1,829 @@
+//! Object lock and default encryption, as the gateway checks them before forwarding: the small
+//! request documents (`<Retention>`, `<LegalHold>`, `<ObjectLockConfiguration>`,
+//! `<ServerSideEncryptionConfiguration>`) parsed into what they say and written anew (the
+//! client's bytes never reach the backend), and the `x-amz-object-lock-*`,
+//! `x-amz-bypass-governance-retention` and `x-amz-bucket-object-lock-enabled` headers checked.
+//!
+//! Errors are S3's: a document that does not validate is `MalformedXML` (also a mode or status
+//! outside S3's words, as S3 answers), a default retention that is not a positive number is
+//! `InvalidRetentionPeriod`, a bad header is `InvalidArgument`.
+
+use http::HeaderMap;
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+use super::error::{ErrorCode, S3Error};
+use super::xml::{check_request_event, malformed_xml, push_leaf, push_text};
+use crate::time::Timestamp;
+
+/// Largest body of these documents the gateway reads (each is well under 1 KiB).
+pub const MAX_SETTINGS_BODY: usize = 16 << 10;
+
+/// An object lock retention mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockMode {
+    /// Deletable and shortenable by callers allowed to bypass governance retention.
+    Governance,
+    /// Nobody may delete or shorten it.
+    Compliance,
+}
+
+impl LockMode {
+    /// S3's word: exactly `GOVERNANCE` or `COMPLIANCE` (S3 refuses other cases too).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "GOVERNANCE" => Some(Self::Governance),
+            "COMPLIANCE" => Some(Self::Compliance),
+            _ => None,
+        }
+    }
+
+    /// S3's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Governance => "GOVERNANCE",
+            Self::Compliance => "COMPLIANCE",
+        }
+    }
+}
+
+/// Parses an ISO 8601 date-time (`2030-01-01T00:00:00Z`, fractions and offsets allowed) into
+/// the instant it names, written back as `2030-01-01T00:00:00.000Z`. A fraction of a second
+/// rounds up: a retention is never shortened by the rewriting.
+fn retain_until(s: &str) -> Option<String> {
+    let t = Timestamp::parse_rfc3339(s)?;
+    let fraction = s
+        .split_once('.')
+        .is_some_and(|(_, f)| f.bytes().take_while(u8::is_ascii_digit).any(|b| b != b'0'));
+    Some(Timestamp(t.0 + i64::from(fraction)).iso8601())
+}
+
+/// A small settings document as its leaves: `(path below the root, trimmed text)`, e.g.
+/// `("Rule/DefaultRetention/Mode", "GOVERNANCE")`. Only the paths in `known` (and the elements
+/// leading to them) may appear, each leaf once; the root is `root`. An empty root has no leaves.
+fn leaves(body: &[u8], root: &str, known: &[&str]) -> Result<Vec<(String, String)>, S3Error> {
+    let mut reader = Reader::from_reader(body);
+    let mut stack: Vec<String> = Vec::new();
+    let mut text = String::new();
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut rooted = false;
+    let one_root = || malformed_xml(&format!("the document is one <{root}> element"));
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|_| malformed_xml("the document is not well-formed"))?;
+        check_request_event(&event, stack.len())?;
+        let (start, empty) = match &event {
+            Event::Start(e) => (Some(e.local_name()), false),
+            Event::Empty(e) => (Some(e.local_name()), true),
+            _ => (None, false),
+        };
+        if let Some(name) = start {
+            let name = std::str::from_utf8(name.as_ref())
+                .map_err(|_| malformed_xml("an element name is not UTF-8"))?
+                .to_string();
+            if stack.is_empty() {
+                if name != root || rooted {
+                    return Err(one_root());
+                }
+                rooted = true;
+                if !empty {
+                    stack.push(name);
+                }
+                text.clear();
+                continue;
+            }
+            let path = stack[1..]
+                .iter()
+                .map(String::as_str)
+                .chain([name.as_str()])
+                .collect::<Vec<_>>()
+                .join("/");
+            let leaf = known.contains(&path.as_str());
+            let inner = known.iter().any(|k| {
+                k.len() > path.len() && k.starts_with(&path) && k[path.len()..].starts_with('/')
+            });
+            if !leaf && !inner {
+                return Err(malformed_xml(&format!(
+                    "<{name}> is not an element of <{root}> here"
+                )));
+            }
+            if empty {
+                if leaf {
+                    add_leaf(&mut out, path, String::new())?;
+                }
+            } else {
+                stack.push(name);
+            }
+            text.clear();
+            continue;
+        }
+        match event {
+            Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) => {
+                push_text(&mut text, &event)?
+            }
+            Event::End(_) => {
+                let name = stack
+                    .pop()
+                    .ok_or_else(|| malformed_xml("unbalanced elements"))?;
+                if !stack.is_empty() {
+                    let path = stack[1..]
+                        .iter()
+                        .map(String::as_str)
+                        .chain([name.as_str()])
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    if known.contains(&path.as_str()) {
+                        add_leaf(&mut out, path, text.trim().to_string())?;
+                    } else if !text.trim().is_empty() {
+                        return Err(malformed_xml(&format!("<{name}> holds elements, not text")));
+                    }
+                }
+                text.clear();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !rooted {
+        return Err(one_root());
+    }
+    if !stack.is_empty() {
+        return Err(malformed_xml("the document ends early"));
+    }
+    Ok(out)
+}
+
+fn add_leaf(out: &mut Vec<(String, String)>, path: String, text: String) -> Result<(), S3Error> {
+    if out.iter().any(|(p, _)| *p == path) {
+        return Err(malformed_xml(&format!("<{path}> is given more than once")));
+    }
+    out.push((path, text));
+    Ok(())
+}
+
+fn leaf<'a>(leaves: &'a [(String, String)], path: &str) -> Option<&'a str> {
+    leaves
+        .iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A PutObjectRetention body: a mode and a date, or neither (which removes a governance
+/// retention, for callers allowed to bypass it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// The mode and the retain-until date (normalized ISO 8601).
+    pub lock: Option<(LockMode, String)>,
+}
+
+/// Parses a `<Retention>` body.
+pub fn parse_retention(body: &[u8]) -> Result<Retention, S3Error> {
+    let l = leaves(body, "Retention", &["Mode", "RetainUntilDate"])?;
+    let mode = leaf(&l, "Mode")
+        .map(|m| {
+            LockMode::parse(m).ok_or_else(|| {
+                malformed_xml(&format!(
+                    "the retention mode '{m}' is not GOVERNANCE or COMPLIANCE"
+                ))
+            })
+        })
+        .transpose()?;
+    let date = leaf(&l, "RetainUntilDate")
+        .map(|d| {
+            retain_until(d).ok_or_else(|| {
+                malformed_xml(&format!(
+                    "RetainUntilDate '{d}' is not an ISO 8601 date-time"
+                ))
+            })
+        })
+        .transpose()?;
+    match (mode, date) {
+        (Some(m), Some(d)) => Ok(Retention { lock: Some((m, d)) }),
+        (None, None) => Ok(Retention { lock: None }),
+        _ => Err(malformed_xml(
+            "a <Retention> gives both a Mode and a RetainUntilDate, or neither",
+        )),
+    }
+}
+
+/// The PutObjectRetention body the gateway forwards.
+pub fn retention_xml(r: &Retention) -> String {
+    let mut out = String::from("<Retention>");
+    if let Some((mode, date)) = &r.lock {
+        push_leaf(&mut out, "Mode", mode.as_str());
+        push_leaf(&mut out, "RetainUntilDate", date);
+    }
+    out.push_str("</Retention>");
+    out
+}
+
+/// Parses a `<LegalHold>` body: its status, `ON` or `OFF`.
+pub fn parse_legal_hold(body: &[u8]) -> Result<bool, S3Error> {
+    let l = leaves(body, "LegalHold", &["Status"])?;
+    match leaf(&l, "Status") {
+        Some("ON") => Ok(true),
+        Some("OFF") => Ok(false),
+        Some(other) => Err(malformed_xml(&format!(
+            "the legal hold status '{other}' is not ON or OFF"
+        ))),
+        None => Err(malformed_xml("a <LegalHold> gives its Status")),
+    }
+}
+
+/// The PutObjectLegalHold body the gateway forwards.
+pub fn legal_hold_xml(on: bool) -> String {
+    let mut out = String::from("<LegalHold>");
+    push_leaf(&mut out, "Status", if on { "ON" } else { "OFF" });
+    out.push_str("</LegalHold>");
+    out
+}
+
+/// A default retention period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Period {
+    /// `<Days>`.
+    Days(u32),
+    /// `<Years>`.
+    Years(u32),
+}
+
+/// A PutObjectLockConfiguration body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockConfiguration {
+    /// `<ObjectLockEnabled>Enabled</ObjectLockEnabled>` was given.
+    pub enabled: bool,
+    /// The default retention of new objects.
+    pub default_retention: Option<(LockMode, Period)>,
+}
+
+/// Parses an `<ObjectLockConfiguration>` body: `ObjectLockEnabled` is `Enabled` when given; a
+/// default retention has a mode and exactly one of Days and Years, a positive number.
+pub fn parse_lock_configuration(body: &[u8]) -> Result<LockConfiguration, S3Error> {
+    const MODE: &str = "Rule/DefaultRetention/Mode";
+    const DAYS: &str = "Rule/DefaultRetention/Days";
+    const YEARS: &str = "Rule/DefaultRetention/Years";
+    let l = leaves(
+        body,
+        "ObjectLockConfiguration",
+        &["ObjectLockEnabled", MODE, DAYS, YEARS],
+    )?;
+    let enabled = match leaf(&l, "ObjectLockEnabled") {
+        None => false,
+        Some("Enabled") => true,
+        Some(other) => {
+            return Err(malformed_xml(&format!(
+                "ObjectLockEnabled '{other}' is not Enabled"
+            )))
+        }
+    };
+    let number = |v: &str| -> Result<u32, S3Error> {
+        let n: i64 = v
+            .parse()
+            .map_err(|_| malformed_xml(&format!("the retention period '{v}' is not a number")))?;
+        u32::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
+            S3Error::new(
+                ErrorCode::InvalidRetentionPeriod,
+                "Default retention period must be a positive integer value",
+            )
+        })
+    };
+    let mode = leaf(&l, MODE);
+    let period = match (leaf(&l, DAYS), leaf(&l, YEARS)) {
+        (Some(_), Some(_)) => {
+            return Err(malformed_xml(
+                "a DefaultRetention gives Days or Years, not both",
+            ))
+        }
+        (Some(d), None) => Some(Period::Days(number(d)?)),
+        (None, Some(y)) => Some(Period::Years(number(y)?)),
+        (None, None) => None,
+    };
+    let default_retention = match (mode, period) {
+        (None, None) => None,
+        (Some(m), Some(p)) => Some((
+            LockMode::parse(m).ok_or_else(|| {
+                malformed_xml(&format!(
+                    "the retention mode '{m}' is not GOVERNANCE or COMPLIANCE"
+                ))
+            })?,
+            p,
+        )),
+        _ => {
+            return Err(malformed_xml(
+                "a DefaultRetention gives a Mode and one of Days or Years",
+            ))
+        }
+    };
+    Ok(LockConfiguration {
+        enabled,
+        default_retention,
+    })
+}
+
+/// The PutObjectLockConfiguration body the gateway forwards.
+pub fn lock_configuration_xml(c: &LockConfiguration) -> String {
+    let mut out = String::from("<ObjectLockConfiguration>");
+    if c.enabled {
+        push_leaf(&mut out, "ObjectLockEnabled", "Enabled");
+    }
+    if let Some((mode, period)) = c.default_retention {
+        out.push_str("<Rule><DefaultRetention>");
+        push_leaf(&mut out, "Mode", mode.as_str());
+        match period {
+            Period::Days(n) => push_leaf(&mut out, "Days", &n.to_string()),
+            Period::Years(n) => push_leaf(&mut out, "Years", &n.to_string()),
+        }
+        out.push_str("</DefaultRetention></Rule>");
+    }
+    out.push_str("</ObjectLockConfiguration>");
+    out
+}
+
+/// A PutBucketEncryption body (one rule).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncryptionConfiguration {
+    /// `AES256`, `aws:kms` or `aws:kms:dsse`.
+    pub algorithm: &'static str,
+    /// The KMS key (only with a KMS algorithm).
+    pub kms_key_id: Option<String>,
+    /// `<BucketKeyEnabled>`.
+    pub bucket_key_enabled: Option<bool>,
+}
+
+/// Longest KMS key id or ARN the gateway forwards.
+const MAX_KMS_KEY_ID: usize = 2048;
+
+/// Parses a `<ServerSideEncryptionConfiguration>` body with one `<Rule>`: an algorithm S3
+/// knows (`MalformedXML` otherwise), a `KMSMasterKeyID` only with a KMS algorithm
+/// (`InvalidArgument`), `BucketKeyEnabled` `true` or `false`.
+pub fn parse_encryption(body: &[u8]) -> Result<EncryptionConfiguration, S3Error> {
+    const ALGORITHM: &str = "Rule/ApplyServerSideEncryptionByDefault/SSEAlgorithm";
+    const KEY: &str = "Rule/ApplyServerSideEncryptionByDefault/KMSMasterKeyID";
+    const BUCKET_KEY: &str = "Rule/BucketKeyEnabled";
+    let l = leaves(
+        body,
+        "ServerSideEncryptionConfiguration",
+        &[ALGORITHM, KEY, BUCKET_KEY],
+    )?;
+    let algorithm = match leaf(&l, ALGORITHM) {
+        Some("AES256") => "AES256",
+        Some("aws:kms") => "aws:kms",
+        Some("aws:kms:dsse") => "aws:kms:dsse",
+        Some(other) => {
+            return Err(malformed_xml(&format!(
+                "the SSEAlgorithm '{other}' is not AES256, aws:kms or aws:kms:dsse"
+            )))
+        }
+        None => {
+            return Err(malformed_xml(
+                "a <Rule> gives ApplyServerSideEncryptionByDefault with an SSEAlgorithm",
+            ))
+        }
+    };
+    let kms_key_id = leaf(&l, KEY).map(str::to_string);
+    if let Some(k) = &kms_key_id {
+        if algorithm == "AES256" {
+            return Err(S3Error::invalid_argument(
+                "a KMSMasterKeyID is allowed only with SSEAlgorithm aws:kms or aws:kms:dsse",
+            ));
+        }
+        if k.is_empty() || k.len() > MAX_KMS_KEY_ID {
+            return Err(S3Error::invalid_argument(
+                "the KMSMasterKeyID is empty or longer than 2048 bytes",
+            ));
+        }
+    }
+    let bucket_key_enabled = match leaf(&l, BUCKET_KEY) {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(other) => {
+            return Err(malformed_xml(&format!(
+                "BucketKeyEnabled '{other}' is not true or false"
+            )))
+        }
+    };
+    Ok(EncryptionConfiguration {
+        algorithm,
+        kms_key_id,
+        bucket_key_enabled,
+    })
+}
+
+/// The PutBucketEncryption body the gateway forwards.
+pub fn encryption_xml(c: &EncryptionConfiguration) -> String {
+    let mut out = String::from(
+        "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>",
+    );
+    push_leaf(&mut out, "SSEAlgorithm", c.algorithm);
+    if let Some(k) = &c.kms_key_id {
+        push_leaf(&mut out, "KMSMasterKeyID", k);
+    }
+    out.push_str("</ApplyServerSideEncryptionByDefault>");
+    if let Some(b) = c.bucket_key_enabled {
+        push_leaf(
+            &mut out,
+            "BucketKeyEnabled",
+            if b { "true" } else { "false" },
+        );
+    }
+    out.push_str("</Rule></ServerSideEncryptionConfiguration>");
+    out
+}
+
+/// The one value of a request header, as text; `InvalidArgument` when it is given twice or is
+/// not text.
+fn one_header<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, S3Error> {
+    let mut values = headers.get_all(name).iter();
+    let Some(v) = values.next() else {
+        return Ok(None);
+    };
+    let refuse = |why: &str| {
+        Err(
+            S3Error::invalid_argument(format!("the header {name} {why}"))
+                .with_detail("ArgumentName", name),
+        )
+    };
+    if values.next().is_some() {
+        return refuse("is given more than once");
+    }
+    match v.to_str() {
+        Ok(s) => Ok(Some(s.trim())),
+        Err(_) => refuse("is not text"),
+    }
+}
+
+/// A `true`/`false` header (any case), absent meaning false.
+fn bool_header(headers: &HeaderMap, name: &str) -> Result<bool, S3Error> {
+    match one_header(headers, name)? {
+        None => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(v) => Err(S3Error::invalid_argument(format!(
+            "the header {name} is '{v}', not true or false"
+        ))
+        .with_detail("ArgumentName", name)),
+    }
+}
+
+/// `x-amz-bypass-governance-retention: true` (DeleteObject, DeleteObjects, PutObjectRetention).
+pub fn bypass_governance(headers: &HeaderMap) -> Result<bool, S3Error> {
+    bool_header(headers, "x-amz-bypass-governance-retention")
+}
+
+/// `x-amz-bucket-object-lock-enabled: true` (CreateBucket).
+pub fn bucket_lock_enabled(headers: &HeaderMap) -> Result<bool, S3Error> {
+    bool_header(headers, "x-amz-bucket-object-lock-enabled")
+}
+
+/// The object lock an upload or copy asks for in its headers, checked, with the values the
+/// gateway forwards.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LockHeaders {
+    /// `x-amz-object-lock-mode` and `x-amz-object-lock-retain-until-date` (normalized).
+    pub retention: Option<(LockMode, String)>,
+    /// `x-amz-object-lock-legal-hold`: `ON` or `OFF`.
+    pub legal_hold: Option<bool>,
+}
+
+impl LockHeaders {
+    /// Whether any object lock header was sent.
+    pub fn any(&self) -> bool {
+        self.retention.is_some() || self.legal_hold.is_some()
+    }
+}
+
+/// The `x-amz-object-lock-*` headers of PutObject, CopyObject and CreateMultipartUpload, as S3
+/// checks them: a mode of `GOVERNANCE` or `COMPLIANCE` with an ISO 8601 retain-until date (both
+/// or neither), a legal hold of `ON` or `OFF`, each header once. `InvalidArgument` otherwise.
+pub fn lock_headers(headers: &HeaderMap) -> Result<LockHeaders, S3Error> {
+    const MODE: &str = "x-amz-object-lock-mode";
+    const DATE: &str = "x-amz-object-lock-retain-until-date";
+    const HOLD: &str = "x-amz-object-lock-legal-hold";
+    let mode = one_header(headers, MODE)?
+        .map(|m| {
+            LockMode::parse(m).ok_or_else(|| {
+                S3Error::invalid_argument("Unknown wormMode directive.")
+                    .with_detail("ArgumentName", MODE)
+                    .with_detail("ArgumentValue", m)
+            })
+        })
+        .transpose()?;
+    let date = one_header(headers, DATE)?
+        .map(|d| {
+            retain_until(d).ok_or_else(|| {
+                S3Error::invalid_argument(
+                    "The retain until date must be provided in ISO 8601 format",
+                )
+                .with_detail("ArgumentName", DATE)
+                .with_detail("ArgumentValue", d)
+            })
+        })
+        .transpose()?;
+    let retention = match (mode, date) {
+        (Some(m), Some(d)) => Some((m, d)),
+        (None, None) => None,
+        _ => return Err(S3Error::invalid_argument(
+            "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied",
+        )),
+    };
+    let legal_hold = match one_header(headers, HOLD)? {
+        None => None,
+        Some("ON") => Some(true),
+        Some("OFF") => Some(false),
+        Some(other) => {
+            return Err(
+                S3Error::invalid_argument("Legal Hold must be either of 'ON' or 'OFF'")
+                    .with_detail("ArgumentName", HOLD)
+                    .with_detail("ArgumentValue", other),
+            )
+        }
+    };
+    Ok(LockHeaders {
+        retention,
+        legal_hold,
+    })
+}
+
+/// The names of the headers [`LockHeaders`] stands for.
+pub const LOCK_HEADERS: [&str; 3] = [
+    "x-amz-object-lock-mode",
+    "x-amz-object-lock-retain-until-date",
+    "x-amz-object-lock-legal-hold",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn code<T: std::fmt::Debug>(r: Result<T, S3Error>) -> ErrorCode {
+        r.expect_err("refused").code
+    }
+
+    #[test]
+    fn a_retention_is_parsed_and_written_anew_with_a_normalized_date() {
+        let body = br#"<?xml version="1.0" encoding="UTF-8"?>
+<Retention xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Mode>GOVERNANCE</Mode>
+<RetainUntilDate>2030-01-01T00:00:00Z</RetainUntilDate></Retention>"#;
+        let r = parse_retention(body).unwrap();
+        assert_eq!(
+            r.lock,
+            Some((LockMode::Governance, "2030-01-01T00:00:00.000Z".into()))
+        );
+        assert_eq!(
+            retention_xml(&r),
+            "<Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>2030-01-01T00:00:00.000Z</RetainUntilDate></Retention>"
+        );
+        assert_eq!(parse_retention(retention_xml(&r).as_bytes()).unwrap(), r);
+        assert_eq!(parse_retention(b"<Retention/>").unwrap().lock, None);
+        // A fraction of a second rounds up, never shortening the retention.
+        let r = parse_retention(
+            b"<Retention><Mode>COMPLIANCE</Mode><RetainUntilDate>2030-01-01T00:00:00.25+01:00</RetainUntilDate></Retention>",
+        )
+        .unwrap();
+        assert_eq!(
+            r.lock,
+            Some((LockMode::Compliance, "2029-12-31T23:00:01.000Z".into()))
+        );
+    }
+
+    #[test]
+    fn a_retention_with_a_mode_outside_s3s_words_or_a_bad_date_is_malformed_xml() {
+        for body in [
+            "<Retention><Mode>governance</Mode><RetainUntilDate>2030-01-01T00:00:00Z</RetainUntilDate></Retention>",
+            "<Retention><Mode>abc</Mode><RetainUntilDate>2030-01-01T00:00:00Z</RetainUntilDate></Retention>",
+            "<Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>tomorrow</RetainUntilDate></Retention>",
+            "<Retention><Mode>GOVERNANCE</Mode></Retention>",
+            "<Retention><Mode>GOVERNANCE</Mode><Mode>COMPLIANCE</Mode><RetainUntilDate>2030-01-01T00:00:00Z</RetainUntilDate></Retention>",
+            "<Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>2030-01-01T00:00:00Z</RetainUntilDate><Extra/></Retention>",
+            "<LegalHold><Status>ON</Status></LegalHold>",
+            "<Retention><Mode>GOVERNANCE</Mode>",
+            "<!DOCTYPE x [<!ENTITY a 'b'>]><Retention/>",
+            "",
+        ] {
+            assert_eq!(code(parse_retention(body.as_bytes())), ErrorCode::MalformedXML, "{body}");
+        }
+    }
+
+    #[test]
+    fn a_legal_hold_is_on_or_off_and_nothing_else() {
+        assert!(parse_legal_hold(b"<LegalHold><Status>ON</Status></LegalHold>").unwrap());
+        assert!(!parse_legal_hold(b"<LegalHold> <Status>OFF</Status> </LegalHold>").unwrap());
+        assert_eq!(
+            legal_hold_xml(true),
+            "<LegalHold><Status>ON</Status></LegalHold>"
+        );
+        for body in [
+            "<LegalHold><Status>abc</Status></LegalHold>",
+            "<LegalHold><Status>on</Status></LegalHold>",
+            "<LegalHold/>",
+            "<LegalHold><Status>ON</Status><Status>OFF</Status></LegalHold>",
+            "<LegalHold>ON</LegalHold>",
+        ] {
+            assert_eq!(
+                code(parse_legal_hold(body.as_bytes())),
+                ErrorCode::MalformedXML,
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_lock_configuration_needs_enabled_a_mode_and_one_positive_period() {
+        let c = parse_lock_configuration(
+            b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention><Mode>GOVERNANCE</Mode><Days>1</Days></DefaultRetention></Rule></ObjectLockConfiguration>",
+        )
+        .unwrap();
+        assert_eq!(
+            c,
+            LockConfiguration {
+                enabled: true,
+                default_retention: Some((LockMode::Governance, Period::Days(1)))
+            }
+        );
+        assert_eq!(
+            parse_lock_configuration(lock_configuration_xml(&c).as_bytes()).unwrap(),
+            c
+        );
+        let bare = parse_lock_configuration(
+            b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled></ObjectLockConfiguration>",
+        )
+        .unwrap();
+        assert_eq!(bare.default_retention, None);
+        let rule = |inner: &str| {
+            format!("<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention>{inner}</DefaultRetention></Rule></ObjectLockConfiguration>")
+        };
+        for (inner, want) in [
+            (
+                "<Mode>GOVERNANCE</Mode><Days>1</Days><Years>1</Years>",
+                ErrorCode::MalformedXML,
+            ),
+            (
+                "<Mode>GOVERNANCE</Mode><Days>0</Days>",
+                ErrorCode::InvalidRetentionPeriod,
+            ),
+            (
+                "<Mode>GOVERNANCE</Mode><Years>-1</Years>",
+                ErrorCode::InvalidRetentionPeriod,
+            ),
+            (
+                "<Mode>GOVERNANCE</Mode><Years>99999999999</Years>",
+                ErrorCode::InvalidRetentionPeriod,
+            ),
+            (
+                "<Mode>GOVERNANCE</Mode><Days>one</Days>",
+                ErrorCode::MalformedXML,
+            ),
+            ("<Mode>abc</Mode><Years>1</Years>", ErrorCode::MalformedXML),
+            (
+                "<Mode>governance</Mode><Years>1</Years>",
+                ErrorCode::MalformedXML,
+            ),
+            ("<Mode>GOVERNANCE</Mode>", ErrorCode::MalformedXML),
+            ("<Days>1</Days>", ErrorCode::MalformedXML),
+        ] {
+            assert_eq!(
+                code(parse_lock_configuration(rule(inner).as_bytes())),
+                want,
+                "{inner}"
+            );
+        }
+        assert_eq!(
+            code(parse_lock_configuration(
+                b"<ObjectLockConfiguration><ObjectLockEnabled>Disabled</ObjectLockEnabled></ObjectLockConfiguration>"
+            )),
+            ErrorCode::MalformedXML
+        );
+    }
+
+    #[test]
+    fn an_encryption_configuration_is_one_rule_of_an_algorithm_s3_knows() {
+        let c = parse_encryption(
+            b"<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>fool-me-again</KMSMasterKeyID></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled></Rule></ServerSideEncryptionConfiguration>",
+        )
+        .unwrap();
+        assert_eq!(c.algorithm, "aws:kms");
+        assert_eq!(c.kms_key_id.as_deref(), Some("fool-me-again"));
+        assert_eq!(c.bucket_key_enabled, Some(true));
+        assert_eq!(parse_encryption(encryption_xml(&c).as_bytes()).unwrap(), c);
+        let with = |inner: &str| {
+            format!("<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>{inner}</ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>")
+        };
+        assert!(parse_encryption(with("<SSEAlgorithm>AES256</SSEAlgorithm>").as_bytes()).is_ok());
+        for (inner, want) in [
+            ("<SSEAlgorithm>DES</SSEAlgorithm>", ErrorCode::MalformedXML),
+            ("", ErrorCode::MalformedXML),
+            (
+                "<SSEAlgorithm>AES256</SSEAlgorithm><KMSMasterKeyID>k</KMSMasterKeyID>",
+                ErrorCode::InvalidArgument,
+            ),
+            (
+                "<SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID></KMSMasterKeyID>",
+                ErrorCode::InvalidArgument,
+            ),
+            (
+                "<SSEAlgorithm>AES256</SSEAlgorithm><Unknown>x</Unknown>",
+                ErrorCode::MalformedXML,
+            ),
+        ] {
+            assert_eq!(
+                code(parse_encryption(with(inner).as_bytes())),
+                want,
+                "{inner}"
+            );
+        }
+        // A second rule repeats the first one's leaves: one rule is what the gateway forwards.
+        let two = "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>";
+        assert_eq!(
+            code(parse_encryption(two.as_bytes())),
+            ErrorCode::MalformedXML
+        );
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (n, v) in pairs {
+            h.append(*n, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn lock_headers_are_checked_as_s3_checks_them() {
+        let ok = lock_headers(&headers(&[
+            ("x-amz-object-lock-mode", "COMPLIANCE"),
+            (
+                "x-amz-object-lock-retain-until-date",
+                "2030-01-01T00:00:00Z",
+            ),
+            ("x-amz-object-lock-legal-hold", "OFF"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            ok.retention,
+            Some((LockMode::Compliance, "2030-01-01T00:00:00.000Z".into()))
+        );
+        assert_eq!(ok.legal_hold, Some(false));
+        assert!(!lock_headers(&HeaderMap::new()).unwrap().any());
+        for bad in [
+            vec![
+                ("x-amz-object-lock-mode", "governance"),
+                (
+                    "x-amz-object-lock-retain-until-date",
+                    "2030-01-01T00:00:00Z",
+                ),
+            ],
+            vec![("x-amz-object-lock-mode", "GOVERNANCE")],
+            vec![(
+                "x-amz-object-lock-retain-until-date",
+                "2030-01-01T00:00:00Z",
+            )],
+            vec![
+                ("x-amz-object-lock-mode", "GOVERNANCE"),
+                ("x-amz-object-lock-retain-until-date", "2030-01-01"),
+            ],
+            vec![("x-amz-object-lock-legal-hold", "on")],
+            vec![
+                ("x-amz-object-lock-legal-hold", "ON"),
+                ("x-amz-object-lock-legal-hold", "ON"),
+            ],
+        ] {
+            assert_eq!(
+                code(lock_headers(&headers(&bad))),
+                ErrorCode::InvalidArgument,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bypass_and_bucket_lock_headers_are_true_or_false_once() {
+        assert!(
+            bypass_governance(&headers(&[("x-amz-bypass-governance-retention", "True")])).unwrap()
+        );
+        assert!(
+            !bypass_governance(&headers(&[("x-amz-bypass-governance-retention", "false")]))
+                .unwrap()
+        );
+        assert!(!bypass_governance(&HeaderMap::new()).unwrap());
+        assert!(
+            bucket_lock_enabled(&headers(&[("x-amz-bucket-object-lock-enabled", "true")])).unwrap()
+        );
+        assert_eq!(
+            code(bypass_governance(&headers(&[(
+                "x-amz-bypass-governance-retention",
+                "yes"
+            )]))),
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            code(bucket_lock_enabled(&headers(&[
+                ("x-amz-bucket-object-lock-enabled", "true"),
+                ("x-amz-bucket-object-lock-enabled", "true")
+            ]))),
+            ErrorCode::InvalidArgument
+        );
+    }
+}
