@@ -6,6 +6,7 @@ do not match is 400 IncompleteBody and stores nothing; a chunked body that state
 all stays 411 MissingContentLength."""
 import base64
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -256,8 +257,7 @@ def test_a_raw_signed_chunked_upload_with_only_a_decoded_length_stores_exactly_i
 
 
 def chunk_signed_body(headers, data, secret, chunk=65536):
-    import hmac
-
+    """`data` framed as STREAMING-AWS4-HMAC-SHA256-PAYLOAD, chained from the request's signature."""
     def h(k, m):
         return hmac.new(k, m.encode(), hashlib.sha256).digest()
     amz_date = headers["x-amz-date"]
