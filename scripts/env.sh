@@ -103,7 +103,7 @@ ensure_worker_tools() {
 ensure_npm() {
   local stamp="$ROOT/node_modules/.multistore-lock"
   if [ ! -d "$ROOT/node_modules" ] || ! cmp -s "$ROOT/package-lock.json" "$stamp"; then
-    phase "installing wrangler, Node 22, binaryen and esbuild (npm, from package-lock.json)"
+    phase "installing wrangler, Node 22, binaryen, esbuild, azurite and the AWS SDK for JavaScript (npm, from package-lock.json)"
     # `npm ci` trips over workerd's per-platform optional packages (npm 11); install from the lock.
     (cd "$ROOT" && npm install --no-save --no-audit --no-fund --loglevel=error)
     cp "$ROOT/package-lock.json" "$stamp"

@@ -26,6 +26,8 @@ pub const MAX_CHUNK: usize = 16 << 20;
 pub const MAX_CHUNK_HEADER: usize = 256;
 /// Most bytes of trailer (all lines with their CRLFs, the trailer signature included).
 pub const MAX_TRAILER: usize = 4096;
+/// Most line-end bytes accepted after the final chunk (and trailer): a closing CRLF, and one more.
+const MAX_TAIL: usize = 4;
 /// Most hex digits of a chunk size (a `u64`).
 const MAX_SIZE_DIGITS: usize = 16;
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -59,6 +61,8 @@ pub struct SignedChunkDecoder {
     held: Option<Bytes>,
     /// The checksum the trailer must carry, and its running value over the decoded bytes.
     checksum: Option<(Algorithm, Hasher)>,
+    /// Line ends read after the body was complete (at most [`MAX_TAIL`]).
+    tail: usize,
 }
 
 fn framing(msg: impl Into<String>) -> S3Error {
@@ -93,6 +97,7 @@ impl SignedChunkDecoder {
             trailer_bytes: 0,
             held: None,
             checksum: None,
+            tail: 0,
         }
     }
 
@@ -113,6 +118,7 @@ impl SignedChunkDecoder {
             trailer_bytes: 0,
             held: None,
             checksum: None,
+            tail: 0,
         }
     }
 
@@ -122,6 +128,16 @@ impl SignedChunkDecoder {
     pub fn with_trailer_checksum(mut self, alg: Option<Algorithm>) -> Self {
         self.checksum = alg.map(|a| (a, Hasher::new(a)));
         self
+    }
+
+    /// Bytes after the end of the body: line ends only, at most [`MAX_TAIL`] of them in all
+    /// (a body sent without `Content-Length` must end where its framing does, not trickle on).
+    fn take_tail(&mut self, bytes: &[u8]) -> Result<(), S3Error> {
+        self.tail = self.tail.saturating_add(bytes.len());
+        if self.tail > MAX_TAIL || bytes.iter().any(|b| !matches!(b, b'\r' | b'\n')) {
+            return Err(framing("data after the final aws-chunked chunk"));
+        }
+        Ok(())
     }
 
     /// The next CRLF-terminated line of at most `max` bytes (CRLF excluded); None until it is
@@ -312,10 +328,8 @@ impl SignedChunkDecoder {
                 }
                 State::Done => {
                     // As in `push`: only the closing CRLF may follow, in this read or a later one.
-                    if self.buf.iter().any(|b| !matches!(b, b'\r' | b'\n')) {
-                        return Err(framing("data after the final aws-chunked chunk"));
-                    }
-                    self.buf.clear();
+                    let rest = self.buf.split();
+                    self.take_tail(&rest)?;
                     return Ok(out);
                 }
             }
@@ -327,11 +341,8 @@ impl BodyCheck for SignedChunkDecoder {
     fn push(&mut self, input: Bytes) -> Result<Option<Bytes>, S3Error> {
         if matches!(self.state, State::Done) {
             // Only the closing CRLF of the trailer variant may follow.
-            return if input.iter().all(|b| matches!(b, b'\r' | b'\n')) {
-                Ok(None)
-            } else {
-                Err(framing("data after the final aws-chunked chunk"))
-            };
+            self.take_tail(&input)?;
+            return Ok(None);
         }
         self.buf.extend_from_slice(&input);
         let verified = self.advance()?;
@@ -823,5 +834,18 @@ mod unsigned_tests {
         let mut dec = SignedChunkDecoder::unsigned(3);
         let ok = b"3\r\nabc\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n\r\n";
         assert_eq!(run(&mut dec, ok, ok.len()).unwrap(), b"abc");
+    }
+
+    /// Without a `Content-Length` (Transfer-Encoding: chunked), nothing but the framing bounds the
+    /// body: line ends after the final chunk may not go on and on.
+    #[test]
+    fn endless_line_ends_after_the_final_chunk_are_refused_however_the_network_splits_them() {
+        let mut wire = b"3\r\nabc\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n".to_vec();
+        wire.extend_from_slice(&b"\r\n".repeat(1000));
+        for step in [1, 3, 64, wire.len()] {
+            let mut dec = SignedChunkDecoder::unsigned(3);
+            let err = run(&mut dec, &wire, step).unwrap_err();
+            assert_eq!(err.code, ErrorCode::IncompleteBody, "step {step}");
+        }
     }
 }

@@ -2219,14 +2219,24 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
             }
         }
         Operation::PutObject | Operation::UploadPart | Operation::CompleteMultipartUpload => {
-            let length = content_length(&head.headers)?;
-            set_header(&mut headers, "content-length", &length.to_string());
-            let body = match payload {
-                PayloadMode::Sha256(hash) => {
+            let length = UploadLength::from_headers(&head.headers, payload)?;
+            let body = match (payload, length) {
+                (PayloadMode::Sha256(hash), UploadLength::Plain(length)) => {
+                    set_header(&mut headers, "content-length", &length.to_string());
                     ForwardBody::Verify(PayloadVerifier::new(*hash, length))
                 }
-                PayloadMode::Unsigned => ForwardBody::Stream,
-                PayloadMode::StreamingUnsignedTrailer if backend.dialect() == Dialect::S3 => {
+                (PayloadMode::Unsigned, UploadLength::Plain(length)) => {
+                    set_header(&mut headers, "content-length", &length.to_string());
+                    ForwardBody::Stream
+                }
+                // Framed as sent, when the wire length is known: the backend checks the trailer.
+                (
+                    PayloadMode::StreamingUnsignedTrailer,
+                    UploadLength::Chunked {
+                        wire: Some(wire), ..
+                    },
+                ) if backend.dialect() == Dialect::S3 => {
+                    set_header(&mut headers, "content-length", &wire.to_string());
                     set_header(
                         &mut headers,
                         "x-amz-content-sha256",
@@ -2234,27 +2244,34 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
                     );
                     ForwardBody::Stream
                 }
-                // Backends that do not speak aws-chunked get the plain body, checked here.
-                PayloadMode::StreamingUnsignedTrailer => {
-                    let decoded = decoded_content_length(&head.headers)?;
+                // Backends that do not speak aws-chunked, and bodies whose framed length is not
+                // known (Transfer-Encoding: chunked), get the plain body, checked here.
+                (PayloadMode::StreamingUnsignedTrailer, UploadLength::Chunked { decoded, .. }) => {
                     unframe_aws_chunked(&mut headers, decoded);
                     ForwardBody::Decode(
                         SignedChunkDecoder::unsigned(decoded)
                             .with_trailer_checksum(checksum::trailer_algorithm(&head.headers)?),
                     )
                 }
-                PayloadMode::StreamingSigned { trailer } => {
+                (
+                    PayloadMode::StreamingSigned { trailer },
+                    UploadLength::Chunked { decoded, .. },
+                ) => {
                     let signing = chunk_signing.cloned().ok_or_else(|| {
                         S3Error::internal(
                             "a signed aws-chunked upload came without its signing context",
                         )
                     })?;
-                    let decoded = decoded_content_length(&head.headers)?;
                     unframe_aws_chunked(&mut headers, decoded);
                     ForwardBody::Decode(
                         SignedChunkDecoder::new(signing, *trailer, decoded)
                             .with_trailer_checksum(checksum::trailer_algorithm(&head.headers)?),
                     )
+                }
+                _ => {
+                    return Err(S3Error::internal(
+                        "an upload's length does not fit its payload mode",
+                    ))
                 }
             };
             // Checksum headers on Complete describe the whole object, not the XML body.
@@ -2350,18 +2367,90 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
     })
 }
 
-/// `x-amz-decoded-content-length` of an aws-chunked upload.
+/// The largest body one upload request may carry (PutObject, UploadPart): S3's 5 GiB.
+pub(crate) const MAX_UPLOAD_LENGTH: u64 = copy::MAX_SINGLE_PUT;
+
+/// How long an upload's body is, as its headers state it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UploadLength {
+    /// A body forwarded as it is sent: `Content-Length` bytes.
+    Plain(u64),
+    /// An aws-chunked body: `wire` bytes as sent (`None`: sent with `Transfer-Encoding:
+    /// chunked` and no `Content-Length`, as the AWS SDK for JavaScript v3 sends a stream), and
+    /// `decoded` bytes once its framing is removed (`x-amz-decoded-content-length`).
+    Chunked {
+        /// `Content-Length`, when the client sent one.
+        wire: Option<u64>,
+        /// `x-amz-decoded-content-length`.
+        decoded: u64,
+    },
+}
+
+impl UploadLength {
+    /// The upload's length as the request states it: `Content-Length`, or for an aws-chunked
+    /// payload (`payload`) `x-amz-decoded-content-length`, which then suffices on its own. A
+    /// body that states no length at all is 411 `MissingContentLength`, as S3 answers.
+    pub(crate) fn from_headers(
+        headers: &HeaderMap,
+        payload: &PayloadMode,
+    ) -> Result<Self, S3Error> {
+        let wire = if headers.contains_key(http::header::CONTENT_LENGTH) {
+            Some(content_length(headers)?)
+        } else {
+            None
+        };
+        let chunked = matches!(
+            payload,
+            PayloadMode::StreamingUnsignedTrailer | PayloadMode::StreamingSigned { .. }
+        );
+        match (chunked, wire) {
+            (false, Some(wire)) => Ok(UploadLength::Plain(wire)),
+            (false, None) => Err(S3Error::new(
+                ErrorCode::MissingContentLength,
+                "you must provide the Content-Length HTTP header",
+            )),
+            (true, wire) => Ok(UploadLength::Chunked {
+                wire,
+                decoded: decoded_content_length(headers)?,
+            }),
+        }
+    }
+}
+
+/// `x-amz-decoded-content-length` of an aws-chunked upload: one decimal number of bytes, at
+/// most [`MAX_UPLOAD_LENGTH`].
 fn decoded_content_length(headers: &HeaderMap) -> Result<u64, S3Error> {
-    headers
-        .get("x-amz-decoded-content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .ok_or_else(|| {
+    const NAME: &str = "x-amz-decoded-content-length";
+    let mut values = headers.get_all(NAME).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(if headers.contains_key(NAME) {
+            S3Error::invalid_argument(format!("{NAME} is given more than once"))
+                .with_detail("ArgumentName", NAME)
+        } else {
             S3Error::new(
                 ErrorCode::MissingContentLength,
                 "an aws-chunked upload needs x-amz-decoded-content-length",
             )
-        })
+        });
+    };
+    let digits = value.as_bytes();
+    let decoded = Some(digits)
+        .filter(|d| (1..=20).contains(&d.len()) && d.iter().all(u8::is_ascii_digit))
+        .and_then(|d| std::str::from_utf8(d).ok())
+        .and_then(|d| d.parse::<u64>().ok())
+        .ok_or_else(|| {
+            S3Error::invalid_argument(format!("{NAME} is not a decimal number of bytes"))
+                .with_detail("ArgumentName", NAME)
+        })?;
+    if decoded > MAX_UPLOAD_LENGTH {
+        return Err(S3Error::new(
+            ErrorCode::EntityTooLarge,
+            "Your proposed upload exceeds the maximum allowed size",
+        )
+        .with_detail("ProposedSize", decoded.to_string())
+        .with_detail("MaxSizeAllowed", MAX_UPLOAD_LENGTH.to_string()));
+    }
+    Ok(decoded)
 }
 
 /// The headers of an aws-chunked upload whose body the gateway decodes: the backend gets the
@@ -3842,6 +3931,7 @@ bucket_name = "backend"
         assert!(out.get("vary").is_none());
     }
 
+    mod chunked;
     mod gcs;
     mod lock;
     mod security;

@@ -23,7 +23,9 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
 use crate::auth::{Authenticated, PayloadMode};
 use crate::chunked::SignedChunkDecoder;
 use crate::config::BucketConfig;
-use crate::gateway::{error_response, CorsHeaders, ForwardBody, Plan, RequestContext, RequestHead};
+use crate::gateway::{
+    error_response, CorsHeaders, ForwardBody, Plan, RequestContext, RequestHead, UploadLength,
+};
 use crate::pathmap::ClientView;
 use crate::payload::PayloadVerifier;
 use crate::policy::Identity;
@@ -807,52 +809,25 @@ fn upload_body_framing(
     authed: &Authenticated,
 ) -> Result<(ForwardBody, u64), S3Error> {
     let h = &head.headers;
-    let wire = match header_str(h, "content-length") {
-        None => {
-            return Err(S3Error::new(
-                ErrorCode::MissingContentLength,
-                "you must provide the Content-Length HTTP header",
-            ))
-        }
-        Some(v) => v
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| S3Error::invalid_argument("Content-Length is not a number"))?,
-    };
-    match &authed.payload {
-        PayloadMode::Sha256(hash) => {
+    match (
+        &authed.payload,
+        UploadLength::from_headers(h, &authed.payload)?,
+    ) {
+        (PayloadMode::Sha256(hash), UploadLength::Plain(wire)) => {
             Ok((ForwardBody::Verify(PayloadVerifier::new(*hash, wire)), wire))
         }
-        PayloadMode::Unsigned => Ok((ForwardBody::Stream, wire)),
-        PayloadMode::StreamingUnsignedTrailer => {
-            let decoded = header_str(h, "x-amz-decoded-content-length")
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .ok_or_else(|| {
-                    S3Error::new(
-                        ErrorCode::MissingContentLength,
-                        "an aws-chunked upload needs x-amz-decoded-content-length",
-                    )
-                })?;
-            Ok((
-                ForwardBody::Decode(
-                    SignedChunkDecoder::unsigned(decoded)
-                        .with_trailer_checksum(crate::checksum::trailer_algorithm(h)?),
-                ),
-                decoded,
-            ))
-        }
-        PayloadMode::StreamingSigned { trailer } => {
+        (PayloadMode::Unsigned, UploadLength::Plain(wire)) => Ok((ForwardBody::Stream, wire)),
+        (PayloadMode::StreamingUnsignedTrailer, UploadLength::Chunked { decoded, .. }) => Ok((
+            ForwardBody::Decode(
+                SignedChunkDecoder::unsigned(decoded)
+                    .with_trailer_checksum(crate::checksum::trailer_algorithm(h)?),
+            ),
+            decoded,
+        )),
+        (PayloadMode::StreamingSigned { trailer }, UploadLength::Chunked { decoded, .. }) => {
             let signing = authed.chunk_signing.clone().ok_or_else(|| {
                 S3Error::internal("a signed aws-chunked upload came without its signing context")
             })?;
-            let decoded = header_str(h, "x-amz-decoded-content-length")
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .ok_or_else(|| {
-                    S3Error::new(
-                        ErrorCode::MissingContentLength,
-                        "a signed aws-chunked upload needs x-amz-decoded-content-length",
-                    )
-                })?;
             Ok((
                 ForwardBody::Decode(
                     SignedChunkDecoder::new(signing, *trailer, decoded)
@@ -861,6 +836,9 @@ fn upload_body_framing(
                 decoded,
             ))
         }
+        _ => Err(S3Error::internal(
+            "an upload's length does not fit its payload mode",
+        )),
     }
 }
 

@@ -477,6 +477,18 @@ pub async fn prepare_upload(
         },
     };
     let stream = match (stream, length) {
+        // An empty upload that is still framed (aws-chunked: the final chunk, the trailer) is
+        // read, within a bound, and must verify to nothing before the backend gets its empty body.
+        (Some(stream), Some(0)) if check.is_some() => {
+            if let Some(check) = check {
+                verify_empty(check, stream).await?;
+            }
+            return Ok(Upload {
+                body: None,
+                keep_alive: None,
+                sent: None,
+            });
+        }
         (None, _) | (_, Some(0)) => {
             if let Some(mut check) = check {
                 // An empty body still has to match what was signed.
@@ -511,4 +523,35 @@ pub async fn prepare_upload(
         keep_alive: Some(v),
         sent: Some(sent),
     })
+}
+
+/// Most bytes an upload of length 0 may send: the framing of an empty aws-chunked body (its final
+/// chunk and a trailer of at most [`crate::chunked::MAX_TRAILER`] bytes) fits well within it.
+const EMPTY_FRAMING_LIMIT: usize = 64 << 10;
+
+/// Reads the body of an upload whose length is 0 through `check`: it must release nothing and
+/// finish verified.
+async fn verify_empty(
+    mut check: Box<dyn BodyCheck>,
+    stream: web_sys::ReadableStream,
+) -> Result<(), UploadError> {
+    let bytes = match read_limited(Some(stream), EMPTY_FRAMING_LIMIT).await {
+        Ok(b) => b,
+        Err(ReadError::TooLarge) => {
+            return Err(UploadError::Client(S3Error::new(
+                ErrorCode::IncompleteBody,
+                format!("the body of an empty upload is over {EMPTY_FRAMING_LIMIT} bytes"),
+            )))
+        }
+        Err(ReadError::Broken(e)) => return Err(UploadError::Client(incomplete_body(&e))),
+    };
+    let pushed = check.push(bytes).map_err(UploadError::Client)?;
+    let rest = check.finish().map_err(UploadError::Client)?;
+    if pushed.into_iter().chain(rest).any(|b| !b.is_empty()) {
+        return Err(UploadError::Client(S3Error::new(
+            ErrorCode::IncompleteBody,
+            "the body is longer than its declared length of 0",
+        )));
+    }
+    Ok(())
 }
