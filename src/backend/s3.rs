@@ -205,6 +205,34 @@ impl S3Backend {
         self.dialect
     }
 
+    /// The presigned URL of ListBuckets (`GET /` on the endpoint, no bucket in path or host),
+    /// for a backend with credentials of its own; None for federated backends (their
+    /// credentials come per request).
+    pub fn list_buckets_url(&self, now: Timestamp) -> Option<String> {
+        if self.federation.is_some() {
+            return None;
+        }
+        let path = format!("{}/", self.base_path);
+        let signed = HeaderMap::new();
+        let presign = |service: &'static str| PresignRequest {
+            method: &Method::GET,
+            scheme: &self.scheme,
+            host: &self.host,
+            encoded_path: &path,
+            query: &[],
+            signed_headers: &signed,
+            region: &self.region,
+            service,
+            now,
+            expires_secs: PRESIGN_EXPIRES_SECS,
+        };
+        Some(match &self.signer {
+            Signer::Hmac(creds) => presign_url(&presign("s3"), creds, &self.keys),
+            Signer::ServiceAccount(account) => gcs::presign(&presign(gcs::GOOG4_SERVICE), account),
+            Signer::Unsigned => format!("{}://{}{path}", self.scheme, self.host),
+        })
+    }
+
     /// The URL for a request: presigned unless the backend skips signatures; its headers
     /// adapted to the dialect. `temporary`: the federated credentials of this request (they
     /// take the place of configured ones; an access token goes in `Authorization`).

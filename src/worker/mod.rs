@@ -32,7 +32,7 @@ use worker::Env;
 use crate::gateway::copy::ANSWER_LIMIT;
 use crate::gateway::{
     add_server_timing, body_too_large, error_response, CopyEvent, CopyStep, Forward, ForwardBody,
-    ResponseMode, StreamedCopy, Timing,
+    Gather, ResponseMode, StreamedCopy, Timing, GATHER_LIMIT,
 };
 use crate::s3::S3Error;
 use crate::time::Timestamp;
@@ -247,6 +247,7 @@ async fn handle_inner(
         Plan::Forward(fwd) => forward(*fwd, body, plan_time, backend_timeout(env)).await,
         Plan::R2(plan) => r2::execute(*plan, env, body).await,
         Plan::Copy(copy) => copy_between(*copy, env, plan_time).await,
+        Plan::Gather(g) => gather(&gateway, *g, env, plan_time).await,
         Plan::NeedBody { .. }
         | Plan::NeedJwks { .. }
         | Plan::NeedForm(_)
@@ -512,6 +513,27 @@ async fn copy_between(
     }
 }
 
+/// Several backend requests (ListBuckets through pass-through buckets), one after the other
+/// (a config rarely has more than a couple of backend accounts behind glob buckets): each
+/// answer read whole (capped), then the core makes the client's answer of them.
+async fn gather(
+    gateway: &crate::Gateway,
+    mut gather: Gather,
+    env: &Env,
+    plan: Duration,
+) -> Result<web_sys::Response, JsValue> {
+    let timeout = backend_timeout(env);
+    let t0 = now_ms();
+    let mut answers = Vec::new();
+    for fwd in gather.take_requests() {
+        answers.push(read_answer(&fwd, None, timeout, None, GATHER_LIMIT).await);
+    }
+    let backend = since(t0);
+    let mut resp = gateway.finish_gather(gather, answers);
+    add_server_timing(resp.headers_mut(), Timing { plan, backend });
+    to_js_response(resp, None)
+}
+
 /// Sends one backend request of a copy; the backend has `timeout` to answer once the request
 /// went out (`sent` settled, for a piped body).
 async fn send(
@@ -546,6 +568,17 @@ async fn copy_answer(
     timeout: Duration,
     sent: Option<Promise>,
 ) -> CopyEvent {
+    read_answer(fwd, body, timeout, sent, ANSWER_LIMIT).await
+}
+
+/// Sends one request and reads its answer whole, at most `limit` bytes of it.
+async fn read_answer(
+    fwd: &Forward,
+    body: Option<&JsValue>,
+    timeout: Duration,
+    sent: Option<Promise>,
+    limit: usize,
+) -> CopyEvent {
     let resp = match send(fwd, body, timeout, sent).await {
         Ok(r) => r,
         Err(e) => return CopyEvent::Failed(e),
@@ -555,7 +588,7 @@ async fn copy_answer(
         Ok(h) => h,
         Err(e) => return CopyEvent::Failed(js::describe(&e)),
     };
-    match body::read_limited(resp.body(), ANSWER_LIMIT).await {
+    match body::read_limited(resp.body(), limit).await {
         Ok(body) => CopyEvent::Answer {
             status,
             headers,
