@@ -50,7 +50,11 @@ KEYS = {
     "expired": ("AKIAEXPIRED00000", "expired-secret-00000000000000000000"),
     # Scoped to the prefix `team` (no trailing slash): team and team/..., never team-private/...
     "team": ("AKIATEAM00000000", "team-secret-0000000000000000000000"),
+    # Scoped to one pass-through bucket (PT_SCOPED_BUCKET): ListBuckets shows it alone.
+    "ptscoped": ("AKIAPTSCOPED0000", "ptscoped-secret-000000000000000000"),
 }
+# The one backend bucket `ptscoped` may use (through `pt-*`).
+PT_SCOPED_BUCKET = "pt-scoped-lb"
 
 # SESSION_TOKEN_KEY of the gateway under test (32 bytes, base64): seals STS session tokens.
 SESSION_TOKEN_KEY = base64.b64encode(b"multistore-e2e-session-key-32byt").decode()
@@ -960,6 +964,8 @@ def gateway_config(seaweed, issuer_url=None, federation=None, azurite=None, azur
                              "actions": ["get_object", "head_object", "list_bucket"]}]),
             cred("scoped", [{"bucket": "private", "prefixes": ["team/"], "actions": ALL_ACTIONS}]),
             cred("team", [{"bucket": "private", "prefixes": ["team"], "actions": ALL_ACTIONS}]),
+            cred("ptscoped", [{"bucket": PT_SCOPED_BUCKET, "prefixes": [],
+                               "actions": ["get_object", "list_bucket"]}]),
             cred("disabled", [{"bucket": "*", "prefixes": [], "actions": ALL_ACTIONS}], enabled=False),
             cred("expired", [{"bucket": "*", "prefixes": [], "actions": ALL_ACTIONS}],
                  expires_at="2020-01-01T00:00:00Z"),
