@@ -88,9 +88,9 @@ fn list(target: &str) -> RequestHead {
     }
 }
 
-fn gather(g: &Gateway, target: &str) -> Box<Gather> {
+fn gather(g: &Gateway, target: &str) -> Gather {
     match g.plan(&list(target), &ctx()) {
-        Plan::Gather(g) => g,
+        Plan::Gather(g) => *g,
         Plan::Respond(r) => panic!("{}", String::from_utf8_lossy(r.body())),
         other => panic!("{other:?}"),
     }
@@ -122,8 +122,7 @@ fn names_of(body: &str) -> Vec<String> {
         .collect()
 }
 
-fn finish(g: &Gateway, gather: Box<Gather>, answers: Vec<CopyEvent>) -> (StatusCode, String) {
-    let mut gather = *gather;
+fn finish(g: &Gateway, mut gather: Gather, answers: Vec<CopyEvent>) -> (StatusCode, String) {
     let _ = gather.take_requests();
     let r = g.finish_gather(gather, answers);
     (r.status(), String::from_utf8_lossy(r.body()).into_owned())
