@@ -200,6 +200,11 @@ impl S3Backend {
         format!("{}://{}{}", self.scheme, self.host, self.base_path)
     }
 
+    /// The region requests are signed for.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
     /// The protocol variant.
     pub fn dialect(&self) -> Dialect {
         self.dialect
@@ -415,6 +420,30 @@ mod tests {
             !dbg.contains("very-secret") && !dbg.contains("session-token-value"),
             "{dbg}"
         );
+    }
+
+    #[test]
+    fn list_buckets_goes_to_the_endpoint_root_without_a_bucket() {
+        let url = |opts: &[(&str, &str)]| {
+            S3Backend::from_config(&bucket(opts))
+                .unwrap()
+                .list_buckets_url(Timestamp(0))
+        };
+        let u = url(&[
+            ("endpoint", "https://s3.example.com/base/"),
+            ("bucket_name", "bk"),
+            ("access_key_id", "AKID"),
+            ("secret_access_key", "s"),
+            ("virtual_hosted_style_request", "true"),
+        ])
+        .unwrap();
+        assert!(u.starts_with("https://s3.example.com/base/?X-Amz-"), "{u}");
+        let u = url(&[
+            ("endpoint", "http://127.0.0.1:9000"),
+            ("bucket_name", "bk"),
+            ("skip_signature", "true"),
+        ]);
+        assert_eq!(u.as_deref(), Some("http://127.0.0.1:9000/"));
     }
 
     #[test]

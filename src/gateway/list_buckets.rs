@@ -12,6 +12,8 @@
 //!   on that name would reach the configured bucket, not the backend's);
 //! - the first glob bucket matching it (the one a request on it would use) is backed by the same
 //!   account that listed it;
+//! - the backend does not place it in another region (`BucketRegion`: AWS lists the buckets
+//!   of every region, a glob bucket's endpoint reaches those of its own);
 //! - the caller may see it: a scope of theirs matches the name with some action, and for a role
 //!   session the glob bucket's `allowed_roles` admit the role. A public glob bucket
 //!   (`anonymous_access`) lists nothing by being public: it is reached by name.
@@ -348,8 +350,14 @@ impl Gateway {
         };
         names
             .into_iter()
-            .filter(|(name, _)| self.lists_backend_name(identity, backend, name))
-            .map(|(name, date)| (name, date.unwrap_or(BUCKET_CREATION_DATE)))
+            // AWS lists the buckets of every region; a glob bucket reaches those of its own.
+            .filter(|b| {
+                b.region
+                    .as_deref()
+                    .is_none_or(|r| r.eq_ignore_ascii_case(backend.region()))
+            })
+            .filter(|b| self.lists_backend_name(identity, backend, &b.name))
+            .map(|b| (b.name, b.created.unwrap_or(BUCKET_CREATION_DATE)))
             .collect()
     }
 

@@ -55,16 +55,27 @@ pub fn list_buckets_page_xml(
     out
 }
 
-/// Parses a backend's `ListAllMyBucketsResult` into `(name, CreationDate)` per
-/// `<Buckets><Bucket>`, with the checks request bodies get (no DOCTYPE, bounded depth; the
-/// size is bounded by the reader). The date is None when missing or not RFC 3339. Err (why)
-/// for anything but a well-formed `ListAllMyBucketsResult`.
-pub fn parse_list_buckets(body: &[u8]) -> Result<Vec<(String, Option<Timestamp>)>, String> {
+/// One `<Bucket>` of a backend's `ListAllMyBucketsResult`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedBucket {
+    /// `<Name>`.
+    pub name: String,
+    /// `<CreationDate>`; None when missing or not RFC 3339.
+    pub created: Option<Timestamp>,
+    /// `<BucketRegion>` (AWS lists the buckets of every region), if given.
+    pub region: Option<String>,
+}
+
+/// Parses a backend's `ListAllMyBucketsResult` into its `<Buckets><Bucket>` entries, with the
+/// checks request bodies get (no DOCTYPE, bounded depth; the size is bounded by the reader).
+/// Err (why) for anything but a well-formed `ListAllMyBucketsResult`.
+pub fn parse_list_buckets(body: &[u8]) -> Result<Vec<ListedBucket>, String> {
     let mut reader = Reader::from_reader(body);
     let mut stack: Vec<Vec<u8>> = Vec::new();
     let mut out = Vec::new();
     let mut text = String::new();
     let (mut name, mut date): (Option<String>, Option<Timestamp>) = (None, None);
+    let mut region: Option<String> = None;
     let mut seen_root = false;
     loop {
         let event = reader
@@ -83,6 +94,7 @@ pub fn parse_list_buckets(body: &[u8]) -> Result<Vec<(String, Option<Timestamp>)
                 if tag == b"Bucket" {
                     name = None;
                     date = None;
+                    region = None;
                 }
                 stack.push(tag);
                 text.clear();
@@ -101,9 +113,16 @@ pub fn parse_list_buckets(body: &[u8]) -> Result<Vec<(String, Option<Timestamp>)
                     (b"CreationDate", Some(b"Bucket")) if stack.len() == 3 => {
                         date = Timestamp::parse_rfc3339(text.trim())
                     }
+                    (b"BucketRegion", Some(b"Bucket")) if stack.len() == 3 => {
+                        region = Some(text.trim().to_string())
+                    }
                     (b"Bucket", Some(b"Buckets")) if in_buckets => {
                         let n = name.take().ok_or("a <Bucket> has no <Name>")?;
-                        out.push((n, date.take()));
+                        out.push(ListedBucket {
+                            name: n,
+                            created: date.take(),
+                            region: region.take(),
+                        });
                     }
                     _ => {}
                 }
@@ -1326,17 +1345,22 @@ mod tests {
     #[test]
     fn a_backend_bucket_list_parses_to_names_and_dates() {
         let doc = br#"<?xml version="1.0" encoding="UTF-8"?>
-<ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>o</ID><DisplayName>x</DisplayName></Owner><Buckets><Bucket><Name>a&amp;b</Name><CreationDate>2024-01-02T03:04:05.000Z</CreationDate></Bucket><Bucket><Name>c</Name><CreationDate>yesterday</CreationDate></Bucket><Bucket><Name>d</Name></Bucket></Buckets></ListAllMyBucketsResult>"#;
-        let got = parse_list_buckets(doc).unwrap();
+<ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>o</ID><DisplayName>x</DisplayName></Owner><Buckets><Bucket><Name>a&amp;b</Name><CreationDate>2024-01-02T03:04:05.000Z</CreationDate></Bucket><Bucket><Name>c</Name><CreationDate>yesterday</CreationDate></Bucket><Bucket><Name>d</Name><BucketRegion>eu-west-1</BucketRegion></Bucket></Buckets></ListAllMyBucketsResult>"#;
+        let got: Vec<_> = parse_list_buckets(doc)
+            .unwrap()
+            .into_iter()
+            .map(|b| (b.name, b.created, b.region))
+            .collect();
         assert_eq!(
             got,
             [
                 (
                     "a&b".to_string(),
-                    Timestamp::parse_rfc3339("2024-01-02T03:04:05Z")
+                    Timestamp::parse_rfc3339("2024-01-02T03:04:05Z"),
+                    None
                 ),
-                ("c".to_string(), None),
-                ("d".to_string(), None)
+                ("c".to_string(), None, None),
+                ("d".to_string(), None, Some("eu-west-1".to_string()))
             ]
         );
         assert_eq!(
