@@ -23,6 +23,7 @@ secret_access_key = "s1"
 [[buckets]]
 name = "data-*"
 backend_type = "s3"
+allowed_roles = ["analyst"]
 [buckets.backend_options]
 endpoint = "http://127.0.0.1:9000"
 access_key_id = "K1"
@@ -213,6 +214,32 @@ actions = ["get_object"]
     assert_eq!(gather.take_requests().len(), 1);
     let doc = listing(&[("data-a", D), ("data-b", D), ("zzz", D)]);
     let (_, body) = finish(&g, gather, vec![answer(&doc)]);
+    assert_eq!(names_of(&body), ["data-a"], "{body}");
+}
+
+#[test]
+fn a_role_session_sees_only_the_names_of_glob_buckets_admitting_its_role() {
+    let g = gateway_with(ALL);
+    let identity = Identity::Principal {
+        name: "web-identity".into(),
+        access_key_id: "ASIA".into(),
+        role: Some("analyst".into()),
+        scopes: vec![crate::policy::Scope {
+            bucket: "*".into(),
+            prefixes: vec![],
+            actions: vec![crate::policy::Action::ListBucket],
+        }],
+    };
+    let req = crate::s3::request::parse(&list("/"), None).unwrap();
+    let Ok(Plan::Gather(gather)) = g.list_buckets(&identity, &req, &ctx()) else {
+        panic!("expected a gather")
+    };
+    let mut gather = *gather;
+    // Only `data-*` admits the role (`*` and `logs-*` admit no session).
+    assert_eq!(gather.take_requests().len(), 1);
+    let doc = listing(&[("data-a", D), ("zzz", D)]);
+    let resp = g.finish_gather(gather, vec![answer(&doc)]);
+    let body = String::from_utf8_lossy(resp.body()).into_owned();
     assert_eq!(names_of(&body), ["data-a"], "{body}");
 }
 
