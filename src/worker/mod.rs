@@ -513,9 +513,8 @@ async fn copy_between(
     }
 }
 
-/// Several backend requests (ListBuckets through pass-through buckets), one after the other
-/// (a config rarely has more than a couple of backend accounts behind glob buckets): each
-/// answer read whole (capped), then the core makes the client's answer of them.
+/// Several backend requests at once (ListBuckets through pass-through buckets): each answer
+/// read whole (capped), then the core makes the client's answer of them.
 async fn gather(
     gateway: &crate::Gateway,
     mut gather: Gather,
@@ -524,10 +523,26 @@ async fn gather(
 ) -> Result<web_sys::Response, JsValue> {
     let timeout = backend_timeout(env);
     let t0 = now_ms();
-    let mut answers = Vec::new();
-    for fwd in gather.take_requests() {
-        answers.push(read_answer(&fwd, None, timeout, None, GATHER_LIMIT).await);
+    let requests = gather.take_requests();
+    let slots: Rc<RefCell<Vec<Option<CopyEvent>>>> =
+        Rc::new(RefCell::new(requests.iter().map(|_| None).collect()));
+    let calls = js_sys::Array::new();
+    for (i, fwd) in requests.into_iter().enumerate() {
+        let slots = slots.clone();
+        calls.push(&wasm_bindgen_futures::future_to_promise(async move {
+            let event = read_answer(&fwd, None, timeout, None, GATHER_LIMIT).await;
+            if let Some(slot) = slots.borrow_mut().get_mut(i) {
+                *slot = Some(event);
+            }
+            Ok(JsValue::UNDEFINED)
+        }));
     }
+    JsFuture::from(Promise::all(&calls)).await?;
+    let answers = slots
+        .take()
+        .into_iter()
+        .map(|a| a.unwrap_or_else(|| CopyEvent::Failed("the request was not sent".to_string())))
+        .collect();
     let backend = since(t0);
     let mut resp = gateway.finish_gather(gather, answers);
     add_server_timing(resp.headers_mut(), Timing { plan, backend });
