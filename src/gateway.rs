@@ -49,11 +49,13 @@ use crate::time::Timestamp;
 mod azure;
 pub mod copy;
 mod federation;
+mod list_buckets;
 mod post;
 mod settings;
 mod sts;
 
 pub use copy::{CopyEvent, CopyStep, StreamedCopy};
+pub use list_buckets::{Gather, GATHER_LIMIT};
 
 /// Runtime options that are not part of the config document.
 #[derive(Clone, Debug, Default)]
@@ -115,6 +117,10 @@ pub enum Plan {
     /// A copy between backends that cannot copy server-side, streamed through the gateway:
     /// run its steps ([`StreamedCopy::start`], [`StreamedCopy::advance`]).
     Copy(Box<StreamedCopy>),
+    /// Several backend requests whose answers make one answer (ListBuckets through
+    /// pass-through buckets): send them ([`Gather::take_requests`]) and hand the answers to
+    /// [`Gateway::finish_gather`].
+    Gather(Box<Gather>),
 }
 
 /// A backend request and how to treat its response.
@@ -574,7 +580,9 @@ impl Gateway {
             if matches!(identity, Identity::Anonymous) {
                 return Err(S3Error::access_denied("Access Denied").with_resource(resource));
             }
-            return Ok(self.list_buckets(identity, ctx));
+            return self
+                .list_buckets(identity, req, ctx)
+                .map_err(|e| e.with_resource(resource));
         }
         // Path mapping, once the signature is checked over the path as sent.
         let (req, view) = match self.map_request(head, req.clone(), identity, ctx, body.as_ref())? {
@@ -1356,42 +1364,6 @@ impl Gateway {
             &ctx.request_id,
         )
     }
-
-    fn list_buckets(&self, identity: &Identity, ctx: &RequestContext) -> Plan {
-        // Path-mapped buckets show as their accounts, once each.
-        let mut accounts = std::collections::HashSet::new();
-        let visible: Vec<(String, Timestamp)> = self
-            .config
-            .buckets
-            .iter()
-            .filter(|b| !b.is_glob() && policy::may_see_bucket(identity, b))
-            .filter_map(|b| {
-                let account = self
-                    .pathmap
-                    .as_ref()
-                    .and_then(|m| m.account_of(&b.name))
-                    .filter(|a| !self.by_name.contains_key(*a));
-                match account {
-                    Some(a) => accounts.insert(a).then(|| a.to_string()),
-                    None => Some(b.name.clone()),
-                }
-            })
-            .map(|name| (name, BUCKET_CREATION_DATE))
-            .collect();
-        let owner_id = self.config.owner_id.as_deref().unwrap_or("multistore");
-        let owner_name = self
-            .config
-            .owner_display_name
-            .as_deref()
-            .unwrap_or("multistore");
-        let body = xml::list_buckets_xml(owner_id, owner_name, &visible);
-        Plan::Respond(respond(
-            StatusCode::OK,
-            body.into(),
-            Some("application/xml"),
-            &ctx.request_id,
-        ))
-    }
 }
 
 /// A request after path mapping.
@@ -1510,6 +1482,10 @@ fn with_cors(plan: Plan, cors: Option<CorsHeaders>) -> Plan {
         Plan::Copy(mut copy) => {
             copy.cors = Some(cors);
             Plan::Copy(copy)
+        }
+        Plan::Gather(mut gather) => {
+            gather.cors = Some(cors);
+            Plan::Gather(gather)
         }
         // Planned again once the body, the form, the issuer's keys or the backend credentials
         // are in.

@@ -373,7 +373,7 @@ fn anonymous_may(bucket: &BucketConfig, action: Action) -> bool {
         )
 }
 
-fn role_allowed(bucket: &BucketConfig, role: Option<&str>) -> bool {
+pub(crate) fn role_allowed(bucket: &BucketConfig, role: Option<&str>) -> bool {
     role.is_none_or(|r| bucket.allowed_roles.iter().any(|a| a == r || a == "*"))
 }
 

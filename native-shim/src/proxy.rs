@@ -23,7 +23,8 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use multistore::gateway::copy::ANSWER_LIMIT;
 use multistore::gateway::{
     add_server_timing, body_too_large, error_response, parse_backend_timeout, CopyEvent, CopyStep,
-    Forward, ForwardBody, ResponseMode, StreamedCopy, Timing, DEFAULT_BACKEND_TIMEOUT,
+    Forward, ForwardBody, Gather, ResponseMode, StreamedCopy, Timing, DEFAULT_BACKEND_TIMEOUT,
+    GATHER_LIMIT,
 };
 use multistore::payload::BodyCheck;
 use multistore::s3::{ErrorCode, S3Error};
@@ -211,6 +212,7 @@ impl Proxy {
             }
             Plan::Forward(fwd) => self.forward(*fwd, body, plan_time).await,
             Plan::Copy(copy) => self.copy(*copy, plan_time).await,
+            Plan::Gather(gather) => self.gather(*gather, plan_time).await,
             // R2 bindings exist only inside a Worker.
             Plan::R2(r2) => full(r2.unsupported_runtime()),
             Plan::NeedBody { .. }
@@ -546,6 +548,24 @@ impl Proxy {
         }
     }
 
+    /// Several backend requests at once (ListBuckets through pass-through buckets): every
+    /// answer read whole (capped), then the core makes the client's answer of them.
+    async fn gather(&self, mut gather: Gather, plan: Duration) -> Response<ProxyBody> {
+        let t0 = Instant::now();
+        let calls = gather
+            .take_requests()
+            .into_iter()
+            .map(|mut fwd| async move {
+                self.read_answer(backend_request(&mut fwd, empty()), false, GATHER_LIMIT)
+                    .await
+            });
+        let answers = futures_util::future::join_all(calls).await;
+        let backend = t0.elapsed();
+        let mut resp = self.gateway.finish_gather(gather, answers);
+        add_server_timing(resp.headers_mut(), Timing { plan, backend });
+        full(resp)
+    }
+
     /// Sends one request of a copy (`streamed`: its body is piped from the copy's source).
     async fn open(
         &self,
@@ -563,12 +583,22 @@ impl Proxy {
         request: Result<Request<ProxyBody>, String>,
         streamed: bool,
     ) -> CopyEvent {
+        self.read_answer(request, streamed, ANSWER_LIMIT).await
+    }
+
+    /// Sends one request and reads its answer whole, at most `limit` bytes of it.
+    async fn read_answer(
+        &self,
+        request: Result<Request<ProxyBody>, String>,
+        streamed: bool,
+        limit: usize,
+    ) -> CopyEvent {
         let resp = match self.open(request, streamed).await {
             Ok(r) => r,
             Err(e) => return CopyEvent::Failed(e),
         };
         let (parts, body) = resp.into_parts();
-        let read = Limited::new(body, ANSWER_LIMIT).collect();
+        let read = Limited::new(body, limit).collect();
         match tokio::time::timeout(self.backend_timeout, read).await {
             Ok(Ok(c)) => CopyEvent::Answer {
                 status: parts.status,

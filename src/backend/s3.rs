@@ -200,9 +200,42 @@ impl S3Backend {
         format!("{}://{}{}", self.scheme, self.host, self.base_path)
     }
 
+    /// The region requests are signed for.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
     /// The protocol variant.
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// The presigned URL of ListBuckets (`GET /` on the endpoint, no bucket in path or host),
+    /// for a backend with credentials of its own; None for federated backends (their
+    /// credentials come per request).
+    pub fn list_buckets_url(&self, now: Timestamp) -> Option<String> {
+        if self.federation.is_some() {
+            return None;
+        }
+        let path = format!("{}/", self.base_path);
+        let signed = HeaderMap::new();
+        let presign = |service: &'static str| PresignRequest {
+            method: &Method::GET,
+            scheme: &self.scheme,
+            host: &self.host,
+            encoded_path: &path,
+            query: &[],
+            signed_headers: &signed,
+            region: &self.region,
+            service,
+            now,
+            expires_secs: PRESIGN_EXPIRES_SECS,
+        };
+        Some(match &self.signer {
+            Signer::Hmac(creds) => presign_url(&presign("s3"), creds, &self.keys),
+            Signer::ServiceAccount(account) => gcs::presign(&presign(gcs::GOOG4_SERVICE), account),
+            Signer::Unsigned => format!("{}://{}{path}", self.scheme, self.host),
+        })
     }
 
     /// The URL for a request: presigned unless the backend skips signatures; its headers
@@ -387,6 +420,30 @@ mod tests {
             !dbg.contains("very-secret") && !dbg.contains("session-token-value"),
             "{dbg}"
         );
+    }
+
+    #[test]
+    fn list_buckets_goes_to_the_endpoint_root_without_a_bucket() {
+        let url = |opts: &[(&str, &str)]| {
+            S3Backend::from_config(&bucket(opts))
+                .unwrap()
+                .list_buckets_url(Timestamp(0))
+        };
+        let u = url(&[
+            ("endpoint", "https://s3.example.com/base/"),
+            ("bucket_name", "bk"),
+            ("access_key_id", "AKID"),
+            ("secret_access_key", "s"),
+            ("virtual_hosted_style_request", "true"),
+        ])
+        .unwrap();
+        assert!(u.starts_with("https://s3.example.com/base/?X-Amz-"), "{u}");
+        let u = url(&[
+            ("endpoint", "http://127.0.0.1:9000"),
+            ("bucket_name", "bk"),
+            ("skip_signature", "true"),
+        ]);
+        assert_eq!(u.as_deref(), Some("http://127.0.0.1:9000/"));
     }
 
     #[test]

@@ -17,6 +17,18 @@ pub fn list_buckets_xml(
     owner_display_name: &str,
     buckets: &[(String, Timestamp)],
 ) -> String {
+    list_buckets_page_xml(owner_id, owner_display_name, buckets, None, None)
+}
+
+/// `ListAllMyBucketsResult` of a paginated or filtered ListBuckets: `prefix` echoes the
+/// request's, `continuation` is the token of the next page.
+pub fn list_buckets_page_xml(
+    owner_id: &str,
+    owner_display_name: &str,
+    buckets: &[(String, Timestamp)],
+    prefix: Option<&str>,
+    continuation: Option<&str>,
+) -> String {
     let mut out = String::with_capacity(256 + buckets.len() * 96);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListAllMyBucketsResult xmlns=\"");
     out.push_str(S3_NS);
@@ -32,8 +44,107 @@ pub fn list_buckets_xml(
         out.push_str(&created.iso8601());
         out.push_str("</CreationDate></Bucket>");
     }
-    out.push_str("</Buckets></ListAllMyBucketsResult>");
+    out.push_str("</Buckets>");
+    if let Some(token) = continuation {
+        push_leaf(&mut out, "ContinuationToken", token);
+    }
+    if let Some(prefix) = prefix {
+        push_leaf(&mut out, "Prefix", prefix);
+    }
+    out.push_str("</ListAllMyBucketsResult>");
     out
+}
+
+/// One `<Bucket>` of a backend's `ListAllMyBucketsResult`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedBucket {
+    /// `<Name>`.
+    pub name: String,
+    /// `<CreationDate>`; None when missing or not RFC 3339.
+    pub created: Option<Timestamp>,
+    /// `<BucketRegion>` (AWS lists the buckets of every region), if given.
+    pub region: Option<String>,
+}
+
+/// Parses a backend's `ListAllMyBucketsResult` into its `<Buckets><Bucket>` entries, with the
+/// checks request bodies get (no DOCTYPE, bounded depth; the size is bounded by the reader).
+/// Err (why) for anything but a well-formed `ListAllMyBucketsResult`.
+pub fn parse_list_buckets(body: &[u8]) -> Result<Vec<ListedBucket>, String> {
+    let mut reader = Reader::from_reader(body);
+    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let (mut name, mut date): (Option<String>, Option<Timestamp>) = (None, None);
+    let mut region: Option<String> = None;
+    let mut seen_root = false;
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|_| "the document is not well-formed".to_string())?;
+        check_request_event(&event, stack.len()).map_err(|e| e.message)?;
+        match event {
+            Event::Start(e) => {
+                let tag = e.local_name().as_ref().to_vec();
+                if stack.is_empty() {
+                    if seen_root || tag != b"ListAllMyBucketsResult" {
+                        return Err("the root element is not <ListAllMyBucketsResult>".into());
+                    }
+                    seen_root = true;
+                }
+                if tag == b"Bucket" {
+                    name = None;
+                    date = None;
+                    region = None;
+                }
+                stack.push(tag);
+                text.clear();
+            }
+            Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) => {
+                push_text(&mut text, &event).map_err(|e| e.message)?
+            }
+            Event::End(_) => {
+                let tag = stack.pop().ok_or("unbalanced elements")?;
+                let parent = stack.last().map(Vec::as_slice);
+                let in_buckets = stack.len() == 2 && stack[0] == b"ListAllMyBucketsResult";
+                match (tag.as_slice(), parent) {
+                    (b"Name", Some(b"Bucket")) if stack.len() == 3 => {
+                        name = Some(std::mem::take(&mut text))
+                    }
+                    (b"CreationDate", Some(b"Bucket")) if stack.len() == 3 => {
+                        date = Timestamp::parse_rfc3339(text.trim())
+                    }
+                    (b"BucketRegion", Some(b"Bucket")) if stack.len() == 3 => {
+                        region = Some(text.trim().to_string())
+                    }
+                    (b"Bucket", Some(b"Buckets")) if in_buckets => {
+                        let n = name.take().ok_or("a <Bucket> has no <Name>")?;
+                        out.push(ListedBucket {
+                            name: n,
+                            created: date.take(),
+                            region: region.take(),
+                        });
+                    }
+                    _ => {}
+                }
+                text.clear();
+            }
+            Event::Empty(e) if stack.is_empty() => {
+                if seen_root || e.local_name().as_ref() != b"ListAllMyBucketsResult" {
+                    return Err("the root element is not <ListAllMyBucketsResult>".into());
+                }
+                seen_root = true;
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !stack.is_empty() {
+        return Err("the document ends early".into());
+    }
+    if !seen_root {
+        return Err("the document is empty".into());
+    }
+    Ok(out)
 }
 
 /// `LocationConstraint` (empty for us-east-1, as S3 answers).
@@ -1380,6 +1491,67 @@ mod tests {
         assert!(x.contains("<DisplayName>n&amp;m</DisplayName>"));
         assert!(location_xml("us-east-1").ends_with("\"></LocationConstraint>"));
         assert!(location_xml("eu-west-1").contains(">eu-west-1<"));
+    }
+
+    #[test]
+    fn a_backend_bucket_list_parses_to_names_and_dates() {
+        let doc = br#"<?xml version="1.0" encoding="UTF-8"?>
+<ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>o</ID><DisplayName>x</DisplayName></Owner><Buckets><Bucket><Name>a&amp;b</Name><CreationDate>2024-01-02T03:04:05.000Z</CreationDate></Bucket><Bucket><Name>c</Name><CreationDate>yesterday</CreationDate></Bucket><Bucket><Name>d</Name><BucketRegion>eu-west-1</BucketRegion></Bucket></Buckets></ListAllMyBucketsResult>"#;
+        let got: Vec<_> = parse_list_buckets(doc)
+            .unwrap()
+            .into_iter()
+            .map(|b| (b.name, b.created, b.region))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "a&b".to_string(),
+                    Timestamp::parse_rfc3339("2024-01-02T03:04:05Z"),
+                    None
+                ),
+                ("c".to_string(), None, None),
+                ("d".to_string(), None, Some("eu-west-1".to_string()))
+            ]
+        );
+        assert_eq!(
+            parse_list_buckets(b"<ListAllMyBucketsResult/>").unwrap(),
+            []
+        );
+        // An owner's <Name>-like elements elsewhere are not buckets.
+        let odd = b"<ListAllMyBucketsResult><Owner><Bucket><Name>no</Name></Bucket></Owner></ListAllMyBucketsResult>";
+        assert_eq!(parse_list_buckets(odd).unwrap(), []);
+    }
+
+    #[test]
+    fn a_backend_bucket_list_that_is_not_one_is_refused() {
+        for bad in [
+            &b""[..],
+            b"junk <",
+            b"<ListBucketResult><Name>x</Name></ListBucketResult>",
+            b"<!DOCTYPE x [<!ENTITY e \"b\">]><ListAllMyBucketsResult/>",
+            b"<ListAllMyBucketsResult><Buckets><Bucket></Bucket></Buckets></ListAllMyBucketsResult>",
+            b"<ListAllMyBucketsResult><Buckets>",
+            b"<ListAllMyBucketsResult/><ListAllMyBucketsResult/>",
+            b"<ListAllMyBucketsResult><a><a><a><a><a><a><a><a><a></a></a></a></a></a></a></a></a></a></ListAllMyBucketsResult>",
+        ] {
+            assert!(
+                parse_list_buckets(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn a_bucket_list_page_carries_its_prefix_and_next_token() {
+        let x = list_buckets_page_xml("id", "n", &[], Some("p&"), Some("tok"));
+        assert!(
+            x.ends_with(
+                "</Buckets><ContinuationToken>tok</ContinuationToken><Prefix>p&amp;</Prefix></ListAllMyBucketsResult>"
+            ),
+            "{x}"
+        );
     }
 
     #[test]

@@ -32,7 +32,7 @@ use worker::Env;
 use crate::gateway::copy::ANSWER_LIMIT;
 use crate::gateway::{
     add_server_timing, body_too_large, error_response, CopyEvent, CopyStep, Forward, ForwardBody,
-    ResponseMode, StreamedCopy, Timing,
+    Gather, ResponseMode, StreamedCopy, Timing, GATHER_LIMIT,
 };
 use crate::s3::S3Error;
 use crate::time::Timestamp;
@@ -247,6 +247,7 @@ async fn handle_inner(
         Plan::Forward(fwd) => forward(*fwd, body, plan_time, backend_timeout(env)).await,
         Plan::R2(plan) => r2::execute(*plan, env, body).await,
         Plan::Copy(copy) => copy_between(*copy, env, plan_time).await,
+        Plan::Gather(g) => gather(&gateway, *g, env, plan_time).await,
         Plan::NeedBody { .. }
         | Plan::NeedJwks { .. }
         | Plan::NeedForm(_)
@@ -512,6 +513,42 @@ async fn copy_between(
     }
 }
 
+/// Several backend requests at once (ListBuckets through pass-through buckets): each answer
+/// read whole (capped), then the core makes the client's answer of them.
+async fn gather(
+    gateway: &crate::Gateway,
+    mut gather: Gather,
+    env: &Env,
+    plan: Duration,
+) -> Result<web_sys::Response, JsValue> {
+    let timeout = backend_timeout(env);
+    let t0 = now_ms();
+    let requests = gather.take_requests();
+    let slots: Rc<RefCell<Vec<Option<CopyEvent>>>> =
+        Rc::new(RefCell::new(requests.iter().map(|_| None).collect()));
+    let calls = js_sys::Array::new();
+    for (i, fwd) in requests.into_iter().enumerate() {
+        let slots = slots.clone();
+        calls.push(&wasm_bindgen_futures::future_to_promise(async move {
+            let event = read_answer(&fwd, None, timeout, None, GATHER_LIMIT).await;
+            if let Some(slot) = slots.borrow_mut().get_mut(i) {
+                *slot = Some(event);
+            }
+            Ok(JsValue::UNDEFINED)
+        }));
+    }
+    JsFuture::from(Promise::all(&calls)).await?;
+    let answers = slots
+        .take()
+        .into_iter()
+        .map(|a| a.unwrap_or_else(|| CopyEvent::Failed("the request was not sent".to_string())))
+        .collect();
+    let backend = since(t0);
+    let mut resp = gateway.finish_gather(gather, answers);
+    add_server_timing(resp.headers_mut(), Timing { plan, backend });
+    to_js_response(resp, None)
+}
+
 /// Sends one backend request of a copy; the backend has `timeout` to answer once the request
 /// went out (`sent` settled, for a piped body).
 async fn send(
@@ -546,6 +583,17 @@ async fn copy_answer(
     timeout: Duration,
     sent: Option<Promise>,
 ) -> CopyEvent {
+    read_answer(fwd, body, timeout, sent, ANSWER_LIMIT).await
+}
+
+/// Sends one request and reads its answer whole, at most `limit` bytes of it.
+async fn read_answer(
+    fwd: &Forward,
+    body: Option<&JsValue>,
+    timeout: Duration,
+    sent: Option<Promise>,
+    limit: usize,
+) -> CopyEvent {
     let resp = match send(fwd, body, timeout, sent).await {
         Ok(r) => r,
         Err(e) => return CopyEvent::Failed(e),
@@ -555,7 +603,7 @@ async fn copy_answer(
         Ok(h) => h,
         Err(e) => return CopyEvent::Failed(js::describe(&e)),
     };
-    match body::read_limited(resp.body(), ANSWER_LIMIT).await {
+    match body::read_limited(resp.body(), limit).await {
         Ok(body) => CopyEvent::Answer {
             status,
             headers,

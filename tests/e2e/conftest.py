@@ -62,7 +62,11 @@ KEYS = {
     "team": ("AKIATEAM00000000", "team-secret-0000000000000000000000"),
     # Versions under team/ of the pt-* buckets; plain/ current objects only.
     "versioner": ("AKIAVERSIONER000", "versioner-secret-00000000000000000"),
+    # Scoped to one pass-through bucket (PT_SCOPED_BUCKET): ListBuckets shows it alone.
+    "ptscoped": ("AKIAPTSCOPED0000", "ptscoped-secret-000000000000000000"),
 }
+# The one backend bucket `ptscoped` may use (through `pt-*`).
+PT_SCOPED_BUCKET = "pt-scoped-lb"
 
 # SESSION_TOKEN_KEY of the gateway under test (32 bytes, base64): seals STS session tokens.
 SESSION_TOKEN_KEY = base64.b64encode(b"multistore-e2e-session-key-32byt").decode()
@@ -976,6 +980,8 @@ def gateway_config(seaweed, issuer_url=None, federation=None, azurite=None, azur
             cred("versioner", [{"bucket": "pt-*", "prefixes": ["team/"],
                                 "actions": ALL_ACTIONS + VERSION_ACTIONS},
                                {"bucket": "pt-*", "prefixes": ["plain/"], "actions": ALL_ACTIONS}]),
+            cred("ptscoped", [{"bucket": PT_SCOPED_BUCKET, "prefixes": [],
+                               "actions": ["get_object", "list_bucket"]}]),
             cred("disabled", [{"bucket": "*", "prefixes": [], "actions": ALL_ACTIONS}], enabled=False),
             cred("expired", [{"bucket": "*", "prefixes": [], "actions": ALL_ACTIONS}],
                  expires_at="2020-01-01T00:00:00Z"),

@@ -28,6 +28,8 @@ BACKEND_TIMEOUT = 3
 # Far past BACKEND_TIMEOUT: a request that takes this long has hung.
 CLIENT_TIMEOUT = 60
 HEALTHY_PREFIX = "faults/"
+# The faults a ListBuckets meets behind pass-through buckets.
+LIST_FAULTS = ("slow", "e503-xml", "e500-bare", "junk", "huge")
 
 
 def fault_config(seaweed, faulty, refused_endpoint):
@@ -36,10 +38,20 @@ def fault_config(seaweed, faulty, refused_endpoint):
             "endpoint": endpoint, "bucket_name": backend_bucket, "region": "us-east-1",
             "access_key_id": "FAULTYKEY", "secret_access_key": "FAULTYSECRET"}}
 
+    def glob(name, endpoint, key="FAULTYKEY", secret="FAULTYSECRET"):
+        return {"name": name, "backend_type": "s3", "backend_options": {
+            "endpoint": endpoint, "region": "us-east-1", "access_key_id": key,
+            "secret_access_key": secret}}
+
     key, secret = KEYS["admin"]
     return {
         "buckets": [fb(f"f-{m}", faulty.url, m) for m in MODES] + [
             fb("f-refused", refused_endpoint, "refused"),
+            # Pass-through buckets whose backends fail ListBuckets (the endpoint's path picks
+            # the fault), and one on SeaweedFS that answers it.
+            *[glob(f"lb{i}-*", f"{faulty.url}/{m}") for i, m in enumerate(LIST_FAULTS)],
+            glob("lbr-*", refused_endpoint),
+            glob("lbok-*", seaweed.endpoint, "SWADMINKEY", "SWADMINSECRET"),
             {"name": "healthy", "backend_type": "s3", "backend_prefix": HEALTHY_PREFIX,
              "backend_options": {"endpoint": seaweed.endpoint,
                                  "bucket_name": BACKEND_BUCKETS["public"], "region": "us-east-1",
@@ -323,4 +335,30 @@ def test_copy_through_a_silent_backend_ends_in_a_bounded_error(faults, direction
     assert err["ResponseMetadata"]["HTTPStatusCode"] in (502, 504), err
     assert err["Error"]["Code"] in ("BadGateway", "GatewayTimeout"), err
     assert "did not answer within" in err["Error"]["Message"], err
+    assert_healthy(f)
+
+
+def test_list_buckets_leaves_a_failing_backend_out_and_lists_the_rest(faults, backend):
+    """ListBuckets asks every backend behind a pass-through bucket; one that times out, answers
+    5xx, junk or an oversized document, or refuses the connection is left out (with a warning
+    in the log): the caller still gets the configured buckets and the healthy backend's."""
+    f = faults
+    name = f"lbok-{uuid.uuid4().hex[:8]}"
+    backend.create_bucket(Bucket=name)
+    try:
+        t0 = time.monotonic()
+        r = requests.get(presign(f, "list_buckets"), timeout=CLIENT_TIMEOUT)
+        elapsed = time.monotonic() - t0
+        assert r.status_code == 200, r.text
+        assert_no_backend_address(f, r)
+        doc = ET.fromstring(r.content)
+        listed = [b.findtext("{*}Name") for b in doc.findall(".//{*}Bucket")]
+        assert name in listed and "healthy" in listed and "f-slow" in listed, listed
+        assert not [n for n in listed if n.startswith("lb") and not n.startswith("lbok-")]
+        # The slow backend cost one backend timeout, not a hung listing.
+        assert elapsed < CLIENT_TIMEOUT, elapsed
+        asked = {path.split("?")[0] for method, path in f.faulty.requests if method == "GET"}
+        assert {f"/{m}/" for m in LIST_FAULTS} <= asked, asked
+    finally:
+        backend.delete_bucket(Bucket=name)
     assert_healthy(f)
