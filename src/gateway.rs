@@ -2304,6 +2304,7 @@ fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
         strip_prefix: prefix.to_string(),
         add_prefix: client_prefix.to_string(),
         url_encoded: req.query_param("encoding-type") == Some("url"),
+        list_v1: op == Operation::ListObjects,
     });
 
     Ok(Forward {

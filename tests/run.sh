@@ -2,10 +2,28 @@
 # The whole test suite: lints, unit tests (both targets), the Worker bundle (built the way
 # `wrangler deploy` ships it, sizes printed), and the end-to-end suite with real clients (boto3,
 # aws-cli, s3cmd, DuckDB) against SeaweedFS through both runtimes: the native server and the
-# Worker under `wrangler dev`. Installs what it needs.
+# Worker under `wrangler dev`; and the conformance stage: the pinned ceph/s3-tests straight at
+# SeaweedFS and through the native gateway, failing on what passes direct but not through the
+# gateway (tests/conformance/run.sh; needs ../shared/s3-tests next to the repository, or
+# S3TESTS_SRC). Installs what it needs.
+# Usage: tests/run.sh [--quick] [pytest args for the end-to-end suite...]
+#   --quick       skips the conformance stage (so does CONFORMANCE=0)
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
 cd "$ROOT"
+
+conformance="${CONFORMANCE:-1}"
+if [ "${1:-}" = "--quick" ]; then
+  conformance=0
+  shift
+fi
+# The conformance stage needs the pinned ceph/s3-tests: missing, fail now rather than skip.
+s3tests="${S3TESTS_SRC:-$ROOT/../shared/s3-tests}"
+if [ "$conformance" != 0 ] && [ ! -f "$s3tests/s3tests/functional/test_s3.py" ]; then
+  echo "no ceph/s3-tests source at $s3tests (the conformance stage needs it): put the pinned" \
+    "source there, set S3TESTS_SRC, or skip the stage with --quick (or CONFORMANCE=0)" >&2
+  exit 1
+fi
 
 ensure_rust
 ensure_venv
@@ -55,6 +73,13 @@ fi
 phase "building multistore-server (release)"
 cargo build --release --locked -p multistore-server
 export MULTISTORE_BIN="$(target_dir)/release/multistore-server"
+
+if [ "$conformance" != 0 ]; then
+  phase "conformance: ceph/s3-tests direct and through the native gateway (--quick skips)"
+  bash tests/conformance/run.sh
+else
+  phase "conformance stage skipped (--quick or CONFORMANCE=0)"
+fi
 
 phase "Worker bundle (wrangler deploy --dry-run: what would ship)"
 rm -rf "$ROOT/build/dry-run"

@@ -722,6 +722,8 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
                     false => v.key_prefix.clone(),
                 },
                 url_encoded: false,
+                // R2 listings are rendered already encoded (their v1 `Prefix` echo too).
+                list_v1: false,
             },
             delete_errors: namespace_errors,
         }),

@@ -241,6 +241,10 @@ fn is_object_operation(op: Operation) -> bool {
             | PutObjectTagging
             | DeleteObjectTagging
             | GetObjectAttributes
+            | GetObjectRetention
+            | PutObjectRetention
+            | GetObjectLegalHold
+            | PutObjectLegalHold
     )
 }
 

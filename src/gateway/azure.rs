@@ -193,6 +193,7 @@ impl Gateway {
             strip_prefix: prefix.to_string(),
             add_prefix: view.map_or("", |v| v.key_prefix.as_str()).to_string(),
             url_encoded: req.query_param("encoding-type") == Some("url"),
+            list_v1: op == Operation::ListObjects,
         });
         Ok(Plan::Forward(Box::new(Forward {
             method: planned.method,

@@ -235,6 +235,10 @@ pub struct XmlRewrite {
     pub add_prefix: String,
     /// The listing was requested with `encoding-type=url`.
     pub url_encoded: bool,
+    /// A ListObjects (v1) answer: its top-level `<Prefix>` (the request's echo) stays as it is
+    /// under `encoding-type=url`, as S3 writes it (botocore, which asks for `url` on every
+    /// listing, decodes v1's `Marker` and `Delimiter` but not `Prefix`). V2 encodes it.
+    pub list_v1: bool,
 }
 
 /// Entries dropped whole when their key lies outside the prefix.
@@ -328,10 +332,14 @@ impl XmlRewrite {
                 Event::End(e) => {
                     let name = stack.pop().ok_or_else(malformed)?;
                     if let Some(raw) = text.take() {
+                        let v1_echo = self.list_v1
+                            && name == b"Prefix"
+                            && stack.len() == 1
+                            && stack[0] == b"ListBucketResult";
                         let (value, inside) = if URL_LEAVES.contains(&name.as_slice()) {
                             (location.to_string(), true)
                         } else {
-                            self.transform(&name, &raw)
+                            self.transform(&name, &raw, self.url_encoded && !v1_echo)
                         };
                         if !inside {
                             if let Some(r) = record.as_mut() {
@@ -387,13 +395,13 @@ impl XmlRewrite {
 
     /// The new text of a leaf, and whether its key lies inside the prefix. Values come from the
     /// backend unencoded (we never forward `encoding-type`: backends differ in what they encode)
-    /// and are encoded here when the client asked for `encoding-type=url`.
-    fn transform(&self, name: &[u8], raw: &str) -> (String, bool) {
+    /// and are encoded here (`url`) when the client asked for `encoding-type=url`.
+    fn transform(&self, name: &[u8], raw: &str, url: bool) -> (String, bool) {
         if BUCKET_LEAVES.contains(&name) {
             return (self.client_bucket.clone(), true);
         }
         let encode = |s: &str| {
-            if self.url_encoded {
+            if url {
                 url_encode_key(s)
             } else {
                 s.to_string()
@@ -932,8 +940,9 @@ pub const MAX_PARTS: u16 = 10_000;
 
 /// Parses a CompleteMultipartUpload body into `(part number, ETag without quotes)` pairs:
 /// `MalformedXML` for anything but a `<CompleteMultipartUpload>` with 1 to 10000 `<Part>`
-/// entries, `InvalidPart` for a part number outside 1..=10000, `InvalidPartOrder` when the
-/// numbers do not ascend.
+/// entries, `InvalidPart` for a part number outside 1..=10000, `InvalidPartOrder` when a
+/// number is lower than the one before. A number listed twice in a row is S3's too (the later
+/// entry wins): the parts returned ascend strictly, one per number.
 pub fn parse_complete(body: &[u8]) -> Result<Vec<(u16, String)>, S3Error> {
     let mut reader = Reader::from_reader(body);
     let mut stack: Vec<Vec<u8>> = Vec::new();
@@ -992,16 +1001,22 @@ pub fn parse_complete(body: &[u8]) -> Result<Vec<(u16, String)>, S3Error> {
                         let e = etag
                             .take()
                             .ok_or_else(|| malformed_xml("a <Part> has no <ETag>"))?;
-                        if parts.last().is_some_and(|(prev, _)| *prev >= n) {
-                            return Err(S3Error::new(
-                                ErrorCode::InvalidPartOrder,
-                                "the list of parts was not in ascending order; parts must be ordered by part number",
-                            ));
-                        }
                         let e = e.trim();
                         let e = e.strip_prefix('"').unwrap_or(e);
-                        let e = e.strip_suffix('"').unwrap_or(e);
-                        parts.push((n, e.to_string()));
+                        let e = e.strip_suffix('"').unwrap_or(e).to_string();
+                        match parts.last_mut() {
+                            Some((prev, _)) if *prev > n => {
+                                return Err(S3Error::new(
+                                    ErrorCode::InvalidPartOrder,
+                                    "the list of parts was not in ascending order; parts must be ordered by part number",
+                                ));
+                            }
+                            // A part listed again (a client that re-sent it and kept both
+                            // answers): the later entry wins (ceph/s3-tests expects it of S3;
+                            // RGW and SeaweedFS take it so).
+                            Some((prev, etag)) if *prev == n => *etag = e,
+                            _ => parts.push((n, e)),
+                        }
                     }
                     _ => {}
                 }
@@ -1260,6 +1275,7 @@ mod tests {
             strip_prefix: prefix.into(),
             add_prefix: String::new(),
             url_encoded: url,
+            list_v1: false,
         }
     }
 
@@ -1346,6 +1362,30 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("<Key>a+b%2B%3D%E1%88%B4</Key>"), "{out}");
+    }
+
+    #[test]
+    fn a_v1_listing_echoes_its_prefix_unencoded_and_encodes_the_rest() {
+        // s3-tests' test_bucket_list_prefix_unreadable: boto3 asks for `url` and reads v1's
+        // `Prefix` as written; an encoded `%0A` would come back to the caller as is.
+        let doc = "<ListBucketResult><Name>b</Name><Prefix>\n a</Prefix><Marker>\n m</Marker><Delimiter>/</Delimiter><Contents><Key>\n a/k</Key></Contents><CommonPrefixes><Prefix>\n a/d/</Prefix></CommonPrefixes></ListBucketResult>";
+        let mut v1 = rw("", true);
+        v1.list_v1 = true;
+        let out = String::from_utf8(v1.rewrite(doc.as_bytes()).unwrap()).unwrap();
+        assert!(out.contains("<Prefix>\n a</Prefix>"), "{out}");
+        assert!(out.contains("<Marker>%0A+m</Marker>"), "{out}");
+        assert!(out.contains("<Key>%0A+a/k</Key>"), "{out}");
+        assert!(
+            out.contains("<CommonPrefixes><Prefix>%0A+a/d/</Prefix></CommonPrefixes>"),
+            "{out}"
+        );
+        // V2 (and every other listing) encodes its echo too.
+        let out = String::from_utf8(rw("", true).rewrite(doc.as_bytes()).unwrap()).unwrap();
+        assert!(out.contains("<Prefix>%0A+a</Prefix>"), "{out}");
+        // Without `encoding-type`, nothing is encoded.
+        v1.url_encoded = false;
+        let out = String::from_utf8(v1.rewrite(doc.as_bytes()).unwrap()).unwrap();
+        assert!(out.contains("<Key>\n a/k</Key>"), "{out}");
     }
 
     #[test]
@@ -1480,6 +1520,23 @@ mod tests {
         ] {
             assert_eq!(code(bad), ErrorCode::MalformedXML, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_complete_body_listing_a_part_twice_keeps_the_later_etag() {
+        // s3-tests' test_multipart_resend_first_finishes_last: part 1 re-sent while its first
+        // upload was still running, both answers listed, the later one last.
+        let body = "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"b\"</ETag></Part><Part><PartNumber>1</PartNumber><ETag>\"a\"</ETag></Part><Part><PartNumber>2</PartNumber><ETag>c</ETag></Part><Part><PartNumber>2</PartNumber><ETag>d</ETag></Part></CompleteMultipartUpload>";
+        assert_eq!(
+            parse_complete(body.as_bytes()).unwrap(),
+            vec![(1, "a".to_string()), (2, "d".to_string())]
+        );
+        // Still refused: a number lower than the one before, even after a repeat.
+        let body = "<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>a</ETag></Part><Part><PartNumber>2</PartNumber><ETag>b</ETag></Part><Part><PartNumber>1</PartNumber><ETag>c</ETag></Part></CompleteMultipartUpload>";
+        assert_eq!(
+            parse_complete(body.as_bytes()).unwrap_err().code,
+            ErrorCode::InvalidPartOrder
+        );
     }
 
     #[test]

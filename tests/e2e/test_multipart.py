@@ -56,6 +56,19 @@ def complete_doc(parts):
     return {"Parts": [{"PartNumber": n, "ETag": e} for n, e in parts]}
 
 
+def test_complete_listing_a_resent_part_twice_keeps_the_later_entry(s3, bucket):
+    # A client that re-sent part 1 and kept both answers lists it twice, the part that landed
+    # last listed last (ceph/s3-tests' test_multipart_resend_first_finishes_last): S3 takes it.
+    c = s3["admin"]
+    key = f"mpu-resend/{uid()}"
+    up, [(_, first)] = upload(c, bucket, key, [b"b" * 8])
+    second = c.upload_part(Bucket=bucket, Key=key, UploadId=up, PartNumber=1, Body=b"a" * 8)["ETag"]
+    c.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=up,
+                                MultipartUpload=complete_doc([(1, first), (1, second)]))
+    assert c.get_object(Bucket=bucket, Key=key)["Body"].read() == b"a" * 8
+    c.delete_object(Bucket=bucket, Key=key)
+
+
 def test_complete_with_parts_out_of_order_or_missing_is_refused_and_abort_cleans_up(s3, bucket):
     c = s3["admin"]
     key = f"mpu-bad/{uid()}"
