@@ -245,8 +245,8 @@ def main():
     if not os.access(SERVER, os.X_OK):
         sys.exit(f"no gateway binary at {SERVER}: build it (cargo build --release -p "
                  "multistore-server) or set MULTISTORE_BIN")
-    by_design, pending = read_list(HERE / "by_design.txt"), read_list(HERE / "pending.txt")
-    allowed = set(by_design) | set(pending)
+    by_design = read_list(HERE / "by_design.txt")
+    allowed = set(by_design)
     started = time.time()
     work = Path(tempfile.mkdtemp(prefix="conformance-"))
     src = work / "s3-tests"
@@ -310,12 +310,9 @@ def main():
     unexpected = [n for n in regressions if n not in allowed and n not in flaky]
     # The lists must not rot: an entry that passes through the gateway now, or names no test
     # of the selection, is to be removed.
-    stale = [(f, n, "passes through the gateway now") for f, ids in
-             (("by_design.txt", by_design), ("pending.txt", pending)) for n in ids if n in ok_gw]
+    stale = [(n, "passes through the gateway now") for n in by_design if n in ok_gw]
     # (A part of the selection, CONFORMANCE_K, leaves most entries out: not checked then.)
-    stale += [(f, n, "is no test of the selection") for f, ids in
-              (("by_design.txt", by_design), ("pending.txt", pending)) for n in ids
-              if n not in direct and not K]
+    stale += [(n, "is no test of the selection") for n in by_design if n not in direct and not K]
     out = [f"ceph/s3-tests ({(S3TESTS / 'PINNED.txt').read_text().split(',')[0].strip()})"
            f" -m '{MARKERS}'",
            f"gateway: {SERVER}",
@@ -325,19 +322,17 @@ def main():
            f"pass direct, fail via gateway:  {len(regressions)}",
            f"  by design (by_design.txt):    {len(set(regressions) & set(by_design))}"
            f" of {len(by_design)} listed",
-           f"  pending fixes (pending.txt):  {len(set(regressions) & set(pending))}"
-           f" of {len(pending)} listed (known regressions: this list must shrink to empty)",
            f"  passed when run again:        {len(flaky & set(regressions))}",
            f"  unexpected (regressions):     {len(unexpected)}",
            f"wall time:                      {time.time() - started:.0f}s", ""]
     for n in regressions:
         outcome, msg = through.get(n, ("missing", ""))
-        mark = ("by design" if n in by_design else "pending" if n in pending
+        mark = ("by design" if n in by_design
                 else "flaky: passed again" if n in flaky else "REGRESSION")
         out.append(f"{n}  [{mark}; {outcome}] {msg}")
     if stale:
         out += ["", "STALE list entries (remove them):"]
-        out += [f"  tests/conformance/{f}: {n} {why}" for f, n, why in stale]
+        out += [f"  tests/conformance/by_design.txt: {n} {why}" for n, why in stale]
     if unexpected:
         out += ["", f"REGRESSIONS: {len(unexpected)} tests pass straight at SeaweedFS but fail "
                 "through the gateway; fix them (by_design.txt is only for what is no gateway's "
@@ -353,7 +348,7 @@ def main():
         sys.exit(f"conformance: FAILED ({len(unexpected)} regressions, {len(stale)} stale list "
                  f"entries); logs (pytest-*.log, gateway.log, weed.log) in {work}")
     shutil.rmtree(work, ignore_errors=True)
-    print(f"conformance: OK ({len(pending)} known regressions still pending in pending.txt)")
+    print(f"conformance: OK ({len(by_design)} by design, none else lost)")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,9 @@
 # s3-tests users as gateway credentials with every action of src/policy.rs, SeaweedFS's admin as
 # backend identity), all on 127.0.0.1.
 # FAILS on any test that passes direct but not through the gateway, unless listed in
-# by_design.txt (what is no gateway's business, each group with its reason) or pending.txt (known
-# regressions being fixed; must shrink to empty); also fails when a listed test passes through
-# the gateway now or names no test of the selection (the lists must not rot).
+# by_design.txt (what is no gateway's business, each group with its reason); also fails when a
+# listed test passes through the gateway now or names no test of the selection (the list must not
+# rot).
 # A regression is tried once more before it fails the stage (reported as flaky if it passes).
 # Prints the counts and the tests that pass direct but fail through the gateway; also written to
 # bench/out/conformance-<time>.txt.
