@@ -571,10 +571,16 @@ def test_a_body_never_sent_after_a_refusal_is_not_read_as_the_next_request(gatew
         sock.sendall(f"PUT /public/x-{uid()} HTTP/1.1\r\nhost: {parts.netloc}\r\n"
                      "expect: 100-continue\r\ncontent-length: 1\r\n\r\n".encode())
         first = b""
-        while b"\r\n\r\n" not in first:
-            chunk = sock.recv(65536)
-            assert chunk, first
-            first += chunk
+        while True:
+            while b"\r\n\r\n" not in first:
+                chunk = sock.recv(65536)
+                assert chunk, first
+                first += chunk
+            if not first.startswith(b"HTTP/1.1 100"):
+                break
+            # A server that invites the body (wrangler dev's proxy does) gets it, as boto3 would.
+            first = first.partition(b"\r\n\r\n")[2]
+            sock.sendall(b"x")
         head, _, rest = first.partition(b"\r\n\r\n")
         assert head.split(b" ", 2)[1] == b"403", head
         length = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head).group(1))
