@@ -247,6 +247,25 @@ actions = ["put_object"]
     }
 
     #[test]
+    fn object_lock_fields_of_a_form_are_checked_and_authorized_never_dropped() {
+        let conditions = r#"{"bucket": "up"}, ["starts-with", "$key", "user/"], ["starts-with", "$x-amz-object-lock-legal-hold", ""]"#;
+        // The caller may put objects but not place legal holds: refused, not stored unlocked.
+        let fields = signed(
+            "client-secret-value",
+            conditions,
+            &[("key", "user/x"), ("x-amz-object-lock-legal-hold", "ON")],
+        );
+        assert_eq!(error_code(&plan("/up", &fields, b"x").0), "AccessDenied");
+        // A value S3 would refuse is refused the same way.
+        let fields = signed(
+            "client-secret-value",
+            conditions,
+            &[("key", "user/x"), ("x-amz-object-lock-legal-hold", "yes")],
+        );
+        assert_eq!(error_code(&plan("/up", &fields, b"x").0), "InvalidArgument");
+    }
+
+    #[test]
     fn a_signed_form_becomes_a_presigned_put_of_the_file_with_its_metadata() {
         let fields = signed(
             "client-secret-value",

@@ -154,7 +154,9 @@ pub(crate) fn object_key(form: &PostForm) -> Result<String, S3Error> {
     Ok(key)
 }
 
-/// The PutObject headers the form's fields stand for (object metadata and checksums).
+/// The PutObject headers the form's fields stand for (object metadata, checksums and object
+/// lock). The PutObject they make is checked and authorized as any other, so an object lock
+/// field needs its action and a valid value there, never dropped on the way.
 pub(crate) fn put_headers(form: &PostForm, file_len: u64) -> HeaderMap {
     let mut h = HeaderMap::new();
     for name in form.names() {
@@ -167,6 +169,9 @@ pub(crate) fn put_headers(form: &PostForm, file_len: u64) -> HeaderMap {
                 | "content-language"
                 | "content-md5"
                 | "expires"
+                | "x-amz-object-lock-mode"
+                | "x-amz-object-lock-retain-until-date"
+                | "x-amz-object-lock-legal-hold"
         ) || name.starts_with("x-amz-meta-")
             || (name.starts_with("x-amz-checksum-") && name != "x-amz-checksum-type");
         if !keep {
