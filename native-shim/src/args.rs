@@ -206,8 +206,8 @@ mod tests {
         assert!(!HINT.contains('\n') && HINT.contains("--help"));
     }
 
-    /// The names of the environment variables `source` reads: `var("NAME")` (and
-    /// `env::var("NAME")`, `var_os("NAME")`) and `..._VAR: &str = "NAME"`.
+    /// The names of the environment variables `source` reads: string literals passed to
+    /// `var` or `var_os`, and the values of `..._VAR` string constants.
     fn env_reads(source: &str) -> Vec<String> {
         let mut names = Vec::new();
         for pattern in ["var(\"", "var_os(\"", "_VAR: &str = \""] {
