@@ -280,19 +280,20 @@ fn load(args: &args::Args) -> Loaded {
     fn env<T>(r: Result<T, String>, problems: &mut Vec<String>) -> Option<T> {
         r.map_err(|e| problems.push(e)).ok()
     }
-    let session_keys = env(session_keys(&mut l.notes), &mut l.problems).flatten();
-    let oidc_provider = env(oidc_provider(&mut l.notes), &mut l.problems).flatten();
+    let session_keys = env(session_keys(&mut l.notes), &mut l.problems);
+    let oidc_provider = env(oidc_provider(&mut l.notes), &mut l.problems);
     env(proxy::backend_timeout(), &mut l.problems);
     let Some(config) = config else {
         return l;
     };
-    if !config.roles.is_empty() && session_keys.is_none() {
+    // Unset, not invalid (that is a problem already).
+    if !config.roles.is_empty() && matches!(session_keys, Some(None)) {
         l.warnings.push(format!(
-            "{} role(s) configured but SESSION_TOKEN_KEY is not set: AssumeRoleWithWebIdentity answers 503",
+            "roles: {} configured but SESSION_TOKEN_KEY is not set: AssumeRoleWithWebIdentity answers 503",
             config.roles.len()
         ));
     }
-    if oidc_provider.is_none() {
+    if matches!(oidc_provider, Some(None)) {
         for (i, b) in config.buckets.iter().enumerate() {
             if b.option("auth_type").is_some() {
                 l.warnings.push(format!(
@@ -304,8 +305,8 @@ fn load(args: &args::Args) -> Loaded {
     }
     let options = GatewayOptions {
         virtual_host_domain: args.domain.clone(),
-        session_keys,
-        oidc_provider,
+        session_keys: session_keys.flatten(),
+        oidc_provider: oidc_provider.flatten(),
     };
     match Gateway::new(config, options) {
         Ok(g) => l.gateway = Some(g),
@@ -365,14 +366,20 @@ mod tests {
 
     #[test]
     fn a_missing_file_and_an_unknown_format_are_problems_with_their_paths() {
+        let yaml =
+            std::env::temp_dir().join(format!("multistore-check-{}.yaml", std::process::id()));
+        std::fs::write(&yaml, "buckets: []\n").unwrap();
         let mut a = args(Some("/nonexistent/sts.toml"));
-        a.config = "/nonexistent/c.yaml".into();
+        a.config = yaml.display().to_string();
         let loaded = load(&a);
+        std::fs::remove_file(&yaml).unwrap();
         assert!(loaded.gateway.is_none());
-        assert!(loaded
-            .problems
-            .iter()
-            .any(|p| p.starts_with("cannot read /nonexistent/c.yaml")));
+        let unknown = format!("{}: unknown config format", a.config);
+        assert!(
+            loaded.problems.iter().any(|p| p.starts_with(&unknown)),
+            "{:?}",
+            loaded.problems
+        );
         assert!(loaded
             .problems
             .iter()

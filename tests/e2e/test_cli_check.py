@@ -137,6 +137,37 @@ def test_the_environment_is_checked_as_at_start_without_echoing_keys(tmp_path):
     assert key not in p.stdout and "PRIVATE KEY" not in p.stdout
 
 
+ROLE_AND_FEDERATED_BUCKET = """
+[[roles]]
+role_id = "r"
+trusted_oidc_issuers = ["https://token.actions.githubusercontent.com"]
+required_audiences = ["sts.amazonaws.com"]
+subject_conditions = ["repo:o/r:*"]
+[[roles.allowed_scopes]]
+bucket = "fed"
+actions = ["get_object"]
+
+[[buckets]]
+name = "fed"
+backend_type = "s3"
+[buckets.backend_options]
+endpoint = "https://s3.amazonaws.com"
+bucket_name = "bk"
+auth_type = "oidc"
+role_arn = "arn:aws:iam::123456789012:role/x"
+"""
+
+
+def test_roles_or_federated_buckets_without_their_keys_are_warnings(tmp_path):
+    cfg = write(tmp_path, "fed.toml", ROLE_AND_FEDERATED_BUCKET)
+    p = run("check", "--config", cfg)
+    assert p.returncode == 0, p.stdout
+    warnings = [l for l in p.stdout.splitlines() if l.startswith("warning: ")]
+    assert len(warnings) == 2, p.stdout
+    assert "roles: 1 configured but SESSION_TOKEN_KEY is not set" in warnings[0]
+    assert "buckets[0] (fed): auth_type is set but OIDC_PROVIDER_KEY is not" in warnings[1]
+
+
 def test_the_sts_config_is_merged_and_a_bad_listen_address_is_reported(tmp_path):
     cfg = write(tmp_path, "good.toml", GOOD)
     sts = write(tmp_path, "sts.toml", '[[credentials]]\naccess_key_id = "KEY1"\n'
