@@ -3,7 +3,7 @@
 /// Usage text: every flag and every environment variable the server reads.
 pub const USAGE: &str = "\
 usage: multistore-server --config FILE [--listen ADDR] [--domain DOMAIN] [--sts-config FILE]
-       multistore-server check --config FILE [--domain DOMAIN] [--sts-config FILE] [--listen ADDR]
+       multistore-server check --config FILE [the same flags]
        multistore-server --help | --version
 
 Without a command: load the config, then serve S3 on --listen.
