@@ -1,8 +1,16 @@
 //! Command-line arguments (hand-written: five flags do not earn a parser crate).
 
-/// Usage text.
+/// Usage text: every flag and every environment variable the server reads.
 pub const USAGE: &str = "\
 usage: multistore-server --config FILE [--listen ADDR] [--domain DOMAIN] [--sts-config FILE]
+       multistore-server check --config FILE [the same flags]
+       multistore-server --help | --version
+
+Without a command: load the config, then serve S3 on --listen.
+check: load the config exactly as the server does at start (the files, the environment
+  variables below, every bucket's backend options) without listening or contacting anything;
+  print every problem with its path and every warning (never a secret value). Exit status 0:
+  the server would start (warnings allowed); 1: it would refuse; 2: bad command line.
 
   --config FILE       gateway config, TOML or JSON by extension (required)
   --listen ADDR       address to listen on (default 0.0.0.0:8080)
@@ -15,12 +23,22 @@ Flags also take their value inline: --listen=127.0.0.1:9000.
 SIGTERM or SIGINT: stop accepting, let in-flight requests finish (at most 30 s), exit 0;
 a second signal stops at once.
 
-environment: RUST_LOG (default multistore=info); SESSION_TOKEN_KEY (base64, 32 bytes: turns
-on STS AssumeRoleWithWebIdentity and session tokens) and SESSION_TOKEN_KEY_PREVIOUS (still opens
-tokens sealed before a rotation); OIDC_PROVIDER_KEY (RSA private key, PEM) with
-OIDC_PROVIDER_ISSUER (https URL): the gateway's own OIDC provider, for buckets with
-auth_type = \"oidc\" (OIDC_PROVIDER_KEY_PREVIOUS stays in the JWKS during a rotation)
+environment (unset and blank are the same; a value set but invalid refuses to start):
+  RUST_LOG                    log filter (default multistore=info; multistore=debug logs
+                              every request); RUST_LOG_STYLE: auto, always or never colour
+  SESSION_TOKEN_KEY           base64 of 32 bytes: turns on STS AssumeRoleWithWebIdentity
+                              and session tokens
+  SESSION_TOKEN_KEY_PREVIOUS  during a rotation: still opens tokens sealed with it
+  OIDC_PROVIDER_KEY           RSA private key (PEM): the gateway's own OIDC provider, for
+                              buckets with auth_type = \"oidc\" (needs OIDC_PROVIDER_ISSUER)
+  OIDC_PROVIDER_ISSUER        its issuer, an https URL (e.g. https://gw.example.com)
+  OIDC_PROVIDER_KEY_PREVIOUS  during a rotation: still published in the JWKS
+  BACKEND_TIMEOUT_SECONDS     how long a backend may take to start answering, or stay silent
+                              mid-download (default 30, at most 3600): then 504
 ";
+
+/// The second line of a command-line error.
+pub const HINT: &str = "Try 'multistore-server --help' for the flags and environment variables.";
 
 /// Parsed arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +58,8 @@ pub struct Args {
 pub enum Parsed {
     /// Start the server with these arguments.
     Run(Args),
+    /// `check`: load the config as `Run` would, report, and exit.
+    Check(Args),
     /// Print the usage text and exit.
     Help,
     /// Print the version and exit.
@@ -47,8 +67,10 @@ pub enum Parsed {
 }
 
 impl Args {
-    /// Parses `--flag value` and `--flag=value`.
-    pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
+    /// Parses `[check] --flag value` and `--flag=value`.
+    pub fn parse(it: impl Iterator<Item = String>) -> Result<Parsed, String> {
+        let mut it = it.peekable();
+        let check = it.next_if(|a| a == "check").is_some();
         let (mut config, mut listen, mut domain, mut sts) = (None, None, None, None);
         while let Some(arg) = it.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -62,7 +84,13 @@ impl Args {
                 "--listen" => &mut listen,
                 "--domain" => &mut domain,
                 "--sts-config" => &mut sts,
-                other => return Err(format!("unknown argument '{other}'")),
+                "check" => {
+                    return Err(
+                        "'check' must come first: multistore-server check --config FILE".into(),
+                    )
+                }
+                other if other.starts_with('-') => return Err(format!("unknown flag '{other}'")),
+                other => return Err(format!("unexpected argument '{other}'")),
             };
             let value = match inline {
                 Some(v) => v,
@@ -80,12 +108,17 @@ impl Args {
             }
             *slot = Some(value);
         }
-        Ok(Parsed::Run(Args {
+        let args = Args {
             config: config.ok_or("--config FILE is required")?,
             listen: listen.unwrap_or_else(|| "0.0.0.0:8080".to_string()),
             domain,
             sts_config: sts,
-        }))
+        };
+        Ok(if check {
+            Parsed::Check(args)
+        } else {
+            Parsed::Run(args)
+        })
     }
 }
 
@@ -140,5 +173,99 @@ mod tests {
         assert!(parse(&["--config", "a", "--config=b"]).is_err());
         assert_eq!(parse(&["--help"]), Ok(Parsed::Help));
         assert_eq!(parse(&["-V"]), Ok(Parsed::Version));
+    }
+
+    #[test]
+    fn check_comes_first_and_takes_the_same_flags_as_the_server() {
+        let Ok(Parsed::Check(a)) = parse(&["check", "--config=c.toml", "--sts-config", "s.toml"])
+        else {
+            panic!()
+        };
+        assert_eq!(a.config, "c.toml");
+        assert_eq!(a.sts_config.as_deref(), Some("s.toml"));
+        assert_eq!(a.listen, "0.0.0.0:8080");
+        assert_eq!(parse(&["check", "--help"]), Ok(Parsed::Help));
+        assert_eq!(parse(&["check", "--version"]), Ok(Parsed::Version));
+        assert_eq!(parse(&["check"]), Err("--config FILE is required".into()));
+        let late = parse(&["--config", "c.toml", "check"]).unwrap_err();
+        assert!(late.contains("must come first"), "{late}");
+        assert!(parse(&["check", "check", "--config", "c"]).is_err());
+    }
+
+    #[test]
+    fn unknown_flags_and_stray_arguments_are_named_on_one_line() {
+        assert_eq!(
+            parse(&["--config", "c", "--bogus=1"]),
+            Err("unknown flag '--bogus'".into())
+        );
+        assert_eq!(parse(&["-x"]), Err("unknown flag '-x'".into()));
+        assert_eq!(
+            parse(&["chek", "--config", "c"]),
+            Err("unexpected argument 'chek'".into())
+        );
+        assert!(!HINT.contains('\n') && HINT.contains("--help"));
+    }
+
+    /// The names of the environment variables `source` reads: string literals passed to
+    /// `var` or `var_os`, and the values of `..._VAR` string constants.
+    fn env_reads(source: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        for pattern in ["var(\"", "var_os(\"", "_VAR: &str = \""] {
+            for (i, _) in source.match_indices(pattern) {
+                let rest = &source[i + pattern.len()..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                    .collect();
+                if !name.is_empty() && rest[name.len()..].starts_with('"') {
+                    names.push(name);
+                }
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn usage_names_every_flag_and_every_environment_variable_the_server_reads() {
+        for flag in [
+            "--config",
+            "--listen",
+            "--domain",
+            "--sts-config",
+            "--help",
+            "--version",
+        ] {
+            assert!(USAGE.contains(flag), "{flag}");
+        }
+        let sources = [
+            include_str!("main.rs"),
+            include_str!("proxy.rs"),
+            include_str!("server.rs"),
+            include_str!("federation.rs"),
+            include_str!("request_id.rs"),
+        ];
+        let read: Vec<String> = sources.iter().flat_map(|s| env_reads(s)).collect();
+        // The scan finds what main.rs and proxy.rs read today.
+        for known in [
+            "SESSION_TOKEN_KEY",
+            "OIDC_PROVIDER_ISSUER",
+            "BACKEND_TIMEOUT_SECONDS",
+        ] {
+            assert!(
+                read.iter().any(|r| r == known),
+                "{known} not found by the scan"
+            );
+        }
+        // env_logger reads these two.
+        for name in read
+            .iter()
+            .map(String::as_str)
+            .chain(["RUST_LOG", "RUST_LOG_STYLE"])
+        {
+            assert!(
+                USAGE.contains(&format!("  {name} ")) || USAGE.contains(&format!(" {name}:")),
+                "--help does not document {name}"
+            );
+        }
     }
 }

@@ -69,12 +69,7 @@ impl Proxy {
     /// Builds the pooled backend client; the backend timeout comes from `BACKEND_TIMEOUT_SECONDS`.
     pub fn new(gateway: Arc<Gateway>) -> Result<Self, String> {
         let client = backend_client()?;
-        let backend_timeout = match std::env::var(BACKEND_TIMEOUT_VAR) {
-            Ok(v) if !v.trim().is_empty() => {
-                parse_backend_timeout(&v).map_err(|e| format!("{BACKEND_TIMEOUT_VAR}: {e}"))?
-            }
-            _ => DEFAULT_BACKEND_TIMEOUT,
-        };
+        let backend_timeout = backend_timeout()?;
         Ok(Proxy {
             backend_timeout,
             federation: Federator::new(gateway.clone(), client.clone()),
@@ -82,6 +77,16 @@ impl Proxy {
             client,
             jwks: Mutex::default(),
         })
+    }
+}
+
+/// The backend timeout `BACKEND_TIMEOUT_SECONDS` sets (checked at load too, by `check`).
+pub fn backend_timeout() -> Result<Duration, String> {
+    match std::env::var(BACKEND_TIMEOUT_VAR) {
+        Ok(v) if !v.trim().is_empty() => {
+            parse_backend_timeout(&v).map_err(|e| format!("{BACKEND_TIMEOUT_VAR}: {e}"))
+        }
+        _ => Ok(DEFAULT_BACKEND_TIMEOUT),
     }
 }
 

@@ -507,6 +507,18 @@ impl GatewayConfig {
         validate::from_value(&value)
     }
 
+    /// [`GatewayConfig::parse_with_warnings`], with the warnings returned whether or not
+    /// there are problems (`multistore-server check` prints both).
+    pub fn parse_reporting(
+        text: &str,
+        format: ConfigFormat,
+    ) -> (Result<Self, ConfigError>, Vec<String>) {
+        match validate::to_value(text, format) {
+            Ok(value) => validate::from_value_reporting(&value),
+            Err(e) => (Err(e), Vec::new()),
+        }
+    }
+
     /// Adds the roles, credentials (and any buckets) of `other`, typically the `--sts-config`
     /// file, and re-runs the duplicate checks across both. `owner_id`, `owner_display_name` and
     /// `region` are taken from `self`, falling back to `other`'s.

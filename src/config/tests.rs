@@ -1139,3 +1139,31 @@ fn a_backend_prefix_with_a_dot_segment_or_a_leading_slash_is_refused_naming_the_
         );
     }
 }
+
+#[test]
+fn parse_reporting_returns_the_warnings_of_an_invalid_config_too() {
+    let text = "bogus_key = 1\n[[credentials]]\naccess_key_id = \"K\"\nsecret_access_key = \"never-echoed-secret\"\nexpires_at = \"yesterday\"\n";
+    let (result, warnings) = GatewayConfig::parse_reporting(text, ConfigFormat::Toml);
+    let problems = result.unwrap_err().problems;
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].starts_with("credentials[0].expires_at:"));
+    assert_eq!(
+        warnings,
+        vec!["bogus_key: unknown key, ignored".to_string()]
+    );
+    assert!(!format!("{problems:?}{warnings:?}").contains("never-echoed-secret"));
+    // The same validator as parse_with_warnings: a valid config gives the same result.
+    let ok = "bogus_key = 1\n";
+    let (c, w) = GatewayConfig::parse_reporting(ok, ConfigFormat::Toml);
+    assert_eq!(
+        (c.is_ok(), w),
+        (
+            true,
+            GatewayConfig::parse_with_warnings(ok, ConfigFormat::Toml)
+                .unwrap()
+                .1
+        )
+    );
+    let (c, w) = GatewayConfig::parse_reporting("[[", ConfigFormat::Toml);
+    assert!(c.is_err() && w.is_empty());
+}

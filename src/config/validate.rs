@@ -268,11 +268,15 @@ fn list_of_tables<'a>(v: Option<&'a Value>, path: &str, r: &mut Report) -> Vec<O
 
 /// Reads and validates a whole document.
 pub fn from_value(value: &Value) -> Result<(GatewayConfig, Vec<String>), ConfigError> {
+    let (config, warnings) = from_value_reporting(value);
+    config.map(|c| (c, warnings))
+}
+
+/// [`from_value`], with the warnings returned whether or not there are problems.
+pub fn from_value_reporting(value: &Value) -> (Result<GatewayConfig, ConfigError>, Vec<String>) {
     let Value::Object(map) = value else {
-        return Err(ConfigError::one(format!(
-            "(top level): expected a table, found {}",
-            type_name(value)
-        )));
+        let problem = format!("(top level): expected a table, found {}", type_name(value));
+        return (Err(ConfigError::one(problem)), Vec::new());
     };
     let mut r = Report::default();
     let top = Obj {
@@ -352,11 +356,10 @@ pub fn from_value(value: &Value) -> Result<(GatewayConfig, Vec<String>), ConfigE
     mapped_names(&config, &mut r);
     references(&config, &mut r);
     if r.problems.is_empty() {
-        Ok((config, r.warnings))
+        (Ok(config), r.warnings)
     } else {
-        Err(ConfigError {
-            problems: r.problems,
-        })
+        let problems = r.problems;
+        (Err(ConfigError { problems }), r.warnings)
     }
 }
 
