@@ -13,9 +13,11 @@ usage: multistore-server --config FILE [--listen ADDR] [--domain DOMAIN] [--sts-
 
 Flags also take their value inline: --listen=127.0.0.1:9000.
 SIGTERM or SIGINT: stop accepting, let in-flight requests finish (at most 30 s), exit 0;
-a second signal stops at once.
+a second signal stops at once. SIGHUP: re-read the config file(s) now.
 
-environment: RUST_LOG (default multistore=info); SESSION_TOKEN_KEY (base64, 32 bytes: turns
+environment: RUST_LOG (default multistore=info); CONFIG_TTL_SECONDS (default 60; 0: only on
+SIGHUP): how often the config file(s) are checked, a changed file served, a broken one only
+logged while the last good config keeps serving; SESSION_TOKEN_KEY (base64, 32 bytes: turns
 on STS AssumeRoleWithWebIdentity and session tokens) and SESSION_TOKEN_KEY_PREVIOUS (still opens
 tokens sealed before a rotation); OIDC_PROVIDER_KEY (RSA private key, PEM) with
 OIDC_PROVIDER_ISSUER (https URL): the gateway's own OIDC provider, for buckets with

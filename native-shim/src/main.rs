@@ -1,14 +1,17 @@
 //! `multistore-server`: the native runtime of the multistore S3 gateway (hyper 1 + tokio).
 //!
-//! It loads a TOML/JSON config once, builds the gateway core, and executes the core's plans:
-//! one backend request per client request, bodies streamed both ways.
+//! It loads a TOML/JSON config, builds the gateway core (rebuilt when the file changes, see
+//! [`reload`]), and executes the core's plans: one backend request per client request, bodies
+//! streamed both ways.
 
 mod args;
 mod federation;
 mod proxy;
+mod reload;
 mod request_id;
 mod server;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,7 +40,14 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("multistore=info"))
         .init();
 
-    let gateway = match load(&args) {
+    let mut reloader = match reloader(&args) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("multistore-server: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let gateway = match reloader.load() {
         Ok(g) => Arc::new(g),
         Err(e) => {
             eprintln!("multistore-server: {e}");
@@ -55,7 +65,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = runtime.block_on(server::serve(&args, gateway));
+    let result = runtime.block_on(server::serve(&args, gateway, reloader));
     // Drained already; do not wait on a blocking task (a stuck DNS lookup) to exit.
     runtime.shutdown_timeout(Duration::from_secs(1));
     match result {
@@ -123,26 +133,47 @@ fn session_keys() -> Result<Option<SessionKeys>, String> {
     Ok(Some(keys))
 }
 
-/// Reads, parses and validates the config file(s) and builds the gateway.
-fn load(args: &args::Args) -> Result<Gateway, String> {
-    let read = |path: &str| -> Result<GatewayConfig, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-        let format = ConfigFormat::from_path(path).map_err(|e| format!("{path}: {e}"))?;
-        GatewayConfig::parse(&text, format).map_err(|e| format!("{path}: {e}"))
+/// The config file(s), how a gateway is built from them (options from the environment, read
+/// once: they only change with a restart) and `CONFIG_TTL_SECONDS`.
+fn reloader(args: &args::Args) -> Result<reload::Reloader, String> {
+    let ttl = match var(reload::TTL_VAR)? {
+        Some(v) => reload::parse_ttl(&v).map_err(|e| format!("{}: {e}", reload::TTL_VAR))?,
+        None => Some(reload::DEFAULT_TTL),
     };
-    let mut config = read(&args.config)?;
-    if let Some(sts) = &args.sts_config {
+    let options = GatewayOptions {
+        virtual_host_domain: args.domain.clone(),
+        session_keys: session_keys()?,
+        oidc_provider: oidc_provider()?,
+    };
+    let mut files = vec![PathBuf::from(&args.config)];
+    files.extend(args.sts_config.as_ref().map(PathBuf::from));
+    let (config_path, sts_path) = (args.config.clone(), args.sts_config.clone());
+    let build = move |texts: &[String]| build(&config_path, sts_path.as_deref(), texts, &options);
+    Ok(reload::Reloader {
+        watch: reload::Watch::new(files),
+        build: Box::new(build),
+        ttl,
+    })
+}
+
+/// Parses and validates the config file(s) (contents in `texts`, in the order watched) and
+/// builds the gateway.
+fn build(
+    config_path: &str,
+    sts_path: Option<&str>,
+    texts: &[String],
+    options: &GatewayOptions,
+) -> Result<Gateway, String> {
+    let parse = |path: &str, text: &str| -> Result<GatewayConfig, String> {
+        let format = ConfigFormat::from_path(path).map_err(|e| format!("{path}: {e}"))?;
+        GatewayConfig::parse(text, format).map_err(|e| format!("{path}: {e}"))
+    };
+    let text = texts.first().ok_or("no config file was read")?;
+    let mut config = parse(config_path, text)?;
+    if let (Some(sts), Some(text)) = (sts_path, texts.get(1)) {
         config = config
-            .merge(read(sts)?)
+            .merge(parse(sts, text)?)
             .map_err(|e| format!("{sts}: {e}"))?;
     }
-    Gateway::new(
-        config,
-        GatewayOptions {
-            virtual_host_domain: args.domain.clone(),
-            session_keys: session_keys()?,
-            oidc_provider: oidc_provider()?,
-        },
-    )
-    .map_err(|e| format!("{}: {e}", args.config))
+    Gateway::new(config, options.clone()).map_err(|e| format!("{config_path}: {e}"))
 }
