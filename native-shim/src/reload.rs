@@ -121,8 +121,8 @@ pub type Build = Box<dyn FnMut(&[String]) -> Result<Gateway, String> + Send>;
 
 /// The outcome of a check.
 pub enum Check {
-    /// Nothing new: the files are what the snapshot was built from, or a broken content
-    /// already tried.
+    /// Nothing new: the files are what the snapshot was built from (or, unread, what was last
+    /// found broken).
     Unchanged,
     /// New content that builds: serve it.
     Changed(Box<Gateway>),
@@ -150,8 +150,8 @@ pub struct Watch {
     seen: Option<Seen>,
     /// The digest of the content the current snapshot was built from.
     built: Option<[u8; 32]>,
-    /// The failure last reported.
-    failure: Option<Failure>,
+    /// The failure last reported, and its message.
+    failure: Option<(Failure, String)>,
 }
 
 impl Watch {
@@ -201,9 +201,15 @@ impl Watch {
             self.failure = None;
             return Check::Unchanged;
         }
-        if self.failure == Some(Failure::Build(digest)) {
-            // Tried and reported already (a SIGHUP, or stamps too fresh to trust).
-            return Check::Unchanged;
+        if let Some((Failure::Build(d), error)) = &self.failure {
+            if *d == digest {
+                // Tried and reported already (a SIGHUP, or stamps too fresh to trust).
+                let error = error.clone();
+                return Check::Broken {
+                    error,
+                    report: false,
+                };
+            }
         }
         match build(&texts) {
             Ok(gateway) => {
@@ -224,8 +230,8 @@ impl Watch {
     }
 
     fn fail(&mut self, failure: Failure, error: String) -> Check {
-        let report = self.failure.as_ref() != Some(&failure);
-        self.failure = Some(failure);
+        let report = self.failure.as_ref().map(|f| &f.0) != Some(&failure);
+        self.failure = Some((failure, error.clone()));
         Check::Broken { error, report }
     }
 }
@@ -498,15 +504,20 @@ mod tests {
         else {
             panic!("a broken file is reported")
         };
-        // Checked again: not parsed again, not reported again; a SIGHUP neither re-parses it.
+        // Checked again: not parsed again, not reported again; a SIGHUP neither re-parses it
+        // (it says what is wrong, with `report` false).
         assert!(matches!(
             w.check(&disk, at(T0 + 90), false, &mut build),
             Check::Unchanged
         ));
-        assert!(matches!(
-            w.check(&disk, at(T0 + 95), true, &mut build),
-            Check::Unchanged
-        ));
+        let Check::Broken {
+            error,
+            report: false,
+        } = w.check(&disk, at(T0 + 95), true, &mut build)
+        else {
+            panic!("a SIGHUP on a known broken file says so again")
+        };
+        assert!(error.contains("TOML"), "{error}");
         assert_eq!(parses.get(), 2);
         // Another broken content is a new warning.
         disk.write("gw.toml", "still [ broken", at(T0 + 100));
