@@ -5,8 +5,9 @@
 //! `CONFIG_TTL_SECONDS` (default 60; `0`: only on SIGHUP) and at once on SIGHUP; no request ever
 //! waits for it. [`Watch`] decides, sans-IO (the disk and the clock are passed in): files whose
 //! size, mtime and inode did not change are not read, content whose digest did not change is
-//! not parsed, and a broken file keeps the last good snapshot serving (reported once per
-//! content, not at every check).
+//! not parsed, a changed file is built once it has been quiet for [`SETTLE`] (never half
+//! written), and a broken file keeps the last good snapshot serving (reported once per content,
+//! not at every check).
 //!
 //! What survives a refresh is what the process holds besides the gateway (the JWKS cache,
 //! federated backend credentials, the backend connection pool); everything derived from the
@@ -26,10 +27,11 @@ pub const TTL_VAR: &str = "CONFIG_TTL_SECONDS";
 /// [`TTL_VAR`] unset.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
 
-/// A file whose mtime is this close to the time it was read may be written again within the
-/// same timestamp tick (1-2 s on some filesystems) without its stamp changing: it is read again
-/// at the next check rather than trusted (git's "racily clean" entries).
-const SETTLE: Duration = Duration::from_secs(2);
+/// A file modified less than this long ago may still be being written: a changed file is built
+/// only once it has been quiet this long (a half-written file must never be served, even when
+/// its first half is a valid config), and its stamp is not trusted before (a rewrite within the
+/// same timestamp tick, 1-2 s on some filesystems, keeps it: git's "racily clean" entries).
+pub const SETTLE: Duration = Duration::from_secs(2);
 
 /// `CONFIG_TTL_SECONDS`: seconds (fractions allowed), `0` turns timed refresh off (None).
 pub fn parse_ttl(value: &str) -> Result<Option<Duration>, String> {
@@ -126,6 +128,8 @@ pub enum Check {
     Unchanged,
     /// New content that builds: serve it.
     Changed(Box<Gateway>),
+    /// New content, written less than [`SETTLE`] ago: check again once it settled.
+    Settling,
     /// New content that cannot be read or built: the current snapshot stays. `report` is true
     /// the first time this failure is seen (a warning per change, not per check).
     Broken { error: String, report: bool },
@@ -166,8 +170,8 @@ impl Watch {
     }
 
     /// Checks the files at `now` (wall clock, compared with their mtimes). `force` (SIGHUP, the
-    /// first load) reads them even when their stamps did not change; content already served is
-    /// still not parsed again.
+    /// first load) reads them even when their stamps did not change and builds them even when
+    /// just written; content already served is still not parsed again.
     pub fn check(
         &mut self,
         disk: &dyn Disk,
@@ -190,11 +194,9 @@ impl Watch {
             Ok(t) => t,
             Err(e) => return self.fail(Failure::Read(e.clone()), e),
         };
-        let trusted = stamps.iter().all(|s| {
-            s.modified
-                .and_then(|m| now.duration_since(m).ok())
-                .is_some_and(|age| age >= SETTLE)
-        });
+        let age = |s: &Stamp| s.modified.and_then(|m| now.duration_since(m).ok());
+        let trusted = stamps.iter().all(|s| age(s).is_some_and(|a| a >= SETTLE));
+        let settling = stamps.iter().any(|s| age(s).is_some_and(|a| a < SETTLE));
         self.seen = Some(Seen { stamps, trusted });
         let digest = digest(&texts);
         if self.built == Some(digest) {
@@ -210,6 +212,9 @@ impl Watch {
                     report: false,
                 };
             }
+        }
+        if settling && !force {
+            return Check::Settling;
         }
         match build(&texts) {
             Ok(gateway) => {
@@ -263,22 +268,28 @@ impl Reloader {
         {
             Check::Changed(g) => Ok(*g),
             Check::Broken { error, .. } => Err(error),
-            Check::Unchanged => Err("the config was loaded already".to_string()),
+            Check::Unchanged | Check::Settling => Err("the config was loaded already".to_string()),
         }
     }
 
-    /// Re-checks the files every TTL and on SIGHUP, off the request path, and installs each new
-    /// good snapshot in `live`. Runs for the life of the process.
-    pub async fn run(self, live: Arc<Live>) {
+    /// Starts re-checking the files every TTL and on SIGHUP, off the request path, installing
+    /// each new good snapshot in `live`, for the life of the process. SIGHUP is listened for
+    /// before this returns (before the server accepts: a SIGHUP never finds it unprepared).
+    pub fn spawn(self, live: Arc<Live>) {
+        let hangup = Hangup::new();
+        tokio::spawn(self.run(live, hangup));
+    }
+
+    async fn run(self, live: Arc<Live>, mut hangup: Hangup) {
         let Reloader {
             mut watch,
             mut build,
             ttl,
         } = self;
-        let mut hangup = Hangup::new();
+        let mut wait = ttl;
         loop {
             let force = tokio::select! {
-                () = tick(ttl) => false,
+                () = tick(wait) => false,
                 () = hangup.recv() => true,
             };
             // File reads and a parse of a large config stay off the request workers.
@@ -295,9 +306,11 @@ impl Reloader {
                     return;
                 }
             };
+            wait = ttl;
             match check {
                 Check::Unchanged if force => log::info!("SIGHUP: the config is unchanged"),
                 Check::Unchanged => {}
+                Check::Settling => wait = Some(ttl.map_or(SETTLE, |t| t.min(SETTLE))),
                 Check::Changed(gateway) => {
                     log::info!(
                         "config reloaded{}: {} bucket(s)",
@@ -443,7 +456,7 @@ mod tests {
     fn bucket_of(check: Check) -> String {
         match check {
             Check::Changed(g) => g.config().buckets[0].name.clone(),
-            Check::Unchanged => panic!("expected a new snapshot, got Unchanged"),
+            Check::Unchanged | Check::Settling => panic!("expected a new snapshot"),
             Check::Broken { error, .. } => panic!("expected a new snapshot, got {error}"),
         }
     }
@@ -567,23 +580,49 @@ mod tests {
     }
 
     #[test]
-    fn a_file_written_just_before_it_was_read_is_read_again_until_its_stamp_settles() {
+    fn a_file_written_just_before_it_was_read_is_built_only_once_it_settled() {
         let (disk, parses) = (FakeDisk::default(), Cell::new(0));
         let mut build = builder(&parses);
         disk.write("gw.toml", &config("one"), at(T0));
         let mut w = watch();
-        // Read in the same second it was written: a rewrite in that tick would keep the stamp.
-        bucket_of(w.check(&disk, at(T0), true, &mut build));
-        disk.overwrite_in_place("gw.toml", &config("two"));
+        bucket_of(w.check(&disk, at(T0 + 10), true, &mut build));
+        // Still being written (perhaps half): not built yet, even if it parses.
+        disk.write("gw.toml", &config("tw"), at(T0 + 20));
+        assert!(matches!(
+            w.check(&disk, at(T0 + 21), false, &mut build),
+            Check::Settling
+        ));
+        disk.write("gw.toml", &config("two"), at(T0 + 22));
+        assert!(matches!(
+            w.check(&disk, at(T0 + 23), false, &mut build),
+            Check::Settling
+        ));
         assert_eq!(
-            bucket_of(w.check(&disk, at(T0 + 1), false, &mut build)),
+            bucket_of(w.check(&disk, at(T0 + 24), false, &mut build)),
             "two"
         );
-        // Read again while still fresh, unchanged: then trusted, and no longer read.
+        assert_eq!(parses.get(), 2);
+    }
+
+    #[test]
+    fn a_file_read_just_after_it_was_written_is_read_again_until_its_stamp_settles() {
+        let (disk, parses) = (FakeDisk::default(), Cell::new(0));
+        let mut build = builder(&parses);
+        disk.write("gw.toml", &config("one"), at(T0));
+        let mut w = watch();
+        // Read in the same second it was written: a rewrite in that tick keeps the stamp.
+        bucket_of(w.check(&disk, at(T0), true, &mut build));
+        disk.overwrite_in_place("gw.toml", &config("two"));
+        // The stamp is too fresh to stand for the content: read, found changed, left to settle.
         assert!(matches!(
-            w.check(&disk, at(T0 + 5), false, &mut build),
-            Check::Unchanged
+            w.check(&disk, at(T0 + 1), false, &mut build),
+            Check::Settling
         ));
+        assert_eq!(
+            bucket_of(w.check(&disk, at(T0 + 2), false, &mut build)),
+            "two"
+        );
+        // Read once it settled: from then on the stamp is trusted, the file no longer read.
         let reads = disk.reads.get();
         assert!(matches!(
             w.check(&disk, at(T0 + 65), false, &mut build),

@@ -38,7 +38,7 @@ pub async fn serve(args: &Args, gateway: Arc<Gateway>, reloader: Reloader) -> Re
     let buckets = gateway.config().buckets.len();
     let live = Arc::new(Live::new(gateway));
     let proxy = Arc::new(Proxy::new(live.clone())?);
-    tokio::spawn(reloader.run(live));
+    reloader.spawn(live);
     // The bound address, not the requested one: `--listen 127.0.0.1:0` shows its port.
     let local = listener
         .local_addr()
