@@ -21,11 +21,14 @@ check: load the config exactly as the server does at start (the files, the envir
 
 Flags also take their value inline: --listen=127.0.0.1:9000.
 SIGTERM or SIGINT: stop accepting, let in-flight requests finish (at most 30 s), exit 0;
-a second signal stops at once.
+a second signal stops at once. SIGHUP: re-read the config file(s) now.
 
 environment (unset and blank are the same; a value set but invalid refuses to start):
   RUST_LOG                    log filter (default multistore=info; multistore=debug logs
                               every request); RUST_LOG_STYLE: auto, always or never colour
+  CONFIG_TTL_SECONDS          how often the config file(s) are checked (default 60; 0: only
+                              on SIGHUP): a changed file is served, a broken one logged while
+                              the last good config keeps serving
   SESSION_TOKEN_KEY           base64 of 32 bytes: turns on STS AssumeRoleWithWebIdentity
                               and session tokens
   SESSION_TOKEN_KEY_PREVIOUS  during a rotation: still opens tokens sealed with it

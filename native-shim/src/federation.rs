@@ -24,7 +24,6 @@ use crate::proxy::{error_chain, now, random_bytes, BackendClient};
 /// Federated backend credentials for the whole process.
 #[derive(Clone)]
 pub struct Federator {
-    gateway: Arc<Gateway>,
     client: BackendClient,
     cache: Arc<Mutex<CredentialCache>>,
     /// Woken whenever a refresh ends.
@@ -32,10 +31,10 @@ pub struct Federator {
 }
 
 impl Federator {
-    /// Shares the backend client.
-    pub fn new(gateway: Arc<Gateway>, client: BackendClient) -> Self {
+    /// Shares the backend client. The cache outlives config refreshes: its key holds every
+    /// setting that changes the credentials.
+    pub fn new(client: BackendClient) -> Self {
         Federator {
-            gateway,
             client,
             cache: Arc::default(),
             changed: Arc::new(Notify::new()),
@@ -43,9 +42,11 @@ impl Federator {
     }
 
     /// The credentials for `needed`: cached, or exchanged now (one exchange per key at a time;
-    /// others wait for it), refreshed in the background when they near expiry.
+    /// others wait for it), refreshed in the background when they near expiry. `gateway` (the
+    /// request's config snapshot) mints the token an exchange presents.
     pub async fn credentials(
         &self,
+        gateway: &Arc<Gateway>,
         needed: &CredentialsNeeded,
     ) -> Result<Arc<TemporaryCredentials>, ExchangeError> {
         // Waiting longer than a dead refresh is presumed alive would be pointless.
@@ -60,16 +61,16 @@ impl Federator {
             match decision {
                 Decision::Use(c) => return Ok(c),
                 Decision::UseAndRefresh(c) => {
-                    let this = self.clone();
+                    let (this, gateway) = (self.clone(), gateway.clone());
                     let needed = needed.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = this.refresh(&needed).await {
+                        if let Err(e) = this.refresh(&gateway, &needed).await {
                             log::warn!("refreshing backend credentials failed, still using the current ones: {}", multistore::auth::redact(&e.to_string()));
                         }
                     });
                     return Ok(c);
                 }
-                Decision::Fetch => return self.refresh(needed).await,
+                Decision::Fetch => return self.refresh(gateway, needed).await,
                 Decision::Fail(e) => return Err(e),
                 Decision::Wait => {
                     if tokio::time::timeout_at(give_up, notified).await.is_err() {
@@ -94,9 +95,10 @@ impl Federator {
     /// Runs the exchange this caller owns, records the result and wakes the waiters.
     async fn refresh(
         &self,
+        gateway: &Gateway,
         needed: &CredentialsNeeded,
     ) -> Result<Arc<TemporaryCredentials>, ExchangeError> {
-        let result = self.exchange(needed).await;
+        let result = self.exchange(gateway, needed).await;
         if let Err(e) = &result {
             log::warn!(
                 "backend credential exchange failed: {}",
@@ -114,11 +116,10 @@ impl Federator {
     /// Runs the exchange's calls in turn (each within [`EXCHANGE_TIMEOUT_SECS`]).
     async fn exchange(
         &self,
+        gateway: &Gateway,
         needed: &CredentialsNeeded,
     ) -> Result<TemporaryCredentials, ExchangeError> {
-        let mut request = self
-            .gateway
-            .credential_exchange(needed, now(), &mut random_bytes)?;
+        let mut request = gateway.credential_exchange(needed, now(), &mut random_bytes)?;
         for step in 0..MAX_EXCHANGE_STEPS {
             let (status, body) = tokio::time::timeout(
                 Duration::from_secs(EXCHANGE_TIMEOUT_SECS),

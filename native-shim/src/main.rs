@@ -1,14 +1,17 @@
 //! `multistore-server`: the native runtime of the multistore S3 gateway (hyper 1 + tokio).
 //!
-//! It loads a TOML/JSON config once, builds the gateway core, and executes the core's plans:
-//! one backend request per client request, bodies streamed both ways.
+//! It loads a TOML/JSON config, builds the gateway core (rebuilt when the file changes, see
+//! [`reload`]), and executes the core's plans: one backend request per client request, bodies
+//! streamed both ways.
 
 mod args;
 mod federation;
 mod proxy;
+mod reload;
 mod request_id;
 mod server;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,17 +48,30 @@ fn main() -> ExitCode {
     for n in &loaded.notes {
         log::info!("{n}");
     }
-    let gateway = match loaded.gateway {
-        Some(g) if loaded.problems.is_empty() => Arc::new(g),
-        _ => {
-            let n = loaded.problems.len();
-            eprintln!(
-                "multistore-server: invalid configuration ({n} problem{}):",
-                if n == 1 { "" } else { "s" }
-            );
-            for p in &loaded.problems {
-                eprintln!("  {p}");
-            }
+    if loaded.gateway.is_none() || !loaded.problems.is_empty() {
+        let n = loaded.problems.len();
+        eprintln!(
+            "multistore-server: invalid configuration ({n} problem{}):",
+            if n == 1 { "" } else { "s" }
+        );
+        for p in &loaded.problems {
+            eprintln!("  {p}");
+        }
+        return ExitCode::from(1);
+    }
+    // The config checked whole above; the reloader reads it again as the snapshot it follows
+    // (the files' stamps and contents are its baseline) and serves that.
+    let mut reloader = match reloader(&args) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("multistore-server: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let gateway = match reloader.load() {
+        Ok(g) => Arc::new(g),
+        Err(e) => {
+            eprintln!("multistore-server: {e}");
             return ExitCode::from(1);
         }
     };
@@ -70,7 +86,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = runtime.block_on(server::serve(&args, gateway));
+    let result = runtime.block_on(server::serve(&args, gateway, reloader));
     // Drained already; do not wait on a blocking task (a stuck DNS lookup) to exit.
     runtime.shutdown_timeout(Duration::from_secs(1));
     match result {
@@ -283,6 +299,12 @@ fn load(args: &args::Args) -> Loaded {
     let session_keys = env(session_keys(&mut l.notes), &mut l.problems);
     let oidc_provider = env(oidc_provider(&mut l.notes), &mut l.problems);
     env(proxy::backend_timeout(), &mut l.problems);
+    if let Ok(Some(v)) = var(reload::TTL_VAR) {
+        env(
+            reload::parse_ttl(&v).map_err(|e| format!("{}: {e}", reload::TTL_VAR)),
+            &mut l.problems,
+        );
+    }
     let Some(config) = config else {
         return l;
     };
@@ -315,6 +337,51 @@ fn load(args: &args::Args) -> Loaded {
             .extend(e.problems.iter().map(|p| format!("{}: {p}", args.config))),
     }
     l
+}
+
+/// The config file(s), how a gateway is built from them (options from the environment, read
+/// once: they only change with a restart) and `CONFIG_TTL_SECONDS`.
+fn reloader(args: &args::Args) -> Result<reload::Reloader, String> {
+    let ttl = match var(reload::TTL_VAR)? {
+        Some(v) => reload::parse_ttl(&v).map_err(|e| format!("{}: {e}", reload::TTL_VAR))?,
+        None => Some(reload::DEFAULT_TTL),
+    };
+    let options = GatewayOptions {
+        virtual_host_domain: args.domain.clone(),
+        session_keys: session_keys(&mut Vec::new())?,
+        oidc_provider: oidc_provider(&mut Vec::new())?,
+    };
+    let mut files = vec![PathBuf::from(&args.config)];
+    files.extend(args.sts_config.as_ref().map(PathBuf::from));
+    let (config_path, sts_path) = (args.config.clone(), args.sts_config.clone());
+    let build = move |texts: &[String]| build(&config_path, sts_path.as_deref(), texts, &options);
+    Ok(reload::Reloader {
+        watch: reload::Watch::new(files),
+        build: Box::new(build),
+        ttl,
+    })
+}
+
+/// Parses and validates the config file(s) (contents in `texts`, in the order watched) and
+/// builds the gateway.
+fn build(
+    config_path: &str,
+    sts_path: Option<&str>,
+    texts: &[String],
+    options: &GatewayOptions,
+) -> Result<Gateway, String> {
+    let parse = |path: &str, text: &str| -> Result<GatewayConfig, String> {
+        let format = ConfigFormat::from_path(path).map_err(|e| format!("{path}: {e}"))?;
+        GatewayConfig::parse(text, format).map_err(|e| format!("{path}: {e}"))
+    };
+    let text = texts.first().ok_or("no config file was read")?;
+    let mut config = parse(config_path, text)?;
+    if let (Some(sts), Some(text)) = (sts_path, texts.get(1)) {
+        config = config
+            .merge(parse(sts, text)?)
+            .map_err(|e| format!("{sts}: {e}"))?;
+    }
+    Gateway::new(config, options.clone()).map_err(|e| format!("{config_path}: {e}"))
 }
 
 #[cfg(test)]

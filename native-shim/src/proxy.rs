@@ -34,6 +34,7 @@ use multistore::time::Timestamp;
 use multistore::{Gateway, Plan, RequestContext, RequestHead};
 
 use crate::federation::Federator;
+use crate::reload::Live;
 use crate::request_id;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -52,9 +53,10 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The environment variable that sets [`Proxy`]'s backend timeout, in seconds.
 pub const BACKEND_TIMEOUT_VAR: &str = "BACKEND_TIMEOUT_SECONDS";
 
-/// The gateway plus the backend client, both built once per process.
+/// The gateway (its current config snapshot) plus the backend client, built once per process.
 pub struct Proxy {
-    gateway: Arc<Gateway>,
+    /// Each request takes the current snapshot once and keeps it to its end.
+    live: Arc<Live>,
     client: BackendClient,
     /// How long a backend has to start its answer once our request (body included) went out,
     /// and to deliver an answer we buffer: past it, a 504 instead of a hung client.
@@ -67,13 +69,13 @@ pub struct Proxy {
 
 impl Proxy {
     /// Builds the pooled backend client; the backend timeout comes from `BACKEND_TIMEOUT_SECONDS`.
-    pub fn new(gateway: Arc<Gateway>) -> Result<Self, String> {
+    pub fn new(live: Arc<Live>) -> Result<Self, String> {
         let client = backend_client()?;
         let backend_timeout = backend_timeout()?;
         Ok(Proxy {
             backend_timeout,
-            federation: Federator::new(gateway.clone(), client.clone()),
-            gateway,
+            federation: Federator::new(client.clone()),
+            live,
             client,
             jwks: Mutex::default(),
         })
@@ -158,7 +160,8 @@ impl Proxy {
             request_id,
         };
         let t0 = Instant::now();
-        let mut plan = self.gateway.plan(&head, &ctx);
+        let gateway = self.live.current();
+        let mut plan = gateway.plan(&head, &ctx);
         let mut body = Some(body);
         let mut read = Bytes::new();
         let mut body_read = false;
@@ -174,7 +177,7 @@ impl Proxy {
                 Ok(bytes) => {
                     read = bytes.clone();
                     body_read = true;
-                    self.gateway.plan_with_body(&head, &ctx, bytes)
+                    gateway.plan_with_body(&head, &ctx, bytes)
                 }
                 Err(e) if e.is::<http_body_util::LengthLimitError>() => {
                     return full(body_too_large(&head.method, &ctx.request_id, limit));
@@ -186,17 +189,17 @@ impl Proxy {
             };
         }
         if let Plan::NeedForm(reader) = plan {
-            plan =
-                self.gateway
-                    .plan_with_form(&head, &ctx, read_form(*reader, body.as_mut()).await);
+            plan = gateway.plan_with_form(&head, &ctx, read_form(*reader, body.as_mut()).await);
         }
         if let Plan::NeedJwks { issuer, .. } = &plan {
             let issuer = issuer.clone();
-            plan = self.assume_role(&head, &ctx, &read, &issuer).await;
+            plan = self
+                .assume_role(&gateway, &head, &ctx, &read, &issuer)
+                .await;
         }
         if let Plan::NeedBackendCredentials(needed) = &plan {
-            let creds = self.federation.credentials(needed).await;
-            plan = self.gateway.plan_with_credentials(
+            let creds = self.federation.credentials(&gateway, needed).await;
+            plan = gateway.plan_with_credentials(
                 &head,
                 &ctx,
                 body_read.then_some(read),
@@ -217,7 +220,7 @@ impl Proxy {
             }
             Plan::Forward(fwd) => self.forward(*fwd, body, plan_time).await,
             Plan::Copy(copy) => self.copy(*copy, plan_time).await,
-            Plan::Gather(gather) => self.gather(*gather, plan_time).await,
+            Plan::Gather(gather) => self.gather(&gateway, *gather, plan_time).await,
             // R2 bindings exist only inside a Worker.
             Plan::R2(r2) => full(r2.unsupported_runtime()),
             Plan::NeedBody { .. }
@@ -234,6 +237,7 @@ impl Proxy {
     /// or stale, refetched once when the token's key is unknown) and mint the credentials.
     async fn assume_role(
         &self,
+        gateway: &Gateway,
         head: &RequestHead,
         ctx: &RequestContext,
         body: &[u8],
@@ -241,14 +245,12 @@ impl Proxy {
     ) -> Plan {
         let jwks = self.jwks(issuer, false).await;
         let plan =
-            self.gateway
-                .plan_with_jwks(head, ctx, body, jwks.as_deref(), true, &mut random_bytes);
+            gateway.plan_with_jwks(head, ctx, body, jwks.as_deref(), true, &mut random_bytes);
         let Plan::NeedJwks { refresh: true, .. } = plan else {
             return plan;
         };
         let jwks = self.jwks(issuer, true).await;
-        self.gateway
-            .plan_with_jwks(head, ctx, body, jwks.as_deref(), false, &mut random_bytes)
+        gateway.plan_with_jwks(head, ctx, body, jwks.as_deref(), false, &mut random_bytes)
     }
 
     /// The JWKS of `issuer`: the cached one while fresh (unless `force`), else fetched if the
@@ -555,7 +557,12 @@ impl Proxy {
 
     /// Several backend requests at once (ListBuckets through pass-through buckets): every
     /// answer read whole (capped), then the core makes the client's answer of them.
-    async fn gather(&self, mut gather: Gather, plan: Duration) -> Response<ProxyBody> {
+    async fn gather(
+        &self,
+        gateway: &Gateway,
+        mut gather: Gather,
+        plan: Duration,
+    ) -> Response<ProxyBody> {
         let t0 = Instant::now();
         let calls = gather
             .take_requests()
@@ -566,7 +573,7 @@ impl Proxy {
             });
         let answers = futures_util::future::join_all(calls).await;
         let backend = t0.elapsed();
-        let mut resp = self.gateway.finish_gather(gather, answers);
+        let mut resp = gateway.finish_gather(gather, answers);
         add_server_timing(resp.headers_mut(), Timing { plan, backend });
         full(resp)
     }

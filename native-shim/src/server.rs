@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::args::Args;
 use crate::proxy::Proxy;
+use crate::reload::{Live, Reloader};
 
 /// How long a client may take to send its request head.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -27,14 +28,17 @@ pub const MAX_HEADERS: usize = 100;
 /// How long in-flight requests may run after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Serves until SIGTERM or SIGINT, then drains in-flight requests (at most 30 s).
-pub async fn serve(args: &Args, gateway: Arc<Gateway>) -> Result<(), String> {
+/// Serves until SIGTERM or SIGINT, then drains in-flight requests (at most 30 s); `reloader`
+/// keeps the gateway in step with the config file meanwhile.
+pub async fn serve(args: &Args, gateway: Arc<Gateway>, reloader: Reloader) -> Result<(), String> {
     let listen = &args.listen;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let buckets = gateway.config().buckets.len();
-    let proxy = Arc::new(Proxy::new(gateway)?);
+    let live = Arc::new(Live::new(gateway));
+    let proxy = Arc::new(Proxy::new(live.clone())?);
+    reloader.spawn(live);
     // The bound address, not the requested one: `--listen 127.0.0.1:0` shows its port.
     let local = listener
         .local_addr()

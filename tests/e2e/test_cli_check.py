@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Every environment variable the native server reads (native-shim/src), and env_logger's two.
 ENV_VARS = ["RUST_LOG", "RUST_LOG_STYLE", "SESSION_TOKEN_KEY", "SESSION_TOKEN_KEY_PREVIOUS",
             "OIDC_PROVIDER_KEY", "OIDC_PROVIDER_KEY_PREVIOUS", "OIDC_PROVIDER_ISSUER",
-            "BACKEND_TIMEOUT_SECONDS"]
+            "BACKEND_TIMEOUT_SECONDS", "CONFIG_TTL_SECONDS"]
 FLAGS = ["--config", "--listen", "--domain", "--sts-config", "--help", "--version"]
 
 GOOD = """
