@@ -1,5 +1,6 @@
 use super::*;
 use crate::config::ConfigFormat;
+use http::HeaderValue;
 
 const CONFIG: &str = r#"
 [[buckets]]
