@@ -1,6 +1,11 @@
-use super::*;
+use http::{HeaderName, HeaderValue};
+
+use crate::auth::PayloadMode;
 use crate::config::ConfigFormat;
-use http::HeaderValue;
+use crate::policy::Action;
+
+use super::outbound::MAX_UPLOAD_LENGTH;
+use super::*;
 
 const CONFIG: &str = r#"
 [[buckets]]
