@@ -22,19 +22,18 @@ pub use crate::backend::r2::{
     Conditions, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range, R2Records,
 };
 use crate::backend::s3::{Dialect, S3Backend};
-use crate::config::{BackendType, ConfigError, CredentialIndex, GatewayConfig};
+use crate::config::{BackendType, BucketConfig, ConfigError, CredentialIndex, GatewayConfig};
 use crate::cors::BucketCors;
 pub use crate::cors::CorsHeaders;
 use crate::oidc::federation::{CredentialsNeeded, ExchangeError};
 use crate::oidc::{OidcProvider, TemporaryCredentials};
-use crate::pathmap::PathMap;
+use crate::pathmap::{ClientView, PathMap};
 pub use crate::payload::PayloadVerifier;
 use crate::policy::{self, Identity};
 use crate::post::FormReader;
 pub use crate::s3::request::RequestHead;
 use crate::s3::request::{self, Operation, S3Request};
 use crate::s3::xml::{self, XmlRewrite};
-use crate::s3::ErrorCode;
 use crate::s3::S3Error;
 use crate::sts::token::SessionKeys;
 use crate::time::Timestamp;
@@ -56,21 +55,20 @@ mod settings;
 mod sts;
 
 pub use bodies::body_too_large;
-use bodies::MAX_VERSIONING_BODY;
-pub(crate) use bodies::{check_small_body, MAX_COMPLETE_BODY, MAX_DELETE_BODY, MAX_TAGGING_BODY};
+pub(crate) use bodies::{check_small_body, MAX_COMPLETE_BODY, MAX_DELETE_BODY};
 pub use copy::{CopyEvent, CopyStep, StreamedCopy};
-use copy_source::{CopySource, R2CopySource};
+use copy_source::R2CopySource;
 pub(crate) use delete::authorized_deletes;
-use delete::DeletePlan;
 pub use forward::{add_server_timing, Forward, ForwardBody, ResponseMode, Timing};
 use forward::{strip_aws_chunked, Finish};
 pub use list_buckets::{Gather, GATHER_LIMIT};
-use mapping::{no_such_product, query_prefix, Mapped};
+use mapping::{query_prefix, Mapped};
+use outbound::content_length;
 pub(crate) use outbound::UploadLength;
-use outbound::{check_object_attributes, content_length, plan_forward, Extra, ForwardInput};
-use resolve::check_backend_key;
+use resolve::Resolved;
 pub use response::error_response;
 use response::respond;
+use settings::LockPlan;
 
 /// Runtime options that are not part of the config document.
 #[derive(Clone, Debug, Default)]
@@ -438,7 +436,8 @@ impl Gateway {
         self.plan_authenticated(head, &req, &authed, ctx, body, credentials)
     }
 
-    /// The pipeline after authentication: bucket lookup, authorization, backend planning.
+    /// The pipeline after authentication: path mapping, bucket resolution, authorization,
+    /// backend planning.
     fn plan_authenticated(
         &self,
         head: &RequestHead,
@@ -451,17 +450,7 @@ impl Gateway {
         let resource = req.resource();
         let identity = &authed.identity;
 
-        // S3 refuses response header overrides from anonymous callers: they would let anyone
-        // serve a public object as HTML (or anything else) from the gateway's origin.
-        if matches!(identity, Identity::Anonymous) {
-            if let Some((name, _)) = req.query.iter().find(|(k, _)| k.starts_with("response-")) {
-                return Err(S3Error::invalid_request(
-                    "Request specific response headers cannot be used for anonymous GET requests.",
-                )
-                .with_detail("ArgumentName", name.clone())
-                .with_resource(resource));
-            }
-        }
+        refuse_anonymous_overrides(identity, req, &resource)?;
 
         if req.operation == Operation::ListBuckets {
             // As S3: listing buckets needs an identity. Anonymous callers reach public buckets
@@ -480,118 +469,13 @@ impl Gateway {
             Mapped::Respond(plan) => return Ok(plan),
         };
         let view = view.as_ref();
-        // Keys that did not come through `request::parse` (path mapping, POST forms) pass the
-        // same check.
-        if let Some(key) = req.key.as_deref() {
-            request::check_key(key).map_err(|e| e.with_resource(resource.clone()))?;
-        }
-        let bucket_admin = matches!(
-            req.operation,
-            Operation::CreateBucket | Operation::DeleteBucket
-        );
-        // Only pass-through (glob) buckets map to backend buckets of the same name; every other
-        // bucket is a config entry.
-        let is_passthrough = req
-            .bucket
-            .as_deref()
-            .and_then(|n| self.find_bucket(n))
-            .is_some_and(|(_, b)| {
-                b.is_glob() && b.backend_prefix.as_deref().unwrap_or("").is_empty()
-            });
-        // Tools that "ensure the bucket exists" (rclone, Terraform, s3fs) create it first and
-        // accept S3's answer for a bucket that is already there.
-        if req.operation == Operation::CreateBucket && !is_passthrough {
-            if let Some((_, b)) = req.bucket.as_deref().and_then(|n| self.find_bucket(n)) {
-                let (code, msg) = if policy::may_see_bucket(identity, b) {
-                    (
-                        ErrorCode::BucketAlreadyOwnedByYou,
-                        "the bucket exists and you may already use it",
-                    )
-                } else {
-                    (
-                        ErrorCode::BucketAlreadyExists,
-                        "the bucket name is taken; buckets are defined by the gateway's configuration",
-                    )
-                };
-                return Err(S3Error::new(code, msg).with_resource(resource));
-            }
-        }
-        if bucket_admin && !is_passthrough {
-            return Err(S3Error::not_implemented(
-                "buckets are defined by the gateway's configuration; create or delete them there",
-            )
-            .with_resource(resource));
-        }
-        let Some(name) = req.bucket.as_deref() else {
-            return Err(S3Error::invalid_request("this operation needs a bucket"));
-        };
-        let (index, bucket) = self.find_bucket(name).ok_or_else(|| match view {
-            Some(v) => no_such_product(v, &resource),
-            None => S3Error::new(
-                ErrorCode::NoSuchBucket,
-                format!("the bucket '{name}' does not exist"),
-            )
-            .with_resource(resource.clone())
-            .with_detail("BucketName", name),
-        })?;
-        // A pass-through bucket sends the client's name to the backend as it is (in the path,
-        // or in the Host of a virtual-hosted backend): it must be a valid S3 name, checked
-        // before anything else is done with it.
-        if bucket.is_glob() {
-            request::check_s3_bucket_name(name).map_err(|e| e.with_resource(resource.clone()))?;
-        }
-        if let Some(key) = req.key.as_deref() {
-            check_backend_key(bucket, key).map_err(|e| e.with_resource(resource.clone()))?;
-        }
-
-        let action = policy::action_for(req.operation);
-        let key_or_prefix = match req.operation {
-            Operation::ListObjects
-            | Operation::ListObjectsV2
-            | Operation::ListMultipartUploads
-            | Operation::ListObjectVersions => req.query_param("prefix").unwrap_or("").to_string(),
-            _ => req.key.clone().unwrap_or_default(),
-        };
-        if req.operation == Operation::DeleteObjects {
-            // S3 authorizes DeleteObjects key by key: a signed caller who may delete none of the
-            // keys gets 200 with an AccessDenied <Error> per key (see `authorized_deletes`).
-            // Anonymous callers are refused before their body is read, unless the bucket lets
-            // anyone delete.
-            match identity {
-                Identity::Principal { .. } => Ok(()),
-                Identity::Anonymous => policy::authorize_some_key(identity, bucket, name, action),
-            }
-        } else {
-            // A request that names a version needs the version action too (see
-            // `policy::actions_for`).
-            policy::actions_for(req.operation, req.query_param("versionId"))
-                .into_iter()
-                .try_for_each(|a| {
-                    policy::authorize_named(identity, bucket, name, a, &key_or_prefix)
-                })
-        }
-        .map_err(|e| e.with_resource(resource.clone()))?;
-        let lock_plan = settings::check_lock(&req, &head.headers, identity, bucket, name)
-            .map_err(|e| e.with_resource(resource.clone()))?;
-        // A bucket that is a folder of a backend bucket (a backend prefix, a path-mapped
-        // product) must not change or reveal settings of the whole backend bucket.
-        let is_folder = bucket
-            .backend_prefix
-            .as_deref()
-            .is_some_and(|p| !p.is_empty())
-            || view.is_some();
-        // Versioning is a setting of a whole backend bucket: a folder would switch it for every
-        // other folder.
-        if req.operation == Operation::PutBucketVersioning && is_folder {
-            return Err(S3Error::not_implemented(
-                "this bucket is a folder (backend_prefix) of a backend bucket, and versioning is \
-                 a setting of the whole backend bucket: set it at the backend",
-            )
-            .with_resource(resource));
-        }
-        if req.operation.is_bucket_setting() && is_folder {
-            return Err(settings::prefixed_bucket(req.operation, name).with_resource(resource));
-        }
+        let Resolved {
+            index,
+            bucket,
+            name,
+            is_passthrough,
+        } = self.resolve_bucket(&req, identity, view, &resource)?;
+        let lock_plan = authorize(head, &req, identity, bucket, name, view, &resource)?;
 
         match req.operation {
             // A pass-through bucket exists only if the backend says so.
@@ -620,250 +504,216 @@ impl Gateway {
                 );
             }
         }
-        let backend = match backend {
-            Backend::S3(b) => b,
-            Backend::Azure(az) => {
-                return self.plan_azure(azure::AzureInput {
-                    head,
-                    req: &req,
-                    authed,
-                    backend: az,
-                    name,
-                    prefix,
-                    view,
-                    resource,
-                    ctx,
-                    credentials,
-                    body,
-                });
-            }
+        let authorized = Authorized {
+            head,
+            req: &req,
+            authed,
+            ctx,
+            name,
+            bucket,
+            prefix,
+            view,
+            resource,
+        };
+        match backend {
+            Backend::S3(backend) => self.plan_s3(authorized, backend, lock_plan, body, credentials),
+            Backend::Azure(az) => self.plan_azure(azure::AzureInput {
+                head,
+                req: &req,
+                authed,
+                backend: az,
+                name,
+                prefix,
+                view,
+                resource: authorized.resource,
+                ctx,
+                credentials,
+                body,
+            }),
             // R2 has no versions: what S3 answers for a bucket never versioned.
             Backend::R2 { .. } if req.operation == Operation::GetBucketVersioning => {
                 let body = format!(
                     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<VersioningConfiguration xmlns=\"{}\"/>",
                     xml::S3_NS
                 );
-                return Ok(Plan::Respond(respond(
+                Ok(Plan::Respond(respond(
                     StatusCode::OK,
                     body.into(),
                     Some("application/xml"),
                     &ctx.request_id,
-                )));
+                )))
             }
-            Backend::R2 { binding } => {
-                let copy_source = match req.operation {
-                    Operation::CopyObject | Operation::UploadPartCopy => {
-                        match self
-                            .r2_copy_source(head, identity, binding, req.operation)
-                            .map_err(|e| e.with_resource(resource.clone()))?
-                        {
-                            R2CopySource::SameBinding(key) => Some(key),
-                            R2CopySource::Streamed(source, version) => {
-                                let key = req.key.as_deref().unwrap_or_default();
-                                if r2::is_reserved(key) {
-                                    return Err(r2::reserved_key_error().with_resource(resource));
-                                }
-                                let dest = copy::Endpoint {
-                                    store: copy::Store::R2 {
-                                        binding: binding.clone(),
-                                    },
-                                    key: format!("{prefix}{key}"),
-                                };
-                                return self.plan_streamed_copy(
-                                    head, &req, source, version, dest, resource, ctx,
-                                );
-                            }
-                        }
-                    }
-                    _ => None,
-                };
-                let client_resource = resource.clone();
-                return r2::plan(R2Input {
-                    head,
-                    req: &req,
-                    authed,
-                    bucket,
-                    binding,
-                    client_bucket: name,
-                    prefix,
-                    resource,
-                    ctx,
-                    body,
-                    copy_source,
-                    view,
-                })
-                .map_err(|e| {
-                    if e.resource.is_none() {
-                        e.with_resource(client_resource)
-                    } else {
-                        e
-                    }
-                });
-            }
-        };
-        // GCS's XML API has neither sub-resource and ignores query parameters it does not know:
-        // forwarded, `?tagging` would read, overwrite or delete the object itself, and a
-        // `versionId` would read or delete the live object (GCS names versions `generation`).
-        if backend.dialect() == Dialect::Gcs
-            && (matches!(
-                req.operation,
-                Operation::GetObjectTagging
-                    | Operation::PutObjectTagging
-                    | Operation::DeleteObjectTagging
-                    | Operation::GetObjectAttributes
-                    | Operation::ListObjectVersions
-                    | Operation::GetBucketVersioning
-                    | Operation::PutBucketVersioning
-            ) || req.query_param("versionId").is_some())
-        {
-            return Err(S3Error::not_implemented(format!(
-                "{:?} is not available on GCS backends",
-                req.operation
-            ))
-            .with_resource(resource));
+            Backend::R2 { binding } => self.plan_r2(authorized, binding, body),
         }
-        let backend_bucket = bucket.is_glob().then_some(name);
-        let mut extra = Extra {
-            headers: lock_plan.headers,
-            lock_guarded: lock_plan.lock_guarded,
-            hidden: lock_plan.hidden,
-            ..Extra::default()
-        };
-        // Object lock, bucket tags and encryption documents are read, checked and written anew.
-        if let Some(limit) = settings::body_limit(req.operation) {
-            let Some(body) = body.as_ref() else {
-                return Ok(Plan::NeedBody { limit });
-            };
-            extra.body = Some(
-                settings::settings_body(req.operation, &head.headers, &authed.payload, body)
-                    .map_err(|e| e.with_resource(resource.clone()))?,
-            );
-        }
-        match req.operation {
-            Operation::DeleteObjects => {
-                let Some(body) = body else {
-                    return Ok(Plan::NeedBody {
-                        limit: MAX_DELETE_BODY,
-                    });
-                };
-                match self.delete_objects(
-                    head,
-                    &authed.payload,
-                    identity,
-                    bucket,
-                    name,
-                    prefix,
-                    &body,
-                    view,
-                )? {
-                    DeletePlan::Forward(fwd_body, errors) => {
-                        extra.body = Some(fwd_body);
-                        extra.delete_errors = errors;
-                    }
-                    DeletePlan::Respond(xml_doc) => {
-                        return Ok(Plan::Respond(respond(
-                            StatusCode::OK,
-                            xml_doc.into(),
-                            Some("application/xml"),
-                            &ctx.request_id,
-                        )));
-                    }
-                }
-            }
-            // The tag set is read, checked and written anew (the client's bytes never reach the
-            // backend), with the gateway's own Content-MD5 as S3 requires.
-            Operation::PutObjectTagging => {
-                let Some(body) = body else {
-                    return Ok(Plan::NeedBody {
-                        limit: MAX_TAGGING_BODY,
-                    });
-                };
-                let tags = check_small_body(&head.headers, &authed.payload, &body)
-                    .and_then(|()| xml::parse_tagging(&body))
-                    .map_err(|e| e.with_resource(resource.clone()))?;
-                extra.body = Some(Bytes::from(xml::tagging_xml(&tags)));
-            }
-            // Likewise the versioning configuration: read, checked, written anew.
-            Operation::PutBucketVersioning => {
-                let Some(body) = body else {
-                    return Ok(Plan::NeedBody {
-                        limit: MAX_VERSIONING_BODY,
-                    });
-                };
-                let versioning = check_small_body(&head.headers, &authed.payload, &body)
-                    .and_then(|()| xml::parse_versioning(&body))
-                    .map_err(|e| e.with_resource(resource.clone()))?;
-                extra.body = Some(Bytes::from(xml::versioning_xml(versioning)));
-            }
-            Operation::GetObjectAttributes => {
-                check_object_attributes(&head.headers)
-                    .map_err(|e| e.with_resource(resource.clone()))?;
-            }
-            // The part list is read and checked here: backends differ in how well they validate
-            // it (SeaweedFS answers a malformed one with NoSuchUpload or InvalidPart).
-            Operation::CompleteMultipartUpload => {
-                let Some(body) = body else {
-                    return Ok(Plan::NeedBody {
-                        limit: MAX_COMPLETE_BODY,
-                    });
-                };
-                check_small_body(&head.headers, &authed.payload, &body)
-                    .and_then(|()| xml::parse_complete(&body).map(drop))
-                    .map_err(|e| e.with_resource(resource.clone()))?;
-                extra.checked_body = Some(body);
-            }
+    }
+
+    /// An R2 bucket: a copy source on the same binding is copied by R2 itself, one elsewhere is
+    /// streamed; everything else is an [`r2::plan`].
+    fn plan_r2(
+        &self,
+        authorized: Authorized<'_>,
+        binding: &str,
+        body: Option<Bytes>,
+    ) -> Result<Plan, S3Error> {
+        let Authorized {
+            head,
+            req,
+            authed,
+            ctx,
+            name,
+            bucket,
+            prefix,
+            view,
+            resource,
+        } = authorized;
+        let identity = &authed.identity;
+        let copy_source = match req.operation {
             Operation::CopyObject | Operation::UploadPartCopy => {
                 match self
-                    .copy_source(head, identity, backend)
+                    .r2_copy_source(head, identity, binding, req.operation)
                     .map_err(|e| e.with_resource(resource.clone()))?
                 {
-                    CopySource::ServerSide(source) => extra.copy_source = Some(source),
-                    CopySource::Streamed(..) if lock_plan.asks_lock => {
-                        return Err(S3Error::not_implemented(
-                            "object lock headers on a copy between backends are not supported; \
-                             copy within the backend, or set the lock after the copy",
-                        )
-                        .with_resource(resource));
-                    }
-                    CopySource::Streamed(source, version) => {
+                    R2CopySource::SameBinding(key) => Some(key),
+                    R2CopySource::Streamed(source, version) => {
+                        let key = req.key.as_deref().unwrap_or_default();
+                        if r2::is_reserved(key) {
+                            return Err(r2::reserved_key_error().with_resource(resource));
+                        }
                         let dest = copy::Endpoint {
-                            store: copy::Store::S3 {
-                                backend: backend.clone(),
-                                bucket: backend_bucket.map(str::to_string),
+                            store: copy::Store::R2 {
+                                binding: binding.to_string(),
                             },
-                            key: format!("{prefix}{}", req.key.as_deref().unwrap_or_default()),
+                            key: format!("{prefix}{key}"),
                         };
                         return self
-                            .plan_streamed_copy(head, &req, source, version, dest, resource, ctx);
+                            .plan_streamed_copy(head, req, source, version, dest, resource, ctx);
                     }
                 }
             }
-            _ => {}
-        }
-        let signing = match self.federated_signing(backend, name, credentials) {
-            Ok(signing) => signing,
-            Err(federation::Unsigned::Ask(needed)) => {
-                return Ok(Plan::NeedBackendCredentials(needed))
-            }
-            Err(federation::Unsigned::Fail(e)) => return Err(e.with_resource(resource)),
+            _ => None,
         };
-        let forward = plan_forward(ForwardInput {
+        let client_resource = resource.clone();
+        r2::plan(R2Input {
             head,
-            req: &req,
-            payload: &authed.payload,
-            chunk_signing: authed.chunk_signing.as_ref(),
+            req,
+            authed,
+            bucket,
+            binding,
+            client_bucket: name,
             prefix,
-            backend,
-            extra,
-            backend_bucket,
-            client_bucket: view.map_or(name, |v| v.bucket.as_str()),
-            client_prefix: view.map_or("", |v| v.key_prefix.as_str()),
             resource,
             ctx,
-            signing,
-        })?;
-        Ok(Plan::Forward(Box::new(forward)))
+            body,
+            copy_source,
+            view,
+        })
+        .map_err(|e| {
+            if e.resource.is_none() {
+                e.with_resource(client_resource)
+            } else {
+                e
+            }
+        })
     }
+}
+
+/// A request whose bucket is resolved and whose caller is authorized: what a backend's planning
+/// starts from.
+struct Authorized<'a> {
+    head: &'a RequestHead,
+    /// The request after path mapping.
+    req: &'a S3Request,
+    authed: &'a auth::Authenticated,
+    ctx: &'a RequestContext,
+    /// The config bucket's name (for a pass-through bucket, the client's).
+    name: &'a str,
+    bucket: &'a BucketConfig,
+    /// The bucket's backend prefix ("" for none).
+    prefix: &'a str,
+    /// A path-mapped bucket: the client's view of it.
+    view: Option<&'a ClientView>,
+    /// `/bucket/key` as the client named it, for error documents.
+    resource: String,
+}
+
+/// S3 refuses response header overrides from anonymous callers: they would let anyone serve a
+/// public object as HTML (or anything else) from the gateway's origin.
+fn refuse_anonymous_overrides(
+    identity: &Identity,
+    req: &S3Request,
+    resource: &str,
+) -> Result<(), S3Error> {
+    if matches!(identity, Identity::Anonymous) {
+        if let Some((name, _)) = req.query.iter().find(|(k, _)| k.starts_with("response-")) {
+            return Err(S3Error::invalid_request(
+                "Request specific response headers cannot be used for anonymous GET requests.",
+            )
+            .with_detail("ArgumentName", name.clone())
+            .with_resource(resource));
+        }
+    }
+    Ok(())
+}
+
+/// Authorization: the caller may do this operation on this bucket and key (or prefix), with the
+/// object lock headers it sends; and a bucket that is a folder of a backend bucket does not
+/// touch the whole backend bucket's settings. Returns what object lock adds to the request.
+fn authorize(
+    head: &RequestHead,
+    req: &S3Request,
+    identity: &Identity,
+    bucket: &BucketConfig,
+    name: &str,
+    view: Option<&ClientView>,
+    resource: &str,
+) -> Result<LockPlan, S3Error> {
+    let action = policy::action_for(req.operation);
+    let key_or_prefix = match req.operation {
+        Operation::ListObjects
+        | Operation::ListObjectsV2
+        | Operation::ListMultipartUploads
+        | Operation::ListObjectVersions => req.query_param("prefix").unwrap_or("").to_string(),
+        _ => req.key.clone().unwrap_or_default(),
+    };
+    if req.operation == Operation::DeleteObjects {
+        // S3 authorizes DeleteObjects key by key: a signed caller who may delete none of the
+        // keys gets 200 with an AccessDenied <Error> per key (see `authorized_deletes`).
+        // Anonymous callers are refused before their body is read, unless the bucket lets
+        // anyone delete.
+        match identity {
+            Identity::Principal { .. } => Ok(()),
+            Identity::Anonymous => policy::authorize_some_key(identity, bucket, name, action),
+        }
+    } else {
+        // A request that names a version needs the version action too (see
+        // `policy::actions_for`).
+        policy::actions_for(req.operation, req.query_param("versionId"))
+            .into_iter()
+            .try_for_each(|a| policy::authorize_named(identity, bucket, name, a, &key_or_prefix))
+    }
+    .map_err(|e| e.with_resource(resource))?;
+    let lock_plan = settings::check_lock(req, &head.headers, identity, bucket, name)
+        .map_err(|e| e.with_resource(resource))?;
+    // A bucket that is a folder of a backend bucket (a backend prefix, a path-mapped
+    // product) must not change or reveal settings of the whole backend bucket.
+    let is_folder = bucket
+        .backend_prefix
+        .as_deref()
+        .is_some_and(|p| !p.is_empty())
+        || view.is_some();
+    // Versioning is a setting of a whole backend bucket: a folder would switch it for every
+    // other folder.
+    if req.operation == Operation::PutBucketVersioning && is_folder {
+        return Err(S3Error::not_implemented(
+            "this bucket is a folder (backend_prefix) of a backend bucket, and versioning is \
+             a setting of the whole backend bucket: set it at the backend",
+        )
+        .with_resource(resource));
+    }
+    if req.operation.is_bucket_setting() && is_folder {
+        return Err(settings::prefixed_bucket(req.operation, name).with_resource(resource));
+    }
+    Ok(lock_plan)
 }
 
 /// What the runtime read for a plan that asked for it.

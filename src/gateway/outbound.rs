@@ -2,22 +2,220 @@
 //! authorized operation, an allowlist of query parameters and headers per operation, never copied
 //! from the raw request.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderName, StatusCode};
 
 use crate::auth::{ChunkSigning, PayloadMode};
 use crate::backend::s3::{copy_header, set_header, BackendRequest, Dialect, S3Backend};
 use crate::checksum;
 use crate::chunked::SignedChunkDecoder;
-use crate::oidc::federation::BackendSecret;
+use crate::oidc::federation::{BackendSecret, ExchangeError};
+use crate::oidc::TemporaryCredentials;
 use crate::payload::PayloadVerifier;
 use crate::s3::request::{self, Operation, RequestHead, S3Request};
-use crate::s3::xml::XmlRewrite;
+use crate::s3::xml::{self, XmlRewrite};
 use crate::s3::{ErrorCode, S3Error};
 
+use super::bodies::{
+    check_small_body, MAX_COMPLETE_BODY, MAX_DELETE_BODY, MAX_TAGGING_BODY, MAX_VERSIONING_BODY,
+};
+use super::copy_source::CopySource;
+use super::delete::DeletePlan;
 use super::forward::{strip_aws_chunked, Finish, Forward, ForwardBody};
 use super::resolve::glued_dot_segment;
-use super::{copy, RequestContext};
+use super::response::respond;
+use super::settings::{self, LockPlan};
+use super::{copy, federation, Authorized, Gateway, Plan, RequestContext};
+
+impl Gateway {
+    /// An S3-compatible bucket (S3, GCS): the operation's body or copy source read and checked,
+    /// then one presigned backend request ([`plan_forward`]).
+    pub(super) fn plan_s3(
+        &self,
+        authorized: Authorized<'_>,
+        backend: &Arc<S3Backend>,
+        lock_plan: LockPlan,
+        body: Option<Bytes>,
+        credentials: Option<Result<&TemporaryCredentials, &ExchangeError>>,
+    ) -> Result<Plan, S3Error> {
+        let Authorized {
+            head,
+            req,
+            authed,
+            ctx,
+            name,
+            bucket,
+            prefix,
+            view,
+            resource,
+        } = authorized;
+        let identity = &authed.identity;
+        // GCS's XML API has neither sub-resource and ignores query parameters it does not know:
+        // forwarded, `?tagging` would read, overwrite or delete the object itself, and a
+        // `versionId` would read or delete the live object (GCS names versions `generation`).
+        if backend.dialect() == Dialect::Gcs
+            && (matches!(
+                req.operation,
+                Operation::GetObjectTagging
+                    | Operation::PutObjectTagging
+                    | Operation::DeleteObjectTagging
+                    | Operation::GetObjectAttributes
+                    | Operation::ListObjectVersions
+                    | Operation::GetBucketVersioning
+                    | Operation::PutBucketVersioning
+            ) || req.query_param("versionId").is_some())
+        {
+            return Err(S3Error::not_implemented(format!(
+                "{:?} is not available on GCS backends",
+                req.operation
+            ))
+            .with_resource(resource));
+        }
+        let backend_bucket = bucket.is_glob().then_some(name);
+        let mut extra = Extra {
+            headers: lock_plan.headers,
+            lock_guarded: lock_plan.lock_guarded,
+            hidden: lock_plan.hidden,
+            ..Extra::default()
+        };
+        // Object lock, bucket tags and encryption documents are read, checked and written anew.
+        if let Some(limit) = settings::body_limit(req.operation) {
+            let Some(body) = body.as_ref() else {
+                return Ok(Plan::NeedBody { limit });
+            };
+            extra.body = Some(
+                settings::settings_body(req.operation, &head.headers, &authed.payload, body)
+                    .map_err(|e| e.with_resource(resource.clone()))?,
+            );
+        }
+        match req.operation {
+            Operation::DeleteObjects => {
+                let Some(body) = body else {
+                    return Ok(Plan::NeedBody {
+                        limit: MAX_DELETE_BODY,
+                    });
+                };
+                match self.delete_objects(
+                    head,
+                    &authed.payload,
+                    identity,
+                    bucket,
+                    name,
+                    prefix,
+                    &body,
+                    view,
+                )? {
+                    DeletePlan::Forward(fwd_body, errors) => {
+                        extra.body = Some(fwd_body);
+                        extra.delete_errors = errors;
+                    }
+                    DeletePlan::Respond(xml_doc) => {
+                        return Ok(Plan::Respond(respond(
+                            StatusCode::OK,
+                            xml_doc.into(),
+                            Some("application/xml"),
+                            &ctx.request_id,
+                        )));
+                    }
+                }
+            }
+            // The tag set is read, checked and written anew (the client's bytes never reach the
+            // backend), with the gateway's own Content-MD5 as S3 requires.
+            Operation::PutObjectTagging => {
+                let Some(body) = body else {
+                    return Ok(Plan::NeedBody {
+                        limit: MAX_TAGGING_BODY,
+                    });
+                };
+                let tags = check_small_body(&head.headers, &authed.payload, &body)
+                    .and_then(|()| xml::parse_tagging(&body))
+                    .map_err(|e| e.with_resource(resource.clone()))?;
+                extra.body = Some(Bytes::from(xml::tagging_xml(&tags)));
+            }
+            // Likewise the versioning configuration: read, checked, written anew.
+            Operation::PutBucketVersioning => {
+                let Some(body) = body else {
+                    return Ok(Plan::NeedBody {
+                        limit: MAX_VERSIONING_BODY,
+                    });
+                };
+                let versioning = check_small_body(&head.headers, &authed.payload, &body)
+                    .and_then(|()| xml::parse_versioning(&body))
+                    .map_err(|e| e.with_resource(resource.clone()))?;
+                extra.body = Some(Bytes::from(xml::versioning_xml(versioning)));
+            }
+            Operation::GetObjectAttributes => {
+                check_object_attributes(&head.headers)
+                    .map_err(|e| e.with_resource(resource.clone()))?;
+            }
+            // The part list is read and checked here: backends differ in how well they validate
+            // it (SeaweedFS answers a malformed one with NoSuchUpload or InvalidPart).
+            Operation::CompleteMultipartUpload => {
+                let Some(body) = body else {
+                    return Ok(Plan::NeedBody {
+                        limit: MAX_COMPLETE_BODY,
+                    });
+                };
+                check_small_body(&head.headers, &authed.payload, &body)
+                    .and_then(|()| xml::parse_complete(&body).map(drop))
+                    .map_err(|e| e.with_resource(resource.clone()))?;
+                extra.checked_body = Some(body);
+            }
+            Operation::CopyObject | Operation::UploadPartCopy => {
+                match self
+                    .copy_source(head, identity, backend)
+                    .map_err(|e| e.with_resource(resource.clone()))?
+                {
+                    CopySource::ServerSide(source) => extra.copy_source = Some(source),
+                    CopySource::Streamed(..) if lock_plan.asks_lock => {
+                        return Err(S3Error::not_implemented(
+                            "object lock headers on a copy between backends are not supported; \
+                             copy within the backend, or set the lock after the copy",
+                        )
+                        .with_resource(resource));
+                    }
+                    CopySource::Streamed(source, version) => {
+                        let dest = copy::Endpoint {
+                            store: copy::Store::S3 {
+                                backend: backend.clone(),
+                                bucket: backend_bucket.map(str::to_string),
+                            },
+                            key: format!("{prefix}{}", req.key.as_deref().unwrap_or_default()),
+                        };
+                        return self
+                            .plan_streamed_copy(head, req, source, version, dest, resource, ctx);
+                    }
+                }
+            }
+            _ => {}
+        }
+        let signing = match self.federated_signing(backend, name, credentials) {
+            Ok(signing) => signing,
+            Err(federation::Unsigned::Ask(needed)) => {
+                return Ok(Plan::NeedBackendCredentials(needed))
+            }
+            Err(federation::Unsigned::Fail(e)) => return Err(e.with_resource(resource)),
+        };
+        let forward = plan_forward(ForwardInput {
+            head,
+            req,
+            payload: &authed.payload,
+            chunk_signing: authed.chunk_signing.as_ref(),
+            prefix,
+            backend,
+            extra,
+            backend_bucket,
+            client_bucket: view.map_or(name, |v| v.bucket.as_str()),
+            client_prefix: view.map_or("", |v| v.key_prefix.as_str()),
+            resource,
+            ctx,
+            signing,
+        })?;
+        Ok(Plan::Forward(Box::new(forward)))
+    }
+}
 
 pub(super) struct ForwardInput<'a> {
     pub(super) head: &'a RequestHead,

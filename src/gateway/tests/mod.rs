@@ -3,7 +3,9 @@ use http::{HeaderName, HeaderValue};
 use crate::auth::PayloadMode;
 use crate::config::ConfigFormat;
 use crate::policy::Action;
+use crate::s3::ErrorCode;
 
+use super::bodies::MAX_TAGGING_BODY;
 use super::outbound::MAX_UPLOAD_LENGTH;
 use super::*;
 
