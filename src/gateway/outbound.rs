@@ -2,6 +2,7 @@
 //! authorized operation, an allowlist of query parameters and headers per operation, never copied
 //! from the raw request.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -40,6 +41,11 @@ impl Gateway {
         body: Option<Bytes>,
         credentials: Option<Result<&TemporaryCredentials, &ExchangeError>>,
     ) -> Result<Plan, S3Error> {
+        refuse_gcs_gaps(backend, authorized.req, &authorized.resource)?;
+        let extra = match self.s3_extra(&authorized, backend, lock_plan, body)? {
+            ControlFlow::Continue(extra) => extra,
+            ControlFlow::Break(plan) => return Ok(plan),
+        };
         let Authorized {
             head,
             req,
@@ -51,28 +57,55 @@ impl Gateway {
             view,
             resource,
         } = authorized;
+        let backend_bucket = bucket.is_glob().then_some(name);
+        let signing = match self.federated_signing(backend, name, credentials) {
+            Ok(signing) => signing,
+            Err(federation::Unsigned::Ask(needed)) => {
+                return Ok(Plan::NeedBackendCredentials(needed))
+            }
+            Err(federation::Unsigned::Fail(e)) => return Err(e.with_resource(resource)),
+        };
+        let forward = plan_forward(ForwardInput {
+            head,
+            req,
+            payload: &authed.payload,
+            chunk_signing: authed.chunk_signing.as_ref(),
+            prefix,
+            backend,
+            extra,
+            backend_bucket,
+            client_bucket: view.map_or(name, |v| v.bucket.as_str()),
+            client_prefix: view.map_or("", |v| v.key_prefix.as_str()),
+            resource,
+            ctx,
+            signing,
+        })?;
+        Ok(Plan::Forward(Box::new(forward)))
+    }
+
+    /// What an S3-compatible backend request adds to the client's (see [`Extra`]): object lock
+    /// headers, and the bodies and copy sources the gateway reads, checks and writes anew. Breaks
+    /// with the plan when the body must be read first or the operation is answered otherwise (a
+    /// DeleteObjects nothing of which may be deleted, a copy streamed through the gateway).
+    fn s3_extra(
+        &self,
+        authorized: &Authorized<'_>,
+        backend: &Arc<S3Backend>,
+        lock_plan: LockPlan,
+        body: Option<Bytes>,
+    ) -> Result<ControlFlow<Plan, Extra>, S3Error> {
+        let &Authorized {
+            head,
+            req,
+            authed,
+            ctx,
+            name,
+            bucket,
+            prefix,
+            view,
+            ref resource,
+        } = authorized;
         let identity = &authed.identity;
-        // GCS's XML API has neither sub-resource and ignores query parameters it does not know:
-        // forwarded, `?tagging` would read, overwrite or delete the object itself, and a
-        // `versionId` would read or delete the live object (GCS names versions `generation`).
-        if backend.dialect() == Dialect::Gcs
-            && (matches!(
-                req.operation,
-                Operation::GetObjectTagging
-                    | Operation::PutObjectTagging
-                    | Operation::DeleteObjectTagging
-                    | Operation::GetObjectAttributes
-                    | Operation::ListObjectVersions
-                    | Operation::GetBucketVersioning
-                    | Operation::PutBucketVersioning
-            ) || req.query_param("versionId").is_some())
-        {
-            return Err(S3Error::not_implemented(format!(
-                "{:?} is not available on GCS backends",
-                req.operation
-            ))
-            .with_resource(resource));
-        }
         let backend_bucket = bucket.is_glob().then_some(name);
         let mut extra = Extra {
             headers: lock_plan.headers,
@@ -83,7 +116,7 @@ impl Gateway {
         // Object lock, bucket tags and encryption documents are read, checked and written anew.
         if let Some(limit) = settings::body_limit(req.operation) {
             let Some(body) = body.as_ref() else {
-                return Ok(Plan::NeedBody { limit });
+                return Ok(ControlFlow::Break(Plan::NeedBody { limit }));
             };
             extra.body = Some(
                 settings::settings_body(req.operation, &head.headers, &authed.payload, body)
@@ -93,9 +126,9 @@ impl Gateway {
         match req.operation {
             Operation::DeleteObjects => {
                 let Some(body) = body else {
-                    return Ok(Plan::NeedBody {
+                    return Ok(ControlFlow::Break(Plan::NeedBody {
                         limit: MAX_DELETE_BODY,
-                    });
+                    }));
                 };
                 match self.delete_objects(
                     head,
@@ -112,12 +145,12 @@ impl Gateway {
                         extra.delete_errors = errors;
                     }
                     DeletePlan::Respond(xml_doc) => {
-                        return Ok(Plan::Respond(respond(
+                        return Ok(ControlFlow::Break(Plan::Respond(respond(
                             StatusCode::OK,
                             xml_doc.into(),
                             Some("application/xml"),
                             &ctx.request_id,
-                        )));
+                        ))));
                     }
                 }
             }
@@ -125,9 +158,9 @@ impl Gateway {
             // backend), with the gateway's own Content-MD5 as S3 requires.
             Operation::PutObjectTagging => {
                 let Some(body) = body else {
-                    return Ok(Plan::NeedBody {
+                    return Ok(ControlFlow::Break(Plan::NeedBody {
                         limit: MAX_TAGGING_BODY,
-                    });
+                    }));
                 };
                 let tags = check_small_body(&head.headers, &authed.payload, &body)
                     .and_then(|()| xml::parse_tagging(&body))
@@ -137,9 +170,9 @@ impl Gateway {
             // Likewise the versioning configuration: read, checked, written anew.
             Operation::PutBucketVersioning => {
                 let Some(body) = body else {
-                    return Ok(Plan::NeedBody {
+                    return Ok(ControlFlow::Break(Plan::NeedBody {
                         limit: MAX_VERSIONING_BODY,
-                    });
+                    }));
                 };
                 let versioning = check_small_body(&head.headers, &authed.payload, &body)
                     .and_then(|()| xml::parse_versioning(&body))
@@ -154,9 +187,9 @@ impl Gateway {
             // it (SeaweedFS answers a malformed one with NoSuchUpload or InvalidPart).
             Operation::CompleteMultipartUpload => {
                 let Some(body) = body else {
-                    return Ok(Plan::NeedBody {
+                    return Ok(ControlFlow::Break(Plan::NeedBody {
                         limit: MAX_COMPLETE_BODY,
-                    });
+                    }));
                 };
                 check_small_body(&head.headers, &authed.payload, &body)
                     .and_then(|()| xml::parse_complete(&body).map(drop))
@@ -185,36 +218,48 @@ impl Gateway {
                             key: format!("{prefix}{}", req.key.as_deref().unwrap_or_default()),
                         };
                         return self
-                            .plan_streamed_copy(head, req, source, version, dest, resource, ctx);
+                            .plan_streamed_copy(
+                                head,
+                                req,
+                                source,
+                                version,
+                                dest,
+                                resource.clone(),
+                                ctx,
+                            )
+                            .map(ControlFlow::Break);
                     }
                 }
             }
             _ => {}
         }
-        let signing = match self.federated_signing(backend, name, credentials) {
-            Ok(signing) => signing,
-            Err(federation::Unsigned::Ask(needed)) => {
-                return Ok(Plan::NeedBackendCredentials(needed))
-            }
-            Err(federation::Unsigned::Fail(e)) => return Err(e.with_resource(resource)),
-        };
-        let forward = plan_forward(ForwardInput {
-            head,
-            req,
-            payload: &authed.payload,
-            chunk_signing: authed.chunk_signing.as_ref(),
-            prefix,
-            backend,
-            extra,
-            backend_bucket,
-            client_bucket: view.map_or(name, |v| v.bucket.as_str()),
-            client_prefix: view.map_or("", |v| v.key_prefix.as_str()),
-            resource,
-            ctx,
-            signing,
-        })?;
-        Ok(Plan::Forward(Box::new(forward)))
+        Ok(ControlFlow::Continue(extra))
     }
+}
+
+/// GCS's XML API has neither sub-resource and ignores query parameters it does not know:
+/// forwarded, `?tagging` would read, overwrite or delete the object itself, and a `versionId`
+/// would read or delete the live object (GCS names versions `generation`).
+fn refuse_gcs_gaps(backend: &S3Backend, req: &S3Request, resource: &str) -> Result<(), S3Error> {
+    if backend.dialect() == Dialect::Gcs
+        && (matches!(
+            req.operation,
+            Operation::GetObjectTagging
+                | Operation::PutObjectTagging
+                | Operation::DeleteObjectTagging
+                | Operation::GetObjectAttributes
+                | Operation::ListObjectVersions
+                | Operation::GetBucketVersioning
+                | Operation::PutBucketVersioning
+        ) || req.query_param("versionId").is_some())
+    {
+        return Err(S3Error::not_implemented(format!(
+            "{:?} is not available on GCS backends",
+            req.operation
+        ))
+        .with_resource(resource));
+    }
+    Ok(())
 }
 
 pub(super) struct ForwardInput<'a> {
