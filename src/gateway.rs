@@ -485,11 +485,35 @@ impl Gateway {
             _ => {}
         }
 
+        let authorized = Authorized {
+            head,
+            req: &req,
+            authed,
+            ctx,
+            name,
+            bucket,
+            prefix: bucket.backend_prefix.as_deref().unwrap_or(""),
+            view,
+            resource,
+        };
+        self.plan_backend(authorized, index, lock_plan, body, credentials)
+    }
+
+    /// Backend planning: the bucket's backend, refused when it lacks what the operation asks
+    /// (S3-only operations, object lock), then planned by its kind.
+    fn plan_backend(
+        &self,
+        authorized: Authorized<'_>,
+        index: usize,
+        lock_plan: LockPlan,
+        body: Option<Bytes>,
+        credentials: Option<Result<&TemporaryCredentials, &ExchangeError>>,
+    ) -> Result<Plan, S3Error> {
+        let req = authorized.req;
         let backend = self.buckets[index]
             .backend
             .as_ref()
             .map_err(|e| S3Error::internal(e.clone()))?;
-        let prefix = bucket.backend_prefix.as_deref().unwrap_or("");
         let without_lock = match backend {
             Backend::Azure(_) => Some("Azure"),
             Backend::R2 { .. } => Some("R2"),
@@ -498,34 +522,22 @@ impl Gateway {
         };
         if let Some(what) = without_lock {
             if settings::s3_only(req.operation) || lock_plan.asks_lock {
-                return Err(
-                    settings::unsupported_backend(req.operation, what).with_resource(resource)
-                );
+                return Err(settings::unsupported_backend(req.operation, what)
+                    .with_resource(authorized.resource));
             }
         }
-        let authorized = Authorized {
-            head,
-            req: &req,
-            authed,
-            ctx,
-            name,
-            bucket,
-            prefix,
-            view,
-            resource,
-        };
         match backend {
             Backend::S3(backend) => self.plan_s3(authorized, backend, lock_plan, body, credentials),
             Backend::Azure(az) => self.plan_azure(azure::AzureInput {
-                head,
-                req: &req,
-                authed,
+                head: authorized.head,
+                req,
+                authed: authorized.authed,
                 backend: az,
-                name,
-                prefix,
-                view,
+                name: authorized.name,
+                prefix: authorized.prefix,
+                view: authorized.view,
                 resource: authorized.resource,
-                ctx,
+                ctx: authorized.ctx,
                 credentials,
                 body,
             }),
@@ -539,7 +551,7 @@ impl Gateway {
                     StatusCode::OK,
                     body.into(),
                     Some("application/xml"),
-                    &ctx.request_id,
+                    &authorized.ctx.request_id,
                 )))
             }
             Backend::R2 { binding } => self.plan_r2(authorized, binding, body),

@@ -1,6 +1,7 @@
 //! Copy sources (`x-amz-copy-source`): parsed, authorized as a read of the source, and either
 //! copied by the backend itself or streamed through the gateway (see [`super::copy`]).
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName};
@@ -14,9 +15,55 @@ use crate::s3::{ErrorCode, S3Error};
 
 use super::copy::{self, StreamedCopy};
 use super::resolve::check_backend_key;
-use super::{Backend, Gateway, Plan, RequestContext};
+use super::{Authorized, Backend, Gateway, Plan, RequestContext};
 
 impl Gateway {
+    /// CopyObject and UploadPartCopy on an S3-compatible bucket: the backend's own form of the
+    /// copy source when the backend copies it itself, or (breaking) the plan of a copy streamed
+    /// through the gateway.
+    pub(super) fn s3_copy(
+        &self,
+        authorized: &Authorized<'_>,
+        backend: &Arc<S3Backend>,
+        asks_lock: bool,
+    ) -> Result<ControlFlow<Plan, String>, S3Error> {
+        let &Authorized {
+            head,
+            req,
+            authed,
+            ctx,
+            name,
+            bucket,
+            prefix,
+            ref resource,
+            ..
+        } = authorized;
+        let identity = &authed.identity;
+        let backend_bucket = bucket.is_glob().then_some(name);
+        match self
+            .copy_source(head, identity, backend)
+            .map_err(|e| e.with_resource(resource.clone()))?
+        {
+            CopySource::ServerSide(source) => Ok(ControlFlow::Continue(source)),
+            CopySource::Streamed(..) if asks_lock => Err(S3Error::not_implemented(
+                "object lock headers on a copy between backends are not supported; \
+                     copy within the backend, or set the lock after the copy",
+            )
+            .with_resource(resource)),
+            CopySource::Streamed(source, version) => {
+                let dest = copy::Endpoint {
+                    store: copy::Store::S3 {
+                        backend: backend.clone(),
+                        bucket: backend_bucket.map(str::to_string),
+                    },
+                    key: format!("{prefix}{}", req.key.as_deref().unwrap_or_default()),
+                };
+                self.plan_streamed_copy(head, req, source, version, dest, resource.clone(), ctx)
+                    .map(ControlFlow::Break)
+            }
+        }
+    }
+
     /// A copy between backends, streamed through the gateway (see [`copy`]).
     #[allow(clippy::too_many_arguments)] // two call sites; a struct would only rename them
     pub(super) fn plan_streamed_copy(

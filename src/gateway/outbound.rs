@@ -22,7 +22,6 @@ use crate::s3::{ErrorCode, S3Error};
 use super::bodies::{
     check_small_body, MAX_COMPLETE_BODY, MAX_DELETE_BODY, MAX_TAGGING_BODY, MAX_VERSIONING_BODY,
 };
-use super::copy_source::CopySource;
 use super::delete::DeletePlan;
 use super::forward::{strip_aws_chunked, Finish, Forward, ForwardBody};
 use super::resolve::glued_dot_segment;
@@ -106,7 +105,6 @@ impl Gateway {
             ref resource,
         } = authorized;
         let identity = &authed.identity;
-        let backend_bucket = bucket.is_glob().then_some(name);
         let mut extra = Extra {
             headers: lock_plan.headers,
             lock_guarded: lock_plan.lock_guarded,
@@ -197,38 +195,9 @@ impl Gateway {
                 extra.checked_body = Some(body);
             }
             Operation::CopyObject | Operation::UploadPartCopy => {
-                match self
-                    .copy_source(head, identity, backend)
-                    .map_err(|e| e.with_resource(resource.clone()))?
-                {
-                    CopySource::ServerSide(source) => extra.copy_source = Some(source),
-                    CopySource::Streamed(..) if lock_plan.asks_lock => {
-                        return Err(S3Error::not_implemented(
-                            "object lock headers on a copy between backends are not supported; \
-                             copy within the backend, or set the lock after the copy",
-                        )
-                        .with_resource(resource));
-                    }
-                    CopySource::Streamed(source, version) => {
-                        let dest = copy::Endpoint {
-                            store: copy::Store::S3 {
-                                backend: backend.clone(),
-                                bucket: backend_bucket.map(str::to_string),
-                            },
-                            key: format!("{prefix}{}", req.key.as_deref().unwrap_or_default()),
-                        };
-                        return self
-                            .plan_streamed_copy(
-                                head,
-                                req,
-                                source,
-                                version,
-                                dest,
-                                resource.clone(),
-                                ctx,
-                            )
-                            .map(ControlFlow::Break);
-                    }
+                match self.s3_copy(authorized, backend, lock_plan.asks_lock)? {
+                    ControlFlow::Continue(source) => extra.copy_source = Some(source),
+                    ControlFlow::Break(plan) => return Ok(ControlFlow::Break(plan)),
                 }
             }
             _ => {}
