@@ -1,8 +1,14 @@
 //! The pipeline: request head in, [`Plan`] out. Runtimes execute the plan.
 //!
 //! ```text
-//! parse ─▶ authenticate ─▶ authorize ─▶ backend plan
+//! parse ─▶ authenticate ─▶ map ─▶ resolve bucket ─▶ authorize ─▶ backend plan
 //! ```
+//!
+//! This file holds the pipeline ([`Gateway::plan`] down to `plan_backend`); each step's
+//! details live beside it: `mapping` (path mapping), `resolve` (bucket resolution), `delete`
+//! (DeleteObjects), `copy_source` (copy sources), `bodies` (small bodies the gateway reads),
+//! `outbound` (the S3-compatible backend request), `forward` (its answer), `response` (answers
+//! the gateway builds itself), and `azure`, `post`, `sts`, `list_buckets`, `settings`, `copy`.
 //!
 //! A [`Gateway`] is built once per config snapshot (per isolate / process) and shared by every
 //! request: backend signers, signing-key caches and lookups live here, never per request.
