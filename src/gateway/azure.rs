@@ -128,7 +128,7 @@ impl Gateway {
                     &client_key,
                     &upload.id(upload_key, &binding),
                 );
-                return Ok(Plan::Respond(super::respond(
+                return Ok(Plan::Respond(super::response::respond(
                     StatusCode::OK,
                     doc.into(),
                     Some("application/xml"),
@@ -137,7 +137,7 @@ impl Gateway {
             }
             Operation::AbortMultipartUpload => {
                 // Uncommitted blocks are dropped by Azure after a week; the id verified above.
-                return Ok(Plan::Respond(super::respond(
+                return Ok(Plan::Respond(super::response::respond(
                     StatusCode::NO_CONTENT,
                     Bytes::new(),
                     None,
@@ -146,7 +146,7 @@ impl Gateway {
             }
             Operation::CompleteMultipartUpload if body.is_none() => {
                 return Ok(Plan::NeedBody {
-                    limit: super::MAX_COMPLETE_BODY,
+                    limit: super::bodies::MAX_COMPLETE_BODY,
                 });
             }
             _ => {}
@@ -437,7 +437,7 @@ fn plan_request(r: &Request<'_>) -> Result<Planned, S3Error> {
                 upload.ok_or_else(|| S3Error::internal("Complete planned without its upload"))?;
             let given =
                 given.ok_or_else(|| S3Error::internal("Complete planned without its body"))?;
-            super::check_small_body(&head.headers, &authed.payload, given)?;
+            super::bodies::check_small_body(&head.headers, &authed.payload, given)?;
             let parts = xml::parse_complete(given)?;
             let mut ids = Vec::with_capacity(parts.len());
             for (n, part_etag) in &parts {

@@ -41,7 +41,7 @@ use http::{HeaderMap, Method, Response, StatusCode};
 
 use super::{
     error_response, respond, Backend, CopyEvent, CorsHeaders, Finish, Forward, ForwardBody,
-    Gateway, Plan, RequestContext, BUCKET_CREATION_DATE,
+    Gateway, Plan, RequestContext,
 };
 use crate::backend::s3::{Dialect, S3Backend};
 use crate::policy::{self, glob_match, Identity};
@@ -49,6 +49,9 @@ use crate::s3::request::{self, S3Request};
 use crate::s3::xml;
 use crate::s3::S3Error;
 use crate::time::Timestamp;
+
+/// Buckets are config entries and have no creation time of their own; S3 clients need one.
+const BUCKET_CREATION_DATE: Timestamp = Timestamp(1_577_836_800); // 2020-01-01
 
 /// Cap on each answer the runtime reads for a [`Plan::Gather`] (10,000 buckets, S3's default
 /// quota, take about 1.2 MB).

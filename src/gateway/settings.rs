@@ -182,7 +182,7 @@ pub(super) fn settings_body(
     payload: &PayloadMode,
     body: &Bytes,
 ) -> Result<Bytes, S3Error> {
-    super::check_small_body(headers, payload, body)?;
+    super::bodies::check_small_body(headers, payload, body)?;
     let doc = match op {
         Operation::PutObjectRetention => lock::retention_xml(&lock::parse_retention(body)?),
         Operation::PutObjectLegalHold => lock::legal_hold_xml(lock::parse_legal_hold(body)?),
