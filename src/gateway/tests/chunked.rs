@@ -4,7 +4,6 @@
 //! length; a body that states no length at all stays 411.
 
 use super::*;
-use crate::auth::sigv4::tests::{header_signed, SECRET};
 
 fn chunked_gateway() -> Gateway {
     let text = format!(
@@ -43,14 +42,6 @@ actions = ["get_object", "put_object", "upload_part"]
     );
     let config = GatewayConfig::parse(&text, ConfigFormat::Toml).unwrap();
     Gateway::new(config, GatewayOptions::default()).unwrap()
-}
-
-fn signed(method: &str, target: &str, extra: &[(&str, &str)]) -> RequestHead {
-    RequestHead {
-        method: Method::from_bytes(method.as_bytes()).unwrap(),
-        target: target.into(),
-        headers: header_signed(method, target, SECRET, ctx().now, "us-east-1", extra),
-    }
 }
 
 /// What the JavaScript SDK v3 sends for `PutObject` with a stream body of `decoded` bytes.

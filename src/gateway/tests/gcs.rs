@@ -1,7 +1,6 @@
 //! GCS buckets in the pipeline: signing, header names both ways, bodies GCS cannot take.
 
 use super::*;
-use crate::auth::sigv4::tests::{header_signed, SECRET};
 
 const KEY_FILE: &str = include_str!("../../backend/gcs/conformance-service-account.json");
 
@@ -34,14 +33,6 @@ actions = ["get_object", "put_object", "list_bucket", "delete_object"]
     );
     let config = GatewayConfig::parse(&text, ConfigFormat::Toml).unwrap();
     Gateway::new(config, GatewayOptions::default()).unwrap()
-}
-
-fn signed(method: &str, target: &str, extra: &[(&str, &str)]) -> RequestHead {
-    RequestHead {
-        method: Method::from_bytes(method.as_bytes()).unwrap(),
-        target: target.into(),
-        headers: header_signed(method, target, SECRET, ctx().now, "us-east-1", extra),
-    }
 }
 
 #[test]

@@ -3,7 +3,6 @@
 //! backends without them.
 
 use super::*;
-use crate::auth::sigv4::tests::{header_signed, SECRET};
 use crate::s3::lock;
 
 fn lock_gateway() -> Gateway {
@@ -100,50 +99,11 @@ actions = ["get_object"]
     Gateway::new(config, GatewayOptions::default()).unwrap()
 }
 
-fn signed(method: &str, target: &str, extra: &[(&str, &str)]) -> RequestHead {
-    RequestHead {
-        method: Method::from_bytes(method.as_bytes()).unwrap(),
-        target: target.into(),
-        headers: header_signed(method, target, SECRET, ctx().now, "us-east-1", extra),
-    }
-}
-
-fn refused(plan: Plan, status: u16, code: &str) -> String {
-    let Plan::Respond(r) = plan else {
-        panic!("not refused: {plan:?}")
-    };
-    let body = String::from_utf8_lossy(r.body()).into_owned();
-    assert_eq!(r.status().as_u16(), status, "{body}");
-    assert!(body.contains(&format!("<Code>{code}</Code>")), "{body}");
-    body
-}
-
-fn forwarded(plan: Plan) -> Box<Forward> {
-    match plan {
-        Plan::Forward(f) => f,
-        Plan::Respond(r) => panic!("{}", String::from_utf8_lossy(r.body())),
-        other => panic!("{other:?}"),
-    }
-}
-
 fn sent(f: &Forward) -> String {
     let ForwardBody::Bytes(b) = &f.body else {
         panic!("{:?}", f.body)
     };
     String::from_utf8(b.to_vec()).unwrap()
-}
-
-fn params(f: &Forward) -> Vec<String> {
-    let mut p: Vec<String> = f
-        .url
-        .split_once('?')
-        .map_or("", |(_, q)| q)
-        .split('&')
-        .filter(|p| !p.starts_with("X-Amz-") && !p.is_empty())
-        .map(str::to_string)
-        .collect();
-    p.sort();
-    p
 }
 
 #[test]

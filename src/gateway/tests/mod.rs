@@ -1,5 +1,6 @@
 use http::{HeaderName, HeaderValue};
 
+use crate::auth::sigv4::tests::{header_signed, SECRET};
 use crate::auth::PayloadMode;
 use crate::config::ConfigFormat;
 use crate::policy::Action;
@@ -49,6 +50,47 @@ pub(super) fn head(method: Method, target: &str) -> RequestHead {
         target: target.into(),
         headers,
     }
+}
+
+/// A request header-signed with the test credential `AKIDEXAMPLE` at [`ctx`]'s time.
+fn signed(method: &str, target: &str, extra: &[(&str, &str)]) -> RequestHead {
+    RequestHead {
+        method: Method::from_bytes(method.as_bytes()).unwrap(),
+        target: target.into(),
+        headers: header_signed(method, target, SECRET, ctx().now, "us-east-1", extra),
+    }
+}
+
+/// The gateway's own refusal: asserts its status and `<Code>`, returns the body.
+fn refused(plan: Plan, status: u16, code: &str) -> String {
+    let Plan::Respond(r) = plan else {
+        panic!("not refused: {plan:?}")
+    };
+    let body = String::from_utf8_lossy(r.body()).into_owned();
+    assert_eq!(r.status().as_u16(), status, "{body}");
+    assert!(body.contains(&format!("<Code>{code}</Code>")), "{body}");
+    body
+}
+
+/// The backend request of a plan that forwards (panics with the answer otherwise).
+fn forwarded(plan: Plan) -> Box<Forward> {
+    match plan {
+        Plan::Forward(f) => f,
+        Plan::Respond(r) => panic!("{}", String::from_utf8_lossy(r.body())),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The forwarded query without the backend's own signature parameters, sorted.
+fn params(f: &Forward) -> Vec<String> {
+    let query = f.url.split_once('?').map_or("", |(_, q)| q);
+    let mut params: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("X-Amz-"))
+        .map(str::to_string)
+        .collect();
+    params.sort_unstable();
+    params
 }
 
 #[test]

@@ -2,7 +2,6 @@
 //! Each test is an attack that worked once; each must be refused before any backend is planned.
 
 use super::*;
-use crate::auth::sigv4::tests::{header_signed, SECRET};
 
 fn sec_gateway(options: GatewayOptions) -> Gateway {
     let text = format!(
@@ -72,14 +71,6 @@ fn g() -> Gateway {
 }
 
 /// A SigV4 header-signed request of the scoped client key (every header it carries signed).
-fn signed(method: &str, target: &str, extra: &[(&str, &str)]) -> RequestHead {
-    RequestHead {
-        method: Method::from_bytes(method.as_bytes()).unwrap(),
-        target: target.into(),
-        headers: header_signed(method, target, SECRET, ctx().now, "us-east-1", extra),
-    }
-}
-
 /// The gateway's own answer: status, `<Code>`, body.
 fn refused(g: &Gateway, h: &RequestHead) -> (StatusCode, String) {
     match g.plan(h, &ctx()) {

@@ -2,7 +2,6 @@
 //! each operation carries, refused (501) where the backend has no such thing.
 
 use super::*;
-use crate::auth::sigv4::tests::{header_signed, SECRET};
 
 fn tagging_gateway() -> Gateway {
     let text = format!(
@@ -64,32 +63,6 @@ actions = ["get_object", "get_object_tagging", "put_object_tagging"]
     );
     let config = GatewayConfig::parse(&text, ConfigFormat::Toml).unwrap();
     Gateway::new(config, GatewayOptions::default()).unwrap()
-}
-
-fn signed(method: &str, target: &str, extra: &[(&str, &str)]) -> RequestHead {
-    RequestHead {
-        method: Method::from_bytes(method.as_bytes()).unwrap(),
-        target: target.into(),
-        headers: header_signed(method, target, SECRET, ctx().now, "us-east-1", extra),
-    }
-}
-
-fn refused(plan: Plan, status: u16, code: &str) -> String {
-    let Plan::Respond(r) = plan else {
-        panic!("not refused: {plan:?}")
-    };
-    let body = String::from_utf8_lossy(r.body()).into_owned();
-    assert_eq!(r.status().as_u16(), status, "{body}");
-    assert!(body.contains(&format!("<Code>{code}</Code>")), "{body}");
-    body
-}
-
-fn forwarded(plan: Plan) -> Box<Forward> {
-    match plan {
-        Plan::Forward(f) => f,
-        Plan::Respond(r) => panic!("{}", String::from_utf8_lossy(r.body())),
-        other => panic!("{other:?}"),
-    }
 }
 
 fn names(f: &Forward) -> Vec<String> {

@@ -3,7 +3,6 @@
 //! buckets that map a whole backend bucket, and 501 on backends without S3 versions.
 
 use super::*;
-use crate::auth::sigv4::tests::{header_signed, SECRET};
 
 fn versioning_gateway() -> Gateway {
     let text = format!(
@@ -83,44 +82,6 @@ actions = ["get_object_version", "delete_object_version", "delete_object",
     );
     let config = GatewayConfig::parse(&text, ConfigFormat::Toml).unwrap();
     Gateway::new(config, GatewayOptions::default()).unwrap()
-}
-
-fn signed(method: &str, target: &str, extra: &[(&str, &str)]) -> RequestHead {
-    RequestHead {
-        method: Method::from_bytes(method.as_bytes()).unwrap(),
-        target: target.into(),
-        headers: header_signed(method, target, SECRET, ctx().now, "us-east-1", extra),
-    }
-}
-
-fn refused(plan: Plan, status: u16, code: &str) -> String {
-    let Plan::Respond(r) = plan else {
-        panic!("not refused: {plan:?}")
-    };
-    let body = String::from_utf8_lossy(r.body()).into_owned();
-    assert_eq!(r.status().as_u16(), status, "{body}");
-    assert!(body.contains(&format!("<Code>{code}</Code>")), "{body}");
-    body
-}
-
-fn forwarded(plan: Plan) -> Box<Forward> {
-    match plan {
-        Plan::Forward(f) => f,
-        Plan::Respond(r) => panic!("{}", String::from_utf8_lossy(r.body())),
-        other => panic!("{other:?}"),
-    }
-}
-
-/// The forwarded query without the backend's own signature parameters, sorted.
-fn params(f: &Forward) -> Vec<String> {
-    let query = f.url.split_once('?').map_or("", |(_, q)| q);
-    let mut params: Vec<String> = query
-        .split('&')
-        .filter(|p| !p.is_empty() && !p.starts_with("X-Amz-"))
-        .map(str::to_string)
-        .collect();
-    params.sort_unstable();
-    params
 }
 
 #[test]
