@@ -417,101 +417,85 @@ fn scan_source(module: &[&str], src: &str) -> Scan {
         child_modules: Vec::new(),
     };
     let mut path: Vec<String> = module.iter().map(|s| s.to_string()).collect();
-    // For each open `{`: whether it opened an inline `mod`.
-    let mut braces: Vec<bool> = Vec::new();
-    let ident = |k: usize| match toks.get(k) {
-        Some((Tok::Ident(s), _)) => Some(s.as_str()),
-        _ => None,
-    };
+    // For each open `{`: the module path's length to restore at its `}` (an inline `mod` grows it).
+    let mut braces: Vec<usize> = Vec::new();
     let mut i = 0;
     while i < toks.len() {
-        match &toks[i].0 {
-            Tok::Punct('#') if attribute_open(&toks, i).is_some() => {
-                let open = attribute_open(&toks, i).unwrap_or(i + 1);
-                let inner = open == i + 2;
-                let close = matching(&toks, open);
-                if is_test_only(&toks[open..close]) {
-                    if inner {
-                        return Scan {
-                            imports: Vec::new(),
-                            child_modules: Vec::new(),
-                        };
-                    }
-                    i = skip_item(&toks, close + 1);
-                    continue;
-                }
+        if let Some(open) = attribute_open(&toks, i) {
+            let close = matching(&toks, open);
+            if !is_test_only(&toks[open..close]) {
                 i = close + 1;
+            } else if open == i + 2 {
+                // `#![cfg(test)]`: the whole file is test code.
+                return Scan {
+                    imports: Vec::new(),
+                    child_modules: Vec::new(),
+                };
+            } else {
+                i = skip_item(&toks, close + 1);
+            }
+            continue;
+        }
+        if let Some((targets, next)) = path_targets(&toks, i, &path) {
+            let line = toks[i].1;
+            scan.imports
+                .extend(targets.into_iter().map(|target| Import { target, line }));
+            i = next;
+            continue;
+        }
+        match (&toks[i].0, toks.get(i + 1), toks.get(i + 2).map(|t| &t.0)) {
+            (Tok::Ident(kw), Some((Tok::Ident(name), _)), Some(Tok::Punct(';'))) if kw == "mod" => {
+                let mut child = path.clone();
+                child.push(name.clone());
+                scan.child_modules.push(child);
+                i += 3;
                 continue;
             }
-            Tok::Ident(kw) if kw == "mod" => {
-                if let Some(name) = ident(i + 1) {
-                    match toks.get(i + 2).map(|t| &t.0) {
-                        Some(Tok::Punct(';')) => {
-                            let mut child = path.clone();
-                            child.push(name.to_string());
-                            scan.child_modules.push(child);
-                            i += 3;
-                            continue;
-                        }
-                        Some(Tok::Punct('{')) => {
-                            path.push(name.to_string());
-                            braces.push(true);
-                            i += 3;
-                            continue;
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            Tok::Punct('{') => braces.push(false),
-            Tok::Punct('}') => {
-                if braces.pop() == Some(true) {
-                    path.pop();
-                }
-            }
-            Tok::Ident(kw)
-                if kw == "crate" && toks.get(i + 1).map(|t| &t.0) == Some(&Tok::PathSep) =>
-            {
-                let line = toks[i].1;
-                for target in first_segments(&toks, i + 2) {
-                    scan.imports.push(Import { target, line });
-                }
-                i += 2;
+            (Tok::Ident(kw), Some((Tok::Ident(name), _)), Some(Tok::Punct('{'))) if kw == "mod" => {
+                braces.push(path.len());
+                path.push(name.clone());
+                i += 3;
                 continue;
             }
-            Tok::Ident(kw)
-                if kw == "super"
-                    && toks.get(i + 1).map(|t| &t.0) == Some(&Tok::PathSep)
-                    && !(i > 0 && toks[i - 1].0 == Tok::PathSep) =>
-            {
-                let line = toks[i].1;
-                let mut j = i;
-                let mut up = 0;
-                while ident(j) == Some("super")
-                    && toks.get(j + 1).map(|t| &t.0) == Some(&Tok::PathSep)
-                {
-                    up += 1;
-                    j += 2;
-                }
-                let resolved = path.len().saturating_sub(up);
-                if resolved > 0 {
-                    scan.imports.push(Import {
-                        target: path[0].clone(),
-                        line,
-                    });
-                } else {
-                    for target in first_segments(&toks, j) {
-                        scan.imports.push(Import { target, line });
-                    }
-                }
-                i = j;
-                continue;
+            (Tok::Punct('{'), _, _) => braces.push(path.len()),
+            (Tok::Punct('}'), _, _) => {
+                let len = braces.pop().unwrap_or(path.len());
+                path.truncate(len);
             }
             _ => {}
         }
         i += 1;
     }
     scan
+}
+
+/// A path starting at `i` with `crate::` or `super::` (not inside a longer path): the top-level
+/// modules it names, and where scanning goes on.
+fn path_targets(toks: &[(Tok, usize)], i: usize, path: &[String]) -> Option<(Vec<String>, usize)> {
+    let head = |k: usize| match (toks.get(k), toks.get(k + 1)) {
+        (Some((Tok::Ident(s), _)), Some((Tok::PathSep, _))) => Some(s.as_str()),
+        _ => None,
+    };
+    if i > 0 && toks[i - 1].0 == Tok::PathSep {
+        return None;
+    }
+    match head(i)? {
+        "crate" => Some((first_segments(toks, i + 2), i + 2)),
+        "super" => {
+            let mut j = i;
+            let mut up = 0;
+            while head(j) == Some("super") {
+                up += 1;
+                j += 2;
+            }
+            let targets = match path.len().checked_sub(up) {
+                Some(left) if left > 0 => vec![path[0].clone()],
+                _ => first_segments(toks, j),
+            };
+            Some((targets, j))
+        }
+        _ => None,
+    }
 }
 
 /// The first segment(s) of a path starting at `k`: `x` of `x::…`, or each tree's first name of
@@ -548,9 +532,9 @@ fn first_segments(toks: &[(Tok, usize)], k: usize) -> Vec<String> {
 /// Where the `[` of an attribute (`#[…]` or `#![…]`) starting at `k` is.
 fn attribute_open(toks: &[(Tok, usize)], k: usize) -> Option<usize> {
     let at = |j: usize| toks.get(j).map(|t| &t.0);
-    match (at(k + 1), at(k + 2)) {
-        (Some(Tok::Punct('[')), _) => Some(k + 1),
-        (Some(Tok::Punct('!')), Some(Tok::Punct('['))) => Some(k + 2),
+    match (at(k), at(k + 1), at(k + 2)) {
+        (Some(Tok::Punct('#')), Some(Tok::Punct('[')), _) => Some(k + 1),
+        (Some(Tok::Punct('#')), Some(Tok::Punct('!')), Some(Tok::Punct('['))) => Some(k + 2),
         _ => None,
     }
 }
