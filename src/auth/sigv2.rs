@@ -9,8 +9,8 @@ use base64::Engine as _;
 use subtle::ConstantTimeEq;
 
 use super::hmac;
-use super::sigv4::MAX_PRESIGN_EXPIRES;
 use super::{AuthSettings, Authenticated, CredentialStore, PayloadMode};
+use crate::s3::limits::MAX_PRESIGN_EXPIRES;
 use crate::s3::request::{RequestHead, S3Request};
 use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;

@@ -16,14 +16,13 @@ use super::secret::{SecretKey, Signature};
 use super::{AuthSettings, Authenticated, ChunkSigning, CredentialStore, PayloadMode};
 use crate::percent::{self, escape_at, push_escape, unreserved};
 use crate::policy::Identity;
+use crate::s3::limits::MAX_PRESIGN_EXPIRES;
 use crate::s3::request::{RequestHead, S3Request};
 use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
 /// The only algorithm we accept.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
-/// Longest presigned validity S3 allows (7 days).
-pub const MAX_PRESIGN_EXPIRES: i64 = 604_800;
 /// Payload hash of presigned and unsigned requests.
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 

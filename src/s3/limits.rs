@@ -1,5 +1,6 @@
-//! S3's size limits, and the copy sizes derived from them: facts of the protocol that config
-//! validation, the pipeline and the backends all check against, so they live on the ground floor.
+//! S3's size and time limits, and the copy sizes derived from them: facts of the protocol that
+//! config validation, authentication, the pipeline and the backends all check against, so they
+//! live on the ground floor.
 
 /// Largest single PUT S3 accepts, and the largest part: copies above it go multipart.
 pub const MAX_SINGLE_PUT: u64 = 5 << 30;
@@ -7,6 +8,8 @@ pub const MAX_SINGLE_PUT: u64 = 5 << 30;
 pub const MIN_PART_SIZE: u64 = 5 << 20;
 /// Most parts one multipart upload may have (S3's limit).
 pub const MAX_PARTS: u16 = 10_000;
+/// Longest validity of a presigned URL S3 allows (7 days), in seconds.
+pub const MAX_PRESIGN_EXPIRES: i64 = 604_800;
 /// Default part size of a multipart streamed copy.
 pub const DEFAULT_PART_SIZE: u64 = 512 << 20;
 
