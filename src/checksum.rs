@@ -8,9 +8,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use sha1::Digest as _;
 
-use crate::chunked::SignedChunkDecoder;
 use crate::payload::{BodyCheck, PayloadVerifier};
-use crate::post::FormBody;
 use crate::s3::{ErrorCode, S3Error};
 
 const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
@@ -176,10 +174,12 @@ pub enum Inner {
     Plain,
     /// A signed sha256.
     Verify(PayloadVerifier),
-    /// aws-chunked framing (the checksum is over the decoded bytes).
-    Decode(Box<SignedChunkDecoder>),
-    /// A POST form body (the checksum is over the file's bytes).
-    Form(Box<FormBody>),
+    /// aws-chunked framing, a `chunked::SignedChunkDecoder` (the checksum is over the decoded
+    /// bytes). Boxed as a [`BodyCheck`]: the decoder verifies trailer checksums with this module,
+    /// so this module does not name it back.
+    Decode(Box<dyn BodyCheck + Send + Sync>),
+    /// A POST form body, a `post::FormBody` (the checksum is over the file's bytes).
+    Form(Box<dyn BodyCheck + Send + Sync>),
 }
 
 /// A [`BodyCheck`] that verifies a header checksum over the (decoded) body: the last bytes are
@@ -219,8 +219,7 @@ impl BodyCheck for ChecksumCheck {
         let out = match &mut self.inner {
             Inner::Plain => Some(chunk),
             Inner::Verify(v) => v.push(chunk)?,
-            Inner::Decode(d) => d.as_mut().push(chunk)?,
-            Inner::Form(f) => f.as_mut().push(chunk)?,
+            Inner::Decode(c) | Inner::Form(c) => c.push(chunk)?,
         };
         Ok(self.take(out))
     }
@@ -229,8 +228,7 @@ impl BodyCheck for ChecksumCheck {
         let last = match &mut self.inner {
             Inner::Plain => None,
             Inner::Verify(v) => v.finish()?,
-            Inner::Decode(d) => d.as_mut().finish()?,
-            Inner::Form(f) => f.as_mut().finish()?,
+            Inner::Decode(c) | Inner::Form(c) => c.finish()?,
         };
         let before = self.take(last);
         let actual = self

@@ -12,8 +12,8 @@ use crate::s3::{ErrorCode, S3Error};
 
 /// A sans-IO filter a runtime streams a request body through: `push` each chunk and forward what
 /// it returns, `finish` at the end and forward that too; any error aborts the backend request
-/// and is the client's answer.
-pub trait BodyCheck {
+/// and is the client's answer. `Debug` so the plans holding one stay printable.
+pub trait BodyCheck: std::fmt::Debug {
     /// Feeds the next chunk; returns what may be forwarded now.
     fn push(&mut self, chunk: Bytes) -> Result<Option<Bytes>, S3Error>;
     /// Ends the body; returns the held-back rest if everything verified.

@@ -52,9 +52,31 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::config::BucketConfig;
 use crate::s3::request::Operation;
 use crate::s3::S3Error;
+
+/// What authorization reads from a bucket's configuration (`config::BucketConfig` implements
+/// it): policy sits below config, so it names only what it needs.
+pub trait BucketAccess {
+    /// The configured name (may be a glob).
+    fn name(&self) -> &str;
+    /// GET/HEAD/List without credentials.
+    fn anonymous_access(&self) -> bool;
+    /// Role ids whose sessions may use the bucket (`*`: any role).
+    fn allowed_roles(&self) -> &[String];
+}
+
+impl<T: BucketAccess + ?Sized> BucketAccess for &T {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn anonymous_access(&self) -> bool {
+        (**self).anonymous_access()
+    }
+    fn allowed_roles(&self) -> &[String] {
+        (**self).allowed_roles()
+    }
+}
 
 /// Actions as written in config (`snake_case`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -365,16 +387,16 @@ pub fn actions_for(op: Operation, version: Option<&str>) -> Vec<Action> {
 }
 
 /// What anonymous callers may do on a public bucket.
-fn anonymous_may(bucket: &BucketConfig, action: Action) -> bool {
-    bucket.anonymous_access
+fn anonymous_may(bucket: &impl BucketAccess, action: Action) -> bool {
+    bucket.anonymous_access()
         && matches!(
             action,
             Action::GetObject | Action::HeadObject | Action::ListBucket
         )
 }
 
-pub(crate) fn role_allowed(bucket: &BucketConfig, role: Option<&str>) -> bool {
-    role.is_none_or(|r| bucket.allowed_roles.iter().any(|a| a == r || a == "*"))
+pub(crate) fn role_allowed(bucket: &impl BucketAccess, role: Option<&str>) -> bool {
+    role.is_none_or(|r| bucket.allowed_roles().iter().any(|a| a == r || a == "*"))
 }
 
 /// Checks `identity` may do `action` on `key` (for List: the requested prefix) in `bucket`,
@@ -382,18 +404,18 @@ pub(crate) fn role_allowed(bucket: &BucketConfig, role: Option<&str>) -> bool {
 /// [`authorize_named`] with the name the client sent. The error says what was missing.
 pub fn authorize(
     identity: &Identity,
-    bucket: &BucketConfig,
+    bucket: &impl BucketAccess,
     action: Action,
     key: &str,
 ) -> Result<(), S3Error> {
-    authorize_named(identity, bucket, &bucket.name, action, key)
+    authorize_named(identity, bucket, bucket.name(), action, key)
 }
 
 /// [`authorize`] with the client-facing bucket `name` (which differs from `bucket.name` when the
 /// config entry is a glob).
 pub fn authorize_named(
     identity: &Identity,
-    bucket: &BucketConfig,
+    bucket: &impl BucketAccess,
     name: &str,
     action: Action,
     key: &str,
@@ -406,7 +428,7 @@ pub fn authorize_named(
 /// prefix). Each key must then pass [`authorize_named`].
 pub fn authorize_some_key(
     identity: &Identity,
-    bucket: &BucketConfig,
+    bucket: &impl BucketAccess,
     name: &str,
     action: Action,
 ) -> Result<(), S3Error> {
@@ -415,7 +437,7 @@ pub fn authorize_some_key(
 
 fn check(
     identity: &Identity,
-    bucket: &BucketConfig,
+    bucket: &impl BucketAccess,
     name: &str,
     action: Action,
     key: Option<&str>,
@@ -476,11 +498,11 @@ fn check(
 /// Whether ListBuckets shows `bucket` to `identity`. Glob-named buckets are never listed.
 /// Anonymous callers see public buckets; principals see public buckets plus those one of their
 /// scopes matches (and, for role sessions, whose `allowed_roles` admit the role).
-pub fn may_see_bucket(identity: &Identity, bucket: &BucketConfig) -> bool {
-    if bucket.is_glob() {
+pub fn may_see_bucket(identity: &Identity, bucket: &impl BucketAccess) -> bool {
+    if is_glob(bucket.name()) {
         return false;
     }
-    if bucket.anonymous_access {
+    if bucket.anonymous_access() {
         return true;
     }
     match identity {
@@ -489,7 +511,7 @@ pub fn may_see_bucket(identity: &Identity, bucket: &BucketConfig) -> bool {
             role_allowed(bucket, role.as_deref())
                 && scopes
                     .iter()
-                    .any(|s| s.matches_bucket(&bucket.name) && !s.actions.is_empty())
+                    .any(|s| s.matches_bucket(bucket.name()) && !s.actions.is_empty())
         }
     }
 }
@@ -534,7 +556,7 @@ pub fn glob_match(pattern: &str, s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::BackendType;
+    use crate::config::{BackendType, BucketConfig};
     use crate::s3::ErrorCode;
 
     fn bucket(name: &str, public: bool, roles: &[&str]) -> BucketConfig {

@@ -4,6 +4,7 @@
 //! payload was signed) or an S3 error saying which check failed. No Authorization header and no
 //! presigned query means [`Identity::Anonymous`]; what an identity may do is `policy`'s business.
 
+pub mod hmac;
 pub mod presign;
 pub mod redact;
 pub mod secret;

@@ -6,12 +6,11 @@
 //! headers, and the canonical resource with the sub-resources S3 signs.
 
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
-use super::sigv4::MAX_PRESIGN_EXPIRES;
+use super::hmac;
 use super::{AuthSettings, Authenticated, CredentialStore, PayloadMode};
+use crate::s3::limits::MAX_PRESIGN_EXPIRES;
 use crate::s3::request::{RequestHead, S3Request};
 use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
@@ -136,12 +135,8 @@ pub fn string_to_sign(head: &RequestHead, req: &S3Request, date: &str) -> String
 
 /// The base64 HMAC-SHA1 signature.
 pub fn sign(secret: &str, string_to_sign: &str) -> String {
-    let mut mac = match Hmac::<Sha1>::new_from_slice(secret.as_bytes()) {
-        Ok(m) => m,
-        Err(_) => return String::new(),
-    };
-    mac.update(string_to_sign.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    let mac = hmac::sha1(secret.as_bytes(), &[string_to_sign.as_bytes()]);
+    base64::engine::general_purpose::STANDARD.encode(mac)
 }
 
 /// Verifies a SigV2 request (header or presigned).

@@ -8,36 +8,23 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use hmac::{Hmac, Mac};
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
+use super::hmac;
 use super::secret::{SecretKey, Signature};
 use super::{AuthSettings, Authenticated, ChunkSigning, CredentialStore, PayloadMode};
 use crate::percent::{self, escape_at, push_escape, unreserved};
 use crate::policy::Identity;
+use crate::s3::limits::MAX_PRESIGN_EXPIRES;
 use crate::s3::request::{RequestHead, S3Request};
 use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
 /// The only algorithm we accept.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
-/// Longest presigned validity S3 allows (7 days).
-pub const MAX_PRESIGN_EXPIRES: i64 = 604_800;
 /// Payload hash of presigned and unsigned requests.
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
-
-type HmacSha256 = Hmac<Sha256>;
-
-fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
-    let mut mac = match HmacSha256::new_from_slice(key) {
-        Ok(m) => m,
-        Err(_) => return [0; 32],
-    };
-    mac.update(data);
-    mac.finalize().into_bytes().into()
-}
 
 /// Lowercase hex sha256.
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -191,15 +178,15 @@ pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> S
 /// Derives the signing key (uncached).
 pub fn signing_key(secret: &SecretKey, date: &str, region: &str, service: &str) -> [u8; 32] {
     let k_secret = zeroize::Zeroizing::new(format!("AWS4{}", secret.expose()));
-    let k_date = hmac(k_secret.as_bytes(), date.as_bytes());
-    let k_region = hmac(&k_date, region.as_bytes());
-    let k_service = hmac(&k_region, service.as_bytes());
-    hmac(&k_service, b"aws4_request")
+    let k_date = hmac::sha256(k_secret.as_bytes(), &[date.as_bytes()]);
+    let k_region = hmac::sha256(&k_date, &[region.as_bytes()]);
+    let k_service = hmac::sha256(&k_region, &[service.as_bytes()]);
+    hmac::sha256(&k_service, &[b"aws4_request"])
 }
 
 /// The signature of a string to sign.
 pub fn sign(key: &[u8; 32], string_to_sign: &str) -> Signature {
-    Signature(hmac(key, string_to_sign.as_bytes()))
+    Signature(hmac::sha256(key, &[string_to_sign.as_bytes()]))
 }
 
 /// Derived signing keys per (access key, secret fingerprint, date, region, service), computed

@@ -26,7 +26,8 @@ use serde::{Deserialize, Deserializer};
 
 use crate::auth::secret::SecretKey;
 pub use crate::cors::CorsRule;
-use crate::policy::{glob_match, is_glob, Scope};
+use crate::policy::{glob_match, is_glob, BucketAccess, Scope};
+use crate::s3::limits::CopyLimits;
 use crate::time::Timestamp;
 
 pub use credentials::CredentialIndex;
@@ -238,6 +239,18 @@ pub fn normalize_backend_prefix(prefix: &str) -> Result<String, String> {
         Ok(prefix.to_string())
     } else {
         Ok(format!("{prefix}/"))
+    }
+}
+
+impl BucketAccess for BucketConfig {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn anonymous_access(&self) -> bool {
+        self.anonymous_access
+    }
+    fn allowed_roles(&self) -> &[String] {
+        &self.allowed_roles
     }
 }
 
@@ -557,9 +570,9 @@ impl GatewayConfig {
     }
 
     /// Sizes of copies streamed between backends.
-    pub fn copy_limits(&self) -> crate::gateway::copy::CopyLimits {
-        let d = crate::gateway::copy::CopyLimits::default();
-        crate::gateway::copy::CopyLimits {
+    pub fn copy_limits(&self) -> CopyLimits {
+        let d = CopyLimits::default();
+        CopyLimits {
             multipart_threshold: self
                 .copy_multipart_threshold
                 .unwrap_or(d.multipart_threshold),

@@ -34,14 +34,12 @@ use crate::s3::xml;
 use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
-/// Largest single PUT S3 accepts, and the largest part: copies above it go multipart.
-pub const MAX_SINGLE_PUT: u64 = 5 << 30;
-/// Default part size of a multipart streamed copy.
-pub const DEFAULT_PART_SIZE: u64 = 512 << 20;
-/// Smallest part S3 accepts (all parts but the last).
-pub const MIN_PART_SIZE: u64 = 5 << 20;
+// S3's limits live on the ground floor (config validates against them too); the copy's
+// callers keep naming them here.
+use crate::s3::limits::MIN_PART_SIZE;
+pub use crate::s3::limits::{CopyLimits, MAX_SINGLE_PUT};
 /// Most parts an upload may have.
-const MAX_PARTS: u64 = 10_000;
+const MAX_PARTS: u64 = crate::s3::limits::MAX_PARTS as u64;
 /// Cap on the backend answers the runtime reads for [`CopyEvent::Answer`].
 pub const ANSWER_LIMIT: usize = 1 << 20;
 
@@ -112,15 +110,6 @@ pub(crate) enum Target {
     },
 }
 
-/// The sizes that decide between one PUT and a multipart upload.
-#[derive(Clone, Copy, Debug)]
-pub struct CopyLimits {
-    /// Objects larger than this are copied in parts (at most [`MAX_SINGLE_PUT`]).
-    pub multipart_threshold: u64,
-    /// Part size of those copies (raised when the object would need more than 10,000 parts).
-    pub part_size: u64,
-}
-
 /// Copy failures in the gateway's own words (runtimes and core), safe to show a client.
 const OWN_REASONS: &[&str] = &[
     "the backend did not answer within",
@@ -130,15 +119,6 @@ const OWN_REASONS: &[&str] = &[
     "the R2 binding answered",
     "unexpected ",
 ];
-
-impl Default for CopyLimits {
-    fn default() -> Self {
-        CopyLimits {
-            multipart_threshold: MAX_SINGLE_PUT,
-            part_size: DEFAULT_PART_SIZE,
-        }
-    }
-}
 
 /// A copy the gateway streams itself. Drive it with [`StreamedCopy::start`] and
 /// [`StreamedCopy::advance`] until [`CopyStep::Done`].

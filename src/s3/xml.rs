@@ -935,8 +935,7 @@ pub fn versioning_xml(v: Versioning) -> String {
     out
 }
 
-/// Most parts one multipart upload may have (S3's limit).
-pub const MAX_PARTS: u16 = 10_000;
+pub use super::limits::MAX_PARTS;
 
 /// Parses a CompleteMultipartUpload body into `(part number, ETag without quotes)` pairs:
 /// `MalformedXML` for anything but a `<CompleteMultipartUpload>` with 1 to 10000 `<Part>`

@@ -43,10 +43,10 @@ use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use crate::auth::hmac;
 use crate::auth::secret::SecretKey;
 use crate::auth::{CredentialStore, ResolvedCredential};
 use crate::policy::{Action, Identity, Scope};
@@ -235,24 +235,19 @@ struct SealingKey {
     state_key: Zeroizing<[u8; 32]>,
 }
 
-type HmacSha256 = Hmac<Sha256>;
-
-fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
-    for p in parts {
-        mac.update(p);
-    }
-    mac.finalize().into_bytes().into()
-}
-
 impl SealingKey {
     fn new(raw: &[u8; 32]) -> Self {
         let mut id = [0u8; KEY_ID_LEN];
         id.copy_from_slice(&Sha256::digest(raw)[..KEY_ID_LEN]);
-        let enc = Zeroizing::new(hmac(raw, &[b"multistore session token aes-256-gcm v1"]));
-        let secret_key = Zeroizing::new(hmac(raw, &[b"multistore session secret access key v1"]));
-        let state_key = Zeroizing::new(hmac(raw, &[b"multistore gateway state key v1"]));
+        let enc = Zeroizing::new(hmac::sha256(
+            raw,
+            &[b"multistore session token aes-256-gcm v1"],
+        ));
+        let secret_key = Zeroizing::new(hmac::sha256(
+            raw,
+            &[b"multistore session secret access key v1"],
+        ));
+        let state_key = Zeroizing::new(hmac::sha256(raw, &[b"multistore gateway state key v1"]));
         SealingKey {
             id,
             aead: Aes256Gcm::new(aes_gcm::Key::<Aes256Gcm>::from_slice(&enc[..])),
@@ -262,7 +257,7 @@ impl SealingKey {
     }
 
     fn secret_for(&self, access_key_id: &str) -> SecretKey {
-        let mac = hmac(self.secret_key.as_ref(), &[b"v1", access_key_id.as_bytes()]);
+        let mac = hmac::sha256(self.secret_key.as_ref(), &[b"v1", access_key_id.as_bytes()]);
         SecretKey::new(URL_SAFE_NO_PAD.encode(mac))
     }
 }
@@ -351,7 +346,7 @@ impl SessionKeys {
     pub fn derived_keys(&self, label: &[u8]) -> Vec<Zeroizing<[u8; 32]>> {
         std::iter::once(&self.current)
             .chain(self.previous.as_ref())
-            .map(|k| Zeroizing::new(hmac(k.state_key.as_ref(), &[label])))
+            .map(|k| Zeroizing::new(hmac::sha256(k.state_key.as_ref(), &[label])))
             .collect()
     }
 

@@ -1,5 +1,6 @@
 use super::*;
 use crate::config::{ConfigFormat, GatewayConfig};
+use crate::s3::limits::DEFAULT_PART_SIZE;
 
 const NOW: Timestamp = Timestamp(1_700_000_000);
 
