@@ -9,6 +9,9 @@ use super::error::push_escaped;
 use super::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
+mod reader;
+pub(crate) use reader::{check_request_event, push_text, BodyReader, Node};
+
 pub(crate) const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
 /// `ListAllMyBucketsResult`.
@@ -526,24 +529,6 @@ pub struct DeleteRequest {
     pub objects: Vec<(String, Option<String>)>,
 }
 
-/// Deepest element nesting a request body may have (S3's documents nest 3 deep).
-const MAX_REQUEST_XML_DEPTH: usize = 8;
-
-/// The checks every request body gets, event by event: no DOCTYPE (so no entity declarations:
-/// entities are never expanded, a billion-laughs body is refused at its DTD) and a bounded
-/// nesting depth. The body's size is bounded before parsing (`Plan::NeedBody`'s limit).
-pub(crate) fn check_request_event(event: &Event<'_>, depth: usize) -> Result<(), S3Error> {
-    match event {
-        Event::DocType(_) => Err(malformed_xml(
-            "a DOCTYPE (DTD or entity declaration) is not allowed",
-        )),
-        Event::Start(_) if depth >= MAX_REQUEST_XML_DEPTH => {
-            Err(malformed_xml("the elements are nested too deeply"))
-        }
-        _ => Ok(()),
-    }
-}
-
 pub(crate) fn malformed_xml(msg: &str) -> S3Error {
     S3Error::new(
         ErrorCode::MalformedXML,
@@ -551,102 +536,37 @@ pub(crate) fn malformed_xml(msg: &str) -> S3Error {
     )
 }
 
-/// Appends the character data of a Text, entity reference or CDATA event of a request body to
-/// `text`, refusing what the gateway could not forward as it was parsed (control characters,
-/// unknown entities). Other events add nothing.
-pub(crate) fn push_text(text: &mut String, event: &Event<'_>) -> Result<(), S3Error> {
-    match event {
-        Event::Text(t) => text.push_str(xml_chars(
-            &t.decode().map_err(|_| malformed_xml("bad text"))?,
-        )?),
-        Event::GeneralRef(r) => {
-            text.push(resolve_ref(r).ok_or_else(|| malformed_xml("unknown entity"))?);
-        }
-        Event::CData(c) => text.push_str(xml_chars(&String::from_utf8_lossy(c))?),
-        _ => {}
-    }
-    Ok(())
-}
-
-/// Raw text as XML 1.0 allows it: no NUL or other control character but tab, LF and CR (S3
-/// answers MalformedXML). A control character other than NUL may still come as a character
-/// reference (`&#x1;`), which is how the gateway writes one: what it forwards parses back to
-/// exactly what it parsed (found by the xml_delete and xml_complete fuzz targets).
-fn xml_chars(s: &str) -> Result<&str, S3Error> {
-    if s.chars()
-        .any(|c| (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
-    {
-        return Err(malformed_xml(
-            "the text holds a control character XML cannot carry",
-        ));
-    }
-    Ok(s)
-}
-
 /// Parses a DeleteObjects body: `MalformedXML` for anything but a `<Delete>` with 1 to 1000
 /// `<Object><Key>` entries.
 pub fn parse_delete(body: &[u8]) -> Result<DeleteRequest, S3Error> {
-    let mut reader = Reader::from_reader(body);
-    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let mut xml = BodyReader::new(body);
     let mut out = DeleteRequest::default();
-    let mut text = String::new();
     let (mut key, mut version): (Option<String>, Option<String>) = (None, None);
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|_| malformed_xml("the document is not well-formed"))?;
-        check_request_event(&event, stack.len())?;
-        match event {
-            Event::Start(e) => {
-                let name = e.local_name().as_ref().to_vec();
-                if stack.is_empty() && name != b"Delete" {
-                    return Err(malformed_xml("the root element must be <Delete>"));
-                }
-                if name == b"Object" {
-                    key = None;
-                    version = None;
-                }
-                stack.push(name);
-                text.clear();
-            }
-            Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) => {
-                push_text(&mut text, &event)?
-            }
-            Event::End(_) => {
-                let name = stack
-                    .pop()
-                    .ok_or_else(|| malformed_xml("unbalanced elements"))?;
-                let parent = stack.last().map(Vec::as_slice);
-                match (name.as_slice(), parent) {
-                    (b"Key", Some(b"Object")) => key = Some(std::mem::take(&mut text)),
-                    (b"VersionId", Some(b"Object")) => version = Some(std::mem::take(&mut text)),
-                    (b"Quiet", Some(b"Delete")) => {
-                        out.quiet = text.trim().eq_ignore_ascii_case("true")
-                    }
-                    (b"Object", Some(b"Delete")) => {
-                        let k = key
-                            .take()
-                            .ok_or_else(|| malformed_xml("an <Object> has no <Key>"))?;
-                        out.objects.push((k, version.take()));
-                        if out.objects.len() > MAX_DELETE_KEYS {
-                            return Err(malformed_xml(
-                                "a DeleteObjects request may name at most 1000 keys",
-                            ));
-                        }
-                    }
-                    _ => {}
-                }
-                text.clear();
-            }
-            Event::Empty(e) if stack.is_empty() && e.local_name().as_ref() != b"Delete" => {
+    while let Some(node) = xml.next()? {
+        match node {
+            Node::Open { name, .. } if xml.depth() == 0 && name != b"Delete" => {
                 return Err(malformed_xml("the root element must be <Delete>"));
             }
-            Event::Eof => break,
-            _ => {}
+            Node::Open { name, empty: false } if name == b"Object" => (key, version) = (None, None),
+            Node::Open { .. } => {}
+            Node::Close { name, text } => match (name.as_slice(), xml.parent()) {
+                (b"Key", Some(b"Object")) => key = Some(text),
+                (b"VersionId", Some(b"Object")) => version = Some(text),
+                (b"Quiet", Some(b"Delete")) => out.quiet = text.trim().eq_ignore_ascii_case("true"),
+                (b"Object", Some(b"Delete")) => {
+                    let k = key
+                        .take()
+                        .ok_or_else(|| malformed_xml("an <Object> has no <Key>"))?;
+                    out.objects.push((k, version.take()));
+                    if out.objects.len() > MAX_DELETE_KEYS {
+                        return Err(malformed_xml(
+                            "a DeleteObjects request may name at most 1000 keys",
+                        ));
+                    }
+                }
+                _ => {}
+            },
         }
-    }
-    if !stack.is_empty() {
-        return Err(malformed_xml("the document ends early"));
     }
     if out.objects.is_empty() {
         return Err(malformed_xml(
@@ -703,103 +623,72 @@ fn parse_tag_set(
     max: usize,
     too_many: &'static str,
 ) -> Result<Vec<(String, String)>, S3Error> {
-    let mut reader = Reader::from_reader(body);
-    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let mut xml = BodyReader::new(body);
     let mut tags: Vec<(String, String)> = Vec::new();
-    let mut text = String::new();
     let (mut key, mut value): (Option<String>, Option<String>) = (None, None);
     let (mut tag_set, mut rooted) = (false, false);
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|_| malformed_xml("the document is not well-formed"))?;
-        check_request_event(&event, stack.len())?;
-        match event {
-            Event::Start(e) => {
-                let name = e.local_name().as_ref().to_vec();
-                if stack.is_empty() {
-                    if name != b"Tagging" || rooted {
-                        return Err(malformed_xml("the document is one <Tagging> element"));
-                    }
-                    rooted = true;
+    while let Some(node) = xml.next()? {
+        match node {
+            Node::Open { name, empty } => {
+                let root = xml.depth() == 0;
+                if root && (empty || name != b"Tagging" || rooted) {
+                    return Err(malformed_xml("the document is one <Tagging> element"));
                 }
-                match (name.as_slice(), stack.last().map(Vec::as_slice)) {
-                    (b"TagSet", Some(b"Tagging")) => tag_set = true,
-                    (b"Tag", _) => {
-                        key = None;
-                        value = None;
-                    }
-                    _ => {}
-                }
-                stack.push(name);
-                text.clear();
-            }
-            Event::Empty(e) => {
-                let name = e.local_name();
-                match (name.as_ref(), stack.last().map(Vec::as_slice)) {
-                    (_, None) => {
-                        return Err(malformed_xml("the document is one <Tagging> element"))
-                    }
-                    (b"TagSet", Some(b"Tagging")) => tag_set = true,
-                    (b"Value", Some(b"Tag")) => value = Some(String::new()),
-                    (b"Key", Some(b"Tag")) => key = Some(String::new()),
+                rooted |= root;
+                match (name.as_slice(), xml.parent(), empty) {
+                    (b"TagSet", Some(b"Tagging"), _) => tag_set = true,
+                    (b"Tag", _, false) => (key, value) = (None, None),
+                    (b"Value", Some(b"Tag"), true) => value = Some(String::new()),
+                    (b"Key", Some(b"Tag"), true) => key = Some(String::new()),
                     _ => {}
                 }
             }
-            Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) => {
-                push_text(&mut text, &event)?
-            }
-            Event::End(_) => {
-                let name = stack
-                    .pop()
-                    .ok_or_else(|| malformed_xml("unbalanced elements"))?;
-                let parent = stack.last().map(Vec::as_slice);
-                match (name.as_slice(), parent) {
-                    (b"Key", Some(b"Tag")) => key = Some(std::mem::take(&mut text)),
-                    (b"Value", Some(b"Tag")) => value = Some(std::mem::take(&mut text)),
-                    (b"Tag", Some(b"TagSet")) => {
-                        let k = key
-                            .take()
-                            .ok_or_else(|| malformed_xml("a <Tag> has no <Key>"))?;
-                        let v = value
-                            .take()
-                            .ok_or_else(|| malformed_xml("a <Tag> has no <Value>"))?;
-                        if k.is_empty() || k.chars().count() > MAX_TAG_KEY_CHARS {
-                            return Err(invalid_tag(
-                                "The TagKey you have provided is invalid: a tag key is 1 to 128 characters",
-                            ));
-                        }
-                        if v.chars().count() > MAX_TAG_VALUE_CHARS {
-                            return Err(invalid_tag(
-                                "The TagValue you have provided is invalid: a tag value is at most 256 characters",
-                            ));
-                        }
-                        if tags.iter().any(|(seen, _)| *seen == k) {
-                            return Err(invalid_tag(
-                                "Cannot provide multiple Tags with the same key",
-                            ));
-                        }
-                        tags.push((k, v));
-                        if tags.len() > max {
-                            return Err(invalid_tag(too_many));
-                        }
+            Node::Close { name, text } => match (name.as_slice(), xml.parent()) {
+                (b"Key", Some(b"Tag")) => key = Some(text),
+                (b"Value", Some(b"Tag")) => value = Some(text),
+                (b"Tag", Some(b"TagSet")) => {
+                    let tag = checked_tag(key.take(), value.take(), &tags)?;
+                    tags.push(tag);
+                    if tags.len() > max {
+                        return Err(invalid_tag(too_many));
                     }
-                    (b"Tag", _) => return Err(malformed_xml("a <Tag> is outside <TagSet>")),
-                    _ => {}
                 }
-                text.clear();
-            }
-            Event::Eof => break,
-            _ => {}
+                (b"Tag", _) => return Err(malformed_xml("a <Tag> is outside <TagSet>")),
+                _ => {}
+            },
         }
-    }
-    if !stack.is_empty() {
-        return Err(malformed_xml("the document ends early"));
     }
     if !tag_set {
         return Err(malformed_xml("a <Tagging> holds a <TagSet>"));
     }
     Ok(tags)
+}
+
+/// One `<Tag>` as S3 checks it: a key and a value given, the key 1 to 128 characters and not
+/// among `seen`, the value at most 256.
+fn checked_tag(
+    key: Option<String>,
+    value: Option<String>,
+    seen: &[(String, String)],
+) -> Result<(String, String), S3Error> {
+    let k = key.ok_or_else(|| malformed_xml("a <Tag> has no <Key>"))?;
+    let v = value.ok_or_else(|| malformed_xml("a <Tag> has no <Value>"))?;
+    if k.is_empty() || k.chars().count() > MAX_TAG_KEY_CHARS {
+        return Err(invalid_tag(
+            "The TagKey you have provided is invalid: a tag key is 1 to 128 characters",
+        ));
+    }
+    if v.chars().count() > MAX_TAG_VALUE_CHARS {
+        return Err(invalid_tag(
+            "The TagValue you have provided is invalid: a tag value is at most 256 characters",
+        ));
+    }
+    if seen.iter().any(|(s, _)| *s == k) {
+        return Err(invalid_tag(
+            "Cannot provide multiple Tags with the same key",
+        ));
+    }
+    Ok((k, v))
 }
 
 /// The PutObjectTagging body the gateway forwards: the parsed tags, written anew.
@@ -837,84 +726,40 @@ fn mfa_delete_enabled() -> S3Error {
 /// the bucket owner's device (a gateway has none to give). `Disabled` is forwarded: the backend
 /// decides (S3 refuses a change of it without `x-amz-mfa`).
 pub fn parse_versioning(body: &[u8]) -> Result<Versioning, S3Error> {
-    let mut reader = Reader::from_reader(body);
-    let mut stack: Vec<Vec<u8>> = Vec::new();
-    let mut text = String::new();
+    let mut xml = BodyReader::new(body);
     let mut status: Option<&'static str> = None;
     let mut mfa: Option<bool> = None;
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|_| malformed_xml("the document is not well-formed"))?;
-        check_request_event(&event, stack.len())?;
-        match event {
-            Event::Start(e) => {
-                let name = e.local_name().as_ref().to_vec();
-                if stack.is_empty() && name != b"VersioningConfiguration" {
-                    return Err(malformed_xml(
-                        "the root element must be <VersioningConfiguration>",
-                    ));
-                }
-                stack.push(name);
-                text.clear();
+    while let Some(node) = xml.next()? {
+        match node {
+            Node::Open { empty: true, .. } if xml.depth() == 0 => {
+                return Err(malformed_xml(
+                    "a <VersioningConfiguration> must give a <Status>",
+                ))
             }
-            Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) => {
-                push_text(&mut text, &event)?
+            Node::Open { empty: true, .. } => return Err(malformed_xml("an empty element")),
+            Node::Open { name, .. } if xml.depth() == 0 && name != b"VersioningConfiguration" => {
+                return Err(malformed_xml(
+                    "the root element must be <VersioningConfiguration>",
+                ));
             }
-            Event::End(_) => {
-                let name = stack
-                    .pop()
-                    .ok_or_else(|| malformed_xml("unbalanced elements"))?;
-                let top = stack.len() == 1;
-                match name.as_slice() {
-                    b"Status" if top => {
-                        if status.is_some() {
-                            return Err(malformed_xml("<Status> is given more than once"));
-                        }
-                        status = Some(match text.trim() {
-                            "Enabled" => "Enabled",
-                            "Suspended" => "Suspended",
-                            _ => {
-                                return Err(malformed_xml("<Status> must be Enabled or Suspended"))
-                            }
-                        });
+            Node::Open { .. } => {}
+            Node::Close { name, text } => match (name.as_slice(), xml.depth()) {
+                (b"Status", 1) => {
+                    if status.is_some() {
+                        return Err(malformed_xml("<Status> is given more than once"));
                     }
-                    b"MfaDelete" if top => {
-                        if mfa.is_some() {
-                            return Err(malformed_xml("<MfaDelete> is given more than once"));
-                        }
-                        mfa = Some(match text.trim() {
-                            "Disabled" => true,
-                            "Enabled" => return Err(mfa_delete_enabled()),
-                            _ => {
-                                return Err(malformed_xml(
-                                    "<MfaDelete> must be Enabled or Disabled",
-                                ))
-                            }
-                        });
-                    }
-                    _ if stack.is_empty() => {}
-                    _ => return Err(malformed_xml("unknown element")),
+                    status = Some(versioning_status(text.trim())?);
                 }
-                text.clear();
-            }
-            Event::Empty(e) => {
-                let name = e.local_name().as_ref().to_vec();
-                match (stack.len(), name.as_slice()) {
-                    (0, _) => {
-                        return Err(malformed_xml(
-                            "a <VersioningConfiguration> must give a <Status>",
-                        ))
+                (b"MfaDelete", 1) => {
+                    if mfa.is_some() {
+                        return Err(malformed_xml("<MfaDelete> is given more than once"));
                     }
-                    _ => return Err(malformed_xml("an empty element")),
+                    mfa = Some(mfa_delete_disabled(text.trim())?);
                 }
-            }
-            Event::Eof => break,
-            _ => {}
+                (_, 0) => {}
+                _ => return Err(malformed_xml("unknown element")),
+            },
         }
-    }
-    if !stack.is_empty() {
-        return Err(malformed_xml("the document ends early"));
     }
     let status =
         status.ok_or_else(|| malformed_xml("a <VersioningConfiguration> must give a <Status>"))?;
@@ -922,6 +767,24 @@ pub fn parse_versioning(body: &[u8]) -> Result<Versioning, S3Error> {
         status,
         mfa_delete_disabled: mfa.is_some(),
     })
+}
+
+/// A `<Status>`: S3's two words.
+fn versioning_status(text: &str) -> Result<&'static str, S3Error> {
+    match text {
+        "Enabled" => Ok("Enabled"),
+        "Suspended" => Ok("Suspended"),
+        _ => Err(malformed_xml("<Status> must be Enabled or Suspended")),
+    }
+}
+
+/// A `<MfaDelete>`: `Disabled` is forwarded, `Enabled` cannot be (see [`parse_versioning`]).
+fn mfa_delete_disabled(text: &str) -> Result<bool, S3Error> {
+    match text {
+        "Disabled" => Ok(true),
+        "Enabled" => Err(mfa_delete_enabled()),
+        _ => Err(malformed_xml("<MfaDelete> must be Enabled or Disabled")),
+    }
 }
 
 /// The PutBucketVersioning body the gateway forwards.
@@ -944,97 +807,27 @@ pub const MAX_PARTS: u16 = 10_000;
 /// number is lower than the one before. A number listed twice in a row is S3's too (the later
 /// entry wins): the parts returned ascend strictly, one per number.
 pub fn parse_complete(body: &[u8]) -> Result<Vec<(u16, String)>, S3Error> {
-    let mut reader = Reader::from_reader(body);
-    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let mut xml = BodyReader::new(body);
     let mut parts: Vec<(u16, String)> = Vec::new();
-    let mut text = String::new();
     let (mut number, mut etag): (Option<String>, Option<String>) = (None, None);
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|_| malformed_xml("the document is not well-formed"))?;
-        check_request_event(&event, stack.len())?;
-        match event {
-            Event::Start(e) => {
-                let name = e.local_name().as_ref().to_vec();
-                if stack.is_empty() && name != b"CompleteMultipartUpload" {
-                    return Err(malformed_xml(
-                        "the root element must be <CompleteMultipartUpload>",
-                    ));
-                }
-                if name == b"Part" {
-                    number = None;
-                    etag = None;
-                }
-                stack.push(name);
-                text.clear();
-            }
-            Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) => {
-                push_text(&mut text, &event)?
-            }
-            Event::End(_) => {
-                let name = stack
-                    .pop()
-                    .ok_or_else(|| malformed_xml("unbalanced elements"))?;
-                let parent = stack.last().map(Vec::as_slice);
-                match (name.as_slice(), parent) {
-                    (b"PartNumber", Some(b"Part")) => number = Some(std::mem::take(&mut text)),
-                    (b"ETag", Some(b"Part")) => etag = Some(std::mem::take(&mut text)),
-                    (b"Part", Some(b"CompleteMultipartUpload")) => {
-                        let n = number
-                            .take()
-                            .ok_or_else(|| malformed_xml("a <Part> has no <PartNumber>"))?;
-                        let n = n
-                            .trim()
-                            .parse::<u16>()
-                            .ok()
-                            .filter(|n| (1..=MAX_PARTS).contains(n))
-                            .ok_or_else(|| {
-                                S3Error::new(
-                                    ErrorCode::InvalidPart,
-                                    format!(
-                                        "part number '{}' is not between 1 and 10000",
-                                        n.trim()
-                                    ),
-                                )
-                            })?;
-                        let e = etag
-                            .take()
-                            .ok_or_else(|| malformed_xml("a <Part> has no <ETag>"))?;
-                        let e = e.trim();
-                        let e = e.strip_prefix('"').unwrap_or(e);
-                        let e = e.strip_suffix('"').unwrap_or(e).to_string();
-                        match parts.last_mut() {
-                            Some((prev, _)) if *prev > n => {
-                                return Err(S3Error::new(
-                                    ErrorCode::InvalidPartOrder,
-                                    "the list of parts was not in ascending order; parts must be ordered by part number",
-                                ));
-                            }
-                            // A part listed again (a client that re-sent it and kept both
-                            // answers): the later entry wins (ceph/s3-tests expects it of S3;
-                            // RGW and SeaweedFS take it so).
-                            Some((prev, etag)) if *prev == n => *etag = e,
-                            _ => parts.push((n, e)),
-                        }
-                    }
-                    _ => {}
-                }
-                text.clear();
-            }
-            Event::Empty(e)
-                if stack.is_empty() && e.local_name().as_ref() != b"CompleteMultipartUpload" =>
-            {
+    while let Some(node) = xml.next()? {
+        match node {
+            Node::Open { name, .. } if xml.depth() == 0 && name != b"CompleteMultipartUpload" => {
                 return Err(malformed_xml(
                     "the root element must be <CompleteMultipartUpload>",
                 ));
             }
-            Event::Eof => break,
-            _ => {}
+            Node::Open { name, empty: false } if name == b"Part" => (number, etag) = (None, None),
+            Node::Open { .. } => {}
+            Node::Close { name, text } => match (name.as_slice(), xml.parent()) {
+                (b"PartNumber", Some(b"Part")) => number = Some(text),
+                (b"ETag", Some(b"Part")) => etag = Some(text),
+                (b"Part", Some(b"CompleteMultipartUpload")) => {
+                    add_part(&mut parts, number.take(), etag.take())?
+                }
+                _ => {}
+            },
         }
-    }
-    if !stack.is_empty() {
-        return Err(malformed_xml("the document ends early"));
     }
     if parts.is_empty() {
         return Err(malformed_xml(
@@ -1042,6 +835,47 @@ pub fn parse_complete(body: &[u8]) -> Result<Vec<(u16, String)>, S3Error> {
         ));
     }
     Ok(parts)
+}
+
+/// Adds one `<Part>` to `parts`: `InvalidPart` for a number outside 1..=10000,
+/// `InvalidPartOrder` for one lower than the last; a number listed again replaces the last.
+fn add_part(
+    parts: &mut Vec<(u16, String)>,
+    number: Option<String>,
+    etag: Option<String>,
+) -> Result<(), S3Error> {
+    let n = number.ok_or_else(|| malformed_xml("a <Part> has no <PartNumber>"))?;
+    let n = n
+        .trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|n| (1..=MAX_PARTS).contains(n))
+        .ok_or_else(|| {
+            S3Error::new(
+                ErrorCode::InvalidPart,
+                format!("part number '{}' is not between 1 and 10000", n.trim()),
+            )
+        })?;
+    let e = etag.ok_or_else(|| malformed_xml("a <Part> has no <ETag>"))?;
+    let e = e.trim();
+    let e = e.strip_prefix('"').unwrap_or(e);
+    let e = e.strip_suffix('"').unwrap_or(e).to_string();
+    match parts.last_mut() {
+        Some((prev, _)) if *prev > n => Err(S3Error::new(
+            ErrorCode::InvalidPartOrder,
+            "the list of parts was not in ascending order; parts must be ordered by part number",
+        )),
+        // A part listed again (a client that re-sent it and kept both answers): the later
+        // entry wins (ceph/s3-tests expects it of S3; RGW and SeaweedFS take it so).
+        Some((prev, etag)) if *prev == n => {
+            *etag = e;
+            Ok(())
+        }
+        _ => {
+            parts.push((n, e));
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]
