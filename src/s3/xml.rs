@@ -2,7 +2,7 @@
 //! rewrite of a backend's answers (listings, multipart documents) into the client's namespace:
 //! the bucket renamed and `backend_prefix` stripped, every other element passed through.
 
-use quick_xml::events::{BytesText, Event};
+use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::{Reader, Writer};
 
 use super::error::push_escaped;
@@ -286,114 +286,36 @@ impl XmlRewrite {
     /// backend URL a `Location` holds: answers never name the backend's host, bucket or prefix.
     pub fn rewrite_answer(&self, body: &[u8], location: &str) -> Result<Vec<u8>, S3Error> {
         let mut reader = Reader::from_reader(body);
-        let mut writer = Writer::new(Vec::with_capacity(body.len()));
-        let mut stack: Vec<Vec<u8>> = Vec::new();
-        let mut text: Option<String> = None;
-        // Events of the entry being read, and whether it stays.
-        let mut record: Option<(usize, Vec<Event<'static>>, bool)> = None;
-        let mut dropped = 0usize;
+        let mut out = Rewriter {
+            rewrite: self,
+            location,
+            writer: Writer::new(Vec::with_capacity(body.len())),
+            stack: Vec::new(),
+            text: None,
+            record: None,
+            dropped: 0,
+        };
         loop {
-            let event = reader.read_event().map_err(|_| malformed())?;
-            let out: Event<'static> = match event {
+            match reader.read_event().map_err(|_| malformed())? {
                 Event::Eof => break,
-                Event::Start(e) => {
-                    let name = e.name().as_ref().to_vec();
-                    if record.is_none() && RECORDS.contains(&name.as_slice()) {
-                        record = Some((stack.len(), Vec::new(), true));
-                    }
-                    if BUCKET_LEAVES.contains(&name.as_slice())
-                        || KEY_LEAVES.contains(&name.as_slice())
-                        || URL_LEAVES.contains(&name.as_slice())
-                    {
-                        text = Some(String::new());
-                    }
-                    stack.push(name);
-                    Event::Start(e.into_owned())
+                Event::Start(e) => out.start(e.into_owned())?,
+                Event::Text(t) if out.text.is_some() => {
+                    out.add_text(&t.decode().map_err(|_| malformed())?)
                 }
-                Event::Text(t) if text.is_some() => {
-                    let s = t.decode().map_err(|_| malformed())?;
-                    if let Some(buf) = text.as_mut() {
-                        buf.push_str(&s);
-                    }
-                    continue;
-                }
-                Event::GeneralRef(r) if text.is_some() => {
-                    let c = resolve_ref(&r).ok_or_else(malformed)?;
-                    if let Some(buf) = text.as_mut() {
-                        buf.push(c);
-                    }
-                    continue;
-                }
+                Event::GeneralRef(r) if out.text.is_some() => out.add_text(
+                    resolve_ref(&r)
+                        .ok_or_else(malformed)?
+                        .encode_utf8(&mut [0; 4]),
+                ),
                 // A leaf's text as CDATA is its text too: never passed through unrewritten.
-                Event::CData(t) if text.is_some() => {
-                    let s = std::str::from_utf8(&t).map_err(|_| malformed())?;
-                    if let Some(buf) = text.as_mut() {
-                        buf.push_str(s);
-                    }
-                    continue;
+                Event::CData(t) if out.text.is_some() => {
+                    out.add_text(std::str::from_utf8(&t).map_err(|_| malformed())?)
                 }
-                Event::End(e) => {
-                    let name = stack.pop().ok_or_else(malformed)?;
-                    if let Some(raw) = text.take() {
-                        let v1_echo = self.list_v1
-                            && name == b"Prefix"
-                            && stack.len() == 1
-                            && stack[0] == b"ListBucketResult";
-                        let (value, inside) = if URL_LEAVES.contains(&name.as_slice()) {
-                            (location.to_string(), true)
-                        } else {
-                            self.transform(&name, &raw, self.url_encoded && !v1_echo)
-                        };
-                        if !inside {
-                            if let Some(r) = record.as_mut() {
-                                r.2 = false;
-                            }
-                        }
-                        push(
-                            &mut writer,
-                            &mut record,
-                            Event::Text(BytesText::new(&value).into_owned()),
-                        )?;
-                    }
-                    push(&mut writer, &mut record, Event::End(e.into_owned()))?;
-                    if self.url_encoded
-                        && stack.len() == 1
-                        && BUCKET_LEAVES.contains(&name.as_slice())
-                    {
-                        for ev in [
-                            Event::Start(quick_xml::events::BytesStart::new("EncodingType")),
-                            Event::Text(BytesText::new("url")),
-                            Event::End(quick_xml::events::BytesEnd::new("EncodingType")),
-                        ] {
-                            push(&mut writer, &mut record, ev)?;
-                        }
-                    }
-                    if record.as_ref().is_some_and(|r| r.0 == stack.len()) {
-                        if let Some((_, events, keep)) = record.take() {
-                            if keep {
-                                for ev in events {
-                                    writer.write_event(ev).map_err(|_| malformed())?;
-                                }
-                            } else {
-                                dropped += 1;
-                            }
-                        }
-                    }
-                    continue;
-                }
-                other => other.into_owned(),
-            };
-            push(&mut writer, &mut record, out)?;
+                Event::End(e) => out.end(e.into_owned())?,
+                other => out.emit(other.into_owned())?,
+            }
         }
-        if !stack.is_empty() {
-            return Err(malformed());
-        }
-        let out = writer.into_inner();
-        Ok(if dropped > 0 {
-            fix_key_count(out, dropped)
-        } else {
-            out
-        })
+        out.finish()
     }
 
     /// The new text of a leaf, and whether its key lies inside the prefix. Values come from the
@@ -457,17 +379,124 @@ fn fix_key_count(out: Vec<u8>, dropped: usize) -> Vec<u8> {
     fixed
 }
 
-fn push(
-    writer: &mut Writer<Vec<u8>>,
-    record: &mut Option<(usize, Vec<Event<'static>>, bool)>,
-    event: Event<'static>,
-) -> Result<(), S3Error> {
-    match record {
-        Some((_, events, _)) => {
-            events.push(event);
-            Ok(())
+/// An [`XmlRewrite`] under way: the events written so far, and the entry being read.
+struct Rewriter<'a> {
+    rewrite: &'a XmlRewrite,
+    location: &'a str,
+    writer: Writer<Vec<u8>>,
+    /// The open elements, root first.
+    stack: Vec<Vec<u8>>,
+    /// The text of the leaf being read, when it is one that is rewritten.
+    text: Option<String>,
+    /// Events of the entry being read (a `RECORDS` element), its depth, and whether it stays.
+    record: Option<(usize, Vec<Event<'static>>, bool)>,
+    /// Entries dropped (their key lies outside the prefix).
+    dropped: usize,
+}
+
+impl Rewriter<'_> {
+    /// Writes `event`, or keeps it with the entry being read.
+    fn emit(&mut self, event: Event<'static>) -> Result<(), S3Error> {
+        match &mut self.record {
+            Some((_, events, _)) => {
+                events.push(event);
+                Ok(())
+            }
+            None => self.writer.write_event(event).map_err(|_| malformed()),
         }
-        None => writer.write_event(event).map_err(|_| malformed()),
+    }
+
+    fn add_text(&mut self, s: &str) {
+        if let Some(buf) = self.text.as_mut() {
+            buf.push_str(s);
+        }
+    }
+
+    /// An element opens: an entry starts, or a leaf whose text is rewritten.
+    fn start(&mut self, e: BytesStart<'static>) -> Result<(), S3Error> {
+        let name = e.name().as_ref().to_vec();
+        if self.record.is_none() && RECORDS.contains(&name.as_slice()) {
+            self.record = Some((self.stack.len(), Vec::new(), true));
+        }
+        if BUCKET_LEAVES.contains(&name.as_slice())
+            || KEY_LEAVES.contains(&name.as_slice())
+            || URL_LEAVES.contains(&name.as_slice())
+        {
+            self.text = Some(String::new());
+        }
+        self.stack.push(name);
+        self.emit(Event::Start(e))
+    }
+
+    /// An element closes: a leaf's text rewritten, `EncodingType` added after the bucket's
+    /// name, an entry written or dropped as it ends.
+    fn end(&mut self, e: BytesEnd<'static>) -> Result<(), S3Error> {
+        let name = self.stack.pop().ok_or_else(malformed)?;
+        if let Some(raw) = self.text.take() {
+            self.leaf_text(&name, &raw)?;
+        }
+        self.emit(Event::End(e))?;
+        if self.rewrite.url_encoded
+            && self.stack.len() == 1
+            && BUCKET_LEAVES.contains(&name.as_slice())
+        {
+            for ev in [
+                Event::Start(BytesStart::new("EncodingType")),
+                Event::Text(BytesText::new("url")),
+                Event::End(BytesEnd::new("EncodingType")),
+            ] {
+                self.emit(ev)?;
+            }
+        }
+        if self
+            .record
+            .as_ref()
+            .is_some_and(|r| r.0 == self.stack.len())
+        {
+            if let Some((_, events, keep)) = self.record.take() {
+                if keep {
+                    for ev in events {
+                        self.writer.write_event(ev).map_err(|_| malformed())?;
+                    }
+                } else {
+                    self.dropped += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the rewritten text of the leaf `name`; a key outside the prefix drops its entry.
+    fn leaf_text(&mut self, name: &[u8], raw: &str) -> Result<(), S3Error> {
+        let rewrite = self.rewrite;
+        let v1_echo = rewrite.list_v1
+            && name == b"Prefix"
+            && self.stack.len() == 1
+            && self.stack[0] == b"ListBucketResult";
+        let (value, inside) = if URL_LEAVES.contains(&name) {
+            (self.location.to_string(), true)
+        } else {
+            rewrite.transform(name, raw, rewrite.url_encoded && !v1_echo)
+        };
+        if !inside {
+            if let Some(r) = self.record.as_mut() {
+                r.2 = false;
+            }
+        }
+        self.emit(Event::Text(BytesText::new(&value).into_owned()))
+    }
+
+    /// The rewritten document, `<KeyCount>` lowered by the entries dropped.
+    fn finish(self) -> Result<Vec<u8>, S3Error> {
+        if !self.stack.is_empty() {
+            return Err(malformed());
+        }
+        let out = self.writer.into_inner();
+        Ok(if self.dropped > 0 {
+            fix_key_count(out, self.dropped)
+        } else {
+            out
+        })
     }
 }
 
