@@ -10,7 +10,7 @@ use super::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
 mod reader;
-pub(crate) use reader::{check_request_event, push_text, BodyReader, Node};
+pub(crate) use reader::{BodyReader, Node};
 
 pub(crate) const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
@@ -69,80 +69,47 @@ pub struct ListedBucket {
     pub region: Option<String>,
 }
 
-/// Parses a backend's `ListAllMyBucketsResult` into its `<Buckets><Bucket>` entries, with the
-/// checks request bodies get (no DOCTYPE, bounded depth; the size is bounded by the reader).
+/// Parses a backend's `ListAllMyBucketsResult` into its `<Buckets><Bucket>` entries, walked by
+/// the request-body [`BodyReader`] (its checks: no DOCTYPE, bounded depth; the size is bounded
+/// by the reader).
 /// Err (why) for anything but a well-formed `ListAllMyBucketsResult`.
 pub fn parse_list_buckets(body: &[u8]) -> Result<Vec<ListedBucket>, String> {
-    let mut reader = Reader::from_reader(body);
-    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let mut xml = BodyReader::new(body);
     let mut out = Vec::new();
-    let mut text = String::new();
     let (mut name, mut date): (Option<String>, Option<Timestamp>) = (None, None);
     let mut region: Option<String> = None;
     let mut seen_root = false;
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|_| "the document is not well-formed".to_string())?;
-        check_request_event(&event, stack.len()).map_err(|e| e.message)?;
-        match event {
-            Event::Start(e) => {
-                let tag = e.local_name().as_ref().to_vec();
-                if stack.is_empty() {
-                    if seen_root || tag != b"ListAllMyBucketsResult" {
-                        return Err("the root element is not <ListAllMyBucketsResult>".into());
-                    }
-                    seen_root = true;
-                }
-                if tag == b"Bucket" {
-                    name = None;
-                    date = None;
-                    region = None;
-                }
-                stack.push(tag);
-                text.clear();
-            }
-            Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) => {
-                push_text(&mut text, &event).map_err(|e| e.message)?
-            }
-            Event::End(_) => {
-                let tag = stack.pop().ok_or("unbalanced elements")?;
-                let parent = stack.last().map(Vec::as_slice);
-                let in_buckets = stack.len() == 2 && stack[0] == b"ListAllMyBucketsResult";
-                match (tag.as_slice(), parent) {
-                    (b"Name", Some(b"Bucket")) if stack.len() == 3 => {
-                        name = Some(std::mem::take(&mut text))
-                    }
-                    (b"CreationDate", Some(b"Bucket")) if stack.len() == 3 => {
-                        date = Timestamp::parse_rfc3339(text.trim())
-                    }
-                    (b"BucketRegion", Some(b"Bucket")) if stack.len() == 3 => {
-                        region = Some(text.trim().to_string())
-                    }
-                    (b"Bucket", Some(b"Buckets")) if in_buckets => {
-                        let n = name.take().ok_or("a <Bucket> has no <Name>")?;
-                        out.push(ListedBucket {
-                            name: n,
-                            created: date.take(),
-                            region: region.take(),
-                        });
-                    }
-                    _ => {}
-                }
-                text.clear();
-            }
-            Event::Empty(e) if stack.is_empty() => {
-                if seen_root || e.local_name().as_ref() != b"ListAllMyBucketsResult" {
+    while let Some(node) = xml.next().map_err(|e| e.message)? {
+        match node {
+            Node::Open { name: tag, .. } if xml.depth() == 0 => {
+                if seen_root || tag != b"ListAllMyBucketsResult" {
                     return Err("the root element is not <ListAllMyBucketsResult>".into());
                 }
                 seen_root = true;
             }
-            Event::Eof => break,
-            _ => {}
+            Node::Open { name: tag, empty } => {
+                if tag == b"Bucket" && !empty {
+                    (name, date, region) = (None, None, None);
+                }
+            }
+            Node::Close { name: tag, text } => {
+                let in_bucket = xml.depth() == 3 && xml.parent() == Some(b"Bucket");
+                let in_buckets = xml.depth() == 2
+                    && xml.parents()[0] == b"ListAllMyBucketsResult"
+                    && xml.parent() == Some(b"Buckets");
+                match tag.as_slice() {
+                    b"Name" if in_bucket => name = Some(text),
+                    b"CreationDate" if in_bucket => date = Timestamp::parse_rfc3339(text.trim()),
+                    b"BucketRegion" if in_bucket => region = Some(text.trim().to_string()),
+                    b"Bucket" if in_buckets => out.push(ListedBucket {
+                        name: name.take().ok_or("a <Bucket> has no <Name>")?,
+                        created: date.take(),
+                        region: region.take(),
+                    }),
+                    _ => {}
+                }
+            }
         }
-    }
-    if !stack.is_empty() {
-        return Err("the document ends early".into());
     }
     if !seen_root {
         return Err("the document is empty".into());

@@ -116,7 +116,7 @@ impl<'b> BodyReader<'b> {
 /// The checks every request body gets, event by event: no DOCTYPE (so no entity declarations:
 /// entities are never expanded, a billion-laughs body is refused at its DTD) and a bounded
 /// nesting depth. The body's size is bounded before parsing (`Plan::NeedBody`'s limit).
-pub(crate) fn check_request_event(event: &Event<'_>, depth: usize) -> Result<(), S3Error> {
+fn check_request_event(event: &Event<'_>, depth: usize) -> Result<(), S3Error> {
     match event {
         Event::DocType(_) => Err(malformed_xml(
             "a DOCTYPE (DTD or entity declaration) is not allowed",
@@ -131,7 +131,7 @@ pub(crate) fn check_request_event(event: &Event<'_>, depth: usize) -> Result<(),
 /// Appends the character data of a Text, entity reference or CDATA event of a request body to
 /// `text`, refusing what the gateway could not forward as it was parsed (control characters,
 /// unknown entities). Other events add nothing.
-pub(crate) fn push_text(text: &mut String, event: &Event<'_>) -> Result<(), S3Error> {
+fn push_text(text: &mut String, event: &Event<'_>) -> Result<(), S3Error> {
     match event {
         Event::Text(t) => text.push_str(xml_chars(
             &t.decode().map_err(|_| malformed_xml("bad text"))?,
