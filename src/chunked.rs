@@ -191,150 +191,174 @@ impl SignedChunkDecoder {
     fn advance(&mut self) -> Result<Vec<Bytes>, S3Error> {
         let mut out = Vec::new();
         loop {
-            match &self.state {
-                State::Header => {
-                    let Some(line) = self.take_line(MAX_CHUNK_HEADER, || {
-                        framing(format!(
-                            "an aws-chunked chunk header is over {MAX_CHUNK_HEADER} bytes"
-                        ))
-                    })?
-                    else {
-                        return Ok(out);
-                    };
-                    let (size, rest) = match (&self.signing, line.split_once(';')) {
-                        (_, Some(parts)) => parts,
-                        (None, None) => (line.as_str(), ""),
-                        (Some(_), None) => {
-                            return Err(framing(format!("bad chunk header '{line}'")))
-                        }
-                    };
-                    let size = size.trim();
-                    let len = Some(size)
-                        .filter(|s| {
-                            (1..=MAX_SIZE_DIGITS).contains(&s.len())
-                                && s.bytes().all(|b| b.is_ascii_hexdigit())
-                        })
-                        .and_then(|s| usize::from_str_radix(s, 16).ok())
-                        .ok_or_else(|| framing(format!("bad chunk size '{size}'")))?;
-                    if len > MAX_CHUNK {
-                        return Err(S3Error::new(
-                            ErrorCode::EntityTooLarge,
-                            format!("an aws-chunked chunk of {len} bytes is over {MAX_CHUNK}"),
-                        ));
-                    }
-                    let sig = match &self.signing {
-                        None => None,
-                        Some(_) => Some(
-                            rest.trim()
-                                .strip_prefix("chunk-signature=")
-                                .and_then(Signature::from_hex)
-                                .ok_or_else(|| framing("a chunk has no valid chunk-signature"))?,
-                        ),
-                    };
-                    // Unsigned framing: the final `0\r\n` is followed directly by the trailer.
-                    self.state = if len == 0 && self.signing.is_none() {
-                        State::Trailer
-                    } else {
-                        State::Data { len, sig }
-                    };
-                }
+            let moved_on = match &self.state {
+                State::Header => self.read_header()?,
                 State::Data { len, sig } => {
                     let (len, sig) = (*len, *sig);
-                    if self.buf.len() < len + 2 {
-                        return Ok(out);
-                    }
-                    let data = self.buf.split_to(len).freeze();
-                    if &self.buf[..2] != b"\r\n" {
-                        return Err(framing("a chunk is not followed by CRLF"));
-                    }
-                    self.buf.advance(2);
-                    if let (Some(signing), Some(sig)) = (&self.signing, sig) {
-                        if !self.chunk_signature(signing, &data).ct_eq(&sig) {
-                            return Err(bad_signature("chunk"));
-                        }
-                        self.prev = sig;
-                    }
-                    if len == 0 {
-                        self.state = State::Trailer;
-                        if !self.trailer {
-                            // The final chunk's CRLF was its data terminator; nothing follows.
-                            self.state = State::Done;
-                        }
-                        continue;
-                    }
-                    self.produced += len as u64;
-                    if self.produced > self.decoded_length {
-                        return Err(framing(
-                            "the chunks decode to more than x-amz-decoded-content-length",
-                        ));
-                    }
-                    if let Some((_, h)) = self.checksum.as_mut() {
-                        h.update(&data);
-                    }
-                    out.push(data);
-                    self.state = State::Header;
+                    self.read_data(len, sig, &mut out)?
                 }
-                State::Trailer => {
-                    let Some(line) = self.take_trailer_line()? else {
-                        return Ok(out);
-                    };
-                    let Some(signing) = &self.signing else {
-                        // Unsigned: trailer lines up to an empty line.
-                        if line.is_empty() {
-                            self.state = State::Done;
-                        } else if let Some((name, value)) = line.split_once(':') {
-                            self.trailer_lines.push(format!(
-                                "{}:{}",
-                                name.trim().to_ascii_lowercase(),
-                                value.trim()
-                            ));
-                        } else {
-                            return Err(bad_trailer("bad trailer line"));
-                        }
-                        continue;
-                    };
-                    if line.is_empty() {
-                        return Err(bad_trailer("the trailer has no x-amz-trailer-signature"));
-                    }
-                    if let Some(sig) = line.strip_prefix("x-amz-trailer-signature:") {
-                        let sig = Signature::from_hex(sig.trim())
-                            .ok_or_else(|| bad_trailer("bad trailer signature"))?;
-                        let mut canonical = String::new();
-                        for l in &self.trailer_lines {
-                            canonical.push_str(l);
-                            canonical.push('\n');
-                        }
-                        let sts = format!(
-                            "AWS4-HMAC-SHA256-TRAILER\n{}\n{}\n{}\n{}",
-                            signing.amz_date,
-                            signing.scope,
-                            self.prev.to_hex(),
-                            sha256_hex(canonical.as_bytes())
-                        );
-                        if !sign(&signing.key, &sts).ct_eq(&sig) {
-                            return Err(bad_signature("trailer"));
-                        }
-                        self.state = State::Done;
-                    } else {
-                        let (name, value) = line
-                            .split_once(':')
-                            .ok_or_else(|| bad_trailer("bad trailer line"))?;
-                        self.trailer_lines.push(format!(
-                            "{}:{}",
-                            name.trim().to_ascii_lowercase(),
-                            value.trim()
-                        ));
-                    }
-                }
+                State::Trailer => self.read_trailer_line()?,
                 State::Done => {
                     // As in `push`: only the closing CRLF may follow, in this read or a later one.
                     let rest = self.buf.split();
                     self.take_tail(&rest)?;
                     return Ok(out);
                 }
+            };
+            if !moved_on {
+                return Ok(out);
             }
         }
     }
+
+    /// Reads a chunk header (`hex-size[;chunk-signature=...]`): true once read, false while the
+    /// line is incomplete.
+    fn read_header(&mut self) -> Result<bool, S3Error> {
+        let Some(line) = self.take_line(MAX_CHUNK_HEADER, || {
+            framing(format!(
+                "an aws-chunked chunk header is over {MAX_CHUNK_HEADER} bytes"
+            ))
+        })?
+        else {
+            return Ok(false);
+        };
+        let (size, rest) = match (&self.signing, line.split_once(';')) {
+            (_, Some(parts)) => parts,
+            (None, None) => (line.as_str(), ""),
+            (Some(_), None) => return Err(framing(format!("bad chunk header '{line}'"))),
+        };
+        let len = chunk_size(size.trim())?;
+        let sig = match &self.signing {
+            None => None,
+            Some(_) => Some(
+                rest.trim()
+                    .strip_prefix("chunk-signature=")
+                    .and_then(Signature::from_hex)
+                    .ok_or_else(|| framing("a chunk has no valid chunk-signature"))?,
+            ),
+        };
+        // Unsigned framing: the final `0\r\n` is followed directly by the trailer.
+        self.state = if len == 0 && self.signing.is_none() {
+            State::Trailer
+        } else {
+            State::Data { len, sig }
+        };
+        Ok(true)
+    }
+
+    /// Reads a chunk's data and its CRLF, verifies its signature and hands the data to `out`:
+    /// true once read, false while it is incomplete.
+    fn read_data(
+        &mut self,
+        len: usize,
+        sig: Option<Signature>,
+        out: &mut Vec<Bytes>,
+    ) -> Result<bool, S3Error> {
+        if self.buf.len() < len + 2 {
+            return Ok(false);
+        }
+        let data = self.buf.split_to(len).freeze();
+        if &self.buf[..2] != b"\r\n" {
+            return Err(framing("a chunk is not followed by CRLF"));
+        }
+        self.buf.advance(2);
+        if let (Some(signing), Some(sig)) = (&self.signing, sig) {
+            if !self.chunk_signature(signing, &data).ct_eq(&sig) {
+                return Err(bad_signature("chunk"));
+            }
+            self.prev = sig;
+        }
+        if len == 0 {
+            // Without a trailer the final chunk's CRLF was its data terminator; nothing follows.
+            self.state = if self.trailer {
+                State::Trailer
+            } else {
+                State::Done
+            };
+            return Ok(true);
+        }
+        self.produced += len as u64;
+        if self.produced > self.decoded_length {
+            return Err(framing(
+                "the chunks decode to more than x-amz-decoded-content-length",
+            ));
+        }
+        if let Some((_, h)) = self.checksum.as_mut() {
+            h.update(&data);
+        }
+        out.push(data);
+        self.state = State::Header;
+        Ok(true)
+    }
+
+    /// Reads one trailer line: a checksum kept for the trailer signature, the empty line that
+    /// ends an unsigned trailer, or the signature that ends a signed one. False while the line
+    /// is incomplete.
+    fn read_trailer_line(&mut self) -> Result<bool, S3Error> {
+        let Some(line) = self.take_trailer_line()? else {
+            return Ok(false);
+        };
+        match (&self.signing, line.strip_prefix("x-amz-trailer-signature:")) {
+            // Unsigned: trailer lines up to an empty line.
+            (None, _) if line.is_empty() => self.state = State::Done,
+            (Some(_), _) if line.is_empty() => {
+                return Err(bad_trailer("the trailer has no x-amz-trailer-signature"))
+            }
+            (Some(signing), Some(sig)) => {
+                let sig = Signature::from_hex(sig.trim())
+                    .ok_or_else(|| bad_trailer("bad trailer signature"))?;
+                if !self.trailer_signature(signing).ct_eq(&sig) {
+                    return Err(bad_signature("trailer"));
+                }
+                self.state = State::Done;
+            }
+            _ => {
+                let (name, value) = line
+                    .split_once(':')
+                    .ok_or_else(|| bad_trailer("bad trailer line"))?;
+                self.trailer_lines.push(format!(
+                    "{}:{}",
+                    name.trim().to_ascii_lowercase(),
+                    value.trim()
+                ));
+            }
+        }
+        Ok(true)
+    }
+
+    /// The signature of the trailer lines read so far, chained from the last chunk's.
+    fn trailer_signature(&self, signing: &ChunkSigning) -> Signature {
+        let mut canonical = String::new();
+        for l in &self.trailer_lines {
+            canonical.push_str(l);
+            canonical.push('\n');
+        }
+        let sts = format!(
+            "AWS4-HMAC-SHA256-TRAILER\n{}\n{}\n{}\n{}",
+            signing.amz_date,
+            signing.scope,
+            self.prev.to_hex(),
+            sha256_hex(canonical.as_bytes())
+        );
+        sign(&signing.key, &sts)
+    }
+}
+
+/// A chunk header's size: 1 to [`MAX_SIZE_DIGITS`] hex digits, at most [`MAX_CHUNK`] bytes.
+fn chunk_size(size: &str) -> Result<usize, S3Error> {
+    let len = Some(size)
+        .filter(|s| {
+            (1..=MAX_SIZE_DIGITS).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+        .and_then(|s| usize::from_str_radix(s, 16).ok())
+        .ok_or_else(|| framing(format!("bad chunk size '{size}'")))?;
+    if len > MAX_CHUNK {
+        return Err(S3Error::new(
+            ErrorCode::EntityTooLarge,
+            format!("an aws-chunked chunk of {len} bytes is over {MAX_CHUNK}"),
+        ));
+    }
+    Ok(len)
 }
 
 impl BodyCheck for SignedChunkDecoder {

@@ -229,11 +229,7 @@ impl BucketCors {
                 "CORSResponse: CORS is not enabled for this bucket.",
             ));
         }
-        let requested_raw = headers
-            .get_all(http::header::ACCESS_CONTROL_REQUEST_HEADERS)
-            .iter()
-            .map(|v| v.to_str().map_err(|_| forbidden()))
-            .collect::<Result<Vec<&str>, S3Error>>()?;
+        let requested_raw = requested_headers(headers)?;
         let requested: Vec<&str> = requested_raw
             .iter()
             .flat_map(|v| v.split(','))
@@ -249,45 +245,64 @@ impl BucketCors {
                     && r.headers_allowed(requested.iter().copied())
             })
             .ok_or_else(forbidden)?;
-
-        let mut resp = Response::new(Bytes::new());
-        *resp.status_mut() = StatusCode::OK;
-        let h = resp.headers_mut();
-        let (allow_origin, credentials) = rule.allow_origin(origin);
-        h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
-        if credentials {
-            h.insert(
-                http::header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                HeaderValue::from_static("true"),
-            );
-        }
-        insert_list(
-            h,
-            http::header::ACCESS_CONTROL_ALLOW_METHODS,
-            rule.allowed_methods.iter().map(String::as_str),
-        );
-        insert_list(
-            h,
-            http::header::ACCESS_CONTROL_ALLOW_HEADERS,
-            requested.iter().copied(),
-        );
-        insert_list(
-            h,
-            http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            rule.expose_headers
-                .iter()
-                .map(String::as_str)
-                .filter(|e| !e.contains('*')),
-        );
-        if let Some(age) = rule.max_age_seconds {
-            h.insert(http::header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(age));
-        }
-        add_vary(h, PREFLIGHT_VARY);
-        if let Ok(v) = HeaderValue::from_str(request_id) {
-            h.insert("x-amz-request-id", v);
-        }
-        Ok(resp)
+        Ok(preflight_answer(rule, origin, &requested, request_id))
     }
+}
+
+/// The `Access-Control-Request-Headers` values of a preflight (AccessForbidden if not ASCII).
+fn requested_headers(headers: &HeaderMap) -> Result<Vec<&str>, S3Error> {
+    headers
+        .get_all(http::header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .iter()
+        .map(|v| v.to_str().map_err(|_| forbidden()))
+        .collect()
+}
+
+/// The 200 a preflight that `rule` allows gets: the origin, the rule's methods, the `requested`
+/// headers, the rule's exposed headers and max age.
+fn preflight_answer(
+    rule: &CorsRule,
+    origin: &HeaderValue,
+    requested: &[&str],
+    request_id: &str,
+) -> Response<Bytes> {
+    let mut resp = Response::new(Bytes::new());
+    *resp.status_mut() = StatusCode::OK;
+    let h = resp.headers_mut();
+    let (allow_origin, credentials) = rule.allow_origin(origin);
+    h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
+    if credentials {
+        h.insert(
+            http::header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+    }
+    insert_list(
+        h,
+        http::header::ACCESS_CONTROL_ALLOW_METHODS,
+        rule.allowed_methods.iter().map(String::as_str),
+    );
+    insert_list(
+        h,
+        http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+        requested.iter().copied(),
+    );
+    insert_list(
+        h,
+        http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        rule.expose_headers
+            .iter()
+            .map(String::as_str)
+            .filter(|e| !e.contains('*')),
+    );
+    if let Some(age) = rule.max_age_seconds {
+        h.insert(http::header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(age));
+    }
+    add_vary(h, PREFLIGHT_VARY);
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-amz-request-id", v);
+    }
+    resp
 }
 
 const PREFLIGHT_VARY: &str =

@@ -108,73 +108,107 @@ pub fn redact(text: &str) -> String {
         while i < b.len() && !is_sep(b[i]) {
             i += 1;
         }
-        // Separators are ASCII, so `start..i` lies on character boundaries.
-        let seg = &text[start..i];
-        if let Some(eq) = seg.find('=') {
-            if SECRET_PARAMS.contains(&decoded_lower(&seg[..eq]).as_str()) {
-                out.push_str(&seg[..=eq]);
-                out.push_str(REDACTED);
-                continue;
-            }
-        }
-        // `name: value`, `name:value` or `"name": "value"` of a secret header.
-        let (name, after) = match seg.find(':') {
-            Some(c) => (&seg[..c], Some(start + c)),
-            None => (seg, header_value_start(b, i).map(|_| i)),
-        };
-        let lower = name.to_ascii_lowercase();
-        if SECRET_HEADERS.contains(&lower.as_str()) || SECRET_PARAMS.contains(&lower.as_str()) {
-            if let Some(value) = after.and_then(|at| header_value_start(b, at)) {
-                let mut end = value;
-                while end < b.len() && !ends_header_value(b[end]) {
-                    end += 1;
-                }
-                out.push_str(&text[start..value]);
-                if end > value {
-                    out.push_str(REDACTED);
-                }
-                i = end;
-                continue;
-            }
-        }
-        // `<SecretAccessKey>value</SecretAccessKey>`.
-        if start > 0
-            && b[start - 1] == b'<'
-            && i < b.len()
-            && b[i] == b'>'
-            && SECRET_ELEMENTS.contains(&lower.as_str())
-        {
-            let mut end = i + 1;
-            while end < b.len() && b[end] != b'<' {
-                end += 1;
-            }
-            out.push_str(seg);
-            out.push('>');
-            if end > i + 1 {
-                out.push_str(REDACTED);
-            }
-            i = end;
-            continue;
-        }
-        out.push_str(seg);
-        // `Bearer <token>`.
-        if seg.eq_ignore_ascii_case("bearer") && i < b.len() && b[i] == b' ' {
-            let mut j = i;
-            while j < b.len() && b[j] == b' ' {
-                j += 1;
-            }
-            let mut end = j;
-            while end < b.len() && !is_sep(b[end]) {
-                end += 1;
-            }
-            if end > j {
-                out.push_str(&text[i..j]);
-                out.push_str(REDACTED);
-                i = end;
-            }
-        }
+        // Separators are ASCII, so `start..i` lies on character boundaries. Each rule writes
+        // the segment (its secret redacted) and says where the text goes on, or leaves it.
+        let seg = start..i;
+        i = secret_param(text, seg.clone(), &mut out)
+            .or_else(|| secret_header(text, seg.clone(), &mut out))
+            .or_else(|| secret_element(text, seg.clone(), &mut out))
+            .unwrap_or_else(|| {
+                out.push_str(&text[seg.clone()]);
+                bearer_token(text, seg, &mut out)
+            });
     }
     out
+}
+
+/// `name=value` of a secret query parameter.
+fn secret_param(text: &str, seg: std::ops::Range<usize>, out: &mut String) -> Option<usize> {
+    let s = &text[seg.clone()];
+    let eq = s.find('=')?;
+    if !SECRET_PARAMS.contains(&decoded_lower(&s[..eq]).as_str()) {
+        return None;
+    }
+    out.push_str(&s[..=eq]);
+    out.push_str(REDACTED);
+    Some(seg.end)
+}
+
+/// The name a segment gives a header or element (what comes before a `:`), lowercased.
+fn segment_name(seg: &str) -> String {
+    seg.split(':').next().unwrap_or(seg).to_ascii_lowercase()
+}
+
+/// `name: value`, `name:value` or `"name": "value"` of a secret header.
+fn secret_header(text: &str, seg: std::ops::Range<usize>, out: &mut String) -> Option<usize> {
+    let b = text.as_bytes();
+    let s = &text[seg.clone()];
+    let after = match s.find(':') {
+        Some(c) => Some(seg.start + c),
+        None => header_value_start(b, seg.end).map(|_| seg.end),
+    };
+    let lower = segment_name(s);
+    if !SECRET_HEADERS.contains(&lower.as_str()) && !SECRET_PARAMS.contains(&lower.as_str()) {
+        return None;
+    }
+    let value = after.and_then(|at| header_value_start(b, at))?;
+    let mut end = value;
+    while end < b.len() && !ends_header_value(b[end]) {
+        end += 1;
+    }
+    out.push_str(&text[seg.start..value]);
+    if end > value {
+        out.push_str(REDACTED);
+    }
+    Some(end)
+}
+
+/// `<SecretAccessKey>value</SecretAccessKey>`.
+fn secret_element(text: &str, seg: std::ops::Range<usize>, out: &mut String) -> Option<usize> {
+    let b = text.as_bytes();
+    let (start, i) = (seg.start, seg.end);
+    let s = &text[seg];
+    if !(start > 0
+        && b[start - 1] == b'<'
+        && i < b.len()
+        && b[i] == b'>'
+        && SECRET_ELEMENTS.contains(&segment_name(s).as_str()))
+    {
+        return None;
+    }
+    let mut end = i + 1;
+    while end < b.len() && b[end] != b'<' {
+        end += 1;
+    }
+    out.push_str(s);
+    out.push('>');
+    if end > i + 1 {
+        out.push_str(REDACTED);
+    }
+    Some(end)
+}
+
+/// `Bearer <token>`, after the segment `Bearer` was written: where the text goes on.
+fn bearer_token(text: &str, seg: std::ops::Range<usize>, out: &mut String) -> usize {
+    let b = text.as_bytes();
+    let i = seg.end;
+    if !text[seg].eq_ignore_ascii_case("bearer") || i >= b.len() || b[i] != b' ' {
+        return i;
+    }
+    let mut j = i;
+    while j < b.len() && b[j] == b' ' {
+        j += 1;
+    }
+    let mut end = j;
+    while end < b.len() && !is_sep(b[end]) {
+        end += 1;
+    }
+    if end == j {
+        return i;
+    }
+    out.push_str(&text[i..j]);
+    out.push_str(REDACTED);
+    end
 }
 
 /// [`redact`] for a request target or URL (the name says what it is for at the call site).

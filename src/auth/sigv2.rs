@@ -147,77 +147,13 @@ pub fn verify(
     settings: &AuthSettings,
     now: Timestamp,
 ) -> Result<Authenticated, S3Error> {
-    let (akid, provided, date) = if let Some(v) = head.headers.get(http::header::AUTHORIZATION) {
-        let v = v
-            .to_str()
-            .map_err(|_| S3Error::access_denied("the authorization header is not ASCII"))?;
-        let rest = v.strip_prefix("AWS ").unwrap_or(v);
-        let (akid, sig) = rest.rsplit_once(':').ok_or_else(|| {
-            S3Error::invalid_argument(
-                "a SigV2 Authorization header must be 'AWS AccessKeyId:Signature'",
-            )
-        })?;
-        let when_raw = head
-            .headers
-            .get("x-amz-date")
-            .or_else(|| head.headers.get("date"));
-        let when_text = when_raw.and_then(|v| v.to_str().ok()).unwrap_or("");
-        let when = Timestamp::parse_http_date(when_text)
-            .or_else(|| Timestamp::parse_amz_date(when_text))
-            .ok_or_else(|| {
-                S3Error::access_denied(
-                    "AWS authentication requires a valid Date or x-amz-date header",
-                )
-            })?;
-        if (now.0 - when.0).abs() > settings.max_skew_secs {
-            return Err(S3Error::new(
-                ErrorCode::RequestTimeTooSkewed,
-                "The difference between the request time and the server's time is too large.",
-            )
-            .with_detail("RequestTime", when_text)
-            .with_detail("ServerTime", now.iso8601()));
-        }
-        // With x-amz-date present, S3 signs an empty Date line (the header is in the amz block).
-        let date = if head.headers.contains_key("x-amz-date") {
-            String::new()
-        } else {
-            when_text.to_string()
-        };
-        (akid.trim().to_string(), sig.trim().to_string(), date)
-    } else {
-        let akid = req
-            .query_param("AWSAccessKeyId")
-            .unwrap_or_default()
-            .to_string();
-        let sig = req
-            .query_param("Signature")
-            .ok_or_else(|| S3Error::access_denied("the presigned URL has no Signature"))?
-            .to_string();
-        let expires_raw = req
-            .query_param("Expires")
-            .ok_or_else(|| S3Error::access_denied("the presigned URL has no Expires"))?;
-        let expires: i64 = expires_raw.parse().map_err(|_| {
-            S3Error::invalid_argument(format!(
-                "Expires '{expires_raw}' is not a number of seconds"
-            ))
-        })?;
-        if now.0 > expires {
-            return Err(S3Error::access_denied("Request has expired")
-                .with_detail("Expires", Timestamp(expires).iso8601())
-                .with_detail("ServerTime", now.iso8601()));
-        }
-        // As long as SigV4 allows (7 days), plus the clock skew a signer may have.
-        if expires - now.0 > MAX_PRESIGN_EXPIRES + settings.max_skew_secs {
-            return Err(S3Error::new(
-                ErrorCode::AuthorizationQueryParametersError,
-                format!(
-                    "Expires must be less than a week ({MAX_PRESIGN_EXPIRES} seconds) from now"
-                ),
-            )
-            .with_detail("Expires", Timestamp(expires).iso8601())
-            .with_detail("ServerTime", now.iso8601()));
-        }
-        (akid, sig, expires_raw.to_string())
+    let Claim {
+        akid,
+        signature: provided,
+        date,
+    } = match head.headers.get(http::header::AUTHORIZATION) {
+        Some(v) => header_claim(head, v, settings, now)?,
+        None => presigned_claim(req, settings, now)?,
     };
     let token = head
         .headers
@@ -250,6 +186,106 @@ pub fn verify(
     )
     .with_detail("AWSAccessKeyId", akid)
     .with_detail("StringToSign", sts))
+}
+
+/// What a SigV2 request claims: the access key, the signature, and the date line of its string
+/// to sign (`Expires` for a presigned URL).
+struct Claim {
+    akid: String,
+    signature: String,
+    date: String,
+}
+
+/// The claim of an `Authorization: AWS AccessKeyId:Signature` header, its date within the
+/// allowed clock skew.
+fn header_claim(
+    head: &RequestHead,
+    authorization: &http::HeaderValue,
+    settings: &AuthSettings,
+    now: Timestamp,
+) -> Result<Claim, S3Error> {
+    let v = authorization
+        .to_str()
+        .map_err(|_| S3Error::access_denied("the authorization header is not ASCII"))?;
+    let rest = v.strip_prefix("AWS ").unwrap_or(v);
+    let (akid, sig) = rest.rsplit_once(':').ok_or_else(|| {
+        S3Error::invalid_argument(
+            "a SigV2 Authorization header must be 'AWS AccessKeyId:Signature'",
+        )
+    })?;
+    let when_raw = head
+        .headers
+        .get("x-amz-date")
+        .or_else(|| head.headers.get("date"));
+    let when_text = when_raw.and_then(|v| v.to_str().ok()).unwrap_or("");
+    let when = Timestamp::parse_http_date(when_text)
+        .or_else(|| Timestamp::parse_amz_date(when_text))
+        .ok_or_else(|| {
+            S3Error::access_denied("AWS authentication requires a valid Date or x-amz-date header")
+        })?;
+    if (now.0 - when.0).abs() > settings.max_skew_secs {
+        return Err(S3Error::new(
+            ErrorCode::RequestTimeTooSkewed,
+            "The difference between the request time and the server's time is too large.",
+        )
+        .with_detail("RequestTime", when_text)
+        .with_detail("ServerTime", now.iso8601()));
+    }
+    // With x-amz-date present, S3 signs an empty Date line (the header is in the amz block).
+    let date = if head.headers.contains_key("x-amz-date") {
+        String::new()
+    } else {
+        when_text.to_string()
+    };
+    Ok(Claim {
+        akid: akid.trim().to_string(),
+        signature: sig.trim().to_string(),
+        date,
+    })
+}
+
+/// The claim of a presigned URL (`AWSAccessKeyId`, `Signature`, `Expires`), not expired and
+/// expiring within a week.
+fn presigned_claim(
+    req: &S3Request,
+    settings: &AuthSettings,
+    now: Timestamp,
+) -> Result<Claim, S3Error> {
+    let akid = req
+        .query_param("AWSAccessKeyId")
+        .unwrap_or_default()
+        .to_string();
+    let sig = req
+        .query_param("Signature")
+        .ok_or_else(|| S3Error::access_denied("the presigned URL has no Signature"))?
+        .to_string();
+    let expires_raw = req
+        .query_param("Expires")
+        .ok_or_else(|| S3Error::access_denied("the presigned URL has no Expires"))?;
+    let expires: i64 = expires_raw.parse().map_err(|_| {
+        S3Error::invalid_argument(format!(
+            "Expires '{expires_raw}' is not a number of seconds"
+        ))
+    })?;
+    if now.0 > expires {
+        return Err(S3Error::access_denied("Request has expired")
+            .with_detail("Expires", Timestamp(expires).iso8601())
+            .with_detail("ServerTime", now.iso8601()));
+    }
+    // As long as SigV4 allows (7 days), plus the clock skew a signer may have.
+    if expires - now.0 > MAX_PRESIGN_EXPIRES + settings.max_skew_secs {
+        return Err(S3Error::new(
+            ErrorCode::AuthorizationQueryParametersError,
+            format!("Expires must be less than a week ({MAX_PRESIGN_EXPIRES} seconds) from now"),
+        )
+        .with_detail("Expires", Timestamp(expires).iso8601())
+        .with_detail("ServerTime", now.iso8601()));
+    }
+    Ok(Claim {
+        akid,
+        signature: sig,
+        date: expires_raw.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -654,14 +654,7 @@ fn query_check<'a>(
     now: Timestamp,
     signed_for: SignedService<'_>,
 ) -> Result<(Check<'a>, PayloadMode), S3Error> {
-    // One value per authentication parameter: the value checked is the only one there is.
-    for name in PRESIGN_PARAMS {
-        if req.query.iter().filter(|(k, _)| k == name).count() > 1 {
-            return Err(query_err(format!(
-                "the presigned URL carries the {name} query parameter more than once"
-            )));
-        }
-    }
+    presign_params_once(req)?;
     let param = |name: &str| {
         req.query
             .iter()
@@ -700,26 +693,9 @@ fn query_check<'a>(
     };
     let amz_date = when.amz_date();
     check_scope(&parsed, &amz_date, settings, signed_for.name, query_err)?;
-    if when.0 - now.0 > settings.max_skew_secs {
-        return Err(skewed(when, now, settings));
-    }
-    if now.0 > when.0 + expires {
-        return Err(S3Error::access_denied("Request has expired")
-            .with_detail("X-Amz-Expires", expires.to_string())
-            .with_detail("Expires", Timestamp(when.0 + expires).iso8601())
-            .with_detail("ServerTime", now.iso8601()));
-    }
-    let payload_hash = match (param("X-Amz-Content-Sha256"), signed_for.body_sha256) {
-        (Some(h), Some(body)) if h != body => {
-            return Err(query_err(
-                "X-Amz-Content-Sha256 is not the sha256 of the request body".to_string(),
-            ))
-        }
-        (Some(h), _) => h,
-        (None, Some(body)) => body,
-        (None, None) => UNSIGNED_PAYLOAD,
-    }
-    .to_string();
+    presign_in_time(when, expires, now, settings)?;
+    let payload_hash =
+        presigned_payload_hash(param("X-Amz-Content-Sha256"), signed_for.body_sha256)?;
     let payload = payload_mode(&payload_hash)?;
     let check = Check {
         parsed,
@@ -732,6 +708,54 @@ fn query_check<'a>(
         session_token: presigned_session_token(param("X-Amz-Security-Token"), &head.headers)?,
     };
     Ok((check, payload))
+}
+
+/// One value per authentication parameter: the value checked is the only one there is.
+fn presign_params_once(req: &S3Request) -> Result<(), S3Error> {
+    for name in PRESIGN_PARAMS {
+        if req.query.iter().filter(|(k, _)| k == name).count() > 1 {
+            return Err(query_err(format!(
+                "the presigned URL carries the {name} query parameter more than once"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A presigned URL signed at `when` for `expires` seconds: not from the future (beyond the
+/// allowed skew) and not expired.
+fn presign_in_time(
+    when: Timestamp,
+    expires: i64,
+    now: Timestamp,
+    settings: &AuthSettings,
+) -> Result<(), S3Error> {
+    if when.0 - now.0 > settings.max_skew_secs {
+        return Err(skewed(when, now, settings));
+    }
+    if now.0 > when.0 + expires {
+        return Err(S3Error::access_denied("Request has expired")
+            .with_detail("X-Amz-Expires", expires.to_string())
+            .with_detail("Expires", Timestamp(when.0 + expires).iso8601())
+            .with_detail("ServerTime", now.iso8601()));
+    }
+    Ok(())
+}
+
+/// The payload hash a presigned URL signed: its `X-Amz-Content-Sha256` (which must be the
+/// body's, when the body is known), else the body's, else `UNSIGNED-PAYLOAD`.
+fn presigned_payload_hash(given: Option<&str>, body: Option<&str>) -> Result<String, S3Error> {
+    Ok(match (given, body) {
+        (Some(h), Some(body)) if h != body => {
+            return Err(query_err(
+                "X-Amz-Content-Sha256 is not the sha256 of the request body".to_string(),
+            ))
+        }
+        (Some(h), _) => h,
+        (None, Some(body)) => body,
+        (None, None) => UNSIGNED_PAYLOAD,
+    }
+    .to_string())
 }
 
 /// The query parameters of a SigV4 presigned URL, each allowed once.

@@ -314,24 +314,34 @@ pub fn from_value_reporting(value: &Value) -> (Result<GatewayConfig, ConfigError
         copy_multipart_threshold: top.opt_number("copy_multipart_threshold", "bytes", &mut r),
         copy_part_size: top.opt_number("copy_part_size", "bytes", &mut r),
     };
-    for k in map.keys() {
-        if ![
-            "buckets",
-            "roles",
-            "credentials",
-            "owner_id",
-            "owner_display_name",
-            "region",
-            "allow_sigv2",
-            "path_mapping",
-            "copy_multipart_threshold",
-            "copy_part_size",
-        ]
-        .contains(&k.as_str())
-        {
-            r.warn(k, "unknown key, ignored");
-        }
+    top.warn_unknown(TOP_KEYS, &mut r);
+    top_values(&config, &mut r);
+    duplicates(&config, &mut r);
+    mapped_names(&config, &mut r);
+    references(&config, &mut r);
+    if r.problems.is_empty() {
+        (Ok(config), r.warnings)
+    } else {
+        let problems = r.problems;
+        (Err(ConfigError { problems }), r.warnings)
     }
+}
+
+const TOP_KEYS: &[&str] = &[
+    "buckets",
+    "roles",
+    "credentials",
+    "owner_id",
+    "owner_display_name",
+    "region",
+    "allow_sigv2",
+    "path_mapping",
+    "copy_multipart_threshold",
+    "copy_part_size",
+];
+
+/// The checks of the top-level values: a region name, copy sizes S3 allows for a part.
+fn top_values(config: &GatewayConfig, r: &mut Report) {
     if let Some(region) = &config.region {
         if region.is_empty()
             || !region
@@ -351,15 +361,6 @@ pub fn from_value_reporting(value: &Value) -> (Result<GatewayConfig, ConfigError
                 "expected a number of bytes from 5 MiB (5242880) to 5 GiB (5368709120)",
             );
         }
-    }
-    duplicates(&config, &mut r);
-    mapped_names(&config, &mut r);
-    references(&config, &mut r);
-    if r.problems.is_empty() {
-        (Ok(config), r.warnings)
-    } else {
-        let problems = r.problems;
-        (Err(ConfigError { problems }), r.warnings)
     }
 }
 
@@ -982,6 +983,32 @@ fn read_role(o: &Obj<'_>, r: &mut Report) -> Option<RoleConfig> {
         r.problem(&o.at("role_id"), "empty");
     }
     let name = o.opt_str("name", r);
+    let trusted_oidc_issuers = read_issuers(o, r);
+    let required_audiences = read_audiences(o, role_id.as_deref(), r);
+    let subject_conditions = o.str_list("subject_conditions", false, r);
+    if subject_conditions.is_empty() {
+        r.warn(
+            &o.at("subject_conditions"),
+            "empty: no subject is accepted (write \"*\" to accept any subject)",
+        );
+    }
+    let claim_conditions = read_claim_conditions(o, r);
+    let max_session_duration_secs = read_session_duration(o, r);
+    let allowed_scopes = read_scopes(o, true, r);
+    Some(RoleConfig {
+        role_id: role_id?,
+        name,
+        trusted_oidc_issuers,
+        required_audiences,
+        subject_conditions,
+        claim_conditions,
+        max_session_duration_secs,
+        allowed_scopes,
+    })
+}
+
+/// `trusted_oidc_issuers`: at least one, each an http(s) URL (https advised).
+fn read_issuers(o: &Obj<'_>, r: &mut Report) -> Vec<String> {
     let trusted_oidc_issuers = o.str_list("trusted_oidc_issuers", false, r);
     if trusted_oidc_issuers.is_empty() {
         r.problem(
@@ -1002,6 +1029,11 @@ fn read_role(o: &Obj<'_>, r: &mut Report) -> Option<RoleConfig> {
             );
         }
     }
+    trusted_oidc_issuers
+}
+
+/// `required_audiences` (or `required_audience`, not both): at least one, none empty.
+fn read_audiences(o: &Obj<'_>, role_id: Option<&str>, r: &mut Report) -> Vec<String> {
     let required_audiences = match (o.get("required_audiences"), o.get("required_audience")) {
         (Some(_), Some(_)) => {
             r.problem(
@@ -1026,18 +1058,15 @@ fn read_role(o: &Obj<'_>, r: &mut Report) -> Option<RoleConfig> {
             format!(
                 "role '{}' has no required_audiences: it would accept a token minted for any \
                  audience; list the audiences its tokens carry (e.g. [\"sts.amazonaws.com\"])",
-                role_id.as_deref().unwrap_or("?")
+                role_id.unwrap_or("?")
             ),
         );
     }
-    let subject_conditions = o.str_list("subject_conditions", false, r);
-    if subject_conditions.is_empty() {
-        r.warn(
-            &o.at("subject_conditions"),
-            "empty: no subject is accepted (write \"*\" to accept any subject)",
-        );
-    }
-    let claim_conditions = read_claim_conditions(o, r);
+    required_audiences
+}
+
+/// `max_session_duration_secs`, within the session bounds.
+fn read_session_duration(o: &Obj<'_>, r: &mut Report) -> Option<u64> {
     let max_session_duration_secs = o.opt_u64("max_session_duration_secs", r);
     match max_session_duration_secs {
         Some(s) if s < MIN_SESSION_SECS => r.problem(
@@ -1050,17 +1079,7 @@ fn read_role(o: &Obj<'_>, r: &mut Report) -> Option<RoleConfig> {
         ),
         _ => {}
     }
-    let allowed_scopes = read_scopes(o, true, r);
-    Some(RoleConfig {
-        role_id: role_id?,
-        name,
-        trusted_oidc_issuers,
-        required_audiences,
-        subject_conditions,
-        claim_conditions,
-        max_session_duration_secs,
-        allowed_scopes,
-    })
+    max_session_duration_secs
 }
 
 /// `claim_conditions`: a table of claim name to a glob or a list of globs.

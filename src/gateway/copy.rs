@@ -320,6 +320,48 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The error a copy answers when the source's first GET was refused with `status`.
+fn source_refused(status: StatusCode) -> S3Error {
+    match status {
+        StatusCode::NOT_MODIFIED | StatusCode::PRECONDITION_FAILED => S3Error::new(
+            ErrorCode::PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold",
+        )
+        .with_detail("Condition", "x-amz-copy-source-If-*"),
+        StatusCode::NOT_FOUND => S3Error::new(
+            ErrorCode::NoSuchKey,
+            "The specified key does not exist (the copy source).",
+        ),
+        StatusCode::RANGE_NOT_SATISFIABLE => S3Error::new(
+            ErrorCode::InvalidRange,
+            "x-amz-copy-source-range is outside the copy source",
+        ),
+        s if s == StatusCode::FORBIDDEN || s == StatusCode::UNAUTHORIZED => S3Error::new(
+            ErrorCode::BadGateway,
+            "the copy source's backend refused the gateway; its backend configuration needs attention",
+        ),
+        s => S3Error::new(
+            ErrorCode::BadGateway,
+            format!("the copy source's backend answered {s}"),
+        ),
+    }
+}
+
+/// The metadata a CopyObject that does not replace it keeps: the source's `x-amz-meta-*` and
+/// content headers (a GCS source's `x-goog-meta-*` renamed), without the `aws-chunked` coding.
+fn source_metadata(headers: &HeaderMap) -> HeaderMap {
+    let mut m = HeaderMap::new();
+    for (name, value) in headers {
+        if is_metadata_header(name.as_str()) {
+            m.append(name.clone(), value.clone());
+        } else if let Some(amz) = gcs::amz_metadata_name(name.as_str()) {
+            m.append(amz, value.clone());
+        }
+    }
+    strip_aws_chunked(&mut m);
+    m
+}
+
 impl StreamedCopy {
     /// The first step: open the source.
     pub fn start(&mut self, now: Timestamp) -> CopyStep {
@@ -353,114 +395,11 @@ impl StreamedCopy {
         };
         match std::mem::replace(&mut self.state, State::Done) {
             State::Opening => self.opened(event, now),
-            State::Writing => match event {
-                CopyEvent::Answer {
-                    status,
-                    headers,
-                    body,
-                } if status.is_success() => {
-                    let _ = body;
-                    let etag = header_str(&headers, "etag").unwrap_or("").to_string();
-                    let part = matches!(self.target, Target::Part { .. });
-                    let version = header_str(&headers, "x-amz-version-id").map(str::to_string);
-                    self.done_ok(xml::copy_result_xml(part, &now.iso8601(), &etag), version)
-                }
-                CopyEvent::Answer {
-                    status,
-                    headers,
-                    body,
-                } => self.told(status, &headers, body),
-                other => self.failed(other, "writing the copy"),
-            },
-            State::Creating(mut upload) => match event {
-                CopyEvent::Answer { status, body, .. } if status.is_success() => {
-                    match xml::child_text(&body, "InitiateMultipartUploadResult", "UploadId") {
-                        Some(id) if !id.is_empty() => {
-                            upload.id = id;
-                            self.open_part(upload, now)
-                        }
-                        _ => self.finish(self.error(&S3Error::new(
-                            ErrorCode::BadGateway,
-                            "the destination backend's CreateMultipartUpload answer has no UploadId",
-                        ))),
-                    }
-                }
-                CopyEvent::Answer {
-                    status,
-                    headers,
-                    body,
-                } => self.told(status, &headers, body),
-                other => self.failed(other, "starting the multipart copy"),
-            },
-            State::OpeningPart(upload) => match event {
-                CopyEvent::Opened { status, headers } => {
-                    let n = upload.parts.len() as u64 + 1;
-                    let (a, b) = upload.range(n);
-                    if status == StatusCode::PARTIAL_CONTENT
-                        && content_length(&headers) == Some(b - a + 1)
-                    {
-                        let fwd = self.part_put(&upload, n, b - a + 1, now);
-                        self.state = State::WritingPart(upload);
-                        return CopyStep::Pipe(fwd);
-                    }
-                    let err = if status == StatusCode::PRECONDITION_FAILED
-                        || status == StatusCode::NOT_FOUND
-                    {
-                        S3Error::new(
-                            ErrorCode::PreconditionFailed,
-                            "the copy source changed or disappeared while it was being copied",
-                        )
-                    } else {
-                        S3Error::new(
-                            ErrorCode::BadGateway,
-                            format!(
-                                "the copy source's backend answered {status} to a range request"
-                            ),
-                        )
-                    };
-                    let resp = self.error(&err);
-                    self.abort(upload, resp, now)
-                }
-                other => self.abort_after(upload, other, "reading the copy source", now),
-            },
-            State::WritingPart(mut upload) => match event {
-                CopyEvent::Answer {
-                    status, headers, ..
-                } if status.is_success() => match header_str(&headers, "etag") {
-                    Some(etag) => {
-                        upload.parts.push(etag.to_string());
-                        if (upload.parts.len() as u64) < upload.part_count() {
-                            self.open_part(upload, now)
-                        } else {
-                            let fwd = self.complete(&upload, now);
-                            self.state = State::Completing(upload);
-                            CopyStep::Send(fwd)
-                        }
-                    }
-                    None => {
-                        let resp = self.error(&S3Error::new(
-                            ErrorCode::BadGateway,
-                            "the destination backend answered UploadPart without an ETag",
-                        ));
-                        self.abort(upload, resp, now)
-                    }
-                },
-                other => self.abort_after(upload, other, "writing a part of the copy", now),
-            },
-            State::Completing(upload) => match event {
-                // CompleteMultipartUpload may answer 200 with an <Error> document.
-                CopyEvent::Answer {
-                    status,
-                    headers,
-                    body,
-                } if status.is_success() && xml::parse_error_xml(&body).is_none() => {
-                    let etag = xml::child_text(&body, "CompleteMultipartUploadResult", "ETag")
-                        .unwrap_or_default();
-                    let version = header_str(&headers, "x-amz-version-id").map(str::to_string);
-                    self.done_ok(xml::copy_result_xml(false, &now.iso8601(), &etag), version)
-                }
-                other => self.abort_after(upload, other, "completing the copy", now),
-            },
+            State::Writing => self.written(event, now),
+            State::Creating(upload) => self.created(upload, event, now),
+            State::OpeningPart(upload) => self.part_opened(upload, event, now),
+            State::WritingPart(upload) => self.part_written(upload, event, now),
+            State::Completing(upload) => self.completed(upload, event, now),
             State::Aborting(resp) => {
                 if !matches!(&event, CopyEvent::Answer { status, .. } if status.is_success()) {
                     log::warn!(
@@ -477,6 +416,120 @@ impl StreamedCopy {
         }
     }
 
+    /// The single PUT (or UploadPart) of the copy answered.
+    fn written(&mut self, event: CopyEvent, now: Timestamp) -> CopyStep {
+        match event {
+            CopyEvent::Answer {
+                status, headers, ..
+            } if status.is_success() => {
+                let etag = header_str(&headers, "etag").unwrap_or("").to_string();
+                let part = matches!(self.target, Target::Part { .. });
+                let version = header_str(&headers, "x-amz-version-id").map(str::to_string);
+                self.done_ok(xml::copy_result_xml(part, &now.iso8601(), &etag), version)
+            }
+            CopyEvent::Answer {
+                status,
+                headers,
+                body,
+            } => self.told(status, &headers, body),
+            other => self.failed(other, "writing the copy"),
+        }
+    }
+
+    /// The destination's CreateMultipartUpload answered.
+    fn created(&mut self, mut upload: Upload, event: CopyEvent, now: Timestamp) -> CopyStep {
+        match event {
+            CopyEvent::Answer { status, body, .. } if status.is_success() => {
+                match xml::child_text(&body, "InitiateMultipartUploadResult", "UploadId") {
+                    Some(id) if !id.is_empty() => {
+                        upload.id = id;
+                        self.open_part(upload, now)
+                    }
+                    _ => self.finish(self.error(&S3Error::new(
+                        ErrorCode::BadGateway,
+                        "the destination backend's CreateMultipartUpload answer has no UploadId",
+                    ))),
+                }
+            }
+            CopyEvent::Answer {
+                status,
+                headers,
+                body,
+            } => self.told(status, &headers, body),
+            other => self.failed(other, "starting the multipart copy"),
+        }
+    }
+
+    /// The source's range GET of the next part answered.
+    fn part_opened(&mut self, upload: Upload, event: CopyEvent, now: Timestamp) -> CopyStep {
+        let (status, headers) = match event {
+            CopyEvent::Opened { status, headers } => (status, headers),
+            other => return self.abort_after(upload, other, "reading the copy source", now),
+        };
+        let n = upload.parts.len() as u64 + 1;
+        let (a, b) = upload.range(n);
+        if status == StatusCode::PARTIAL_CONTENT && content_length(&headers) == Some(b - a + 1) {
+            let fwd = self.part_put(&upload, n, b - a + 1, now);
+            self.state = State::WritingPart(upload);
+            return CopyStep::Pipe(fwd);
+        }
+        let err = if status == StatusCode::PRECONDITION_FAILED || status == StatusCode::NOT_FOUND {
+            S3Error::new(
+                ErrorCode::PreconditionFailed,
+                "the copy source changed or disappeared while it was being copied",
+            )
+        } else {
+            S3Error::new(
+                ErrorCode::BadGateway,
+                format!("the copy source's backend answered {status} to a range request"),
+            )
+        };
+        let resp = self.error(&err);
+        self.abort(upload, resp, now)
+    }
+
+    /// The destination's UploadPart answered: the next part, or the Complete after the last.
+    fn part_written(&mut self, mut upload: Upload, event: CopyEvent, now: Timestamp) -> CopyStep {
+        let etag = match event {
+            CopyEvent::Answer {
+                status, headers, ..
+            } if status.is_success() => header_str(&headers, "etag").map(str::to_string),
+            other => return self.abort_after(upload, other, "writing a part of the copy", now),
+        };
+        let Some(etag) = etag else {
+            let resp = self.error(&S3Error::new(
+                ErrorCode::BadGateway,
+                "the destination backend answered UploadPart without an ETag",
+            ));
+            return self.abort(upload, resp, now);
+        };
+        upload.parts.push(etag);
+        if (upload.parts.len() as u64) < upload.part_count() {
+            return self.open_part(upload, now);
+        }
+        let fwd = self.complete(&upload, now);
+        self.state = State::Completing(upload);
+        CopyStep::Send(fwd)
+    }
+
+    /// The destination's CompleteMultipartUpload answered.
+    fn completed(&mut self, upload: Upload, event: CopyEvent, now: Timestamp) -> CopyStep {
+        match event {
+            // CompleteMultipartUpload may answer 200 with an <Error> document.
+            CopyEvent::Answer {
+                status,
+                headers,
+                body,
+            } if status.is_success() && xml::parse_error_xml(&body).is_none() => {
+                let etag = xml::child_text(&body, "CompleteMultipartUploadResult", "ETag")
+                    .unwrap_or_default();
+                let version = header_str(&headers, "x-amz-version-id").map(str::to_string);
+                self.done_ok(xml::copy_result_xml(false, &now.iso8601(), &etag), version)
+            }
+            other => self.abort_after(upload, other, "completing the copy", now),
+        }
+    }
+
     /// The source's first GET answered.
     fn opened(&mut self, event: CopyEvent, now: Timestamp) -> CopyStep {
         let (status, headers) = match event {
@@ -484,30 +537,7 @@ impl StreamedCopy {
             other => return self.failed(other, "reading the copy source"),
         };
         if !status.is_success() {
-            let err = match status {
-                StatusCode::NOT_MODIFIED | StatusCode::PRECONDITION_FAILED => S3Error::new(
-                    ErrorCode::PreconditionFailed,
-                    "At least one of the pre-conditions you specified did not hold",
-                )
-                .with_detail("Condition", "x-amz-copy-source-If-*"),
-                StatusCode::NOT_FOUND => S3Error::new(
-                    ErrorCode::NoSuchKey,
-                    "The specified key does not exist (the copy source).",
-                ),
-                StatusCode::RANGE_NOT_SATISFIABLE => S3Error::new(
-                    ErrorCode::InvalidRange,
-                    "x-amz-copy-source-range is outside the copy source",
-                ),
-                s if s == StatusCode::FORBIDDEN || s == StatusCode::UNAUTHORIZED => S3Error::new(
-                    ErrorCode::BadGateway,
-                    "the copy source's backend refused the gateway; its backend configuration needs attention",
-                ),
-                s => S3Error::new(
-                    ErrorCode::BadGateway,
-                    format!("the copy source's backend answered {s}"),
-                ),
-            };
-            return self.finish(self.error(&err));
+            return self.finish(self.error(&source_refused(status)));
         }
         let Some(size) = content_length(&headers) else {
             return self.finish(self.error(&S3Error::new(
@@ -529,54 +559,55 @@ impl StreamedCopy {
             Target::Object { metadata, .. } => {
                 let metadata = match metadata {
                     Some(m) => m.clone(),
-                    None => {
-                        let mut m = HeaderMap::new();
-                        for (name, value) in &headers {
-                            if is_metadata_header(name.as_str()) {
-                                m.append(name.clone(), value.clone());
-                            } else if let Some(amz) = gcs::amz_metadata_name(name.as_str()) {
-                                m.append(amz, value.clone());
-                            }
-                        }
-                        strip_aws_chunked(&mut m);
-                        m
-                    }
+                    None => source_metadata(&headers),
                 };
-                // Into R2, one `put` up to 5 GiB (multipart copies into R2 are not built).
-                if let Store::R2 { .. } = self.dest.store {
-                    if size > MAX_SINGLE_PUT {
-                        return self.finish(self.error(&S3Error::new(
-                            ErrorCode::EntityTooLarge,
-                            "copying an object larger than 5 GiB into an R2 bucket from another \
-                             backend is not supported",
-                        )));
-                    }
-                    self.state = State::Writing;
-                    return self.single_put(metadata, size, now);
-                }
-                if size <= self.limits.multipart_threshold {
-                    self.state = State::Writing;
-                    return self.single_put(metadata, size, now);
-                }
-                let Some(etag) = header_str(&headers, "etag").map(str::to_string) else {
-                    return self.finish(self.error(&S3Error::new(
-                        ErrorCode::BadGateway,
-                        "the copy source has no ETag to pin a multipart copy to",
-                    )));
-                };
-                let upload = Upload {
-                    id: String::new(),
-                    size,
-                    etag,
-                    part_size: part_size_for(size, self.limits.part_size),
-                    metadata,
-                    parts: Vec::new(),
-                };
-                let fwd = self.create(&upload, now);
-                self.state = State::Creating(upload);
-                CopyStep::Send(fwd)
+                self.copy_object(metadata, size, &headers, now)
             }
         }
+    }
+
+    /// A CopyObject whose source opened with `size` bytes: one PUT, or a multipart copy pinned
+    /// to the source's ETag above the multipart threshold.
+    fn copy_object(
+        &mut self,
+        metadata: HeaderMap,
+        size: u64,
+        headers: &HeaderMap,
+        now: Timestamp,
+    ) -> CopyStep {
+        // Into R2, one `put` up to 5 GiB (multipart copies into R2 are not built).
+        if let Store::R2 { .. } = self.dest.store {
+            if size > MAX_SINGLE_PUT {
+                return self.finish(self.error(&S3Error::new(
+                    ErrorCode::EntityTooLarge,
+                    "copying an object larger than 5 GiB into an R2 bucket from another \
+                     backend is not supported",
+                )));
+            }
+            self.state = State::Writing;
+            return self.single_put(metadata, size, now);
+        }
+        if size <= self.limits.multipart_threshold {
+            self.state = State::Writing;
+            return self.single_put(metadata, size, now);
+        }
+        let Some(etag) = header_str(headers, "etag").map(str::to_string) else {
+            return self.finish(self.error(&S3Error::new(
+                ErrorCode::BadGateway,
+                "the copy source has no ETag to pin a multipart copy to",
+            )));
+        };
+        let upload = Upload {
+            id: String::new(),
+            size,
+            etag,
+            part_size: part_size_for(size, self.limits.part_size),
+            metadata,
+            parts: Vec::new(),
+        };
+        let fwd = self.create(&upload, now);
+        self.state = State::Creating(upload);
+        CopyStep::Send(fwd)
     }
 
     fn open_part(&mut self, upload: Upload, now: Timestamp) -> CopyStep {

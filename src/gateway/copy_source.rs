@@ -357,43 +357,7 @@ fn streamed_copy(
                 })
                 .transpose()?,
         },
-        _ => {
-            let directive = |name: &str| -> Result<bool, S3Error> {
-                match head.headers.get(name).map(|v| v.to_str().unwrap_or("")) {
-                    None => Ok(false),
-                    Some(v) if v.eq_ignore_ascii_case("COPY") => Ok(false),
-                    Some(v) if v.eq_ignore_ascii_case("REPLACE") => Ok(true),
-                    Some(_) => Err(S3Error::invalid_argument(format!(
-                        "{name} must be COPY or REPLACE"
-                    ))),
-                }
-            };
-            let metadata = directive("x-amz-metadata-directive")?.then(|| {
-                let mut m = HeaderMap::new();
-                for (name, value) in &head.headers {
-                    if copy::is_metadata_header(name.as_str()) {
-                        m.append(name.clone(), value.clone());
-                    }
-                }
-                m
-            });
-            let mut headers = HeaderMap::new();
-            let mut keep = vec![
-                "x-amz-storage-class",
-                "x-amz-server-side-encryption",
-                "if-match",
-                "if-none-match",
-            ];
-            if directive("x-amz-tagging-directive")? {
-                keep.push("x-amz-tagging");
-            }
-            for name in keep {
-                if let Some(v) = head.headers.get(name) {
-                    headers.insert(HeaderName::from_static(name), v.clone());
-                }
-            }
-            copy::Target::Object { metadata, headers }
-        }
+        _ => object_target(head)?,
     };
     Ok(StreamedCopy {
         request_id: ctx.request_id.clone(),
@@ -408,4 +372,44 @@ fn streamed_copy(
         state: copy::State::Opening,
         r2_range: None,
     })
+}
+
+/// The target of a streamed CopyObject: the request's metadata under `REPLACE`, the headers it
+/// keeps (storage class, encryption, conditions, tagging under `REPLACE`).
+fn object_target(head: &RequestHead) -> Result<copy::Target, S3Error> {
+    let directive = |name: &str| -> Result<bool, S3Error> {
+        match head.headers.get(name).map(|v| v.to_str().unwrap_or("")) {
+            None => Ok(false),
+            Some(v) if v.eq_ignore_ascii_case("COPY") => Ok(false),
+            Some(v) if v.eq_ignore_ascii_case("REPLACE") => Ok(true),
+            Some(_) => Err(S3Error::invalid_argument(format!(
+                "{name} must be COPY or REPLACE"
+            ))),
+        }
+    };
+    let metadata = directive("x-amz-metadata-directive")?.then(|| {
+        let mut m = HeaderMap::new();
+        for (name, value) in &head.headers {
+            if copy::is_metadata_header(name.as_str()) {
+                m.append(name.clone(), value.clone());
+            }
+        }
+        m
+    });
+    let mut headers = HeaderMap::new();
+    let mut keep = vec![
+        "x-amz-storage-class",
+        "x-amz-server-side-encryption",
+        "if-match",
+        "if-none-match",
+    ];
+    if directive("x-amz-tagging-directive")? {
+        keep.push("x-amz-tagging");
+    }
+    for name in keep {
+        if let Some(v) = head.headers.get(name) {
+            headers.insert(HeaderName::from_static(name), v.clone());
+        }
+    }
+    Ok(copy::Target::Object { metadata, headers })
 }

@@ -27,7 +27,7 @@ impl Gateway {
     pub(super) fn map_request(
         &self,
         head: &RequestHead,
-        mut req: S3Request,
+        req: S3Request,
         identity: &Identity,
         ctx: &RequestContext,
         body: Option<&Bytes>,
@@ -38,21 +38,8 @@ impl Gateway {
         let Some(map) = self.account(&account) else {
             return Ok(Mapped::Plain(req));
         };
-        let resource = req.resource();
-        if let Some(key) = req.key.take() {
-            let Some((name, view, rest)) = map.split(&account, &key, true) else {
-                return Err(S3Error::new(
-                    ErrorCode::NoSuchBucket,
-                    format!("'{key}' names no bucket of '{account}'"),
-                )
-                .with_resource(resource)
-                .with_detail("BucketName", &account));
-            };
-            req.bucket = Some(name);
-            req.key = (!rest.is_empty()).then(|| rest.to_string());
-            req.operation =
-                request::classify(head, &req).map_err(|e| e.with_resource(resource.clone()))?;
-            return Ok(Mapped::View(req, view));
+        if req.key.is_some() {
+            return map_key(map, &account, head, req);
         }
         // The account itself: what the caller may see of it.
         let visible: Vec<&str> = map
@@ -62,86 +49,128 @@ impl Gateway {
             .filter(|(_, i)| policy::may_see_bucket(identity, &self.config.buckets[*i]))
             .map(|(p, _)| p.as_str())
             .collect();
-        let denied = || {
-            S3Error::access_denied(format!("no bucket of '{account}' is open to this caller"))
-                .with_resource(resource.clone())
-        };
         match req.operation {
             Operation::ListObjects
             | Operation::ListObjectsV2
             | Operation::ListMultipartUploads
-            | Operation::ListObjectVersions => {
-                let prefix = req.query_param("prefix").unwrap_or("").to_string();
-                if let Some((name, view, rest)) = map.split(&account, &prefix, false) {
-                    return map_listing(req, name, view, rest, ctx);
-                }
-                if visible.is_empty() {
-                    return Err(denied());
-                }
-                if matches!(
-                    req.operation,
-                    Operation::ListMultipartUploads | Operation::ListObjectVersions
-                ) {
-                    return Err(S3Error::not_implemented(
-                        "list the uploads or versions of one path-mapped bucket: give its path as the prefix (prefix=product/)",
-                    )
-                    .with_resource(resource));
-                }
-                let delimiter = req.query_param("delimiter");
-                match pathmap::rolled_up(visible.iter().copied(), &prefix, delimiter) {
-                    Ok(entries) => Ok(Mapped::Respond(Plan::Respond(r2::prefixes_listing(
-                        &req,
-                        &account,
-                        &entries,
-                        &ctx.request_id,
-                    )?))),
-                    // One product holds every key the prefix can name: list it.
-                    Err(one) if one.len() == 1 => {
-                        let (name, view, rest) = map
-                            .split(&account, one[0], false)
-                            .ok_or_else(|| S3Error::internal("a product path does not split"))?;
-                        map_listing(req, name, view, rest, ctx)
-                    }
-                    Err(_) => Err(S3Error::not_implemented(
-                        "listing the keys of several path-mapped buckets at once is not supported: list with delimiter=/ or name one bucket in the prefix (prefix=product/)",
-                    )
-                    .with_resource(resource)),
-                }
-            }
+            | Operation::ListObjectVersions => account_listing(map, &account, req, &visible, ctx),
             Operation::HeadBucket | Operation::GetBucketLocation => {
                 if visible.is_empty() {
-                    return Err(denied());
+                    return Err(none_open(&account, &req));
                 }
                 Ok(Mapped::Respond(Plan::Respond(
                     self.bucket_answer(req.operation, ctx),
                 )))
             }
-            Operation::DeleteObjects => {
-                let Some(body) = body else {
-                    return Ok(Mapped::Respond(Plan::NeedBody {
-                        limit: MAX_DELETE_BODY,
-                    }));
-                };
-                // The first key naming a product chooses the bucket; keys of other products
-                // are refused one by one (see `authorized_deletes`).
-                let keys =
-                    xml::parse_delete(body).map_err(|e| e.with_resource(resource.clone()))?;
-                let (name, view, _) = keys
-                    .objects
-                    .iter()
-                    .find_map(|(k, _)| map.split(&account, k, false))
-                    .ok_or_else(|| {
-                        S3Error::invalid_request(format!(
-                            "no key names a bucket of '{account}' (keys start with product/)"
-                        ))
-                        .with_resource(resource.clone())
-                    })?;
-                req.bucket = Some(name);
-                Ok(Mapped::View(req, view))
-            }
+            Operation::DeleteObjects => map_deletes(map, &account, req, body),
             _ => Ok(Mapped::Plain(req)),
         }
     }
+}
+
+/// A request on a key of an account: its first segments name the bucket, the rest the key.
+fn map_key(
+    map: &PathMap,
+    account: &str,
+    head: &RequestHead,
+    mut req: S3Request,
+) -> Result<Mapped, S3Error> {
+    let resource = req.resource();
+    let key = req.key.take().unwrap_or_default();
+    let Some((name, view, rest)) = map.split(account, &key, true) else {
+        return Err(S3Error::new(
+            ErrorCode::NoSuchBucket,
+            format!("'{key}' names no bucket of '{account}'"),
+        )
+        .with_resource(resource)
+        .with_detail("BucketName", account));
+    };
+    req.bucket = Some(name);
+    req.key = (!rest.is_empty()).then(|| rest.to_string());
+    req.operation = request::classify(head, &req).map_err(|e| e.with_resource(resource.clone()))?;
+    Ok(Mapped::View(req, view))
+}
+
+/// `AccessDenied`: the caller may see no bucket of the account.
+fn none_open(account: &str, req: &S3Request) -> S3Error {
+    S3Error::access_denied(format!("no bucket of '{account}' is open to this caller"))
+        .with_resource(req.resource())
+}
+
+/// A listing of the account: mapped onto the product its prefix names, or answered with the
+/// `visible` products as common prefixes.
+fn account_listing(
+    map: &PathMap,
+    account: &str,
+    req: S3Request,
+    visible: &[&str],
+    ctx: &RequestContext,
+) -> Result<Mapped, S3Error> {
+    let prefix = req.query_param("prefix").unwrap_or("").to_string();
+    if let Some((name, view, rest)) = map.split(account, &prefix, false) {
+        return map_listing(req, name, view, rest, ctx);
+    }
+    if visible.is_empty() {
+        return Err(none_open(account, &req));
+    }
+    if matches!(
+        req.operation,
+        Operation::ListMultipartUploads | Operation::ListObjectVersions
+    ) {
+        return Err(S3Error::not_implemented(
+            "list the uploads or versions of one path-mapped bucket: give its path as the prefix (prefix=product/)",
+        )
+        .with_resource(req.resource()));
+    }
+    let delimiter = req.query_param("delimiter");
+    match pathmap::rolled_up(visible.iter().copied(), &prefix, delimiter) {
+        Ok(entries) => Ok(Mapped::Respond(Plan::Respond(r2::prefixes_listing(
+            &req,
+            account,
+            &entries,
+            &ctx.request_id,
+        )?))),
+        // One product holds every key the prefix can name: list it.
+        Err(one) if one.len() == 1 => {
+            let (name, view, rest) = map
+                .split(account, one[0], false)
+                .ok_or_else(|| S3Error::internal("a product path does not split"))?;
+            map_listing(req, name, view, rest, ctx)
+        }
+        Err(_) => Err(S3Error::not_implemented(
+            "listing the keys of several path-mapped buckets at once is not supported: list with delimiter=/ or name one bucket in the prefix (prefix=product/)",
+        )
+        .with_resource(req.resource())),
+    }
+}
+
+/// A DeleteObjects on the account: the first key naming a product chooses the bucket; keys of
+/// other products are refused one by one (see `authorized_deletes`).
+fn map_deletes(
+    map: &PathMap,
+    account: &str,
+    mut req: S3Request,
+    body: Option<&Bytes>,
+) -> Result<Mapped, S3Error> {
+    let Some(body) = body else {
+        return Ok(Mapped::Respond(Plan::NeedBody {
+            limit: MAX_DELETE_BODY,
+        }));
+    };
+    let resource = req.resource();
+    let keys = xml::parse_delete(body).map_err(|e| e.with_resource(resource.clone()))?;
+    let (name, view, _) = keys
+        .objects
+        .iter()
+        .find_map(|(k, _)| map.split(account, k, false))
+        .ok_or_else(|| {
+            S3Error::invalid_request(format!(
+                "no key names a bucket of '{account}' (keys start with product/)"
+            ))
+            .with_resource(resource)
+        })?;
+    req.bucket = Some(name);
+    Ok(Mapped::View(req, view))
 }
 
 /// A request after path mapping.

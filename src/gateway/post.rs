@@ -7,7 +7,8 @@ use http::{HeaderMap, Method};
 
 use super::{sts, Gateway, Plan, RequestContext, RequestHead};
 use crate::auth::{Authenticated, PayloadMode};
-use crate::post::{self, FormReader, PostAnswer};
+use crate::policy::Identity;
+use crate::post::{self, FormBody, FormReader, PostAnswer, PostForm};
 use crate::s3::request::{Operation, S3Request};
 use crate::s3::{ErrorCode, S3Error};
 
@@ -56,26 +57,39 @@ impl Gateway {
                 .check(&form, &name, &key, file_len, ctx.now)
                 .map_err(|e| e.with_resource(resource.clone()))?;
         }
+        self.plan_form_put(req, ctx, &form, authed.identity, &key, (file_len, body))
+    }
 
-        // From here on it is the key's PutObject, authorized and planned as any other.
-        let headers = post::put_headers(&form, file_len);
-        let put = put_request(req, &key, headers);
+    /// The key's PutObject a verified form stands for, authorized and planned as any other,
+    /// its body the form's file and its success answered as the form asked.
+    fn plan_form_put(
+        &self,
+        req: &S3Request,
+        ctx: &RequestContext,
+        form: &PostForm,
+        identity: Identity,
+        key: &str,
+        (file_len, body): (u64, FormBody),
+    ) -> Result<Plan, S3Error> {
+        let name = req.bucket.clone().unwrap_or_default();
+        let headers = post::put_headers(form, file_len);
+        let put = put_request(req, key, headers);
         let put_req = S3Request {
             operation: Operation::PutObject,
             bucket: Some(name.clone()),
-            key: Some(key.clone()),
+            key: Some(key.to_string()),
             raw_path: put.target.clone(),
             raw_query: String::new(),
             query: Vec::new(),
             virtual_hosted: false,
         };
         let put_authed = Authenticated {
-            identity: authed.identity,
+            identity,
             payload: PayloadMode::Unsigned,
             chunk_signing: None,
         };
-        let location = format!("/{name}/{}", crate::backend::s3::encode_path(&key));
-        let answer = PostAnswer::new(&form, &name, &key, location);
+        let location = format!("/{name}/{}", crate::backend::s3::encode_path(key));
+        let answer = PostAnswer::new(form, &name, key, location);
         let body = super::ForwardBody::Form(body).with_header_checksum(&put.headers)?;
         Ok(
             match self.plan_authenticated(&put, &put_req, &put_authed, ctx, None, None)? {
@@ -95,7 +109,7 @@ impl Gateway {
                         "browser form uploads (POST Object) to a bucket with auth_type = \"oidc\" \
                          are not supported yet; use a presigned PUT",
                     )
-                    .with_resource(resource))
+                    .with_resource(format!("/{name}")))
                 }
                 other => other,
             },

@@ -56,36 +56,7 @@ pub(crate) fn authenticate(
     let token = form.field("x-amz-security-token");
     if let Some(sig) = form.field("x-amz-signature") {
         let policy_b64 = policy_b64.ok_or_else(|| missing("policy"))?;
-        let algorithm = form
-            .field("x-amz-algorithm")
-            .ok_or_else(|| missing("x-amz-algorithm"))?;
-        if algorithm != sigv4::ALGORITHM {
-            return Err(S3Error::invalid_argument(format!(
-                "x-amz-algorithm '{algorithm}' is not supported; use {}",
-                sigv4::ALGORITHM
-            )));
-        }
-        let credential = form
-            .field("x-amz-credential")
-            .ok_or_else(|| missing("x-amz-credential"))?;
-        let amz_date = form
-            .field("x-amz-date")
-            .ok_or_else(|| missing("x-amz-date"))?;
-        let (akid, date, region, service) =
-            sigv4::parse_credential(&credential, S3Error::invalid_argument)?;
-        if amz_date.get(..8) != Some(date.as_str())
-            || Timestamp::parse_amz_date(&amz_date).is_none()
-        {
-            return Err(S3Error::invalid_argument(format!(
-                "x-amz-date '{amz_date}' is not a time on the credential's date '{date}'"
-            )));
-        }
-        if !settings.regions.iter().any(|r| r == &region) || service != "s3" {
-            return Err(S3Error::invalid_argument(format!(
-                "the credential scope {region}/{service} is wrong; expecting {}/s3",
-                settings.regions.first().map_or("us-east-1", String::as_str)
-            )));
-        }
+        let (akid, date, region) = sigv4_scope(form, settings)?;
         let provided = Signature::from_hex(&sig)
             .ok_or_else(|| S3Error::invalid_argument("x-amz-signature is not 64 hex digits"))?;
         let resolved = store.lookup(&akid, token.as_deref(), now)?;
@@ -125,6 +96,43 @@ pub(crate) fn authenticate(
         identity: Identity::Anonymous,
         policy: None,
     })
+}
+
+/// The SigV4 fields of a form: a supported algorithm, and a credential whose date is
+/// `x-amz-date`'s and whose scope is this gateway's S3. `(access key id, date, region)`.
+fn sigv4_scope(
+    form: &PostForm,
+    settings: &AuthSettings,
+) -> Result<(String, String, String), S3Error> {
+    let algorithm = form
+        .field("x-amz-algorithm")
+        .ok_or_else(|| missing("x-amz-algorithm"))?;
+    if algorithm != sigv4::ALGORITHM {
+        return Err(S3Error::invalid_argument(format!(
+            "x-amz-algorithm '{algorithm}' is not supported; use {}",
+            sigv4::ALGORITHM
+        )));
+    }
+    let credential = form
+        .field("x-amz-credential")
+        .ok_or_else(|| missing("x-amz-credential"))?;
+    let amz_date = form
+        .field("x-amz-date")
+        .ok_or_else(|| missing("x-amz-date"))?;
+    let (akid, date, region, service) =
+        sigv4::parse_credential(&credential, S3Error::invalid_argument)?;
+    if amz_date.get(..8) != Some(date.as_str()) || Timestamp::parse_amz_date(&amz_date).is_none() {
+        return Err(S3Error::invalid_argument(format!(
+            "x-amz-date '{amz_date}' is not a time on the credential's date '{date}'"
+        )));
+    }
+    if !settings.regions.iter().any(|r| r == &region) || service != "s3" {
+        return Err(S3Error::invalid_argument(format!(
+            "the credential scope {region}/{service} is wrong; expecting {}/s3",
+            settings.regions.first().map_or("us-east-1", String::as_str)
+        )));
+    }
+    Ok((akid, date, region))
 }
 
 fn signature_mismatch(akid: &str, policy_b64: &str) -> S3Error {

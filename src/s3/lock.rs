@@ -9,11 +9,9 @@
 //! `InvalidRetentionPeriod`, a bad header is `InvalidArgument`.
 
 use http::HeaderMap;
-use quick_xml::events::Event;
-use quick_xml::Reader;
 
 use super::error::{ErrorCode, S3Error};
-use super::xml::{check_request_event, malformed_xml, push_leaf, push_text};
+use super::xml::{malformed_xml, push_leaf, BodyReader, Node};
 use crate::time::Timestamp;
 
 /// Largest body of these documents the gateway reads (each is well under 1 KiB).
@@ -62,96 +60,72 @@ fn retain_until(s: &str) -> Option<String> {
 /// `("Rule/DefaultRetention/Mode", "GOVERNANCE")`. Only the paths in `known` (and the elements
 /// leading to them) may appear, each leaf once; the root is `root`. An empty root has no leaves.
 fn leaves(body: &[u8], root: &str, known: &[&str]) -> Result<Vec<(String, String)>, S3Error> {
-    let mut reader = Reader::from_reader(body);
-    let mut stack: Vec<String> = Vec::new();
-    let mut text = String::new();
+    let mut xml = BodyReader::new(body);
     let mut out: Vec<(String, String)> = Vec::new();
     let mut rooted = false;
     let one_root = || malformed_xml(&format!("the document is one <{root}> element"));
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|_| malformed_xml("the document is not well-formed"))?;
-        check_request_event(&event, stack.len())?;
-        let (start, empty) = match &event {
-            Event::Start(e) => (Some(e.local_name()), false),
-            Event::Empty(e) => (Some(e.local_name()), true),
-            _ => (None, false),
-        };
-        if let Some(name) = start {
-            let name = std::str::from_utf8(name.as_ref())
-                .map_err(|_| malformed_xml("an element name is not UTF-8"))?
-                .to_string();
-            if stack.is_empty() {
-                if name != root || rooted {
-                    return Err(one_root());
-                }
-                rooted = true;
-                if !empty {
-                    stack.push(name);
-                }
-                text.clear();
-                continue;
-            }
-            let path = stack[1..]
-                .iter()
-                .map(String::as_str)
-                .chain([name.as_str()])
-                .collect::<Vec<_>>()
-                .join("/");
-            let leaf = known.contains(&path.as_str());
-            let inner = known.iter().any(|k| {
-                k.len() > path.len() && k.starts_with(&path) && k[path.len()..].starts_with('/')
-            });
-            if !leaf && !inner {
-                return Err(malformed_xml(&format!(
-                    "<{name}> is not an element of <{root}> here"
-                )));
-            }
-            if empty {
-                if leaf {
-                    add_leaf(&mut out, path, String::new())?;
-                }
-            } else {
-                stack.push(name);
-            }
-            text.clear();
-            continue;
-        }
-        match event {
-            Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) => {
-                push_text(&mut text, &event)?
-            }
-            Event::End(_) => {
-                let name = stack
-                    .pop()
-                    .ok_or_else(|| malformed_xml("unbalanced elements"))?;
-                if !stack.is_empty() {
-                    let path = stack[1..]
-                        .iter()
-                        .map(String::as_str)
-                        .chain([name.as_str()])
-                        .collect::<Vec<_>>()
-                        .join("/");
-                    if known.contains(&path.as_str()) {
-                        add_leaf(&mut out, path, text.trim().to_string())?;
-                    } else if !text.trim().is_empty() {
-                        return Err(malformed_xml(&format!("<{name}> holds elements, not text")));
+    while let Some(node) = xml.next()? {
+        match node {
+            Node::Open { name, empty } => {
+                let name = std::str::from_utf8(&name)
+                    .map_err(|_| malformed_xml("an element name is not UTF-8"))?;
+                if xml.depth() == 0 {
+                    if name != root || rooted {
+                        return Err(one_root());
+                    }
+                    rooted = true;
+                } else {
+                    let path = leaf_path(xml.parents(), name);
+                    let leaf = known_path(known, &path, root, name)?;
+                    if empty && leaf {
+                        add_leaf(&mut out, path, String::new())?;
                     }
                 }
-                text.clear();
+                if empty {
+                    xml.clear_text();
+                }
             }
-            Event::Eof => break,
-            _ => {}
+            Node::Close { name, text } if xml.depth() > 0 => {
+                let name = String::from_utf8_lossy(&name);
+                let path = leaf_path(xml.parents(), &name);
+                if known.contains(&path.as_str()) {
+                    add_leaf(&mut out, path, text.trim().to_string())?;
+                } else if !text.trim().is_empty() {
+                    return Err(malformed_xml(&format!("<{name}> holds elements, not text")));
+                }
+            }
+            Node::Close { .. } => {}
         }
     }
     if !rooted {
         return Err(one_root());
     }
-    if !stack.is_empty() {
-        return Err(malformed_xml("the document ends early"));
-    }
     Ok(out)
+}
+
+/// The path below the root of the element `name` whose ancestors are `parents` (root first).
+fn leaf_path(parents: &[Vec<u8>], name: &str) -> String {
+    parents[1..]
+        .iter()
+        .map(|p| String::from_utf8_lossy(p))
+        .chain([name.into()])
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Whether `path` is a leaf of `known` (Ok(true)) or leads to one (Ok(false)); `MalformedXML`
+/// for an element the document does not have there.
+fn known_path(known: &[&str], path: &str, root: &str, name: &str) -> Result<bool, S3Error> {
+    let leaf = known.contains(&path);
+    let inner = known
+        .iter()
+        .any(|k| k.len() > path.len() && k.starts_with(path) && k[path.len()..].starts_with('/'));
+    if !leaf && !inner {
+        return Err(malformed_xml(&format!(
+            "<{name}> is not an element of <{root}> here"
+        )));
+    }
+    Ok(leaf)
 }
 
 fn add_leaf(out: &mut Vec<(String, String)>, path: String, text: String) -> Result<(), S3Error> {

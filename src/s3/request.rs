@@ -600,7 +600,7 @@ pub(crate) fn classify(head: &RequestHead, req: &S3Request) -> Result<Operation,
 }
 
 fn classify_operation(head: &RequestHead, req: &S3Request) -> Result<Operation, S3Error> {
-    let has = |name: &str| req.query.iter().any(|(k, _)| k == name);
+    let route = Route { head, req };
     if let Some((name, _)) = req
         .query
         .iter()
@@ -610,14 +610,7 @@ fn classify_operation(head: &RequestHead, req: &S3Request) -> Result<Operation, 
             "the '{name}' sub-resource is not implemented by this gateway"
         )));
     }
-    let copy = head.headers.contains_key("x-amz-copy-source");
     let method = &head.method;
-    let misplaced = |sub: &str| {
-        Err(S3Error::not_implemented(format!(
-            "'{sub}' with {method} on a {} is not an operation this gateway implements",
-            if req.key.is_some() { "key" } else { "bucket" }
-        )))
-    };
     if *method == Method::OPTIONS {
         return Err(S3Error::not_implemented(
             "CORS preflight is not configured on this gateway",
@@ -634,12 +627,72 @@ fn classify_operation(head: &RequestHead, req: &S3Request) -> Result<Operation, 
     };
     // Sub-resources that name one operation each: object tagging, attributes, retention and
     // legal hold on keys; tagging, object lock and encryption settings on buckets.
-    let sub = SETTING_SUBRESOURCES.into_iter().find(|s| has(s));
-    if let Some(sub) = sub {
-        // One operation per request: no other sub-resource may ride along.
-        if let Some(other) = SETTING_SUBRESOURCES
-            .into_iter()
-            .chain([
+    if let Some(sub) = SETTING_SUBRESOURCES.into_iter().find(|s| route.has(s)) {
+        return route.setting_operation(sub);
+    }
+    // Bucket versioning and the version listing are bucket sub-resources, one per request.
+    if let Some(sub) = ["versioning", "versions"]
+        .into_iter()
+        .find(|s| route.has(s))
+    {
+        return route.versioning_operation(sub);
+    }
+    match req.key {
+        None => route.bucket_operation(),
+        Some(_) => route.object_operation(),
+    }
+}
+
+/// What [`classify_operation`] looks at: the request's method, headers and query.
+struct Route<'r> {
+    head: &'r RequestHead,
+    req: &'r S3Request,
+}
+
+impl Route<'_> {
+    /// The query names `name`.
+    fn has(&self, name: &str) -> bool {
+        self.req.query.iter().any(|(k, _)| k == name)
+    }
+
+    /// The request copies (`x-amz-copy-source`).
+    fn copy(&self) -> bool {
+        self.head.headers.contains_key("x-amz-copy-source")
+    }
+
+    /// `NotImplemented` for `sub` with a method it does not go with.
+    fn misplaced(&self, sub: &str) -> Result<Operation, S3Error> {
+        Err(S3Error::not_implemented(format!(
+            "'{sub}' with {} on a {} is not an operation this gateway implements",
+            self.head.method,
+            if self.req.key.is_some() {
+                "key"
+            } else {
+                "bucket"
+            }
+        )))
+    }
+
+    /// `InvalidRequest` when a sub-resource of `others` rides along with `sub`: one operation
+    /// per request.
+    fn alone(
+        &self,
+        sub: &str,
+        others: impl IntoIterator<Item = &'static str>,
+    ) -> Result<(), S3Error> {
+        match others.into_iter().find(|s| *s != sub && self.has(s)) {
+            Some(other) => Err(S3Error::invalid_request(format!(
+                "'{sub}' and '{other}' name different operations; a request names one"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// A tagging, attributes, retention, legal hold, object lock or encryption request.
+    fn setting_operation(&self, sub: &'static str) -> Result<Operation, S3Error> {
+        self.alone(
+            sub,
+            SETTING_SUBRESOURCES.into_iter().chain([
                 "uploads",
                 "uploadId",
                 "partNumber",
@@ -647,16 +700,11 @@ fn classify_operation(head: &RequestHead, req: &S3Request) -> Result<Operation, 
                 "delete",
                 "versioning",
                 "versions",
-            ])
-            .find(|s| *s != sub && has(s))
-        {
-            return Err(S3Error::invalid_request(format!(
-                "'{sub}' and '{other}' name different operations; a request names one"
-            )));
-        }
-        let on_key = req.key.is_some();
-        return match (method.clone(), sub, on_key) {
-            (Method::PUT, _, _) if copy => misplaced("x-amz-copy-source"),
+            ]),
+        )?;
+        let on_key = self.req.key.is_some();
+        match (self.head.method.clone(), sub, on_key) {
+            (Method::PUT, _, _) if self.copy() => self.misplaced("x-amz-copy-source"),
             (Method::GET, "tagging", true) => Ok(Operation::GetObjectTagging),
             (Method::PUT, "tagging", true) => Ok(Operation::PutObjectTagging),
             (Method::DELETE, "tagging", true) => Ok(Operation::DeleteObjectTagging),
@@ -673,56 +721,56 @@ fn classify_operation(head: &RequestHead, req: &S3Request) -> Result<Operation, 
             (Method::GET, "encryption", false) => Ok(Operation::GetBucketEncryption),
             (Method::PUT, "encryption", false) => Ok(Operation::PutBucketEncryption),
             (Method::DELETE, "encryption", false) => Ok(Operation::DeleteBucketEncryption),
-            _ => misplaced(sub),
-        };
+            _ => self.misplaced(sub),
+        }
     }
-    // Bucket versioning and the version listing are bucket sub-resources, one per request.
-    let bucket_sub = ["versioning", "versions"].into_iter().find(|s| has(s));
-    if let Some(sub) = bucket_sub {
-        if req.key.is_some() {
-            return misplaced(sub);
+
+    /// GetBucketVersioning, PutBucketVersioning or ListObjectVersions.
+    fn versioning_operation(&self, sub: &'static str) -> Result<Operation, S3Error> {
+        if self.req.key.is_some() {
+            return self.misplaced(sub);
         }
-        if let Some(other) = [
-            "versioning",
-            "versions",
-            "location",
-            "uploads",
-            "delete",
-            "list-type",
-        ]
-        .into_iter()
-        .find(|s| *s != sub && has(s))
-        {
-            return Err(S3Error::invalid_request(format!(
-                "'{sub}' and '{other}' name different operations; a request names one"
-            )));
-        }
-        return match (method.clone(), sub) {
+        self.alone(
+            sub,
+            [
+                "versioning",
+                "versions",
+                "location",
+                "uploads",
+                "delete",
+                "list-type",
+            ],
+        )?;
+        match (self.head.method.clone(), sub) {
             (Method::GET, "versions") => Ok(Operation::ListObjectVersions),
             (Method::GET, "versioning") => Ok(Operation::GetBucketVersioning),
             (Method::PUT, "versioning") => Ok(Operation::PutBucketVersioning),
-            _ => misplaced(sub),
-        };
+            _ => self.misplaced(sub),
+        }
     }
-    if req.key.is_none() {
-        return match *method {
+
+    /// An operation on a bucket without a setting sub-resource.
+    fn bucket_operation(&self) -> Result<Operation, S3Error> {
+        let method = &self.head.method;
+        let has = |name: &str| self.has(name);
+        match *method {
             Method::HEAD => Ok(Operation::HeadBucket),
             Method::GET if has("location") => Ok(Operation::GetBucketLocation),
             Method::GET if has("uploads") => Ok(Operation::ListMultipartUploads),
-            Method::GET if has("delete") => misplaced("delete"),
-            Method::GET => match req.query_param("list-type") {
+            Method::GET if has("delete") => self.misplaced("delete"),
+            Method::GET => match self.req.query_param("list-type") {
                 None => Ok(Operation::ListObjects),
                 Some("2") => Ok(Operation::ListObjectsV2),
                 Some(other) => Err(S3Error::invalid_argument(format!(
                     "list-type '{other}' is not 2"
                 ))),
             },
-            Method::PUT if has("location") || has("uploads") => misplaced("location/uploads"),
+            Method::PUT if has("location") || has("uploads") => self.misplaced("location/uploads"),
             Method::PUT => Ok(Operation::CreateBucket),
-            Method::DELETE if has("uploads") || has("delete") => misplaced("uploads/delete"),
+            Method::DELETE if has("uploads") || has("delete") => self.misplaced("uploads/delete"),
             Method::DELETE => Ok(Operation::DeleteBucket),
             Method::POST if has("delete") => Ok(Operation::DeleteObjects),
-            Method::POST if is_multipart_form(&head.headers) => Ok(Operation::PostObject),
+            Method::POST if is_multipart_form(&self.head.headers) => Ok(Operation::PostObject),
             Method::POST => Err(S3Error::new(
                 ErrorCode::PreconditionFailed,
                 "At least one of the pre-conditions you specified did not hold",
@@ -735,43 +783,49 @@ fn classify_operation(head: &RequestHead, req: &S3Request) -> Result<Operation, 
                 ErrorCode::MethodNotAllowed,
                 format!("{method} is not allowed on a bucket"),
             )),
-        };
-    }
-    let upload = has("uploadId");
-    match *method {
-        Method::GET if upload => Ok(Operation::ListParts),
-        Method::GET if has("uploads") || has("location") || has("delete") => {
-            misplaced("uploads/location/delete")
         }
-        Method::GET => Ok(Operation::GetObject),
-        Method::HEAD if upload || has("uploads") => misplaced("uploadId/uploads"),
-        Method::HEAD => Ok(Operation::HeadObject),
-        Method::PUT if upload && has("partNumber") => Ok(if copy {
-            Operation::UploadPartCopy
-        } else {
-            Operation::UploadPart
-        }),
-        Method::PUT if upload => Err(S3Error::invalid_argument(
-            "UploadPart needs both partNumber and uploadId",
-        )),
-        Method::PUT if has("uploads") => misplaced("uploads"),
-        Method::PUT => Ok(if copy {
-            Operation::CopyObject
-        } else {
-            Operation::PutObject
-        }),
-        Method::POST if has("uploads") => Ok(Operation::CreateMultipartUpload),
-        Method::POST if upload => Ok(Operation::CompleteMultipartUpload),
-        Method::POST => Err(S3Error::not_implemented(
-            "this POST on a key is not an operation this gateway implements",
-        )),
-        Method::DELETE if upload => Ok(Operation::AbortMultipartUpload),
-        Method::DELETE if has("uploads") => misplaced("uploads"),
-        Method::DELETE => Ok(Operation::DeleteObject),
-        _ => Err(S3Error::new(
-            ErrorCode::MethodNotAllowed,
-            format!("{method} is not allowed on an object"),
-        )),
+    }
+
+    /// An operation on a key without a setting sub-resource.
+    fn object_operation(&self) -> Result<Operation, S3Error> {
+        let method = &self.head.method;
+        let has = |name: &str| self.has(name);
+        let (upload, copy) = (has("uploadId"), self.copy());
+        match *method {
+            Method::GET if upload => Ok(Operation::ListParts),
+            Method::GET if has("uploads") || has("location") || has("delete") => {
+                self.misplaced("uploads/location/delete")
+            }
+            Method::GET => Ok(Operation::GetObject),
+            Method::HEAD if upload || has("uploads") => self.misplaced("uploadId/uploads"),
+            Method::HEAD => Ok(Operation::HeadObject),
+            Method::PUT if upload && has("partNumber") => Ok(if copy {
+                Operation::UploadPartCopy
+            } else {
+                Operation::UploadPart
+            }),
+            Method::PUT if upload => Err(S3Error::invalid_argument(
+                "UploadPart needs both partNumber and uploadId",
+            )),
+            Method::PUT if has("uploads") => self.misplaced("uploads"),
+            Method::PUT => Ok(if copy {
+                Operation::CopyObject
+            } else {
+                Operation::PutObject
+            }),
+            Method::POST if has("uploads") => Ok(Operation::CreateMultipartUpload),
+            Method::POST if upload => Ok(Operation::CompleteMultipartUpload),
+            Method::POST => Err(S3Error::not_implemented(
+                "this POST on a key is not an operation this gateway implements",
+            )),
+            Method::DELETE if upload => Ok(Operation::AbortMultipartUpload),
+            Method::DELETE if has("uploads") => self.misplaced("uploads"),
+            Method::DELETE => Ok(Operation::DeleteObject),
+            _ => Err(S3Error::new(
+                ErrorCode::MethodNotAllowed,
+                format!("{method} is not allowed on an object"),
+            )),
+        }
     }
 }
 

@@ -2,12 +2,15 @@
 //! rewrite of a backend's answers (listings, multipart documents) into the client's namespace:
 //! the bucket renamed and `backend_prefix` stripped, every other element passed through.
 
-use quick_xml::events::{BytesText, Event};
+use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::{Reader, Writer};
 
 use super::error::push_escaped;
 use super::{ErrorCode, S3Error};
 use crate::time::Timestamp;
+
+mod reader;
+pub(crate) use reader::{BodyReader, Node};
 
 pub(crate) const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
@@ -66,80 +69,47 @@ pub struct ListedBucket {
     pub region: Option<String>,
 }
 
-/// Parses a backend's `ListAllMyBucketsResult` into its `<Buckets><Bucket>` entries, with the
-/// checks request bodies get (no DOCTYPE, bounded depth; the size is bounded by the reader).
+/// Parses a backend's `ListAllMyBucketsResult` into its `<Buckets><Bucket>` entries, walked by
+/// the request-body [`BodyReader`] (its checks: no DOCTYPE, bounded depth; the size is bounded
+/// by the reader).
 /// Err (why) for anything but a well-formed `ListAllMyBucketsResult`.
 pub fn parse_list_buckets(body: &[u8]) -> Result<Vec<ListedBucket>, String> {
-    let mut reader = Reader::from_reader(body);
-    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let mut xml = BodyReader::new(body);
     let mut out = Vec::new();
-    let mut text = String::new();
     let (mut name, mut date): (Option<String>, Option<Timestamp>) = (None, None);
     let mut region: Option<String> = None;
     let mut seen_root = false;
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|_| "the document is not well-formed".to_string())?;
-        check_request_event(&event, stack.len()).map_err(|e| e.message)?;
-        match event {
-            Event::Start(e) => {
-                let tag = e.local_name().as_ref().to_vec();
-                if stack.is_empty() {
-                    if seen_root || tag != b"ListAllMyBucketsResult" {
-                        return Err("the root element is not <ListAllMyBucketsResult>".into());
-                    }
-                    seen_root = true;
-                }
-                if tag == b"Bucket" {
-                    name = None;
-                    date = None;
-                    region = None;
-                }
-                stack.push(tag);
-                text.clear();
-            }
-            Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) => {
-                push_text(&mut text, &event).map_err(|e| e.message)?
-            }
-            Event::End(_) => {
-                let tag = stack.pop().ok_or("unbalanced elements")?;
-                let parent = stack.last().map(Vec::as_slice);
-                let in_buckets = stack.len() == 2 && stack[0] == b"ListAllMyBucketsResult";
-                match (tag.as_slice(), parent) {
-                    (b"Name", Some(b"Bucket")) if stack.len() == 3 => {
-                        name = Some(std::mem::take(&mut text))
-                    }
-                    (b"CreationDate", Some(b"Bucket")) if stack.len() == 3 => {
-                        date = Timestamp::parse_rfc3339(text.trim())
-                    }
-                    (b"BucketRegion", Some(b"Bucket")) if stack.len() == 3 => {
-                        region = Some(text.trim().to_string())
-                    }
-                    (b"Bucket", Some(b"Buckets")) if in_buckets => {
-                        let n = name.take().ok_or("a <Bucket> has no <Name>")?;
-                        out.push(ListedBucket {
-                            name: n,
-                            created: date.take(),
-                            region: region.take(),
-                        });
-                    }
-                    _ => {}
-                }
-                text.clear();
-            }
-            Event::Empty(e) if stack.is_empty() => {
-                if seen_root || e.local_name().as_ref() != b"ListAllMyBucketsResult" {
+    while let Some(node) = xml.next().map_err(|e| e.message)? {
+        match node {
+            Node::Open { name: tag, .. } if xml.depth() == 0 => {
+                if seen_root || tag != b"ListAllMyBucketsResult" {
                     return Err("the root element is not <ListAllMyBucketsResult>".into());
                 }
                 seen_root = true;
             }
-            Event::Eof => break,
-            _ => {}
+            Node::Open { name: tag, empty } => {
+                if tag == b"Bucket" && !empty {
+                    (name, date, region) = (None, None, None);
+                }
+            }
+            Node::Close { name: tag, text } => {
+                let in_bucket = xml.depth() == 3 && xml.parent() == Some(b"Bucket");
+                let in_buckets = xml.depth() == 2
+                    && xml.parents()[0] == b"ListAllMyBucketsResult"
+                    && xml.parent() == Some(b"Buckets");
+                match tag.as_slice() {
+                    b"Name" if in_bucket => name = Some(text),
+                    b"CreationDate" if in_bucket => date = Timestamp::parse_rfc3339(text.trim()),
+                    b"BucketRegion" if in_bucket => region = Some(text.trim().to_string()),
+                    b"Bucket" if in_buckets => out.push(ListedBucket {
+                        name: name.take().ok_or("a <Bucket> has no <Name>")?,
+                        created: date.take(),
+                        region: region.take(),
+                    }),
+                    _ => {}
+                }
+            }
         }
-    }
-    if !stack.is_empty() {
-        return Err("the document ends early".into());
     }
     if !seen_root {
         return Err("the document is empty".into());
@@ -283,114 +253,36 @@ impl XmlRewrite {
     /// backend URL a `Location` holds: answers never name the backend's host, bucket or prefix.
     pub fn rewrite_answer(&self, body: &[u8], location: &str) -> Result<Vec<u8>, S3Error> {
         let mut reader = Reader::from_reader(body);
-        let mut writer = Writer::new(Vec::with_capacity(body.len()));
-        let mut stack: Vec<Vec<u8>> = Vec::new();
-        let mut text: Option<String> = None;
-        // Events of the entry being read, and whether it stays.
-        let mut record: Option<(usize, Vec<Event<'static>>, bool)> = None;
-        let mut dropped = 0usize;
+        let mut out = Rewriter {
+            rewrite: self,
+            location,
+            writer: Writer::new(Vec::with_capacity(body.len())),
+            stack: Vec::new(),
+            text: None,
+            record: None,
+            dropped: 0,
+        };
         loop {
-            let event = reader.read_event().map_err(|_| malformed())?;
-            let out: Event<'static> = match event {
+            match reader.read_event().map_err(|_| malformed())? {
                 Event::Eof => break,
-                Event::Start(e) => {
-                    let name = e.name().as_ref().to_vec();
-                    if record.is_none() && RECORDS.contains(&name.as_slice()) {
-                        record = Some((stack.len(), Vec::new(), true));
-                    }
-                    if BUCKET_LEAVES.contains(&name.as_slice())
-                        || KEY_LEAVES.contains(&name.as_slice())
-                        || URL_LEAVES.contains(&name.as_slice())
-                    {
-                        text = Some(String::new());
-                    }
-                    stack.push(name);
-                    Event::Start(e.into_owned())
+                Event::Start(e) => out.start(e.into_owned())?,
+                Event::Text(t) if out.text.is_some() => {
+                    out.add_text(&t.decode().map_err(|_| malformed())?)
                 }
-                Event::Text(t) if text.is_some() => {
-                    let s = t.decode().map_err(|_| malformed())?;
-                    if let Some(buf) = text.as_mut() {
-                        buf.push_str(&s);
-                    }
-                    continue;
-                }
-                Event::GeneralRef(r) if text.is_some() => {
-                    let c = resolve_ref(&r).ok_or_else(malformed)?;
-                    if let Some(buf) = text.as_mut() {
-                        buf.push(c);
-                    }
-                    continue;
-                }
+                Event::GeneralRef(r) if out.text.is_some() => out.add_text(
+                    resolve_ref(&r)
+                        .ok_or_else(malformed)?
+                        .encode_utf8(&mut [0; 4]),
+                ),
                 // A leaf's text as CDATA is its text too: never passed through unrewritten.
-                Event::CData(t) if text.is_some() => {
-                    let s = std::str::from_utf8(&t).map_err(|_| malformed())?;
-                    if let Some(buf) = text.as_mut() {
-                        buf.push_str(s);
-                    }
-                    continue;
+                Event::CData(t) if out.text.is_some() => {
+                    out.add_text(std::str::from_utf8(&t).map_err(|_| malformed())?)
                 }
-                Event::End(e) => {
-                    let name = stack.pop().ok_or_else(malformed)?;
-                    if let Some(raw) = text.take() {
-                        let v1_echo = self.list_v1
-                            && name == b"Prefix"
-                            && stack.len() == 1
-                            && stack[0] == b"ListBucketResult";
-                        let (value, inside) = if URL_LEAVES.contains(&name.as_slice()) {
-                            (location.to_string(), true)
-                        } else {
-                            self.transform(&name, &raw, self.url_encoded && !v1_echo)
-                        };
-                        if !inside {
-                            if let Some(r) = record.as_mut() {
-                                r.2 = false;
-                            }
-                        }
-                        push(
-                            &mut writer,
-                            &mut record,
-                            Event::Text(BytesText::new(&value).into_owned()),
-                        )?;
-                    }
-                    push(&mut writer, &mut record, Event::End(e.into_owned()))?;
-                    if self.url_encoded
-                        && stack.len() == 1
-                        && BUCKET_LEAVES.contains(&name.as_slice())
-                    {
-                        for ev in [
-                            Event::Start(quick_xml::events::BytesStart::new("EncodingType")),
-                            Event::Text(BytesText::new("url")),
-                            Event::End(quick_xml::events::BytesEnd::new("EncodingType")),
-                        ] {
-                            push(&mut writer, &mut record, ev)?;
-                        }
-                    }
-                    if record.as_ref().is_some_and(|r| r.0 == stack.len()) {
-                        if let Some((_, events, keep)) = record.take() {
-                            if keep {
-                                for ev in events {
-                                    writer.write_event(ev).map_err(|_| malformed())?;
-                                }
-                            } else {
-                                dropped += 1;
-                            }
-                        }
-                    }
-                    continue;
-                }
-                other => other.into_owned(),
-            };
-            push(&mut writer, &mut record, out)?;
+                Event::End(e) => out.end(e.into_owned())?,
+                other => out.emit(other.into_owned())?,
+            }
         }
-        if !stack.is_empty() {
-            return Err(malformed());
-        }
-        let out = writer.into_inner();
-        Ok(if dropped > 0 {
-            fix_key_count(out, dropped)
-        } else {
-            out
-        })
+        out.finish()
     }
 
     /// The new text of a leaf, and whether its key lies inside the prefix. Values come from the
@@ -454,17 +346,124 @@ fn fix_key_count(out: Vec<u8>, dropped: usize) -> Vec<u8> {
     fixed
 }
 
-fn push(
-    writer: &mut Writer<Vec<u8>>,
-    record: &mut Option<(usize, Vec<Event<'static>>, bool)>,
-    event: Event<'static>,
-) -> Result<(), S3Error> {
-    match record {
-        Some((_, events, _)) => {
-            events.push(event);
-            Ok(())
+/// An [`XmlRewrite`] under way: the events written so far, and the entry being read.
+struct Rewriter<'a> {
+    rewrite: &'a XmlRewrite,
+    location: &'a str,
+    writer: Writer<Vec<u8>>,
+    /// The open elements, root first.
+    stack: Vec<Vec<u8>>,
+    /// The text of the leaf being read, when it is one that is rewritten.
+    text: Option<String>,
+    /// Events of the entry being read (a `RECORDS` element), its depth, and whether it stays.
+    record: Option<(usize, Vec<Event<'static>>, bool)>,
+    /// Entries dropped (their key lies outside the prefix).
+    dropped: usize,
+}
+
+impl Rewriter<'_> {
+    /// Writes `event`, or keeps it with the entry being read.
+    fn emit(&mut self, event: Event<'static>) -> Result<(), S3Error> {
+        match &mut self.record {
+            Some((_, events, _)) => {
+                events.push(event);
+                Ok(())
+            }
+            None => self.writer.write_event(event).map_err(|_| malformed()),
         }
-        None => writer.write_event(event).map_err(|_| malformed()),
+    }
+
+    fn add_text(&mut self, s: &str) {
+        if let Some(buf) = self.text.as_mut() {
+            buf.push_str(s);
+        }
+    }
+
+    /// An element opens: an entry starts, or a leaf whose text is rewritten.
+    fn start(&mut self, e: BytesStart<'static>) -> Result<(), S3Error> {
+        let name = e.name().as_ref().to_vec();
+        if self.record.is_none() && RECORDS.contains(&name.as_slice()) {
+            self.record = Some((self.stack.len(), Vec::new(), true));
+        }
+        if BUCKET_LEAVES.contains(&name.as_slice())
+            || KEY_LEAVES.contains(&name.as_slice())
+            || URL_LEAVES.contains(&name.as_slice())
+        {
+            self.text = Some(String::new());
+        }
+        self.stack.push(name);
+        self.emit(Event::Start(e))
+    }
+
+    /// An element closes: a leaf's text rewritten, `EncodingType` added after the bucket's
+    /// name, an entry written or dropped as it ends.
+    fn end(&mut self, e: BytesEnd<'static>) -> Result<(), S3Error> {
+        let name = self.stack.pop().ok_or_else(malformed)?;
+        if let Some(raw) = self.text.take() {
+            self.leaf_text(&name, &raw)?;
+        }
+        self.emit(Event::End(e))?;
+        if self.rewrite.url_encoded
+            && self.stack.len() == 1
+            && BUCKET_LEAVES.contains(&name.as_slice())
+        {
+            for ev in [
+                Event::Start(BytesStart::new("EncodingType")),
+                Event::Text(BytesText::new("url")),
+                Event::End(BytesEnd::new("EncodingType")),
+            ] {
+                self.emit(ev)?;
+            }
+        }
+        if self
+            .record
+            .as_ref()
+            .is_some_and(|r| r.0 == self.stack.len())
+        {
+            if let Some((_, events, keep)) = self.record.take() {
+                if keep {
+                    for ev in events {
+                        self.writer.write_event(ev).map_err(|_| malformed())?;
+                    }
+                } else {
+                    self.dropped += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the rewritten text of the leaf `name`; a key outside the prefix drops its entry.
+    fn leaf_text(&mut self, name: &[u8], raw: &str) -> Result<(), S3Error> {
+        let rewrite = self.rewrite;
+        let v1_echo = rewrite.list_v1
+            && name == b"Prefix"
+            && self.stack.len() == 1
+            && self.stack[0] == b"ListBucketResult";
+        let (value, inside) = if URL_LEAVES.contains(&name) {
+            (self.location.to_string(), true)
+        } else {
+            rewrite.transform(name, raw, rewrite.url_encoded && !v1_echo)
+        };
+        if !inside {
+            if let Some(r) = self.record.as_mut() {
+                r.2 = false;
+            }
+        }
+        self.emit(Event::Text(BytesText::new(&value).into_owned()))
+    }
+
+    /// The rewritten document, `<KeyCount>` lowered by the entries dropped.
+    fn finish(self) -> Result<Vec<u8>, S3Error> {
+        if !self.stack.is_empty() {
+            return Err(malformed());
+        }
+        let out = self.writer.into_inner();
+        Ok(if self.dropped > 0 {
+            fix_key_count(out, self.dropped)
+        } else {
+            out
+        })
     }
 }
 
@@ -526,24 +525,6 @@ pub struct DeleteRequest {
     pub objects: Vec<(String, Option<String>)>,
 }
 
-/// Deepest element nesting a request body may have (S3's documents nest 3 deep).
-const MAX_REQUEST_XML_DEPTH: usize = 8;
-
-/// The checks every request body gets, event by event: no DOCTYPE (so no entity declarations:
-/// entities are never expanded, a billion-laughs body is refused at its DTD) and a bounded
-/// nesting depth. The body's size is bounded before parsing (`Plan::NeedBody`'s limit).
-pub(crate) fn check_request_event(event: &Event<'_>, depth: usize) -> Result<(), S3Error> {
-    match event {
-        Event::DocType(_) => Err(malformed_xml(
-            "a DOCTYPE (DTD or entity declaration) is not allowed",
-        )),
-        Event::Start(_) if depth >= MAX_REQUEST_XML_DEPTH => {
-            Err(malformed_xml("the elements are nested too deeply"))
-        }
-        _ => Ok(()),
-    }
-}
-
 pub(crate) fn malformed_xml(msg: &str) -> S3Error {
     S3Error::new(
         ErrorCode::MalformedXML,
@@ -551,102 +532,37 @@ pub(crate) fn malformed_xml(msg: &str) -> S3Error {
     )
 }
 
-/// Appends the character data of a Text, entity reference or CDATA event of a request body to
-/// `text`, refusing what the gateway could not forward as it was parsed (control characters,
-/// unknown entities). Other events add nothing.
-pub(crate) fn push_text(text: &mut String, event: &Event<'_>) -> Result<(), S3Error> {
-    match event {
-        Event::Text(t) => text.push_str(xml_chars(
-            &t.decode().map_err(|_| malformed_xml("bad text"))?,
-        )?),
-        Event::GeneralRef(r) => {
-            text.push(resolve_ref(r).ok_or_else(|| malformed_xml("unknown entity"))?);
-        }
-        Event::CData(c) => text.push_str(xml_chars(&String::from_utf8_lossy(c))?),
-        _ => {}
-    }
-    Ok(())
-}
-
-/// Raw text as XML 1.0 allows it: no NUL or other control character but tab, LF and CR (S3
-/// answers MalformedXML). A control character other than NUL may still come as a character
-/// reference (`&#x1;`), which is how the gateway writes one: what it forwards parses back to
-/// exactly what it parsed (found by the xml_delete and xml_complete fuzz targets).
-fn xml_chars(s: &str) -> Result<&str, S3Error> {
-    if s.chars()
-        .any(|c| (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
-    {
-        return Err(malformed_xml(
-            "the text holds a control character XML cannot carry",
-        ));
-    }
-    Ok(s)
-}
-
 /// Parses a DeleteObjects body: `MalformedXML` for anything but a `<Delete>` with 1 to 1000
 /// `<Object><Key>` entries.
 pub fn parse_delete(body: &[u8]) -> Result<DeleteRequest, S3Error> {
-    let mut reader = Reader::from_reader(body);
-    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let mut xml = BodyReader::new(body);
     let mut out = DeleteRequest::default();
-    let mut text = String::new();
     let (mut key, mut version): (Option<String>, Option<String>) = (None, None);
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|_| malformed_xml("the document is not well-formed"))?;
-        check_request_event(&event, stack.len())?;
-        match event {
-            Event::Start(e) => {
-                let name = e.local_name().as_ref().to_vec();
-                if stack.is_empty() && name != b"Delete" {
-                    return Err(malformed_xml("the root element must be <Delete>"));
-                }
-                if name == b"Object" {
-                    key = None;
-                    version = None;
-                }
-                stack.push(name);
-                text.clear();
-            }
-            Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) => {
-                push_text(&mut text, &event)?
-            }
-            Event::End(_) => {
-                let name = stack
-                    .pop()
-                    .ok_or_else(|| malformed_xml("unbalanced elements"))?;
-                let parent = stack.last().map(Vec::as_slice);
-                match (name.as_slice(), parent) {
-                    (b"Key", Some(b"Object")) => key = Some(std::mem::take(&mut text)),
-                    (b"VersionId", Some(b"Object")) => version = Some(std::mem::take(&mut text)),
-                    (b"Quiet", Some(b"Delete")) => {
-                        out.quiet = text.trim().eq_ignore_ascii_case("true")
-                    }
-                    (b"Object", Some(b"Delete")) => {
-                        let k = key
-                            .take()
-                            .ok_or_else(|| malformed_xml("an <Object> has no <Key>"))?;
-                        out.objects.push((k, version.take()));
-                        if out.objects.len() > MAX_DELETE_KEYS {
-                            return Err(malformed_xml(
-                                "a DeleteObjects request may name at most 1000 keys",
-                            ));
-                        }
-                    }
-                    _ => {}
-                }
-                text.clear();
-            }
-            Event::Empty(e) if stack.is_empty() && e.local_name().as_ref() != b"Delete" => {
+    while let Some(node) = xml.next()? {
+        match node {
+            Node::Open { name, .. } if xml.depth() == 0 && name != b"Delete" => {
                 return Err(malformed_xml("the root element must be <Delete>"));
             }
-            Event::Eof => break,
-            _ => {}
+            Node::Open { name, empty: false } if name == b"Object" => (key, version) = (None, None),
+            Node::Open { .. } => {}
+            Node::Close { name, text } => match (name.as_slice(), xml.parent()) {
+                (b"Key", Some(b"Object")) => key = Some(text),
+                (b"VersionId", Some(b"Object")) => version = Some(text),
+                (b"Quiet", Some(b"Delete")) => out.quiet = text.trim().eq_ignore_ascii_case("true"),
+                (b"Object", Some(b"Delete")) => {
+                    let k = key
+                        .take()
+                        .ok_or_else(|| malformed_xml("an <Object> has no <Key>"))?;
+                    out.objects.push((k, version.take()));
+                    if out.objects.len() > MAX_DELETE_KEYS {
+                        return Err(malformed_xml(
+                            "a DeleteObjects request may name at most 1000 keys",
+                        ));
+                    }
+                }
+                _ => {}
+            },
         }
-    }
-    if !stack.is_empty() {
-        return Err(malformed_xml("the document ends early"));
     }
     if out.objects.is_empty() {
         return Err(malformed_xml(
@@ -703,103 +619,72 @@ fn parse_tag_set(
     max: usize,
     too_many: &'static str,
 ) -> Result<Vec<(String, String)>, S3Error> {
-    let mut reader = Reader::from_reader(body);
-    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let mut xml = BodyReader::new(body);
     let mut tags: Vec<(String, String)> = Vec::new();
-    let mut text = String::new();
     let (mut key, mut value): (Option<String>, Option<String>) = (None, None);
     let (mut tag_set, mut rooted) = (false, false);
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|_| malformed_xml("the document is not well-formed"))?;
-        check_request_event(&event, stack.len())?;
-        match event {
-            Event::Start(e) => {
-                let name = e.local_name().as_ref().to_vec();
-                if stack.is_empty() {
-                    if name != b"Tagging" || rooted {
-                        return Err(malformed_xml("the document is one <Tagging> element"));
-                    }
-                    rooted = true;
+    while let Some(node) = xml.next()? {
+        match node {
+            Node::Open { name, empty } => {
+                let root = xml.depth() == 0;
+                if root && (empty || name != b"Tagging" || rooted) {
+                    return Err(malformed_xml("the document is one <Tagging> element"));
                 }
-                match (name.as_slice(), stack.last().map(Vec::as_slice)) {
-                    (b"TagSet", Some(b"Tagging")) => tag_set = true,
-                    (b"Tag", _) => {
-                        key = None;
-                        value = None;
-                    }
-                    _ => {}
-                }
-                stack.push(name);
-                text.clear();
-            }
-            Event::Empty(e) => {
-                let name = e.local_name();
-                match (name.as_ref(), stack.last().map(Vec::as_slice)) {
-                    (_, None) => {
-                        return Err(malformed_xml("the document is one <Tagging> element"))
-                    }
-                    (b"TagSet", Some(b"Tagging")) => tag_set = true,
-                    (b"Value", Some(b"Tag")) => value = Some(String::new()),
-                    (b"Key", Some(b"Tag")) => key = Some(String::new()),
+                rooted |= root;
+                match (name.as_slice(), xml.parent(), empty) {
+                    (b"TagSet", Some(b"Tagging"), _) => tag_set = true,
+                    (b"Tag", _, false) => (key, value) = (None, None),
+                    (b"Value", Some(b"Tag"), true) => value = Some(String::new()),
+                    (b"Key", Some(b"Tag"), true) => key = Some(String::new()),
                     _ => {}
                 }
             }
-            Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) => {
-                push_text(&mut text, &event)?
-            }
-            Event::End(_) => {
-                let name = stack
-                    .pop()
-                    .ok_or_else(|| malformed_xml("unbalanced elements"))?;
-                let parent = stack.last().map(Vec::as_slice);
-                match (name.as_slice(), parent) {
-                    (b"Key", Some(b"Tag")) => key = Some(std::mem::take(&mut text)),
-                    (b"Value", Some(b"Tag")) => value = Some(std::mem::take(&mut text)),
-                    (b"Tag", Some(b"TagSet")) => {
-                        let k = key
-                            .take()
-                            .ok_or_else(|| malformed_xml("a <Tag> has no <Key>"))?;
-                        let v = value
-                            .take()
-                            .ok_or_else(|| malformed_xml("a <Tag> has no <Value>"))?;
-                        if k.is_empty() || k.chars().count() > MAX_TAG_KEY_CHARS {
-                            return Err(invalid_tag(
-                                "The TagKey you have provided is invalid: a tag key is 1 to 128 characters",
-                            ));
-                        }
-                        if v.chars().count() > MAX_TAG_VALUE_CHARS {
-                            return Err(invalid_tag(
-                                "The TagValue you have provided is invalid: a tag value is at most 256 characters",
-                            ));
-                        }
-                        if tags.iter().any(|(seen, _)| *seen == k) {
-                            return Err(invalid_tag(
-                                "Cannot provide multiple Tags with the same key",
-                            ));
-                        }
-                        tags.push((k, v));
-                        if tags.len() > max {
-                            return Err(invalid_tag(too_many));
-                        }
+            Node::Close { name, text } => match (name.as_slice(), xml.parent()) {
+                (b"Key", Some(b"Tag")) => key = Some(text),
+                (b"Value", Some(b"Tag")) => value = Some(text),
+                (b"Tag", Some(b"TagSet")) => {
+                    let tag = checked_tag(key.take(), value.take(), &tags)?;
+                    tags.push(tag);
+                    if tags.len() > max {
+                        return Err(invalid_tag(too_many));
                     }
-                    (b"Tag", _) => return Err(malformed_xml("a <Tag> is outside <TagSet>")),
-                    _ => {}
                 }
-                text.clear();
-            }
-            Event::Eof => break,
-            _ => {}
+                (b"Tag", _) => return Err(malformed_xml("a <Tag> is outside <TagSet>")),
+                _ => {}
+            },
         }
-    }
-    if !stack.is_empty() {
-        return Err(malformed_xml("the document ends early"));
     }
     if !tag_set {
         return Err(malformed_xml("a <Tagging> holds a <TagSet>"));
     }
     Ok(tags)
+}
+
+/// One `<Tag>` as S3 checks it: a key and a value given, the key 1 to 128 characters and not
+/// among `seen`, the value at most 256.
+fn checked_tag(
+    key: Option<String>,
+    value: Option<String>,
+    seen: &[(String, String)],
+) -> Result<(String, String), S3Error> {
+    let k = key.ok_or_else(|| malformed_xml("a <Tag> has no <Key>"))?;
+    let v = value.ok_or_else(|| malformed_xml("a <Tag> has no <Value>"))?;
+    if k.is_empty() || k.chars().count() > MAX_TAG_KEY_CHARS {
+        return Err(invalid_tag(
+            "The TagKey you have provided is invalid: a tag key is 1 to 128 characters",
+        ));
+    }
+    if v.chars().count() > MAX_TAG_VALUE_CHARS {
+        return Err(invalid_tag(
+            "The TagValue you have provided is invalid: a tag value is at most 256 characters",
+        ));
+    }
+    if seen.iter().any(|(s, _)| *s == k) {
+        return Err(invalid_tag(
+            "Cannot provide multiple Tags with the same key",
+        ));
+    }
+    Ok((k, v))
 }
 
 /// The PutObjectTagging body the gateway forwards: the parsed tags, written anew.
@@ -837,84 +722,40 @@ fn mfa_delete_enabled() -> S3Error {
 /// the bucket owner's device (a gateway has none to give). `Disabled` is forwarded: the backend
 /// decides (S3 refuses a change of it without `x-amz-mfa`).
 pub fn parse_versioning(body: &[u8]) -> Result<Versioning, S3Error> {
-    let mut reader = Reader::from_reader(body);
-    let mut stack: Vec<Vec<u8>> = Vec::new();
-    let mut text = String::new();
+    let mut xml = BodyReader::new(body);
     let mut status: Option<&'static str> = None;
     let mut mfa: Option<bool> = None;
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|_| malformed_xml("the document is not well-formed"))?;
-        check_request_event(&event, stack.len())?;
-        match event {
-            Event::Start(e) => {
-                let name = e.local_name().as_ref().to_vec();
-                if stack.is_empty() && name != b"VersioningConfiguration" {
-                    return Err(malformed_xml(
-                        "the root element must be <VersioningConfiguration>",
-                    ));
-                }
-                stack.push(name);
-                text.clear();
+    while let Some(node) = xml.next()? {
+        match node {
+            Node::Open { empty: true, .. } if xml.depth() == 0 => {
+                return Err(malformed_xml(
+                    "a <VersioningConfiguration> must give a <Status>",
+                ))
             }
-            Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) => {
-                push_text(&mut text, &event)?
+            Node::Open { empty: true, .. } => return Err(malformed_xml("an empty element")),
+            Node::Open { name, .. } if xml.depth() == 0 && name != b"VersioningConfiguration" => {
+                return Err(malformed_xml(
+                    "the root element must be <VersioningConfiguration>",
+                ));
             }
-            Event::End(_) => {
-                let name = stack
-                    .pop()
-                    .ok_or_else(|| malformed_xml("unbalanced elements"))?;
-                let top = stack.len() == 1;
-                match name.as_slice() {
-                    b"Status" if top => {
-                        if status.is_some() {
-                            return Err(malformed_xml("<Status> is given more than once"));
-                        }
-                        status = Some(match text.trim() {
-                            "Enabled" => "Enabled",
-                            "Suspended" => "Suspended",
-                            _ => {
-                                return Err(malformed_xml("<Status> must be Enabled or Suspended"))
-                            }
-                        });
+            Node::Open { .. } => {}
+            Node::Close { name, text } => match (name.as_slice(), xml.depth()) {
+                (b"Status", 1) => {
+                    if status.is_some() {
+                        return Err(malformed_xml("<Status> is given more than once"));
                     }
-                    b"MfaDelete" if top => {
-                        if mfa.is_some() {
-                            return Err(malformed_xml("<MfaDelete> is given more than once"));
-                        }
-                        mfa = Some(match text.trim() {
-                            "Disabled" => true,
-                            "Enabled" => return Err(mfa_delete_enabled()),
-                            _ => {
-                                return Err(malformed_xml(
-                                    "<MfaDelete> must be Enabled or Disabled",
-                                ))
-                            }
-                        });
-                    }
-                    _ if stack.is_empty() => {}
-                    _ => return Err(malformed_xml("unknown element")),
+                    status = Some(versioning_status(text.trim())?);
                 }
-                text.clear();
-            }
-            Event::Empty(e) => {
-                let name = e.local_name().as_ref().to_vec();
-                match (stack.len(), name.as_slice()) {
-                    (0, _) => {
-                        return Err(malformed_xml(
-                            "a <VersioningConfiguration> must give a <Status>",
-                        ))
+                (b"MfaDelete", 1) => {
+                    if mfa.is_some() {
+                        return Err(malformed_xml("<MfaDelete> is given more than once"));
                     }
-                    _ => return Err(malformed_xml("an empty element")),
+                    mfa = Some(mfa_delete_disabled(text.trim())?);
                 }
-            }
-            Event::Eof => break,
-            _ => {}
+                (_, 0) => {}
+                _ => return Err(malformed_xml("unknown element")),
+            },
         }
-    }
-    if !stack.is_empty() {
-        return Err(malformed_xml("the document ends early"));
     }
     let status =
         status.ok_or_else(|| malformed_xml("a <VersioningConfiguration> must give a <Status>"))?;
@@ -922,6 +763,24 @@ pub fn parse_versioning(body: &[u8]) -> Result<Versioning, S3Error> {
         status,
         mfa_delete_disabled: mfa.is_some(),
     })
+}
+
+/// A `<Status>`: S3's two words.
+fn versioning_status(text: &str) -> Result<&'static str, S3Error> {
+    match text {
+        "Enabled" => Ok("Enabled"),
+        "Suspended" => Ok("Suspended"),
+        _ => Err(malformed_xml("<Status> must be Enabled or Suspended")),
+    }
+}
+
+/// A `<MfaDelete>`: `Disabled` is forwarded, `Enabled` cannot be (see [`parse_versioning`]).
+fn mfa_delete_disabled(text: &str) -> Result<bool, S3Error> {
+    match text {
+        "Disabled" => Ok(true),
+        "Enabled" => Err(mfa_delete_enabled()),
+        _ => Err(malformed_xml("<MfaDelete> must be Enabled or Disabled")),
+    }
 }
 
 /// The PutBucketVersioning body the gateway forwards.
@@ -943,97 +802,27 @@ pub use super::limits::MAX_PARTS;
 /// number is lower than the one before. A number listed twice in a row is S3's too (the later
 /// entry wins): the parts returned ascend strictly, one per number.
 pub fn parse_complete(body: &[u8]) -> Result<Vec<(u16, String)>, S3Error> {
-    let mut reader = Reader::from_reader(body);
-    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let mut xml = BodyReader::new(body);
     let mut parts: Vec<(u16, String)> = Vec::new();
-    let mut text = String::new();
     let (mut number, mut etag): (Option<String>, Option<String>) = (None, None);
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|_| malformed_xml("the document is not well-formed"))?;
-        check_request_event(&event, stack.len())?;
-        match event {
-            Event::Start(e) => {
-                let name = e.local_name().as_ref().to_vec();
-                if stack.is_empty() && name != b"CompleteMultipartUpload" {
-                    return Err(malformed_xml(
-                        "the root element must be <CompleteMultipartUpload>",
-                    ));
-                }
-                if name == b"Part" {
-                    number = None;
-                    etag = None;
-                }
-                stack.push(name);
-                text.clear();
-            }
-            Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) => {
-                push_text(&mut text, &event)?
-            }
-            Event::End(_) => {
-                let name = stack
-                    .pop()
-                    .ok_or_else(|| malformed_xml("unbalanced elements"))?;
-                let parent = stack.last().map(Vec::as_slice);
-                match (name.as_slice(), parent) {
-                    (b"PartNumber", Some(b"Part")) => number = Some(std::mem::take(&mut text)),
-                    (b"ETag", Some(b"Part")) => etag = Some(std::mem::take(&mut text)),
-                    (b"Part", Some(b"CompleteMultipartUpload")) => {
-                        let n = number
-                            .take()
-                            .ok_or_else(|| malformed_xml("a <Part> has no <PartNumber>"))?;
-                        let n = n
-                            .trim()
-                            .parse::<u16>()
-                            .ok()
-                            .filter(|n| (1..=MAX_PARTS).contains(n))
-                            .ok_or_else(|| {
-                                S3Error::new(
-                                    ErrorCode::InvalidPart,
-                                    format!(
-                                        "part number '{}' is not between 1 and 10000",
-                                        n.trim()
-                                    ),
-                                )
-                            })?;
-                        let e = etag
-                            .take()
-                            .ok_or_else(|| malformed_xml("a <Part> has no <ETag>"))?;
-                        let e = e.trim();
-                        let e = e.strip_prefix('"').unwrap_or(e);
-                        let e = e.strip_suffix('"').unwrap_or(e).to_string();
-                        match parts.last_mut() {
-                            Some((prev, _)) if *prev > n => {
-                                return Err(S3Error::new(
-                                    ErrorCode::InvalidPartOrder,
-                                    "the list of parts was not in ascending order; parts must be ordered by part number",
-                                ));
-                            }
-                            // A part listed again (a client that re-sent it and kept both
-                            // answers): the later entry wins (ceph/s3-tests expects it of S3;
-                            // RGW and SeaweedFS take it so).
-                            Some((prev, etag)) if *prev == n => *etag = e,
-                            _ => parts.push((n, e)),
-                        }
-                    }
-                    _ => {}
-                }
-                text.clear();
-            }
-            Event::Empty(e)
-                if stack.is_empty() && e.local_name().as_ref() != b"CompleteMultipartUpload" =>
-            {
+    while let Some(node) = xml.next()? {
+        match node {
+            Node::Open { name, .. } if xml.depth() == 0 && name != b"CompleteMultipartUpload" => {
                 return Err(malformed_xml(
                     "the root element must be <CompleteMultipartUpload>",
                 ));
             }
-            Event::Eof => break,
-            _ => {}
+            Node::Open { name, empty: false } if name == b"Part" => (number, etag) = (None, None),
+            Node::Open { .. } => {}
+            Node::Close { name, text } => match (name.as_slice(), xml.parent()) {
+                (b"PartNumber", Some(b"Part")) => number = Some(text),
+                (b"ETag", Some(b"Part")) => etag = Some(text),
+                (b"Part", Some(b"CompleteMultipartUpload")) => {
+                    add_part(&mut parts, number.take(), etag.take())?
+                }
+                _ => {}
+            },
         }
-    }
-    if !stack.is_empty() {
-        return Err(malformed_xml("the document ends early"));
     }
     if parts.is_empty() {
         return Err(malformed_xml(
@@ -1041,6 +830,47 @@ pub fn parse_complete(body: &[u8]) -> Result<Vec<(u16, String)>, S3Error> {
         ));
     }
     Ok(parts)
+}
+
+/// Adds one `<Part>` to `parts`: `InvalidPart` for a number outside 1..=10000,
+/// `InvalidPartOrder` for one lower than the last; a number listed again replaces the last.
+fn add_part(
+    parts: &mut Vec<(u16, String)>,
+    number: Option<String>,
+    etag: Option<String>,
+) -> Result<(), S3Error> {
+    let n = number.ok_or_else(|| malformed_xml("a <Part> has no <PartNumber>"))?;
+    let n = n
+        .trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|n| (1..=MAX_PARTS).contains(n))
+        .ok_or_else(|| {
+            S3Error::new(
+                ErrorCode::InvalidPart,
+                format!("part number '{}' is not between 1 and 10000", n.trim()),
+            )
+        })?;
+    let e = etag.ok_or_else(|| malformed_xml("a <Part> has no <ETag>"))?;
+    let e = e.trim();
+    let e = e.strip_prefix('"').unwrap_or(e);
+    let e = e.strip_suffix('"').unwrap_or(e).to_string();
+    match parts.last_mut() {
+        Some((prev, _)) if *prev > n => Err(S3Error::new(
+            ErrorCode::InvalidPartOrder,
+            "the list of parts was not in ascending order; parts must be ordered by part number",
+        )),
+        // A part listed again (a client that re-sent it and kept both answers): the later
+        // entry wins (ceph/s3-tests expects it of S3; RGW and SeaweedFS take it so).
+        Some((prev, etag)) if *prev == n => {
+            *etag = e;
+            Ok(())
+        }
+        _ => {
+            parts.push((n, e));
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]
