@@ -20,14 +20,13 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use multistore::gateway::copy::ANSWER_LIMIT;
-use multistore::gateway::{
-    add_server_timing, error_response, parse_backend_timeout, CopyEvent, CopyStep,
-    Forward, ForwardBody, Gather, ResponseMode, StreamedCopy, Timing, DEFAULT_BACKEND_TIMEOUT,
-    GATHER_LIMIT,
-};
 use multistore::executor::{
     BodyRead, Caches, FetchError, Fetched, Refresh, Session, SmallRequest, Step, World,
+};
+use multistore::gateway::copy::ANSWER_LIMIT;
+use multistore::gateway::{
+    add_server_timing, error_response, parse_backend_timeout, CopyEvent, CopyStep, Forward,
+    ForwardBody, Gather, ResponseMode, StreamedCopy, Timing, DEFAULT_BACKEND_TIMEOUT, GATHER_LIMIT,
 };
 use multistore::payload::BodyCheck;
 use multistore::s3::{ErrorCode, S3Error};
@@ -182,7 +181,11 @@ impl Proxy {
             }
         };
         if let Some(refresh) = outcome.refresh {
-            tokio::spawn(run_refresh(self.client.clone(), self.caches.clone(), refresh));
+            tokio::spawn(run_refresh(
+                self.client.clone(),
+                self.caches.clone(),
+                refresh,
+            ));
         }
         if let Some(limit) = outcome.drain_body {
             drain(body.take(), limit).await;
@@ -416,7 +419,9 @@ async fn fetch_small(client: &BackendClient, small: SmallRequest) -> Fetched {
     let body = if small.body.is_empty() {
         empty()
     } else {
-        Full::new(small.body).map_err(|never| match never {}).boxed()
+        Full::new(small.body)
+            .map_err(|never| match never {})
+            .boxed()
     };
     let request = builder
         .body(body)

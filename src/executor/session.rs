@@ -407,11 +407,7 @@ impl<'a> Session<'a> {
 
     /// Federated credentials: cached, exchanged now (one exchange per key at a time; others
     /// wait for it until `give_up`), or used while a refresh runs after the answer.
-    fn credentials(
-        &mut self,
-        needed: Box<CredentialsNeeded>,
-        give_up: Option<Timestamp>,
-    ) -> State {
+    fn credentials(&mut self, needed: Box<CredentialsNeeded>, give_up: Option<Timestamp>) -> State {
         let now = (self.world.now)();
         // Waiting longer than a dead refresh is presumed alive would be pointless.
         let give_up = give_up.unwrap_or(Timestamp(now.0 + IN_FLIGHT_TIMEOUT_SECS + 5));

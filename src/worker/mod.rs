@@ -31,8 +31,8 @@ use worker::Env;
 use crate::executor::{BodyRead, Caches, Session, Step, World};
 use crate::gateway::copy::ANSWER_LIMIT;
 use crate::gateway::{
-    add_server_timing, error_response, CopyEvent, CopyStep, Forward, ForwardBody,
-    Gather, ResponseMode, StreamedCopy, Timing, GATHER_LIMIT,
+    add_server_timing, error_response, CopyEvent, CopyStep, Forward, ForwardBody, Gather,
+    ResponseMode, StreamedCopy, Timing, GATHER_LIMIT,
 };
 use crate::s3::S3Error;
 use crate::time::Timestamp;
