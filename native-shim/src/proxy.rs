@@ -169,7 +169,7 @@ impl Proxy {
         let mut body = Some(body);
         let mut session = Session::new(&gateway, &self.caches, WORLD, &head, &ctx);
         let outcome = loop {
-            match session.next() {
+            match session.step() {
                 Step::ReadBody { limit } => session.body(read_body(body.take(), limit).await),
                 Step::ReadForm => read_form(&mut session, body.as_mut()).await,
                 Step::Fetch(request) => session.fetched(fetch_small(&self.client, request).await),

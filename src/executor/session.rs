@@ -4,7 +4,7 @@
 //! ```text
 //! let mut s = Session::new(&gateway, &caches, world, &head, &ctx);
 //! let outcome = loop {
-//!     match s.next() {
+//!     match s.step() {
 //!         Step::ReadBody { limit } => s.body(read_at_most(limit)),   // BodyRead
 //!         Step::ReadForm => { /* s.form_chunk(..) until true, or s.form_end() / s.form_broken(..) */ }
 //!         Step::Fetch(request) => s.fetched(send(request)),           // Fetched
@@ -157,7 +157,7 @@ impl<'a> Session<'a> {
 
     /// What the runtime does next. Never blocks, never fails: a refusal is a `Done` whose plan
     /// answers it.
-    pub fn next(&mut self) -> Step {
+    pub fn step(&mut self) -> Step {
         loop {
             match std::mem::replace(&mut self.state, State::Spent) {
                 State::Planned(plan) => self.state = self.advance(plan),
@@ -485,5 +485,6 @@ pub fn incomplete_body(why: &str) -> S3Error {
     )
 }
 
-#[cfg(test)]
+// The JWT test keys are native-only (as in `sts::jwt`).
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;

@@ -201,7 +201,7 @@ async fn handle_inner(
     let caches = CACHES.with(Arc::clone);
     let mut session = Session::new(&gateway, &caches, WORLD, &head, &rctx);
     let outcome = loop {
-        match session.next() {
+        match session.step() {
             Step::ReadBody { limit } => {
                 let read = match body::read_limited(body.take(), limit).await {
                     Ok(bytes) => BodyRead::Read(bytes),

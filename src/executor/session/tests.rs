@@ -150,7 +150,7 @@ impl Fake<'_> {
 
     fn drive(&mut self, mut s: Session<'_>) -> Outcome {
         for _ in 0..100 {
-            match s.next() {
+            match s.step() {
                 Step::ReadBody { .. } => s.body(self.body.take().expect("a body to read")),
                 Step::ReadForm => {
                     let form = std::mem::take(&mut self.form);
@@ -281,8 +281,8 @@ fn asking_past_the_end_is_a_500_not_a_panic() {
     let caches = Caches::default();
     let (head, ctx) = (signed("GET", "/r2/k"), ctx());
     let mut s = Session::new(&g, &caches, WORLD, &head, &ctx);
-    assert!(matches!(s.next(), Step::Done(_)));
-    let Step::Done(again) = s.next() else {
+    assert!(matches!(s.step(), Step::Done(_)));
+    let Step::Done(again) = s.step() else {
         panic!("expected the end")
     };
     assert_eq!(answered(&again.plan).0, StatusCode::INTERNAL_SERVER_ERROR);
@@ -541,7 +541,7 @@ fn a_request_waits_for_the_exchange_another_one_runs() {
     let (head, ctx) = (signed("GET", "/fed/k"), ctx());
     // The first request starts the exchange and has not finished it.
     let mut first = Session::new(&g, &caches, WORLD, &head, &ctx);
-    let Step::Fetch(_) = first.next() else {
+    let Step::Fetch(_) = first.step() else {
         panic!("expected the exchange")
     };
     // The second waits; once the first is answered it signs with what it got.
