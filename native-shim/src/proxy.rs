@@ -21,7 +21,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use multistore::executor::{
-    BodyRead, Caches, FetchError, Fetched, Refresh, Session, SmallRequest, Step, World,
+    BodyRead, Caches, FetchError, Fetched, Outcome, Refresh, Session, SmallRequest, Step, World,
 };
 use multistore::gateway::copy::ANSWER_LIMIT;
 use multistore::gateway::{
@@ -167,29 +167,8 @@ impl Proxy {
         let t0 = Instant::now();
         let gateway = self.live.current();
         let mut body = Some(body);
-        let mut session = Session::new(&gateway, &self.caches, WORLD, &head, &ctx);
-        let outcome = loop {
-            match session.step() {
-                Step::ReadBody { limit } => session.body(read_body(body.take(), limit).await),
-                Step::ReadForm => read_form(&mut session, body.as_mut()).await,
-                Step::Fetch(request) => session.fetched(fetch_small(&self.client, request).await),
-                Step::Wait(pause) => {
-                    tokio::time::sleep(pause).await;
-                    session.waited();
-                }
-                Step::Done(outcome) => break outcome,
-            }
-        };
-        if let Some(refresh) = outcome.refresh {
-            tokio::spawn(run_refresh(
-                self.client.clone(),
-                self.caches.clone(),
-                refresh,
-            ));
-        }
-        if let Some(limit) = outcome.drain_body {
-            drain(body.take(), limit).await;
-        }
+        let session = Session::new(&gateway, &self.caches, WORLD, &head, &ctx);
+        let outcome = self.drive(session, &mut body).await;
         let plan_time = t0.elapsed();
         match outcome.plan {
             Plan::Respond(mut resp) => {
@@ -216,6 +195,34 @@ impl Proxy {
                 full(error_response(&head.method, &err, &ctx.request_id))
             }
         }
+    }
+
+    /// Answers the session's steps until it hands out the plan; spawns its credential refresh
+    /// and drains what it says to drain.
+    async fn drive(&self, mut session: Session<'_>, body: &mut Option<Incoming>) -> Outcome {
+        let mut outcome = loop {
+            match session.step() {
+                Step::ReadBody { limit } => session.body(read_body(body.take(), limit).await),
+                Step::ReadForm => read_form(&mut session, body.as_mut()).await,
+                Step::Fetch(request) => session.fetched(fetch_small(&self.client, request).await),
+                Step::Wait(pause) => {
+                    tokio::time::sleep(pause).await;
+                    session.waited();
+                }
+                Step::Done(outcome) => break outcome,
+            }
+        };
+        if let Some(refresh) = outcome.refresh.take() {
+            tokio::spawn(run_refresh(
+                self.client.clone(),
+                self.caches.clone(),
+                refresh,
+            ));
+        }
+        if let Some(limit) = outcome.drain_body {
+            drain(body.take(), limit).await;
+        }
+        outcome
     }
 
     async fn forward(

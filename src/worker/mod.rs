@@ -28,7 +28,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
-use crate::executor::{BodyRead, Caches, Session, Step, World};
+use crate::executor::{BodyRead, Caches, Outcome, Session, Step, World};
 use crate::gateway::copy::ANSWER_LIMIT;
 use crate::gateway::{
     add_server_timing, error_response, CopyEvent, CopyStep, Forward, ForwardBody, Gather,
@@ -199,38 +199,8 @@ async fn handle_inner(
     };
     let t0 = now_ms();
     let caches = CACHES.with(Arc::clone);
-    let mut session = Session::new(&gateway, &caches, WORLD, &head, &rctx);
-    let outcome = loop {
-        match session.step() {
-            Step::ReadBody { limit } => {
-                let read = match body::read_limited(body.take(), limit).await {
-                    Ok(bytes) => BodyRead::Read(bytes),
-                    Err(body::ReadError::TooLarge) => BodyRead::TooLarge,
-                    Err(body::ReadError::Broken(e)) => BodyRead::Broken(e),
-                };
-                session.body(read);
-            }
-            Step::ReadForm => body::read_form(&mut session, body.as_ref()).await,
-            Step::Fetch(request) => session.fetched(body::fetch_small(request).await),
-            Step::Wait(pause) => {
-                worker::Delay::from(pause).await;
-                session.waited();
-            }
-            Step::Done(outcome) => break outcome,
-        }
-    };
-    if let Some(mut refresh) = outcome.refresh {
-        let caches = caches.clone();
-        ctx.wait_until(async move {
-            while let Some(request) = refresh.next() {
-                let fetched = body::fetch_small(request).await;
-                refresh.fetched(&caches, fetched);
-            }
-        });
-    }
-    if let Some(limit) = outcome.drain_body {
-        body::drain(body.take(), limit).await;
-    }
+    let session = Session::new(&gateway, &caches, WORLD, &head, &rctx);
+    let outcome = drive(session, &mut body, &caches, ctx).await;
     let plan_time = since(t0);
     match outcome.plan {
         Plan::Respond(mut resp) => {
@@ -256,6 +226,48 @@ async fn handle_inner(
             to_js_response(error_response(&head.method, &err, request_id), None)
         }
     }
+}
+
+/// Answers the session's steps until it hands out the plan; runs its credential refresh in
+/// `waitUntil` and drains what it says to drain.
+async fn drive(
+    mut session: Session<'_>,
+    body: &mut Option<web_sys::ReadableStream>,
+    caches: &Arc<Caches>,
+    ctx: &worker::Context,
+) -> Outcome {
+    let mut outcome = loop {
+        match session.step() {
+            Step::ReadBody { limit } => {
+                let read = match body::read_limited(body.take(), limit).await {
+                    Ok(bytes) => BodyRead::Read(bytes),
+                    Err(body::ReadError::TooLarge) => BodyRead::TooLarge,
+                    Err(body::ReadError::Broken(e)) => BodyRead::Broken(e),
+                };
+                session.body(read);
+            }
+            Step::ReadForm => body::read_form(&mut session, body.as_ref()).await,
+            Step::Fetch(request) => session.fetched(body::fetch_small(request).await),
+            Step::Wait(pause) => {
+                worker::Delay::from(pause).await;
+                session.waited();
+            }
+            Step::Done(outcome) => break outcome,
+        }
+    };
+    if let Some(mut refresh) = outcome.refresh.take() {
+        let caches = caches.clone();
+        ctx.wait_until(async move {
+            while let Some(request) = refresh.next() {
+                let fetched = body::fetch_small(request).await;
+                refresh.fetched(&caches, fetched);
+            }
+        });
+    }
+    if let Some(limit) = outcome.drain_body {
+        body::drain(body.take(), limit).await;
+    }
+    outcome
 }
 
 /// `BACKEND_TIMEOUT_SECONDS`: how long a backend has to answer once the request went out (a
