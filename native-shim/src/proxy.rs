@@ -1125,6 +1125,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_small_fetch_without_an_answer_times_out() {
+        let client = backend_client().unwrap();
+        let request = SmallRequest {
+            method: Method::GET,
+            url: silent_backend(),
+            headers: http::HeaderMap::new(),
+            body: Bytes::new(),
+            limit: 1024,
+            timeout: Duration::from_millis(300),
+        };
+        let result = fetch_small(&client, request).await;
+        assert_eq!(result, Err(FetchError::TimedOut));
+    }
+
+    #[tokio::test]
     async fn a_refused_connection_is_a_failure_not_a_timeout() {
         let client = backend_client().unwrap();
         let port = {

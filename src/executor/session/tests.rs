@@ -561,12 +561,34 @@ fn a_request_waits_for_the_exchange_another_one_runs() {
 }
 
 #[test]
-fn a_failed_exchange_is_answered_as_the_backends_error() {
+fn a_failed_exchange_is_unavailable_and_not_retried_within_the_backoff() {
     let (g, caches) = (gateway(), Caches::default());
     let mut fake = Fake::default();
+    fake.answers
+        .insert(STS_ENDPOINT.to_string(), Err(FetchError::TimedOut));
     let out = run(&mut fake, &g, &caches, &signed("GET", "/fed/k"));
     assert_eq!(answered(&out.plan).0, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(fake.fetched.len(), 1);
+    fake.fetched.clear();
+    let out = run(&mut fake, &g, &caches, &signed("GET", "/fed/k"));
+    assert_eq!(answered(&out.plan).0, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(fake.fetched.is_empty(), "{:?}", fake.fetched);
+}
+
+#[test]
+fn a_jwks_fetch_that_fails_later_keeps_serving_the_last_keys() {
+    let (g, caches, key) = (gateway(), Caches::default(), TestKey::p256());
+    let mut fake = issuer(&[(&key, "k1")]);
+    assert_eq!(
+        assume_role(&mut fake, &g, &caches, &key, "k1").0,
+        StatusCode::OK
+    );
+    // Past the TTL the issuer answers 503: the last keys still verify.
+    set_clock(NOW.0 + crate::sts::fetch::JWKS_TTL_SECS + 1);
+    let mut fake = Fake::default().answer(DISCOVERY, 503, "down");
+    let (status, fetched) = assume_role(&mut fake, &g, &caches, &key, "k1");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(fetched, [DISCOVERY]);
 }
 
 // --- Plans that need nothing ---
