@@ -244,7 +244,6 @@ mod tests {
             include_str!("main.rs"),
             include_str!("proxy.rs"),
             include_str!("server.rs"),
-            include_str!("federation.rs"),
             include_str!("request_id.rs"),
         ];
         let read: Vec<String> = sources.iter().flat_map(|s| env_reads(s)).collect();

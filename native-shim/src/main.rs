@@ -5,7 +5,6 @@
 //! streamed both ways.
 
 mod args;
-mod federation;
 mod proxy;
 mod reload;
 mod request_id;

@@ -20,20 +20,19 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use multistore::executor::{
+    BodyRead, Caches, FetchError, Fetched, Outcome, Refresh, Session, SmallRequest, Step, World,
+};
 use multistore::gateway::copy::ANSWER_LIMIT;
 use multistore::gateway::{
-    add_server_timing, body_too_large, error_response, parse_backend_timeout, CopyEvent, CopyStep,
-    Forward, ForwardBody, Gather, ResponseMode, StreamedCopy, Timing, DEFAULT_BACKEND_TIMEOUT,
-    GATHER_LIMIT,
+    add_server_timing, error_response, parse_backend_timeout, CopyEvent, CopyStep, Forward,
+    ForwardBody, Gather, ResponseMode, StreamedCopy, Timing, DEFAULT_BACKEND_TIMEOUT, GATHER_LIMIT,
 };
 use multistore::payload::BodyCheck;
 use multistore::s3::{ErrorCode, S3Error};
-use multistore::sts::fetch::{self as jwks_fetch, JwksCache};
-use multistore::sts::jwt::Jwks;
 use multistore::time::Timestamp;
 use multistore::{Gateway, Plan, RequestContext, RequestHead};
 
-use crate::federation::Federator;
 use crate::reload::Live;
 use crate::request_id;
 
@@ -50,6 +49,15 @@ pub type BackendClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
 /// How long a pooled backend connection may sit idle before we close it.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The clock and random source the core's sessions use.
+const WORLD: World = World {
+    now,
+    random: random_bytes,
+};
+
+/// How long a refused form upload's rest is read off before the answer goes out anyway.
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+
 /// The environment variable that sets [`Proxy`]'s backend timeout, in seconds.
 pub const BACKEND_TIMEOUT_VAR: &str = "BACKEND_TIMEOUT_SECONDS";
 
@@ -61,10 +69,8 @@ pub struct Proxy {
     /// How long a backend has to start its answer once our request (body included) went out,
     /// and to deliver an answer we buffer: past it, a 504 instead of a hung client.
     backend_timeout: Duration,
-    /// OIDC issuers' keys, for STS (the lock is never held across an await).
-    jwks: Mutex<JwksCache>,
-    /// Credentials of federated backends (`auth_type = "oidc"`).
-    federation: Federator,
+    /// OIDC issuers' keys (STS) and federated backends' credentials, for the whole process.
+    caches: Arc<Caches>,
 }
 
 impl Proxy {
@@ -74,10 +80,9 @@ impl Proxy {
         let backend_timeout = backend_timeout()?;
         Ok(Proxy {
             backend_timeout,
-            federation: Federator::new(client.clone()),
             live,
             client,
-            jwks: Mutex::default(),
+            caches: Arc::default(),
         })
     }
 }
@@ -161,53 +166,11 @@ impl Proxy {
         };
         let t0 = Instant::now();
         let gateway = self.live.current();
-        let mut plan = gateway.plan(&head, &ctx);
         let mut body = Some(body);
-        let mut read = Bytes::new();
-        let mut body_read = false;
-        if let Plan::NeedBody { limit } = plan {
-            // Only small XML bodies (DeleteObjects) are ever read whole, and only after the
-            // caller passed authentication and the coarse authorization.
-            let incoming = body.take();
-            let collected = match incoming {
-                Some(b) => Limited::new(b, limit).collect().await.map(|c| c.to_bytes()),
-                None => Ok(Bytes::new()),
-            };
-            plan = match collected {
-                Ok(bytes) => {
-                    read = bytes.clone();
-                    body_read = true;
-                    gateway.plan_with_body(&head, &ctx, bytes)
-                }
-                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                    return full(body_too_large(&head.method, &ctx.request_id, limit));
-                }
-                Err(e) => {
-                    let err = incomplete_body(&e);
-                    return full(error_response(&head.method, &err, &ctx.request_id));
-                }
-            };
-        }
-        if let Plan::NeedForm(reader) = plan {
-            plan = gateway.plan_with_form(&head, &ctx, read_form(*reader, body.as_mut()).await);
-        }
-        if let Plan::NeedJwks { issuer, .. } = &plan {
-            let issuer = issuer.clone();
-            plan = self
-                .assume_role(&gateway, &head, &ctx, &read, &issuer)
-                .await;
-        }
-        if let Plan::NeedBackendCredentials(needed) = &plan {
-            let creds = self.federation.credentials(&gateway, needed).await;
-            plan = gateway.plan_with_credentials(
-                &head,
-                &ctx,
-                body_read.then_some(read),
-                creds.as_deref(),
-            );
-        }
+        let session = Session::new(&gateway, &self.caches, WORLD, &head, &ctx);
+        let outcome = self.drive(session, &mut body).await;
         let plan_time = t0.elapsed();
-        match plan {
+        match outcome.plan {
             Plan::Respond(mut resp) => {
                 add_server_timing(
                     resp.headers_mut(),
@@ -223,6 +186,7 @@ impl Proxy {
             Plan::Gather(gather) => self.gather(&gateway, *gather, plan_time).await,
             // R2 bindings exist only inside a Worker.
             Plan::R2(r2) => full(r2.unsupported_runtime()),
+            // The session never hands these out.
             Plan::NeedBody { .. }
             | Plan::NeedJwks { .. }
             | Plan::NeedForm(_)
@@ -233,96 +197,32 @@ impl Proxy {
         }
     }
 
-    /// STS: verify the web identity token with the issuer's JWKS (cached, fetched when missing
-    /// or stale, refetched once when the token's key is unknown) and mint the credentials.
-    async fn assume_role(
-        &self,
-        gateway: &Gateway,
-        head: &RequestHead,
-        ctx: &RequestContext,
-        body: &[u8],
-        issuer: &str,
-    ) -> Plan {
-        let jwks = self.jwks(issuer, false).await;
-        let plan =
-            gateway.plan_with_jwks(head, ctx, body, jwks.as_deref(), true, &mut random_bytes);
-        let Plan::NeedJwks { refresh: true, .. } = plan else {
-            return plan;
-        };
-        let jwks = self.jwks(issuer, true).await;
-        gateway.plan_with_jwks(head, ctx, body, jwks.as_deref(), false, &mut random_bytes)
-    }
-
-    /// The JWKS of `issuer`: the cached one while fresh (unless `force`), else fetched if the
-    /// rate limit allows, else the last one fetched.
-    async fn jwks(&self, issuer: &str, force: bool) -> Option<Arc<Jwks>> {
-        let now = now();
-        let may_fetch = {
-            let mut cache = self.jwks.lock().ok()?;
-            if !force {
-                if let Some(j) = cache.fresh(issuer, now) {
-                    return Some(j);
+    /// Answers the session's steps until it hands out the plan; spawns its credential refresh
+    /// and drains what it says to drain.
+    async fn drive(&self, mut session: Session<'_>, body: &mut Option<Incoming>) -> Outcome {
+        let mut outcome = loop {
+            match session.step() {
+                Step::ReadBody { limit } => session.body(read_body(body.take(), limit).await),
+                Step::ReadForm => read_form(&mut session, body.as_mut()).await,
+                Step::Fetch(request) => session.fetched(fetch_small(&self.client, request).await),
+                Step::Wait(pause) => {
+                    tokio::time::sleep(pause).await;
+                    session.waited();
                 }
+                Step::Done(outcome) => break outcome,
             }
-            cache.begin_fetch(issuer, now)
         };
-        if may_fetch {
-            match self.fetch_jwks(issuer).await {
-                Ok(jwks) => {
-                    log::info!(
-                        "fetched the JWKS of {issuer}: {} usable keys, {} skipped",
-                        jwks.len(),
-                        jwks.skipped()
-                    );
-                    let jwks = Arc::new(jwks);
-                    if let Ok(mut cache) = self.jwks.lock() {
-                        cache.store(issuer, jwks.clone(), now);
-                    }
-                    return Some(jwks);
-                }
-                Err(e) => log::warn!(
-                    "fetching the JWKS of {issuer} failed: {}",
-                    multistore::auth::redact(&e.to_string())
-                ),
-            }
+        if let Some(refresh) = outcome.refresh.take() {
+            tokio::spawn(run_refresh(
+                self.client.clone(),
+                self.caches.clone(),
+                refresh,
+            ));
         }
-        self.jwks.lock().ok()?.stale(issuer)
-    }
-
-    async fn fetch_jwks(&self, issuer: &str) -> Result<Jwks, String> {
-        let discovery = self
-            .fetch_document(&jwks_fetch::discovery_url(issuer))
-            .await?;
-        let uri = jwks_fetch::jwks_uri(&discovery, issuer)?;
-        let doc = self.fetch_document(&uri).await?;
-        Jwks::parse(&doc).map_err(|e| format!("{uri}: {e}"))
-    }
-
-    /// GETs a small JSON document: fetchable URLs only, capped, with a timeout.
-    async fn fetch_document(&self, url: &str) -> Result<Bytes, String> {
-        jwks_fetch::check_url(url)?;
-        let request = Request::get(url)
-            .header(http::header::ACCEPT, "application/json")
-            .body(empty())
-            .map_err(|e| format!("{url}: {e}"))?;
-        let fetch = async {
-            let resp = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| format!("{url}: {}", error_chain(&e)))?;
-            if !resp.status().is_success() {
-                return Err(format!("{url} answered {}", resp.status()));
-            }
-            Limited::new(resp.into_body(), jwks_fetch::MAX_DOCUMENT_BYTES)
-                .collect()
-                .await
-                .map(|c| c.to_bytes())
-                .map_err(|e| format!("{url}: {e}"))
-        };
-        tokio::time::timeout(Duration::from_secs(jwks_fetch::FETCH_TIMEOUT_SECS), fetch)
-            .await
-            .map_err(|_| format!("{url}: timed out"))?
+        if let Some(limit) = outcome.drain_body {
+            drain(body.take(), limit).await;
+        }
+        outcome
     }
 
     async fn forward(
@@ -462,36 +362,101 @@ impl Proxy {
     }
 }
 
-/// Feeds a POST form's first chunks to the core's reader until it has the fields before the
-/// file; the rest of `body` stays unread for the upload.
-async fn read_form(
-    mut reader: multistore::post::FormReader,
-    body: Option<&mut Incoming>,
-) -> multistore::post::FormReader {
+/// Reads a whole body for [`Step::ReadBody`], at most `limit` bytes.
+async fn read_body(body: Option<Incoming>, limit: usize) -> BodyRead {
     let Some(body) = body else {
-        reader.end();
-        return reader;
+        return BodyRead::Read(Bytes::new());
+    };
+    match Limited::new(body, limit).collect().await {
+        Ok(c) => BodyRead::Read(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => BodyRead::TooLarge,
+        Err(e) => BodyRead::Broken(e.to_string()),
+    }
+}
+
+/// Feeds a POST form's first chunks to the session until it has the fields before the file;
+/// the rest of `body` stays unread for the upload.
+async fn read_form(session: &mut Session<'_>, body: Option<&mut Incoming>) {
+    let Some(body) = body else {
+        session.form_end();
+        return;
     };
     loop {
         match body.frame().await {
-            None => {
-                reader.end();
-                break;
-            }
-            Some(Err(e)) => {
-                reader.broken(&e.to_string());
-                break;
-            }
+            None => return session.form_end(),
+            Some(Err(e)) => return session.form_broken(&e.to_string()),
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
-                    if reader.push(&data) {
-                        break;
+                    if session.form_chunk(&data) {
+                        return;
                     }
                 }
             }
         }
     }
-    reader
+}
+
+/// Reads off and drops at most `limit` bytes of a refused body (within [`DRAIN_TIME`]), so a
+/// client still sending gets the answer. The connection closes after it either way.
+async fn drain(body: Option<Incoming>, limit: usize) {
+    let Some(mut body) = body else {
+        return;
+    };
+    let read_off = async {
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(data) = frame.into_data() {
+                seen = seen.saturating_add(data.len());
+                if seen > limit {
+                    return;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, read_off).await;
+}
+
+/// One small request for the core (JWKS, credential exchange): the whole call within its
+/// timeout, at most its limit of the answer read.
+async fn fetch_small(client: &BackendClient, small: SmallRequest) -> Fetched {
+    let mut builder = Request::builder().method(small.method).uri(&small.url);
+    if let Some(h) = builder.headers_mut() {
+        *h = small.headers;
+    }
+    let body = if small.body.is_empty() {
+        empty()
+    } else {
+        Full::new(small.body)
+            .map_err(|never| match never {})
+            .boxed()
+    };
+    let request = builder
+        .body(body)
+        .map_err(|e| FetchError::Unreachable(e.to_string()))?;
+    let limit = small.limit;
+    let call = async {
+        let resp = client
+            .request(request)
+            .await
+            .map_err(|e| FetchError::Unreachable(error_chain(&e)))?;
+        let status = resp.status().as_u16();
+        let body = Limited::new(resp.into_body(), limit)
+            .collect()
+            .await
+            .map_err(|e| FetchError::Body(e.to_string()))?;
+        Ok((status, body.to_bytes()))
+    };
+    tokio::time::timeout(small.timeout, call)
+        .await
+        .unwrap_or(Err(FetchError::TimedOut))
+}
+
+/// Runs a credential refresh after the request that started it was answered.
+async fn run_refresh(client: BackendClient, caches: Arc<Caches>, mut refresh: Refresh) {
+    while let Some(request) = refresh.next() {
+        let fetched = fetch_small(&client, request).await;
+        refresh.fetched(&caches, fetched);
+    }
 }
 
 impl Proxy {
@@ -1157,6 +1122,21 @@ mod tests {
         mut rx: tokio::sync::mpsc::Receiver<Result<Frame<Bytes>, BoxError>>,
     ) -> impl futures_util::Stream<Item = Result<Frame<Bytes>, BoxError>> {
         futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+    }
+
+    #[tokio::test]
+    async fn a_small_fetch_without_an_answer_times_out() {
+        let client = backend_client().unwrap();
+        let request = SmallRequest {
+            method: Method::GET,
+            url: silent_backend(),
+            headers: http::HeaderMap::new(),
+            body: Bytes::new(),
+            limit: 1024,
+            timeout: Duration::from_millis(300),
+        };
+        let result = fetch_small(&client, request).await;
+        assert_eq!(result, Err(FetchError::TimedOut));
     }
 
     #[tokio::test]

@@ -10,6 +10,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::executor::session::incomplete_body;
+use crate::executor::{FetchError, Fetched, Session, SmallRequest};
 use crate::payload::BodyCheck;
 use crate::s3::{ErrorCode, S3Error};
 
@@ -283,29 +285,13 @@ pub async fn read_limited(
     Ok(Bytes::from(out))
 }
 
-/// Why [`fetch_small`] has no answer.
-pub enum FetchError {
-    /// No answer: the request could not be built or sent, the connection failed, or the
-    /// timeout passed.
-    Unreachable(String),
-    /// An answer whose body was too large or broke off.
-    Body(String),
-}
-
-/// One small control request over the Fetch API (an issuer's JWKS, a credential exchange):
-/// redirects are not followed, `timeout_secs` bounds the whole call (body included), and the
-/// answer's body is read up to `limit` bytes. Returns the status and the body.
-pub async fn fetch_small(
-    method: &str,
-    url: &str,
-    headers: &http::HeaderMap,
-    body: Option<&[u8]>,
-    timeout_secs: u64,
-    limit: usize,
-) -> Result<(u16, Bytes), FetchError> {
+/// One small request for the core (an issuer's JWKS, a credential exchange) over the Fetch
+/// API: redirects are not followed, its timeout bounds the whole call (body included), and the
+/// answer's body is read up to its limit.
+pub async fn fetch_small(small: SmallRequest) -> Fetched {
     let fail = |e: JsValue| FetchError::Unreachable(js::describe(&e));
     let js_headers = web_sys::Headers::new().map_err(fail)?;
-    for (name, value) in headers {
+    for (name, value) in &small.headers {
         // Content-Length is the runtime's to set.
         if name == http::header::CONTENT_LENGTH {
             continue;
@@ -315,54 +301,57 @@ pub async fn fetch_small(
         }
     }
     let init = web_sys::RequestInit::new();
-    init.set_method(method);
+    init.set_method(small.method.as_str());
     init.set_headers(&js_headers);
     init.set_redirect(web_sys::RequestRedirect::Manual);
-    if let Some(b) = body {
-        init.set_body(&js::to_uint8(b));
+    if !small.body.is_empty() {
+        init.set_body(&js::to_uint8(&small.body));
     }
-    let millis = u32::try_from(timeout_secs.saturating_mul(1000)).unwrap_or(u32::MAX);
-    init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(millis)));
-    let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(fail)?;
+    let millis = u32::try_from(small.timeout.as_millis()).unwrap_or(u32::MAX);
+    let signal = web_sys::AbortSignal::timeout_with_u32(millis);
+    init.set_signal(Some(&signal));
+    let timed_out = |e: JsValue| {
+        if signal.aborted() {
+            FetchError::TimedOut
+        } else {
+            fail(e)
+        }
+    };
+    let request = web_sys::Request::new_with_str_and_init(&small.url, &init).map_err(fail)?;
     let resp: web_sys::Response = JsFuture::from(js::global_fetch(&request))
         .await
-        .map_err(fail)?
+        .map_err(timed_out)?
         .dyn_into()
         .map_err(fail)?;
     let status = resp.status();
+    let limit = small.limit;
     let body = read_limited(resp.body(), limit)
         .await
         .map_err(|e| match e {
             ReadError::TooLarge => {
                 FetchError::Body(format!("the answer is larger than {limit} bytes"))
             }
-            ReadError::Broken(e) => FetchError::Body(format!("reading the answer failed: {e}")),
+            ReadError::Broken(_) if signal.aborted() => FetchError::TimedOut,
+            ReadError::Broken(e) => FetchError::Body(e),
         })?;
     Ok((status, body))
 }
 
-/// Feeds a POST form's first chunks to the core's reader until it has the fields before the
-/// file, then releases the stream: the rest stays in it for the upload's pipe.
-pub async fn read_form(
-    mut form: crate::post::FormReader,
-    stream: Option<&web_sys::ReadableStream>,
-) -> crate::post::FormReader {
+/// Feeds a POST form's first chunks to the session until it has the fields before the file,
+/// then releases the stream: the rest stays in it for the upload's pipe.
+pub async fn read_form(session: &mut Session<'_>, stream: Option<&web_sys::ReadableStream>) {
     let Some(stream) = stream else {
-        form.end();
-        return form;
+        return session.form_end();
     };
     let reader: web_sys::ReadableStreamDefaultReader = match stream.get_reader().dyn_into() {
         Ok(r) => r,
-        Err(e) => {
-            form.broken(&js::describe(&e));
-            return form;
-        }
+        Err(e) => return session.form_broken(&js::describe(&e)),
     };
     loop {
         let step = match JsFuture::from(reader.read()).await {
             Ok(s) => s,
             Err(e) => {
-                form.broken(&js::describe(&e));
+                session.form_broken(&js::describe(&e));
                 break;
             }
         };
@@ -371,20 +360,16 @@ pub async fn read_form(
             .and_then(|d| d.as_bool())
             .unwrap_or(true);
         if done {
-            form.end();
+            session.form_end();
             break;
         }
         let value = Reflect::get(&step, &"value".into()).unwrap_or(JsValue::UNDEFINED);
-        if form.push(&js::chunk_bytes(&value)) {
+        if session.form_chunk(&js::chunk_bytes(&value)) {
             break;
         }
     }
     reader.release_lock();
-    form
 }
-
-/// How much of a refused request's body is read off before answering.
-pub const DRAIN_LIMIT: usize = 8 << 20;
 
 /// Reads and drops a body, at most `limit` bytes (then cancels the rest): a client that is still
 /// sending when it is refused gets the answer instead of a connection reset.
@@ -417,14 +402,6 @@ pub async fn drain(stream: Option<web_sys::ReadableStream>, limit: usize) {
             return;
         }
     }
-}
-
-/// The client broke off its body.
-pub fn incomplete_body(reason: &str) -> S3Error {
-    S3Error::new(
-        ErrorCode::IncompleteBody,
-        format!("reading the request body failed: {reason}"),
-    )
 }
 
 /// What goes out as the upload's body.

@@ -10,15 +10,14 @@
 //!   requests it hit, never a hung client or a dead isolate.
 
 mod body;
-mod federation;
 mod js;
 mod r2;
 mod state;
-mod sts;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -29,10 +28,11 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
+use crate::executor::{BodyRead, Caches, Outcome, Session, Step, World};
 use crate::gateway::copy::ANSWER_LIMIT;
 use crate::gateway::{
-    add_server_timing, body_too_large, error_response, CopyEvent, CopyStep, Forward, ForwardBody,
-    Gather, ResponseMode, StreamedCopy, Timing, GATHER_LIMIT,
+    add_server_timing, error_response, CopyEvent, CopyStep, Forward, ForwardBody, Gather,
+    ResponseMode, StreamedCopy, Timing, GATHER_LIMIT,
 };
 use crate::s3::S3Error;
 use crate::time::Timestamp;
@@ -51,7 +51,15 @@ thread_local! {
     static IN_FLIGHT: RefCell<HashMap<u64, Pending>> = RefCell::default();
     static NEXT: RefCell<u64> = const { RefCell::new(0) };
     static HOOKED: RefCell<bool> = const { RefCell::new(false) };
+    /// The isolate's JWKS and federated credentials.
+    static CACHES: Arc<Caches> = Arc::default();
 }
+
+/// The clock and random source the core's sessions use.
+const WORLD: World = World {
+    now,
+    random: js::random_bytes,
+};
 
 /// The Worker's fetch handler (found by worker-build's shim by name).
 #[wasm_bindgen]
@@ -177,7 +185,7 @@ async fn handle_inner(
 ) -> Result<web_sys::Response, JsValue> {
     let head = request_head(&req)?;
     // The body is taken before the first await: the stream belongs to this request.
-    let body = req.body();
+    let mut body = req.body();
     if panic_requested(env, &head) {
         panic!("panic requested by x-multistore-test-panic");
     }
@@ -190,50 +198,11 @@ async fn handle_inner(
         request_id: request_id.to_string(),
     };
     let t0 = now_ms();
-    let mut plan = gateway.plan(&head, &rctx);
-    let mut body = body;
-    let mut read = Bytes::new();
-    let mut body_read = false;
-    if let Plan::NeedBody { limit } = plan {
-        plan = match body::read_limited(body.take(), limit).await {
-            Ok(bytes) => {
-                read = bytes.clone();
-                body_read = true;
-                gateway.plan_with_body(&head, &rctx, bytes)
-            }
-            Err(body::ReadError::TooLarge) => {
-                return to_js_response(body_too_large(&head.method, request_id, limit), None)
-            }
-            Err(body::ReadError::Broken(e)) => {
-                let err = body::incomplete_body(&e);
-                return to_js_response(error_response(&head.method, &err, request_id), None);
-            }
-        };
-    }
-    if let Plan::NeedForm(reader) = plan {
-        let reader = body::read_form(*reader, body.as_ref()).await;
-        plan = gateway.plan_with_form(&head, &rctx, reader);
-        if let Plan::Respond(_) = &plan {
-            // Refused before the file: read off (a bounded part of) the rest, so the client,
-            // still sending, gets the answer rather than a reset connection.
-            body::drain(body.take(), body::DRAIN_LIMIT).await;
-        }
-    }
-    if let Plan::NeedJwks { issuer, .. } = &plan {
-        let issuer = issuer.clone();
-        plan = sts::assume_role(&gateway, &head, &rctx, &read, &issuer).await;
-    }
-    if let Plan::NeedBackendCredentials(needed) = &plan {
-        let creds = federation::credentials(&gateway, ctx, needed).await;
-        plan = gateway.plan_with_credentials(
-            &head,
-            &rctx,
-            body_read.then_some(read),
-            creds.as_deref(),
-        );
-    }
+    let caches = CACHES.with(Arc::clone);
+    let session = Session::new(&gateway, &caches, WORLD, &head, &rctx);
+    let outcome = drive(session, &mut body, &caches, ctx).await;
     let plan_time = since(t0);
-    match plan {
+    match outcome.plan {
         Plan::Respond(mut resp) => {
             add_server_timing(
                 resp.headers_mut(),
@@ -248,6 +217,7 @@ async fn handle_inner(
         Plan::R2(plan) => r2::execute(*plan, env, body).await,
         Plan::Copy(copy) => copy_between(*copy, env, plan_time).await,
         Plan::Gather(g) => gather(&gateway, *g, env, plan_time).await,
+        // The session never hands these out.
         Plan::NeedBody { .. }
         | Plan::NeedJwks { .. }
         | Plan::NeedForm(_)
@@ -256,6 +226,48 @@ async fn handle_inner(
             to_js_response(error_response(&head.method, &err, request_id), None)
         }
     }
+}
+
+/// Answers the session's steps until it hands out the plan; runs its credential refresh in
+/// `waitUntil` and drains what it says to drain.
+async fn drive(
+    mut session: Session<'_>,
+    body: &mut Option<web_sys::ReadableStream>,
+    caches: &Arc<Caches>,
+    ctx: &worker::Context,
+) -> Outcome {
+    let mut outcome = loop {
+        match session.step() {
+            Step::ReadBody { limit } => {
+                let read = match body::read_limited(body.take(), limit).await {
+                    Ok(bytes) => BodyRead::Read(bytes),
+                    Err(body::ReadError::TooLarge) => BodyRead::TooLarge,
+                    Err(body::ReadError::Broken(e)) => BodyRead::Broken(e),
+                };
+                session.body(read);
+            }
+            Step::ReadForm => body::read_form(&mut session, body.as_ref()).await,
+            Step::Fetch(request) => session.fetched(body::fetch_small(request).await),
+            Step::Wait(pause) => {
+                worker::Delay::from(pause).await;
+                session.waited();
+            }
+            Step::Done(outcome) => break outcome,
+        }
+    };
+    if let Some(mut refresh) = outcome.refresh.take() {
+        let caches = caches.clone();
+        ctx.wait_until(async move {
+            while let Some(request) = refresh.next() {
+                let fetched = body::fetch_small(request).await;
+                refresh.fetched(&caches, fetched);
+            }
+        });
+    }
+    if let Some(limit) = outcome.drain_body {
+        body::drain(body.take(), limit).await;
+    }
+    outcome
 }
 
 /// `BACKEND_TIMEOUT_SECONDS`: how long a backend has to answer once the request went out (a
