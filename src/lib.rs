@@ -23,6 +23,7 @@ pub mod checksum;
 pub mod chunked;
 pub mod config;
 pub mod cors;
+pub mod executor;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;
