@@ -160,10 +160,10 @@ impl Isolate {
 
     /// How long a backend has to answer (the default when the settings are invalid).
     pub fn backend_timeout(&self) -> Duration {
-        self.options().map_or(
-            crate::gateway::DEFAULT_BACKEND_TIMEOUT,
-            |o: &Options| o.backend_timeout,
-        )
+        self.options()
+            .map_or(crate::gateway::DEFAULT_BACKEND_TIMEOUT, |o: &Options| {
+                o.backend_timeout
+            })
     }
 
     /// A new request id: 16 uppercase hex digits, unique in this isolate.

@@ -8,7 +8,6 @@
 //! credentials.
 
 use std::cell::RefCell;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,7 +36,7 @@ fn now() -> Timestamp {
 /// The credentials for `needed`: cached, or exchanged now (one exchange per key at a time in
 /// this isolate), refreshed in the background when they near expiry.
 pub async fn credentials(
-    gateway: &Rc<Gateway>,
+    gateway: &Arc<Gateway>,
     ctx: &worker::Context,
     needed: &CredentialsNeeded,
 ) -> Result<Arc<TemporaryCredentials>, ExchangeError> {

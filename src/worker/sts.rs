@@ -1,7 +1,6 @@
 //! STS on the Worker: the issuers' JWKS cached per isolate, fetched with the Fetch API.
 
 use std::cell::RefCell;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -20,7 +19,7 @@ thread_local! {
 /// Verifies the web identity token with the issuer's JWKS (cached, fetched when missing or
 /// stale, refetched once when the token's key is unknown) and mints the credentials.
 pub async fn assume_role(
-    gateway: &Rc<Gateway>,
+    gateway: &Gateway,
     head: &RequestHead,
     ctx: &RequestContext,
     body: &[u8],

@@ -175,12 +175,19 @@ fn a_first_load_that_fails_is_a_503_with_the_reason() {
 
 #[test]
 fn invalid_settings_refuse_every_request() {
-    let i = Isolate::unusable("CONFIG_TTL_SECONDS: 'soon' is not a number of seconds".into(), 1);
+    let i = Isolate::unusable(
+        "CONFIG_TTL_SECONDS: 'soon' is not a number of seconds".into(),
+        1,
+    );
     let Due::Refuse(err) = i.due(secs(0)) else {
         panic!("refused")
     };
     assert_eq!(err.code, ErrorCode::ServiceUnavailable);
-    assert!(err.message.contains("CONFIG_TTL_SECONDS"), "{}", err.message);
+    assert!(
+        err.message.contains("CONFIG_TTL_SECONDS"),
+        "{}",
+        err.message
+    );
     assert!(matches!(
         i.load(secs(0), doc(&config("one"))),
         Loaded::Broken { .. }
@@ -237,7 +244,10 @@ fn documents_are_merged_into_the_first_and_problems_name_their_document() {
     let Loaded::Broken { problems, .. } = i.load(secs(1), docs("{")) else {
         panic!("broken")
     };
-    assert!(problems.iter().all(|p| p.starts_with("sts.json: ")), "{problems:?}");
+    assert!(
+        problems.iter().all(|p| p.starts_with("sts.json: ")),
+        "{problems:?}"
+    );
 }
 
 #[test]
