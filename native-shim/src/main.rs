@@ -240,15 +240,12 @@ fn load(args: &args::Args) -> Loaded {
         sources,
         isolate: Arc::new(Isolate::new(options, seed())),
     };
-    let readable = reloader.sources.len() == paths.len();
     let now = SystemTime::now();
-    if !readable {
-        // Only to report what else cannot be read.
-        if let reload::Found::Unreadable(e) = reloader.watch.read(&reload::RealDisk, now, true) {
-            l.problems.extend(e);
-        }
-    } else {
-        match reloader.check(&reload::RealDisk, now, true) {
+    match reloader.watch.read(&reload::RealDisk, now, true) {
+        reload::Found::Unreadable(e) => l.problems.extend(e),
+        // A file of an unknown format: its problem is reported already.
+        _ if reloader.sources.len() < paths.len() => {}
+        found => match reloader.offer(found, now, true) {
             Isolated::Installed { gateway, warnings } => {
                 l.gateway = Some(gateway);
                 l.warnings = warnings;
@@ -263,7 +260,7 @@ fn load(args: &args::Args) -> Loaded {
             Isolated::Unchanged | Isolated::Held => {
                 l.problems.push("the config was loaded already".into());
             }
-        }
+        },
     }
     l.problems.extend(env.problems);
     l

@@ -155,10 +155,16 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// Looks at the files at `now` and hands what it found to the isolate. A file still being
-    /// written is offered as unsettled (force: SIGHUP, the first load, takes it as it is).
+    /// Looks at the files at `now` and hands what it found to the isolate.
     pub fn check(&mut self, disk: &dyn Disk, now: SystemTime, force: bool) -> Loaded {
-        let docs = match self.watch.read(disk, now, force) {
+        let found = self.watch.read(disk, now, force);
+        self.offer(found, now, force)
+    }
+
+    /// Hands what [`Watch::read`] found at `now` to the isolate. A file still being written is
+    /// offered as unsettled (`force`: SIGHUP, the first load, takes it as it is).
+    pub fn offer(&self, found: Found, now: SystemTime, force: bool) -> Loaded {
+        let docs = match found {
             Found::Unchanged => Documents::Unchanged,
             Found::Unreadable(e) => Documents::Unreadable(e.join("; ")),
             Found::Read { texts, settling } => {
