@@ -244,7 +244,6 @@ mod tests {
             include_str!("main.rs"),
             include_str!("proxy.rs"),
             include_str!("server.rs"),
-            include_str!("request_id.rs"),
         ];
         let read: Vec<String> = sources.iter().flat_map(|s| env_reads(s)).collect();
         // The scan finds what main.rs and proxy.rs read today.
@@ -258,11 +257,12 @@ mod tests {
                 "{known} not found by the scan"
             );
         }
-        // env_logger reads these two.
+        // env_logger reads these two; the core's settings are read by name.
         for name in read
             .iter()
             .map(String::as_str)
             .chain(["RUST_LOG", "RUST_LOG_STYLE"])
+            .chain(multistore::executor::options::VARS)
         {
             assert!(
                 USAGE.contains(&format!("  {name} ")) || USAGE.contains(&format!(" {name}:")),

@@ -7,18 +7,16 @@
 mod args;
 mod proxy;
 mod reload;
-mod request_id;
 mod server;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use multistore::config::{ConfigFormat, GatewayConfig};
-use multistore::oidc::OidcProvider;
-use multistore::sts::token::SessionKeys;
-use multistore::{Gateway, GatewayOptions};
+use multistore::config::ConfigFormat;
+use multistore::executor::{Isolate, Loaded as Isolated, Options};
+use multistore::Gateway;
 
 fn main() -> ExitCode {
     let args = match args::Args::parse(std::env::args().skip(1)) {
@@ -47,30 +45,17 @@ fn main() -> ExitCode {
     for n in &loaded.notes {
         log::info!("{n}");
     }
-    if loaded.gateway.is_none() || !loaded.problems.is_empty() {
-        let n = loaded.problems.len();
-        eprintln!(
-            "multistore-server: invalid configuration ({n} problem{}):",
-            if n == 1 { "" } else { "s" }
-        );
-        for p in &loaded.problems {
-            eprintln!("  {p}");
-        }
-        return ExitCode::from(1);
-    }
-    // The config checked whole above; the reloader reads it again as the snapshot it follows
-    // (the files' stamps and contents are its baseline) and serves that.
-    let mut reloader = match reloader(&args) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("multistore-server: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let gateway = match reloader.load() {
-        Ok(g) => Arc::new(g),
-        Err(e) => {
-            eprintln!("multistore-server: {e}");
+    let reloader = match loaded.reloader {
+        Some(r) if loaded.problems.is_empty() => r,
+        _ => {
+            let n = loaded.problems.len();
+            eprintln!(
+                "multistore-server: invalid configuration ({n} problem{}):",
+                if n == 1 { "" } else { "s" }
+            );
+            for p in &loaded.problems {
+                eprintln!("  {p}");
+            }
             return ExitCode::from(1);
         }
     };
@@ -85,7 +70,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = runtime.block_on(server::serve(&args, gateway, reloader));
+    let result = runtime.block_on(server::serve(&args, reloader));
     // Drained already; do not wait on a blocking task (a stuck DNS lookup) to exit.
     runtime.shutdown_timeout(Duration::from_secs(1));
     match result {
@@ -178,63 +163,37 @@ fn check_report(args: &args::Args, loaded: &Loaded) -> String {
     out
 }
 
-/// An environment variable; unset and blank are both None.
-fn var(name: &str) -> Result<Option<String>, String> {
+// The environment variables the server reads besides env_logger's (`RUST_LOG`,
+// `RUST_LOG_STYLE`): the core's settings ([`Options::read_env`] asks for them by these names),
+// each documented in `--help`.
+const SESSION_TOKEN_KEY_VAR: &str = "SESSION_TOKEN_KEY";
+const SESSION_TOKEN_KEY_PREVIOUS_VAR: &str = "SESSION_TOKEN_KEY_PREVIOUS";
+const OIDC_PROVIDER_KEY_VAR: &str = "OIDC_PROVIDER_KEY";
+const OIDC_PROVIDER_KEY_PREVIOUS_VAR: &str = "OIDC_PROVIDER_KEY_PREVIOUS";
+const OIDC_PROVIDER_ISSUER_VAR: &str = "OIDC_PROVIDER_ISSUER";
+const BACKEND_TIMEOUT_VAR: &str = "BACKEND_TIMEOUT_SECONDS";
+const CONFIG_TTL_VAR: &str = "CONFIG_TTL_SECONDS";
+const ENV_VARS: [&str; 7] = [
+    SESSION_TOKEN_KEY_VAR,
+    SESSION_TOKEN_KEY_PREVIOUS_VAR,
+    OIDC_PROVIDER_KEY_VAR,
+    OIDC_PROVIDER_KEY_PREVIOUS_VAR,
+    OIDC_PROVIDER_ISSUER_VAR,
+    BACKEND_TIMEOUT_VAR,
+    CONFIG_TTL_VAR,
+];
+
+/// An environment variable the core asks for; unset (and any name not in [`ENV_VARS`]: the
+/// server reads only what `--help` documents) is None.
+fn env_var(name: &str) -> Result<Option<String>, String> {
+    if !ENV_VARS.contains(&name) {
+        return Ok(None);
+    }
     match std::env::var(name) {
-        Ok(v) if v.trim().is_empty() => Ok(None),
         Ok(v) => Ok(Some(v)),
         Err(std::env::VarError::NotPresent) => Ok(None),
         Err(std::env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
     }
-}
-
-/// `OIDC_PROVIDER_KEY` (+ `OIDC_PROVIDER_KEY_PREVIOUS`) and `OIDC_PROVIDER_ISSUER`: the
-/// gateway's own OIDC provider. Unset: off (federated buckets answer 503). Set but invalid, or
-/// only half set: refuse to start (never log the key).
-fn oidc_provider(notes: &mut Vec<String>) -> Result<Option<Arc<OidcProvider>>, String> {
-    let (key, issuer) = (var("OIDC_PROVIDER_KEY")?, var("OIDC_PROVIDER_ISSUER")?);
-    let (key, issuer) = match (key, issuer) {
-        (None, None) => {
-            notes.push(
-                "OIDC_PROVIDER_KEY is not set: the OIDC provider and backend federation are off"
-                    .into(),
-            );
-            return Ok(None);
-        }
-        (Some(k), Some(i)) => (k, i),
-        (Some(_), None) => {
-            return Err("OIDC_PROVIDER_KEY is set but OIDC_PROVIDER_ISSUER is not (e.g. https://gw.example.com)".into())
-        }
-        (None, Some(_)) => {
-            return Err("OIDC_PROVIDER_ISSUER is set but OIDC_PROVIDER_KEY (an RSA private key in PEM) is not".into())
-        }
-    };
-    let previous = var("OIDC_PROVIDER_KEY_PREVIOUS")?;
-    let provider = OidcProvider::from_env_values(&issuer, &key, previous.as_deref())
-        .map_err(|e| e.to_string())?;
-    notes.push(format!(
-        "OIDC provider enabled: issuer {}, signing key {}",
-        provider.issuer(),
-        provider.current_kid()
-    ));
-    Ok(Some(Arc::new(provider)))
-}
-
-/// `SESSION_TOKEN_KEY` (and `SESSION_TOKEN_KEY_PREVIOUS`): the keys of STS session tokens.
-/// Unset: STS is off. Set but invalid: refuse to start (never log the value).
-fn session_keys(notes: &mut Vec<String>) -> Result<Option<SessionKeys>, String> {
-    let Some(current) = var("SESSION_TOKEN_KEY")? else {
-        notes.push("SESSION_TOKEN_KEY is not set: STS and session tokens are off".into());
-        return Ok(None);
-    };
-    let previous = var("SESSION_TOKEN_KEY_PREVIOUS")?;
-    let keys =
-        SessionKeys::from_env_values(&current, previous.as_deref()).map_err(|e| e.to_string())?;
-    notes.push(format!(
-        "STS enabled: session tokens sealed with key {}",
-        keys.current_key_id()
-    ));
-    Ok(Some(keys))
 }
 
 /// What loading found. The server starts only from a `gateway` with no `problems`; `check`
@@ -243,149 +202,92 @@ fn session_keys(notes: &mut Vec<String>) -> Result<Option<SessionKeys>, String> 
 #[derive(Default)]
 struct Loaded {
     /// Built when the config itself is valid (environment problems may remain).
-    gateway: Option<Gateway>,
+    gateway: Option<Arc<Gateway>>,
     /// Why the server would refuse to start, each with its file and path, or its variable.
     problems: Vec<String>,
     /// Accepted, but probably not what was meant.
     warnings: Vec<String>,
     /// What is on and off (logged at `info` when the server starts).
     notes: Vec<String>,
+    /// What the server follows the files with, the isolate already holding `gateway`.
+    reloader: Option<reload::Reloader>,
 }
 
-/// Reads, parses and validates the config file(s) and the environment, and builds the gateway:
-/// the one path both the server's start and `check` take. Collects every problem rather than
-/// stopping at the first.
+/// Reads the environment and the config file(s), parses and validates them and builds the
+/// gateway, once: the one path both the server's start and `check` take. Collects every
+/// problem rather than stopping at the first.
 fn load(args: &args::Args) -> Loaded {
-    let mut l = Loaded::default();
-    let read = |path: &str, l: &mut Loaded| -> Option<GatewayConfig> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) => {
-                l.problems.push(format!("cannot read {path}: {e}"));
-                return None;
-            }
-        };
+    let env = Options::read_env(env_var);
+    let mut l = Loaded {
+        notes: env.notes,
+        ..Loaded::default()
+    };
+    let mut options = env.options;
+    options.gateway.virtual_host_domain = args.domain.clone();
+    let mut paths = vec![args.config.clone()];
+    paths.extend(args.sts_config.clone());
+    let mut sources = Vec::new();
+    for path in &paths {
         // Its message names the path already.
-        let format = ConfigFormat::from_path(path)
-            .map_err(|e| l.problems.extend(e.problems))
-            .ok()?;
-        let (config, warnings) = GatewayConfig::parse_reporting(&text, format);
-        l.warnings
-            .extend(warnings.iter().map(|w| format!("{path}: {w}")));
-        config
-            .map_err(|e| {
-                l.problems
-                    .extend(e.problems.iter().map(|p| format!("{path}: {p}")));
-            })
-            .ok()
-    };
-    let main = read(&args.config, &mut l);
-    let sts = args.sts_config.as_deref().map(|p| (p, read(p, &mut l)));
-    let config = match (main, sts) {
-        (Some(c), None) => Some(c),
-        (Some(c), Some((path, Some(s)))) => c
-            .merge(s)
-            .map_err(|e| {
-                l.problems
-                    .extend(e.problems.iter().map(|p| format!("{path}: {p}")));
-            })
-            .ok(),
-        _ => None,
-    };
-    fn env<T>(r: Result<T, String>, problems: &mut Vec<String>) -> Option<T> {
-        r.map_err(|e| problems.push(e)).ok()
-    }
-    let session_keys = env(session_keys(&mut l.notes), &mut l.problems);
-    let oidc_provider = env(oidc_provider(&mut l.notes), &mut l.problems);
-    env(proxy::backend_timeout(), &mut l.problems);
-    if let Ok(Some(v)) = var(reload::TTL_VAR) {
-        env(
-            reload::parse_ttl(&v).map_err(|e| format!("{}: {e}", reload::TTL_VAR)),
-            &mut l.problems,
-        );
-    }
-    let Some(config) = config else {
-        return l;
-    };
-    // Unset, not invalid (that is a problem already).
-    if !config.roles.is_empty() && matches!(session_keys, Some(None)) {
-        l.warnings.push(format!(
-            "roles: {} configured but SESSION_TOKEN_KEY is not set: AssumeRoleWithWebIdentity answers 503",
-            config.roles.len()
-        ));
-    }
-    if matches!(oidc_provider, Some(None)) {
-        for (i, b) in config.buckets.iter().enumerate() {
-            if b.option("auth_type").is_some() {
-                l.warnings.push(format!(
-                    "buckets[{i}] ({}): auth_type is set but OIDC_PROVIDER_KEY is not: its requests answer 503",
-                    b.name
-                ));
-            }
+        match ConfigFormat::from_path(path) {
+            Ok(format) => sources.push((path.clone(), format)),
+            Err(e) => l.problems.extend(e.problems),
         }
     }
-    let options = GatewayOptions {
-        virtual_host_domain: args.domain.clone(),
-        session_keys: session_keys.flatten(),
-        oidc_provider: oidc_provider.flatten(),
+    let mut reloader = reload::Reloader {
+        watch: reload::Watch::new(paths.iter().map(PathBuf::from).collect()),
+        sources,
+        isolate: Arc::new(Isolate::new(options, seed())),
     };
-    match Gateway::new(config, options) {
-        Ok(g) => l.gateway = Some(g),
-        Err(e) => l
-            .problems
-            .extend(e.problems.iter().map(|p| format!("{}: {p}", args.config))),
+    let now = SystemTime::now();
+    match reloader.watch.read(&reload::RealDisk, now, true) {
+        reload::Found::Unreadable(e) => l.problems.extend(e),
+        // A file of an unknown format: its problem is reported already.
+        _ if reloader.sources.len() < paths.len() => {}
+        found => match reloader.offer(found, now, true) {
+            Isolated::Installed { gateway, warnings } => {
+                l.gateway = Some(gateway);
+                l.warnings = warnings;
+                l.reloader = Some(reloader);
+            }
+            Isolated::Broken {
+                problems, warnings, ..
+            } => {
+                l.problems.extend(problems);
+                l.warnings = warnings;
+            }
+            Isolated::Unchanged | Isolated::Held => {
+                l.problems.push("the config was loaded already".into());
+            }
+        },
     }
+    l.problems.extend(env.problems);
     l
 }
 
-/// The config file(s), how a gateway is built from them (options from the environment, read
-/// once: they only change with a restart) and `CONFIG_TTL_SECONDS`.
-fn reloader(args: &args::Args) -> Result<reload::Reloader, String> {
-    let ttl = match var(reload::TTL_VAR)? {
-        Some(v) => reload::parse_ttl(&v).map_err(|e| format!("{}: {e}", reload::TTL_VAR))?,
-        None => Some(reload::DEFAULT_TTL),
-    };
-    let options = GatewayOptions {
-        virtual_host_domain: args.domain.clone(),
-        session_keys: session_keys(&mut Vec::new())?,
-        oidc_provider: oidc_provider(&mut Vec::new())?,
-    };
-    let mut files = vec![PathBuf::from(&args.config)];
-    files.extend(args.sts_config.as_ref().map(PathBuf::from));
-    let (config_path, sts_path) = (args.config.clone(), args.sts_config.clone());
-    let build = move |texts: &[String]| build(&config_path, sts_path.as_deref(), texts, &options);
-    Ok(reload::Reloader {
-        watch: reload::Watch::new(files),
-        build: Box::new(build),
-        ttl,
-    })
-}
-
-/// Parses and validates the config file(s) (contents in `texts`, in the order watched) and
-/// builds the gateway.
-fn build(
-    config_path: &str,
-    sts_path: Option<&str>,
-    texts: &[String],
-    options: &GatewayOptions,
-) -> Result<Gateway, String> {
-    let parse = |path: &str, text: &str| -> Result<GatewayConfig, String> {
-        let format = ConfigFormat::from_path(path).map_err(|e| format!("{path}: {e}"))?;
-        GatewayConfig::parse(text, format).map_err(|e| format!("{path}: {e}"))
-    };
-    let text = texts.first().ok_or("no config file was read")?;
-    let mut config = parse(config_path, text)?;
-    if let (Some(sts), Some(text)) = (sts_path, texts.get(1)) {
-        config = config
-            .merge(parse(sts, text)?)
-            .map_err(|e| format!("{sts}: {e}"))?;
-    }
-    Gateway::new(config, options.clone()).map_err(|e| format!("{config_path}: {e}"))
+/// Randomness taken once for the request ids (without it they are still unique, only
+/// predictable).
+fn seed() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    u64::from_le_bytes(b)
 }
 
 #[cfg(test)]
 mod tests {
+    use multistore::config::GatewayConfig;
+    use multistore::GatewayOptions;
+
     use super::*;
+
+    #[test]
+    fn the_server_passes_every_setting_the_core_reads() {
+        let mut core = multistore::executor::options::VARS.to_vec();
+        let mut read = ENV_VARS.to_vec();
+        core.sort_unstable();
+        read.sort_unstable();
+        assert_eq!(read, core);
+    }
 
     fn args(sts: Option<&str>) -> args::Args {
         args::Args {
@@ -406,6 +308,7 @@ mod tests {
             ],
             warnings: vec!["c.toml: x: unknown key, ignored".into()],
             notes: vec!["OIDC_PROVIDER_KEY is not set".into()],
+            reloader: None,
         };
         assert_eq!(
             check_report(&args(Some("s.toml")), &loaded),
@@ -421,7 +324,9 @@ mod tests {
     fn check_report_counts_what_a_valid_config_loads() {
         let config = GatewayConfig::parse("[[buckets]]\nname = \"r\"\nbackend_type = \"r2\"\n[buckets.backend_options]\nbinding = \"B\"\n", ConfigFormat::Toml).unwrap();
         let loaded = Loaded {
-            gateway: Some(Gateway::new(config, GatewayOptions::default()).unwrap()),
+            gateway: Some(Arc::new(
+                Gateway::new(config, GatewayOptions::default()).unwrap(),
+            )),
             ..Loaded::default()
         };
         assert_eq!(

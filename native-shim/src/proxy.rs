@@ -21,20 +21,18 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use multistore::executor::{
-    BodyRead, Caches, FetchError, Fetched, Outcome, Refresh, Session, SmallRequest, Step, World,
+    BodyRead, Caches, FetchError, Fetched, Isolate, Outcome, Refresh, Session, SmallRequest, Step,
+    World,
 };
 use multistore::gateway::copy::ANSWER_LIMIT;
 use multistore::gateway::{
-    add_server_timing, error_response, parse_backend_timeout, CopyEvent, CopyStep, Forward,
-    ForwardBody, Gather, ResponseMode, StreamedCopy, Timing, DEFAULT_BACKEND_TIMEOUT, GATHER_LIMIT,
+    add_server_timing, error_response, CopyEvent, CopyStep, Forward, ForwardBody, Gather,
+    ResponseMode, StreamedCopy, Timing, GATHER_LIMIT,
 };
 use multistore::payload::BodyCheck;
 use multistore::s3::{ErrorCode, S3Error};
 use multistore::time::Timestamp;
 use multistore::{Gateway, Plan, RequestContext, RequestHead};
-
-use crate::reload::Live;
-use crate::request_id;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Why the outgoing request body failed, when the client's answer is not a 502: the verifier
@@ -58,42 +56,27 @@ const WORLD: World = World {
 /// How long a refused form upload's rest is read off before the answer goes out anyway.
 const DRAIN_TIME: Duration = Duration::from_secs(10);
 
-/// The environment variable that sets [`Proxy`]'s backend timeout, in seconds.
-pub const BACKEND_TIMEOUT_VAR: &str = "BACKEND_TIMEOUT_SECONDS";
-
-/// The gateway (its current config snapshot) plus the backend client, built once per process.
+/// The isolate (settings, current config snapshot, caches, request ids) plus the backend
+/// client, built once per process.
 pub struct Proxy {
     /// Each request takes the current snapshot once and keeps it to its end.
-    live: Arc<Live>,
+    isolate: Arc<Isolate>,
     client: BackendClient,
     /// How long a backend has to start its answer once our request (body included) went out,
     /// and to deliver an answer we buffer: past it, a 504 instead of a hung client.
     backend_timeout: Duration,
-    /// OIDC issuers' keys (STS) and federated backends' credentials, for the whole process.
-    caches: Arc<Caches>,
 }
 
 impl Proxy {
-    /// Builds the pooled backend client; the backend timeout comes from `BACKEND_TIMEOUT_SECONDS`.
-    pub fn new(live: Arc<Live>) -> Result<Self, String> {
+    /// Builds the pooled backend client; the backend timeout is the isolate's
+    /// (`BACKEND_TIMEOUT_SECONDS`).
+    pub fn new(isolate: Arc<Isolate>) -> Result<Self, String> {
         let client = backend_client()?;
-        let backend_timeout = backend_timeout()?;
         Ok(Proxy {
-            backend_timeout,
-            live,
+            backend_timeout: isolate.backend_timeout(),
+            isolate,
             client,
-            caches: Arc::default(),
         })
-    }
-}
-
-/// The backend timeout `BACKEND_TIMEOUT_SECONDS` sets (checked at load too, by `check`).
-pub fn backend_timeout() -> Result<Duration, String> {
-    match std::env::var(BACKEND_TIMEOUT_VAR) {
-        Ok(v) if !v.trim().is_empty() => {
-            parse_backend_timeout(&v).map_err(|e| format!("{BACKEND_TIMEOUT_VAR}: {e}"))
-        }
-        _ => Ok(DEFAULT_BACKEND_TIMEOUT),
     }
 }
 
@@ -120,7 +103,7 @@ fn backend_client() -> Result<BackendClient, String> {
 impl Proxy {
     /// Handles one request; a panic anywhere below becomes a 500, never a dead server.
     pub async fn handle(&self, req: Request<Incoming>) -> Response<ProxyBody> {
-        let request_id = request_id::next();
+        let request_id = self.isolate.request_id();
         let method = req.method().clone();
         let uri = req.uri().clone();
         let carries_body = declares_body(req.headers());
@@ -165,9 +148,12 @@ impl Proxy {
             request_id,
         };
         let t0 = Instant::now();
-        let gateway = self.live.current();
+        let gateway = match self.isolate.gateway() {
+            Ok(g) => g,
+            Err(err) => return full(error_response(&head.method, &err, &ctx.request_id)),
+        };
         let mut body = Some(body);
-        let session = Session::new(&gateway, &self.caches, WORLD, &head, &ctx);
+        let session = Session::new(&gateway, self.isolate.caches(), WORLD, &head, &ctx);
         let outcome = self.drive(session, &mut body).await;
         let plan_time = t0.elapsed();
         match outcome.plan {
@@ -215,7 +201,7 @@ impl Proxy {
         if let Some(refresh) = outcome.refresh.take() {
             tokio::spawn(run_refresh(
                 self.client.clone(),
-                self.caches.clone(),
+                self.isolate.caches().clone(),
                 refresh,
             ));
         }

@@ -1,13 +1,14 @@
-//! The config snapshot and its refresh: the native counterpart of the Worker's `state.rs`.
+//! Following the config file(s): the native side of the core's [`Isolate`] refresh.
 //!
-//! Requests are served from [`Live`], the current [`Gateway`], which each request takes once and
-//! keeps to its end. One background task re-checks the config file(s) every
-//! `CONFIG_TTL_SECONDS` (default 60; `0`: only on SIGHUP) and at once on SIGHUP; no request ever
-//! waits for it. [`Watch`] decides, sans-IO (the disk and the clock are passed in): files whose
-//! size, mtime and inode did not change are not read, content whose digest did not change is
-//! not parsed, a changed file is built once it has been quiet for [`SETTLE`] (never half
-//! written), and a broken file keeps the last good snapshot serving (reported once per content,
-//! not at every check).
+//! Requests are served from the isolate's current snapshot, which each request takes once and
+//! keeps to its end. One background task re-checks the config file(s) when the isolate says
+//! they are due (`CONFIG_TTL_SECONDS`, default 60; `0`: only on SIGHUP) and at once on SIGHUP;
+//! no request ever waits for it. What is native lives here: [`Watch`] decides, sans-IO (the
+//! disk and the clock are passed in), when the files are read (files whose size, mtime and inode
+//! did not change are not), and holds a changed file back until it has been quiet for
+//! [`SETTLE`] (never half written). The core does the rest: content whose digest did not change
+//! is not parsed, and a broken file keeps the last good snapshot serving (reported once per
+//! content, not at every check).
 //!
 //! What survives a refresh is what the process holds besides the gateway (the JWKS cache,
 //! federated backend credentials, the backend connection pool); everything derived from the
@@ -16,67 +17,17 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use multistore::Gateway;
-use sha2::Digest as _;
-
-/// How long a snapshot is served before the files are checked again (the Worker's setting).
-pub const TTL_VAR: &str = "CONFIG_TTL_SECONDS";
-/// [`TTL_VAR`] unset.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
+use multistore::config::ConfigFormat;
+use multistore::executor::{Document, Documents, Isolate, Loaded};
 
 /// A file modified less than this long ago may still be being written: a changed file is built
 /// only once it has been quiet this long (a half-written file must never be served, even when
 /// its first half is a valid config), and its stamp is not trusted before (a rewrite within the
 /// same timestamp tick, 1-2 s on some filesystems, keeps it: git's "racily clean" entries).
 pub const SETTLE: Duration = Duration::from_secs(2);
-
-/// `CONFIG_TTL_SECONDS`: seconds (fractions allowed), `0` turns timed refresh off (None).
-pub fn parse_ttl(value: &str) -> Result<Option<Duration>, String> {
-    let secs: f64 = value
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{value}' is not a number of seconds"))?;
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("'{value}' is not a number of seconds"));
-    }
-    if secs == 0.0 {
-        return Ok(None);
-    }
-    Duration::try_from_secs_f64(secs)
-        .map(Some)
-        .map_err(|_| format!("'{value}' is too long"))
-}
-
-/// The gateway requests are served with, replaced whole by a refresh.
-pub struct Live(RwLock<Arc<Gateway>>);
-
-impl Live {
-    /// Serves `gateway` until the next refresh.
-    pub fn new(gateway: Arc<Gateway>) -> Self {
-        Live(RwLock::new(gateway))
-    }
-
-    /// The current snapshot (a request takes it once and keeps it to its end).
-    pub fn current(&self) -> Arc<Gateway> {
-        match self.0.read() {
-            Ok(g) => g.clone(),
-            // Only an assignment runs under the write lock; a poisoned lock still holds a gateway.
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    fn install(&self, gateway: Arc<Gateway>) {
-        let old = match self.0.write() {
-            Ok(mut g) => std::mem::replace(&mut *g, gateway),
-            Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), gateway),
-        };
-        // The old snapshot is freed (by its last request) outside the lock.
-        drop(old);
-    }
-}
 
 /// What a file looked like, without reading it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,175 +69,137 @@ impl Disk for RealDisk {
     }
 }
 
-/// Builds a gateway from the files' contents (in [`Watch`]'s order).
-pub type Build = Box<dyn FnMut(&[String]) -> Result<Gateway, String> + Send>;
-
-/// The outcome of a check.
-pub enum Check {
-    /// Nothing new: the files are what the snapshot was built from (or, unread, what was last
-    /// found broken).
+/// What [`Watch::read`] found.
+pub enum Found {
+    /// The stamps are what they were when last read, and could be trusted: not read.
     Unchanged,
-    /// New content that builds: serve it.
-    Changed(Box<Gateway>),
-    /// New content, written less than [`SETTLE`] ago: check again once it settled.
-    Settling,
-    /// New content that cannot be read or built: the current snapshot stays. `report` is true
-    /// the first time this failure is seen (a warning per change, not per check).
-    Broken { error: String, report: bool },
+    /// The contents (in the order watched); `settling`: one was modified under [`SETTLE`] ago.
+    Read { texts: Vec<String>, settling: bool },
+    /// Every file that cannot be read, with why.
+    Unreadable(Vec<String>),
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum Failure {
-    Read(String),
-    Build([u8; 32]),
-}
-
-/// The files as last read (good or broken).
+/// The files as last read.
 struct Seen {
     stamps: Vec<Stamp>,
     /// Whether the stamps may stand for the content (see [`SETTLE`]).
     trusted: bool,
 }
 
-/// Decides when the config files are read and parsed again.
+/// Decides when the config files are read again.
 pub struct Watch {
     files: Vec<PathBuf>,
     seen: Option<Seen>,
-    /// The digest of the content the current snapshot was built from.
-    built: Option<[u8; 32]>,
-    /// The failure last reported, and its message.
-    failure: Option<(Failure, String)>,
 }
 
 impl Watch {
-    /// Watches `files` (the config, then the optional STS config); nothing is loaded yet.
+    /// Watches `files` (the config, then the optional STS config); nothing is read yet.
     pub fn new(files: Vec<PathBuf>) -> Self {
-        Watch {
-            files,
-            seen: None,
-            built: None,
-            failure: None,
-        }
+        Watch { files, seen: None }
     }
 
-    /// Checks the files at `now` (wall clock, compared with their mtimes). `force` (SIGHUP, the
-    /// first load) reads them even when their stamps did not change and builds them even when
-    /// just written; content already served is still not parsed again.
-    pub fn check(
-        &mut self,
-        disk: &dyn Disk,
-        now: SystemTime,
-        force: bool,
-        build: &mut dyn FnMut(&[String]) -> Result<Gateway, String>,
-    ) -> Check {
+    /// Looks at the files at `now` (wall clock, compared with their mtimes). `force` (SIGHUP,
+    /// the first load) reads them even when their stamps did not change.
+    pub fn read(&mut self, disk: &dyn Disk, now: SystemTime, force: bool) -> Found {
         let stamps = match self.each(|p| disk.stat(p)) {
             Ok(s) => s,
-            Err(e) => return self.fail(Failure::Read(e.clone()), e),
+            Err(e) => return Found::Unreadable(e),
         };
         if !force {
             if let Some(seen) = &self.seen {
                 if seen.trusted && seen.stamps == stamps {
-                    return Check::Unchanged;
+                    return Found::Unchanged;
                 }
             }
         }
         let texts = match self.each(|p| disk.read(p)) {
             Ok(t) => t,
-            Err(e) => return self.fail(Failure::Read(e.clone()), e),
+            Err(e) => return Found::Unreadable(e),
         };
         let age = |s: &Stamp| s.modified.and_then(|m| now.duration_since(m).ok());
         let trusted = stamps.iter().all(|s| age(s).is_some_and(|a| a >= SETTLE));
         let settling = stamps.iter().any(|s| age(s).is_some_and(|a| a < SETTLE));
         self.seen = Some(Seen { stamps, trusted });
-        let digest = digest(&texts);
-        if self.built == Some(digest) {
-            self.failure = None;
-            return Check::Unchanged;
-        }
-        if let Some((Failure::Build(d), error)) = &self.failure {
-            if *d == digest {
-                // Tried and reported already (a SIGHUP, or stamps too fresh to trust).
-                let error = error.clone();
-                return Check::Broken {
-                    error,
-                    report: false,
-                };
-            }
-        }
-        if settling && !force {
-            return Check::Settling;
-        }
-        match build(&texts) {
-            Ok(gateway) => {
-                self.built = Some(digest);
-                self.failure = None;
-                Check::Changed(Box::new(gateway))
-            }
-            Err(e) => self.fail(Failure::Build(digest), e),
-        }
+        Found::Read { texts, settling }
     }
 
-    /// One result per file, or the first error (naming the file).
-    fn each<T>(&self, f: impl Fn(&Path) -> io::Result<T>) -> Result<Vec<T>, String> {
-        self.files
-            .iter()
-            .map(|p| f(p).map_err(|e| format!("cannot read {}: {e}", p.display())))
-            .collect()
-    }
-
-    fn fail(&mut self, failure: Failure, error: String) -> Check {
-        let report = self.failure.as_ref().map(|f| &f.0) != Some(&failure);
-        self.failure = Some((failure, error.clone()));
-        Check::Broken { error, report }
+    /// One result per file, or every error (each naming its file).
+    fn each<T>(&self, f: impl Fn(&Path) -> io::Result<T>) -> Result<Vec<T>, Vec<String>> {
+        let (mut out, mut errors) = (Vec::new(), Vec::new());
+        for p in &self.files {
+            match f(p) {
+                Ok(v) => out.push(v),
+                Err(e) => errors.push(format!("cannot read {}: {e}", p.display())),
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
     }
 }
 
-/// One digest over every file, each prefixed by its length (two files never read as one).
-fn digest(texts: &[String]) -> [u8; 32] {
-    let mut h = sha2::Sha256::new();
-    for t in texts {
-        h.update((t.len() as u64).to_be_bytes());
-        h.update(t.as_bytes());
-    }
-    h.finalize().into()
+/// `now` as the isolate's clock (time since the Unix epoch).
+pub fn since_epoch(now: SystemTime) -> Duration {
+    now.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
-/// The refresh task's state: the watch, how to build, and how often.
+/// The refresh task's state: the watch, the files' formats, and the isolate it loads into.
 pub struct Reloader {
     pub watch: Watch,
-    pub build: Build,
-    /// None: only SIGHUP refreshes.
-    pub ttl: Option<Duration>,
+    /// Each watched file's name and format (checked at start).
+    pub sources: Vec<(String, ConfigFormat)>,
+    pub isolate: Arc<Isolate>,
 }
 
 impl Reloader {
-    /// The first load (at startup, where a broken file is fatal).
-    pub fn load(&mut self) -> Result<Gateway, String> {
-        match self
-            .watch
-            .check(&RealDisk, SystemTime::now(), true, &mut self.build)
-        {
-            Check::Changed(g) => Ok(*g),
-            Check::Broken { error, .. } => Err(error),
-            Check::Unchanged | Check::Settling => Err("the config was loaded already".to_string()),
-        }
+    /// Looks at the files at `now` and hands what it found to the isolate.
+    pub fn check(&mut self, disk: &dyn Disk, now: SystemTime, force: bool) -> Loaded {
+        let found = self.watch.read(disk, now, force);
+        self.offer(found, now, force)
     }
 
-    /// Starts re-checking the files every TTL and on SIGHUP, off the request path, installing
-    /// each new good snapshot in `live`, for the life of the process. SIGHUP is listened for
-    /// before this returns (before the server accepts: a SIGHUP never finds it unprepared).
-    pub fn spawn(self, live: Arc<Live>) {
+    /// Hands what [`Watch::read`] found at `now` to the isolate. A file still being written is
+    /// offered as unsettled (`force`: SIGHUP, the first load, takes it as it is).
+    pub fn offer(&self, found: Found, now: SystemTime, force: bool) -> Loaded {
+        let docs = match found {
+            Found::Unchanged => Documents::Unchanged,
+            Found::Unreadable(e) => Documents::Unreadable(e.join("; ")),
+            Found::Read { texts, settling } => {
+                let docs = self
+                    .sources
+                    .iter()
+                    .zip(texts)
+                    .map(|((name, format), text)| Document {
+                        name: name.clone(),
+                        format: *format,
+                        text,
+                    })
+                    .collect();
+                if settling && !force {
+                    Documents::Unsettled(docs)
+                } else {
+                    Documents::Read(docs)
+                }
+            }
+        };
+        self.isolate.load(since_epoch(now), docs)
+    }
+
+    /// Starts re-checking the files when due and on SIGHUP, off the request path, for the life
+    /// of the process. SIGHUP is listened for before this returns (before the server accepts:
+    /// a SIGHUP never finds it unprepared).
+    pub fn spawn(self) {
         let hangup = Hangup::new();
-        tokio::spawn(self.run(live, hangup));
+        tokio::spawn(self.run(hangup));
     }
 
-    async fn run(self, live: Arc<Live>, mut hangup: Hangup) {
-        let Reloader {
-            mut watch,
-            mut build,
-            ttl,
-        } = self;
-        let mut wait = ttl;
+    async fn run(self, mut hangup: Hangup) {
+        let isolate = self.isolate.clone();
+        let mut reloader = self;
+        let mut wait = isolate.until_due(since_epoch(SystemTime::now()));
         loop {
             let force = tokio::select! {
                 () = tick(wait) => false,
@@ -294,35 +207,40 @@ impl Reloader {
             };
             // File reads and a parse of a large config stay off the request workers.
             let checked = tokio::task::spawn_blocking(move || {
-                let check = watch.check(&RealDisk, SystemTime::now(), force, &mut build);
-                (watch, build, check)
+                let loaded = reloader.check(&RealDisk, SystemTime::now(), force);
+                (reloader, loaded)
             })
             .await;
-            let check;
-            (watch, build, check) = match checked {
+            let loaded;
+            (reloader, loaded) = match checked {
                 Ok(c) => c,
                 Err(e) => {
                     log::error!("config refresh stopped, still serving the last good config: {e}");
                     return;
                 }
             };
-            wait = ttl;
-            match check {
-                Check::Unchanged if force => log::info!("SIGHUP: the config is unchanged"),
-                Check::Unchanged => {}
-                Check::Settling => wait = Some(ttl.map_or(SETTLE, |t| t.min(SETTLE))),
-                Check::Changed(gateway) => {
+            wait = isolate.until_due(since_epoch(SystemTime::now()));
+            match loaded {
+                Loaded::Unchanged if force => log::info!("SIGHUP: the config is unchanged"),
+                Loaded::Unchanged => {}
+                Loaded::Held => wait = Some(wait.map_or(SETTLE, |t| t.min(SETTLE))),
+                Loaded::Installed { gateway, warnings } => {
+                    for w in warnings {
+                        log::warn!("config: {w}");
+                    }
                     log::info!(
                         "config reloaded{}: {} bucket(s)",
                         if force { " on SIGHUP" } else { "" },
                         gateway.config().buckets.len()
                     );
-                    live.install(Arc::from(gateway));
                 }
-                Check::Broken { error, report } => {
+                Loaded::Broken {
+                    problems, report, ..
+                } => {
                     if report || force {
                         log::warn!(
-                            "config refresh failed, still serving the last good config: {error}"
+                            "config refresh failed, still serving the last good config: {}",
+                            problems.join("; ")
                         );
                     }
                 }
@@ -331,9 +249,9 @@ impl Reloader {
     }
 }
 
-/// Waits one TTL; forever when timed refresh is off.
-async fn tick(ttl: Option<Duration>) {
-    match ttl {
+/// Waits `wait`; forever when None (timed refresh is off).
+async fn tick(wait: Option<Duration>) {
+    match wait {
         Some(t) => tokio::time::sleep(t).await,
         None => std::future::pending().await,
     }
@@ -376,8 +294,7 @@ mod tests {
     use std::cell::{Cell, RefCell};
     use std::collections::HashMap;
 
-    use multistore::config::{ConfigFormat, GatewayConfig};
-    use multistore::GatewayOptions;
+    use multistore::executor::Options;
 
     use super::*;
 
@@ -443,232 +360,189 @@ mod tests {
         )
     }
 
-    /// Builds like the server does (TOML), counting the parses.
-    fn builder(parses: &Cell<usize>) -> impl FnMut(&[String]) -> Result<Gateway, String> + '_ {
-        move |texts: &[String]| {
-            parses.set(parses.get() + 1);
-            let cfg =
-                GatewayConfig::parse(&texts[0], ConfigFormat::Toml).map_err(|e| e.to_string())?;
-            Gateway::new(cfg, GatewayOptions::default()).map_err(|e| e.to_string())
+    fn bucket_of(loaded: Loaded) -> String {
+        match loaded {
+            Loaded::Installed { gateway, .. } => gateway.config().buckets[0].name.clone(),
+            Loaded::Unchanged | Loaded::Held => panic!("expected a new snapshot"),
+            Loaded::Broken { problems, .. } => panic!("expected a new snapshot, got {problems:?}"),
         }
     }
 
-    fn bucket_of(check: Check) -> String {
-        match check {
-            Check::Changed(g) => g.config().buckets[0].name.clone(),
-            Check::Unchanged | Check::Settling => panic!("expected a new snapshot"),
-            Check::Broken { error, .. } => panic!("expected a new snapshot, got {error}"),
+    /// Follows `files` (TOML) into a fresh isolate, as the server does.
+    fn reloader(files: &[&str]) -> Reloader {
+        Reloader {
+            watch: Watch::new(files.iter().map(PathBuf::from).collect()),
+            sources: files
+                .iter()
+                .map(|f| ((*f).to_string(), ConfigFormat::Toml))
+                .collect(),
+            isolate: Arc::new(Isolate::new(Options::default(), 1)),
         }
     }
 
-    fn watch() -> Watch {
-        Watch::new(vec![PathBuf::from("gw.toml")])
+    fn watch() -> Reloader {
+        reloader(&["gw.toml"])
     }
 
     #[test]
     fn an_unchanged_file_is_neither_read_nor_parsed_again() {
-        let (disk, parses) = (FakeDisk::default(), Cell::new(0));
-        let mut build = builder(&parses);
+        let disk = FakeDisk::default();
         disk.write("gw.toml", &config("one"), at(T0));
         let mut w = watch();
-        assert_eq!(
-            bucket_of(w.check(&disk, at(T0 + 10), true, &mut build)),
-            "one"
-        );
+        assert_eq!(bucket_of(w.check(&disk, at(T0 + 10), true)), "one");
         for i in 1..5 {
             assert!(matches!(
-                w.check(&disk, at(T0 + 10 + 60 * i), false, &mut build),
-                Check::Unchanged
+                w.check(&disk, at(T0 + 10 + 60 * i), false),
+                Loaded::Unchanged
             ));
         }
-        assert_eq!((disk.reads.get(), parses.get()), (1, 1));
+        assert_eq!((disk.reads.get(), w.isolate.builds()), (1, 1));
     }
 
     #[test]
     fn a_changed_file_becomes_the_new_snapshot_and_a_touched_one_is_not_parsed() {
-        let (disk, parses) = (FakeDisk::default(), Cell::new(0));
-        let mut build = builder(&parses);
+        let disk = FakeDisk::default();
         disk.write("gw.toml", &config("one"), at(T0));
         let mut w = watch();
-        bucket_of(w.check(&disk, at(T0 + 10), true, &mut build));
+        bucket_of(w.check(&disk, at(T0 + 10), true));
         disk.write("gw.toml", &config("two"), at(T0 + 20));
-        assert_eq!(
-            bucket_of(w.check(&disk, at(T0 + 30), false, &mut build)),
-            "two"
-        );
+        assert_eq!(bucket_of(w.check(&disk, at(T0 + 30), false)), "two");
         // Same content, new mtime (`touch`, a save without changes): read, not parsed.
         disk.write("gw.toml", &config("two"), at(T0 + 40));
         assert!(matches!(
-            w.check(&disk, at(T0 + 50), false, &mut build),
-            Check::Unchanged
+            w.check(&disk, at(T0 + 50), false),
+            Loaded::Unchanged
         ));
-        assert_eq!((disk.reads.get(), parses.get()), (3, 2));
+        assert_eq!((disk.reads.get(), w.isolate.builds()), (3, 2));
     }
 
     #[test]
     fn a_broken_file_keeps_the_last_good_snapshot_and_is_reported_once() {
-        let (disk, parses) = (FakeDisk::default(), Cell::new(0));
-        let mut build = builder(&parses);
+        let disk = FakeDisk::default();
         disk.write("gw.toml", &config("one"), at(T0));
         let mut w = watch();
-        bucket_of(w.check(&disk, at(T0 + 10), true, &mut build));
+        bucket_of(w.check(&disk, at(T0 + 10), true));
         disk.write("gw.toml", "this is [ not a config", at(T0 + 20));
-        let Check::Broken { report: true, .. } = w.check(&disk, at(T0 + 30), false, &mut build)
-        else {
+        let Loaded::Broken { report: true, .. } = w.check(&disk, at(T0 + 30), false) else {
             panic!("a broken file is reported")
         };
         // Checked again: not parsed again, not reported again; a SIGHUP neither re-parses it
         // (it says what is wrong, with `report` false).
         assert!(matches!(
-            w.check(&disk, at(T0 + 90), false, &mut build),
-            Check::Unchanged
+            w.check(&disk, at(T0 + 90), false),
+            Loaded::Unchanged
         ));
-        let Check::Broken {
-            error,
+        let Loaded::Broken {
+            problems,
             report: false,
-        } = w.check(&disk, at(T0 + 95), true, &mut build)
+            ..
+        } = w.check(&disk, at(T0 + 95), true)
         else {
             panic!("a SIGHUP on a known broken file says so again")
         };
+        let error = problems.join("; ");
         assert!(error.contains("TOML"), "{error}");
-        assert_eq!(parses.get(), 2);
+        assert_eq!(w.isolate.builds(), 2);
         // Another broken content is a new warning.
         disk.write("gw.toml", "still [ broken", at(T0 + 100));
         assert!(matches!(
-            w.check(&disk, at(T0 + 110), false, &mut build),
-            Check::Broken { report: true, .. }
+            w.check(&disk, at(T0 + 110), false),
+            Loaded::Broken { report: true, .. }
         ));
         // Fixed back to what is served: nothing to build; then a change builds again.
         disk.write("gw.toml", &config("one"), at(T0 + 120));
         assert!(matches!(
-            w.check(&disk, at(T0 + 130), false, &mut build),
-            Check::Unchanged
+            w.check(&disk, at(T0 + 130), false),
+            Loaded::Unchanged
         ));
-        assert_eq!(parses.get(), 3);
+        assert_eq!(w.isolate.builds(), 3);
         disk.write("gw.toml", &config("three"), at(T0 + 140));
-        assert_eq!(
-            bucket_of(w.check(&disk, at(T0 + 150), false, &mut build)),
-            "three"
-        );
+        assert_eq!(bucket_of(w.check(&disk, at(T0 + 150), false)), "three");
     }
 
     #[test]
     fn a_missing_file_keeps_the_snapshot_and_is_reported_once() {
-        let (disk, parses) = (FakeDisk::default(), Cell::new(0));
-        let mut build = builder(&parses);
+        let disk = FakeDisk::default();
         disk.write("gw.toml", &config("one"), at(T0));
         let mut w = watch();
-        bucket_of(w.check(&disk, at(T0 + 10), true, &mut build));
+        bucket_of(w.check(&disk, at(T0 + 10), true));
         disk.files.borrow_mut().clear();
-        let Check::Broken {
-            error,
+        let Loaded::Broken {
+            problems,
             report: true,
-        } = w.check(&disk, at(T0 + 70), false, &mut build)
+            ..
+        } = w.check(&disk, at(T0 + 70), false)
         else {
             panic!("a missing file is reported")
         };
+        let error = problems.join("; ");
         assert!(error.contains("gw.toml"), "{error}");
         assert!(matches!(
-            w.check(&disk, at(T0 + 130), false, &mut build),
-            Check::Broken { report: false, .. }
+            w.check(&disk, at(T0 + 130), false),
+            Loaded::Broken { report: false, .. }
         ));
         disk.write("gw.toml", &config("two"), at(T0 + 140));
-        assert_eq!(
-            bucket_of(w.check(&disk, at(T0 + 190), false, &mut build)),
-            "two"
-        );
+        assert_eq!(bucket_of(w.check(&disk, at(T0 + 190), false)), "two");
     }
 
     #[test]
     fn a_file_written_just_before_it_was_read_is_built_only_once_it_settled() {
-        let (disk, parses) = (FakeDisk::default(), Cell::new(0));
-        let mut build = builder(&parses);
+        let disk = FakeDisk::default();
         disk.write("gw.toml", &config("one"), at(T0));
         let mut w = watch();
-        bucket_of(w.check(&disk, at(T0 + 10), true, &mut build));
+        bucket_of(w.check(&disk, at(T0 + 10), true));
         // Still being written (perhaps half): not built yet, even if it parses.
         disk.write("gw.toml", &config("tw"), at(T0 + 20));
-        assert!(matches!(
-            w.check(&disk, at(T0 + 21), false, &mut build),
-            Check::Settling
-        ));
+        assert!(matches!(w.check(&disk, at(T0 + 21), false), Loaded::Held));
         disk.write("gw.toml", &config("two"), at(T0 + 22));
-        assert!(matches!(
-            w.check(&disk, at(T0 + 23), false, &mut build),
-            Check::Settling
-        ));
-        assert_eq!(
-            bucket_of(w.check(&disk, at(T0 + 24), false, &mut build)),
-            "two"
-        );
-        assert_eq!(parses.get(), 2);
+        assert!(matches!(w.check(&disk, at(T0 + 23), false), Loaded::Held));
+        assert_eq!(bucket_of(w.check(&disk, at(T0 + 24), false)), "two");
+        assert_eq!(w.isolate.builds(), 2);
     }
 
     #[test]
     fn a_file_read_just_after_it_was_written_is_read_again_until_its_stamp_settles() {
-        let (disk, parses) = (FakeDisk::default(), Cell::new(0));
-        let mut build = builder(&parses);
+        let disk = FakeDisk::default();
         disk.write("gw.toml", &config("one"), at(T0));
         let mut w = watch();
         // Read in the same second it was written: a rewrite in that tick keeps the stamp.
-        bucket_of(w.check(&disk, at(T0), true, &mut build));
+        bucket_of(w.check(&disk, at(T0), true));
         disk.overwrite_in_place("gw.toml", &config("two"));
         // The stamp is too fresh to stand for the content: read, found changed, left to settle.
-        assert!(matches!(
-            w.check(&disk, at(T0 + 1), false, &mut build),
-            Check::Settling
-        ));
-        assert_eq!(
-            bucket_of(w.check(&disk, at(T0 + 2), false, &mut build)),
-            "two"
-        );
+        assert!(matches!(w.check(&disk, at(T0 + 1), false), Loaded::Held));
+        assert_eq!(bucket_of(w.check(&disk, at(T0 + 2), false)), "two");
         // Read once it settled: from then on the stamp is trusted, the file no longer read.
         let reads = disk.reads.get();
         assert!(matches!(
-            w.check(&disk, at(T0 + 65), false, &mut build),
-            Check::Unchanged
+            w.check(&disk, at(T0 + 65), false),
+            Loaded::Unchanged
         ));
         assert_eq!(disk.reads.get(), reads);
     }
 
     #[test]
     fn sighup_reads_the_file_even_when_its_stamp_did_not_change() {
-        let (disk, parses) = (FakeDisk::default(), Cell::new(0));
-        let mut build = builder(&parses);
+        let disk = FakeDisk::default();
         disk.write("gw.toml", &config("one"), at(T0));
         let mut w = watch();
-        bucket_of(w.check(&disk, at(T0 + 10), true, &mut build));
+        bucket_of(w.check(&disk, at(T0 + 10), true));
         disk.overwrite_in_place("gw.toml", &config("two"));
         assert!(matches!(
-            w.check(&disk, at(T0 + 70), false, &mut build),
-            Check::Unchanged
+            w.check(&disk, at(T0 + 70), false),
+            Loaded::Unchanged
         ));
-        assert_eq!(
-            bucket_of(w.check(&disk, at(T0 + 71), true, &mut build)),
-            "two"
-        );
+        assert_eq!(bucket_of(w.check(&disk, at(T0 + 71), true)), "two");
     }
 
     #[test]
     fn every_watched_file_counts() {
-        let (disk, parses) = (FakeDisk::default(), Cell::new(0));
-        let mut build = builder(&parses);
+        let disk = FakeDisk::default();
         disk.write("gw.toml", &config("one"), at(T0));
         disk.write("sts.toml", "", at(T0));
-        let mut w = Watch::new(vec![PathBuf::from("gw.toml"), PathBuf::from("sts.toml")]);
-        bucket_of(w.check(&disk, at(T0 + 10), true, &mut build));
+        let mut w = reloader(&["gw.toml", "sts.toml"]);
+        bucket_of(w.check(&disk, at(T0 + 10), true));
         disk.write("sts.toml", "# roles", at(T0 + 20));
-        bucket_of(w.check(&disk, at(T0 + 30), false, &mut build));
-        assert_eq!(parses.get(), 2);
-    }
-
-    #[test]
-    fn the_ttl_is_seconds_with_fractions_and_zero_turns_timed_refresh_off() {
-        assert_eq!(parse_ttl("60"), Ok(Some(Duration::from_secs(60))));
-        assert_eq!(parse_ttl(" 0.5 "), Ok(Some(Duration::from_millis(500))));
-        assert_eq!(parse_ttl("0"), Ok(None));
-        for bad in ["-1", "soon", "NaN", "inf", "1e30"] {
-            assert!(parse_ttl(bad).is_err(), "{bad}");
-        }
+        bucket_of(w.check(&disk, at(T0 + 30), false));
+        assert_eq!(w.isolate.builds(), 2);
     }
 }

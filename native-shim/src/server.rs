@@ -7,12 +7,11 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use multistore::Gateway;
 use tokio::net::TcpListener;
 
 use crate::args::Args;
 use crate::proxy::Proxy;
-use crate::reload::{Live, Reloader};
+use crate::reload::Reloader;
 
 /// How long a client may take to send its request head.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -29,16 +28,16 @@ pub const MAX_HEADERS: usize = 100;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves until SIGTERM or SIGINT, then drains in-flight requests (at most 30 s); `reloader`
-/// keeps the gateway in step with the config file meanwhile.
-pub async fn serve(args: &Args, gateway: Arc<Gateway>, reloader: Reloader) -> Result<(), String> {
+/// keeps its isolate's gateway (loaded already) in step with the config file meanwhile.
+pub async fn serve(args: &Args, reloader: Reloader) -> Result<(), String> {
     let listen = &args.listen;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let buckets = gateway.config().buckets.len();
-    let live = Arc::new(Live::new(gateway));
-    let proxy = Arc::new(Proxy::new(live.clone())?);
-    reloader.spawn(live);
+    let isolate = reloader.isolate.clone();
+    let buckets = isolate.current().map_or(0, |g| g.config().buckets.len());
+    let proxy = Arc::new(Proxy::new(isolate)?);
+    reloader.spawn();
     // The bound address, not the requested one: `--listen 127.0.0.1:0` shows its port.
     let local = listener
         .local_addr()

@@ -1,7 +1,8 @@
 //! The Cloudflare Worker runtime: a `fetch` export over the same core as the native server.
 //!
-//! - The config snapshot and the [`Gateway`](crate::Gateway) built from it live per isolate
-//!   ([`state`]); nothing is parsed per request.
+//! - The settings, the config snapshot and the [`Gateway`](crate::Gateway) built from it live
+//!   in the core's [`Isolate`](crate::executor::Isolate), one per isolate ([`state`]); nothing
+//!   is parsed per request.
 //! - Bodies stay `ReadableStream`s: a forwarded upload is piped into a `FixedLengthStream` of the
 //!   wire length (S3 refuses chunked uploads), through a verifying `TransformStream` only when the
 //!   signature covers the payload; a download is handed to the client's `Response` untouched.
@@ -51,8 +52,6 @@ thread_local! {
     static IN_FLIGHT: RefCell<HashMap<u64, Pending>> = RefCell::default();
     static NEXT: RefCell<u64> = const { RefCell::new(0) };
     static HOOKED: RefCell<bool> = const { RefCell::new(false) };
-    /// The isolate's JWKS and federated credentials.
-    static CACHES: Arc<Caches> = Arc::default();
 }
 
 /// The clock and random source the core's sessions use.
@@ -71,7 +70,7 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) 
         *n += 1;
         *n
     });
-    let request_id = request_id(id);
+    let request_id = state::isolate(&env).request_id();
     let method = Method::from_bytes(req.method().as_bytes()).unwrap_or(Method::GET);
     let pending_id = request_id.clone();
     let pending_method = method.clone();
@@ -130,25 +129,6 @@ fn answer_in_flight_after_panic() {
     }
 }
 
-/// 16 uppercase hex digits: per-isolate counter mixed with randomness taken once.
-fn request_id(n: u64) -> String {
-    thread_local! {
-        static SEED: u64 = {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let a = (js_sys::Math::random() * 4_294_967_296.0) as u64;
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let b = (js_sys::Math::random() * 4_294_967_296.0) as u64;
-            (a << 32) | b
-        };
-    }
-    let mut z = SEED
-        .with(|s| *s)
-        .wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    format!("{:016X}", z ^ (z >> 31))
-}
-
 fn now_ms() -> f64 {
     js_sys::Date::now()
 }
@@ -198,7 +178,7 @@ async fn handle_inner(
         request_id: request_id.to_string(),
     };
     let t0 = now_ms();
-    let caches = CACHES.with(Arc::clone);
+    let caches = state::isolate(env).caches().clone();
     let session = Session::new(&gateway, &caches, WORLD, &head, &rctx);
     let outcome = drive(session, &mut body, &caches, ctx).await;
     let plan_time = since(t0);
@@ -270,17 +250,9 @@ async fn drive(
     outcome
 }
 
-/// `BACKEND_TIMEOUT_SECONDS`: how long a backend has to answer once the request went out (a
-/// setting that does not parse is logged and the default used).
+/// `BACKEND_TIMEOUT_SECONDS`: how long a backend has to answer once the request went out.
 fn backend_timeout(env: &Env) -> Duration {
-    match state::var(env, "BACKEND_TIMEOUT_SECONDS") {
-        Some(v) if !v.trim().is_empty() => crate::gateway::parse_backend_timeout(&v)
-            .unwrap_or_else(|e| {
-                log::warn!("BACKEND_TIMEOUT_SECONDS: {e}; using the default");
-                crate::gateway::DEFAULT_BACKEND_TIMEOUT
-            }),
-        _ => crate::gateway::DEFAULT_BACKEND_TIMEOUT,
-    }
+    state::isolate(env).backend_timeout()
 }
 
 /// The test hook: a request carrying `x-multistore-test-panic` panics, only when the
