@@ -23,6 +23,8 @@ use http::{HeaderMap, Method, Response, StatusCode};
 use crate::auth::sigv4::SigningKeyCache;
 use crate::auth::{self, AuthSettings};
 use crate::backend::azure::AzureBackend;
+use crate::backend::federation::TemporaryCredentials;
+use crate::backend::federation::{CredentialsNeeded, ExchangeError};
 use crate::backend::r2::{self, R2Input};
 pub use crate::backend::r2::{
     Conditions, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range, R2Records,
@@ -31,8 +33,7 @@ use crate::backend::s3::{Dialect, S3Backend};
 use crate::config::{BackendType, BucketConfig, ConfigError, CredentialIndex, GatewayConfig};
 use crate::cors::BucketCors;
 pub use crate::cors::CorsHeaders;
-use crate::oidc::federation::{CredentialsNeeded, ExchangeError};
-use crate::oidc::{OidcProvider, TemporaryCredentials};
+use crate::oidc::OidcProvider;
 use crate::pathmap::{ClientView, PathMap};
 pub use crate::payload::PayloadVerifier;
 use crate::policy::{self, Identity};
@@ -44,36 +45,30 @@ use crate::s3::S3Error;
 use crate::sts::token::SessionKeys;
 use crate::time::Timestamp;
 
-mod azure;
-mod bodies;
+pub(crate) mod azure;
 pub mod copy;
 mod copy_source;
-mod delete;
-mod federation;
-mod forward;
+pub(crate) mod delete;
+pub(crate) mod federation;
 mod list_buckets;
 mod mapping;
-mod outbound;
 mod post;
-mod resolve;
-mod response;
-mod settings;
+pub(crate) mod resolve;
 mod sts;
 
-pub use bodies::body_too_large;
-pub(crate) use bodies::{check_small_body, MAX_COMPLETE_BODY, MAX_DELETE_BODY};
+use crate::backend::s3::settings::{self, LockPlan};
+pub(crate) use crate::backend::s3::UploadLength;
+pub use crate::plan::{
+    add_server_timing, body_too_large, error_response, Forward, ForwardBody, ResponseMode, Timing,
+};
+pub(crate) use crate::plan::{check_small_body, MAX_COMPLETE_BODY, MAX_DELETE_BODY};
+use crate::plan::{respond, Finish};
 pub use copy::{CopyEvent, CopyStep, StreamedCopy};
 use copy_source::R2CopySource;
 pub(crate) use delete::authorized_deletes;
-use forward::Finish;
-pub use forward::{add_server_timing, Forward, ForwardBody, ResponseMode, Timing};
 pub use list_buckets::{Gather, GATHER_LIMIT};
 use mapping::{query_prefix, Mapped};
-pub(crate) use outbound::UploadLength;
 use resolve::Resolved;
-pub use response::error_response;
-use response::respond;
-use settings::LockPlan;
 
 /// Runtime options that are not part of the config document.
 #[derive(Clone, Debug, Default)]
@@ -125,7 +120,7 @@ pub enum Plan {
     R2(Box<R2Plan>),
     /// The bucket's backend is federated (`auth_type = "oidc"`): get its temporary credentials
     /// (cached by `key`, or exchanged with [`Gateway::credential_exchange`]; see
-    /// [`crate::oidc::federation`]) and call [`Gateway::plan_with_credentials`].
+    /// [`crate::backend::federation`]) and call [`Gateway::plan_with_credentials`].
     NeedBackendCredentials(Box<CredentialsNeeded>),
     /// A browser form upload (POST Object): feed the body's first chunks to the reader until
     /// [`FormReader::push`] returns true (or call [`FormReader::end`] / [`FormReader::broken`]
@@ -636,21 +631,21 @@ impl Gateway {
 
 /// A request whose bucket is resolved and whose caller is authorized: what a backend's planning
 /// starts from.
-struct Authorized<'a> {
-    head: &'a RequestHead,
+pub(crate) struct Authorized<'a> {
+    pub(crate) head: &'a RequestHead,
     /// The request after path mapping.
-    req: &'a S3Request,
-    authed: &'a auth::Authenticated,
-    ctx: &'a RequestContext,
+    pub(crate) req: &'a S3Request,
+    pub(crate) authed: &'a auth::Authenticated,
+    pub(crate) ctx: &'a RequestContext,
     /// The config bucket's name (for a pass-through bucket, the client's).
-    name: &'a str,
-    bucket: &'a BucketConfig,
+    pub(crate) name: &'a str,
+    pub(crate) bucket: &'a BucketConfig,
     /// The bucket's backend prefix ("" for none).
-    prefix: &'a str,
+    pub(crate) prefix: &'a str,
     /// A path-mapped bucket: the client's view of it.
-    view: Option<&'a ClientView>,
+    pub(crate) view: Option<&'a ClientView>,
     /// `/bucket/key` as the client named it, for error documents.
-    resource: String,
+    pub(crate) resource: String,
 }
 
 /// S3 refuses response header overrides from anonymous callers: they would let anyone serve a

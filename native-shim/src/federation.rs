@@ -11,11 +11,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full, Limited};
-use multistore::oidc::federation::{
+use multistore::backend::federation::{
+    CredentialCache, CredentialsNeeded, ExchangeError, TemporaryCredentials,
+};
+use multistore::backend::federation::{
     Decision, ExchangeRequest, ExchangeStep, EXCHANGE_TIMEOUT_SECS, IN_FLIGHT_TIMEOUT_SECS,
     MAX_EXCHANGE_STEPS, MAX_RESPONSE_BYTES,
 };
-use multistore::oidc::{CredentialCache, CredentialsNeeded, ExchangeError, TemporaryCredentials};
 use multistore::Gateway;
 use tokio::sync::Notify;
 

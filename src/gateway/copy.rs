@@ -990,7 +990,7 @@ impl StreamedCopy {
 fn strip_aws_chunked(h: &mut HeaderMap) {
     let name = HeaderName::from_static("content-encoding");
     if let Some(v) = h.get(&name) {
-        match super::forward::strip_aws_chunked(v) {
+        match crate::plan::strip_aws_chunked(v) {
             Some(v) => {
                 h.insert(name, v);
             }

@@ -21,7 +21,7 @@ impl Gateway {
     /// CopyObject and UploadPartCopy on an S3-compatible bucket: the backend's own form of the
     /// copy source when the backend copies it itself, or (breaking) the plan of a copy streamed
     /// through the gateway.
-    pub(super) fn s3_copy(
+    pub(crate) fn s3_copy(
         &self,
         authorized: &Authorized<'_>,
         backend: &Arc<S3Backend>,

@@ -11,14 +11,15 @@ use crate::s3::request::{self, RequestHead};
 use crate::s3::xml;
 use crate::s3::S3Error;
 
-use super::bodies::check_small_body;
-use super::{settings, Gateway};
+use super::Gateway;
+use crate::backend::s3::settings;
+use crate::plan::check_small_body;
 
 impl Gateway {
     /// DeleteObjects: the body parsed, each key authorized on its own, allowed keys mapped under
     /// the backend prefix, refused keys reported per key as S3 does.
     #[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
-    pub(super) fn delete_objects(
+    pub(crate) fn delete_objects(
         &self,
         head: &RequestHead,
         payload: &PayloadMode,
@@ -108,7 +109,7 @@ pub(crate) fn authorized_deletes(
     })
 }
 
-pub(super) enum DeletePlan {
+pub(crate) enum DeletePlan {
     Forward(Bytes, Vec<(String, &'static str, String)>),
     Respond(String),
 }

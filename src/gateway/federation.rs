@@ -15,11 +15,11 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Response, StatusCode};
 
 use super::{respond, Gateway, RequestContext, RequestHead};
-use crate::backend::s3::S3Backend;
-use crate::oidc::federation::{
+use crate::backend::federation::{
     BackendSecret, CredentialsNeeded, ExchangeError, ExchangeRequest, TemporaryCredentials,
     TOKEN_TTL_SECS,
 };
+use crate::backend::s3::S3Backend;
 use crate::oidc::provider::{MintRequest, CACHE_CONTROL};
 use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
@@ -28,7 +28,7 @@ const NOT_CONFIGURED: &str = "this gateway has no OIDC provider to federate with
      OIDC_PROVIDER_KEY (an RSA private key in PEM) and OIDC_PROVIDER_ISSUER";
 
 /// What a federated request lacks: the plan that asks for credentials, or the error to answer.
-pub(super) enum Unsigned {
+pub(crate) enum Unsigned {
     Ask(Box<CredentialsNeeded>),
     Fail(S3Error),
 }
@@ -99,7 +99,7 @@ impl Gateway {
 
     /// The federated secret an S3-protocol backend signs with (None: its own): SigV4
     /// credentials, or an access token (GCS).
-    pub(super) fn federated_signing<'c>(
+    pub(crate) fn federated_signing<'c>(
         &self,
         backend: &S3Backend,
         bucket: &str,

@@ -12,11 +12,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::oidc::federation::{
+use crate::backend::federation::{
+    CredentialCache, CredentialsNeeded, ExchangeError, TemporaryCredentials,
+};
+use crate::backend::federation::{
     Decision, ExchangeStep, EXCHANGE_TIMEOUT_SECS, IN_FLIGHT_TIMEOUT_SECS, MAX_EXCHANGE_STEPS,
     MAX_RESPONSE_BYTES,
 };
-use crate::oidc::{CredentialCache, CredentialsNeeded, ExchangeError, TemporaryCredentials};
 use crate::time::Timestamp;
 use crate::Gateway;
 

@@ -9,30 +9,29 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, StatusCode};
 
 use crate::auth::{ChunkSigning, PayloadMode};
+use crate::backend::federation::TemporaryCredentials;
+use crate::backend::federation::{BackendSecret, ExchangeError};
 use crate::backend::s3::{copy_header, set_header, BackendRequest, Dialect, S3Backend};
 use crate::checksum;
 use crate::chunked::SignedChunkDecoder;
-use crate::oidc::federation::{BackendSecret, ExchangeError};
-use crate::oidc::TemporaryCredentials;
 use crate::payload::PayloadVerifier;
 use crate::s3::request::{self, Operation, RequestHead, S3Request};
 use crate::s3::xml::{self, XmlRewrite};
 use crate::s3::{ErrorCode, S3Error};
 
-use super::bodies::{
-    check_small_body, MAX_COMPLETE_BODY, MAX_DELETE_BODY, MAX_TAGGING_BODY, MAX_VERSIONING_BODY,
-};
-use super::delete::DeletePlan;
-use super::forward::{strip_aws_chunked, Finish, Forward, ForwardBody};
-use super::resolve::glued_dot_segment;
-use super::response::respond;
 use super::settings::{self, LockPlan};
-use super::{copy, federation, Authorized, Gateway, Plan, RequestContext};
+use crate::gateway::delete::DeletePlan;
+use crate::gateway::resolve::glued_dot_segment;
+use crate::gateway::{copy, federation, Authorized, Gateway, Plan, RequestContext};
+use crate::plan::{
+    check_small_body, respond, strip_aws_chunked, Finish, Forward, ForwardBody, MAX_COMPLETE_BODY,
+    MAX_DELETE_BODY, MAX_TAGGING_BODY, MAX_VERSIONING_BODY,
+};
 
 impl Gateway {
     /// An S3-compatible bucket (S3, GCS): the operation's body or copy source read and checked,
     /// then one presigned backend request ([`plan_forward`]).
-    pub(super) fn plan_s3(
+    pub(crate) fn plan_s3(
         &self,
         authorized: Authorized<'_>,
         backend: &Arc<S3Backend>,
@@ -288,7 +287,7 @@ const OBJECT_ATTRIBUTES: &[&str] = &[
 /// GetObjectAttributes' headers, checked before they are forwarded: each at most once,
 /// `x-amz-object-attributes` present and a comma-separated list of S3's attribute names, the
 /// part counters decimal numbers. `InvalidArgument` otherwise, as S3 answers.
-pub(super) fn check_object_attributes(headers: &HeaderMap) -> Result<(), S3Error> {
+pub(crate) fn check_object_attributes(headers: &HeaderMap) -> Result<(), S3Error> {
     for name in OBJECT_ATTRIBUTES_HEADERS {
         if headers.get_all(*name).iter().count() > 1 {
             return Err(S3Error::invalid_argument(format!(
@@ -900,7 +899,7 @@ fn unframe_aws_chunked(headers: &mut HeaderMap, decoded: u64) {
 }
 
 /// The declared body length: required for uploads, as S3 requires it.
-pub(super) fn content_length(headers: &HeaderMap) -> Result<u64, S3Error> {
+pub(crate) fn content_length(headers: &HeaderMap) -> Result<u64, S3Error> {
     let Some(v) = headers.get(http::header::CONTENT_LENGTH) else {
         return Err(S3Error::new(
             ErrorCode::MissingContentLength,

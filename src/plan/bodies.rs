@@ -20,9 +20,9 @@ pub(crate) const MAX_COMPLETE_BODY: usize = 2 << 20;
 pub(crate) const MAX_TAGGING_BODY: usize = 64 << 10;
 
 /// Largest PutBucketVersioning body: a `<VersioningConfiguration>` is some 150 bytes.
-pub(super) const MAX_VERSIONING_BODY: usize = 4 << 10;
+pub(crate) const MAX_VERSIONING_BODY: usize = 4 << 10;
 
-/// The answer for a body over [`Plan::NeedBody`](super::Plan::NeedBody)'s limit.
+/// The answer for a body over [`Plan::NeedBody`](crate::gateway::Plan::NeedBody)'s limit.
 pub fn body_too_large(method: &Method, request_id: &str, limit: usize) -> Response<Bytes> {
     let err = S3Error::new(
         ErrorCode::MalformedXML,
