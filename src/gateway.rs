@@ -23,8 +23,8 @@ use http::{HeaderMap, Method, Response, StatusCode};
 use crate::auth::sigv4::SigningKeyCache;
 use crate::auth::{self, AuthSettings};
 use crate::backend::azure::AzureBackend;
+use crate::backend::federation::ExchangeError;
 use crate::backend::federation::TemporaryCredentials;
-use crate::backend::federation::{CredentialsNeeded, ExchangeError};
 use crate::backend::r2::{self, R2Input};
 pub use crate::backend::r2::{
     Conditions, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range, R2Records,
@@ -43,7 +43,6 @@ use crate::s3::request::{self, Operation, S3Request};
 use crate::s3::xml::{self, XmlRewrite};
 use crate::s3::S3Error;
 use crate::sts::token::SessionKeys;
-use crate::time::Timestamp;
 
 pub(crate) mod azure;
 pub mod copy;
@@ -57,15 +56,13 @@ pub(crate) mod resolve;
 mod sts;
 
 use crate::backend::s3::settings::{self, LockPlan};
-pub(crate) use crate::backend::s3::UploadLength;
 pub use crate::plan::{
-    add_server_timing, body_too_large, error_response, Forward, ForwardBody, ResponseMode, Timing,
+    add_server_timing, body_too_large, error_response, Forward, ForwardBody, Plan, RequestContext,
+    ResponseMode, Timing,
 };
-pub(crate) use crate::plan::{check_small_body, MAX_COMPLETE_BODY, MAX_DELETE_BODY};
 use crate::plan::{respond, Finish};
 pub use copy::{CopyEvent, CopyStep, StreamedCopy};
 use copy_source::R2CopySource;
-pub(crate) use delete::authorized_deletes;
 pub use list_buckets::{Gather, GATHER_LIMIT};
 use mapping::{query_prefix, Mapped};
 use resolve::Resolved;
@@ -82,58 +79,6 @@ pub struct GatewayOptions {
     /// discovery and JWKS, and mints the tokens of federated backends. None: those buckets
     /// answer 503.
     pub oidc_provider: Option<Arc<OidcProvider>>,
-}
-
-/// Per-request inputs from the runtime: the world, passed in.
-#[derive(Clone, Debug)]
-pub struct RequestContext {
-    /// Now.
-    pub now: Timestamp,
-    /// Unique id for `x-amz-request-id` and logs.
-    pub request_id: String,
-}
-
-/// What the runtime must do.
-#[derive(Debug)]
-pub enum Plan {
-    /// Answer directly (errors, ListBuckets, HeadBucket, GetBucketLocation...).
-    Respond(Response<Bytes>),
-    /// One backend request.
-    Forward(Box<Forward>),
-    /// The request body is needed to plan (DeleteObjects): read at most `limit` bytes and call
-    /// [`Gateway::plan_with_body`]. A longer body is answered with [`body_too_large`].
-    NeedBody {
-        /// Cap on the body.
-        limit: usize,
-    },
-    /// An STS request needs the JSON Web Key Set of `issuer` (one the role trusts, checked
-    /// fetchable): take it from the cache, or fetch it (see [`crate::sts::fetch`]), and call
-    /// [`Gateway::plan_with_jwks`]. `refresh`: the cached one lacks the token's key; refetch it
-    /// if the rate limit allows and call again with `may_refresh: false`.
-    NeedJwks {
-        /// The issuer URL.
-        issuer: String,
-        /// Whether the cached JWKS was found wanting.
-        refresh: bool,
-    },
-    /// One call on an R2 binding (`backend_type = "r2"`), then [`R2Plan::respond`].
-    R2(Box<R2Plan>),
-    /// The bucket's backend is federated (`auth_type = "oidc"`): get its temporary credentials
-    /// (cached by `key`, or exchanged with [`Gateway::credential_exchange`]; see
-    /// [`crate::backend::federation`]) and call [`Gateway::plan_with_credentials`].
-    NeedBackendCredentials(Box<CredentialsNeeded>),
-    /// A browser form upload (POST Object): feed the body's first chunks to the reader until
-    /// [`FormReader::push`] returns true (or call [`FormReader::end`] / [`FormReader::broken`]
-    /// when the body ends or fails first), then call [`Gateway::plan_with_form`] and stream the
-    /// REST of the same body as the resulting plan says: the reader keeps what it took.
-    NeedForm(Box<FormReader>),
-    /// A copy between backends that cannot copy server-side, streamed through the gateway:
-    /// run its steps ([`StreamedCopy::start`], [`StreamedCopy::advance`]).
-    Copy(Box<StreamedCopy>),
-    /// Several backend requests whose answers make one answer (ListBuckets through
-    /// pass-through buckets): send them ([`Gather::take_requests`]) and hand the answers to
-    /// [`Gateway::finish_gather`].
-    Gather(Box<Gather>),
 }
 
 /// How long a backend has to start answering once the request (body included) has gone out,

@@ -2,6 +2,7 @@
 //! response handling). One planner per bucket, built once per config snapshot.
 
 pub mod azure;
+pub(crate) mod delete;
 pub mod federation;
 pub mod gcs;
 pub mod r2;

@@ -21,16 +21,21 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
 
 use crate::auth::{Authenticated, PayloadMode};
+use crate::backend::delete::authorized_deletes;
+use crate::backend::s3::UploadLength;
 use crate::chunked::SignedChunkDecoder;
 use crate::config::BucketConfig;
-use crate::gateway::{
-    error_response, CorsHeaders, ForwardBody, Plan, RequestContext, RequestHead, UploadLength,
-};
+use crate::cors::CorsHeaders;
 use crate::pathmap::ClientView;
 use crate::payload::PayloadVerifier;
+use crate::plan::{
+    check_small_body, error_response, ForwardBody, Plan, RequestContext, MAX_COMPLETE_BODY,
+    MAX_DELETE_BODY,
+};
 use crate::policy::Identity;
 use crate::post::PostAnswer;
 use crate::s3::error::push_escaped;
+use crate::s3::request::RequestHead;
 use crate::s3::request::{Operation, S3Request};
 use crate::s3::xml::{self, url_encode_key, XmlRewrite, S3_NS};
 use crate::s3::{ErrorCode, S3Error};
@@ -545,10 +550,10 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
         Operation::DeleteObjects => {
             let Some(body) = body else {
                 return Ok(Plan::NeedBody {
-                    limit: crate::gateway::MAX_DELETE_BODY,
+                    limit: MAX_DELETE_BODY,
                 });
             };
-            let mut set = crate::gateway::authorized_deletes(
+            let mut set = authorized_deletes(
                 head,
                 &authed.payload,
                 &authed.identity,
@@ -647,10 +652,10 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
             let upload_id = upload_id(req)?;
             let Some(body) = body else {
                 return Ok(Plan::NeedBody {
-                    limit: crate::gateway::MAX_COMPLETE_BODY,
+                    limit: MAX_COMPLETE_BODY,
                 });
             };
-            crate::gateway::check_small_body(h, &authed.payload, &body)?;
+            check_small_body(h, &authed.payload, &body)?;
             let all = conditions(h, "");
             R2Call::CompleteMultipart {
                 key,

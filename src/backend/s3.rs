@@ -29,9 +29,9 @@ pub mod federation;
 mod outbound;
 pub(crate) mod settings;
 
-pub(crate) use outbound::{content_length, UploadLength};
 #[cfg(test)]
 pub(crate) use outbound::MAX_UPLOAD_LENGTH;
+pub(crate) use outbound::{content_length, UploadLength};
 
 /// How long a presigned backend URL stays valid. It is used at once; the margin covers slow
 /// uploads starting late and clock drift between us and the backend.

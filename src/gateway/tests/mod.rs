@@ -7,8 +7,9 @@ use crate::policy::Action;
 use crate::s3::ErrorCode;
 
 use super::*;
-use crate::backend::s3::MAX_UPLOAD_LENGTH;
+use crate::backend::s3::{UploadLength, MAX_UPLOAD_LENGTH};
 use crate::plan::MAX_TAGGING_BODY;
+use crate::time::Timestamp;
 
 const CONFIG: &str = r#"
 [[buckets]]
