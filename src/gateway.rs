@@ -29,7 +29,7 @@ use crate::backend::r2::{self, R2Input};
 pub use crate::backend::r2::{
     Conditions, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range, R2Records,
 };
-use crate::backend::s3::{Dialect, S3Backend};
+use crate::backend::s3::{self, Dialect, S3Backend};
 use crate::config::{BackendType, BucketConfig, ConfigError, CredentialIndex, GatewayConfig};
 use crate::cors::BucketCors;
 pub use crate::cors::CorsHeaders;
@@ -47,7 +47,6 @@ use crate::sts::token::SessionKeys;
 pub(crate) mod azure;
 pub mod copy;
 mod copy_source;
-pub(crate) mod delete;
 pub(crate) mod federation;
 mod list_buckets;
 mod mapping;
@@ -56,6 +55,7 @@ pub(crate) mod resolve;
 mod sts;
 
 use crate::backend::s3::settings::{self, LockPlan};
+pub(crate) use crate::backend::Authorized;
 pub use crate::plan::{
     add_server_timing, body_too_large, error_response, Forward, ForwardBody, Plan, RequestContext,
     ResponseMode, Timing,
@@ -473,7 +473,9 @@ impl Gateway {
             }
         }
         match backend {
-            Backend::S3(backend) => self.plan_s3(authorized, backend, lock_plan, body, credentials),
+            Backend::S3(backend) => {
+                s3::prepare::plan(self, authorized, backend, lock_plan, body, credentials)
+            }
             Backend::Azure(az) => self.plan_azure(azure::AzureInput {
                 head: authorized.head,
                 req,
@@ -572,25 +574,6 @@ impl Gateway {
             }
         })
     }
-}
-
-/// A request whose bucket is resolved and whose caller is authorized: what a backend's planning
-/// starts from.
-pub(crate) struct Authorized<'a> {
-    pub(crate) head: &'a RequestHead,
-    /// The request after path mapping.
-    pub(crate) req: &'a S3Request,
-    pub(crate) authed: &'a auth::Authenticated,
-    pub(crate) ctx: &'a RequestContext,
-    /// The config bucket's name (for a pass-through bucket, the client's).
-    pub(crate) name: &'a str,
-    pub(crate) bucket: &'a BucketConfig,
-    /// The bucket's backend prefix ("" for none).
-    pub(crate) prefix: &'a str,
-    /// A path-mapped bucket: the client's view of it.
-    pub(crate) view: Option<&'a ClientView>,
-    /// `/bucket/key` as the client named it, for error documents.
-    pub(crate) resource: String,
 }
 
 /// S3 refuses response header overrides from anonymous callers: they would let anyone serve a

@@ -441,6 +441,12 @@ pub(crate) fn xml_fields<const N: usize>(
     saw_element.then_some(out)
 }
 
+/// What a federated request lacks: the plan that asks for credentials, or the error to answer.
+pub(crate) enum Unsigned {
+    Ask(Box<CredentialsNeeded>),
+    Fail(S3Error),
+}
+
 /// A bucket's request for credentials, carried by [`crate::Plan::NeedBackendCredentials`].
 #[derive(Clone, Debug)]
 pub struct CredentialsNeeded {

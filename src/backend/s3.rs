@@ -27,11 +27,13 @@ use crate::time::Timestamp;
 
 pub mod federation;
 mod outbound;
+pub(crate) mod prepare;
 pub(crate) mod settings;
+mod upload;
 
 #[cfg(test)]
-pub(crate) use outbound::MAX_UPLOAD_LENGTH;
-pub(crate) use outbound::{content_length, UploadLength};
+pub(crate) use upload::MAX_UPLOAD_LENGTH;
+pub(crate) use upload::{content_length, UploadLength};
 
 /// How long a presigned backend URL stays valid. It is used at once; the margin covers slow
 /// uploads starting late and clock drift between us and the backend.

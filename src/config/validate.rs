@@ -14,8 +14,8 @@ use super::{
     CredentialConfig, GatewayConfig, PathMapping, RoleConfig,
 };
 use crate::auth::secret::SecretKey;
-use crate::gateway::copy::{MAX_SINGLE_PUT, MIN_PART_SIZE};
 use crate::policy::{is_glob, Action, Scope};
+use crate::s3::limits::{MAX_SINGLE_PUT, MIN_PART_SIZE};
 use crate::time::Timestamp;
 
 /// AWS's floor for a session (AssumeRoleWithWebIdentity `DurationSeconds`).

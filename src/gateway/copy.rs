@@ -34,12 +34,9 @@ use crate::s3::xml;
 use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
-/// Largest single PUT S3 accepts, and the largest part: copies above it go multipart.
-pub const MAX_SINGLE_PUT: u64 = 5 << 30;
+pub use crate::s3::limits::{MAX_SINGLE_PUT, MIN_PART_SIZE};
 /// Default part size of a multipart streamed copy.
 pub const DEFAULT_PART_SIZE: u64 = 512 << 20;
-/// Smallest part S3 accepts (all parts but the last).
-pub const MIN_PART_SIZE: u64 = 5 << 20;
 /// Most parts an upload may have.
 const MAX_PARTS: u64 = 10_000;
 /// Cap on the backend answers the runtime reads for [`CopyEvent::Answer`].

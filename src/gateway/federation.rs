@@ -15,6 +15,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Response, StatusCode};
 
 use super::{respond, Gateway, RequestContext, RequestHead};
+pub(crate) use crate::backend::federation::Unsigned;
 use crate::backend::federation::{
     BackendSecret, CredentialsNeeded, ExchangeError, ExchangeRequest, TemporaryCredentials,
     TOKEN_TTL_SECS,
@@ -26,12 +27,6 @@ use crate::time::Timestamp;
 
 const NOT_CONFIGURED: &str = "this gateway has no OIDC provider to federate with: set \
      OIDC_PROVIDER_KEY (an RSA private key in PEM) and OIDC_PROVIDER_ISSUER";
-
-/// What a federated request lacks: the plan that asks for credentials, or the error to answer.
-pub(crate) enum Unsigned {
-    Ask(Box<CredentialsNeeded>),
-    Fail(S3Error),
-}
 
 impl Gateway {
     /// The provider's discovery document or JWKS, for a `GET`/`HEAD` of their paths.

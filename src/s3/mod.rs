@@ -1,6 +1,7 @@
 //! The S3 protocol surface: request parsing and classification, XML documents, errors.
 
 pub mod error;
+pub mod limits;
 pub mod lock;
 pub mod request;
 pub mod xml;
