@@ -243,11 +243,13 @@ fn copy_source_header(name: &str) -> bool {
 }
 
 pub(super) fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
+    let op = input.req.operation;
+    let query = forward_query(input.req, input.prefix);
+    let mut headers = forward_headers(input.head, op, &input.extra);
+    let body = forward_body(&input, &mut headers)?;
     let ForwardInput {
         head,
         req,
-        payload,
-        chunk_signing,
         prefix,
         backend,
         backend_bucket,
@@ -257,11 +259,52 @@ pub(super) fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> 
         ctx,
         extra,
         signing,
+        ..
     } = input;
+    let backend_key = req.key.as_deref().map(|k| format!("{prefix}{k}"));
+    // Checked with the bucket already (`check_backend_key`); checked again where the URL is
+    // made, so no path to it can skip the check.
+    if backend_key.as_deref().is_some_and(request::has_dot_segment) {
+        return Err(glued_dot_segment().with_resource(resource));
+    }
+    let url = backend.url(
+        &mut BackendRequest {
+            bucket: backend_bucket,
+            method: &head.method,
+            key: backend_key.as_deref(),
+            query: &query,
+            headers: &mut headers,
+        },
+        ctx.now,
+        signing,
+    );
+
+    Ok(Forward {
+        method: head.method.clone(),
+        url,
+        headers,
+        body,
+        request_id: ctx.request_id.clone(),
+        finish: Finish {
+            rewrite: answer_rewrite(req, prefix, client_bucket, client_prefix),
+            resource,
+            delete_errors: extra.delete_errors,
+            passthrough: backend_bucket.is_some(),
+            cors: None,
+            post: None,
+            azure: None,
+            bodyless_success: bodyless_success(op),
+            lock_guarded: extra.lock_guarded,
+            hidden: extra.hidden,
+        },
+    })
+}
+
+/// The backend query: built from the one value of each allowed parameter that authorization
+/// read (`S3Request::query_param`; `request::parse` refuses a repeated name), never copied.
+fn forward_query(req: &S3Request, prefix: &str) -> Vec<(String, String)> {
     let op = req.operation;
     let allowed = forwarded_params(op);
-    // Built from the one value of each allowed parameter that authorization read
-    // (`S3Request::query_param`; `request::parse` refuses a repeated name), never copied.
     let mut query: Vec<(String, String)> = Vec::with_capacity(allowed.len());
     for name in allowed {
         let Some(v) = req.query_param(name) else {
@@ -286,7 +329,12 @@ pub(super) fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> 
     {
         query.push(("prefix".to_string(), prefix.to_string()));
     }
+    query
+}
 
+/// The backend request's headers: the client's that this operation may forward, then the ones
+/// the gateway sets with checked values (copy source, object lock).
+fn forward_headers(head: &RequestHead, op: Operation, extra: &Extra) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for name in head.headers.keys() {
         if forwardable_request_header(op, name.as_str()) {
@@ -300,10 +348,24 @@ pub(super) fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> 
     for (name, value) in &extra.headers {
         set_header(&mut headers, name, value);
     }
-    let body = match op {
+    headers
+}
+
+/// What the backend request carries: a body the gateway wrote or checked (with its own
+/// `Content-MD5`), the client's upload (see [`upload_body`]), or nothing.
+fn forward_body(input: &ForwardInput<'_>, headers: &mut HeaderMap) -> Result<ForwardBody, S3Error> {
+    let ForwardInput {
+        head,
+        req,
+        payload,
+        extra,
+        ..
+    } = input;
+    let op = req.operation;
+    Ok(match op {
         _ if extra.checked_body.is_some() => {
             let bytes = extra.checked_body.clone().unwrap_or_default();
-            set_header(&mut headers, "content-length", &bytes.len().to_string());
+            set_header(headers, "content-length", &bytes.len().to_string());
             ForwardBody::Bytes(bytes)
         }
         _ if extra.body.is_some() => {
@@ -326,14 +388,14 @@ pub(super) fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> 
             use base64::Engine as _;
             use md5::Digest as _;
             let md5 = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(&bytes));
-            set_header(&mut headers, "content-md5", &md5);
-            set_header(&mut headers, "content-type", "application/xml");
-            set_header(&mut headers, "content-length", &bytes.len().to_string());
+            set_header(headers, "content-md5", &md5);
+            set_header(headers, "content-type", "application/xml");
+            set_header(headers, "content-length", &bytes.len().to_string());
             ForwardBody::Bytes(bytes)
         }
         Operation::CreateBucket if head.headers.contains_key(http::header::CONTENT_LENGTH) => {
             let length = content_length(&head.headers)?;
-            set_header(&mut headers, "content-length", &length.to_string());
+            set_header(headers, "content-length", &length.to_string());
             match payload {
                 PayloadMode::Sha256(hash) => {
                     ForwardBody::Verify(PayloadVerifier::new(*hash, length))
@@ -342,67 +404,14 @@ pub(super) fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> 
             }
         }
         Operation::PutObject | Operation::UploadPart | Operation::CompleteMultipartUpload => {
-            let length = UploadLength::from_headers(&head.headers, payload)?;
-            let body = match (payload, length) {
-                (PayloadMode::Sha256(hash), UploadLength::Plain(length)) => {
-                    set_header(&mut headers, "content-length", &length.to_string());
-                    ForwardBody::Verify(PayloadVerifier::new(*hash, length))
-                }
-                (PayloadMode::Unsigned, UploadLength::Plain(length)) => {
-                    set_header(&mut headers, "content-length", &length.to_string());
-                    ForwardBody::Stream
-                }
-                // Framed as sent, when the wire length is known: the backend checks the trailer.
-                (
-                    PayloadMode::StreamingUnsignedTrailer,
-                    UploadLength::Chunked {
-                        wire: Some(wire), ..
-                    },
-                ) if backend.dialect() == Dialect::S3 => {
-                    set_header(&mut headers, "content-length", &wire.to_string());
-                    set_header(
-                        &mut headers,
-                        "x-amz-content-sha256",
-                        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
-                    );
-                    ForwardBody::Stream
-                }
-                // Backends that do not speak aws-chunked, and bodies whose framed length is not
-                // known (Transfer-Encoding: chunked), get the plain body, checked here.
-                (PayloadMode::StreamingUnsignedTrailer, UploadLength::Chunked { decoded, .. }) => {
-                    unframe_aws_chunked(&mut headers, decoded);
-                    ForwardBody::Decode(
-                        SignedChunkDecoder::unsigned(decoded)
-                            .with_trailer_checksum(checksum::trailer_algorithm(&head.headers)?),
-                    )
-                }
-                (
-                    PayloadMode::StreamingSigned { trailer },
-                    UploadLength::Chunked { decoded, .. },
-                ) => {
-                    let signing = chunk_signing.cloned().ok_or_else(|| {
-                        S3Error::internal(
-                            "a signed aws-chunked upload came without its signing context",
-                        )
-                    })?;
-                    unframe_aws_chunked(&mut headers, decoded);
-                    ForwardBody::Decode(
-                        SignedChunkDecoder::new(signing, *trailer, decoded)
-                            .with_trailer_checksum(checksum::trailer_algorithm(&head.headers)?),
-                    )
-                }
-                _ => {
-                    return Err(S3Error::internal(
-                        "an upload's length does not fit its payload mode",
-                    ))
-                }
-            };
-            // Checksum headers on Complete describe the whole object, not the XML body.
-            if op == Operation::CompleteMultipartUpload {
-                body
-            } else {
-                body.with_header_checksum(&head.headers)?
-            }
+            upload_body(
+                op,
+                head,
+                payload,
+                input.chunk_signing,
+                input.backend,
+                headers,
+            )?
         }
         // A copy carries the new object's content headers (with REPLACE) but no body; an upload
         // carries those of the object it will become.
@@ -413,27 +422,88 @@ pub(super) fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> 
             headers.remove(http::header::CONTENT_TYPE);
             ForwardBody::Empty
         }
+    })
+}
+
+/// The body of an upload (PutObject, UploadPart, CompleteMultipartUpload): streamed as sent,
+/// verified against the signed sha256, or unframed from aws-chunked and checked here; its
+/// length and framing headers set to match.
+fn upload_body(
+    op: Operation,
+    head: &RequestHead,
+    payload: &PayloadMode,
+    chunk_signing: Option<&ChunkSigning>,
+    backend: &S3Backend,
+    headers: &mut HeaderMap,
+) -> Result<ForwardBody, S3Error> {
+    let length = UploadLength::from_headers(&head.headers, payload)?;
+    let body = match (payload, length) {
+        (PayloadMode::Sha256(hash), UploadLength::Plain(length)) => {
+            set_header(headers, "content-length", &length.to_string());
+            ForwardBody::Verify(PayloadVerifier::new(*hash, length))
+        }
+        (PayloadMode::Unsigned, UploadLength::Plain(length)) => {
+            set_header(headers, "content-length", &length.to_string());
+            ForwardBody::Stream
+        }
+        // Framed as sent, when the wire length is known: the backend checks the trailer.
+        (
+            PayloadMode::StreamingUnsignedTrailer,
+            UploadLength::Chunked {
+                wire: Some(wire), ..
+            },
+        ) if backend.dialect() == Dialect::S3 => {
+            set_header(headers, "content-length", &wire.to_string());
+            set_header(
+                headers,
+                "x-amz-content-sha256",
+                "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+            );
+            ForwardBody::Stream
+        }
+        // Backends that do not speak aws-chunked, and bodies whose framed length is not
+        // known (Transfer-Encoding: chunked), get the plain body, checked here.
+        (PayloadMode::StreamingUnsignedTrailer, UploadLength::Chunked { decoded, .. }) => {
+            unframe_aws_chunked(headers, decoded);
+            ForwardBody::Decode(
+                SignedChunkDecoder::unsigned(decoded)
+                    .with_trailer_checksum(checksum::trailer_algorithm(&head.headers)?),
+            )
+        }
+        (PayloadMode::StreamingSigned { trailer }, UploadLength::Chunked { decoded, .. }) => {
+            let signing = chunk_signing.cloned().ok_or_else(|| {
+                S3Error::internal("a signed aws-chunked upload came without its signing context")
+            })?;
+            unframe_aws_chunked(headers, decoded);
+            ForwardBody::Decode(
+                SignedChunkDecoder::new(signing, *trailer, decoded)
+                    .with_trailer_checksum(checksum::trailer_algorithm(&head.headers)?),
+            )
+        }
+        _ => {
+            return Err(S3Error::internal(
+                "an upload's length does not fit its payload mode",
+            ))
+        }
     };
-
-    let backend_key = req.key.as_deref().map(|k| format!("{prefix}{k}"));
-    // Checked with the bucket already (`check_backend_key`); checked again where the URL is
-    // made, so no path to it can skip the check.
-    if backend_key.as_deref().is_some_and(request::has_dot_segment) {
-        return Err(glued_dot_segment().with_resource(resource));
+    // Checksum headers on Complete describe the whole object, not the XML body.
+    if op == Operation::CompleteMultipartUpload {
+        Ok(body)
+    } else {
+        body.with_header_checksum(&head.headers)
     }
-    let url = backend.url(
-        &mut BackendRequest {
-            bucket: backend_bucket,
-            method: &head.method,
-            key: backend_key.as_deref(),
-            query: &query,
-            headers: &mut headers,
-        },
-        ctx.now,
-        signing,
-    );
+}
 
-    let rewrite = matches!(
+/// The rewrite of a successful XML answer into the client's namespace (listings, multipart
+/// documents, copy results, DeleteResult); None for operations without one.
+fn answer_rewrite(
+    req: &S3Request,
+    prefix: &str,
+    client_bucket: &str,
+    client_prefix: &str,
+) -> Option<XmlRewrite> {
+    let op = req.operation;
+    matches!(
         op,
         Operation::ListObjects
             | Operation::ListObjectsV2
@@ -452,41 +522,27 @@ pub(super) fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> 
         add_prefix: client_prefix.to_string(),
         url_encoded: req.query_param("encoding-type") == Some("url"),
         list_v1: op == Operation::ListObjects,
-    });
-
-    Ok(Forward {
-        method: head.method.clone(),
-        url,
-        headers,
-        body,
-        request_id: ctx.request_id.clone(),
-        finish: Finish {
-            rewrite,
-            resource,
-            delete_errors: extra.delete_errors,
-            passthrough: backend_bucket.is_some(),
-            cors: None,
-            post: None,
-            azure: None,
-            bodyless_success: matches!(
-                op,
-                Operation::PutObject
-                    | Operation::UploadPart
-                    | Operation::DeleteObject
-                    | Operation::AbortMultipartUpload
-                    | Operation::PutObjectTagging
-                    | Operation::DeleteObjectTagging
-                    | Operation::PutBucketVersioning
-                    | Operation::PutObjectRetention
-                    | Operation::PutObjectLegalHold
-                    | Operation::PutObjectLockConfiguration
-                    | Operation::PutBucketTagging
-                    | Operation::DeleteBucketTagging
-                    | Operation::PutBucketEncryption
-                    | Operation::DeleteBucketEncryption
-            ),
-            lock_guarded: extra.lock_guarded,
-            hidden: extra.hidden,
-        },
     })
+}
+
+/// Operations S3 answers with no body: whatever body a backend sends with its success
+/// (fake-gcs-server sends JSON) is dropped (see [`Finish::bodyless_success`]).
+fn bodyless_success(op: Operation) -> bool {
+    matches!(
+        op,
+        Operation::PutObject
+            | Operation::UploadPart
+            | Operation::DeleteObject
+            | Operation::AbortMultipartUpload
+            | Operation::PutObjectTagging
+            | Operation::DeleteObjectTagging
+            | Operation::PutBucketVersioning
+            | Operation::PutObjectRetention
+            | Operation::PutObjectLegalHold
+            | Operation::PutObjectLockConfiguration
+            | Operation::PutBucketTagging
+            | Operation::DeleteBucketTagging
+            | Operation::PutBucketEncryption
+            | Operation::DeleteBucketEncryption
+    )
 }
