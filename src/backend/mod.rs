@@ -7,6 +7,7 @@ pub mod federation;
 pub mod gcs;
 pub mod r2;
 pub mod s3;
+pub(crate) mod upload;
 
 use crate::auth::Authenticated;
 use crate::config::BucketConfig;

@@ -29,11 +29,12 @@ pub mod federation;
 mod outbound;
 pub(crate) mod prepare;
 pub(crate) mod settings;
-mod upload;
 
+pub(crate) use crate::backend::upload::content_length;
 #[cfg(test)]
-pub(crate) use upload::MAX_UPLOAD_LENGTH;
-pub(crate) use upload::{content_length, UploadLength};
+pub(crate) use crate::backend::upload::UploadLength;
+#[cfg(test)]
+pub(crate) use crate::backend::upload::MAX_UPLOAD_LENGTH;
 
 /// How long a presigned backend URL stays valid. It is used at once; the margin covers slow
 /// uploads starting late and clock drift between us and the backend.

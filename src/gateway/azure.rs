@@ -14,9 +14,12 @@ use crate::backend::azure::{
     self, AzureBackend, ListEcho, Resource, SasTerms, Upload, UploadKey, UserDelegationKey,
 };
 use crate::backend::federation::{BackendSecret, ExchangeError, TemporaryCredentials};
-use crate::backend::r2;
 use crate::backend::s3::{copy_header, set_header};
+use crate::backend::upload::upload_body;
 use crate::pathmap::ClientView;
+use crate::policy::Identity;
+use crate::s3::metadata::{response_overrides, upload_metadata};
+use crate::s3::params::int_param;
 use crate::s3::request::{Operation, S3Request};
 use crate::s3::xml;
 use crate::s3::{ErrorCode, S3Error};
@@ -248,7 +251,7 @@ struct Request<'a> {
 /// The blob headers of an upload: content headers as blob properties, `x-amz-meta-*` as
 /// `x-ms-meta-*` (names Azure cannot store refused).
 fn blob_headers(h: &HeaderMap) -> Result<Vec<(String, String)>, S3Error> {
-    let (meta, custom) = r2::metadata(h);
+    let (meta, custom) = upload_metadata(h);
     let mut out = Vec::new();
     for (from, to) in CONTENT_HEADERS {
         if let Some(v) = h.get(*from).and_then(|v| v.to_str().ok()) {
@@ -376,7 +379,9 @@ fn plan_request(r: &Request<'_>) -> Result<Planned, S3Error> {
             }
             let mut t = terms("r");
             if req.operation == Operation::GetObject && !backend.is_anonymous() {
-                for (header, value) in r2::overrides(req, &authed.identity)? {
+                for (header, value) in
+                    response_overrides(req, matches!(authed.identity, Identity::Anonymous))?
+                {
                     let slot = match header.as_str() {
                         "cache-control" => &mut t.overrides.cache_control,
                         "content-disposition" => &mut t.overrides.content_disposition,
@@ -394,7 +399,7 @@ fn plan_request(r: &Request<'_>) -> Result<Planned, S3Error> {
         }
         Operation::PutObject => {
             let blob_props = blob_headers(&head.headers)?;
-            let (body, length) = r2::upload_body(head, authed)?;
+            let (body, length) = upload_body(head, authed)?;
             set_header(&mut headers, "content-length", &length.to_string());
             set_header(&mut headers, "x-ms-blob-type", "BlockBlob");
             set_blob_headers(&mut headers, &blob_props)?;
@@ -417,7 +422,7 @@ fn plan_request(r: &Request<'_>) -> Result<Planned, S3Error> {
                     )
                     .with_detail("ArgumentName", "partNumber")
                 })?;
-            let (body, length) = r2::upload_body(head, authed)?;
+            let (body, length) = upload_body(head, authed)?;
             set_header(&mut headers, "content-length", &length.to_string());
             copy_header(
                 &head.headers,
@@ -474,7 +479,7 @@ fn plan_request(r: &Request<'_>) -> Result<Planned, S3Error> {
                     .with_detail("ArgumentName", "encoding-type"));
                 }
             }
-            let max_keys = r2::int_param(req, "max-keys", 1000, 1000)?;
+            let max_keys = int_param(req, "max-keys", 1000, 1000)?;
             let (query, echo) = azure::list_params(
                 v2,
                 |k| req.query_param(k).map(str::to_string),

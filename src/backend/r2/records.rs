@@ -20,10 +20,14 @@
 
 use http::StatusCode;
 
-use super::{iso8601_ms, url_encode_key, xml_response, R2Listing, R2Object, S3Error, S3_NS};
+use super::respond::{iso8601_ms, xml_response};
+use super::{R2Listing, R2Object};
 use crate::s3::error::push_escaped;
+use crate::s3::params::int_param;
 use crate::s3::request::S3Request;
 use crate::s3::xml::MAX_PARTS;
+use crate::s3::xml::{url_encode_key, S3_NS};
+use crate::s3::S3Error;
 
 /// The reserved prefix (inside the backend prefix) where the gateway keeps its records.
 pub const RESERVED: &str = ".multistore/";
@@ -105,30 +109,6 @@ fn meta_ms(o: &R2Object, name: &str) -> i64 {
     meta(o, name)
         .and_then(|v| v.parse().ok())
         .unwrap_or(o.uploaded_ms)
-}
-
-/// An integer query parameter in `0..=max` (absent: `default`); S3's `InvalidArgument` else.
-pub(crate) fn int_param(
-    req: &S3Request,
-    name: &str,
-    default: u32,
-    max: u32,
-) -> Result<u32, S3Error> {
-    match req.query_param(name) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .map(|n| u32::try_from(n.min(i64::from(max))).unwrap_or(max))
-            .ok_or_else(|| {
-                S3Error::invalid_argument(format!(
-                    "Provided {name} not an integer or within integer range"
-                ))
-                .with_detail("ArgumentName", name)
-            }),
-    }
 }
 
 /// ListParts parameters: `(start_after, limit)` of the parts listing, and the echo.

@@ -5,11 +5,11 @@
 use http::{HeaderMap, HeaderName};
 
 use super::prepare::{Extra, OBJECT_ATTRIBUTES_HEADERS};
-use super::upload::{content_length, unframe_aws_chunked, UploadLength};
 use super::{copy_header, set_header, BackendRequest, Dialect, S3Backend};
 use crate::auth::{ChunkSigning, PayloadMode};
 use crate::backend::federation::BackendSecret;
 use crate::backend::glued_dot_segment;
+use crate::backend::upload::{content_length, unframe_aws_chunked, UploadLength};
 use crate::checksum;
 use crate::chunked::SignedChunkDecoder;
 use crate::payload::PayloadVerifier;

@@ -1,12 +1,16 @@
-//! An upload's length as its headers state it, and the headers of an aws-chunked upload whose
-//! framing the gateway removes.
+//! An upload's length as its headers state it, the headers of an aws-chunked upload whose
+//! framing the gateway removes, and the body of an upload to a backend that takes a plain body
+//! (R2, Azure).
 
 use http::HeaderMap;
 
-use super::set_header;
-use crate::auth::PayloadMode;
-use crate::plan::strip_aws_chunked;
+use crate::auth::{Authenticated, PayloadMode};
+use crate::backend::s3::set_header;
+use crate::chunked::SignedChunkDecoder;
+use crate::payload::PayloadVerifier;
+use crate::plan::{strip_aws_chunked, ForwardBody};
 use crate::s3::limits::MAX_SINGLE_PUT;
+use crate::s3::request::RequestHead;
 use crate::s3::{ErrorCode, S3Error};
 
 /// The largest body one upload request may carry (PutObject, UploadPart): S3's 5 GiB.
@@ -97,7 +101,7 @@ fn decoded_content_length(headers: &HeaderMap) -> Result<u64, S3Error> {
 
 /// The headers of an aws-chunked upload whose body the gateway decodes: the backend gets the
 /// plain body of `decoded` bytes; framing and trailer stay here.
-pub(super) fn unframe_aws_chunked(headers: &mut HeaderMap, decoded: u64) {
+pub(crate) fn unframe_aws_chunked(headers: &mut HeaderMap, decoded: u64) {
     set_header(headers, "content-length", &decoded.to_string());
     for name in [
         "x-amz-decoded-content-length",
@@ -131,4 +135,53 @@ pub(crate) fn content_length(headers: &HeaderMap) -> Result<u64, S3Error> {
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
         .ok_or_else(|| S3Error::invalid_argument("Content-Length is not a number"))
+}
+
+/// The body of an upload and the length R2 receives, chosen as the S3 path chooses it.
+/// The upload's body plan, with its `x-amz-checksum-*` header verified by the gateway (the R2
+/// binding checks no CRCs).
+pub(crate) fn upload_body(
+    head: &RequestHead,
+    authed: &Authenticated,
+) -> Result<(ForwardBody, u64), S3Error> {
+    let (body, length) = upload_body_framing(head, authed)?;
+    Ok((body.with_header_checksum(&head.headers)?, length))
+}
+
+fn upload_body_framing(
+    head: &RequestHead,
+    authed: &Authenticated,
+) -> Result<(ForwardBody, u64), S3Error> {
+    let h = &head.headers;
+    match (
+        &authed.payload,
+        UploadLength::from_headers(h, &authed.payload)?,
+    ) {
+        (PayloadMode::Sha256(hash), UploadLength::Plain(wire)) => {
+            Ok((ForwardBody::Verify(PayloadVerifier::new(*hash, wire)), wire))
+        }
+        (PayloadMode::Unsigned, UploadLength::Plain(wire)) => Ok((ForwardBody::Stream, wire)),
+        (PayloadMode::StreamingUnsignedTrailer, UploadLength::Chunked { decoded, .. }) => Ok((
+            ForwardBody::Decode(
+                SignedChunkDecoder::unsigned(decoded)
+                    .with_trailer_checksum(crate::checksum::trailer_algorithm(h)?),
+            ),
+            decoded,
+        )),
+        (PayloadMode::StreamingSigned { trailer }, UploadLength::Chunked { decoded, .. }) => {
+            let signing = authed.chunk_signing.clone().ok_or_else(|| {
+                S3Error::internal("a signed aws-chunked upload came without its signing context")
+            })?;
+            Ok((
+                ForwardBody::Decode(
+                    SignedChunkDecoder::new(signing, *trailer, decoded)
+                        .with_trailer_checksum(crate::checksum::trailer_algorithm(h)?),
+                ),
+                decoded,
+            ))
+        }
+        _ => Err(S3Error::internal(
+            "an upload's length does not fit its payload mode",
+        )),
+    }
 }
