@@ -44,255 +44,68 @@ pub(crate) struct R2Input<'a> {
     pub view: Option<&'a ClientView>,
 }
 
-/// Plans a request on an R2 bucket.
-pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
+/// Plans a request on an R2 bucket: one binding call, or (nothing to ask R2) the answer.
+pub(crate) fn plan(mut input: R2Input<'_>) -> Result<Plan, S3Error> {
+    let (body, copy_source) = (input.body.take(), input.copy_source.take());
     let R2Input {
-        head,
-        req,
-        authed,
-        bucket,
-        binding,
-        client_bucket,
-        prefix,
-        resource,
-        ctx,
-        body,
-        copy_source,
-        view,
+        head, req, authed, ..
     } = input;
-    let mut namespace_errors = Vec::new();
     let h = &head.headers;
-    let client_key = req.key.clone().unwrap_or_default();
-    let key = format!("{prefix}{client_key}");
-    let mut render = Render {
-        method: head.method.clone(),
-        resource: resource.clone(),
-        client_bucket: client_bucket.to_string(),
-        client_key: client_key.clone(),
-        prefix: prefix.to_string(),
-        now: ctx.now,
-        ..Render::default()
-    };
+    let mut render = Render::of(&input);
     // The gateway's records are not the client's (a copy's source is checked by the gateway).
-    if is_reserved(&client_key) {
+    if is_reserved(&render.client_key) {
         return Err(reserved_key_error());
     }
+    let key = format!("{}{}", input.prefix, render.client_key);
     let mut upload = None;
-    let call = match req.operation {
+    let mut namespace_errors = Vec::new();
+    // Err: the answer, with no call to make (a body to read first, nothing to ask R2).
+    let step: Result<R2Call, Plan> = match req.operation {
         Operation::GetObject | Operation::HeadObject => {
-            check_version(req)?;
-            if req
-                .query_param("partNumber")
-                .is_some_and(|n| n.trim() != "1")
-            {
-                return Err(S3Error::not_implemented(
-                    "R2 buckets cannot read a single part of an object (partNumber other than 1)",
-                ));
-            }
-            let range = match header_str(h, "range") {
-                Some(r) => parse_range(&r)?,
-                None => None,
-            };
-            render.range = range;
-            let conditions = Conditions::from_headers(h, "");
-            if req.operation == Operation::GetObject {
-                render.overrides =
-                    response_overrides(req, matches!(authed.identity, Identity::Anonymous))?;
-                R2Call::Get {
-                    key,
-                    range,
-                    conditions,
-                }
-            } else {
-                R2Call::Head { key, conditions }
-            }
+            Ok(read_call(req, h, authed, key, &mut render)?)
         }
         Operation::PutObject => {
             upload = Some(upload_body(head, authed)?);
             let (http, custom) = upload_metadata(h);
-            R2Call::Put {
+            Ok(R2Call::Put {
                 key,
                 http,
                 custom,
                 md5: content_md5(h)?,
                 conditions: Conditions::from_headers(h, ""),
-            }
+            })
         }
-        Operation::CopyObject => {
-            let source_key = copy_source.ok_or_else(|| {
-                S3Error::internal("a copy to an R2 bucket was planned without its source")
-            })?;
-            let replace = header_str(h, "x-amz-metadata-directive")
-                .is_some_and(|d| d.trim().eq_ignore_ascii_case("REPLACE"));
-            if !replace && source_key == key {
-                return Err(S3Error::invalid_request(
-                    "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
-                ));
-            }
-            R2Call::Copy {
-                source_key,
-                key,
-                replace: replace.then(|| upload_metadata(h)),
-                source_conditions: Conditions::from_headers(h, "x-amz-copy-source-"),
-            }
-        }
+        Operation::CopyObject => Ok(copy_call(h, key, copy_source)?),
         Operation::DeleteObject => {
             check_version(req)?;
-            R2Call::Delete { keys: vec![key] }
+            Ok(R2Call::Delete { keys: vec![key] })
         }
-        Operation::DeleteObjects => {
-            let Some(body) = body else {
-                return Ok(Plan::NeedBody {
-                    limit: MAX_DELETE_BODY,
-                });
-            };
-            let mut set = authorized_deletes(
-                head,
-                &authed.payload,
-                &authed.identity,
-                bucket,
-                client_bucket,
-                &body,
-                view.map_or("", |v| v.key_prefix.as_str()),
-            )?;
-            let (refused, allowed): (Vec<_>, Vec<_>) =
-                set.allowed.into_iter().partition(|(k, _)| is_reserved(k));
-            set.allowed = allowed;
-            for (k, _) in refused {
-                let err = reserved_key_error();
-                set.errors.push((k, "InvalidArgument", err.message));
-            }
-            // R2 has no versions: deleting one by id would delete the live object.
-            let (versioned, allowed): (Vec<_>, Vec<_>) = set
-                .allowed
-                .into_iter()
-                .partition(|(_, v)| v.as_deref().is_some_and(|v| v != "null"));
-            set.allowed = allowed;
-            for (k, _) in versioned {
-                let message = "R2 buckets are not versioned: only versionId=null can be deleted";
-                let k = format!("{}{k}", view.map_or("", |v| v.key_prefix.as_str()));
-                set.errors.push((k, "NotImplemented", message.to_string()));
-            }
-            let keys: Vec<String> = set
-                .allowed
-                .iter()
-                .map(|(k, _)| format!("{prefix}{k}"))
-                .collect();
-            let mut echo = DeleteEcho {
-                quiet: set.quiet,
-                keys: set.allowed.into_iter().map(|(k, _)| k).collect(),
-                errors: set.errors,
-            };
-            if view.is_some() && !keys.is_empty() {
-                // In the client's namespace already: added after the rewrite.
-                namespace_errors = std::mem::take(&mut echo.errors);
-            }
-            if keys.is_empty() {
-                render.delete = Some(echo);
-                return Ok(Plan::Respond(delete_result(&render, &ctx.request_id)));
-            }
-            render.delete = Some(echo);
-            R2Call::Delete { keys }
-        }
+        Operation::DeleteObjects => delete_call(&input, body, &mut render, &mut namespace_errors)?,
         Operation::ListObjects | Operation::ListObjectsV2 => {
-            let v2 = req.operation == Operation::ListObjectsV2;
-            let (call, echo) = list_call(req, prefix, v2)?;
-            render.list = Some(echo);
-            match call {
-                Some(call) => call,
-                // max-keys=0: nothing to ask R2.
-                None => {
-                    return Ok(Plan::Respond(listing_response(
-                        &render,
-                        &R2Listing::default(),
-                        v2,
-                        &ctx.request_id,
-                    )))
-                }
-            }
+            list_objects_call(req, input.prefix, &mut render, &input.ctx.request_id)?
         }
         Operation::CreateMultipartUpload => {
             let (http, custom) = upload_metadata(h);
-            R2Call::CreateMultipart { key, http, custom }
+            Ok(R2Call::CreateMultipart { key, http, custom })
         }
         Operation::UploadPart => {
             let part_number = part_number(req)?;
             upload = Some(upload_body(head, authed)?);
             render.checksum = header_checksum(h);
-            R2Call::UploadPart {
+            Ok(R2Call::UploadPart {
                 key,
                 upload_id: upload_id(req)?,
                 part_number,
-            }
+            })
         }
-        Operation::UploadPartCopy => {
-            let source_key = copy_source.ok_or_else(|| {
-                S3Error::internal("a part copy on an R2 bucket was planned without its source")
-            })?;
-            R2Call::UploadPartCopy {
-                source_key,
-                key,
-                upload_id: upload_id(req)?,
-                part_number: part_number(req)?,
-                range: match header_str(h, "x-amz-copy-source-range") {
-                    Some(r) => Some(parse_copy_range(&r)?),
-                    None => None,
-                },
-                source_conditions: Conditions::from_headers(h, "x-amz-copy-source-"),
-            }
-        }
-        Operation::CompleteMultipartUpload => {
-            let upload_id = upload_id(req)?;
-            let Some(body) = body else {
-                return Ok(Plan::NeedBody {
-                    limit: MAX_COMPLETE_BODY,
-                });
-            };
-            check_small_body(h, &authed.payload, &body)?;
-            let all = Conditions::from_headers(h, "");
-            R2Call::CompleteMultipart {
-                key,
-                upload_id,
-                parts: xml::parse_complete(&body)?,
-                conditions: Conditions {
-                    if_match: all.if_match,
-                    if_none_match: all.if_none_match,
-                    ..Conditions::default()
-                },
-            }
-        }
-        Operation::AbortMultipartUpload => R2Call::AbortMultipart {
+        Operation::UploadPartCopy => Ok(part_copy_call(req, h, key, copy_source)?),
+        Operation::CompleteMultipartUpload => complete_call(req, h, authed, key, body)?,
+        Operation::AbortMultipartUpload => Ok(R2Call::AbortMultipart {
             key,
             upload_id: upload_id(req)?,
-        },
-        Operation::ListParts => {
-            let upload_id = upload_id(req)?;
-            let (start_after, limit, echo) = records::list_parts_params(req, prefix, &upload_id)?;
-            render.parts = Some(echo);
-            R2Call::ListParts {
-                upload_record: records::upload_record(prefix, &client_key, &upload_id),
-                parts_prefix: records::parts_prefix(prefix, &upload_id),
-                start_after,
-                limit,
-            }
-        }
-        Operation::ListMultipartUploads => {
-            let (call, echo) = records::list_uploads_params(req, prefix)?;
-            let Some((list_prefix, start_after, limit)) = call else {
-                return Ok(Plan::Respond(records::list_uploads_response(
-                    client_bucket,
-                    prefix,
-                    &echo,
-                    &R2Listing::default(),
-                    &ctx.request_id,
-                )));
-            };
-            render.uploads = Some(echo);
-            R2Call::ListUploads {
-                prefix: list_prefix,
-                start_after,
-                limit,
-            }
+        }),
+        Operation::ListParts | Operation::ListMultipartUploads => {
+            records_call(req, input.prefix, &mut render, &input.ctx.request_id)?
         }
         other => {
             return Err(S3Error::not_implemented(format!(
@@ -300,17 +113,46 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
             )))
         }
     };
+    Ok(match step {
+        Ok(call) => r2_plan(&input, call, upload, render, namespace_errors),
+        Err(answer) => answer,
+    })
+}
+
+impl Render {
+    /// What the answer to this request needs to know of it.
+    fn of(input: &R2Input<'_>) -> Render {
+        Render {
+            method: input.head.method.clone(),
+            resource: input.resource.clone(),
+            client_bucket: input.client_bucket.to_string(),
+            client_key: input.req.key.clone().unwrap_or_default(),
+            prefix: input.prefix.to_string(),
+            now: input.ctx.now,
+            ..Render::default()
+        }
+    }
+}
+
+/// The plan of one binding call, with what its answer needs.
+fn r2_plan(
+    input: &R2Input<'_>,
+    call: R2Call,
+    upload: Option<(ForwardBody, u64)>,
+    render: Render,
+    namespace_errors: Vec<(String, &'static str, String)>,
+) -> Plan {
     let (body, content_length) = match upload {
         Some((body, len)) => (body, Some(len)),
         None => (ForwardBody::Empty, None),
     };
-    Ok(Plan::R2(Box::new(R2Plan {
-        binding: binding.to_string(),
+    Plan::R2(Box::new(R2Plan {
+        binding: input.binding.to_string(),
         call,
         body,
         content_length,
-        request_id: ctx.request_id.clone(),
-        namespace: view.map(|v| Namespace {
+        request_id: input.ctx.request_id.clone(),
+        namespace: input.view.map(|v| Namespace {
             rewrite: XmlRewrite {
                 client_bucket: v.bucket.clone(),
                 strip_prefix: String::new(),
@@ -328,7 +170,248 @@ pub(crate) fn plan(input: R2Input<'_>) -> Result<Plan, S3Error> {
         render,
         cors: None,
         post: None,
-    })))
+    }))
+}
+
+/// GetObject and HeadObject: the range and conditions asked for (a GET's `response-*`
+/// overrides too); R2 reads no single part but the first.
+fn read_call(
+    req: &S3Request,
+    h: &HeaderMap,
+    authed: &Authenticated,
+    key: String,
+    render: &mut Render,
+) -> Result<R2Call, S3Error> {
+    check_version(req)?;
+    if req
+        .query_param("partNumber")
+        .is_some_and(|n| n.trim() != "1")
+    {
+        return Err(S3Error::not_implemented(
+            "R2 buckets cannot read a single part of an object (partNumber other than 1)",
+        ));
+    }
+    let range = match header_str(h, "range") {
+        Some(r) => parse_range(&r)?,
+        None => None,
+    };
+    render.range = range;
+    let conditions = Conditions::from_headers(h, "");
+    if req.operation == Operation::GetObject {
+        render.overrides = response_overrides(req, matches!(authed.identity, Identity::Anonymous))?;
+        Ok(R2Call::Get {
+            key,
+            range,
+            conditions,
+        })
+    } else {
+        Ok(R2Call::Head { key, conditions })
+    }
+}
+
+/// CopyObject within the binding: the source's metadata kept, or replaced (`REPLACE`); a copy
+/// onto itself must replace it, as S3 requires.
+fn copy_call(h: &HeaderMap, key: String, source: Option<String>) -> Result<R2Call, S3Error> {
+    let source_key = source.ok_or_else(|| {
+        S3Error::internal("a copy to an R2 bucket was planned without its source")
+    })?;
+    let replace = header_str(h, "x-amz-metadata-directive")
+        .is_some_and(|d| d.trim().eq_ignore_ascii_case("REPLACE"));
+    if !replace && source_key == key {
+        return Err(S3Error::invalid_request(
+            "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+        ));
+    }
+    Ok(R2Call::Copy {
+        source_key,
+        key,
+        replace: replace.then(|| upload_metadata(h)),
+        source_conditions: Conditions::from_headers(h, "x-amz-copy-source-"),
+    })
+}
+
+/// UploadPartCopy within the binding: the source's key, range and conditions.
+fn part_copy_call(
+    req: &S3Request,
+    h: &HeaderMap,
+    key: String,
+    source: Option<String>,
+) -> Result<R2Call, S3Error> {
+    let source_key = source.ok_or_else(|| {
+        S3Error::internal("a part copy on an R2 bucket was planned without its source")
+    })?;
+    Ok(R2Call::UploadPartCopy {
+        source_key,
+        key,
+        upload_id: upload_id(req)?,
+        part_number: part_number(req)?,
+        range: match header_str(h, "x-amz-copy-source-range") {
+            Some(r) => Some(parse_copy_range(&r)?),
+            None => None,
+        },
+        source_conditions: Conditions::from_headers(h, "x-amz-copy-source-"),
+    })
+}
+
+/// DeleteObjects: the keys authorized one by one (the gateway's records and versions refused,
+/// R2 has none), as one `delete` call; the answer is ours when no key is left.
+fn delete_call(
+    input: &R2Input<'_>,
+    body: Option<Bytes>,
+    render: &mut Render,
+    namespace_errors: &mut Vec<(String, &'static str, String)>,
+) -> Result<Result<R2Call, Plan>, S3Error> {
+    let Some(body) = body else {
+        return Ok(Err(Plan::NeedBody {
+            limit: MAX_DELETE_BODY,
+        }));
+    };
+    let R2Input {
+        head,
+        authed,
+        bucket,
+        client_bucket,
+        prefix,
+        view,
+        ..
+    } = *input;
+    let client_prefix = view.map_or("", |v| v.key_prefix.as_str());
+    let mut set = authorized_deletes(
+        head,
+        &authed.payload,
+        &authed.identity,
+        bucket,
+        client_bucket,
+        &body,
+        client_prefix,
+    )?;
+    let (refused, allowed): (Vec<_>, Vec<_>) =
+        set.allowed.into_iter().partition(|(k, _)| is_reserved(k));
+    set.allowed = allowed;
+    for (k, _) in refused {
+        let err = reserved_key_error();
+        set.errors.push((k, "InvalidArgument", err.message));
+    }
+    // R2 has no versions: deleting one by id would delete the live object.
+    let (versioned, allowed): (Vec<_>, Vec<_>) = set
+        .allowed
+        .into_iter()
+        .partition(|(_, v)| v.as_deref().is_some_and(|v| v != "null"));
+    set.allowed = allowed;
+    for (k, _) in versioned {
+        let message = "R2 buckets are not versioned: only versionId=null can be deleted";
+        let k = format!("{client_prefix}{k}");
+        set.errors.push((k, "NotImplemented", message.to_string()));
+    }
+    let keys: Vec<String> = set
+        .allowed
+        .iter()
+        .map(|(k, _)| format!("{prefix}{k}"))
+        .collect();
+    let mut echo = DeleteEcho {
+        quiet: set.quiet,
+        keys: set.allowed.into_iter().map(|(k, _)| k).collect(),
+        errors: set.errors,
+    };
+    if view.is_some() && !keys.is_empty() {
+        // In the client's namespace already: added after the rewrite.
+        *namespace_errors = std::mem::take(&mut echo.errors);
+    }
+    render.delete = Some(echo);
+    if keys.is_empty() {
+        return Ok(Err(Plan::Respond(delete_result(
+            render,
+            &input.ctx.request_id,
+        ))));
+    }
+    Ok(Ok(R2Call::Delete { keys }))
+}
+
+/// ListObjects(V2): the `list` call, or (`max-keys=0`, nothing to ask R2) the empty listing.
+fn list_objects_call(
+    req: &S3Request,
+    prefix: &str,
+    render: &mut Render,
+    request_id: &str,
+) -> Result<Result<R2Call, Plan>, S3Error> {
+    let v2 = req.operation == Operation::ListObjectsV2;
+    let (call, echo) = list_call(req, prefix, v2)?;
+    render.list = Some(echo);
+    Ok(match call {
+        Some(call) => Ok(call),
+        None => Err(Plan::Respond(listing_response(
+            render,
+            &R2Listing::default(),
+            v2,
+            request_id,
+        ))),
+    })
+}
+
+/// CompleteMultipartUpload: its part list read and checked; of the conditions only the ETag
+/// ones apply (R2's `complete` takes none: the runtime checks them).
+fn complete_call(
+    req: &S3Request,
+    h: &HeaderMap,
+    authed: &Authenticated,
+    key: String,
+    body: Option<Bytes>,
+) -> Result<Result<R2Call, Plan>, S3Error> {
+    let upload_id = upload_id(req)?;
+    let Some(body) = body else {
+        return Ok(Err(Plan::NeedBody {
+            limit: MAX_COMPLETE_BODY,
+        }));
+    };
+    check_small_body(h, &authed.payload, &body)?;
+    let all = Conditions::from_headers(h, "");
+    Ok(Ok(R2Call::CompleteMultipart {
+        key,
+        upload_id,
+        parts: xml::parse_complete(&body)?,
+        conditions: Conditions {
+            if_match: all.if_match,
+            if_none_match: all.if_none_match,
+            ..Conditions::default()
+        },
+    }))
+}
+
+/// ListParts and ListMultipartUploads, from the gateway's records; an empty uploads listing
+/// (`max-uploads=0`) is answered without a call.
+fn records_call(
+    req: &S3Request,
+    prefix: &str,
+    render: &mut Render,
+    request_id: &str,
+) -> Result<Result<R2Call, Plan>, S3Error> {
+    if req.operation == Operation::ListParts {
+        let upload_id = upload_id(req)?;
+        let (start_after, limit, echo) = records::list_parts_params(req, prefix, &upload_id)?;
+        render.parts = Some(echo);
+        return Ok(Ok(R2Call::ListParts {
+            upload_record: records::upload_record(prefix, &render.client_key, &upload_id),
+            parts_prefix: records::parts_prefix(prefix, &upload_id),
+            start_after,
+            limit,
+        }));
+    }
+    let (call, echo) = records::list_uploads_params(req, prefix)?;
+    let Some((list_prefix, start_after, limit)) = call else {
+        return Ok(Err(Plan::Respond(records::list_uploads_response(
+            &render.client_bucket,
+            prefix,
+            &echo,
+            &R2Listing::default(),
+            request_id,
+        ))));
+    };
+    render.uploads = Some(echo);
+    Ok(Ok(R2Call::ListUploads {
+        prefix: list_prefix,
+        start_after,
+        limit,
+    }))
 }
 
 /// R2 has no versions: only the `null` version exists.
