@@ -26,16 +26,7 @@ pub(super) fn list_call(
         .query_param("delimiter")
         .filter(|d| !d.is_empty())
         .map(str::to_string);
-    let url = match req.query_param("encoding-type") {
-        None => false,
-        Some(e) if e.eq_ignore_ascii_case("url") => true,
-        Some(_) => {
-            return Err(
-                S3Error::invalid_argument("Invalid Encoding Method specified in Request")
-                    .with_detail("ArgumentName", "encoding-type"),
-            )
-        }
-    };
+    let url = url_encoding(req)?;
     let token = if v2 {
         req.query_param("continuation-token").map(str::to_string)
     } else {
@@ -98,6 +89,18 @@ pub(super) fn list_call(
         }),
         echo,
     ))
+}
+
+/// `encoding-type`: `url` (keys are encoded in the answer) or absent.
+fn url_encoding(req: &S3Request) -> Result<bool, S3Error> {
+    match req.query_param("encoding-type") {
+        None => Ok(false),
+        Some(e) if e.eq_ignore_ascii_case("url") => Ok(true),
+        Some(_) => Err(
+            S3Error::invalid_argument("Invalid Encoding Method specified in Request")
+                .with_detail("ArgumentName", "encoding-type"),
+        ),
+    }
 }
 
 /// A listing the gateway answers itself from sorted common prefixes (an account's products,
@@ -191,34 +194,8 @@ pub(super) fn listing_response(
             s.to_string()
         }
     };
-    let prefix = render.prefix.as_str();
-    // Keys outside the backend prefix, its own folder marker and the gateway's records are not
-    // the client's.
-    let objects: Vec<(&str, &R2Object)> = listing
-        .objects
-        .iter()
-        .filter_map(|o| o.key.strip_prefix(prefix).map(|k| (k, o)))
-        .filter(|(k, _)| (!k.is_empty() || prefix.is_empty()) && !is_reserved(k))
-        .collect();
-    let prefixes: Vec<&str> = listing
-        .delimited_prefixes
-        .iter()
-        .filter_map(|p| p.strip_prefix(prefix))
-        .filter(|p| !p.is_empty() && !is_reserved(p))
-        .collect();
-    // A truncated page that ended among the records: continue after all of them rather than
-    // page through records the client never sees.
-    let last_r2 = listing
-        .objects
-        .last()
-        .map(|o| o.key.as_str())
-        .max(listing.delimited_prefixes.last().map(String::as_str));
-    let skip_records = listing.truncated
-        && last_r2
-            .and_then(|k| k.strip_prefix(prefix))
-            .is_some_and(is_reserved);
-    let past_records = format!("{RESERVED}{}", char::MAX);
-    let mut out = String::with_capacity(512 + objects.len() * 256);
+    let page = Page::of(&render.prefix, listing);
+    let mut out = String::with_capacity(512 + page.objects.len() * 256);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"");
     out.push_str(S3_NS);
     out.push_str("\"><Name>");
@@ -227,15 +204,6 @@ pub(super) fn listing_response(
     if echo.url {
         out.push_str("<EncodingType>url</EncodingType>");
     }
-    let leaf = |out: &mut String, name: &str, value: &str| {
-        out.push('<');
-        out.push_str(name);
-        out.push('>');
-        push_escaped(out, value);
-        out.push_str("</");
-        out.push_str(name);
-        out.push('>');
-    };
     leaf(&mut out, "Prefix", &enc(&echo.prefix));
     if v2 {
         if let Some(t) = &echo.continuation_token {
@@ -244,60 +212,126 @@ pub(super) fn listing_response(
         if let Some(s) = &echo.start_after {
             leaf(&mut out, "StartAfter", &enc(s));
         }
-        leaf(
-            &mut out,
-            "KeyCount",
-            &(objects.len() + prefixes.len()).to_string(),
-        );
+        let count = page.objects.len() + page.prefixes.len();
+        leaf(&mut out, "KeyCount", &count.to_string());
     } else {
-        leaf(
-            &mut out,
-            "Marker",
-            &enc(echo.start_after.as_deref().unwrap_or("")),
-        );
+        let marker = echo.start_after.as_deref().unwrap_or("");
+        leaf(&mut out, "Marker", &enc(marker));
     }
     leaf(&mut out, "MaxKeys", &echo.max_keys.to_string());
     if let Some(d) = &echo.delimiter {
         leaf(&mut out, "Delimiter", &enc(d));
     }
-    leaf(
-        &mut out,
-        "IsTruncated",
-        if listing.truncated { "true" } else { "false" },
-    );
-    if skip_records {
-        if v2 {
-            let token = format!("{JUMP}{prefix}{past_records}");
-            leaf(&mut out, "NextContinuationToken", &wrap_cursor(&token));
-        } else {
-            leaf(&mut out, "NextMarker", &enc(&past_records));
-        }
-    } else if listing.truncated {
-        if v2 {
-            if let Some(c) = listing.cursor.as_deref().filter(|c| !c.is_empty()) {
-                leaf(&mut out, "NextContinuationToken", &wrap_cursor(c));
-            }
-        } else if echo.delimiter.is_some() {
-            let last_key = objects.last().map(|(k, _)| *k);
-            let last_prefix = prefixes.last().copied();
-            if let Some(next) = last_key.max(last_prefix) {
-                leaf(&mut out, "NextMarker", &enc(next));
-            }
-        }
-    }
-    for (key, o) in &objects {
-        out.push_str("<Contents>");
-        leaf(&mut out, "Key", &enc(key));
-        leaf(&mut out, "LastModified", &iso8601_ms(o.uploaded_ms));
-        leaf(&mut out, "ETag", &quoted_etag(o));
-        leaf(&mut out, "Size", &o.size.to_string());
-        out.push_str("<StorageClass>STANDARD</StorageClass></Contents>");
-    }
-    for p in &prefixes {
-        out.push_str("<CommonPrefixes>");
-        leaf(&mut out, "Prefix", &enc(p));
-        out.push_str("</CommonPrefixes>");
-    }
+    let truncated = if listing.truncated { "true" } else { "false" };
+    leaf(&mut out, "IsTruncated", truncated);
+    page.push_next(&mut out, echo, listing, v2, &render.prefix, &enc);
+    page.push_entries(&mut out, &enc);
     out.push_str("</ListBucketResult>");
     xml_response(StatusCode::OK, out, request_id)
+}
+
+/// What of an R2 listing page the client sees.
+struct Page<'l> {
+    /// Objects under the backend prefix, with their keys in the client's namespace.
+    objects: Vec<(&'l str, &'l R2Object)>,
+    /// Common prefixes, likewise.
+    prefixes: Vec<&'l str>,
+    /// The page ended among the gateway's records.
+    skip_records: bool,
+}
+
+impl<'l> Page<'l> {
+    fn of(prefix: &str, listing: &'l R2Listing) -> Page<'l> {
+        // Keys outside the backend prefix, its own folder marker and the gateway's records are
+        // not the client's.
+        let objects = listing
+            .objects
+            .iter()
+            .filter_map(|o| o.key.strip_prefix(prefix).map(|k| (k, o)))
+            .filter(|(k, _)| (!k.is_empty() || prefix.is_empty()) && !is_reserved(k))
+            .collect();
+        let prefixes = listing
+            .delimited_prefixes
+            .iter()
+            .filter_map(|p| p.strip_prefix(prefix))
+            .filter(|p| !p.is_empty() && !is_reserved(p))
+            .collect();
+        // A truncated page that ended among the records: continue after all of them rather
+        // than page through records the client never sees.
+        let last_r2 = listing
+            .objects
+            .last()
+            .map(|o| o.key.as_str())
+            .max(listing.delimited_prefixes.last().map(String::as_str));
+        let skip_records = listing.truncated
+            && last_r2
+                .and_then(|k| k.strip_prefix(prefix))
+                .is_some_and(is_reserved);
+        Page {
+            objects,
+            prefixes,
+            skip_records,
+        }
+    }
+
+    /// Where the next page starts: `NextContinuationToken` (V2) or `NextMarker` (V1).
+    fn push_next(
+        &self,
+        out: &mut String,
+        echo: &ListEcho,
+        listing: &R2Listing,
+        v2: bool,
+        prefix: &str,
+        enc: &dyn Fn(&str) -> String,
+    ) {
+        let past_records = format!("{RESERVED}{}", char::MAX);
+        if self.skip_records {
+            if v2 {
+                let token = format!("{JUMP}{prefix}{past_records}");
+                leaf(out, "NextContinuationToken", &wrap_cursor(&token));
+            } else {
+                leaf(out, "NextMarker", &enc(&past_records));
+            }
+        } else if listing.truncated {
+            if v2 {
+                if let Some(c) = listing.cursor.as_deref().filter(|c| !c.is_empty()) {
+                    leaf(out, "NextContinuationToken", &wrap_cursor(c));
+                }
+            } else if echo.delimiter.is_some() {
+                let last_key = self.objects.last().map(|(k, _)| *k);
+                let last_prefix = self.prefixes.last().copied();
+                if let Some(next) = last_key.max(last_prefix) {
+                    leaf(out, "NextMarker", &enc(next));
+                }
+            }
+        }
+    }
+
+    /// `<Contents>` and `<CommonPrefixes>`.
+    fn push_entries(&self, out: &mut String, enc: &dyn Fn(&str) -> String) {
+        for (key, o) in &self.objects {
+            out.push_str("<Contents>");
+            leaf(out, "Key", &enc(key));
+            leaf(out, "LastModified", &iso8601_ms(o.uploaded_ms));
+            leaf(out, "ETag", &quoted_etag(o));
+            leaf(out, "Size", &o.size.to_string());
+            out.push_str("<StorageClass>STANDARD</StorageClass></Contents>");
+        }
+        for p in &self.prefixes {
+            out.push_str("<CommonPrefixes>");
+            leaf(out, "Prefix", &enc(p));
+            out.push_str("</CommonPrefixes>");
+        }
+    }
+}
+
+/// `<name>value</name>`, the value escaped.
+fn leaf(out: &mut String, name: &str, value: &str) {
+    out.push('<');
+    out.push_str(name);
+    out.push('>');
+    push_escaped(out, value);
+    out.push_str("</");
+    out.push_str(name);
+    out.push('>');
 }

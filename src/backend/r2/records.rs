@@ -294,44 +294,7 @@ pub fn list_uploads_response(
     listing: &R2Listing,
     request_id: &str,
 ) -> http::Response<bytes::Bytes> {
-    let base = uploads_prefix(prefix, "");
-    let mut entries: Vec<Entry<'_>> = Vec::new();
-    let mut consumed = 0;
-    let max = usize::try_from(echo.max_uploads).unwrap_or(usize::MAX);
-    for o in &listing.objects {
-        let Some(rest) = o.key.strip_prefix(&base) else {
-            consumed += 1;
-            continue;
-        };
-        let (parsed_key, parsed_id) = rest.rsplit_once(SEP).unwrap_or((rest, ""));
-        let key = meta(o, "key").unwrap_or(parsed_key).to_string();
-        let id = meta(o, "upload-id").unwrap_or(parsed_id).to_string();
-        let rolled = echo.delimiter.as_deref().and_then(|d| {
-            let after = key.strip_prefix(echo.prefix.as_str())?;
-            let i = after.find(d)?;
-            Some(format!("{}{}", echo.prefix, &after[..i + d.len()]))
-        });
-        match rolled {
-            Some(cp) => {
-                if matches!(entries.last(), Some(Entry::Prefix(p)) if *p == cp) {
-                    consumed += 1;
-                    continue;
-                }
-                if entries.len() == max {
-                    break;
-                }
-                entries.push(Entry::Prefix(cp));
-            }
-            None => {
-                if entries.len() == max {
-                    break;
-                }
-                entries.push(Entry::Upload { key, id, record: o });
-            }
-        }
-        consumed += 1;
-    }
-    let truncated = listing.truncated || consumed < listing.objects.len();
+    let (entries, truncated) = upload_entries(prefix, echo, listing);
     let enc = |s: &str| {
         if echo.url {
             url_encode_key(s)
@@ -376,6 +339,61 @@ pub fn list_uploads_response(
         "IsTruncated",
         if truncated { "true" } else { "false" },
     );
+    push_uploads(&mut out, &entries, &enc);
+    out.push_str("</ListMultipartUploadsResult>");
+    xml_response(StatusCode::OK, out, request_id)
+}
+
+/// The page of uploads and rolled-up prefixes the records listing gives (at most
+/// `max-uploads`), and whether more follow.
+fn upload_entries<'l>(
+    prefix: &str,
+    echo: &UploadsEcho,
+    listing: &'l R2Listing,
+) -> (Vec<Entry<'l>>, bool) {
+    let base = uploads_prefix(prefix, "");
+    let mut entries: Vec<Entry<'_>> = Vec::new();
+    let mut consumed = 0;
+    let max = usize::try_from(echo.max_uploads).unwrap_or(usize::MAX);
+    for o in &listing.objects {
+        let Some(rest) = o.key.strip_prefix(&base) else {
+            consumed += 1;
+            continue;
+        };
+        let (parsed_key, parsed_id) = rest.rsplit_once(SEP).unwrap_or((rest, ""));
+        let key = meta(o, "key").unwrap_or(parsed_key).to_string();
+        let id = meta(o, "upload-id").unwrap_or(parsed_id).to_string();
+        let rolled = echo.delimiter.as_deref().and_then(|d| {
+            let after = key.strip_prefix(echo.prefix.as_str())?;
+            let i = after.find(d)?;
+            Some(format!("{}{}", echo.prefix, &after[..i + d.len()]))
+        });
+        match rolled {
+            Some(cp) => {
+                if matches!(entries.last(), Some(Entry::Prefix(p)) if *p == cp) {
+                    consumed += 1;
+                    continue;
+                }
+                if entries.len() == max {
+                    break;
+                }
+                entries.push(Entry::Prefix(cp));
+            }
+            None => {
+                if entries.len() == max {
+                    break;
+                }
+                entries.push(Entry::Upload { key, id, record: o });
+            }
+        }
+        consumed += 1;
+    }
+    let truncated = listing.truncated || consumed < listing.objects.len();
+    (entries, truncated)
+}
+
+/// The `<Upload>`s (sorted as S3 sorts them) and `<CommonPrefixes>` of a page.
+fn push_uploads(out: &mut String, entries: &[Entry<'_>], enc: &dyn Fn(&str) -> String) {
     // R2 orders one key's uploads by id; S3 by initiation time: sort within each key.
     let mut uploads: Vec<(&str, &str, i64)> = entries
         .iter()
@@ -389,21 +407,19 @@ pub fn list_uploads_response(
     uploads.sort_by(|a, b| a.0.cmp(b.0).then(a.2.cmp(&b.2)));
     for (key, id, initiated) in uploads {
         out.push_str("<Upload>");
-        leaf(&mut out, "Key", &enc(key));
-        leaf(&mut out, "UploadId", id);
-        leaf(&mut out, "StorageClass", "STANDARD");
-        leaf(&mut out, "Initiated", &iso8601_ms(initiated));
+        leaf(out, "Key", &enc(key));
+        leaf(out, "UploadId", id);
+        leaf(out, "StorageClass", "STANDARD");
+        leaf(out, "Initiated", &iso8601_ms(initiated));
         out.push_str("</Upload>");
     }
-    for e in &entries {
+    for e in entries {
         if let Entry::Prefix(p) = e {
             out.push_str("<CommonPrefixes>");
-            leaf(&mut out, "Prefix", &enc(p));
+            leaf(out, "Prefix", &enc(p));
             out.push_str("</CommonPrefixes>");
         }
     }
-    out.push_str("</ListMultipartUploadsResult>");
-    xml_response(StatusCode::OK, out, request_id)
 }
 
 fn leaf(out: &mut String, name: &str, value: &str) {

@@ -148,7 +148,24 @@ impl R2Plan {
     }
 
     fn respond_inner(&self, outcome: R2Outcome) -> Response<Bytes> {
-        let rid = self.request_id.as_str();
+        match &self.call {
+            R2Call::Get { .. } | R2Call::Head { .. } => self.read_answer(outcome),
+            R2Call::Put { .. } | R2Call::Copy { .. } | R2Call::UploadPartCopy { .. } => {
+                self.write_answer(outcome)
+            }
+            R2Call::Delete { .. }
+            | R2Call::List { .. }
+            | R2Call::ListParts { .. }
+            | R2Call::ListUploads { .. } => self.listing_answer(outcome),
+            R2Call::CreateMultipart { .. }
+            | R2Call::UploadPart { .. }
+            | R2Call::CompleteMultipart { .. }
+            | R2Call::AbortMultipart { .. } => self.multipart_answer(outcome),
+        }
+    }
+
+    /// GetObject and HeadObject: the object, 304 or 412 by S3's rules, or NoSuchKey.
+    fn read_answer(&self, outcome: R2Outcome) -> Response<Bytes> {
         match (&self.call, outcome) {
             (R2Call::Get { .. } | R2Call::Head { .. }, R2Outcome::Missing) => {
                 self.error(self.no_such_key())
@@ -171,6 +188,14 @@ impl R2Plan {
                     None => self.object_response(&meta),
                 }
             }
+            (call, outcome) => self.mismatch(call, outcome),
+        }
+    }
+
+    /// PutObject, CopyObject and UploadPartCopy.
+    fn write_answer(&self, outcome: R2Outcome) -> Response<Bytes> {
+        let rid = self.request_id.as_str();
+        match (&self.call, outcome) {
             (R2Call::Put { .. }, R2Outcome::Put(meta)) => {
                 if let Some(post) = &self.post {
                     return post.respond(&quoted_etag(&meta), rid);
@@ -213,6 +238,14 @@ impl R2Plan {
                 out.push_str("</ETag></CopyObjectResult>");
                 xml_response(StatusCode::OK, out, rid)
             }
+            (call, outcome) => self.mismatch(call, outcome),
+        }
+    }
+
+    /// Deletes and listings (objects, parts, uploads).
+    fn listing_answer(&self, outcome: R2Outcome) -> Response<Bytes> {
+        let rid = self.request_id.as_str();
+        match (&self.call, outcome) {
             (R2Call::Delete { .. }, R2Outcome::Deleted) => match &self.render.delete {
                 Some(_) => delete_result(&self.render, rid),
                 None => base_response(StatusCode::NO_CONTENT, Bytes::new(), rid),
@@ -220,6 +253,34 @@ impl R2Plan {
             (R2Call::List { v2, .. }, R2Outcome::Listing(listing)) => {
                 listing_response(&self.render, &listing, *v2, rid)
             }
+            (R2Call::ListParts { .. }, R2Outcome::Missing) => self.error(no_such_upload()),
+            (R2Call::ListParts { parts_prefix, .. }, R2Outcome::Listing(listing)) => {
+                records::list_parts_response(
+                    &self.render.client_bucket,
+                    &self.render.client_key,
+                    parts_prefix,
+                    self.render.parts.as_ref().unwrap_or(&Default::default()),
+                    &listing,
+                    rid,
+                )
+            }
+            (R2Call::ListUploads { .. }, R2Outcome::Listing(listing)) => {
+                records::list_uploads_response(
+                    &self.render.client_bucket,
+                    &self.render.prefix,
+                    self.render.uploads.as_ref().unwrap_or(&Default::default()),
+                    &listing,
+                    rid,
+                )
+            }
+            (call, outcome) => self.mismatch(call, outcome),
+        }
+    }
+
+    /// CreateMultipartUpload, UploadPart, CompleteMultipartUpload, AbortMultipartUpload.
+    fn multipart_answer(&self, outcome: R2Outcome) -> Response<Bytes> {
+        let rid = self.request_id.as_str();
+        match (&self.call, outcome) {
             (R2Call::CreateMultipart { .. }, R2Outcome::Upload { upload_id }) => {
                 let out = xml::initiate_result_xml(
                     &self.render.client_bucket,
@@ -255,37 +316,21 @@ impl R2Plan {
             (R2Call::AbortMultipart { .. }, R2Outcome::Aborted) => {
                 base_response(StatusCode::NO_CONTENT, Bytes::new(), rid)
             }
-            (R2Call::ListParts { .. }, R2Outcome::Missing) => self.error(no_such_upload()),
-            (R2Call::ListParts { parts_prefix, .. }, R2Outcome::Listing(listing)) => {
-                records::list_parts_response(
-                    &self.render.client_bucket,
-                    &self.render.client_key,
-                    parts_prefix,
-                    self.render.parts.as_ref().unwrap_or(&Default::default()),
-                    &listing,
-                    rid,
-                )
-            }
-            (R2Call::ListUploads { .. }, R2Outcome::Listing(listing)) => {
-                records::list_uploads_response(
-                    &self.render.client_bucket,
-                    &self.render.prefix,
-                    self.render.uploads.as_ref().unwrap_or(&Default::default()),
-                    &listing,
-                    rid,
-                )
-            }
-            (call, outcome) => {
-                log::warn!(
-                    "request {rid}: the runtime answered {outcome:?} to an R2 {}",
-                    call_name(call)
-                );
-                self.error(S3Error::internal(format!(
-                    "the runtime gave an answer that does not fit an R2 {} call",
-                    call_name(call)
-                )))
-            }
+            (call, outcome) => self.mismatch(call, outcome),
         }
+    }
+
+    /// An outcome the runtime should not have given for this call: a 500.
+    fn mismatch(&self, call: &R2Call, outcome: R2Outcome) -> Response<Bytes> {
+        let rid = self.request_id.as_str();
+        log::warn!(
+            "request {rid}: the runtime answered {outcome:?} to an R2 {}",
+            call_name(call)
+        );
+        self.error(S3Error::internal(format!(
+            "the runtime gave an answer that does not fit an R2 {} call",
+            call_name(call)
+        )))
     }
 
     /// The S3 error for an exception thrown by the binding (its message): R2's precondition,
