@@ -5,10 +5,11 @@
 //! ```
 //!
 //! This file holds the pipeline ([`Gateway::plan`] down to `plan_backend`); each step's
-//! details live beside it: `mapping` (path mapping), `resolve` (bucket resolution), `delete`
-//! (DeleteObjects), `copy_source` (copy sources), `bodies` (small bodies the gateway reads),
-//! `outbound` (the S3-compatible backend request), `forward` (its answer), `response` (answers
-//! the gateway builds itself), and `azure`, `post`, `sts`, `list_buckets`, `settings`, `copy`.
+//! details live beside it: `mapping` (path mapping), `resolve` (bucket resolution),
+//! `copy_source` (copy sources), and `azure`, `post`, `sts`, `list_buckets`, `copy`. Below it:
+//! [`crate::plan`] (the plan types, the answer of a forward, answers built here, small bodies),
+//! [`crate::backend`] (each backend's planning: [`crate::backend::s3`] with its settings and
+//! federation, [`crate::backend::r2`], DeleteObjects in `backend::delete`).
 //!
 //! A [`Gateway`] is built once per config snapshot (per isolate / process) and shared by every
 //! request: backend signers, signing-key caches and lookups live here, never per request.
