@@ -5,10 +5,11 @@
 //! ```
 //!
 //! This file holds the pipeline ([`Gateway::plan`] down to `plan_backend`); each step's
-//! details live beside it: `mapping` (path mapping), `resolve` (bucket resolution), `delete`
-//! (DeleteObjects), `copy_source` (copy sources), `bodies` (small bodies the gateway reads),
-//! `outbound` (the S3-compatible backend request), `forward` (its answer), `response` (answers
-//! the gateway builds itself), and `azure`, `post`, `sts`, `list_buckets`, `settings`, `copy`.
+//! details live beside it: `mapping` (path mapping), `resolve` (bucket resolution),
+//! `copy_source` (copy sources), and `azure`, `post`, `sts`, `list_buckets`, `copy`. Below it:
+//! [`crate::plan`] (the plan types, the answer of a forward, answers built here, small bodies),
+//! [`crate::backend`] (each backend's planning: [`crate::backend::s3`] with its settings and
+//! federation, [`crate::backend::r2`], DeleteObjects in `backend::delete`).
 //!
 //! A [`Gateway`] is built once per config snapshot (per isolate / process) and shared by every
 //! request: backend signers, signing-key caches and lookups live here, never per request.
@@ -23,16 +24,17 @@ use http::{HeaderMap, Method, Response, StatusCode};
 use crate::auth::sigv4::SigningKeyCache;
 use crate::auth::{self, AuthSettings};
 use crate::backend::azure::AzureBackend;
+use crate::backend::federation::ExchangeError;
+use crate::backend::federation::TemporaryCredentials;
 use crate::backend::r2::{self, R2Input};
 pub use crate::backend::r2::{
     Conditions, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range, R2Records,
 };
-use crate::backend::s3::{Dialect, S3Backend};
+use crate::backend::s3::{self, Dialect, S3Backend};
 use crate::config::{BackendType, BucketConfig, ConfigError, CredentialIndex, GatewayConfig};
 use crate::cors::BucketCors;
 pub use crate::cors::CorsHeaders;
-use crate::oidc::federation::{CredentialsNeeded, ExchangeError};
-use crate::oidc::{OidcProvider, TemporaryCredentials};
+use crate::oidc::OidcProvider;
 use crate::pathmap::{ClientView, PathMap};
 pub use crate::payload::PayloadVerifier;
 use crate::policy::{self, Identity};
@@ -42,38 +44,29 @@ use crate::s3::request::{self, Operation, S3Request};
 use crate::s3::xml::{self, XmlRewrite};
 use crate::s3::S3Error;
 use crate::sts::token::SessionKeys;
-use crate::time::Timestamp;
 
-mod azure;
-mod bodies;
+pub(crate) mod azure;
 pub mod copy;
 mod copy_source;
-mod delete;
-mod federation;
-mod forward;
+pub(crate) mod federation;
 mod list_buckets;
 mod mapping;
-mod outbound;
 mod post;
-mod resolve;
-mod response;
-mod settings;
+pub(crate) mod resolve;
 mod sts;
 
-pub use bodies::body_too_large;
-pub(crate) use bodies::{check_small_body, MAX_COMPLETE_BODY, MAX_DELETE_BODY};
+use crate::backend::s3::settings::{self, LockPlan};
+pub(crate) use crate::backend::Authorized;
+pub use crate::plan::{
+    add_server_timing, body_too_large, error_response, Forward, ForwardBody, Plan, RequestContext,
+    ResponseMode, Timing,
+};
+use crate::plan::{respond, Finish};
 pub use copy::{CopyEvent, CopyStep, StreamedCopy};
 use copy_source::R2CopySource;
-pub(crate) use delete::authorized_deletes;
-use forward::Finish;
-pub use forward::{add_server_timing, Forward, ForwardBody, ResponseMode, Timing};
 pub use list_buckets::{Gather, GATHER_LIMIT};
 use mapping::{query_prefix, Mapped};
-pub(crate) use outbound::UploadLength;
 use resolve::Resolved;
-pub use response::error_response;
-use response::respond;
-use settings::LockPlan;
 
 /// Runtime options that are not part of the config document.
 #[derive(Clone, Debug, Default)]
@@ -87,58 +80,6 @@ pub struct GatewayOptions {
     /// discovery and JWKS, and mints the tokens of federated backends. None: those buckets
     /// answer 503.
     pub oidc_provider: Option<Arc<OidcProvider>>,
-}
-
-/// Per-request inputs from the runtime: the world, passed in.
-#[derive(Clone, Debug)]
-pub struct RequestContext {
-    /// Now.
-    pub now: Timestamp,
-    /// Unique id for `x-amz-request-id` and logs.
-    pub request_id: String,
-}
-
-/// What the runtime must do.
-#[derive(Debug)]
-pub enum Plan {
-    /// Answer directly (errors, ListBuckets, HeadBucket, GetBucketLocation...).
-    Respond(Response<Bytes>),
-    /// One backend request.
-    Forward(Box<Forward>),
-    /// The request body is needed to plan (DeleteObjects): read at most `limit` bytes and call
-    /// [`Gateway::plan_with_body`]. A longer body is answered with [`body_too_large`].
-    NeedBody {
-        /// Cap on the body.
-        limit: usize,
-    },
-    /// An STS request needs the JSON Web Key Set of `issuer` (one the role trusts, checked
-    /// fetchable): take it from the cache, or fetch it (see [`crate::sts::fetch`]), and call
-    /// [`Gateway::plan_with_jwks`]. `refresh`: the cached one lacks the token's key; refetch it
-    /// if the rate limit allows and call again with `may_refresh: false`.
-    NeedJwks {
-        /// The issuer URL.
-        issuer: String,
-        /// Whether the cached JWKS was found wanting.
-        refresh: bool,
-    },
-    /// One call on an R2 binding (`backend_type = "r2"`), then [`R2Plan::respond`].
-    R2(Box<R2Plan>),
-    /// The bucket's backend is federated (`auth_type = "oidc"`): get its temporary credentials
-    /// (cached by `key`, or exchanged with [`Gateway::credential_exchange`]; see
-    /// [`crate::oidc::federation`]) and call [`Gateway::plan_with_credentials`].
-    NeedBackendCredentials(Box<CredentialsNeeded>),
-    /// A browser form upload (POST Object): feed the body's first chunks to the reader until
-    /// [`FormReader::push`] returns true (or call [`FormReader::end`] / [`FormReader::broken`]
-    /// when the body ends or fails first), then call [`Gateway::plan_with_form`] and stream the
-    /// REST of the same body as the resulting plan says: the reader keeps what it took.
-    NeedForm(Box<FormReader>),
-    /// A copy between backends that cannot copy server-side, streamed through the gateway:
-    /// run its steps ([`StreamedCopy::start`], [`StreamedCopy::advance`]).
-    Copy(Box<StreamedCopy>),
-    /// Several backend requests whose answers make one answer (ListBuckets through
-    /// pass-through buckets): send them ([`Gather::take_requests`]) and hand the answers to
-    /// [`Gateway::finish_gather`].
-    Gather(Box<Gather>),
 }
 
 /// How long a backend has to start answering once the request (body included) has gone out,
@@ -533,7 +474,9 @@ impl Gateway {
             }
         }
         match backend {
-            Backend::S3(backend) => self.plan_s3(authorized, backend, lock_plan, body, credentials),
+            Backend::S3(backend) => {
+                s3::prepare::plan(self, authorized, backend, lock_plan, body, credentials)
+            }
             Backend::Azure(az) => self.plan_azure(azure::AzureInput {
                 head: authorized.head,
                 req,
@@ -632,25 +575,6 @@ impl Gateway {
             }
         })
     }
-}
-
-/// A request whose bucket is resolved and whose caller is authorized: what a backend's planning
-/// starts from.
-struct Authorized<'a> {
-    head: &'a RequestHead,
-    /// The request after path mapping.
-    req: &'a S3Request,
-    authed: &'a auth::Authenticated,
-    ctx: &'a RequestContext,
-    /// The config bucket's name (for a pass-through bucket, the client's).
-    name: &'a str,
-    bucket: &'a BucketConfig,
-    /// The bucket's backend prefix ("" for none).
-    prefix: &'a str,
-    /// A path-mapped bucket: the client's view of it.
-    view: Option<&'a ClientView>,
-    /// `/bucket/key` as the client named it, for error documents.
-    resource: String,
 }
 
 /// S3 refuses response header overrides from anonymous callers: they would let anyone serve a

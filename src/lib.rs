@@ -31,6 +31,7 @@ pub mod oidc;
 mod pathmap;
 pub mod payload;
 pub mod percent;
+pub mod plan;
 pub mod policy;
 pub mod post;
 pub mod s3;

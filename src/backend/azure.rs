@@ -3,7 +3,7 @@
 //!
 //! - Static credentials (`access_key`, the account's base64 key) sign a *service SAS*; federated
 //!   buckets (`auth_type = "oidc"`) sign a *user delegation SAS* with the key the runtime obtained
-//!   ([`UserDelegationKey`], see [`crate::oidc::federation`]); `skip_signature = true` (public
+//!   ([`UserDelegationKey`], see [`crate::backend::federation`]); `skip_signature = true` (public
 //!   containers) sends plain URLs.
 //! - Each SAS grants the least the request needs: one blob (`sr=b`) or the container listing
 //!   (`sr=c`), one permission set, for [`SAS_TTL_SECS`].
@@ -21,8 +21,8 @@ use quick_xml::Reader;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::backend::federation::{CredentialsNeeded, Federation};
 use crate::config::BucketConfig;
-use crate::oidc::federation::{CredentialsNeeded, Federation};
 use crate::percent;
 use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;

@@ -9,7 +9,7 @@
 //!
 //! A federated backend (`auth_type = "oidc"`) has no credentials of its own: each request is
 //! signed with the temporary credentials the runtime obtained for it (see
-//! [`crate::oidc::federation`]), session token included, or carries the access token it got
+//! [`crate::backend::federation`]), session token included, or carries the access token it got
 //! (`Authorization: Bearer`, GCS).
 
 use std::sync::Arc;
@@ -20,10 +20,21 @@ use super::gcs::{self, ServiceAccount};
 use crate::auth::presign::{presign_url, PresignRequest, SigningCredentials};
 use crate::auth::secret::SecretKey;
 use crate::auth::sigv4::SigningKeyCache;
+use crate::backend::federation::{BackendSecret, CredentialsNeeded, Federation};
 use crate::config::{BackendType, BucketConfig};
-use crate::oidc::federation::{BackendSecret, CredentialsNeeded, Federation};
 use crate::percent;
 use crate::time::Timestamp;
+
+pub mod federation;
+mod outbound;
+pub(crate) mod prepare;
+pub(crate) mod settings;
+
+pub(crate) use crate::backend::upload::content_length;
+#[cfg(test)]
+pub(crate) use crate::backend::upload::UploadLength;
+#[cfg(test)]
+pub(crate) use crate::backend::upload::MAX_UPLOAD_LENGTH;
 
 /// How long a presigned backend URL stays valid. It is used at once; the margin covers slow
 /// uploads starting late and clock drift between us and the backend.

@@ -913,7 +913,7 @@ fn check_credentials(b: &BucketConfig, path: &str, r: &mut Report) {
 /// them. Whether the gateway has an OIDC provider is a runtime matter (such buckets answer 503
 /// without one), not a reason to refuse the document.
 fn check_federation(b: &BucketConfig, path: &str, r: &mut Report) {
-    if let Err(e) = crate::oidc::federation::Federation::from_bucket(b) {
+    if let Err(e) = crate::backend::federation::Federation::from_bucket(b) {
         r.problem(path, e);
         return;
     }

@@ -13,12 +13,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 
-use crate::gateway::Gateway;
-use crate::oidc::federation::{
+use crate::backend::federation::{
+    CredentialCache, CredentialsNeeded, ExchangeError, TemporaryCredentials,
+};
+use crate::backend::federation::{
     Decision, ExchangeRequest, ExchangeStep, EXCHANGE_TIMEOUT_SECS, MAX_EXCHANGE_STEPS,
     MAX_RESPONSE_BYTES,
 };
-use crate::oidc::{CredentialCache, CredentialsNeeded, ExchangeError, TemporaryCredentials};
+use crate::gateway::Gateway;
 use crate::sts::fetch::JwksCache;
 use crate::time::Timestamp;
 
@@ -186,7 +188,7 @@ impl Exchange {
 /// started it was answered (natively a spawned task, on the Worker `waitUntil`): send
 /// [`Refresh::next`]'s request, hand the answer to [`Refresh::fetched`], until `next` is `None`.
 /// Dropping it unfinished is harmless: the cache stops waiting for it after
-/// [`IN_FLIGHT_TIMEOUT_SECS`](crate::oidc::federation::IN_FLIGHT_TIMEOUT_SECS).
+/// [`IN_FLIGHT_TIMEOUT_SECS`](crate::backend::federation::IN_FLIGHT_TIMEOUT_SECS).
 #[derive(Debug)]
 pub struct Refresh {
     exchange: Option<Exchange>,

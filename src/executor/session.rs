@@ -27,9 +27,9 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
 
 use super::caches::{lock, Caches, Exchange, FetchError, Fetched, Refresh, SmallRequest, World};
+use crate::backend::federation::{CredentialsNeeded, ExchangeError, TemporaryCredentials};
+use crate::backend::federation::{Decision, IN_FLIGHT_TIMEOUT_SECS};
 use crate::gateway::{body_too_large, error_response, Gateway, Plan, RequestContext};
-use crate::oidc::federation::{Decision, IN_FLIGHT_TIMEOUT_SECS};
-use crate::oidc::{CredentialsNeeded, ExchangeError, TemporaryCredentials};
 use crate::post::FormReader;
 use crate::s3::request::RequestHead;
 use crate::s3::{ErrorCode, S3Error};

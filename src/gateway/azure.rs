@@ -13,10 +13,13 @@ use crate::auth::Authenticated;
 use crate::backend::azure::{
     self, AzureBackend, ListEcho, Resource, SasTerms, Upload, UploadKey, UserDelegationKey,
 };
-use crate::backend::r2;
+use crate::backend::federation::{BackendSecret, ExchangeError, TemporaryCredentials};
 use crate::backend::s3::{copy_header, set_header};
-use crate::oidc::federation::{BackendSecret, ExchangeError, TemporaryCredentials};
+use crate::backend::upload::upload_body;
 use crate::pathmap::ClientView;
+use crate::policy::Identity;
+use crate::s3::metadata::{response_overrides, upload_metadata};
+use crate::s3::params::int_param;
 use crate::s3::request::{Operation, S3Request};
 use crate::s3::xml;
 use crate::s3::{ErrorCode, S3Error};
@@ -128,7 +131,7 @@ impl Gateway {
                     &client_key,
                     &upload.id(upload_key, &binding),
                 );
-                return Ok(Plan::Respond(super::response::respond(
+                return Ok(Plan::Respond(crate::plan::respond(
                     StatusCode::OK,
                     doc.into(),
                     Some("application/xml"),
@@ -137,7 +140,7 @@ impl Gateway {
             }
             Operation::AbortMultipartUpload => {
                 // Uncommitted blocks are dropped by Azure after a week; the id verified above.
-                return Ok(Plan::Respond(super::response::respond(
+                return Ok(Plan::Respond(crate::plan::respond(
                     StatusCode::NO_CONTENT,
                     Bytes::new(),
                     None,
@@ -146,7 +149,7 @@ impl Gateway {
             }
             Operation::CompleteMultipartUpload if body.is_none() => {
                 return Ok(Plan::NeedBody {
-                    limit: super::bodies::MAX_COMPLETE_BODY,
+                    limit: crate::plan::MAX_COMPLETE_BODY,
                 });
             }
             _ => {}
@@ -248,7 +251,7 @@ struct Request<'a> {
 /// The blob headers of an upload: content headers as blob properties, `x-amz-meta-*` as
 /// `x-ms-meta-*` (names Azure cannot store refused).
 fn blob_headers(h: &HeaderMap) -> Result<Vec<(String, String)>, S3Error> {
-    let (meta, custom) = r2::metadata(h);
+    let (meta, custom) = upload_metadata(h);
     let mut out = Vec::new();
     for (from, to) in CONTENT_HEADERS {
         if let Some(v) = h.get(*from).and_then(|v| v.to_str().ok()) {
@@ -376,7 +379,9 @@ fn plan_request(r: &Request<'_>) -> Result<Planned, S3Error> {
             }
             let mut t = terms("r");
             if req.operation == Operation::GetObject && !backend.is_anonymous() {
-                for (header, value) in r2::overrides(req, &authed.identity)? {
+                for (header, value) in
+                    response_overrides(req, matches!(authed.identity, Identity::Anonymous))?
+                {
                     let slot = match header.as_str() {
                         "cache-control" => &mut t.overrides.cache_control,
                         "content-disposition" => &mut t.overrides.content_disposition,
@@ -394,7 +399,7 @@ fn plan_request(r: &Request<'_>) -> Result<Planned, S3Error> {
         }
         Operation::PutObject => {
             let blob_props = blob_headers(&head.headers)?;
-            let (body, length) = r2::upload_body(head, authed)?;
+            let (body, length) = upload_body(head, authed)?;
             set_header(&mut headers, "content-length", &length.to_string());
             set_header(&mut headers, "x-ms-blob-type", "BlockBlob");
             set_blob_headers(&mut headers, &blob_props)?;
@@ -417,7 +422,7 @@ fn plan_request(r: &Request<'_>) -> Result<Planned, S3Error> {
                     )
                     .with_detail("ArgumentName", "partNumber")
                 })?;
-            let (body, length) = r2::upload_body(head, authed)?;
+            let (body, length) = upload_body(head, authed)?;
             set_header(&mut headers, "content-length", &length.to_string());
             copy_header(
                 &head.headers,
@@ -437,7 +442,7 @@ fn plan_request(r: &Request<'_>) -> Result<Planned, S3Error> {
                 upload.ok_or_else(|| S3Error::internal("Complete planned without its upload"))?;
             let given =
                 given.ok_or_else(|| S3Error::internal("Complete planned without its body"))?;
-            super::bodies::check_small_body(&head.headers, &authed.payload, given)?;
+            crate::plan::check_small_body(&head.headers, &authed.payload, given)?;
             let parts = xml::parse_complete(given)?;
             let mut ids = Vec::with_capacity(parts.len());
             for (n, part_etag) in &parts {
@@ -474,7 +479,7 @@ fn plan_request(r: &Request<'_>) -> Result<Planned, S3Error> {
                     .with_detail("ArgumentName", "encoding-type"));
                 }
             }
-            let max_keys = r2::int_param(req, "max-keys", 1000, 1000)?;
+            let max_keys = int_param(req, "max-keys", 1000, 1000)?;
             let (query, echo) = azure::list_params(
                 v2,
                 |k| req.query_param(k).map(str::to_string),
@@ -498,7 +503,7 @@ fn plan_request(r: &Request<'_>) -> Result<Planned, S3Error> {
 impl AzureFinish {
     /// Response headers in S3's terms: `x-ms-meta-*` as `x-amz-meta-*` (the other `x-ms-*`
     /// headers are dropped with the backend-identifying ones).
-    pub(super) fn translate_headers(headers: &HeaderMap, out: &mut HeaderMap) {
+    pub(crate) fn translate_headers(headers: &HeaderMap, out: &mut HeaderMap) {
         for (name, value) in headers {
             if let Some(meta) = name.as_str().strip_prefix("x-ms-meta-") {
                 if let Ok(h) = HeaderName::from_bytes(format!("x-amz-meta-{meta}").as_bytes()) {
@@ -509,7 +514,7 @@ impl AzureFinish {
     }
 
     /// The ETag answered for an uploaded part.
-    pub(super) fn part_etag(&self, status: StatusCode, out: &mut HeaderMap) {
+    pub(crate) fn part_etag(&self, status: StatusCode, out: &mut HeaderMap) {
         if let (Some(etag), true) = (&self.etag, status.is_success()) {
             if let Ok(v) = HeaderValue::from_str(etag) {
                 out.insert(http::header::ETAG, v);
@@ -518,7 +523,7 @@ impl AzureFinish {
     }
 
     /// The CompleteMultipartUploadResult of a committed block list, from its ETag.
-    pub(super) fn complete_result(&self, headers: &HeaderMap) -> Option<String> {
+    pub(crate) fn complete_result(&self, headers: &HeaderMap) -> Option<String> {
         let (location, bucket, key) = self.complete.as_ref()?;
         let etag = headers
             .get(http::header::ETAG)
@@ -528,7 +533,7 @@ impl AzureFinish {
     }
 
     /// The status S3 answers for Azure's successful one (Put Blob's 201, Delete Blob's 202).
-    pub(super) fn status(&self, status: StatusCode) -> StatusCode {
+    pub(crate) fn status(&self, status: StatusCode) -> StatusCode {
         match status {
             StatusCode::CREATED => StatusCode::OK,
             StatusCode::ACCEPTED if self.delete => StatusCode::NO_CONTENT,
@@ -545,8 +550,8 @@ mod tests {
     use super::super::tests::{ctx, head};
     use super::super::{Gateway, GatewayOptions, Plan, Timing};
     use crate::backend::azure::{SigningKey, UserDelegationKey};
+    use crate::backend::federation::{BackendSecret, TemporaryCredentials};
     use crate::config::{ConfigFormat, GatewayConfig};
-    use crate::oidc::federation::{BackendSecret, TemporaryCredentials};
     use crate::time::Timestamp;
 
     const CONFIG: &str = r#"

@@ -27,17 +27,19 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
 
 use super::{error_response, respond, Finish, Forward, ForwardBody, Timing};
 use crate::backend::gcs;
-use crate::backend::r2::{self, Conditions, HttpMetadata, R2Object, R2Outcome, R2Range};
+use crate::backend::r2::{self, R2Object, R2Outcome, R2Range};
 use crate::backend::s3::{set_header, BackendRequest, S3Backend};
 use crate::cors::CorsHeaders;
+use crate::s3::conditions::Conditions;
+use crate::s3::metadata::{content_headers, upload_metadata, HttpMetadata};
+pub(crate) use crate::s3::ranges::parse_copy_range;
 use crate::s3::xml;
 use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
 // S3's limits live on the ground floor (config validates against them too); the copy's
 // callers keep naming them here.
-use crate::s3::limits::MIN_PART_SIZE;
-pub use crate::s3::limits::{CopyLimits, MAX_SINGLE_PUT};
+pub use crate::s3::limits::{CopyLimits, MAX_SINGLE_PUT, MIN_PART_SIZE};
 /// Most parts an upload may have.
 const MAX_PARTS: u64 = crate::s3::limits::MAX_PARTS as u64;
 /// Cap on the backend answers the runtime reads for [`CopyEvent::Answer`].
@@ -254,31 +256,6 @@ pub(crate) fn is_metadata_header(name: &str) -> bool {
 fn part_size_for(size: u64, configured: u64) -> u64 {
     let needed = size.div_ceil(MAX_PARTS).div_ceil(1 << 20) << 20;
     configured.max(needed).max(MIN_PART_SIZE)
-}
-
-/// `bytes=first-last` of `x-amz-copy-source-range`.
-pub(crate) fn parse_copy_range(value: &str) -> Result<(u64, u64), S3Error> {
-    let bad = || {
-        S3Error::invalid_argument(
-            "x-amz-copy-source-range must be of the form bytes=first-last (both inclusive)",
-        )
-    };
-    let (first, last) = value
-        .trim()
-        .strip_prefix("bytes=")
-        .and_then(|r| r.split_once('-'))
-        .ok_or_else(bad)?;
-    let first: u64 = first.trim().parse().map_err(|_| bad())?;
-    let last: u64 = last.trim().parse().map_err(|_| bad())?;
-    if last < first {
-        return Err(bad());
-    }
-    if last - first + 1 > MAX_SINGLE_PUT {
-        return Err(S3Error::invalid_argument(
-            "a part copied with x-amz-copy-source-range may be at most 5 GiB",
-        ));
-    }
-    Ok((first, last))
 }
 
 /// The source GET's conditions from `x-amz-copy-source-if-*`.
@@ -642,7 +619,7 @@ impl StreamedCopy {
                         offset: a,
                         length: Some(b - a + 1),
                     }),
-                    conditions: r2::conditions(&conditions, ""),
+                    conditions: Conditions::from_headers(&conditions, ""),
                 })
             }
         }
@@ -703,7 +680,7 @@ impl StreamedCopy {
             }
         };
         let mut headers = HeaderMap::new();
-        r2::metadata_headers(&mut headers, meta);
+        content_headers(&mut headers, &meta.http, &meta.custom);
         set_header(&mut headers, "etag", &r2::quoted_etag(meta));
         set_header(&mut headers, "content-length", &length.to_string());
         CopyEvent::Opened { status, headers }
@@ -769,14 +746,14 @@ impl StreamedCopy {
                     "UploadPartCopy into an R2 bucket works only from a bucket on the same R2 binding",
                 )));
             };
-            let (http, custom) = r2::metadata(&headers);
+            let (http, custom) = upload_metadata(&headers);
             return CopyStep::PipeR2(R2Put {
                 binding: binding.clone(),
                 key: self.dest.key.clone(),
                 length: size,
                 http,
                 custom,
-                conditions: r2::conditions(extra, ""),
+                conditions: Conditions::from_headers(extra, ""),
             });
         }
         let query = match &self.target {
@@ -1001,7 +978,7 @@ impl StreamedCopy {
 fn strip_aws_chunked(h: &mut HeaderMap) {
     let name = HeaderName::from_static("content-encoding");
     if let Some(v) = h.get(&name) {
-        match super::forward::strip_aws_chunked(v) {
+        match crate::plan::strip_aws_chunked(v) {
             Some(v) => {
                 h.insert(name, v);
             }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName};
 
+use crate::backend::federation::{BackendSecret, ExchangeError, TemporaryCredentials, Unsigned};
 use crate::backend::r2;
+use crate::backend::s3::prepare::S3Services;
 use crate::backend::s3::S3Backend;
 use crate::config::BucketConfig;
 use crate::policy::{self, Action, Identity};
@@ -21,7 +23,7 @@ impl Gateway {
     /// CopyObject and UploadPartCopy on an S3-compatible bucket: the backend's own form of the
     /// copy source when the backend copies it itself, or (breaking) the plan of a copy streamed
     /// through the gateway.
-    pub(super) fn s3_copy(
+    fn s3_copy(
         &self,
         authorized: &Authorized<'_>,
         backend: &Arc<S3Backend>,
@@ -412,4 +414,26 @@ fn object_target(head: &RequestHead) -> Result<copy::Target, S3Error> {
         }
     }
     Ok(copy::Target::Object { metadata, headers })
+}
+
+/// What S3-compatible planning asks of the gateway: copy sources (other buckets) and federated
+/// credentials (the gateway's OIDC provider).
+impl S3Services for Gateway {
+    fn copy_source(
+        &self,
+        authorized: &Authorized<'_>,
+        backend: &Arc<S3Backend>,
+        asks_lock: bool,
+    ) -> Result<ControlFlow<Plan, String>, S3Error> {
+        self.s3_copy(authorized, backend, asks_lock)
+    }
+
+    fn signing<'c>(
+        &self,
+        backend: &S3Backend,
+        bucket: &str,
+        credentials: Option<Result<&'c TemporaryCredentials, &ExchangeError>>,
+    ) -> Result<Option<&'c BackendSecret>, Unsigned> {
+        self.federated_signing(backend, bucket, credentials)
+    }
 }

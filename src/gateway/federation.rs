@@ -15,23 +15,18 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Response, StatusCode};
 
 use super::{respond, Gateway, RequestContext, RequestHead};
-use crate::backend::s3::S3Backend;
-use crate::oidc::federation::{
+pub(crate) use crate::backend::federation::Unsigned;
+use crate::backend::federation::{
     BackendSecret, CredentialsNeeded, ExchangeError, ExchangeRequest, TemporaryCredentials,
     TOKEN_TTL_SECS,
 };
+use crate::backend::s3::S3Backend;
 use crate::oidc::provider::{MintRequest, CACHE_CONTROL};
 use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
 const NOT_CONFIGURED: &str = "this gateway has no OIDC provider to federate with: set \
      OIDC_PROVIDER_KEY (an RSA private key in PEM) and OIDC_PROVIDER_ISSUER";
-
-/// What a federated request lacks: the plan that asks for credentials, or the error to answer.
-pub(super) enum Unsigned {
-    Ask(Box<CredentialsNeeded>),
-    Fail(S3Error),
-}
 
 impl Gateway {
     /// The provider's discovery document or JWKS, for a `GET`/`HEAD` of their paths.
@@ -99,7 +94,7 @@ impl Gateway {
 
     /// The federated secret an S3-protocol backend signs with (None: its own): SigV4
     /// credentials, or an access token (GCS).
-    pub(super) fn federated_signing<'c>(
+    pub(crate) fn federated_signing<'c>(
         &self,
         backend: &S3Backend,
         bucket: &str,

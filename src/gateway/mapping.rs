@@ -10,8 +10,8 @@ use crate::s3::request::{self, Operation, RequestHead, S3Request};
 use crate::s3::xml;
 use crate::s3::{ErrorCode, S3Error};
 
-use super::bodies::MAX_DELETE_BODY;
 use super::{Gateway, Plan, RequestContext};
+use crate::plan::MAX_DELETE_BODY;
 
 impl Gateway {
     /// The path mapping, when `name` is an account (and no plain bucket of that name).

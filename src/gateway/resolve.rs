@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use http::{Response, StatusCode};
 
+use crate::backend::glued_dot_segment;
 use crate::backend::s3::set_header;
 use crate::config::BucketConfig;
 use crate::pathmap::ClientView;
@@ -13,8 +14,8 @@ use crate::s3::xml;
 use crate::s3::{ErrorCode, S3Error};
 
 use super::mapping::no_such_product;
-use super::response::respond;
 use super::{Gateway, RequestContext};
+use crate::plan::respond;
 
 impl Gateway {
     /// Bucket resolution: the config bucket the (mapped) request names, once its key passed the
@@ -155,12 +156,4 @@ pub(super) fn check_backend_key(bucket: &BucketConfig, key: &str) -> Result<(), 
         return Err(glued_dot_segment());
     }
     Ok(())
-}
-
-pub(super) fn glued_dot_segment() -> S3Error {
-    S3Error::invalid_argument(
-        "the key, under this bucket's backend prefix, would form a '.' or '..' path segment, \
-         which fetch() and HTTP proxies normalize; choose another key",
-    )
-    .with_detail("ArgumentName", "key")
 }

@@ -3,14 +3,12 @@
 //! - [`provider`]: with `OIDC_PROVIDER_KEY` (RSA PEM) and `OIDC_PROVIDER_ISSUER`, the gateway
 //!   publishes `{issuer}/.well-known/openid-configuration` and `{issuer}/.well-known/jwks.json`
 //!   and mints short-lived RS256 tokens.
-//! - [`federation`]: a bucket with `backend_options.auth_type = "oidc"` trades such a token for
+//! - [`crate::backend::federation`]: a bucket with `backend_options.auth_type = "oidc"` trades such a token for
 //!   temporary backend credentials (AWS STS `AssumeRoleWithWebIdentity`), cached per process or
 //!   isolate and refreshed ahead of expiry.
 //!
 //! Both are sans-IO: time, random bytes and the exchange's HTTP round trip come from the runtime.
 
-pub mod federation;
 pub mod provider;
 
-pub use federation::{CredentialCache, CredentialsNeeded, ExchangeError, TemporaryCredentials};
 pub use provider::OidcProvider;

@@ -1,6 +1,6 @@
 //! The gateway's own OIDC provider: an RSA signing key (plus the previous one during a
 //! rotation), the discovery document and JWKS it publishes, and short-lived RS256 tokens it mints
-//! for backends (see [`super::federation`]).
+//! for backends (see [`crate::backend::federation`]).
 //!
 //! # Invariants
 //!

@@ -20,10 +20,14 @@
 
 use http::StatusCode;
 
-use super::{iso8601_ms, url_encode_key, xml_response, R2Listing, R2Object, S3Error, S3_NS};
+use super::respond::{iso8601_ms, xml_response};
+use super::{R2Listing, R2Object};
 use crate::s3::error::push_escaped;
+use crate::s3::params::int_param;
 use crate::s3::request::S3Request;
 use crate::s3::xml::MAX_PARTS;
+use crate::s3::xml::{url_encode_key, S3_NS};
+use crate::s3::S3Error;
 
 /// The reserved prefix (inside the backend prefix) where the gateway keeps its records.
 pub const RESERVED: &str = ".multistore/";
@@ -105,30 +109,6 @@ fn meta_ms(o: &R2Object, name: &str) -> i64 {
     meta(o, name)
         .and_then(|v| v.parse().ok())
         .unwrap_or(o.uploaded_ms)
-}
-
-/// An integer query parameter in `0..=max` (absent: `default`); S3's `InvalidArgument` else.
-pub(crate) fn int_param(
-    req: &S3Request,
-    name: &str,
-    default: u32,
-    max: u32,
-) -> Result<u32, S3Error> {
-    match req.query_param(name) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .map(|n| u32::try_from(n.min(i64::from(max))).unwrap_or(max))
-            .ok_or_else(|| {
-                S3Error::invalid_argument(format!(
-                    "Provided {name} not an integer or within integer range"
-                ))
-                .with_detail("ArgumentName", name)
-            }),
-    }
 }
 
 /// ListParts parameters: `(start_after, limit)` of the parts listing, and the echo.
@@ -314,44 +294,7 @@ pub fn list_uploads_response(
     listing: &R2Listing,
     request_id: &str,
 ) -> http::Response<bytes::Bytes> {
-    let base = uploads_prefix(prefix, "");
-    let mut entries: Vec<Entry<'_>> = Vec::new();
-    let mut consumed = 0;
-    let max = usize::try_from(echo.max_uploads).unwrap_or(usize::MAX);
-    for o in &listing.objects {
-        let Some(rest) = o.key.strip_prefix(&base) else {
-            consumed += 1;
-            continue;
-        };
-        let (parsed_key, parsed_id) = rest.rsplit_once(SEP).unwrap_or((rest, ""));
-        let key = meta(o, "key").unwrap_or(parsed_key).to_string();
-        let id = meta(o, "upload-id").unwrap_or(parsed_id).to_string();
-        let rolled = echo.delimiter.as_deref().and_then(|d| {
-            let after = key.strip_prefix(echo.prefix.as_str())?;
-            let i = after.find(d)?;
-            Some(format!("{}{}", echo.prefix, &after[..i + d.len()]))
-        });
-        match rolled {
-            Some(cp) => {
-                if matches!(entries.last(), Some(Entry::Prefix(p)) if *p == cp) {
-                    consumed += 1;
-                    continue;
-                }
-                if entries.len() == max {
-                    break;
-                }
-                entries.push(Entry::Prefix(cp));
-            }
-            None => {
-                if entries.len() == max {
-                    break;
-                }
-                entries.push(Entry::Upload { key, id, record: o });
-            }
-        }
-        consumed += 1;
-    }
-    let truncated = listing.truncated || consumed < listing.objects.len();
+    let (entries, truncated) = upload_entries(prefix, echo, listing);
     let enc = |s: &str| {
         if echo.url {
             url_encode_key(s)
@@ -396,6 +339,61 @@ pub fn list_uploads_response(
         "IsTruncated",
         if truncated { "true" } else { "false" },
     );
+    push_uploads(&mut out, &entries, &enc);
+    out.push_str("</ListMultipartUploadsResult>");
+    xml_response(StatusCode::OK, out, request_id)
+}
+
+/// The page of uploads and rolled-up prefixes the records listing gives (at most
+/// `max-uploads`), and whether more follow.
+fn upload_entries<'l>(
+    prefix: &str,
+    echo: &UploadsEcho,
+    listing: &'l R2Listing,
+) -> (Vec<Entry<'l>>, bool) {
+    let base = uploads_prefix(prefix, "");
+    let mut entries: Vec<Entry<'_>> = Vec::new();
+    let mut consumed = 0;
+    let max = usize::try_from(echo.max_uploads).unwrap_or(usize::MAX);
+    for o in &listing.objects {
+        let Some(rest) = o.key.strip_prefix(&base) else {
+            consumed += 1;
+            continue;
+        };
+        let (parsed_key, parsed_id) = rest.rsplit_once(SEP).unwrap_or((rest, ""));
+        let key = meta(o, "key").unwrap_or(parsed_key).to_string();
+        let id = meta(o, "upload-id").unwrap_or(parsed_id).to_string();
+        let rolled = echo.delimiter.as_deref().and_then(|d| {
+            let after = key.strip_prefix(echo.prefix.as_str())?;
+            let i = after.find(d)?;
+            Some(format!("{}{}", echo.prefix, &after[..i + d.len()]))
+        });
+        match rolled {
+            Some(cp) => {
+                if matches!(entries.last(), Some(Entry::Prefix(p)) if *p == cp) {
+                    consumed += 1;
+                    continue;
+                }
+                if entries.len() == max {
+                    break;
+                }
+                entries.push(Entry::Prefix(cp));
+            }
+            None => {
+                if entries.len() == max {
+                    break;
+                }
+                entries.push(Entry::Upload { key, id, record: o });
+            }
+        }
+        consumed += 1;
+    }
+    let truncated = listing.truncated || consumed < listing.objects.len();
+    (entries, truncated)
+}
+
+/// The `<Upload>`s (sorted as S3 sorts them) and `<CommonPrefixes>` of a page.
+fn push_uploads(out: &mut String, entries: &[Entry<'_>], enc: &dyn Fn(&str) -> String) {
     // R2 orders one key's uploads by id; S3 by initiation time: sort within each key.
     let mut uploads: Vec<(&str, &str, i64)> = entries
         .iter()
@@ -409,21 +407,19 @@ pub fn list_uploads_response(
     uploads.sort_by(|a, b| a.0.cmp(b.0).then(a.2.cmp(&b.2)));
     for (key, id, initiated) in uploads {
         out.push_str("<Upload>");
-        leaf(&mut out, "Key", &enc(key));
-        leaf(&mut out, "UploadId", id);
-        leaf(&mut out, "StorageClass", "STANDARD");
-        leaf(&mut out, "Initiated", &iso8601_ms(initiated));
+        leaf(out, "Key", &enc(key));
+        leaf(out, "UploadId", id);
+        leaf(out, "StorageClass", "STANDARD");
+        leaf(out, "Initiated", &iso8601_ms(initiated));
         out.push_str("</Upload>");
     }
-    for e in &entries {
+    for e in entries {
         if let Entry::Prefix(p) = e {
             out.push_str("<CommonPrefixes>");
-            leaf(&mut out, "Prefix", &enc(p));
+            leaf(out, "Prefix", &enc(p));
             out.push_str("</CommonPrefixes>");
         }
     }
-    out.push_str("</ListMultipartUploadsResult>");
-    xml_response(StatusCode::OK, out, request_id)
 }
 
 fn leaf(out: &mut String, name: &str, value: &str) {

@@ -1,6 +1,15 @@
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Response};
+
+use super::listing::wrap_cursor;
+use super::plan::parse_copy_range;
 use super::*;
 use crate::config::{ConfigFormat, GatewayConfig};
 use crate::gateway::{Gateway, GatewayOptions};
+use crate::plan::{Plan, RequestContext};
+use crate::s3::ranges::parse_range;
+use crate::s3::request::RequestHead;
+use crate::s3::ErrorCode;
 
 const CONFIG: &str = r#"
 [[buckets]]

@@ -3,8 +3,8 @@ use std::sync::Arc;
 use http::HeaderMap;
 
 use super::*;
+use crate::backend::federation::parse_assume_role_response;
 use crate::config::{ConfigFormat, GatewayConfig};
-use crate::oidc::federation::parse_assume_role_response;
 use crate::oidc::OidcProvider;
 use crate::sts::jwt::{peek, verify_signature, Jwks};
 use crate::GatewayOptions;
@@ -222,7 +222,7 @@ fn without_an_oidc_provider_federated_buckets_answer_503_and_others_still_work()
     let needed = CredentialsNeeded {
         key: "k".into(),
         federation: Arc::new(
-            crate::oidc::federation::Federation::from_bucket(&g.config().buckets[0])
+            crate::backend::federation::Federation::from_bucket(&g.config().buckets[0])
                 .unwrap()
                 .unwrap(),
         ),

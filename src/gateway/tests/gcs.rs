@@ -199,7 +199,7 @@ private_key = "not a key"
 
 #[test]
 fn a_federated_gcs_bucket_exchanges_then_forwards_with_the_bearer_token() {
-    use crate::oidc::federation::{BackendSecret, ExchangeStep};
+    use crate::backend::federation::{BackendSecret, ExchangeStep};
     use crate::oidc::OidcProvider;
     use crate::sts::jwt::{peek, verify_signature, Jwks};
     let text = r#"

@@ -6,9 +6,10 @@ use crate::config::ConfigFormat;
 use crate::policy::Action;
 use crate::s3::ErrorCode;
 
-use super::bodies::MAX_TAGGING_BODY;
-use super::outbound::MAX_UPLOAD_LENGTH;
 use super::*;
+use crate::backend::s3::{UploadLength, MAX_UPLOAD_LENGTH};
+use crate::plan::MAX_TAGGING_BODY;
+use crate::time::Timestamp;
 
 const CONFIG: &str = r#"
 [[buckets]]

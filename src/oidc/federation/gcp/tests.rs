@@ -1,6 +1,6 @@
 use super::*;
+use crate::backend::federation::{CredentialsNeeded, Federation};
 use crate::config::BackendType;
-use crate::oidc::federation::{CredentialsNeeded, Federation};
 use http::Method;
 
 const PROVIDER: &str =

@@ -20,7 +20,7 @@ pub(crate) const MAX_COMPLETE_BODY: usize = 2 << 20;
 pub(crate) const MAX_TAGGING_BODY: usize = 64 << 10;
 
 /// Largest PutBucketVersioning body: a `<VersioningConfiguration>` is some 150 bytes.
-pub(super) const MAX_VERSIONING_BODY: usize = 4 << 10;
+pub(crate) const MAX_VERSIONING_BODY: usize = 4 << 10;
 
 /// The answer for a body over [`Plan::NeedBody`](super::Plan::NeedBody)'s limit.
 pub fn body_too_large(method: &Method, request_id: &str, limit: usize) -> Response<Bytes> {

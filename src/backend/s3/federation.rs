@@ -2,12 +2,12 @@
 //! with an access key, a secret and a session token (also what S3-compatible stores with an STS
 //! of their own speak).
 
-use super::{
+use crate::auth::presign::SigningCredentials;
+use crate::auth::secret::SecretKey;
+use crate::backend::federation::{
     duration_option, endpoint_option, form_component, form_request, option, xml_fields,
     BackendSecret, ExchangeError, ExchangeRequest, TemporaryCredentials,
 };
-use crate::auth::presign::SigningCredentials;
-use crate::auth::secret::SecretKey;
 use crate::config::BucketConfig;
 use crate::time::Timestamp;
 
@@ -30,7 +30,7 @@ pub struct AwsWebIdentity {
 
 impl AwsWebIdentity {
     /// The settings of a federated S3 bucket.
-    pub(super) fn from_bucket(b: &BucketConfig) -> Result<Self, String> {
+    pub(crate) fn from_bucket(b: &BucketConfig) -> Result<Self, String> {
         let opt = |k: &str| option(b, k);
         let role_arn = opt("role_arn")
             .ok_or("auth_type = \"oidc\" needs backend_options.role_arn")?
@@ -51,7 +51,7 @@ impl AwsWebIdentity {
         })
     }
 
-    pub(super) fn cache_key(&self) -> String {
+    pub(crate) fn cache_key(&self) -> String {
         format!(
             "aws-sts\n{}\n{}\n{}\n{}\n{}\n{}",
             self.sts_endpoint,
@@ -63,7 +63,7 @@ impl AwsWebIdentity {
         )
     }
 
-    pub(super) fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!("STS at {} for role {}", self.sts_endpoint, self.role_arn)
     }
 

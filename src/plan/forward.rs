@@ -17,7 +17,8 @@ use crate::s3::error::push_escaped;
 use crate::s3::xml::{self, XmlRewrite};
 use crate::s3::{ErrorCode, S3Error};
 
-use super::{azure, error_response, respond};
+use super::{error_response, respond};
+use crate::gateway::azure;
 
 /// A backend request and how to treat its response.
 #[derive(Debug)]
@@ -116,28 +117,28 @@ pub struct Timing {
 pub(crate) struct Finish {
     /// Rewrites a successful XML answer (listings, multipart documents) into the client's
     /// namespace.
-    pub(super) rewrite: Option<XmlRewrite>,
+    pub(crate) rewrite: Option<XmlRewrite>,
     /// `/bucket/key` as the client named it, for error documents.
-    pub(super) resource: String,
+    pub(crate) resource: String,
     /// DeleteObjects keys refused by the gateway, reported in the backend's DeleteResult.
-    pub(super) delete_errors: Vec<(String, &'static str, String)>,
+    pub(crate) delete_errors: Vec<(String, &'static str, String)>,
     /// A pass-through bucket: the backend's NoSuchBucket is the client's answer, not ours.
-    pub(super) passthrough: bool,
+    pub(crate) passthrough: bool,
     /// The CORS headers of the answer (buckets with CORS rules).
-    pub(super) cors: Option<CorsHeaders>,
+    pub(crate) cors: Option<CorsHeaders>,
     /// A POST Object upload: how its success is answered.
-    pub(super) post: Option<PostAnswer>,
+    pub(crate) post: Option<PostAnswer>,
     /// An Azure backend: its answers are translated into S3's terms.
-    pub(super) azure: Option<azure::AzureFinish>,
+    pub(crate) azure: Option<azure::AzureFinish>,
     /// PutObject, UploadPart, DeleteObject, AbortMultipartUpload: S3 answers them with no
     /// body, so whatever body a backend sends with its success (fake-gcs-server sends JSON) is
     /// dropped; SDKs read any 200 body of these as an XML error document.
-    pub(super) bodyless_success: bool,
+    pub(crate) bodyless_success: bool,
     /// A backend `AccessDenied` is an object lock refusing the client (deleting a locked
     /// version, shortening a retention), not the backend refusing the gateway: kept as 403.
-    pub(super) lock_guarded: bool,
+    pub(crate) lock_guarded: bool,
     /// Response headers this caller may not see (object lock state without the right to read it).
-    pub(super) hidden: Vec<&'static str>,
+    pub(crate) hidden: Vec<&'static str>,
 }
 
 /// Largest backend XML document we buffer for rewriting (a 1000-key listing is ~350 KiB).
@@ -183,7 +184,7 @@ fn drop_response_header(name: &str) -> bool {
 }
 
 /// `Content-Encoding` without the `aws-chunked` token; None when nothing is left.
-pub(super) fn strip_aws_chunked(value: &HeaderValue) -> Option<HeaderValue> {
+pub(crate) fn strip_aws_chunked(value: &HeaderValue) -> Option<HeaderValue> {
     let Ok(s) = value.to_str() else {
         return Some(value.clone());
     };

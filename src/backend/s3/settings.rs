@@ -25,7 +25,7 @@ use crate::s3::S3Error;
 
 /// What object lock adds to a request the gateway forwards.
 #[derive(Debug, Default)]
-pub(super) struct LockPlan {
+pub(crate) struct LockPlan {
     /// Headers the gateway sets on the backend request, with the checked values.
     pub headers: Vec<(&'static str, String)>,
     /// The request asks for object lock (lock headers, a bucket created with object lock).
@@ -39,7 +39,7 @@ pub(super) struct LockPlan {
 }
 
 /// Operations only S3-compatible backends can carry out.
-pub(super) fn s3_only(op: Operation) -> bool {
+pub(crate) fn s3_only(op: Operation) -> bool {
     op.is_bucket_setting()
         || matches!(
             op,
@@ -51,7 +51,7 @@ pub(super) fn s3_only(op: Operation) -> bool {
 }
 
 /// The refusal on a backend without object lock or bucket settings (`what` names the backend).
-pub(super) fn unsupported_backend(op: Operation, what: &str) -> S3Error {
+pub(crate) fn unsupported_backend(op: Operation, what: &str) -> S3Error {
     let doing = if s3_only(op) {
         format!("{op:?}")
     } else {
@@ -61,7 +61,7 @@ pub(super) fn unsupported_backend(op: Operation, what: &str) -> S3Error {
 }
 
 /// The refusal of a bucket setting on a bucket with a `backend_prefix`.
-pub(super) fn prefixed_bucket(op: Operation, name: &str) -> S3Error {
+pub(crate) fn prefixed_bucket(op: Operation, name: &str) -> S3Error {
     S3Error::not_implemented(format!(
         "{op:?} is not available on bucket '{name}': it is a folder of a shared backend bucket, \
          and its settings would be the whole backend bucket's"
@@ -74,7 +74,7 @@ pub(super) fn prefixed_bucket(op: Operation, name: &str) -> S3Error {
 /// `bypass_governance_retention`, a bucket created with object lock
 /// `put_bucket_object_lock_configuration`. `InvalidArgument` for a malformed header,
 /// `AccessDenied` naming the missing action.
-pub(super) fn check_lock(
+pub(crate) fn check_lock(
     req: &S3Request,
     headers: &HeaderMap,
     identity: &Identity,
@@ -163,7 +163,7 @@ pub(crate) fn may_bypass(
 const MAX_BUCKET_TAGGING_BODY: usize = 256 << 10;
 
 /// The body limit of an operation whose document the gateway reads, None for the others.
-pub(super) fn body_limit(op: Operation) -> Option<usize> {
+pub(crate) fn body_limit(op: Operation) -> Option<usize> {
     match op {
         Operation::PutBucketTagging => Some(MAX_BUCKET_TAGGING_BODY),
         Operation::PutObjectRetention
@@ -176,13 +176,13 @@ pub(super) fn body_limit(op: Operation) -> Option<usize> {
 
 /// The document the gateway forwards for `op`: the client's body checked against what it
 /// signed, parsed, and written anew.
-pub(super) fn settings_body(
+pub(crate) fn settings_body(
     op: Operation,
     headers: &HeaderMap,
     payload: &PayloadMode,
     body: &Bytes,
 ) -> Result<Bytes, S3Error> {
-    super::bodies::check_small_body(headers, payload, body)?;
+    crate::plan::check_small_body(headers, payload, body)?;
     let doc = match op {
         Operation::PutObjectRetention => lock::retention_xml(&lock::parse_retention(body)?),
         Operation::PutObjectLegalHold => lock::legal_hold_xml(lock::parse_legal_hold(body)?),

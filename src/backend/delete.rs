@@ -1,50 +1,17 @@
-//! DeleteObjects: the key list read, checked and authorized key by key, then rewritten for the
-//! backend (or answered whole when no key may be deleted).
+//! DeleteObjects' key list, read, checked and authorized key by key: what every backend
+//! deletes (or reports refused) from one request body.
 
 use bytes::Bytes;
 
 use crate::auth::PayloadMode;
+use crate::backend::s3::settings;
 use crate::config::BucketConfig;
 use crate::pathmap::ClientView;
+use crate::plan::check_small_body;
 use crate::policy::{self, Action, Identity};
 use crate::s3::request::{self, RequestHead};
 use crate::s3::xml;
 use crate::s3::S3Error;
-
-use super::bodies::check_small_body;
-use super::{settings, Gateway};
-
-impl Gateway {
-    /// DeleteObjects: the body parsed, each key authorized on its own, allowed keys mapped under
-    /// the backend prefix, refused keys reported per key as S3 does.
-    #[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
-    pub(super) fn delete_objects(
-        &self,
-        head: &RequestHead,
-        payload: &PayloadMode,
-        identity: &Identity,
-        bucket: &BucketConfig,
-        name: &str,
-        prefix: &str,
-        body: &Bytes,
-        view: Option<&ClientView>,
-    ) -> Result<DeletePlan, S3Error> {
-        let client_prefix = view.map_or("", |v| v.key_prefix.as_str());
-        let set = authorized_deletes(head, payload, identity, bucket, name, body, client_prefix)?;
-        if set.allowed.is_empty() {
-            return Ok(DeletePlan::Respond(xml::delete_result_xml(&set.errors)));
-        }
-        let allowed: Vec<(String, Option<String>)> = set
-            .allowed
-            .into_iter()
-            .map(|(k, v)| (format!("{prefix}{k}"), v))
-            .collect();
-        Ok(DeletePlan::Forward(
-            Bytes::from(xml::delete_xml(set.quiet, &allowed)),
-            set.errors,
-        ))
-    }
-}
 
 /// The keys of a DeleteObjects body, each authorized on its own (allowed keys in the config
 /// bucket's namespace, refused ones as the client sent them).
@@ -108,7 +75,38 @@ pub(crate) fn authorized_deletes(
     })
 }
 
-pub(super) enum DeletePlan {
+/// DeleteObjects: the body parsed, each key authorized on its own, allowed keys mapped under
+/// the backend prefix, refused keys reported per key as S3 does.
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
+pub(crate) fn delete_objects(
+    head: &RequestHead,
+    payload: &PayloadMode,
+    identity: &Identity,
+    bucket: &BucketConfig,
+    name: &str,
+    prefix: &str,
+    body: &Bytes,
+    view: Option<&ClientView>,
+) -> Result<DeletePlan, S3Error> {
+    let client_prefix = view.map_or("", |v| v.key_prefix.as_str());
+    let set = authorized_deletes(head, payload, identity, bucket, name, body, client_prefix)?;
+    if set.allowed.is_empty() {
+        return Ok(DeletePlan::Respond(xml::delete_result_xml(&set.errors)));
+    }
+    let allowed: Vec<(String, Option<String>)> = set
+        .allowed
+        .into_iter()
+        .map(|(k, v)| (format!("{prefix}{k}"), v))
+        .collect();
+    Ok(DeletePlan::Forward(
+        Bytes::from(xml::delete_xml(set.quiet, &allowed)),
+        set.errors,
+    ))
+}
+
+/// What becomes of a DeleteObjects: a body for the backend with the keys refused here, or
+/// (no key may be deleted) the answer itself.
+pub(crate) enum DeletePlan {
     Forward(Bytes, Vec<(String, &'static str, String)>),
     Respond(String),
 }

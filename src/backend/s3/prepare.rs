@@ -1,0 +1,348 @@
+//! An S3-compatible bucket's request prepared (S3, GCS): GCS's gaps refused, the bodies and copy
+//! sources the gateway reads, checks and writes anew ([`Extra`]), the federated credentials to
+//! sign with, then one presigned backend request ([`super::outbound::plan_forward`]).
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+
+use super::outbound::{plan_forward, ForwardInput};
+use super::settings::{self, LockPlan};
+use super::{Dialect, S3Backend};
+use crate::backend::delete::{delete_objects, DeletePlan};
+use crate::backend::federation::{BackendSecret, ExchangeError, TemporaryCredentials, Unsigned};
+use crate::backend::Authorized;
+#[cfg(doc)]
+use crate::plan::Finish;
+use crate::plan::{
+    check_small_body, respond, Plan, MAX_COMPLETE_BODY, MAX_DELETE_BODY, MAX_TAGGING_BODY,
+    MAX_VERSIONING_BODY,
+};
+use crate::s3::request::{Operation, S3Request};
+use crate::s3::xml;
+use crate::s3::S3Error;
+
+/// What planning an S3-compatible request asks of the gateway: the parts that look beyond this
+/// bucket (another bucket as a copy source) or at the gateway's own setup (OIDC federation).
+pub(crate) trait S3Services {
+    /// CopyObject and UploadPartCopy: the backend's own form of the copy source when the
+    /// backend copies it itself, or (breaking) the plan of a copy streamed through the gateway.
+    fn copy_source(
+        &self,
+        authorized: &Authorized<'_>,
+        backend: &Arc<S3Backend>,
+        asks_lock: bool,
+    ) -> Result<ControlFlow<Plan, String>, S3Error>;
+
+    /// The federated secret the backend signs with (None: its own), or what the request lacks.
+    fn signing<'c>(
+        &self,
+        backend: &S3Backend,
+        bucket: &str,
+        credentials: Option<Result<&'c TemporaryCredentials, &ExchangeError>>,
+    ) -> Result<Option<&'c BackendSecret>, Unsigned>;
+}
+
+/// An S3-compatible bucket (S3, GCS): the operation's body or copy source read and checked,
+/// then one presigned backend request ([`plan_forward`]).
+pub(crate) fn plan(
+    services: &dyn S3Services,
+    authorized: Authorized<'_>,
+    backend: &Arc<S3Backend>,
+    lock_plan: LockPlan,
+    body: Option<Bytes>,
+    credentials: Option<Result<&TemporaryCredentials, &ExchangeError>>,
+) -> Result<Plan, S3Error> {
+    refuse_gcs_gaps(backend, authorized.req, &authorized.resource)?;
+    let extra = match s3_extra(services, &authorized, backend, lock_plan, body)? {
+        ControlFlow::Continue(extra) => extra,
+        ControlFlow::Break(plan) => return Ok(plan),
+    };
+    let Authorized {
+        head,
+        req,
+        authed,
+        ctx,
+        name,
+        bucket,
+        prefix,
+        view,
+        resource,
+    } = authorized;
+    let backend_bucket = bucket.is_glob().then_some(name);
+    let signing = match services.signing(backend, name, credentials) {
+        Ok(signing) => signing,
+        Err(Unsigned::Ask(needed)) => return Ok(Plan::NeedBackendCredentials(needed)),
+        Err(Unsigned::Fail(e)) => return Err(e.with_resource(resource)),
+    };
+    let forward = plan_forward(ForwardInput {
+        head,
+        req,
+        payload: &authed.payload,
+        chunk_signing: authed.chunk_signing.as_ref(),
+        prefix,
+        backend,
+        extra,
+        backend_bucket,
+        client_bucket: view.map_or(name, |v| v.bucket.as_str()),
+        client_prefix: view.map_or("", |v| v.key_prefix.as_str()),
+        resource,
+        ctx,
+        signing,
+    })?;
+    Ok(Plan::Forward(Box::new(forward)))
+}
+
+/// What an S3-compatible backend request adds to the client's (see [`Extra`]): object lock
+/// headers, and the bodies and copy sources the gateway reads, checks and writes anew. Breaks
+/// with the plan when the body must be read first or the operation is answered otherwise (a
+/// DeleteObjects nothing of which may be deleted, a copy streamed through the gateway).
+fn s3_extra(
+    services: &dyn S3Services,
+    authorized: &Authorized<'_>,
+    backend: &Arc<S3Backend>,
+    lock_plan: LockPlan,
+    body: Option<Bytes>,
+) -> Result<ControlFlow<Plan, Extra>, S3Error> {
+    let &Authorized {
+        head,
+        req,
+        authed,
+        ref resource,
+        ..
+    } = authorized;
+    let mut extra = Extra {
+        headers: lock_plan.headers,
+        lock_guarded: lock_plan.lock_guarded,
+        hidden: lock_plan.hidden,
+        ..Extra::default()
+    };
+    // Object lock, bucket tags and encryption documents are read, checked and written anew.
+    if let Some(limit) = settings::body_limit(req.operation) {
+        let Some(body) = body.as_ref() else {
+            return Ok(ControlFlow::Break(Plan::NeedBody { limit }));
+        };
+        extra.body = Some(
+            settings::settings_body(req.operation, &head.headers, &authed.payload, body)
+                .map_err(|e| e.with_resource(resource.clone()))?,
+        );
+    }
+    let step = match req.operation {
+        Operation::DeleteObjects => deleted_keys(authorized, body, &mut extra)?,
+        // The tag set is read, checked and written anew (the client's bytes never reach the
+        // backend), with the gateway's own Content-MD5 as S3 requires.
+        Operation::PutObjectTagging => {
+            rewritten_body(authorized, body, MAX_TAGGING_BODY, &mut extra, |b| {
+                xml::parse_tagging(b).map(|tags| Bytes::from(xml::tagging_xml(&tags)))
+            })?
+        }
+        // Likewise the versioning configuration: read, checked, written anew.
+        Operation::PutBucketVersioning => {
+            rewritten_body(authorized, body, MAX_VERSIONING_BODY, &mut extra, |b| {
+                xml::parse_versioning(b).map(|v| Bytes::from(xml::versioning_xml(v)))
+            })?
+        }
+        Operation::GetObjectAttributes => {
+            check_object_attributes(&head.headers)
+                .map_err(|e| e.with_resource(resource.clone()))?;
+            ControlFlow::Continue(())
+        }
+        // The part list is read and checked here: backends differ in how well they validate
+        // it (SeaweedFS answers a malformed one with NoSuchUpload or InvalidPart).
+        Operation::CompleteMultipartUpload => {
+            let Some(body) = body else {
+                return Ok(ControlFlow::Break(Plan::NeedBody {
+                    limit: MAX_COMPLETE_BODY,
+                }));
+            };
+            check_small_body(&head.headers, &authed.payload, &body)
+                .and_then(|()| xml::parse_complete(&body).map(drop))
+                .map_err(|e| e.with_resource(resource.clone()))?;
+            extra.checked_body = Some(body);
+            ControlFlow::Continue(())
+        }
+        Operation::CopyObject | Operation::UploadPartCopy => {
+            match services.copy_source(authorized, backend, lock_plan.asks_lock)? {
+                ControlFlow::Continue(source) => {
+                    extra.copy_source = Some(source);
+                    ControlFlow::Continue(())
+                }
+                ControlFlow::Break(plan) => ControlFlow::Break(plan),
+            }
+        }
+        _ => ControlFlow::Continue(()),
+    };
+    Ok(match step {
+        ControlFlow::Continue(()) => ControlFlow::Continue(extra),
+        ControlFlow::Break(plan) => ControlFlow::Break(plan),
+    })
+}
+
+/// DeleteObjects: the keys the caller may delete go to the backend in a body written anew
+/// (the refused ones reported beside the backend's answer); when none may, the answer is ours.
+fn deleted_keys(
+    authorized: &Authorized<'_>,
+    body: Option<Bytes>,
+    extra: &mut Extra,
+) -> Result<ControlFlow<Plan>, S3Error> {
+    let Some(body) = body else {
+        return Ok(ControlFlow::Break(Plan::NeedBody {
+            limit: MAX_DELETE_BODY,
+        }));
+    };
+    let a = authorized;
+    match delete_objects(
+        a.head,
+        &a.authed.payload,
+        &a.authed.identity,
+        a.bucket,
+        a.name,
+        a.prefix,
+        &body,
+        a.view,
+    )? {
+        DeletePlan::Forward(fwd_body, errors) => {
+            extra.body = Some(fwd_body);
+            extra.delete_errors = errors;
+            Ok(ControlFlow::Continue(()))
+        }
+        DeletePlan::Respond(xml_doc) => Ok(ControlFlow::Break(Plan::Respond(respond(
+            StatusCode::OK,
+            xml_doc.into(),
+            Some("application/xml"),
+            &a.ctx.request_id,
+        )))),
+    }
+}
+
+/// A small XML body read (at most `limit` bytes), checked against what the request signed,
+/// parsed and written anew by `rewrite`: only the gateway's own bytes reach the backend.
+fn rewritten_body(
+    authorized: &Authorized<'_>,
+    body: Option<Bytes>,
+    limit: usize,
+    extra: &mut Extra,
+    rewrite: impl FnOnce(&Bytes) -> Result<Bytes, S3Error>,
+) -> Result<ControlFlow<Plan>, S3Error> {
+    let Some(body) = body else {
+        return Ok(ControlFlow::Break(Plan::NeedBody { limit }));
+    };
+    let body = check_small_body(&authorized.head.headers, &authorized.authed.payload, &body)
+        .and_then(|()| rewrite(&body))
+        .map_err(|e| e.with_resource(authorized.resource.clone()))?;
+    extra.body = Some(body);
+    Ok(ControlFlow::Continue(()))
+}
+
+/// GCS's XML API has neither sub-resource and ignores query parameters it does not know:
+/// forwarded, `?tagging` would read, overwrite or delete the object itself, and a `versionId`
+/// would read or delete the live object (GCS names versions `generation`).
+fn refuse_gcs_gaps(backend: &S3Backend, req: &S3Request, resource: &str) -> Result<(), S3Error> {
+    if backend.dialect() == Dialect::Gcs
+        && (matches!(
+            req.operation,
+            Operation::GetObjectTagging
+                | Operation::PutObjectTagging
+                | Operation::DeleteObjectTagging
+                | Operation::GetObjectAttributes
+                | Operation::ListObjectVersions
+                | Operation::GetBucketVersioning
+                | Operation::PutBucketVersioning
+        ) || req.query_param("versionId").is_some())
+    {
+        return Err(S3Error::not_implemented(format!(
+            "{:?} is not available on GCS backends",
+            req.operation
+        ))
+        .with_resource(resource));
+    }
+    Ok(())
+}
+
+/// What some operations add to a forward.
+#[derive(Default)]
+pub(crate) struct Extra {
+    /// A rewritten request body (DeleteObjects).
+    pub(crate) body: Option<Bytes>,
+    /// Keys the gateway refused (DeleteObjects).
+    pub(crate) delete_errors: Vec<(String, &'static str, String)>,
+    /// The backend form of `x-amz-copy-source`.
+    pub(crate) copy_source: Option<String>,
+    /// The client's own small body, read and checked by the gateway (CompleteMultipartUpload),
+    /// forwarded unchanged with its headers.
+    pub(crate) checked_body: Option<Bytes>,
+    /// Headers the gateway sets with checked values (object lock, see [`settings`]).
+    pub(crate) headers: Vec<(&'static str, String)>,
+    /// See [`Finish::lock_guarded`].
+    pub(crate) lock_guarded: bool,
+    /// See [`Finish::hidden`].
+    pub(crate) hidden: Vec<&'static str>,
+}
+
+/// The request headers of GetObjectAttributes.
+pub(super) const OBJECT_ATTRIBUTES_HEADERS: &[&str] = &[
+    "x-amz-object-attributes",
+    "x-amz-max-parts",
+    "x-amz-part-number-marker",
+];
+
+/// What `x-amz-object-attributes` may name (S3's list).
+const OBJECT_ATTRIBUTES: &[&str] = &[
+    "ETag",
+    "Checksum",
+    "ObjectParts",
+    "StorageClass",
+    "ObjectSize",
+];
+
+/// GetObjectAttributes' headers, checked before they are forwarded: each at most once,
+/// `x-amz-object-attributes` present and a comma-separated list of S3's attribute names, the
+/// part counters decimal numbers. `InvalidArgument` otherwise, as S3 answers.
+pub(crate) fn check_object_attributes(headers: &HeaderMap) -> Result<(), S3Error> {
+    for name in OBJECT_ATTRIBUTES_HEADERS {
+        if headers.get_all(*name).iter().count() > 1 {
+            return Err(S3Error::invalid_argument(format!(
+                "the header {name} is given more than once"
+            ))
+            .with_detail("ArgumentName", *name));
+        }
+    }
+    let names = headers
+        .get("x-amz-object-attributes")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            S3Error::invalid_argument(
+                "The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty",
+            )
+            .with_detail("ArgumentName", "x-amz-object-attributes")
+        })?;
+    if let Some(bad) = names
+        .split(',')
+        .map(str::trim)
+        .find(|n| !OBJECT_ATTRIBUTES.contains(n))
+    {
+        return Err(S3Error::invalid_argument(format!(
+            "Invalid attribute name specified: '{bad}' (expected some of {})",
+            OBJECT_ATTRIBUTES.join(", ")
+        ))
+        .with_detail("ArgumentName", "x-amz-object-attributes"));
+    }
+    for name in ["x-amz-max-parts", "x-amz-part-number-marker"] {
+        let Some(v) = headers.get(name) else { continue };
+        let number = v
+            .to_str()
+            .ok()
+            .filter(|v| !v.is_empty() && v.len() <= 10 && v.bytes().all(|b| b.is_ascii_digit()));
+        if number.is_none() {
+            return Err(S3Error::invalid_argument(format!(
+                "the header {name} must be a non-negative integer"
+            ))
+            .with_detail("ArgumentName", name));
+        }
+    }
+    Ok(())
+}
