@@ -44,6 +44,7 @@ use crate::s3::S3Error;
 use crate::sts::token::SessionKeys;
 use crate::time::Timestamp;
 
+#[path = "backend/azure/plan.rs"]
 mod azure;
 mod bodies;
 pub mod copy;

@@ -46,12 +46,12 @@ use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
 mod aws;
-mod azure;
-mod gcp;
 
 pub use aws::{parse_assume_role_response, AwsWebIdentity};
-pub use azure::{parse_delegation_key, parse_token_response, AzureWorkloadIdentity};
-pub use gcp::GcpWorkloadIdentity;
+pub use crate::backend::azure::federation::{
+    parse_delegation_key, parse_token_response, AzureWorkloadIdentity,
+};
+pub use crate::backend::gcs::federation::GcpWorkloadIdentity;
 
 /// Refresh credentials this long before they expire.
 pub const REFRESH_BEFORE_SECS: i64 = 300;
@@ -306,12 +306,12 @@ impl ExchangeError {
 }
 
 /// A bucket's non-empty, trimmed backend option.
-fn option<'b>(b: &'b BucketConfig, key: &str) -> Option<&'b str> {
+pub(crate) fn option<'b>(b: &'b BucketConfig, key: &str) -> Option<&'b str> {
     b.option(key).map(str::trim).filter(|v| !v.is_empty())
 }
 
 /// An endpoint option (or its default), without a trailing `/`, checked fetchable.
-fn endpoint_option(
+pub(crate) fn endpoint_option(
     b: &BucketConfig,
     key: &str,
     default: impl FnOnce() -> String,
@@ -322,7 +322,7 @@ fn endpoint_option(
 }
 
 /// `duration_seconds` (default 3600), within [`MIN_DURATION_SECS`, `MAX_DURATION_SECS`].
-fn duration_option(b: &BucketConfig) -> Result<u64, String> {
+pub(crate) fn duration_option(b: &BucketConfig) -> Result<u64, String> {
     match option(b, "duration_seconds") {
         None => Ok(3600),
         Some(v) => v
@@ -338,12 +338,12 @@ fn duration_option(b: &BucketConfig) -> Result<u64, String> {
 }
 
 /// One component of an `application/x-www-form-urlencoded` body.
-fn form_component(s: &str) -> String {
+pub(crate) fn form_component(s: &str) -> String {
     crate::percent::encode(s.as_bytes(), false)
 }
 
 /// A form `POST` (unsigned: the token in it is the credential).
-fn form_request(url: String, body: String, accept: &'static str) -> ExchangeRequest {
+pub(crate) fn form_request(url: String, body: String, accept: &'static str) -> ExchangeRequest {
     let mut headers = HeaderMap::new();
     headers.insert(
         http::header::CONTENT_TYPE,
@@ -361,7 +361,7 @@ fn form_request(url: String, body: String, accept: &'static str) -> ExchangeRequ
 
 /// A `POST` authorized by an access token from an earlier step (`Authorization: Bearer`,
 /// marked sensitive), with `content_type`, `extra` headers and `body`.
-fn bearer_post(
+pub(crate) fn bearer_post(
     url: String,
     token: &str,
     content_type: &'static str,
@@ -391,7 +391,7 @@ fn bearer_post(
 
 /// The text of elements by name, for the first occurrence of each (namespaces ignored), from
 /// a small XML document. None if it is not XML.
-fn xml_fields<const N: usize>(body: &[u8], names: [&str; N]) -> Option<[Option<String>; N]> {
+pub(crate) fn xml_fields<const N: usize>(body: &[u8], names: [&str; N]) -> Option<[Option<String>; N]> {
     let mut reader = Reader::from_reader(body);
     let mut out: [Option<String>; N] = std::array::from_fn(|_| None);
     let mut current: Option<usize> = None;

@@ -10,7 +10,7 @@
 //! The key is asked for [`KEY_TTL_SECS`]; the credentials "expire" [`SAS_TTL_SECS`] before the
 //! key does, so no SAS signed with them outlives the key.
 
-use super::{
+use crate::oidc::federation::{
     bearer_post, endpoint_option, form_component, form_request, option, xml_fields, BackendSecret,
     ExchangeError, ExchangeRequest, ExchangeStep, TemporaryCredentials,
 };
@@ -46,7 +46,7 @@ pub struct AzureWorkloadIdentity {
 
 impl AzureWorkloadIdentity {
     /// The settings of a federated Azure bucket.
-    pub(super) fn from_bucket(b: &BucketConfig) -> Result<Self, String> {
+    pub(crate) fn from_bucket(b: &BucketConfig) -> Result<Self, String> {
         let opt = |k: &str| option(b, k);
         let need = |k: &str| {
             opt(k)
@@ -72,7 +72,7 @@ impl AzureWorkloadIdentity {
         })
     }
 
-    pub(super) fn cache_key(&self) -> String {
+    pub(crate) fn cache_key(&self) -> String {
         format!(
             "azure-entra\n{}\n{}\n{}\n{}\n{}\n{}",
             self.token_endpoint,
@@ -84,7 +84,7 @@ impl AzureWorkloadIdentity {
         )
     }
 
-    pub(super) fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "Entra ID at {} for client {}",
             self.token_endpoint, self.client_id
@@ -104,7 +104,7 @@ impl AzureWorkloadIdentity {
     }
 
     /// Reads the answer to request `step`: Entra's token (then asks for the key), or the key.
-    pub(super) fn parse_response(
+    pub(crate) fn parse_response(
         &self,
         step: usize,
         status: u16,

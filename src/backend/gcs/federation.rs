@@ -14,7 +14,7 @@
 
 use serde_json::Value;
 
-use super::{
+use crate::oidc::federation::{
     bearer_post, duration_option, endpoint_option, form_component, form_request, option,
     BackendSecret, ExchangeError, ExchangeRequest, ExchangeStep, TemporaryCredentials,
 };
@@ -55,7 +55,7 @@ pub struct GcpWorkloadIdentity {
 
 impl GcpWorkloadIdentity {
     /// The settings of a federated GCS bucket.
-    pub(super) fn from_bucket(b: &BucketConfig) -> Result<Self, String> {
+    pub(crate) fn from_bucket(b: &BucketConfig) -> Result<Self, String> {
         let opt = |k: &str| option(b, k);
         let raw = opt("workload_identity_provider")
             .ok_or("auth_type = \"oidc\" on a gcs bucket needs backend_options.workload_identity_provider (//iam.googleapis.com/projects/N/locations/global/workloadIdentityPools/POOL/providers/PROVIDER)")?;
@@ -103,7 +103,7 @@ impl GcpWorkloadIdentity {
         })
     }
 
-    pub(super) fn cache_key(&self) -> String {
+    pub(crate) fn cache_key(&self) -> String {
         format!(
             "gcp-wif\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
             self.sts_endpoint,
@@ -116,7 +116,7 @@ impl GcpWorkloadIdentity {
         )
     }
 
-    pub(super) fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.service_account {
             Some(sa) => format!(
                 "Google STS at {} for {}, impersonating {sa} at {}",

@@ -866,5 +866,7 @@ pub fn listing_to_s3(body: &[u8], echo: &ListEcho) -> Result<String, S3Error> {
     Ok(out)
 }
 
+pub mod federation;
+
 #[cfg(test)]
 mod tests;
