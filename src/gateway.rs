@@ -22,6 +22,7 @@ use http::{HeaderMap, Method, Response, StatusCode};
 
 use crate::auth::sigv4::SigningKeyCache;
 use crate::auth::{self, AuthSettings};
+use crate::backend::azure::plan as azure;
 use crate::backend::azure::AzureBackend;
 use crate::backend::r2::{self, R2Input};
 pub use crate::backend::r2::{
@@ -39,13 +40,12 @@ use crate::policy::{self, Identity};
 use crate::post::FormReader;
 pub use crate::s3::request::RequestHead;
 use crate::s3::request::{self, Operation, S3Request};
-use crate::s3::xml::{self, XmlRewrite};
+use crate::s3::xml;
 use crate::s3::S3Error;
 use crate::sts::token::SessionKeys;
 use crate::time::Timestamp;
 
-#[path = "backend/azure/plan.rs"]
-mod azure;
+pub(crate) mod answer;
 mod bodies;
 pub mod copy;
 mod copy_source;
@@ -66,14 +66,14 @@ pub(crate) use bodies::{check_small_body, MAX_COMPLETE_BODY, MAX_DELETE_BODY};
 pub use copy::{CopyEvent, CopyStep, StreamedCopy};
 use copy_source::R2CopySource;
 pub(crate) use delete::authorized_deletes;
-use forward::Finish;
+pub(crate) use forward::Finish;
 pub use forward::{add_server_timing, Forward, ForwardBody, ResponseMode, Timing};
 pub use list_buckets::{Gather, GATHER_LIMIT};
 use mapping::{query_prefix, Mapped};
 pub(crate) use outbound::UploadLength;
 use resolve::Resolved;
 pub use response::error_response;
-use response::respond;
+pub(crate) use response::respond;
 use settings::LockPlan;
 
 /// Runtime options that are not part of the config document.
@@ -535,7 +535,7 @@ impl Gateway {
         }
         match backend {
             Backend::S3(backend) => self.plan_s3(authorized, backend, lock_plan, body, credentials),
-            Backend::Azure(az) => self.plan_azure(azure::AzureInput {
+            Backend::Azure(az) => azure::plan(azure::AzureInput {
                 head: authorized.head,
                 req,
                 authed: authorized.authed,
@@ -545,7 +545,16 @@ impl Gateway {
                 view: authorized.view,
                 resource: authorized.resource,
                 ctx: authorized.ctx,
-                credentials,
+                upload_keys: azure::upload_keys(self.options.session_keys.as_ref(), az),
+                signing: match self.federated_credentials(
+                    az.federation(),
+                    authorized.name,
+                    credentials,
+                ) {
+                    Ok(c) => azure::Signing::Ready(c),
+                    Err(federation::Unsigned::Ask(needed)) => azure::Signing::Ask(needed),
+                    Err(federation::Unsigned::Fail(e)) => azure::Signing::Fail(e),
+                },
                 body,
             }),
             // R2 has no versions: what S3 answers for a bucket never versioned.

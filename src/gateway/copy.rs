@@ -891,7 +891,7 @@ impl StreamedCopy {
                 passthrough: false,
                 cors: self.cors.clone(),
                 post: None,
-                azure: None,
+                answer: Box::new(super::answer::S3Answer),
                 bodyless_success: false,
                 lock_guarded: false,
                 hidden: Vec::new(),

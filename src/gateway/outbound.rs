@@ -765,7 +765,7 @@ pub(super) fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> 
             passthrough: backend_bucket.is_some(),
             cors: None,
             post: None,
-            azure: None,
+            answer: crate::backend::gcs::answer::for_dialect(backend.dialect()),
             bodyless_success: matches!(
                 op,
                 Operation::PutObject

@@ -6,7 +6,7 @@ use http::{HeaderValue, Method, Response, StatusCode};
 use crate::s3::S3Error;
 
 /// A response built by the gateway itself.
-pub(super) fn respond(
+pub(crate) fn respond(
     status: StatusCode,
     body: Bytes,
     content_type: Option<&'static str>,

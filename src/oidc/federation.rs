@@ -47,11 +47,11 @@ use crate::time::Timestamp;
 
 mod aws;
 
-pub use aws::{parse_assume_role_response, AwsWebIdentity};
 pub use crate::backend::azure::federation::{
     parse_delegation_key, parse_token_response, AzureWorkloadIdentity,
 };
 pub use crate::backend::gcs::federation::GcpWorkloadIdentity;
+pub use aws::{parse_assume_role_response, AwsWebIdentity};
 
 /// Refresh credentials this long before they expire.
 pub const REFRESH_BEFORE_SECS: i64 = 300;
@@ -391,7 +391,10 @@ pub(crate) fn bearer_post(
 
 /// The text of elements by name, for the first occurrence of each (namespaces ignored), from
 /// a small XML document. None if it is not XML.
-pub(crate) fn xml_fields<const N: usize>(body: &[u8], names: [&str; N]) -> Option<[Option<String>; N]> {
+pub(crate) fn xml_fields<const N: usize>(
+    body: &[u8],
+    names: [&str; N],
+) -> Option<[Option<String>; N]> {
     let mut reader = Reader::from_reader(body);
     let mut out: [Option<String>; N] = std::array::from_fn(|_| None);
     let mut current: Option<usize> = None;

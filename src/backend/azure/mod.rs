@@ -721,82 +721,107 @@ struct Blob {
     size: String,
 }
 
+/// What a List Blobs answer holds.
+#[derive(Debug, Default)]
+struct BlobListing {
+    blobs: Vec<Blob>,
+    prefixes: Vec<String>,
+    next_marker: String,
+}
+
+fn malformed_listing() -> S3Error {
+    S3Error::new(
+        ErrorCode::BadGateway,
+        "the Azure backend returned a malformed List Blobs document",
+    )
+}
+
+impl BlobListing {
+    /// Reads an `EnumerationResults` document.
+    fn parse(body: &[u8]) -> Result<Self, S3Error> {
+        let malformed = malformed_listing;
+        let mut reader = Reader::from_reader(body);
+        let mut stack: Vec<String> = Vec::new();
+        let mut text = String::new();
+        let mut encoded = false;
+        let mut out = BlobListing::default();
+        let mut current = Blob::default();
+        let mut root_seen = false;
+        loop {
+            match reader.read_event().map_err(|_| malformed())? {
+                Event::Start(e) => {
+                    let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                    if stack.is_empty() {
+                        if name != "EnumerationResults" {
+                            return Err(malformed());
+                        }
+                        root_seen = true;
+                    }
+                    encoded = e
+                        .try_get_attribute("Encoded")
+                        .ok()
+                        .flatten()
+                        .is_some_and(|a| a.value.as_ref() == b"true");
+                    if name == "Blob" {
+                        current = Blob::default();
+                    }
+                    stack.push(name);
+                    text.clear();
+                }
+                Event::Empty(_) => {}
+                Event::Text(t) => text.push_str(&t.decode().map_err(|_| malformed())?),
+                Event::GeneralRef(r) => {
+                    text.push(crate::s3::xml::resolve_ref(&r).ok_or_else(malformed)?);
+                }
+                Event::CData(c) => text.push_str(&String::from_utf8_lossy(&c)),
+                Event::End(_) => {
+                    let name = stack.pop().ok_or_else(malformed)?;
+                    let parent = stack.last().map(String::as_str).unwrap_or("");
+                    let value = if encoded && name == "Name" {
+                        percent::decode_strict(text.as_bytes(), false)
+                            .and_then(|b| String::from_utf8(b).ok())
+                            .ok_or_else(malformed)?
+                    } else {
+                        std::mem::take(&mut text)
+                    };
+                    out.take(parent, &name, value, &mut current);
+                    text.clear();
+                    encoded = false;
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        if !root_seen || !stack.is_empty() {
+            return Err(malformed());
+        }
+        Ok(out)
+    }
+
+    /// Keeps the value of the element `name` (in `parent`) that a listing needs.
+    fn take(&mut self, parent: &str, name: &str, value: String, current: &mut Blob) {
+        match (parent, name) {
+            ("Blob", "Name") => current.name = value,
+            ("Properties", "Last-Modified") => current.last_modified = value,
+            ("Properties", "Etag") => current.etag = value,
+            ("Properties", "Content-Length") => current.size = value,
+            ("BlobPrefix", "Name") => self.prefixes.push(value),
+            ("Blobs", "Blob") => self.blobs.push(std::mem::take(current)),
+            ("EnumerationResults", "NextMarker") => self.next_marker = value,
+            _ => {}
+        }
+    }
+}
+
 /// Translates an Azure `EnumerationResults` into an S3 `ListBucketResult` in the backend's
 /// namespace (full blob names, container name): [`crate::s3::xml::XmlRewrite`] then maps it into
 /// the client's, as it does S3 listings.
 pub fn listing_to_s3(body: &[u8], echo: &ListEcho) -> Result<String, S3Error> {
-    let malformed = || {
-        S3Error::new(
-            ErrorCode::BadGateway,
-            "the Azure backend returned a malformed List Blobs document",
-        )
-    };
-    let mut reader = Reader::from_reader(body);
-    let mut stack: Vec<String> = Vec::new();
-    let mut text = String::new();
-    let mut encoded = false;
-    let mut blobs: Vec<Blob> = Vec::new();
-    let mut prefixes: Vec<String> = Vec::new();
-    let mut next_marker = String::new();
-    let mut current = Blob::default();
-    let mut root_seen = false;
-    loop {
-        match reader.read_event().map_err(|_| malformed())? {
-            Event::Start(e) => {
-                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                if stack.is_empty() {
-                    if name != "EnumerationResults" {
-                        return Err(malformed());
-                    }
-                    root_seen = true;
-                }
-                encoded = e
-                    .try_get_attribute("Encoded")
-                    .ok()
-                    .flatten()
-                    .is_some_and(|a| a.value.as_ref() == b"true");
-                if name == "Blob" {
-                    current = Blob::default();
-                }
-                stack.push(name);
-                text.clear();
-            }
-            Event::Empty(_) => {}
-            Event::Text(t) => text.push_str(&t.decode().map_err(|_| malformed())?),
-            Event::GeneralRef(r) => {
-                text.push(crate::s3::xml::resolve_ref(&r).ok_or_else(malformed)?);
-            }
-            Event::CData(c) => text.push_str(&String::from_utf8_lossy(&c)),
-            Event::End(_) => {
-                let name = stack.pop().ok_or_else(malformed)?;
-                let parent = stack.last().map(String::as_str).unwrap_or("");
-                let value = if encoded && name == "Name" {
-                    percent::decode_strict(text.as_bytes(), false)
-                        .and_then(|b| String::from_utf8(b).ok())
-                        .ok_or_else(malformed)?
-                } else {
-                    std::mem::take(&mut text)
-                };
-                match (parent, name.as_str()) {
-                    ("Blob", "Name") => current.name = value,
-                    ("Properties", "Last-Modified") => current.last_modified = value,
-                    ("Properties", "Etag") => current.etag = value,
-                    ("Properties", "Content-Length") => current.size = value,
-                    ("BlobPrefix", "Name") => prefixes.push(value),
-                    ("Blobs", "Blob") => blobs.push(std::mem::take(&mut current)),
-                    ("EnumerationResults", "NextMarker") => next_marker = value,
-                    _ => {}
-                }
-                text.clear();
-                encoded = false;
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    if !root_seen || !stack.is_empty() {
-        return Err(malformed());
-    }
+    let BlobListing {
+        mut blobs,
+        mut prefixes,
+        next_marker,
+    } = BlobListing::parse(body)?;
     let after = echo.start_after.as_deref();
     let keep = |name: &str| after.is_none_or(|a| name > a) && echo.max_keys > 0;
     blobs.retain(|b| keep(&b.name));
@@ -807,28 +832,8 @@ pub fn listing_to_s3(body: &[u8], echo: &ListEcho) -> Result<String, S3Error> {
     out.push_str(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
     );
+    push_listing_head(&mut out, echo, blobs.len() + prefixes.len());
     let leaf = crate::s3::xml::push_leaf;
-    leaf(&mut out, "Name", "backend");
-    leaf(&mut out, "Prefix", &echo.prefix);
-    if echo.v2 {
-        if let Some(t) = &echo.continuation_token {
-            leaf(&mut out, "ContinuationToken", t);
-        }
-        if let Some(s) = &echo.start_after {
-            leaf(&mut out, "StartAfter", s);
-        }
-        leaf(
-            &mut out,
-            "KeyCount",
-            &(blobs.len() + prefixes.len()).to_string(),
-        );
-    } else {
-        leaf(&mut out, "Marker", echo.marker.as_deref().unwrap_or(""));
-    }
-    leaf(&mut out, "MaxKeys", &echo.max_keys.to_string());
-    if let Some(d) = &echo.delimiter {
-        leaf(&mut out, "Delimiter", d);
-    }
     leaf(
         &mut out,
         "IsTruncated",
@@ -866,7 +871,31 @@ pub fn listing_to_s3(body: &[u8], echo: &ListEcho) -> Result<String, S3Error> {
     Ok(out)
 }
 
+/// The listing's echo of its request, up to `Delimiter` (`count`: the V2 `KeyCount`).
+fn push_listing_head(out: &mut String, echo: &ListEcho, count: usize) {
+    let leaf = crate::s3::xml::push_leaf;
+    leaf(out, "Name", "backend");
+    leaf(out, "Prefix", &echo.prefix);
+    if echo.v2 {
+        if let Some(t) = &echo.continuation_token {
+            leaf(out, "ContinuationToken", t);
+        }
+        if let Some(s) = &echo.start_after {
+            leaf(out, "StartAfter", s);
+        }
+        leaf(out, "KeyCount", &count.to_string());
+    } else {
+        leaf(out, "Marker", echo.marker.as_deref().unwrap_or(""));
+    }
+    leaf(out, "MaxKeys", &echo.max_keys.to_string());
+    if let Some(d) = &echo.delimiter {
+        leaf(out, "Delimiter", d);
+    }
+}
+
+pub(crate) mod answer;
 pub mod federation;
+pub(crate) mod plan;
 
 #[cfg(test)]
 mod tests;

@@ -14,12 +14,12 @@
 
 use serde_json::Value;
 
+use crate::auth::secret::SecretKey;
+use crate::config::BucketConfig;
 use crate::oidc::federation::{
     bearer_post, duration_option, endpoint_option, form_component, form_request, option,
     BackendSecret, ExchangeError, ExchangeRequest, ExchangeStep, TemporaryCredentials,
 };
-use crate::auth::secret::SecretKey;
-use crate::config::BucketConfig;
 use crate::time::Timestamp;
 
 /// Google's STS token endpoint.

@@ -197,6 +197,7 @@ pub fn amz_metadata_name(name: &str) -> Option<HeaderName> {
     HeaderName::from_bytes(format!("x-amz-meta-{rest}").as_bytes()).ok()
 }
 
+pub(crate) mod answer;
 pub mod federation;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -1,5 +1,5 @@
-use crate::oidc::federation::{BackendSecret, ExchangeError, ExchangeStep, Federation};
 use crate::config::{BackendType, BucketConfig};
+use crate::oidc::federation::{BackendSecret, ExchangeError, ExchangeStep, Federation};
 use crate::time::Timestamp;
 
 fn bucket(opts: &[(&str, &str)]) -> BucketConfig {
