@@ -317,76 +317,113 @@ impl Forward {
         timing: Timing,
     ) -> Response<Bytes> {
         if status.is_success() {
-            if let Some(doc) = self.finish.answer.success_document(headers) {
-                let (status, mut h) = self.response_head(status, headers, timing);
-                h.remove(http::header::CONTENT_LENGTH);
-                h.insert(
-                    http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/xml"),
-                );
-                let mut resp = Response::new(Bytes::from(doc));
-                *resp.status_mut() = status;
-                *resp.headers_mut() = h;
-                return resp;
-            }
-            if let Some(post) = &self.finish.post {
-                let etag = headers
-                    .get(http::header::ETAG)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                let mut resp = post.respond(etag, &self.request_id);
-                add_server_timing(resp.headers_mut(), timing);
-                if let Some(cors) = &self.finish.cors {
-                    cors.apply(resp.headers_mut());
-                }
-                return resp;
-            }
-            if let Some(rw) = &self.finish.rewrite {
-                // CompleteMultipartUpload may answer 200 with an <Error> document.
-                if let Some((code, message)) = xml::parse_error_xml(&body) {
-                    return self.backend_error(status, headers, &code, &message, timing);
-                }
-                let body = match self.finish.answer.listing(body) {
-                    Ok(body) => body,
-                    Err(e) => return self.error(&e, timing),
-                };
-                return match rw
-                    .rewrite_answer(&body, &self.finish.resource)
-                    .map(|doc| self.add_delete_errors(doc))
-                {
-                    Ok(doc) => {
-                        let (status, mut h) = self.response_head(status, headers, timing);
-                        h.remove(http::header::CONTENT_LENGTH);
-                        h.remove(http::header::CONTENT_ENCODING);
-                        let mut resp = Response::new(Bytes::from(doc));
-                        *resp.status_mut() = status;
-                        *resp.headers_mut() = h;
-                        resp
-                    }
-                    Err(e) => {
-                        log::warn!(
-                            "request {}: backend XML could not be rewritten: {e}",
-                            self.request_id
-                        );
-                        self.error(&e, timing)
-                    }
-                };
-            }
+            self.buffered_success(status, headers, body, timing)
+        } else {
+            self.buffered_error(status, headers, body, timing)
+        }
+    }
+
+    /// A successful buffered answer: a document the gateway writes, a POST's answer, a
+    /// rewritten XML document, or a bodiless success.
+    fn buffered_success(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: Bytes,
+        timing: Timing,
+    ) -> Response<Bytes> {
+        if let Some(doc) = self.finish.answer.success_document(headers) {
             let (status, mut h) = self.response_head(status, headers, timing);
-            let body = if self.finish.bodyless_success {
-                for name in [http::header::CONTENT_TYPE, http::header::CONTENT_ENCODING] {
-                    h.remove(name);
-                }
-                h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(0));
-                Bytes::new()
-            } else {
-                body
-            };
-            let mut resp = Response::new(body);
+            h.remove(http::header::CONTENT_LENGTH);
+            h.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml"),
+            );
+            let mut resp = Response::new(Bytes::from(doc));
             *resp.status_mut() = status;
             *resp.headers_mut() = h;
             return resp;
         }
+        if let Some(post) = &self.finish.post {
+            let etag = headers
+                .get(http::header::ETAG)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let mut resp = post.respond(etag, &self.request_id);
+            add_server_timing(resp.headers_mut(), timing);
+            if let Some(cors) = &self.finish.cors {
+                cors.apply(resp.headers_mut());
+            }
+            return resp;
+        }
+        if let Some(rw) = &self.finish.rewrite {
+            return self.rewritten(rw, status, headers, body, timing);
+        }
+        let (status, mut h) = self.response_head(status, headers, timing);
+        let body = if self.finish.bodyless_success {
+            for name in [http::header::CONTENT_TYPE, http::header::CONTENT_ENCODING] {
+                h.remove(name);
+            }
+            h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(0));
+            Bytes::new()
+        } else {
+            body
+        };
+        let mut resp = Response::new(body);
+        *resp.status_mut() = status;
+        *resp.headers_mut() = h;
+        resp
+    }
+
+    /// An XML answer rewritten into the client's namespace (a provider's listing translated
+    /// first).
+    fn rewritten(
+        &self,
+        rw: &XmlRewrite,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: Bytes,
+        timing: Timing,
+    ) -> Response<Bytes> {
+        // CompleteMultipartUpload may answer 200 with an <Error> document.
+        if let Some((code, message)) = xml::parse_error_xml(&body) {
+            return self.backend_error(status, headers, &code, &message, timing);
+        }
+        let body = match self.finish.answer.listing(body) {
+            Ok(body) => body,
+            Err(e) => return self.error(&e, timing),
+        };
+        match rw
+            .rewrite_answer(&body, &self.finish.resource)
+            .map(|doc| self.add_delete_errors(doc))
+        {
+            Ok(doc) => {
+                let (status, mut h) = self.response_head(status, headers, timing);
+                h.remove(http::header::CONTENT_LENGTH);
+                h.remove(http::header::CONTENT_ENCODING);
+                let mut resp = Response::new(Bytes::from(doc));
+                *resp.status_mut() = status;
+                *resp.headers_mut() = h;
+                resp
+            }
+            Err(e) => {
+                log::warn!(
+                    "request {}: backend XML could not be rewritten: {e}",
+                    self.request_id
+                );
+                self.error(&e, timing)
+            }
+        }
+    }
+
+    /// A failed buffered answer: the backend's error document told in our words.
+    fn buffered_error(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: Bytes,
+        timing: Timing,
+    ) -> Response<Bytes> {
         match xml::parse_error_xml(&body) {
             Some((code, message)) => match self.finish.answer.error(status, &code) {
                 // Not an error in S3's terms (a delete of a missing key).
