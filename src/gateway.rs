@@ -205,8 +205,34 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Builds the gateway (backend planners, key caches) from a validated config.
+    /// Builds the gateway (backend planners, key caches) from a validated config. The
+    /// backends check their own options first ([`Gateway::build_reporting`]); their warnings
+    /// are logged at `warn`.
     pub fn new(config: GatewayConfig, options: GatewayOptions) -> Result<Self, ConfigError> {
+        let (gateway, warnings) = Self::build_reporting(config, options);
+        for w in &warnings {
+            log::warn!("config: {w}");
+        }
+        gateway
+    }
+
+    /// [`Gateway::new`], with the warnings of the backends' option checks returned whether or
+    /// not there are problems (`multistore-server check` prints both). The problems and
+    /// warnings name the option by its path in the config, as the config's own checks do.
+    pub fn build_reporting(
+        config: GatewayConfig,
+        options: GatewayOptions,
+    ) -> (Result<Self, ConfigError>, Vec<String>) {
+        let checked = crate::backend::options::check_config(&config);
+        if !checked.problems.is_empty() {
+            let problems = checked.problems;
+            return (Err(ConfigError { problems }), checked.warnings);
+        }
+        (Self::build(config, options), checked.warnings)
+    }
+
+    /// Builds the backend planners and lookups of a config whose options were checked.
+    fn build(config: GatewayConfig, options: GatewayOptions) -> Result<Self, ConfigError> {
         let mut problems = Vec::new();
         let buckets = config
             .buckets

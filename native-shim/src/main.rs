@@ -330,7 +330,11 @@ fn load(args: &args::Args) -> Loaded {
         session_keys: session_keys.flatten(),
         oidc_provider: oidc_provider.flatten(),
     };
-    match Gateway::new(config, options) {
+    // The backends check their own options here (warnings too), as the core reads the file.
+    let (gateway, warnings) = Gateway::build_reporting(config, options);
+    l.warnings
+        .extend(warnings.iter().map(|w| format!("{}: {w}", args.config)));
+    match gateway {
         Ok(g) => l.gateway = Some(g),
         Err(e) => l
             .problems

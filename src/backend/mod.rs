@@ -3,5 +3,6 @@
 
 pub mod azure;
 pub mod gcs;
+pub(crate) mod options;
 pub mod r2;
 pub mod s3;

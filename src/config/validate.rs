@@ -820,7 +820,8 @@ fn check_backend(b: &BucketConfig, path: &str, r: &mut Report) {
         BackendType::Azure => {
             need("account_name", r);
             need("container_name", r);
-            check_azure(b, path, r);
+            // Its credentials, endpoint and other options are checked by the backend when the
+            // gateway is built (crate::backend::options).
         }
         BackendType::Gcs => {
             need("bucket_name", r);
@@ -838,64 +839,16 @@ fn check_backend(b: &BucketConfig, path: &str, r: &mut Report) {
     }
 }
 
-/// An Azure bucket's credentials and endpoint; unknown options are warned about.
-fn check_azure(b: &BucketConfig, path: &str, r: &mut Report) {
-    let at = |k: &str| format!("{path}.{k}");
-    for k in b.backend_options.keys() {
-        if !crate::backend::azure::OPTIONS.contains(&k.as_str()) {
-            r.warn(
-                &at(k),
-                "unknown option for az backends, ignored (known: account_name, container_name, \
-                 access_key, endpoint, skip_signature, auth_type and its settings)",
-            );
-        }
-    }
-    if let Some(e) = b.option("endpoint") {
-        if !is_http_url(e) {
-            r.problem(
-                &at("endpoint"),
-                "not an http(s) URL (expected e.g. https://ACCOUNT.blob.core.windows.net)",
-            );
-        }
-    }
-    let key = b.option("access_key").or_else(|| b.option("account_key"));
-    if b.option("auth_type").is_some() {
-        check_federation(b, path, r);
-        if key.is_some() {
-            r.problem(
-                &at("access_key"),
-                "not allowed with auth_type = \"oidc\" (requests are signed with a user delegation key)",
-            );
-        }
-    } else if b.option_bool("skip_signature") == Some(true) {
-        if key.is_some() {
-            r.warn(
-                &at("access_key"),
-                "ignored: skip_signature = true sends unsigned requests",
-            );
-        }
-    } else {
-        match key {
-            None => r.problem(
-                &at("access_key"),
-                "missing (the storage account key; or skip_signature = true for a public \
-                 container, or auth_type = \"oidc\")",
-            ),
-            Some(k) if !k.is_empty() && !crate::backend::azure::check_account_key(k) => {
-                r.problem(&at("access_key"), "not a base64 account key");
-            }
-            Some(_) => {}
-        }
-    }
-}
-
-/// Federation settings, or HMAC keys given as a pair.
+/// HMAC keys given as a pair (federation settings: see `crate::backend::options`).
 fn check_credentials(b: &BucketConfig, path: &str, r: &mut Report) {
     let has_id = b.option("access_key_id").is_some();
     let has_secret = b.option("secret_access_key").is_some();
-    if b.option("auth_type").is_some() {
-        check_federation(b, path, r);
-    } else if has_id != has_secret && b.option_bool("skip_signature") != Some(true) {
+    // Federation settings are checked by the backend when the gateway is built
+    // (crate::backend::options).
+    if b.option("auth_type").is_none()
+        && has_id != has_secret
+        && b.option_bool("skip_signature") != Some(true)
+    {
         let missing = if has_id {
             "secret_access_key"
         } else {
@@ -904,38 +857,6 @@ fn check_credentials(b: &BucketConfig, path: &str, r: &mut Report) {
         r.problem(
             &format!("{path}.{missing}"),
             "missing (access_key_id and secret_access_key go together, or set skip_signature = true)",
-        );
-    }
-}
-
-/// `auth_type = "oidc"`: the STS settings are usable, and no static credentials compete with
-/// them. Whether the gateway has an OIDC provider is a runtime matter (such buckets answer 503
-/// without one), not a reason to refuse the document.
-fn check_federation(b: &BucketConfig, path: &str, r: &mut Report) {
-    if let Err(e) = crate::oidc::federation::Federation::from_bucket(b) {
-        r.problem(path, e);
-        return;
-    }
-    for k in [
-        "access_key_id",
-        "secret_access_key",
-        "token",
-        "session_token",
-        "service_account_key",
-        "client_email",
-        "private_key",
-    ] {
-        if b.option(k).is_some() {
-            r.problem(
-                &format!("{path}.{k}"),
-                "not allowed with auth_type = \"oidc\" (the credentials come from STS)",
-            );
-        }
-    }
-    if b.option_bool("skip_signature") == Some(true) {
-        r.problem(
-            &format!("{path}.skip_signature"),
-            "not allowed with auth_type = \"oidc\" (requests are signed with the STS credentials)",
         );
     }
 }

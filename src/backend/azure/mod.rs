@@ -35,21 +35,6 @@ pub const SAS_TTL_SECS: i64 = 3600;
 const DEFAULT_ENDPOINT: &str = "https://{account}.blob.core.windows.net";
 /// Starts a listing token the gateway made from Azure's opaque `NextMarker`.
 const MARKER_TOKEN: &str = "azm1.";
-/// Backend options an Azure bucket understands.
-pub const OPTIONS: &[&str] = &[
-    "account_name",
-    "container_name",
-    "access_key",
-    "account_key",
-    "endpoint",
-    "skip_signature",
-    "auth_type",
-    "tenant_id",
-    "client_id",
-    "token_endpoint",
-    "oidc_audience",
-    "oidc_subject",
-];
 
 /// A decoded account key (or user delegation key value). Zeroed on drop, never printed.
 #[derive(Clone)]
@@ -403,11 +388,6 @@ fn sas_params(
 /// `2023-11-14T23:13:20Z`, as SAS times are written.
 pub fn sas_time(t: Timestamp) -> String {
     t.iso8601().replace(".000Z", "Z")
-}
-
-/// A secret backend option holding an account key, checked for validation.
-pub fn check_account_key(value: &str) -> bool {
-    SigningKey::from_base64(value).is_some()
 }
 
 /// Whether an `x-amz-meta-*` name (without the prefix) is a valid Azure metadata name: a C#
@@ -895,6 +875,7 @@ fn push_listing_head(out: &mut String, echo: &ListEcho, count: usize) {
 
 pub(crate) mod answer;
 pub mod federation;
+pub(crate) mod options;
 pub(crate) mod plan;
 
 #[cfg(test)]
