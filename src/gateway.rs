@@ -7,8 +7,9 @@
 //! This file holds the pipeline ([`Gateway::plan`] down to `plan_backend`); each step's
 //! details live beside it: `mapping` (path mapping), `resolve` (bucket resolution), `delete`
 //! (DeleteObjects), `copy_source` (copy sources), `bodies` (small bodies the gateway reads),
-//! `outbound` (the S3-compatible backend request), `forward` (its answer), `response` (answers
-//! the gateway builds itself), and `azure`, `post`, `sts`, `list_buckets`, `settings`, `copy`.
+//! `outbound` (the S3-compatible backend request), `forward` (its answer), `answer` (the
+//! provider's part of it), `response` (answers the gateway builds itself), and `post`, `sts`,
+//! `list_buckets`, `settings`, `copy`. Azure buckets are planned by `backend::azure::plan`.
 //!
 //! A [`Gateway`] is built once per config snapshot (per isolate / process) and shared by every
 //! request: backend signers, signing-key caches and lookups live here, never per request.

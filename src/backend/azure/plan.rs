@@ -108,10 +108,12 @@ pub(crate) fn plan(input: AzureInput<'_>) -> Result<Plan, S3Error> {
     if let Some(plan) = answered_by_gateway(&input, &binding)? {
         return Ok(plan);
     }
-    let delegation = match delegation(&input.signing, input.name) {
-        Ok(key) => key,
-        Err(Ok(plan)) => return Ok(plan),
-        Err(Err(e)) => return Err(e.with_resource(resource)),
+    let delegation = match &input.signing {
+        Signing::Ready(creds) => {
+            delegation_key(*creds, input.name).map_err(|e| e.with_resource(resource.clone()))?
+        }
+        Signing::Ask(needed) => return Ok(Plan::NeedBackendCredentials(needed.clone())),
+        Signing::Fail(e) => return Err(e.clone().with_resource(resource)),
     };
     let planned = plan_request(&Request {
         head: input.head,
@@ -182,26 +184,19 @@ fn answered_by_gateway(input: &AzureInput<'_>, binding: &str) -> Result<Option<P
     }
 }
 
-/// The user delegation key a request is signed with (None: the bucket's own key, or
-/// unsigned); `Err(Ok(plan))` asks the runtime for it, `Err(Err(e))` refuses.
-fn delegation<'s>(
-    signing: &Signing<'s>,
+/// The user delegation key of a request's federated credentials (None: the bucket's own key,
+/// or unsigned).
+fn delegation_key<'s>(
+    creds: Option<&'s TemporaryCredentials>,
     name: &str,
-) -> Result<Option<&'s UserDelegationKey>, Result<Plan, S3Error>> {
-    match signing {
-        Signing::Ready(None) => Ok(None),
-        Signing::Ready(Some(creds)) => {
-            let creds: &'s TemporaryCredentials = creds;
-            match &creds.secret {
-                BackendSecret::AzureDelegation(key) => Ok(Some(&**key)),
-                other => Err(Err(S3Error::internal(format!(
-                    "bucket '{name}': federation gave {}, not an Azure user delegation key",
-                    other.describe()
-                )))),
-            }
-        }
-        Signing::Ask(needed) => Err(Ok(Plan::NeedBackendCredentials(needed.clone()))),
-        Signing::Fail(e) => Err(Err(e.clone())),
+) -> Result<Option<&'s UserDelegationKey>, S3Error> {
+    match creds.map(|c| &c.secret) {
+        None => Ok(None),
+        Some(BackendSecret::AzureDelegation(key)) => Ok(Some(&**key)),
+        Some(other) => Err(S3Error::internal(format!(
+            "bucket '{name}': federation gave {}, not an Azure user delegation key",
+            other.describe()
+        ))),
     }
 }
 
