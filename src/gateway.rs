@@ -571,7 +571,8 @@ impl Gateway {
                 prefix: authorized.prefix,
                 view: authorized.view,
                 resource: authorized.resource,
-                ctx: authorized.ctx,
+                now: authorized.ctx.now,
+                request_id: &authorized.ctx.request_id,
                 upload_keys: azure::upload_keys(self.options.session_keys.as_ref(), az),
                 signing: match self.federated_credentials(
                     az.federation(),

@@ -13,13 +13,14 @@ use crate::auth::Authenticated;
 use crate::backend::azure;
 use crate::backend::r2;
 use crate::backend::s3::{copy_header, set_header};
-use crate::gateway::{respond, Finish, Forward, ForwardBody, Plan, RequestContext, RequestHead};
+use crate::gateway::{respond, Finish, Forward, ForwardBody, Plan};
 use crate::oidc::federation::{BackendSecret, CredentialsNeeded, TemporaryCredentials};
 use crate::pathmap::ClientView;
-use crate::s3::request::{Operation, S3Request};
+use crate::s3::request::{Operation, RequestHead, S3Request};
 use crate::s3::xml::{self, XmlRewrite};
 use crate::s3::{ErrorCode, S3Error};
 use crate::sts::token::SessionKeys;
+use crate::time::Timestamp;
 
 /// What [`plan`] needs of the request.
 pub(crate) struct AzureInput<'a> {
@@ -31,7 +32,10 @@ pub(crate) struct AzureInput<'a> {
     pub prefix: &'a str,
     pub view: Option<&'a ClientView>,
     pub resource: String,
-    pub ctx: &'a RequestContext,
+    /// Now.
+    pub now: Timestamp,
+    /// This request's id.
+    pub request_id: &'a str,
     /// The keys upload ids are authenticated with ([`upload_keys`]).
     pub upload_keys: Vec<UploadKey>,
     /// The request's federated credentials, or what to do without them: looked at only once
@@ -121,7 +125,7 @@ pub(crate) fn plan(input: AzureInput<'_>) -> Result<Plan, S3Error> {
         authed: input.authed,
         backend: input.backend,
         prefix: input.prefix,
-        ctx: input.ctx,
+        now: input.now,
         delegation,
         body: input.body.as_ref(),
         upload: upload.as_ref(),
@@ -143,7 +147,7 @@ fn client_names<'a>(input: &'a AzureInput<'_>) -> (&'a str, String) {
 /// What the gateway answers itself: Create and Abort (uploads are its own), and the body a
 /// Complete needs before it is planned.
 fn answered_by_gateway(input: &AzureInput<'_>, binding: &str) -> Result<Option<Plan>, S3Error> {
-    let request_id = &input.ctx.request_id;
+    let request_id = input.request_id;
     match input.req.operation {
         Operation::CreateMultipartUpload => {
             let resource = || input.resource.clone();
@@ -220,7 +224,7 @@ fn forward(input: &AzureInput<'_>, planned: Planned) -> Forward {
         url: planned.url,
         headers: planned.headers,
         body: planned.body,
-        request_id: input.ctx.request_id.clone(),
+        request_id: input.request_id.to_string(),
         finish: Finish {
             rewrite,
             resource: input.resource.clone(),
@@ -257,7 +261,7 @@ struct Request<'a> {
     authed: &'a Authenticated,
     backend: &'a AzureBackend,
     prefix: &'a str,
-    ctx: &'a RequestContext,
+    now: Timestamp,
     delegation: Option<&'a UserDelegationKey>,
     body: Option<&'a Bytes>,
     /// The verified upload (UploadPart, CompleteMultipartUpload).
@@ -278,7 +282,7 @@ impl Request<'_> {
     fn terms(&self, permissions: &'static str) -> SasTerms {
         SasTerms {
             permissions,
-            expiry: crate::time::Timestamp(self.ctx.now.0 + azure::SAS_TTL_SECS),
+            expiry: Timestamp(self.now.0 + azure::SAS_TTL_SECS),
             overrides: azure::ResponseOverrides::default(),
         }
     }
