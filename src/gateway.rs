@@ -217,6 +217,20 @@ impl Gateway {
         gateway
     }
 
+    /// Reads a config document as [`GatewayConfig::parse_reporting`] does, the backends'
+    /// checks of their options included, in the document's order: every problem and warning a
+    /// build of it would find (`multistore-server check` prints them).
+    pub fn parse_config_reporting(
+        text: &str,
+        format: crate::config::ConfigFormat,
+    ) -> (Result<GatewayConfig, ConfigError>, Vec<String>) {
+        GatewayConfig::parse_reporting_checked(
+            text,
+            format,
+            &crate::backend::options::check_options,
+        )
+    }
+
     /// [`Gateway::new`], with the warnings of the backends' option checks returned whether or
     /// not there are problems (`multistore-server check` prints both). The problems and
     /// warnings name the option by its path in the config, as the config's own checks do.

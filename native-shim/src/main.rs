@@ -270,7 +270,8 @@ fn load(args: &args::Args) -> Loaded {
         let format = ConfigFormat::from_path(path)
             .map_err(|e| l.problems.extend(e.problems))
             .ok()?;
-        let (config, warnings) = GatewayConfig::parse_reporting(&text, format);
+        // The backends' option checks included, so every problem shows at once.
+        let (config, warnings) = Gateway::parse_config_reporting(&text, format);
         l.warnings
             .extend(warnings.iter().map(|w| format!("{path}: {w}")));
         config
@@ -330,11 +331,8 @@ fn load(args: &args::Args) -> Loaded {
         session_keys: session_keys.flatten(),
         oidc_provider: oidc_provider.flatten(),
     };
-    // The backends check their own options here (warnings too), as the core reads the file.
-    let (gateway, warnings) = Gateway::build_reporting(config, options);
-    l.warnings
-        .extend(warnings.iter().map(|w| format!("{}: {w}", args.config)));
-    match gateway {
+    // The backends' option warnings were reported as each file was read.
+    match Gateway::build_reporting(config, options).0 {
         Ok(g) => l.gateway = Some(g),
         Err(e) => l
             .problems

@@ -34,6 +34,13 @@ pub(crate) fn check_config(config: &GatewayConfig) -> OptionReport {
     r
 }
 
+/// [`check_bucket`] in the form the config reader takes ([`crate::config::validate::OptionCheck`]).
+pub(crate) fn check_options(b: &BucketConfig, path: &str) -> (Vec<String>, Vec<String>) {
+    let mut r = OptionReport::default();
+    check_bucket(b, path, &mut r);
+    (r.problems, r.warnings)
+}
+
 /// One bucket's backend options (`path`: where they are in the config).
 pub(crate) fn check_bucket(b: &BucketConfig, path: &str, r: &mut OptionReport) {
     match b.backend_type {

@@ -274,6 +274,20 @@ pub fn from_value(value: &Value) -> Result<(GatewayConfig, Vec<String>), ConfigE
 
 /// [`from_value`], with the warnings returned whether or not there are problems.
 pub fn from_value_reporting(value: &Value) -> (Result<GatewayConfig, ConfigError>, Vec<String>) {
+    from_value_checked(value, None)
+}
+
+/// A backend's own checks of a bucket's options, given by the layer that knows the backends
+/// (`crate::backend::options`): the bucket and the path of its options
+/// (`buckets[i].backend_options`) in, `(problems, warnings)` out, each prefixed by its path.
+pub type OptionCheck<'c> = &'c dyn Fn(&BucketConfig, &str) -> (Vec<String>, Vec<String>);
+
+/// [`from_value_reporting`], with `check` run on each bucket's options as the bucket is read, so
+/// its problems and warnings come in the document's order among the others.
+pub fn from_value_checked(
+    value: &Value,
+    check: Option<OptionCheck<'_>>,
+) -> (Result<GatewayConfig, ConfigError>, Vec<String>) {
     let Value::Object(map) = value else {
         let problem = format!("(top level): expected a table, found {}", type_name(value));
         return (Err(ConfigError::one(problem)), Vec::new());
@@ -296,7 +310,7 @@ pub fn from_value_reporting(value: &Value) -> (Result<GatewayConfig, ConfigError
     let config = GatewayConfig {
         buckets: list_of_tables(top.get("buckets"), &field("buckets"), &mut r)
             .iter()
-            .filter_map(|o| read_bucket(o, mapping.as_ref(), &mut r))
+            .filter_map(|o| read_bucket(o, mapping.as_ref(), check, &mut r))
             .collect(),
         roles: list_of_tables(top.get("roles"), &field("roles"), &mut r)
             .iter()
@@ -374,7 +388,12 @@ const BUCKET_KEYS: &[&str] = &[
     "cors_rules",
 ];
 
-fn read_bucket(o: &Obj<'_>, mapping: Option<&PathMapping>, r: &mut Report) -> Option<BucketConfig> {
+fn read_bucket(
+    o: &Obj<'_>,
+    mapping: Option<&PathMapping>,
+    check: Option<OptionCheck<'_>>,
+    r: &mut Report,
+) -> Option<BucketConfig> {
     o.warn_unknown(BUCKET_KEYS, r);
     let name = o.req_str("name", r);
     if let Some(n) = &name {
@@ -443,6 +462,11 @@ fn read_bucket(o: &Obj<'_>, mapping: Option<&PathMapping>, r: &mut Report) -> Op
         cors,
     };
     check_backend(&bucket, &o.at("backend_options"), r);
+    if let Some(check) = check {
+        let (problems, warnings) = check(&bucket, &o.at("backend_options"));
+        r.problems.extend(problems);
+        r.warnings.extend(warnings);
+    }
     Some(bucket)
 }
 

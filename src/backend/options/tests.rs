@@ -1,20 +1,15 @@
 //! The backends' option checks, as the config reports them (moved from `config/tests.rs` with
 //! the checks; the assertions are unchanged).
 
-use super::check_config;
 use crate::config::{ConfigError, ConfigFormat, GatewayConfig};
 use crate::gateway::{Gateway, GatewayOptions};
 
-/// The config's problems, then (when it reads) those of its backends' option checks.
+/// What reading the document finds, the backends' option checks included.
 fn problems(text: &str, format: ConfigFormat) -> Vec<String> {
-    match GatewayConfig::parse(text, format) {
-        Err(e) => e.problems,
-        Ok(config) => {
-            let p = check_config(&config).problems;
-            assert!(!p.is_empty(), "no problem found");
-            p
-        }
-    }
+    Gateway::parse_config_reporting(text, format)
+        .0
+        .unwrap_err()
+        .problems
 }
 
 fn toml_problems(text: &str) -> Vec<String> {
@@ -25,20 +20,42 @@ fn has(problems: &[String], expected: &str) -> bool {
     problems.iter().any(|p| p == expected)
 }
 
-/// [`GatewayConfig::parse_with_warnings`], the option checks' warnings added.
+/// [`GatewayConfig::parse_with_warnings`], the backends' option checks included.
 fn parse_with_warnings(
     text: &str,
     format: ConfigFormat,
 ) -> Result<(GatewayConfig, Vec<String>), ConfigError> {
-    let (config, mut warnings) = GatewayConfig::parse_with_warnings(text, format)?;
-    let checked = check_config(&config);
-    if !checked.problems.is_empty() {
-        return Err(ConfigError {
-            problems: checked.problems,
-        });
-    }
-    warnings.extend(checked.warnings);
-    Ok((config, warnings))
+    let (config, warnings) = Gateway::parse_config_reporting(text, format);
+    config.map(|c| (c, warnings))
+}
+
+#[test]
+fn the_backends_problems_come_in_the_documents_order_among_the_others() {
+    let text = r#"
+        [[buckets]]
+        name = "az-a"
+        backend_type = "az"
+        [buckets.backend_options]
+        account_name = "acct"
+        container_name = "c"
+        access_key = "not base64!"
+        [[credentials]]
+        access_key_id = "K"
+        secret_access_key = "s"
+        expires_at = "yesterday"
+        "#;
+    let p = toml_problems(text);
+    assert_eq!(p.len(), 2, "{p:#?}");
+    assert_eq!(
+        p[0],
+        "buckets[0].backend_options.access_key: not a base64 account key"
+    );
+    assert!(p[1].starts_with("credentials[0].expires_at:"), "{p:#?}");
+    // The config alone does not know the backends.
+    let p = GatewayConfig::parse(text, ConfigFormat::Toml)
+        .unwrap_err()
+        .problems;
+    assert_eq!(p.len(), 1, "{p:#?}");
 }
 
 #[test]
