@@ -6,10 +6,11 @@
 //!
 //! This file holds the pipeline ([`Gateway::plan`] down to `plan_backend`); each step's
 //! details live beside it: `mapping` (path mapping), `resolve` (bucket resolution),
-//! `copy_source` (copy sources), and `azure`, `post`, `sts`, `list_buckets`, `copy`. Below it:
-//! [`crate::plan`] (the plan types, the answer of a forward, answers built here, small bodies),
-//! [`crate::backend`] (each backend's planning: [`crate::backend::s3`] with its settings and
-//! federation, [`crate::backend::r2`], DeleteObjects in `backend::delete`).
+//! `copy_source` (copy sources), and `post`, `sts`, `list_buckets`, `copy`. Below it:
+//! [`crate::plan`] (the plan types, the answer of a forward with the provider's part of it in
+//! `plan::answer`, answers built here, small bodies), [`crate::backend`] (each backend's
+//! planning: [`crate::backend::s3`] with its settings and federation, `backend::azure`,
+//! `backend::gcs`, [`crate::backend::r2`], DeleteObjects in `backend::delete`).
 //!
 //! A [`Gateway`] is built once per config snapshot (per isolate / process) and shared by every
 //! request: backend signers, signing-key caches and lookups live here, never per request.
@@ -23,6 +24,7 @@ use http::{HeaderMap, Method, Response, StatusCode};
 
 use crate::auth::sigv4::SigningKeyCache;
 use crate::auth::{self, AuthSettings};
+use crate::backend::azure::plan as azure;
 use crate::backend::azure::AzureBackend;
 use crate::backend::federation::ExchangeError;
 use crate::backend::federation::TemporaryCredentials;
@@ -41,11 +43,10 @@ use crate::policy::{self, Identity};
 use crate::post::FormReader;
 pub use crate::s3::request::RequestHead;
 use crate::s3::request::{self, Operation, S3Request};
-use crate::s3::xml::{self, XmlRewrite};
+use crate::s3::xml;
 use crate::s3::S3Error;
 use crate::sts::token::SessionKeys;
 
-pub(crate) mod azure;
 pub mod copy;
 mod copy_source;
 pub(crate) mod federation;
@@ -145,8 +146,48 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Builds the gateway (backend planners, key caches) from a validated config.
+    /// Builds the gateway (backend planners, key caches) from a validated config. The
+    /// backends check their own options first ([`Gateway::build_reporting`]); their warnings
+    /// are logged at `warn`.
     pub fn new(config: GatewayConfig, options: GatewayOptions) -> Result<Self, ConfigError> {
+        let (gateway, warnings) = Self::build_reporting(config, options);
+        for w in &warnings {
+            log::warn!("config: {w}");
+        }
+        gateway
+    }
+
+    /// Reads a config document as [`GatewayConfig::parse_reporting`] does, the backends'
+    /// checks of their options included, in the document's order: every problem and warning a
+    /// build of it would find (`multistore-server check` prints them).
+    pub fn parse_config_reporting(
+        text: &str,
+        format: crate::config::ConfigFormat,
+    ) -> (Result<GatewayConfig, ConfigError>, Vec<String>) {
+        GatewayConfig::parse_reporting_checked(
+            text,
+            format,
+            &crate::backend::options::check_options,
+        )
+    }
+
+    /// [`Gateway::new`], with the warnings of the backends' option checks returned whether or
+    /// not there are problems (`multistore-server check` prints both). The problems and
+    /// warnings name the option by its path in the config, as the config's own checks do.
+    pub fn build_reporting(
+        config: GatewayConfig,
+        options: GatewayOptions,
+    ) -> (Result<Self, ConfigError>, Vec<String>) {
+        let checked = crate::backend::options::check_config(&config);
+        if !checked.problems.is_empty() {
+            let problems = checked.problems;
+            return (Err(ConfigError { problems }), checked.warnings);
+        }
+        (Self::build(config, options), checked.warnings)
+    }
+
+    /// Builds the backend planners and lookups of a config whose options were checked.
+    fn build(config: GatewayConfig, options: GatewayOptions) -> Result<Self, ConfigError> {
         let mut problems = Vec::new();
         let buckets = config
             .buckets
@@ -477,7 +518,7 @@ impl Gateway {
             Backend::S3(backend) => {
                 s3::prepare::plan(self, authorized, backend, lock_plan, body, credentials)
             }
-            Backend::Azure(az) => self.plan_azure(azure::AzureInput {
+            Backend::Azure(az) => azure::plan(azure::AzureInput {
                 head: authorized.head,
                 req,
                 authed: authorized.authed,
@@ -486,8 +527,18 @@ impl Gateway {
                 prefix: authorized.prefix,
                 view: authorized.view,
                 resource: authorized.resource,
-                ctx: authorized.ctx,
-                credentials,
+                now: authorized.ctx.now,
+                request_id: &authorized.ctx.request_id,
+                upload_keys: azure::upload_keys(self.options.session_keys.as_ref(), az),
+                signing: match self.federated_credentials(
+                    az.federation(),
+                    authorized.name,
+                    credentials,
+                ) {
+                    Ok(c) => azure::Signing::Ready(c),
+                    Err(federation::Unsigned::Ask(needed)) => azure::Signing::Ask(needed),
+                    Err(federation::Unsigned::Fail(e)) => azure::Signing::Fail(e),
+                },
                 body,
             }),
             // R2 has no versions: what S3 answers for a bucket never versioned.

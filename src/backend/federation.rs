@@ -45,18 +45,11 @@ use crate::config::{BackendType, BucketConfig};
 use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
-/// Azure and GCP federation, still in their old folder until they move to their backends.
-#[path = "../oidc/federation"]
-mod oidc_federation {
-    use super::*;
-    pub mod azure;
-    pub mod gcp;
-}
-use oidc_federation::{azure, gcp};
-
+pub use crate::backend::azure::federation::{
+    parse_delegation_key, parse_token_response, AzureWorkloadIdentity,
+};
+pub use crate::backend::gcs::federation::GcpWorkloadIdentity;
 pub use crate::backend::s3::federation::{parse_assume_role_response, AwsWebIdentity};
-pub use azure::{parse_delegation_key, parse_token_response, AzureWorkloadIdentity};
-pub use gcp::GcpWorkloadIdentity;
 
 /// Refresh credentials this long before they expire.
 pub const REFRESH_BEFORE_SECS: i64 = 300;
@@ -366,7 +359,7 @@ pub(crate) fn form_request(url: String, body: String, accept: &'static str) -> E
 
 /// A `POST` authorized by an access token from an earlier step (`Authorization: Bearer`,
 /// marked sensitive), with `content_type`, `extra` headers and `body`.
-fn bearer_post(
+pub(crate) fn bearer_post(
     url: String,
     token: &str,
     content_type: &'static str,

@@ -5,6 +5,7 @@ pub mod azure;
 pub(crate) mod delete;
 pub mod federation;
 pub mod gcs;
+pub(crate) mod options;
 pub mod r2;
 pub mod s3;
 pub(crate) mod upload;

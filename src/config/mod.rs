@@ -532,6 +532,19 @@ impl GatewayConfig {
         }
     }
 
+    /// [`GatewayConfig::parse_reporting`], with a backend's own checks of each bucket's
+    /// options run as the bucket is read (see [`validate::from_value_checked`]).
+    pub fn parse_reporting_checked(
+        text: &str,
+        format: ConfigFormat,
+        check: validate::OptionCheck<'_>,
+    ) -> (Result<Self, ConfigError>, Vec<String>) {
+        match validate::to_value(text, format) {
+            Ok(value) => validate::from_value_checked(&value, Some(check)),
+            Err(e) => (Err(e), Vec::new()),
+        }
+    }
+
     /// Adds the roles, credentials (and any buckets) of `other`, typically the `--sts-config`
     /// file, and re-runs the duplicate checks across both. `owner_id`, `owner_display_name` and
     /// `region` are taken from `self`, falling back to `other`'s.

@@ -274,6 +274,20 @@ pub fn from_value(value: &Value) -> Result<(GatewayConfig, Vec<String>), ConfigE
 
 /// [`from_value`], with the warnings returned whether or not there are problems.
 pub fn from_value_reporting(value: &Value) -> (Result<GatewayConfig, ConfigError>, Vec<String>) {
+    from_value_checked(value, None)
+}
+
+/// A backend's own checks of a bucket's options, given by the layer that knows the backends
+/// (`crate::backend::options`): the bucket and the path of its options
+/// (`buckets[i].backend_options`) in, `(problems, warnings)` out, each prefixed by its path.
+pub type OptionCheck<'c> = &'c dyn Fn(&BucketConfig, &str) -> (Vec<String>, Vec<String>);
+
+/// [`from_value_reporting`], with `check` run on each bucket's options as the bucket is read, so
+/// its problems and warnings come in the document's order among the others.
+pub fn from_value_checked(
+    value: &Value,
+    check: Option<OptionCheck<'_>>,
+) -> (Result<GatewayConfig, ConfigError>, Vec<String>) {
     let Value::Object(map) = value else {
         let problem = format!("(top level): expected a table, found {}", type_name(value));
         return (Err(ConfigError::one(problem)), Vec::new());
@@ -296,7 +310,7 @@ pub fn from_value_reporting(value: &Value) -> (Result<GatewayConfig, ConfigError
     let config = GatewayConfig {
         buckets: list_of_tables(top.get("buckets"), &field("buckets"), &mut r)
             .iter()
-            .filter_map(|o| read_bucket(o, mapping.as_ref(), &mut r))
+            .filter_map(|o| read_bucket(o, mapping.as_ref(), check, &mut r))
             .collect(),
         roles: list_of_tables(top.get("roles"), &field("roles"), &mut r)
             .iter()
@@ -375,7 +389,12 @@ const BUCKET_KEYS: &[&str] = &[
     "cors_rules",
 ];
 
-fn read_bucket(o: &Obj<'_>, mapping: Option<&PathMapping>, r: &mut Report) -> Option<BucketConfig> {
+fn read_bucket(
+    o: &Obj<'_>,
+    mapping: Option<&PathMapping>,
+    check: Option<OptionCheck<'_>>,
+    r: &mut Report,
+) -> Option<BucketConfig> {
     o.warn_unknown(BUCKET_KEYS, r);
     let name = o.req_str("name", r);
     if let Some(n) = &name {
@@ -444,6 +463,11 @@ fn read_bucket(o: &Obj<'_>, mapping: Option<&PathMapping>, r: &mut Report) -> Op
         cors,
     };
     check_backend(&bucket, &o.at("backend_options"), r);
+    if let Some(check) = check {
+        let (problems, warnings) = check(&bucket, &o.at("backend_options"));
+        r.problems.extend(problems);
+        r.warnings.extend(warnings);
+    }
     Some(bucket)
 }
 
@@ -821,7 +845,8 @@ fn check_backend(b: &BucketConfig, path: &str, r: &mut Report) {
         BackendType::Azure => {
             need("account_name", r);
             need("container_name", r);
-            check_azure(b, path, r);
+            // Its credentials, endpoint and other options are checked by the backend when the
+            // gateway is built (crate::backend::options).
         }
         BackendType::Gcs => {
             need("bucket_name", r);
@@ -839,64 +864,16 @@ fn check_backend(b: &BucketConfig, path: &str, r: &mut Report) {
     }
 }
 
-/// An Azure bucket's credentials and endpoint; unknown options are warned about.
-fn check_azure(b: &BucketConfig, path: &str, r: &mut Report) {
-    let at = |k: &str| format!("{path}.{k}");
-    for k in b.backend_options.keys() {
-        if !crate::backend::azure::OPTIONS.contains(&k.as_str()) {
-            r.warn(
-                &at(k),
-                "unknown option for az backends, ignored (known: account_name, container_name, \
-                 access_key, endpoint, skip_signature, auth_type and its settings)",
-            );
-        }
-    }
-    if let Some(e) = b.option("endpoint") {
-        if !is_http_url(e) {
-            r.problem(
-                &at("endpoint"),
-                "not an http(s) URL (expected e.g. https://ACCOUNT.blob.core.windows.net)",
-            );
-        }
-    }
-    let key = b.option("access_key").or_else(|| b.option("account_key"));
-    if b.option("auth_type").is_some() {
-        check_federation(b, path, r);
-        if key.is_some() {
-            r.problem(
-                &at("access_key"),
-                "not allowed with auth_type = \"oidc\" (requests are signed with a user delegation key)",
-            );
-        }
-    } else if b.option_bool("skip_signature") == Some(true) {
-        if key.is_some() {
-            r.warn(
-                &at("access_key"),
-                "ignored: skip_signature = true sends unsigned requests",
-            );
-        }
-    } else {
-        match key {
-            None => r.problem(
-                &at("access_key"),
-                "missing (the storage account key; or skip_signature = true for a public \
-                 container, or auth_type = \"oidc\")",
-            ),
-            Some(k) if !k.is_empty() && !crate::backend::azure::check_account_key(k) => {
-                r.problem(&at("access_key"), "not a base64 account key");
-            }
-            Some(_) => {}
-        }
-    }
-}
-
-/// Federation settings, or HMAC keys given as a pair.
+/// HMAC keys given as a pair (federation settings: see `crate::backend::options`).
 fn check_credentials(b: &BucketConfig, path: &str, r: &mut Report) {
     let has_id = b.option("access_key_id").is_some();
     let has_secret = b.option("secret_access_key").is_some();
-    if b.option("auth_type").is_some() {
-        check_federation(b, path, r);
-    } else if has_id != has_secret && b.option_bool("skip_signature") != Some(true) {
+    // Federation settings are checked by the backend when the gateway is built
+    // (crate::backend::options).
+    if b.option("auth_type").is_none()
+        && has_id != has_secret
+        && b.option_bool("skip_signature") != Some(true)
+    {
         let missing = if has_id {
             "secret_access_key"
         } else {
@@ -905,38 +882,6 @@ fn check_credentials(b: &BucketConfig, path: &str, r: &mut Report) {
         r.problem(
             &format!("{path}.{missing}"),
             "missing (access_key_id and secret_access_key go together, or set skip_signature = true)",
-        );
-    }
-}
-
-/// `auth_type = "oidc"`: the STS settings are usable, and no static credentials compete with
-/// them. Whether the gateway has an OIDC provider is a runtime matter (such buckets answer 503
-/// without one), not a reason to refuse the document.
-fn check_federation(b: &BucketConfig, path: &str, r: &mut Report) {
-    if let Err(e) = crate::backend::federation::Federation::from_bucket(b) {
-        r.problem(path, e);
-        return;
-    }
-    for k in [
-        "access_key_id",
-        "secret_access_key",
-        "token",
-        "session_token",
-        "service_account_key",
-        "client_email",
-        "private_key",
-    ] {
-        if b.option(k).is_some() {
-            r.problem(
-                &format!("{path}.{k}"),
-                "not allowed with auth_type = \"oidc\" (the credentials come from STS)",
-            );
-        }
-    }
-    if b.option_bool("skip_signature") == Some(true) {
-        r.problem(
-            &format!("{path}.skip_signature"),
-            "not allowed with auth_type = \"oidc\" (requests are signed with the STS credentials)",
         );
     }
 }

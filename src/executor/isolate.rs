@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use sha2::Digest as _;
 
-use crate::config::{ConfigFormat, GatewayConfig};
+use crate::config::ConfigFormat;
 use crate::executor::caches::Caches;
 use crate::executor::options::Options;
 use crate::s3::{ErrorCode, S3Error};
@@ -347,7 +347,8 @@ fn build(options: &Options, docs: &[Document]) -> (Result<Gateway, Vec<String>>,
     let mut warnings = Vec::new();
     let mut configs = Vec::new();
     for doc in docs {
-        let (config, w) = GatewayConfig::parse_reporting(&doc.text, doc.format);
+        // The backends' option checks included, so every problem shows at once, in order.
+        let (config, w) = Gateway::parse_config_reporting(&doc.text, doc.format);
         let name = &doc.name;
         warnings.extend(w.iter().map(|w| format!("{name}: {w}")));
         match config {
@@ -372,7 +373,9 @@ fn build(options: &Options, docs: &[Document]) -> (Result<Gateway, Vec<String>>,
         };
     }
     warnings.extend(options.config_warnings(&config));
-    let gateway = Gateway::new(config, options.gateway.clone())
+    // The backends' option warnings were reported as each document was read.
+    let gateway = Gateway::build_reporting(config, options.gateway.clone())
+        .0
         .map_err(|e| e.problems.iter().map(|p| format!("{main}: {p}")).collect());
     (gateway, warnings)
 }

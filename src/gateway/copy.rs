@@ -879,7 +879,7 @@ impl StreamedCopy {
                 passthrough: false,
                 cors: self.cors.clone(),
                 post: None,
-                azure: None,
+                answer: Box::new(crate::plan::answer::S3Answer),
                 bodyless_success: false,
                 lock_guarded: false,
                 hidden: Vec::new(),

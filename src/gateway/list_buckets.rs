@@ -272,7 +272,7 @@ impl Gateway {
                     passthrough: false,
                     cors: None,
                     post: None,
-                    azure: None,
+                    answer: Box::new(crate::plan::answer::S3Answer),
                     bodyless_success: false,
                     lock_guarded: false,
                     hidden: Vec::new(),

@@ -7,7 +7,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 
-use crate::backend::gcs;
 use crate::checksum::{self, ChecksumCheck};
 use crate::chunked::SignedChunkDecoder;
 use crate::cors::CorsHeaders;
@@ -17,8 +16,8 @@ use crate::s3::error::push_escaped;
 use crate::s3::xml::{self, XmlRewrite};
 use crate::s3::{ErrorCode, S3Error};
 
+use super::answer::{Answer, ErrorAnswer};
 use super::{error_response, respond};
-use crate::gateway::azure;
 
 /// A backend request and how to treat its response.
 #[derive(Debug)]
@@ -128,8 +127,8 @@ pub(crate) struct Finish {
     pub(crate) cors: Option<CorsHeaders>,
     /// A POST Object upload: how its success is answered.
     pub(crate) post: Option<PostAnswer>,
-    /// An Azure backend: its answers are translated into S3's terms.
-    pub(crate) azure: Option<azure::AzureFinish>,
+    /// How the provider's answers are told in S3's terms.
+    pub(crate) answer: Box<dyn Answer>,
     /// PutObject, UploadPart, DeleteObject, AbortMultipartUpload: S3 answers them with no
     /// body, so whatever body a backend sends with its success (fake-gcs-server sends JSON) is
     /// dropped; SDKs read any 200 body of these as an XML error document.
@@ -232,13 +231,8 @@ impl Forward {
         if self.method == Method::HEAD || status == StatusCode::NOT_MODIFIED {
             ResponseMode::Stream
         } else if status.is_success() {
-            let azure_complete = self
-                .finish
-                .azure
-                .as_ref()
-                .is_some_and(|a| a.complete.is_some());
             match (&self.finish.rewrite, &self.finish.post) {
-                _ if azure_complete => ResponseMode::Buffer {
+                _ if self.finish.answer.buffers_success() => ResponseMode::Buffer {
                     limit: MAX_ERROR_BODY,
                 },
                 (Some(_), _) => ResponseMode::Buffer {
@@ -272,7 +266,7 @@ impl Forward {
     ) -> (StatusCode, HeaderMap) {
         let mut out = HeaderMap::with_capacity(headers.len() + 2);
         for (name, value) in headers {
-            if let Some(amz) = gcs::amz_metadata_name(name.as_str()) {
+            if let Some(amz) = self.finish.answer.header_name(name.as_str()) {
                 out.append(amz, value.clone());
                 continue;
             }
@@ -301,25 +295,14 @@ impl Forward {
         if let Some(cors) = &self.finish.cors {
             cors.apply(&mut out);
         }
-        let status = match &self.finish.azure {
-            Some(az) => {
-                azure::AzureFinish::translate_headers(headers, &mut out);
-                az.part_etag(status, &mut out);
-                az.status(status)
-            }
-            None => status,
-        };
+        let status = self.finish.answer.head(status, headers, &mut out);
         // A HEAD that failed at the backend has no body to translate; an auth failure there is
         // still ours to report as a gateway problem (Azure names it in `x-ms-error-code`, also
         // for a missing container).
         if self.method == Method::HEAD && status == StatusCode::FORBIDDEN {
             return (StatusCode::BAD_GATEWAY, out);
         }
-        let azure_config_error = headers
-            .get("x-ms-error-code")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|code| crate::backend::azure::s3_code(code).1);
-        if self.method == Method::HEAD && self.finish.azure.is_some() && azure_config_error {
+        if self.method == Method::HEAD && self.finish.answer.head_refuses_gateway(headers) {
             return (StatusCode::BAD_GATEWAY, out);
         }
         (status, out)
@@ -334,107 +317,124 @@ impl Forward {
         timing: Timing,
     ) -> Response<Bytes> {
         if status.is_success() {
-            if let Some(doc) = self
-                .finish
-                .azure
-                .as_ref()
-                .and_then(|a| a.complete_result(headers))
-            {
-                let (status, mut h) = self.response_head(status, headers, timing);
-                h.remove(http::header::CONTENT_LENGTH);
-                h.insert(
-                    http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/xml"),
-                );
-                let mut resp = Response::new(Bytes::from(doc));
-                *resp.status_mut() = status;
-                *resp.headers_mut() = h;
-                return resp;
-            }
-            if let Some(post) = &self.finish.post {
-                let etag = headers
-                    .get(http::header::ETAG)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                let mut resp = post.respond(etag, &self.request_id);
-                add_server_timing(resp.headers_mut(), timing);
-                if let Some(cors) = &self.finish.cors {
-                    cors.apply(resp.headers_mut());
-                }
-                return resp;
-            }
-            if let Some(rw) = &self.finish.rewrite {
-                // CompleteMultipartUpload may answer 200 with an <Error> document.
-                if let Some((code, message)) = xml::parse_error_xml(&body) {
-                    return self.backend_error(status, headers, &code, &message, timing);
-                }
-                let body = match self.finish.azure.as_ref().and_then(|a| a.listing.as_ref()) {
-                    Some(echo) => match crate::backend::azure::listing_to_s3(&body, echo) {
-                        Ok(doc) => Bytes::from(doc),
-                        Err(e) => return self.error(&e, timing),
-                    },
-                    None => body,
-                };
-                return match rw
-                    .rewrite_answer(&body, &self.finish.resource)
-                    .map(|doc| self.add_delete_errors(doc))
-                {
-                    Ok(doc) => {
-                        let (status, mut h) = self.response_head(status, headers, timing);
-                        h.remove(http::header::CONTENT_LENGTH);
-                        h.remove(http::header::CONTENT_ENCODING);
-                        let mut resp = Response::new(Bytes::from(doc));
-                        *resp.status_mut() = status;
-                        *resp.headers_mut() = h;
-                        resp
-                    }
-                    Err(e) => {
-                        log::warn!(
-                            "request {}: backend XML could not be rewritten: {e}",
-                            self.request_id
-                        );
-                        self.error(&e, timing)
-                    }
-                };
-            }
+            self.buffered_success(status, headers, body, timing)
+        } else {
+            self.buffered_error(status, headers, body, timing)
+        }
+    }
+
+    /// A successful buffered answer: a document the gateway writes, a POST's answer, a
+    /// rewritten XML document, or a bodiless success.
+    fn buffered_success(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: Bytes,
+        timing: Timing,
+    ) -> Response<Bytes> {
+        if let Some(doc) = self.finish.answer.success_document(headers) {
             let (status, mut h) = self.response_head(status, headers, timing);
-            let body = if self.finish.bodyless_success {
-                for name in [http::header::CONTENT_TYPE, http::header::CONTENT_ENCODING] {
-                    h.remove(name);
-                }
-                h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(0));
-                Bytes::new()
-            } else {
-                body
-            };
-            let mut resp = Response::new(body);
+            h.remove(http::header::CONTENT_LENGTH);
+            h.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml"),
+            );
+            let mut resp = Response::new(Bytes::from(doc));
             *resp.status_mut() = status;
             *resp.headers_mut() = h;
             return resp;
         }
+        if let Some(post) = &self.finish.post {
+            let etag = headers
+                .get(http::header::ETAG)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let mut resp = post.respond(etag, &self.request_id);
+            add_server_timing(resp.headers_mut(), timing);
+            if let Some(cors) = &self.finish.cors {
+                cors.apply(resp.headers_mut());
+            }
+            return resp;
+        }
+        if let Some(rw) = &self.finish.rewrite {
+            return self.rewritten(rw, status, headers, body, timing);
+        }
+        let (status, mut h) = self.response_head(status, headers, timing);
+        let body = if self.finish.bodyless_success {
+            for name in [http::header::CONTENT_TYPE, http::header::CONTENT_ENCODING] {
+                h.remove(name);
+            }
+            h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(0));
+            Bytes::new()
+        } else {
+            body
+        };
+        let mut resp = Response::new(body);
+        *resp.status_mut() = status;
+        *resp.headers_mut() = h;
+        resp
+    }
+
+    /// An XML answer rewritten into the client's namespace (a provider's listing translated
+    /// first).
+    fn rewritten(
+        &self,
+        rw: &XmlRewrite,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: Bytes,
+        timing: Timing,
+    ) -> Response<Bytes> {
+        // CompleteMultipartUpload may answer 200 with an <Error> document.
+        if let Some((code, message)) = xml::parse_error_xml(&body) {
+            return self.backend_error(status, headers, &code, &message, timing);
+        }
+        let body = match self.finish.answer.listing(body) {
+            Ok(body) => body,
+            Err(e) => return self.error(&e, timing),
+        };
+        match rw
+            .rewrite_answer(&body, &self.finish.resource)
+            .map(|doc| self.add_delete_errors(doc))
+        {
+            Ok(doc) => {
+                let (status, mut h) = self.response_head(status, headers, timing);
+                h.remove(http::header::CONTENT_LENGTH);
+                h.remove(http::header::CONTENT_ENCODING);
+                let mut resp = Response::new(Bytes::from(doc));
+                *resp.status_mut() = status;
+                *resp.headers_mut() = h;
+                resp
+            }
+            Err(e) => {
+                log::warn!(
+                    "request {}: backend XML could not be rewritten: {e}",
+                    self.request_id
+                );
+                self.error(&e, timing)
+            }
+        }
+    }
+
+    /// A failed buffered answer: the backend's error document told in our words.
+    fn buffered_error(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: Bytes,
+        timing: Timing,
+    ) -> Response<Bytes> {
         match xml::parse_error_xml(&body) {
-            Some((code, _)) if code == "BlobNotFound" && self.azure_delete() => {
-                // S3 answers a delete of a missing key with success.
-                self.buffered_response(
-                    StatusCode::ACCEPTED,
-                    &HeaderMap::new(),
-                    Bytes::new(),
-                    timing,
-                )
-            }
-            Some((code, message)) if self.finish.azure.is_some() => {
-                let (s3_code, config) = crate::backend::azure::s3_code(&code);
-                let status = match s3_code {
-                    "PreconditionFailed" => StatusCode::PRECONDITION_FAILED,
-                    _ => status,
-                };
-                if config {
-                    self.refused_gateway(&code, &message, timing)
-                } else {
-                    self.backend_error(status, headers, s3_code, &message, timing)
+            Some((code, message)) => match self.finish.answer.error(status, &code) {
+                // Not an error in S3's terms (a delete of a missing key).
+                ErrorAnswer::Success(status) => {
+                    self.buffered_response(status, &HeaderMap::new(), Bytes::new(), timing)
                 }
-            }
-            Some((code, message)) => self.backend_error(status, headers, &code, &message, timing),
+                ErrorAnswer::RefusedGateway => self.refused_gateway(&code, &message, timing),
+                ErrorAnswer::Error(status, s3_code) => {
+                    self.backend_error(status, headers, &s3_code, &message, timing)
+                }
+            },
             None => {
                 let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
                 log::warn!(
@@ -456,11 +456,6 @@ impl Forward {
                 self.error(&err, timing)
             }
         }
-    }
-
-    /// Whether this is an Azure DeleteObject.
-    fn azure_delete(&self) -> bool {
-        self.finish.azure.as_ref().is_some_and(|a| a.delete)
     }
 
     /// Adds the keys the gateway refused to a DeleteResult.

@@ -12,6 +12,7 @@ use crate::gateway::{Gather, StreamedCopy};
 use crate::post::FormReader;
 use crate::time::Timestamp;
 
+pub(crate) mod answer;
 mod bodies;
 mod forward;
 mod response;

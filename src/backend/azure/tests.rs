@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::config::BackendType;
+use crate::s3::ErrorCode;
 
 /// Azurite's well-known development account key.
 const DEV_KEY: &str =

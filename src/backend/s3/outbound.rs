@@ -292,7 +292,7 @@ pub(super) fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> 
             passthrough: backend_bucket.is_some(),
             cors: None,
             post: None,
-            azure: None,
+            answer: crate::backend::gcs::answer::for_dialect(backend.dialect()),
             bodyless_success: bodyless_success(op),
             lock_guarded: extra.lock_guarded,
             hidden: extra.hidden,

@@ -939,6 +939,7 @@ fn a_public_bucket_with_an_empty_rule_list_gets_no_cors_headers_and_backend_ones
     assert!(out.get("vary").is_none());
 }
 
+mod azure;
 mod chunked;
 mod gcs;
 mod lock;

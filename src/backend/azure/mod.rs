@@ -16,15 +16,13 @@
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use quick_xml::events::Event;
-use quick_xml::Reader;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::backend::federation::{CredentialsNeeded, Federation};
 use crate::config::BucketConfig;
 use crate::percent;
-use crate::s3::{ErrorCode, S3Error};
+use crate::s3::S3Error;
 use crate::time::Timestamp;
 
 /// The storage service version every SAS is signed for (`sv`) and every request names.
@@ -33,23 +31,6 @@ pub const SAS_VERSION: &str = "2021-08-06";
 pub const SAS_TTL_SECS: i64 = 3600;
 /// The `Azure` default endpoint of an account.
 const DEFAULT_ENDPOINT: &str = "https://{account}.blob.core.windows.net";
-/// Starts a listing token the gateway made from Azure's opaque `NextMarker`.
-const MARKER_TOKEN: &str = "azm1.";
-/// Backend options an Azure bucket understands.
-pub const OPTIONS: &[&str] = &[
-    "account_name",
-    "container_name",
-    "access_key",
-    "account_key",
-    "endpoint",
-    "skip_signature",
-    "auth_type",
-    "tenant_id",
-    "client_id",
-    "token_endpoint",
-    "oidc_audience",
-    "oidc_subject",
-];
 
 /// A decoded account key (or user delegation key value). Zeroed on drop, never printed.
 #[derive(Clone)]
@@ -405,11 +386,6 @@ pub fn sas_time(t: Timestamp) -> String {
     t.iso8601().replace(".000Z", "Z")
 }
 
-/// A secret backend option holding an account key, checked for validation.
-pub fn check_account_key(value: &str) -> bool {
-    SigningKey::from_base64(value).is_some()
-}
-
 /// Whether an `x-amz-meta-*` name (without the prefix) is a valid Azure metadata name: a C#
 /// identifier (a letter or `_`, then letters, digits or `_`).
 pub fn valid_metadata_name(name: &str) -> bool {
@@ -613,258 +589,15 @@ pub fn block_list_xml(block_ids: &[String]) -> String {
     out
 }
 
-/// Query parameters of a backend request (names are ours, values decoded).
-pub type Query = Vec<(&'static str, String)>;
+pub(crate) mod answer;
+pub mod federation;
+mod listing;
+pub(crate) mod options;
+pub(crate) mod plan;
 
-/// A listing's request parameters, echoed in the S3 answer.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ListEcho {
-    /// V2 (`list-type=2`).
-    pub v2: bool,
-    /// Backend prefix plus the client's prefix.
-    pub prefix: String,
-    /// `delimiter`.
-    pub delimiter: Option<String>,
-    /// `max-keys`.
-    pub max_keys: u32,
-    /// V2 `continuation-token` as the client sent it.
-    pub continuation_token: Option<String>,
-    /// V2 `start-after` / V1 `marker` when it is a key (backend namespace): entries up to it
-    /// are left out.
-    pub start_after: Option<String>,
-    /// V1 `marker` as the client sent it (echoed).
-    pub marker: Option<String>,
-}
-
-/// The Azure List Blobs parameters of a listing: `(query, echo)`. `prefix` is the backend
-/// prefix.
-pub fn list_params(
-    v2: bool,
-    param: impl Fn(&str) -> Option<String>,
-    max_keys: u32,
-    prefix: &str,
-) -> Result<(Query, ListEcho), S3Error> {
-    let full_prefix = format!("{prefix}{}", param("prefix").unwrap_or_default());
-    let delimiter = param("delimiter").filter(|d| !d.is_empty());
-    let mut echo = ListEcho {
-        v2,
-        prefix: full_prefix.clone(),
-        delimiter: delimiter.clone(),
-        max_keys,
-        ..ListEcho::default()
-    };
-    let mut query = vec![
-        ("restype", "container".to_string()),
-        ("comp", "list".to_string()),
-    ];
-    if !full_prefix.is_empty() {
-        query.push(("prefix", full_prefix));
-    }
-    if let Some(d) = delimiter {
-        query.push(("delimiter", d));
-    }
-    query.push(("maxresults", max_keys.max(1).to_string()));
-    let (token, key_marker) = if v2 {
-        echo.continuation_token = param("continuation-token");
-        let token = match &echo.continuation_token {
-            Some(t) => Some(unwrap_marker(t).ok_or_else(|| {
-                S3Error::invalid_argument("The continuation token provided is incorrect")
-                    .with_detail("ArgumentName", "continuation-token")
-            })?),
-            None => None,
-        };
-        (token, param("start-after").filter(|s| !s.is_empty()))
-    } else {
-        echo.marker = param("marker").filter(|s| !s.is_empty());
-        match echo.marker.as_deref().map(|m| (m, unwrap_marker(m))) {
-            Some((_, Some(t))) => (Some(t), None),
-            Some((m, None)) => {
-                let m = m.to_string();
-                echo.marker = Some(format!("{prefix}{m}"));
-                (None, Some(m))
-            }
-            None => (None, None),
-        }
-    };
-    if let Some(t) = token {
-        query.push(("marker", t));
-    } else if let Some(k) = key_marker {
-        // Azure has no "start after": list from the start and leave those keys out.
-        echo.start_after = Some(format!("{prefix}{k}"));
-    }
-    Ok((query, echo))
-}
-
-/// A listing token wrapping Azure's opaque marker.
-fn wrap_marker(marker: &str) -> String {
-    format!(
-        "{MARKER_TOKEN}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(marker.as_bytes())
-    )
-}
-
-fn unwrap_marker(token: &str) -> Option<String> {
-    let b64 = token.trim().strip_prefix(MARKER_TOKEN)?;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(b64.trim_end_matches('=').as_bytes())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .filter(|m| !m.is_empty())
-}
-
-/// One blob of a List Blobs answer.
-#[derive(Debug, Default)]
-struct Blob {
-    name: String,
-    last_modified: String,
-    etag: String,
-    size: String,
-}
-
-/// Translates an Azure `EnumerationResults` into an S3 `ListBucketResult` in the backend's
-/// namespace (full blob names, container name): [`crate::s3::xml::XmlRewrite`] then maps it into
-/// the client's, as it does S3 listings.
-pub fn listing_to_s3(body: &[u8], echo: &ListEcho) -> Result<String, S3Error> {
-    let malformed = || {
-        S3Error::new(
-            ErrorCode::BadGateway,
-            "the Azure backend returned a malformed List Blobs document",
-        )
-    };
-    let mut reader = Reader::from_reader(body);
-    let mut stack: Vec<String> = Vec::new();
-    let mut text = String::new();
-    let mut encoded = false;
-    let mut blobs: Vec<Blob> = Vec::new();
-    let mut prefixes: Vec<String> = Vec::new();
-    let mut next_marker = String::new();
-    let mut current = Blob::default();
-    let mut root_seen = false;
-    loop {
-        match reader.read_event().map_err(|_| malformed())? {
-            Event::Start(e) => {
-                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                if stack.is_empty() {
-                    if name != "EnumerationResults" {
-                        return Err(malformed());
-                    }
-                    root_seen = true;
-                }
-                encoded = e
-                    .try_get_attribute("Encoded")
-                    .ok()
-                    .flatten()
-                    .is_some_and(|a| a.value.as_ref() == b"true");
-                if name == "Blob" {
-                    current = Blob::default();
-                }
-                stack.push(name);
-                text.clear();
-            }
-            Event::Empty(_) => {}
-            Event::Text(t) => text.push_str(&t.decode().map_err(|_| malformed())?),
-            Event::GeneralRef(r) => {
-                text.push(crate::s3::xml::resolve_ref(&r).ok_or_else(malformed)?);
-            }
-            Event::CData(c) => text.push_str(&String::from_utf8_lossy(&c)),
-            Event::End(_) => {
-                let name = stack.pop().ok_or_else(malformed)?;
-                let parent = stack.last().map(String::as_str).unwrap_or("");
-                let value = if encoded && name == "Name" {
-                    percent::decode_strict(text.as_bytes(), false)
-                        .and_then(|b| String::from_utf8(b).ok())
-                        .ok_or_else(malformed)?
-                } else {
-                    std::mem::take(&mut text)
-                };
-                match (parent, name.as_str()) {
-                    ("Blob", "Name") => current.name = value,
-                    ("Properties", "Last-Modified") => current.last_modified = value,
-                    ("Properties", "Etag") => current.etag = value,
-                    ("Properties", "Content-Length") => current.size = value,
-                    ("BlobPrefix", "Name") => prefixes.push(value),
-                    ("Blobs", "Blob") => blobs.push(std::mem::take(&mut current)),
-                    ("EnumerationResults", "NextMarker") => next_marker = value,
-                    _ => {}
-                }
-                text.clear();
-                encoded = false;
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    if !root_seen || !stack.is_empty() {
-        return Err(malformed());
-    }
-    let after = echo.start_after.as_deref();
-    let keep = |name: &str| after.is_none_or(|a| name > a) && echo.max_keys > 0;
-    blobs.retain(|b| keep(&b.name));
-    prefixes.retain(|p| keep(p));
-    let truncated = !next_marker.is_empty() && echo.max_keys > 0;
-
-    let mut out = String::with_capacity(512 + blobs.len() * 256);
-    out.push_str(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
-    );
-    let leaf = crate::s3::xml::push_leaf;
-    leaf(&mut out, "Name", "backend");
-    leaf(&mut out, "Prefix", &echo.prefix);
-    if echo.v2 {
-        if let Some(t) = &echo.continuation_token {
-            leaf(&mut out, "ContinuationToken", t);
-        }
-        if let Some(s) = &echo.start_after {
-            leaf(&mut out, "StartAfter", s);
-        }
-        leaf(
-            &mut out,
-            "KeyCount",
-            &(blobs.len() + prefixes.len()).to_string(),
-        );
-    } else {
-        leaf(&mut out, "Marker", echo.marker.as_deref().unwrap_or(""));
-    }
-    leaf(&mut out, "MaxKeys", &echo.max_keys.to_string());
-    if let Some(d) = &echo.delimiter {
-        leaf(&mut out, "Delimiter", d);
-    }
-    leaf(
-        &mut out,
-        "IsTruncated",
-        if truncated { "true" } else { "false" },
-    );
-    if truncated {
-        let name = if echo.v2 {
-            "NextContinuationToken"
-        } else {
-            "NextMarker"
-        };
-        leaf(&mut out, name, &wrap_marker(&next_marker));
-    }
-    for b in &blobs {
-        out.push_str("<Contents>");
-        leaf(&mut out, "Key", &b.name);
-        let modified = Timestamp::parse_http_date(b.last_modified.trim())
-            .map(Timestamp::iso8601)
-            .unwrap_or_default();
-        leaf(&mut out, "LastModified", &modified);
-        leaf(
-            &mut out,
-            "ETag",
-            &format!("\"{}\"", b.etag.trim_matches('"')),
-        );
-        leaf(&mut out, "Size", b.size.trim());
-        out.push_str("<StorageClass>STANDARD</StorageClass></Contents>");
-    }
-    for p in &prefixes {
-        out.push_str("<CommonPrefixes>");
-        leaf(&mut out, "Prefix", p);
-        out.push_str("</CommonPrefixes>");
-    }
-    out.push_str("</ListBucketResult>");
-    Ok(out)
-}
+#[cfg(test)]
+use listing::wrap_marker;
+pub use listing::{list_params, listing_to_s3, ListEcho, Query};
 
 #[cfg(test)]
 mod tests;

@@ -10,11 +10,11 @@
 //! The key is asked for [`KEY_TTL_SECS`]; the credentials "expire" [`SAS_TTL_SECS`] before the
 //! key does, so no SAS signed with them outlives the key.
 
-use super::{
+use crate::backend::azure::{sas_time, SigningKey, UserDelegationKey, SAS_TTL_SECS, SAS_VERSION};
+use crate::backend::federation::{
     bearer_post, endpoint_option, form_component, form_request, option, xml_fields, BackendSecret,
     ExchangeError, ExchangeRequest, ExchangeStep, TemporaryCredentials,
 };
-use crate::backend::azure::{sas_time, SigningKey, UserDelegationKey, SAS_TTL_SECS, SAS_VERSION};
 use crate::config::BucketConfig;
 use crate::time::Timestamp;
 

@@ -1,4 +1,4 @@
-use super::super::{BackendSecret, ExchangeError, ExchangeStep, Federation};
+use crate::backend::federation::{BackendSecret, ExchangeError, ExchangeStep, Federation};
 use crate::config::{BackendType, BucketConfig};
 use crate::time::Timestamp;
 

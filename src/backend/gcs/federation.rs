@@ -14,11 +14,11 @@
 
 use serde_json::Value;
 
-use super::{
+use crate::auth::secret::SecretKey;
+use crate::backend::federation::{
     bearer_post, duration_option, endpoint_option, form_component, form_request, option,
     BackendSecret, ExchangeError, ExchangeRequest, ExchangeStep, TemporaryCredentials,
 };
-use crate::auth::secret::SecretKey;
 use crate::config::BucketConfig;
 use crate::time::Timestamp;
 

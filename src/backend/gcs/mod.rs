@@ -197,5 +197,8 @@ pub fn amz_metadata_name(name: &str) -> Option<HeaderName> {
     HeaderName::from_bytes(format!("x-amz-meta-{rest}").as_bytes()).ok()
 }
 
+pub(crate) mod answer;
+pub mod federation;
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;

@@ -1,0 +1,44 @@
+//! GCS's answers in S3's terms: its XML API answers as S3 does, but names user metadata
+//! `x-goog-meta-*`, which clients read as `x-amz-meta-*`.
+
+use http::HeaderName;
+
+use super::amz_metadata_name;
+use crate::backend::s3::Dialect;
+use crate::plan::answer::{Answer, S3Answer};
+
+/// A GCS bucket's answers.
+#[derive(Debug, Default)]
+pub(crate) struct GcsAnswer;
+
+impl Answer for GcsAnswer {
+    fn header_name(&self, name: &str) -> Option<HeaderName> {
+        amz_metadata_name(name)
+    }
+}
+
+/// The answer translation of an S3-protocol backend of this dialect.
+pub(crate) fn for_dialect(dialect: Dialect) -> Box<dyn Answer> {
+    match dialect {
+        Dialect::Gcs => Box::new(GcsAnswer),
+        Dialect::S3 => Box::new(S3Answer),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gcs_metadata_headers_reach_the_client_as_amz_metadata() {
+        let a = for_dialect(Dialect::Gcs);
+        assert_eq!(
+            a.header_name("x-goog-meta-colour").unwrap(),
+            "x-amz-meta-colour"
+        );
+        assert!(a.header_name("x-goog-generation").is_none());
+        assert!(for_dialect(Dialect::S3)
+            .header_name("x-goog-meta-colour")
+            .is_none());
+    }
+}
