@@ -1,0 +1,164 @@
+use super::*;
+
+#[test]
+fn a_request_declares_a_body_by_a_nonzero_length_or_a_transfer_encoding() {
+    let with = |k: &'static str, v: &'static str| {
+        let mut h = http::HeaderMap::new();
+        h.insert(k, HeaderValue::from_static(v));
+        declares_body(&h)
+    };
+    assert!(with("content-length", "1"));
+    assert!(with("transfer-encoding", "chunked"));
+    assert!(!with("content-length", "0"));
+    assert!(!declares_body(&http::HeaderMap::new()));
+}
+
+#[tokio::test]
+async fn a_panicking_handler_becomes_a_500_with_the_request_id() {
+    let handler = async {
+        if std::hint::black_box(true) {
+            panic!("boom");
+        }
+        full(Response::new(Bytes::new()))
+    };
+    let resp = guarded(handler, &Method::GET, "/b/k", "0123456789ABCDEF").await;
+    assert_eq!(resp.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(resp.headers()["x-amz-request-id"], "0123456789ABCDEF");
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains("<Code>InternalError</Code>") && text.contains("0123456789ABCDEF"),
+        "{text}"
+    );
+}
+
+/// A backend on 127.0.0.1 that reads what it gets and never answers; returns its URL.
+fn silent_backend() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            std::thread::spawn(move || {
+                use std::io::Read;
+                let mut buf = [0u8; 4096];
+                // Reads until the client goes away; never writes a byte.
+                while conn.read(&mut buf).is_ok_and(|n| n > 0) {}
+            });
+        }
+    });
+    format!("http://{addr}/bucket/key")
+}
+
+#[tokio::test]
+async fn a_backend_that_never_answers_times_out() {
+    let client = backend_client().unwrap();
+    let url = silent_backend();
+    let request = Request::get(url).body(empty()).unwrap();
+    let t0 = Instant::now();
+    let result = send_timed(&client, Duration::from_millis(300), request, false).await;
+    assert!(matches!(result, Err(SendError::TimedOut)), "{result:?}");
+    assert!(t0.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn the_backend_timeout_starts_only_once_a_streamed_body_is_sent() {
+    let client = backend_client().unwrap();
+    let url = silent_backend();
+    // A body that takes longer to arrive than the timeout: the clock starts at its end.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(1);
+    let body = http_body_util::StreamBody::new(tokio_stream_of(rx)).boxed();
+    let request = Request::put(url)
+        .header(http::header::CONTENT_LENGTH, "2")
+        .body(body)
+        .unwrap();
+    let sender = tokio::spawn(async move {
+        for _ in 0..2 {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            let _ = tx.send(Ok(Frame::data(Bytes::from_static(b"x")))).await;
+        }
+    });
+    let t0 = Instant::now();
+    let result = send_timed(&client, Duration::from_millis(300), request, true).await;
+    assert!(matches!(result, Err(SendError::TimedOut)), "{result:?}");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1000),
+        "timed out while the body was still arriving: {:?}",
+        t0.elapsed()
+    );
+    sender.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_fails_after_the_idle_time_but_a_slow_reader_is_not_cut() {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(4);
+    let inner = http_body_util::StreamBody::new(tokio_stream_of(rx));
+    let mut body = IdleTimeout::new(inner, Duration::from_millis(300));
+    tx.send(Ok(Frame::data(Bytes::from_static(b"ab"))))
+        .await
+        .unwrap();
+    tx.send(Ok(Frame::data(Bytes::from_static(b"cd"))))
+        .await
+        .unwrap();
+    let first = body.frame().await.unwrap().unwrap();
+    assert_eq!(first.into_data().unwrap(), Bytes::from_static(b"ab"));
+    // The reader pauses longer than the idle time: the next frame is still delivered.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let second = body.frame().await.unwrap().unwrap();
+    assert_eq!(second.into_data().unwrap(), Bytes::from_static(b"cd"));
+    // Then the backend stalls: the body fails instead of hanging or ending cleanly.
+    let t0 = Instant::now();
+    let stalled = body.frame().await.unwrap();
+    assert!(stalled.is_err(), "a stalled body must fail");
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    drop(tx);
+}
+
+/// An mpsc receiver as a stream of frames.
+fn tokio_stream_of(
+    mut rx: tokio::sync::mpsc::Receiver<Result<Frame<Bytes>, BoxError>>,
+) -> impl futures_util::Stream<Item = Result<Frame<Bytes>, BoxError>> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+#[tokio::test]
+async fn a_small_fetch_without_an_answer_times_out() {
+    let client = backend_client().unwrap();
+    let request = SmallRequest {
+        method: Method::GET,
+        url: silent_backend(),
+        headers: http::HeaderMap::new(),
+        body: Bytes::new(),
+        limit: 1024,
+        timeout: Duration::from_millis(300),
+    };
+    let result = fetch_small(&client, request).await;
+    assert_eq!(result, Err(FetchError::TimedOut));
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_failure_not_a_timeout() {
+    let client = backend_client().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let request = Request::get(format!("http://127.0.0.1:{port}/b/k"))
+        .body(empty())
+        .unwrap();
+    let result = send_timed(&client, Duration::from_secs(5), request, false).await;
+    assert!(matches!(result, Err(SendError::Failed(_))), "{result:?}");
+}
+
+#[test]
+fn the_first_body_failure_is_the_one_reported() {
+    let slot: Slot = Arc::default();
+    record(&slot, incomplete_body(&"connection reset"));
+    record(&slot, S3Error::internal("later"));
+    let err = slot.lock().unwrap().take().unwrap();
+    assert_eq!(
+        err.code,
+        ErrorCode::IncompleteBody,
+        "the first failure wins"
+    );
+}
