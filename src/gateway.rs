@@ -20,19 +20,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Response, StatusCode};
+use http::{HeaderMap, Method, Response};
 
 use crate::auth::sigv4::SigningKeyCache;
 use crate::auth::{self, AuthSettings};
-use crate::backend::azure::plan as azure;
 use crate::backend::azure::AzureBackend;
 use crate::backend::federation::ExchangeError;
 use crate::backend::federation::TemporaryCredentials;
-use crate::backend::r2::{self, R2Input};
 pub use crate::backend::r2::{
     Conditions, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range, R2Records,
 };
-use crate::backend::s3::{self, Dialect, S3Backend};
+use crate::backend::s3::S3Backend;
+use crate::backend::{Backend, BackendPlan, BucketRequest};
 use crate::config::{BackendType, BucketConfig, ConfigError, CredentialIndex, GatewayConfig};
 use crate::cors::BucketCors;
 pub use crate::cors::CorsHeaders;
@@ -43,7 +42,6 @@ use crate::policy::{self, Identity};
 use crate::post::FormReader;
 pub use crate::s3::request::RequestHead;
 use crate::s3::request::{self, Operation, S3Request};
-use crate::s3::xml;
 use crate::s3::S3Error;
 use crate::sts::token::SessionKeys;
 
@@ -57,14 +55,12 @@ pub(crate) mod resolve;
 mod sts;
 
 use crate::backend::s3::settings::{self, LockPlan};
-pub(crate) use crate::backend::Authorized;
 pub use crate::plan::{
     add_server_timing, body_too_large, error_response, Forward, ForwardBody, Plan, RequestContext,
     ResponseMode, Timing,
 };
 use crate::plan::{respond, Finish};
 pub use copy::{CopyEvent, CopyStep, StreamedCopy};
-use copy_source::R2CopySource;
 pub use list_buckets::{Gather, GATHER_LIMIT};
 use mapping::{query_prefix, Mapped};
 use resolve::Resolved;
@@ -108,20 +104,6 @@ struct BucketEntry {
     backend: Result<Backend, String>,
     /// The CORS rules in force (configured, or the public default).
     cors: BucketCors,
-}
-
-/// How a bucket's objects are reached.
-#[derive(Debug)]
-enum Backend {
-    /// By presigned URL (boxed: it is large, and a snapshot may hold thousands of buckets).
-    S3(Arc<S3Backend>),
-    /// Azure Blob, by SAS URL.
-    Azure(Arc<AzureBackend>),
-    /// Through a Worker binding.
-    R2 {
-        /// The binding's name.
-        binding: String,
-    },
 }
 
 /// A built gateway: one per config snapshot.
@@ -462,7 +444,7 @@ impl Gateway {
             name,
             is_passthrough,
         } = self.resolve_bucket(&req, identity, view, &resource)?;
-        let lock_plan = authorize(head, &req, identity, bucket, name, view, &resource)?;
+        let lock = authorize(head, &req, identity, bucket, name, view, &resource)?;
 
         match req.operation {
             // A pass-through bucket exists only if the backend says so.
@@ -473,7 +455,7 @@ impl Gateway {
             _ => {}
         }
 
-        let authorized = Authorized {
+        let request = BucketRequest {
             head,
             req: &req,
             authed,
@@ -483,147 +465,31 @@ impl Gateway {
             prefix: bucket.backend_prefix.as_deref().unwrap_or(""),
             view,
             resource,
+            lock,
+            body,
+            credentials,
         };
-        self.plan_backend(authorized, index, lock_plan, body, credentials)
+        self.plan_backend(index, &request)
     }
 
-    /// Backend planning: the bucket's backend, refused when it lacks what the operation asks
-    /// (S3-only operations, object lock), then planned by its kind.
-    fn plan_backend(
-        &self,
-        authorized: Authorized<'_>,
-        index: usize,
-        lock_plan: LockPlan,
-        body: Option<Bytes>,
-        credentials: Option<Result<&TemporaryCredentials, &ExchangeError>>,
-    ) -> Result<Plan, S3Error> {
-        let req = authorized.req;
+    /// Backend planning: the bucket's backend plans the request; a copy it cannot make itself
+    /// is streamed through the gateway.
+    fn plan_backend(&self, index: usize, request: &BucketRequest<'_>) -> Result<Plan, S3Error> {
         let backend = self.buckets[index]
             .backend
             .as_ref()
             .map_err(|e| S3Error::internal(e.clone()))?;
-        let without_lock = match backend {
-            Backend::Azure(_) => Some("Azure"),
-            Backend::R2 { .. } => Some("R2"),
-            Backend::S3(b) if b.dialect() == Dialect::Gcs => Some("GCS"),
-            Backend::S3(_) => None,
-        };
-        if let Some(what) = without_lock {
-            if settings::s3_only(req.operation) || lock_plan.asks_lock {
-                return Err(settings::unsupported_backend(req.operation, what)
-                    .with_resource(authorized.resource));
+        Ok(match backend.plan(self, request)? {
+            BackendPlan::Copy(order) => {
+                let resource = request.resource.clone();
+                let (head, req, ctx) = (request.head, request.req, request.ctx);
+                return self.plan_streamed_copy(head, req, *order, resource, ctx);
             }
-        }
-        match backend {
-            Backend::S3(backend) => {
-                s3::prepare::plan(self, authorized, backend, lock_plan, body, credentials)
-            }
-            Backend::Azure(az) => azure::plan(azure::AzureInput {
-                head: authorized.head,
-                req,
-                authed: authorized.authed,
-                backend: az,
-                name: authorized.name,
-                prefix: authorized.prefix,
-                view: authorized.view,
-                resource: authorized.resource,
-                now: authorized.ctx.now,
-                request_id: &authorized.ctx.request_id,
-                upload_keys: azure::upload_keys(self.options.session_keys.as_ref(), az),
-                signing: match self.federated_credentials(
-                    az.federation(),
-                    authorized.name,
-                    credentials,
-                ) {
-                    Ok(c) => azure::Signing::Ready(c),
-                    Err(federation::Unsigned::Ask(needed)) => azure::Signing::Ask(needed),
-                    Err(federation::Unsigned::Fail(e)) => azure::Signing::Fail(e),
-                },
-                body,
-            }),
-            // R2 has no versions: what S3 answers for a bucket never versioned.
-            Backend::R2 { .. } if req.operation == Operation::GetBucketVersioning => {
-                let body = format!(
-                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<VersioningConfiguration xmlns=\"{}\"/>",
-                    xml::S3_NS
-                );
-                Ok(Plan::Respond(respond(
-                    StatusCode::OK,
-                    body.into(),
-                    Some("application/xml"),
-                    &authorized.ctx.request_id,
-                )))
-            }
-            Backend::R2 { binding } => self.plan_r2(authorized, binding, body),
-        }
-    }
-
-    /// An R2 bucket: a copy source on the same binding is copied by R2 itself, one elsewhere is
-    /// streamed; everything else is an [`r2::plan`].
-    fn plan_r2(
-        &self,
-        authorized: Authorized<'_>,
-        binding: &str,
-        body: Option<Bytes>,
-    ) -> Result<Plan, S3Error> {
-        let Authorized {
-            head,
-            req,
-            authed,
-            ctx,
-            name,
-            bucket,
-            prefix,
-            view,
-            resource,
-        } = authorized;
-        let identity = &authed.identity;
-        let copy_source = match req.operation {
-            Operation::CopyObject | Operation::UploadPartCopy => {
-                match self
-                    .r2_copy_source(head, identity, binding, req.operation)
-                    .map_err(|e| e.with_resource(resource.clone()))?
-                {
-                    R2CopySource::SameBinding(key) => Some(key),
-                    R2CopySource::Streamed(source, version) => {
-                        let key = req.key.as_deref().unwrap_or_default();
-                        if r2::is_reserved(key) {
-                            return Err(r2::reserved_key_error().with_resource(resource));
-                        }
-                        let dest = copy::Endpoint {
-                            store: copy::Store::R2 {
-                                binding: binding.to_string(),
-                            },
-                            key: format!("{prefix}{key}"),
-                        };
-                        return self
-                            .plan_streamed_copy(head, req, source, version, dest, resource, ctx);
-                    }
-                }
-            }
-            _ => None,
-        };
-        let client_resource = resource.clone();
-        r2::plan(R2Input {
-            head,
-            req,
-            authed,
-            bucket,
-            binding,
-            client_bucket: name,
-            prefix,
-            resource,
-            ctx,
-            body,
-            copy_source,
-            view,
-        })
-        .map_err(|e| {
-            if e.resource.is_none() {
-                e.with_resource(client_resource)
-            } else {
-                e
-            }
+            BackendPlan::Respond(resp) => Plan::Respond(resp),
+            BackendPlan::Forward(forward) => Plan::Forward(forward),
+            BackendPlan::NeedBody { limit } => Plan::NeedBody { limit },
+            BackendPlan::NeedBackendCredentials(needed) => Plan::NeedBackendCredentials(needed),
+            BackendPlan::R2(r2) => Plan::R2(r2),
         })
     }
 }
