@@ -50,19 +50,22 @@ mod copy_source;
 pub(crate) mod federation;
 mod list_buckets;
 mod mapping;
+mod plan;
 mod post;
 pub(crate) mod resolve;
 mod sts;
 
 use crate::backend::s3::settings::{self, LockPlan};
 pub use crate::plan::{
-    add_server_timing, body_too_large, error_response, Forward, ForwardBody, Plan, RequestContext,
+    add_server_timing, body_too_large, error_response, Forward, ForwardBody, RequestContext,
     ResponseMode, Timing,
 };
 use crate::plan::{respond, Finish};
 pub use copy::{CopyEvent, CopyStep, StreamedCopy};
 pub use list_buckets::{Gather, GATHER_LIMIT};
 use mapping::{query_prefix, Mapped};
+use plan::with_cors;
+pub use plan::Plan;
 use resolve::Resolved;
 
 /// Runtime options that are not part of the config document.
@@ -582,42 +585,6 @@ enum Given {
     Body(Bytes),
     /// A form's preamble ([`Plan::NeedForm`]).
     Form(FormReader),
-}
-
-/// Attaches a request's CORS headers to its plan: set now on a direct answer, carried by a
-/// forward or an R2 plan to every response it may produce. Runtimes need not know.
-fn with_cors(plan: Plan, cors: Option<CorsHeaders>) -> Plan {
-    let Some(cors) = cors else {
-        return plan;
-    };
-    match plan {
-        Plan::Respond(mut resp) => {
-            cors.apply(resp.headers_mut());
-            Plan::Respond(resp)
-        }
-        Plan::Forward(mut fwd) => {
-            fwd.finish.cors = Some(cors);
-            Plan::Forward(fwd)
-        }
-        Plan::R2(mut r2) => {
-            r2.cors = Some(cors);
-            Plan::R2(r2)
-        }
-        Plan::Copy(mut copy) => {
-            copy.cors = Some(cors);
-            Plan::Copy(copy)
-        }
-        Plan::Gather(mut gather) => {
-            gather.cors = Some(cors);
-            Plan::Gather(gather)
-        }
-        // Planned again once the body, the form, the issuer's keys or the backend credentials
-        // are in.
-        p @ (Plan::NeedBody { .. }
-        | Plan::NeedJwks { .. }
-        | Plan::NeedForm(_)
-        | Plan::NeedBackendCredentials(_)) => p,
-    }
 }
 
 #[cfg(test)]
