@@ -24,15 +24,13 @@ use http::{HeaderMap, Method, Response};
 
 use crate::auth::sigv4::SigningKeyCache;
 use crate::auth::{self, AuthSettings};
-use crate::backend::azure::AzureBackend;
 use crate::backend::federation::ExchangeError;
 use crate::backend::federation::TemporaryCredentials;
 pub use crate::backend::r2::{
     Conditions, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range, R2Records,
 };
-use crate::backend::s3::S3Backend;
 use crate::backend::{Backend, BackendPlan, BucketRequest};
-use crate::config::{BackendType, BucketConfig, ConfigError, CredentialIndex, GatewayConfig};
+use crate::config::{BucketConfig, ConfigError, CredentialIndex, GatewayConfig};
 use crate::cors::BucketCors;
 pub use crate::cors::CorsHeaders;
 use crate::oidc::OidcProvider;
@@ -179,21 +177,7 @@ impl Gateway {
             .iter()
             .enumerate()
             .map(|(i, b)| {
-                let backend = match b.backend_type {
-                    BackendType::S3 | BackendType::Gcs => {
-                        S3Backend::from_config(b).map(|b| Backend::S3(Arc::new(b)))
-                    }
-                    BackendType::Azure => {
-                        AzureBackend::from_config(b).map(|b| Backend::Azure(Arc::new(b)))
-                    }
-                    BackendType::R2 => b
-                        .option("binding")
-                        .filter(|n| !n.is_empty())
-                        .map(|n| Backend::R2 {
-                            binding: n.to_string(),
-                        })
-                        .ok_or_else(|| "backend_options.binding is missing".to_string()),
-                };
+                let backend = Backend::from_config(b);
                 if let Err(e) = &backend {
                     problems.push(format!("buckets[{i}] ({}): {e}", b.name));
                 }
@@ -393,23 +377,34 @@ impl Gateway {
             Given::Body(b) => Some(b),
             _ => None,
         };
-        let authed = auth::authenticate(
+        let authed = self.authenticate(head, &req, ctx)?;
+        self.plan_authenticated(head, &req, &authed, ctx, body, credentials)
+    }
+
+    /// Authentication: the request's signature (or session token, or none: anonymous).
+    fn authenticate(
+        &self,
+        head: &RequestHead,
+        req: &S3Request,
+        ctx: &RequestContext,
+    ) -> Result<auth::Authenticated, S3Error> {
+        let credentials = sts::GatewayCredentials {
+            index: &self.credentials,
+            sessions: self.options.session_keys.as_ref(),
+        };
+        auth::authenticate(
             head,
-            &req,
-            &sts::GatewayCredentials {
-                index: &self.credentials,
-                sessions: self.options.session_keys.as_ref(),
-            },
+            req,
+            &credentials,
             &self.auth,
             &self.signing_keys,
             ctx.now,
         )
-        .map_err(|e| e.with_resource(req.resource()))?;
-        self.plan_authenticated(head, &req, &authed, ctx, body, credentials)
+        .map_err(|e| e.with_resource(req.resource()))
     }
 
-    /// The pipeline after authentication: path mapping, bucket resolution, authorization,
-    /// backend planning.
+    /// The pipeline after authentication: path mapping, bucket resolution, authorization, one
+    /// [`BucketRequest`], and the bucket's backend plans it.
     fn plan_authenticated(
         &self,
         head: &RequestHead,
@@ -421,18 +416,9 @@ impl Gateway {
     ) -> Result<Plan, S3Error> {
         let resource = req.resource();
         let identity = &authed.identity;
-
         refuse_anonymous_overrides(identity, req, &resource)?;
-
         if req.operation == Operation::ListBuckets {
-            // As S3: listing buckets needs an identity. Anonymous callers reach public buckets
-            // by name; the gateway does not enumerate what it fronts to anyone.
-            if matches!(identity, Identity::Anonymous) {
-                return Err(S3Error::access_denied("Access Denied").with_resource(resource));
-            }
-            return self
-                .list_buckets(identity, req, ctx)
-                .map_err(|e| e.with_resource(resource));
+            return self.plan_list_buckets(identity, req, ctx, resource);
         }
         // Path mapping, once the signature is checked over the path as sent.
         let (req, view) = match self.map_request(head, req.clone(), identity, ctx, body.as_ref())? {
@@ -448,16 +434,9 @@ impl Gateway {
             is_passthrough,
         } = self.resolve_bucket(&req, identity, view, &resource)?;
         let lock = authorize(head, &req, identity, bucket, name, view, &resource)?;
-
-        match req.operation {
-            // A pass-through bucket exists only if the backend says so.
-            Operation::HeadBucket if is_passthrough => {}
-            Operation::HeadBucket | Operation::GetBucketLocation => {
-                return Ok(Plan::Respond(self.bucket_answer(req.operation, ctx)));
-            }
-            _ => {}
+        if let Some(answer) = self.config_bucket_answer(req.operation, is_passthrough, ctx) {
+            return Ok(Plan::Respond(answer));
         }
-
         let request = BucketRequest {
             head,
             req: &req,
@@ -473,6 +452,22 @@ impl Gateway {
             credentials,
         };
         self.plan_backend(index, &request)
+    }
+
+    /// ListBuckets. As S3: listing buckets needs an identity. Anonymous callers reach public
+    /// buckets by name; the gateway does not enumerate what it fronts to anyone.
+    fn plan_list_buckets(
+        &self,
+        identity: &Identity,
+        req: &S3Request,
+        ctx: &RequestContext,
+        resource: String,
+    ) -> Result<Plan, S3Error> {
+        if matches!(identity, Identity::Anonymous) {
+            return Err(S3Error::access_denied("Access Denied").with_resource(resource));
+        }
+        self.list_buckets(identity, req, ctx)
+            .map_err(|e| e.with_resource(resource))
     }
 
     /// Backend planning: the bucket's backend plans the request; a copy it cannot make itself

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http::Response;
 
 use crate::auth::Authenticated;
-use crate::config::BucketConfig;
+use crate::config::{BackendType, BucketConfig};
 use crate::pathmap::ClientView;
 use crate::plan::{Forward, RequestContext};
 use crate::policy::Identity;
@@ -137,6 +137,25 @@ pub(crate) enum Backend {
 }
 
 impl Backend {
+    /// The backend of a config bucket whose options were checked ([`options::check_config`]).
+    pub(crate) fn from_config(bucket: &BucketConfig) -> Result<Backend, String> {
+        match bucket.backend_type {
+            BackendType::S3 | BackendType::Gcs => {
+                S3Backend::from_config(bucket).map(|b| Backend::S3(Arc::new(b)))
+            }
+            BackendType::Azure => {
+                AzureBackend::from_config(bucket).map(|b| Backend::Azure(Arc::new(b)))
+            }
+            BackendType::R2 => bucket
+                .option("binding")
+                .filter(|n| !n.is_empty())
+                .map(|n| Backend::R2 {
+                    binding: n.to_string(),
+                })
+                .ok_or_else(|| "backend_options.binding is missing".to_string()),
+        }
+    }
+
     /// Plans an authorized request on this backend: refused when the backend lacks what the
     /// operation asks (S3-only operations, object lock), then planned by its kind.
     pub(crate) fn plan(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 
-use super::outbound::{plan_forward, ForwardInput};
+use super::outbound::plan_forward;
 use super::settings;
 use super::{Dialect, S3Backend};
 use crate::backend::copy::{CopyOrder, CopySource, Endpoint, Store};
@@ -37,40 +37,13 @@ pub(crate) fn plan(
         ControlFlow::Continue(extra) => extra,
         ControlFlow::Break(plan) => return Ok(plan),
     };
-    let &BucketRequest {
-        head,
-        req,
-        authed,
-        ctx,
-        name,
-        bucket,
-        prefix,
-        view,
-        ref resource,
-        credentials,
-        ..
-    } = request;
-    let backend_bucket = bucket.is_glob().then_some(name);
-    let signing = match services.credentials(backend.federation(), name, credentials) {
+    let (name, resource) = (request.name, &request.resource);
+    let signing = match services.credentials(backend.federation(), name, request.credentials) {
         Ok(signing) => signing.map(|c| &c.secret),
         Err(Unsigned::Ask(needed)) => return Ok(BackendPlan::NeedBackendCredentials(needed)),
         Err(Unsigned::Fail(e)) => return Err(e.with_resource(resource.clone())),
     };
-    let forward = plan_forward(ForwardInput {
-        head,
-        req,
-        payload: &authed.payload,
-        chunk_signing: authed.chunk_signing.as_ref(),
-        prefix,
-        backend,
-        extra,
-        backend_bucket,
-        client_bucket: view.map_or(name, |v| v.bucket.as_str()),
-        client_prefix: view.map_or("", |v| v.key_prefix.as_str()),
-        resource: resource.clone(),
-        ctx,
-        signing,
-    })?;
+    let forward = plan_forward(request, backend, extra, signing)?;
     Ok(BackendPlan::Forward(Box::new(forward)))
 }
 
