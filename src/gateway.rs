@@ -1,15 +1,16 @@
 //! The pipeline: request head in, [`Plan`] out. Runtimes execute the plan.
 //!
 //! ```text
-//! parse ─▶ authenticate ─▶ map ─▶ resolve bucket ─▶ authorize ─▶ backend plan
+//! parse ─▶ authenticate ─▶ map ─▶ resolve bucket ─▶ authorize ─▶ BucketRequest ─▶ backend.plan
 //! ```
 //!
 //! This file holds the pipeline ([`Gateway::plan`] down to `plan_backend`); each step's
 //! details live beside it: `mapping` (path mapping), `resolve` (bucket resolution),
-//! `copy_source` (copy sources), and `post`, `sts`, `list_buckets`, `copy`. Below it:
-//! [`crate::plan`] (the plan types, the answer of a forward with the provider's part of it in
-//! `plan::answer`, answers built here, small bodies), [`crate::backend`] (each backend's
-//! planning: [`crate::backend::s3`] with its settings and federation, `backend::azure`,
+//! `copy_source` (copy sources), and `post`, `sts`, `list_buckets`, `copy`; `plan` holds the
+//! [`Plan`] a runtime is handed. Below it: [`crate::plan`] (the forward and its answer, with
+//! the provider's part of it in `plan::answer`, answers built here, small bodies),
+//! [`crate::backend`] (one `BucketRequest` planned by the bucket's
+//! `Backend::plan`: [`crate::backend::s3`] with its settings and federation, `backend::azure`,
 //! `backend::gcs`, [`crate::backend::r2`], DeleteObjects in `backend::delete`).
 //!
 //! A [`Gateway`] is built once per config snapshot (per isolate / process) and shared by every
