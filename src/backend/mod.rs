@@ -10,6 +10,10 @@ pub mod r2;
 pub mod s3;
 pub(crate) mod upload;
 
+pub(crate) mod copy;
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -30,8 +34,6 @@ use self::federation::{CredentialsNeeded, ExchangeError, TemporaryCredentials, U
 use self::r2::R2Plan;
 use self::s3::settings::{self, LockPlan};
 use self::s3::{Dialect, S3Backend};
-
-pub(crate) mod copy;
 
 /// One authorized request on one bucket: everything a backend plans it from, built once by
 /// the gateway once the bucket is resolved and the caller authorized.
