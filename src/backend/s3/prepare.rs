@@ -105,12 +105,10 @@ fn s3_extra(
         req,
         authed,
         ref resource,
-        ref body,
         ref lock,
         ..
     } = request;
-    let body = body.clone();
-    let authorized = request;
+    let body = request.body.clone();
     let mut extra = Extra {
         headers: lock.headers.clone(),
         lock_guarded: lock.lock_guarded,
@@ -128,17 +126,17 @@ fn s3_extra(
         );
     }
     let step = match req.operation {
-        Operation::DeleteObjects => deleted_keys(authorized, body, &mut extra)?,
+        Operation::DeleteObjects => deleted_keys(request, body, &mut extra)?,
         // The tag set is read, checked and written anew (the client's bytes never reach the
         // backend), with the gateway's own Content-MD5 as S3 requires.
         Operation::PutObjectTagging => {
-            rewritten_body(authorized, body, MAX_TAGGING_BODY, &mut extra, |b| {
+            rewritten_body(request, body, MAX_TAGGING_BODY, &mut extra, |b| {
                 xml::parse_tagging(b).map(|tags| Bytes::from(xml::tagging_xml(&tags)))
             })?
         }
         // Likewise the versioning configuration: read, checked, written anew.
         Operation::PutBucketVersioning => {
-            rewritten_body(authorized, body, MAX_VERSIONING_BODY, &mut extra, |b| {
+            rewritten_body(request, body, MAX_VERSIONING_BODY, &mut extra, |b| {
                 xml::parse_versioning(b).map(|v| Bytes::from(xml::versioning_xml(v)))
             })?
         }
