@@ -1,15 +1,16 @@
 //! The pipeline: request head in, [`Plan`] out. Runtimes execute the plan.
 //!
 //! ```text
-//! parse ─▶ authenticate ─▶ map ─▶ resolve bucket ─▶ authorize ─▶ backend plan
+//! parse ─▶ authenticate ─▶ map ─▶ resolve bucket ─▶ authorize ─▶ BucketRequest ─▶ backend.plan
 //! ```
 //!
 //! This file holds the pipeline ([`Gateway::plan`] down to `plan_backend`); each step's
 //! details live beside it: `mapping` (path mapping), `resolve` (bucket resolution),
-//! `copy_source` (copy sources), and `post`, `sts`, `list_buckets`, `copy`. Below it:
-//! [`crate::plan`] (the plan types, the answer of a forward with the provider's part of it in
-//! `plan::answer`, answers built here, small bodies), [`crate::backend`] (each backend's
-//! planning: [`crate::backend::s3`] with its settings and federation, `backend::azure`,
+//! `copy_source` (copy sources), and `post`, `sts`, `list_buckets`, `copy`; `plan` holds the
+//! [`Plan`] a runtime is handed. Below it: [`crate::plan`] (the forward and its answer, with
+//! the provider's part of it in `plan::answer`, answers built here, small bodies),
+//! [`crate::backend`] (one `BucketRequest` planned by the bucket's
+//! `Backend::plan`: [`crate::backend::s3`] with its settings and federation, `backend::azure`,
 //! `backend::gcs`, [`crate::backend::r2`], DeleteObjects in `backend::delete`).
 //!
 //! A [`Gateway`] is built once per config snapshot (per isolate / process) and shared by every
@@ -20,20 +21,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Response, StatusCode};
+use http::{HeaderMap, Method, Response};
 
 use crate::auth::sigv4::SigningKeyCache;
 use crate::auth::{self, AuthSettings};
-use crate::backend::azure::plan as azure;
-use crate::backend::azure::AzureBackend;
 use crate::backend::federation::ExchangeError;
 use crate::backend::federation::TemporaryCredentials;
-use crate::backend::r2::{self, R2Input};
 pub use crate::backend::r2::{
     Conditions, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range, R2Records,
 };
-use crate::backend::s3::{self, Dialect, S3Backend};
-use crate::config::{BackendType, BucketConfig, ConfigError, CredentialIndex, GatewayConfig};
+use crate::backend::{Backend, BackendPlan, BucketRequest};
+use crate::config::{BucketConfig, ConfigError, CredentialIndex, GatewayConfig};
 use crate::cors::BucketCors;
 pub use crate::cors::CorsHeaders;
 use crate::oidc::OidcProvider;
@@ -43,7 +41,6 @@ use crate::policy::{self, Identity};
 use crate::post::FormReader;
 pub use crate::s3::request::RequestHead;
 use crate::s3::request::{self, Operation, S3Request};
-use crate::s3::xml;
 use crate::s3::S3Error;
 use crate::sts::token::SessionKeys;
 
@@ -52,21 +49,22 @@ mod copy_source;
 pub(crate) mod federation;
 mod list_buckets;
 mod mapping;
+mod plan;
 mod post;
 pub(crate) mod resolve;
 mod sts;
 
 use crate::backend::s3::settings::{self, LockPlan};
-pub(crate) use crate::backend::Authorized;
 pub use crate::plan::{
-    add_server_timing, body_too_large, error_response, Forward, ForwardBody, Plan, RequestContext,
+    add_server_timing, body_too_large, error_response, Forward, ForwardBody, RequestContext,
     ResponseMode, Timing,
 };
 use crate::plan::{respond, Finish};
 pub use copy::{CopyEvent, CopyStep, StreamedCopy};
-use copy_source::R2CopySource;
 pub use list_buckets::{Gather, GATHER_LIMIT};
 use mapping::{query_prefix, Mapped};
+use plan::with_cors;
+pub use plan::Plan;
 use resolve::Resolved;
 
 /// Runtime options that are not part of the config document.
@@ -108,20 +106,6 @@ struct BucketEntry {
     backend: Result<Backend, String>,
     /// The CORS rules in force (configured, or the public default).
     cors: BucketCors,
-}
-
-/// How a bucket's objects are reached.
-#[derive(Debug)]
-enum Backend {
-    /// By presigned URL (boxed: it is large, and a snapshot may hold thousands of buckets).
-    S3(Arc<S3Backend>),
-    /// Azure Blob, by SAS URL.
-    Azure(Arc<AzureBackend>),
-    /// Through a Worker binding.
-    R2 {
-        /// The binding's name.
-        binding: String,
-    },
 }
 
 /// A built gateway: one per config snapshot.
@@ -194,21 +178,7 @@ impl Gateway {
             .iter()
             .enumerate()
             .map(|(i, b)| {
-                let backend = match b.backend_type {
-                    BackendType::S3 | BackendType::Gcs => {
-                        S3Backend::from_config(b).map(|b| Backend::S3(Arc::new(b)))
-                    }
-                    BackendType::Azure => {
-                        AzureBackend::from_config(b).map(|b| Backend::Azure(Arc::new(b)))
-                    }
-                    BackendType::R2 => b
-                        .option("binding")
-                        .filter(|n| !n.is_empty())
-                        .map(|n| Backend::R2 {
-                            binding: n.to_string(),
-                        })
-                        .ok_or_else(|| "backend_options.binding is missing".to_string()),
-                };
+                let backend = Backend::from_config(b);
                 if let Err(e) = &backend {
                     problems.push(format!("buckets[{i}] ({}): {e}", b.name));
                 }
@@ -408,23 +378,34 @@ impl Gateway {
             Given::Body(b) => Some(b),
             _ => None,
         };
-        let authed = auth::authenticate(
+        let authed = self.authenticate(head, &req, ctx)?;
+        self.plan_authenticated(head, &req, &authed, ctx, body, credentials)
+    }
+
+    /// Authentication: the request's signature (or session token, or none: anonymous).
+    fn authenticate(
+        &self,
+        head: &RequestHead,
+        req: &S3Request,
+        ctx: &RequestContext,
+    ) -> Result<auth::Authenticated, S3Error> {
+        let credentials = sts::GatewayCredentials {
+            index: &self.credentials,
+            sessions: self.options.session_keys.as_ref(),
+        };
+        auth::authenticate(
             head,
-            &req,
-            &sts::GatewayCredentials {
-                index: &self.credentials,
-                sessions: self.options.session_keys.as_ref(),
-            },
+            req,
+            &credentials,
             &self.auth,
             &self.signing_keys,
             ctx.now,
         )
-        .map_err(|e| e.with_resource(req.resource()))?;
-        self.plan_authenticated(head, &req, &authed, ctx, body, credentials)
+        .map_err(|e| e.with_resource(req.resource()))
     }
 
-    /// The pipeline after authentication: path mapping, bucket resolution, authorization,
-    /// backend planning.
+    /// The pipeline after authentication: path mapping, bucket resolution, authorization, one
+    /// [`BucketRequest`], and the bucket's backend plans it.
     fn plan_authenticated(
         &self,
         head: &RequestHead,
@@ -436,18 +417,9 @@ impl Gateway {
     ) -> Result<Plan, S3Error> {
         let resource = req.resource();
         let identity = &authed.identity;
-
         refuse_anonymous_overrides(identity, req, &resource)?;
-
         if req.operation == Operation::ListBuckets {
-            // As S3: listing buckets needs an identity. Anonymous callers reach public buckets
-            // by name; the gateway does not enumerate what it fronts to anyone.
-            if matches!(identity, Identity::Anonymous) {
-                return Err(S3Error::access_denied("Access Denied").with_resource(resource));
-            }
-            return self
-                .list_buckets(identity, req, ctx)
-                .map_err(|e| e.with_resource(resource));
+            return self.plan_list_buckets(identity, req, ctx, resource);
         }
         // Path mapping, once the signature is checked over the path as sent.
         let (req, view) = match self.map_request(head, req.clone(), identity, ctx, body.as_ref())? {
@@ -462,18 +434,11 @@ impl Gateway {
             name,
             is_passthrough,
         } = self.resolve_bucket(&req, identity, view, &resource)?;
-        let lock_plan = authorize(head, &req, identity, bucket, name, view, &resource)?;
-
-        match req.operation {
-            // A pass-through bucket exists only if the backend says so.
-            Operation::HeadBucket if is_passthrough => {}
-            Operation::HeadBucket | Operation::GetBucketLocation => {
-                return Ok(Plan::Respond(self.bucket_answer(req.operation, ctx)));
-            }
-            _ => {}
+        let lock = authorize(head, &req, identity, bucket, name, view, &resource)?;
+        if let Some(answer) = self.config_bucket_answer(req.operation, is_passthrough, ctx) {
+            return Ok(Plan::Respond(answer));
         }
-
-        let authorized = Authorized {
+        let request = BucketRequest {
             head,
             req: &req,
             authed,
@@ -483,147 +448,47 @@ impl Gateway {
             prefix: bucket.backend_prefix.as_deref().unwrap_or(""),
             view,
             resource,
+            lock,
+            body,
+            credentials,
         };
-        self.plan_backend(authorized, index, lock_plan, body, credentials)
+        self.plan_backend(index, &request)
     }
 
-    /// Backend planning: the bucket's backend, refused when it lacks what the operation asks
-    /// (S3-only operations, object lock), then planned by its kind.
-    fn plan_backend(
+    /// ListBuckets. As S3: listing buckets needs an identity. Anonymous callers reach public
+    /// buckets by name; the gateway does not enumerate what it fronts to anyone.
+    fn plan_list_buckets(
         &self,
-        authorized: Authorized<'_>,
-        index: usize,
-        lock_plan: LockPlan,
-        body: Option<Bytes>,
-        credentials: Option<Result<&TemporaryCredentials, &ExchangeError>>,
+        identity: &Identity,
+        req: &S3Request,
+        ctx: &RequestContext,
+        resource: String,
     ) -> Result<Plan, S3Error> {
-        let req = authorized.req;
+        if matches!(identity, Identity::Anonymous) {
+            return Err(S3Error::access_denied("Access Denied").with_resource(resource));
+        }
+        self.list_buckets(identity, req, ctx)
+            .map_err(|e| e.with_resource(resource))
+    }
+
+    /// Backend planning: the bucket's backend plans the request; a copy it cannot make itself
+    /// is streamed through the gateway.
+    fn plan_backend(&self, index: usize, request: &BucketRequest<'_>) -> Result<Plan, S3Error> {
         let backend = self.buckets[index]
             .backend
             .as_ref()
             .map_err(|e| S3Error::internal(e.clone()))?;
-        let without_lock = match backend {
-            Backend::Azure(_) => Some("Azure"),
-            Backend::R2 { .. } => Some("R2"),
-            Backend::S3(b) if b.dialect() == Dialect::Gcs => Some("GCS"),
-            Backend::S3(_) => None,
-        };
-        if let Some(what) = without_lock {
-            if settings::s3_only(req.operation) || lock_plan.asks_lock {
-                return Err(settings::unsupported_backend(req.operation, what)
-                    .with_resource(authorized.resource));
+        Ok(match backend.plan(self, request)? {
+            BackendPlan::Copy(order) => {
+                let resource = request.resource.clone();
+                let (head, req, ctx) = (request.head, request.req, request.ctx);
+                return self.plan_streamed_copy(head, req, *order, resource, ctx);
             }
-        }
-        match backend {
-            Backend::S3(backend) => {
-                s3::prepare::plan(self, authorized, backend, lock_plan, body, credentials)
-            }
-            Backend::Azure(az) => azure::plan(azure::AzureInput {
-                head: authorized.head,
-                req,
-                authed: authorized.authed,
-                backend: az,
-                name: authorized.name,
-                prefix: authorized.prefix,
-                view: authorized.view,
-                resource: authorized.resource,
-                now: authorized.ctx.now,
-                request_id: &authorized.ctx.request_id,
-                upload_keys: azure::upload_keys(self.options.session_keys.as_ref(), az),
-                signing: match self.federated_credentials(
-                    az.federation(),
-                    authorized.name,
-                    credentials,
-                ) {
-                    Ok(c) => azure::Signing::Ready(c),
-                    Err(federation::Unsigned::Ask(needed)) => azure::Signing::Ask(needed),
-                    Err(federation::Unsigned::Fail(e)) => azure::Signing::Fail(e),
-                },
-                body,
-            }),
-            // R2 has no versions: what S3 answers for a bucket never versioned.
-            Backend::R2 { .. } if req.operation == Operation::GetBucketVersioning => {
-                let body = format!(
-                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<VersioningConfiguration xmlns=\"{}\"/>",
-                    xml::S3_NS
-                );
-                Ok(Plan::Respond(respond(
-                    StatusCode::OK,
-                    body.into(),
-                    Some("application/xml"),
-                    &authorized.ctx.request_id,
-                )))
-            }
-            Backend::R2 { binding } => self.plan_r2(authorized, binding, body),
-        }
-    }
-
-    /// An R2 bucket: a copy source on the same binding is copied by R2 itself, one elsewhere is
-    /// streamed; everything else is an [`r2::plan`].
-    fn plan_r2(
-        &self,
-        authorized: Authorized<'_>,
-        binding: &str,
-        body: Option<Bytes>,
-    ) -> Result<Plan, S3Error> {
-        let Authorized {
-            head,
-            req,
-            authed,
-            ctx,
-            name,
-            bucket,
-            prefix,
-            view,
-            resource,
-        } = authorized;
-        let identity = &authed.identity;
-        let copy_source = match req.operation {
-            Operation::CopyObject | Operation::UploadPartCopy => {
-                match self
-                    .r2_copy_source(head, identity, binding, req.operation)
-                    .map_err(|e| e.with_resource(resource.clone()))?
-                {
-                    R2CopySource::SameBinding(key) => Some(key),
-                    R2CopySource::Streamed(source, version) => {
-                        let key = req.key.as_deref().unwrap_or_default();
-                        if r2::is_reserved(key) {
-                            return Err(r2::reserved_key_error().with_resource(resource));
-                        }
-                        let dest = copy::Endpoint {
-                            store: copy::Store::R2 {
-                                binding: binding.to_string(),
-                            },
-                            key: format!("{prefix}{key}"),
-                        };
-                        return self
-                            .plan_streamed_copy(head, req, source, version, dest, resource, ctx);
-                    }
-                }
-            }
-            _ => None,
-        };
-        let client_resource = resource.clone();
-        r2::plan(R2Input {
-            head,
-            req,
-            authed,
-            bucket,
-            binding,
-            client_bucket: name,
-            prefix,
-            resource,
-            ctx,
-            body,
-            copy_source,
-            view,
-        })
-        .map_err(|e| {
-            if e.resource.is_none() {
-                e.with_resource(client_resource)
-            } else {
-                e
-            }
+            BackendPlan::Respond(resp) => Plan::Respond(resp),
+            BackendPlan::Forward(forward) => Plan::Forward(forward),
+            BackendPlan::NeedBody { limit } => Plan::NeedBody { limit },
+            BackendPlan::NeedBackendCredentials(needed) => Plan::NeedBackendCredentials(needed),
+            BackendPlan::R2(r2) => Plan::R2(r2),
         })
     }
 }
@@ -716,42 +581,6 @@ enum Given {
     Body(Bytes),
     /// A form's preamble ([`Plan::NeedForm`]).
     Form(FormReader),
-}
-
-/// Attaches a request's CORS headers to its plan: set now on a direct answer, carried by a
-/// forward or an R2 plan to every response it may produce. Runtimes need not know.
-fn with_cors(plan: Plan, cors: Option<CorsHeaders>) -> Plan {
-    let Some(cors) = cors else {
-        return plan;
-    };
-    match plan {
-        Plan::Respond(mut resp) => {
-            cors.apply(resp.headers_mut());
-            Plan::Respond(resp)
-        }
-        Plan::Forward(mut fwd) => {
-            fwd.finish.cors = Some(cors);
-            Plan::Forward(fwd)
-        }
-        Plan::R2(mut r2) => {
-            r2.cors = Some(cors);
-            Plan::R2(r2)
-        }
-        Plan::Copy(mut copy) => {
-            copy.cors = Some(cors);
-            Plan::Copy(copy)
-        }
-        Plan::Gather(mut gather) => {
-            gather.cors = Some(cors);
-            Plan::Gather(gather)
-        }
-        // Planned again once the body, the form, the issuer's keys or the backend credentials
-        // are in.
-        p @ (Plan::NeedBody { .. }
-        | Plan::NeedJwks { .. }
-        | Plan::NeedForm(_)
-        | Plan::NeedBackendCredentials(_)) => p,
-    }
 }
 
 #[cfg(test)]

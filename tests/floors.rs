@@ -47,13 +47,7 @@ const EXEMPT: &[&str] = &["fuzzing"];
 
 /// Upward edges (importing module, imported module) known and scheduled for removal, each with
 /// why it is still here; an entry that no longer occurs fails the test, so the list only shrinks.
-const KNOWN: &[(&str, &str)] = &[
-    // `Plan` names the R2 plan and the federated-credentials request (backend) and the
-    // streamed copy and ListBuckets gather (gateway): removed when backends answer with their
-    // own plan type and the gateway's `Plan` lives on the gateway floor.
-    ("plan", "backend"),
-    ("plan", "gateway"),
-];
+const KNOWN: &[(&str, &str)] = &[];
 
 #[test]
 fn no_module_imports_from_a_floor_above_it() {

@@ -35,7 +35,7 @@ pub use crate::s3::conditions::Conditions;
 pub use crate::s3::metadata::HttpMetadata;
 pub use crate::s3::ranges::ByteRange as R2Range;
 pub(crate) use listing::prefixes_listing;
-pub(crate) use plan::{plan, R2Input};
+pub(crate) use plan::plan_bucket;
 pub use records::{is_reserved, reserved_key_error, RESERVED};
 pub(crate) use respond::quoted_etag;
 

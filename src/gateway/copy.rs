@@ -20,15 +20,13 @@
 //! write. Tags are not copied across backends (a GET does not return them): `x-amz-tagging`
 //! with `x-amz-tagging-directive: REPLACE` is honoured.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
 
 use super::{error_response, respond, Finish, Forward, ForwardBody, Timing};
 use crate::backend::gcs;
 use crate::backend::r2::{self, R2Object, R2Outcome, R2Range};
-use crate::backend::s3::{set_header, BackendRequest, S3Backend};
+use crate::backend::s3::{set_header, BackendRequest};
 use crate::cors::CorsHeaders;
 use crate::s3::conditions::Conditions;
 use crate::s3::metadata::{content_headers, upload_metadata, HttpMetadata};
@@ -45,24 +43,7 @@ const MAX_PARTS: u64 = crate::s3::limits::MAX_PARTS as u64;
 /// Cap on the backend answers the runtime reads for [`CopyEvent::Answer`].
 pub const ANSWER_LIMIT: usize = 1 << 20;
 
-/// Where a copy reads or writes: a store and the backend key (backend prefix applied).
-#[derive(Debug)]
-pub(crate) struct Endpoint {
-    pub store: Store,
-    pub key: String,
-}
-
-/// The store behind an [`Endpoint`].
-#[derive(Debug)]
-pub(crate) enum Store {
-    /// An S3-compatible backend and its bucket (for pass-through buckets).
-    S3 {
-        backend: Arc<S3Backend>,
-        bucket: Option<String>,
-    },
-    /// An R2 binding of the Worker (`env[binding]`).
-    R2 { binding: String },
-}
+pub(crate) use crate::backend::copy::{Endpoint, Store};
 
 /// A `get` of an R2 copy source ([`CopyStep::OpenR2`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,83 +1,41 @@
 //! Copy sources (`x-amz-copy-source`): parsed, authorized as a read of the source, and either
 //! copied by the backend itself or streamed through the gateway (see [`super::copy`]).
 
-use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName};
 
-use crate::backend::federation::{BackendSecret, ExchangeError, TemporaryCredentials, Unsigned};
-use crate::backend::r2;
-use crate::backend::s3::prepare::S3Services;
+use crate::backend::copy::{CopyOrder, CopySource, R2CopySource};
+use crate::backend::federation::{
+    CredentialsNeeded, ExchangeError, TemporaryCredentials, Unsigned,
+};
 use crate::backend::s3::S3Backend;
+use crate::backend::{r2, Backend, Services};
 use crate::config::BucketConfig;
 use crate::policy::{self, Action, Identity};
 use crate::s3::request::{self, Operation, RequestHead, S3Request};
 use crate::s3::{ErrorCode, S3Error};
+use crate::sts::token::SessionKeys;
 
 use super::copy::{self, StreamedCopy};
 use super::resolve::check_backend_key;
-use super::{Authorized, Backend, Gateway, Plan, RequestContext};
+use super::{Gateway, Plan, RequestContext};
 
 impl Gateway {
-    /// CopyObject and UploadPartCopy on an S3-compatible bucket: the backend's own form of the
-    /// copy source when the backend copies it itself, or (breaking) the plan of a copy streamed
-    /// through the gateway.
-    fn s3_copy(
-        &self,
-        authorized: &Authorized<'_>,
-        backend: &Arc<S3Backend>,
-        asks_lock: bool,
-    ) -> Result<ControlFlow<Plan, String>, S3Error> {
-        let &Authorized {
-            head,
-            req,
-            authed,
-            ctx,
-            name,
-            bucket,
-            prefix,
-            ref resource,
-            ..
-        } = authorized;
-        let identity = &authed.identity;
-        let backend_bucket = bucket.is_glob().then_some(name);
-        match self
-            .copy_source(head, identity, backend)
-            .map_err(|e| e.with_resource(resource.clone()))?
-        {
-            CopySource::ServerSide(source) => Ok(ControlFlow::Continue(source)),
-            CopySource::Streamed(..) if asks_lock => Err(S3Error::not_implemented(
-                "object lock headers on a copy between backends are not supported; \
-                     copy within the backend, or set the lock after the copy",
-            )
-            .with_resource(resource)),
-            CopySource::Streamed(source, version) => {
-                let dest = copy::Endpoint {
-                    store: copy::Store::S3 {
-                        backend: backend.clone(),
-                        bucket: backend_bucket.map(str::to_string),
-                    },
-                    key: format!("{prefix}{}", req.key.as_deref().unwrap_or_default()),
-                };
-                self.plan_streamed_copy(head, req, source, version, dest, resource.clone(), ctx)
-                    .map(ControlFlow::Break)
-            }
-        }
-    }
-
     /// A copy between backends, streamed through the gateway (see [`copy`]).
-    #[allow(clippy::too_many_arguments)] // two call sites; a struct would only rename them
     pub(super) fn plan_streamed_copy(
         &self,
         head: &RequestHead,
         req: &S3Request,
-        source: copy::Endpoint,
-        version: Option<String>,
-        dest: copy::Endpoint,
+        order: CopyOrder,
         resource: String,
         ctx: &RequestContext,
     ) -> Result<Plan, S3Error> {
+        let CopyOrder {
+            source,
+            version,
+            dest,
+        } = order;
         let copy = streamed_copy(
             head,
             req,
@@ -94,7 +52,7 @@ impl Gateway {
     /// CopyObject / UploadPartCopy: the source is authorized as a read. On the same backend
     /// account the backend copies server-side (the backend's copy source is returned);
     /// otherwise the gateway streams the copy.
-    pub(super) fn copy_source(
+    fn authorized_copy(
         &self,
         head: &RequestHead,
         identity: &Identity,
@@ -153,7 +111,7 @@ impl Gateway {
     /// CopyObject / UploadPartCopy into an R2 bucket. From the same binding the runtime reads
     /// the source and writes its body in one call (the source's R2 key); from another backend
     /// or binding the gateway streams the copy (CopyObject only).
-    pub(super) fn r2_copy_source(
+    fn authorized_r2_copy(
         &self,
         head: &RequestHead,
         identity: &Identity,
@@ -312,22 +270,6 @@ fn r2_source(
     })
 }
 
-/// Where a copy into an R2 bucket reads from.
-pub(super) enum R2CopySource {
-    /// The same binding: the source's R2 key.
-    SameBinding(String),
-    /// Another backend or binding: streamed by the gateway (source, versionId).
-    Streamed(copy::Endpoint, Option<String>),
-}
-
-/// Where a copy reads from.
-pub(super) enum CopySource {
-    /// The backend's `x-amz-copy-source`: the backend copies server-side.
-    ServerSide(String),
-    /// Another backend: the gateway streams the copy (source, versionId).
-    Streamed(copy::Endpoint, Option<String>),
-}
-
 /// A copy between backends, streamed through the gateway (see [`copy`]).
 #[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
 fn streamed_copy(
@@ -416,24 +358,38 @@ fn object_target(head: &RequestHead) -> Result<copy::Target, S3Error> {
     Ok(copy::Target::Object { metadata, headers })
 }
 
-/// What S3-compatible planning asks of the gateway: copy sources (other buckets) and federated
-/// credentials (the gateway's OIDC provider).
-impl S3Services for Gateway {
+/// What a backend's planning asks of the gateway: copy sources (other buckets), federated
+/// credentials (the gateway's OIDC provider), the keys of upload ids.
+impl Services for Gateway {
     fn copy_source(
         &self,
-        authorized: &Authorized<'_>,
-        backend: &Arc<S3Backend>,
-        asks_lock: bool,
-    ) -> Result<ControlFlow<Plan, String>, S3Error> {
-        self.s3_copy(authorized, backend, asks_lock)
+        head: &RequestHead,
+        identity: &Identity,
+        dest: &S3Backend,
+    ) -> Result<CopySource, S3Error> {
+        self.authorized_copy(head, identity, dest)
     }
 
-    fn signing<'c>(
+    fn r2_copy_source(
         &self,
-        backend: &S3Backend,
+        head: &RequestHead,
+        identity: &Identity,
+        binding: &str,
+        operation: Operation,
+    ) -> Result<R2CopySource, S3Error> {
+        self.authorized_r2_copy(head, identity, binding, operation)
+    }
+
+    fn credentials<'c>(
+        &self,
+        needed: Option<&CredentialsNeeded>,
         bucket: &str,
-        credentials: Option<Result<&'c TemporaryCredentials, &ExchangeError>>,
-    ) -> Result<Option<&'c BackendSecret>, Unsigned> {
-        self.federated_signing(backend, bucket, credentials)
+        given: Option<Result<&'c TemporaryCredentials, &ExchangeError>>,
+    ) -> Result<Option<&'c TemporaryCredentials>, Unsigned> {
+        self.federated_credentials(needed, bucket, given)
+    }
+
+    fn session_keys(&self) -> Option<&SessionKeys> {
+        self.options.session_keys.as_ref()
     }
 }

@@ -17,10 +17,8 @@ use http::{HeaderValue, Method, Response, StatusCode};
 use super::{respond, Gateway, RequestContext, RequestHead};
 pub(crate) use crate::backend::federation::Unsigned;
 use crate::backend::federation::{
-    BackendSecret, CredentialsNeeded, ExchangeError, ExchangeRequest, TemporaryCredentials,
-    TOKEN_TTL_SECS,
+    CredentialsNeeded, ExchangeError, ExchangeRequest, TemporaryCredentials, TOKEN_TTL_SECS,
 };
-use crate::backend::s3::S3Backend;
 use crate::oidc::provider::{MintRequest, CACHE_CONTROL};
 use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
@@ -90,19 +88,6 @@ impl Gateway {
             }
             None => Err(Unsigned::Ask(Box::new(needed.clone()))),
         }
-    }
-
-    /// The federated secret an S3-protocol backend signs with (None: its own): SigV4
-    /// credentials, or an access token (GCS).
-    pub(crate) fn federated_signing<'c>(
-        &self,
-        backend: &S3Backend,
-        bucket: &str,
-        credentials: Option<Result<&'c TemporaryCredentials, &ExchangeError>>,
-    ) -> Result<Option<&'c BackendSecret>, Unsigned> {
-        Ok(self
-            .federated_credentials(backend.federation(), bucket, credentials)?
-            .map(|c| &c.secret))
     }
 
     /// The HTTP exchange that trades a freshly minted token for `needed`'s credentials. `rng`

@@ -114,6 +114,24 @@ impl Gateway {
             .map(|i| (i, &buckets[i]))
     }
 
+    /// HeadBucket and GetBucketLocation of a resolved bucket, answered by the gateway; None
+    /// for other operations, and for a HeadBucket of a pass-through bucket (which exists only
+    /// if the backend says so).
+    pub(super) fn config_bucket_answer(
+        &self,
+        op: Operation,
+        is_passthrough: bool,
+        ctx: &RequestContext,
+    ) -> Option<Response<Bytes>> {
+        match op {
+            Operation::HeadBucket if is_passthrough => None,
+            Operation::HeadBucket | Operation::GetBucketLocation => {
+                Some(self.bucket_answer(op, ctx))
+            }
+            _ => None,
+        }
+    }
+
     /// HeadBucket and GetBucketLocation, answered by the gateway (buckets are config entries).
     pub(super) fn bucket_answer(&self, op: Operation, ctx: &RequestContext) -> Response<Bytes> {
         if op == Operation::HeadBucket {

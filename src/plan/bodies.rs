@@ -22,7 +22,7 @@ pub(crate) const MAX_TAGGING_BODY: usize = 64 << 10;
 /// Largest PutBucketVersioning body: a `<VersioningConfiguration>` is some 150 bytes.
 pub(crate) const MAX_VERSIONING_BODY: usize = 4 << 10;
 
-/// The answer for a body over [`Plan::NeedBody`](super::Plan::NeedBody)'s limit.
+/// The answer for a body over [`Plan::NeedBody`](crate::gateway::Plan::NeedBody)'s limit.
 pub fn body_too_large(method: &Method, request_id: &str, limit: usize) -> Response<Bytes> {
     let err = S3Error::new(
         ErrorCode::MalformedXML,

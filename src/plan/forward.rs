@@ -53,7 +53,7 @@ pub enum ForwardBody {
     /// Stream it through a [`ChecksumCheck`] (`x-amz-checksum-*` header), after its inner check:
     /// the last bytes are held back until the checksum matched.
     Checked(ChecksumCheck),
-    /// The rest of a POST form body (after what [`Plan::NeedForm`](super::Plan::NeedForm) read) through a [`FormBody`]:
+    /// The rest of a POST form body (after what [`Plan::NeedForm`](crate::gateway::Plan::NeedForm) read) through a [`FormBody`]:
     /// the file's bytes only, the last held back until the body closed as announced.
     Form(FormBody),
 }
@@ -635,7 +635,7 @@ fn finish_headers(h: &mut HeaderMap, request_id: &str, timing: Timing) {
 }
 
 /// Adds `Server-Timing: gateway;dur=..[, backend;dur=..]` (milliseconds). Runtimes call it for
-/// [`Plan::Respond`](super::Plan::Respond) answers too.
+/// [`Plan::Respond`](crate::gateway::Plan::Respond) answers too.
 pub fn add_server_timing(h: &mut HeaderMap, timing: Timing) {
     let mut v = format!("gateway;dur={:.3}", timing.plan.as_secs_f64() * 1000.0);
     if !timing.backend.is_zero() {

@@ -12,11 +12,11 @@ use super::{AzureBackend, ListEcho, Resource, SasTerms, Upload, UploadKey, UserD
 use crate::auth::Authenticated;
 use crate::backend::azure;
 
-use crate::backend::federation::{BackendSecret, CredentialsNeeded, TemporaryCredentials};
+use crate::backend::federation::{BackendSecret, TemporaryCredentials, Unsigned};
 use crate::backend::s3::{copy_header, set_header};
 use crate::backend::upload::upload_body;
-use crate::pathmap::ClientView;
-use crate::plan::{respond, Finish, Forward, ForwardBody, Plan};
+use crate::backend::{BackendPlan, BucketRequest, Services};
+use crate::plan::{respond, Finish, Forward, ForwardBody};
 use crate::policy::Identity;
 use crate::s3::metadata::{response_overrides, upload_metadata};
 use crate::s3::params::int_param;
@@ -25,39 +25,6 @@ use crate::s3::xml::{self, XmlRewrite};
 use crate::s3::{ErrorCode, S3Error};
 use crate::sts::token::SessionKeys;
 use crate::time::Timestamp;
-
-/// What [`plan`] needs of the request.
-pub(crate) struct AzureInput<'a> {
-    pub head: &'a RequestHead,
-    pub req: &'a S3Request,
-    pub authed: &'a Authenticated,
-    pub backend: &'a AzureBackend,
-    pub name: &'a str,
-    pub prefix: &'a str,
-    pub view: Option<&'a ClientView>,
-    pub resource: String,
-    /// Now.
-    pub now: Timestamp,
-    /// This request's id.
-    pub request_id: &'a str,
-    /// The keys upload ids are authenticated with ([`upload_keys`]).
-    pub upload_keys: Vec<UploadKey>,
-    /// The request's federated credentials, or what to do without them: looked at only once
-    /// the request needs the backend.
-    pub signing: Signing<'a>,
-    /// The body read for [`Plan::NeedBody`] (CompleteMultipartUpload).
-    pub body: Option<Bytes>,
-}
-
-/// How the gateway found a request's backend credentials.
-pub(crate) enum Signing<'a> {
-    /// The bucket's own key (or none), or these federated credentials.
-    Ready(Option<&'a TemporaryCredentials>),
-    /// Federated, and not yet obtained: the runtime is asked for them.
-    Ask(Box<CredentialsNeeded>),
-    /// Federated, and they cannot be had.
-    Fail(S3Error),
-}
 
 /// Operations an Azure bucket serves.
 fn supported(op: Operation) -> bool {
@@ -95,51 +62,56 @@ fn check_supported(req: &S3Request) -> Result<(), S3Error> {
 }
 
 /// Plans a request on an Azure bucket (authorized already).
-pub(crate) fn plan(input: AzureInput<'_>) -> Result<Plan, S3Error> {
+pub(crate) fn plan(
+    services: &dyn Services,
+    input: &BucketRequest<'_>,
+    backend: &AzureBackend,
+) -> Result<BackendPlan, S3Error> {
     let resource = input.resource.clone();
     check_supported(input.req).map_err(|e| e.with_resource(resource.clone()))?;
     let key = input.req.key.as_deref().unwrap_or_default();
-    let binding = input
-        .backend
-        .upload_binding(&format!("{}{key}", input.prefix));
+    let binding = backend.upload_binding(&format!("{}{key}", input.prefix));
+    let upload_keys = upload_keys(services.session_keys(), backend);
     // Upload ids are verified first: a forged one is refused before any backend call or
     // credential exchange (and before Complete's body is read).
     let upload = match input.req.operation {
         Operation::UploadPart
         | Operation::CompleteMultipartUpload
         | Operation::AbortMultipartUpload => Some(
-            upload_of(input.req, &input.upload_keys, &binding)
+            upload_of(input.req, &upload_keys, &binding)
                 .map_err(|e| e.with_resource(resource.clone()))?,
         ),
         _ => None,
     };
-    if let Some(plan) = answered_by_gateway(&input, &binding)? {
+    if let Some(plan) = answered_by_gateway(input, &upload_keys, &binding)? {
         return Ok(plan);
     }
-    let delegation = match &input.signing {
-        Signing::Ready(creds) => {
-            delegation_key(*creds, input.name).map_err(|e| e.with_resource(resource.clone()))?
+    // The request's federated credentials, looked at only once the request needs the backend.
+    let delegation = match services.credentials(backend.federation(), input.name, input.credentials)
+    {
+        Ok(creds) => {
+            delegation_key(creds, input.name).map_err(|e| e.with_resource(resource.clone()))?
         }
-        Signing::Ask(needed) => return Ok(Plan::NeedBackendCredentials(needed.clone())),
-        Signing::Fail(e) => return Err(e.clone().with_resource(resource)),
+        Err(Unsigned::Ask(needed)) => return Ok(BackendPlan::NeedBackendCredentials(needed)),
+        Err(Unsigned::Fail(e)) => return Err(e.with_resource(resource)),
     };
     let planned = plan_request(&Request {
         head: input.head,
         req: input.req,
         authed: input.authed,
-        backend: input.backend,
+        backend,
         prefix: input.prefix,
-        now: input.now,
+        now: input.ctx.now,
         delegation,
         body: input.body.as_ref(),
         upload: upload.as_ref(),
     })
     .map_err(|e| e.with_resource(resource.clone()))?;
-    Ok(Plan::Forward(Box::new(forward(&input, planned))))
+    Ok(BackendPlan::Forward(Box::new(forward(input, planned))))
 }
 
 /// The bucket and key the client named (path mapping undone).
-fn client_names<'a>(input: &'a AzureInput<'_>) -> (&'a str, String) {
+fn client_names<'a>(input: &'a BucketRequest<'_>) -> (&'a str, String) {
     let key = input.req.key.as_deref().unwrap_or_default();
     let view = input.view;
     (
@@ -150,12 +122,16 @@ fn client_names<'a>(input: &'a AzureInput<'_>) -> (&'a str, String) {
 
 /// What the gateway answers itself: Create and Abort (uploads are its own), and the body a
 /// Complete needs before it is planned.
-fn answered_by_gateway(input: &AzureInput<'_>, binding: &str) -> Result<Option<Plan>, S3Error> {
-    let request_id = input.request_id;
+fn answered_by_gateway(
+    input: &BucketRequest<'_>,
+    upload_keys: &[UploadKey],
+    binding: &str,
+) -> Result<Option<BackendPlan>, S3Error> {
+    let request_id = &input.ctx.request_id;
     match input.req.operation {
         Operation::CreateMultipartUpload => {
             let resource = || input.resource.clone();
-            let upload_key = input.upload_keys.first().ok_or_else(|| {
+            let upload_key = upload_keys.first().ok_or_else(|| {
                 S3Error::not_implemented(
                     "multipart uploads to this Azure bucket need a key to authenticate \
                      upload ids: set SESSION_TOKEN_KEY (or give the bucket an account key)",
@@ -171,7 +147,7 @@ fn answered_by_gateway(input: &AzureInput<'_>, binding: &str) -> Result<Option<P
                 &client_key,
                 &upload.id(upload_key, binding),
             );
-            Ok(Some(Plan::Respond(respond(
+            Ok(Some(BackendPlan::Respond(respond(
                 StatusCode::OK,
                 doc.into(),
                 Some("application/xml"),
@@ -179,15 +155,17 @@ fn answered_by_gateway(input: &AzureInput<'_>, binding: &str) -> Result<Option<P
             ))))
         }
         // Uncommitted blocks are dropped by Azure after a week; the id is verified already.
-        Operation::AbortMultipartUpload => Ok(Some(Plan::Respond(respond(
+        Operation::AbortMultipartUpload => Ok(Some(BackendPlan::Respond(respond(
             StatusCode::NO_CONTENT,
             Bytes::new(),
             None,
             request_id,
         )))),
-        Operation::CompleteMultipartUpload if input.body.is_none() => Ok(Some(Plan::NeedBody {
-            limit: crate::plan::MAX_COMPLETE_BODY,
-        })),
+        Operation::CompleteMultipartUpload if input.body.is_none() => {
+            Ok(Some(BackendPlan::NeedBody {
+                limit: crate::plan::MAX_COMPLETE_BODY,
+            }))
+        }
         _ => Ok(None),
     }
 }
@@ -209,7 +187,7 @@ fn delegation_key<'s>(
 }
 
 /// The backend request, with the answer translation it needs.
-fn forward(input: &AzureInput<'_>, planned: Planned) -> Forward {
+fn forward(input: &BucketRequest<'_>, planned: Planned) -> Forward {
     let op = input.req.operation;
     let view = input.view;
     let complete = (op == Operation::CompleteMultipartUpload).then(|| {
@@ -228,7 +206,7 @@ fn forward(input: &AzureInput<'_>, planned: Planned) -> Forward {
         url: planned.url,
         headers: planned.headers,
         body: planned.body,
-        request_id: input.request_id.to_string(),
+        request_id: input.ctx.request_id.clone(),
         finish: Finish {
             rewrite,
             resource: input.resource.clone(),
@@ -362,10 +340,7 @@ fn set_blob_headers(headers: &mut HeaderMap, blob: &[(String, String)]) -> Resul
 /// depend on a backend secret and survive an account-key rotation; else from the bucket's
 /// account key. None (federated or public bucket, no `SESSION_TOKEN_KEY`): multipart uploads
 /// are refused (fail closed).
-pub(crate) fn upload_keys(
-    session_keys: Option<&SessionKeys>,
-    backend: &AzureBackend,
-) -> Vec<UploadKey> {
+fn upload_keys(session_keys: Option<&SessionKeys>, backend: &AzureBackend) -> Vec<UploadKey> {
     match session_keys {
         Some(keys) => keys
             .derived_keys(azure::UPLOAD_KEY_LABEL)

@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http::HeaderMap;
+use http::{HeaderMap, StatusCode};
 
 use super::listing::{delete_result, list_call, listing_response};
 use super::records;
@@ -11,47 +11,92 @@ use super::{
     is_reserved, reserved_key_error, DeleteEcho, Namespace, R2Call, R2Listing, R2Plan, Render,
 };
 use crate::auth::Authenticated;
+use crate::backend::copy::{CopyOrder, Endpoint, R2CopySource, Store};
 use crate::backend::delete::authorized_deletes;
 use crate::backend::upload::upload_body;
-use crate::config::BucketConfig;
-use crate::pathmap::ClientView;
-use crate::plan::{
-    check_small_body, ForwardBody, Plan, RequestContext, MAX_COMPLETE_BODY, MAX_DELETE_BODY,
-};
+use crate::backend::{BackendPlan, BucketRequest, Services};
+use crate::plan::{check_small_body, respond, ForwardBody, MAX_COMPLETE_BODY, MAX_DELETE_BODY};
 use crate::policy::Identity;
 use crate::s3::conditions::Conditions;
 use crate::s3::metadata::{header_str, response_overrides, upload_metadata};
 use crate::s3::ranges::{self, parse_range};
-use crate::s3::request::{Operation, RequestHead, S3Request};
+use crate::s3::request::{Operation, S3Request};
 use crate::s3::xml::{self, url_encode_key, XmlRewrite};
 use crate::s3::{ErrorCode, S3Error};
 
-/// Everything the gateway hands over once a request on an R2 bucket is authorized.
-pub(crate) struct R2Input<'a> {
-    pub head: &'a RequestHead,
-    pub req: &'a S3Request,
-    pub authed: &'a Authenticated,
-    pub bucket: &'a BucketConfig,
-    pub binding: &'a str,
-    pub client_bucket: &'a str,
-    pub prefix: &'a str,
-    pub resource: String,
-    pub ctx: &'a RequestContext,
-    pub body: Option<Bytes>,
-    /// CopyObject: the source's R2 key (same binding, already authorized).
-    pub copy_source: Option<String>,
-    /// A path-mapped bucket: how the client names it and its keys.
-    pub view: Option<&'a ClientView>,
+/// Plans a request on an R2 bucket: R2's answers of its own (GetBucketVersioning), a copy
+/// source on the same binding copied by R2 itself and one elsewhere streamed, everything else
+/// one binding call ([`plan`]).
+pub(crate) fn plan_bucket(
+    services: &dyn Services,
+    input: &BucketRequest<'_>,
+    binding: &str,
+) -> Result<BackendPlan, S3Error> {
+    let req = input.req;
+    let resource = &input.resource;
+    let copy_source = match req.operation {
+        // R2 has no versions: what S3 answers for a bucket never versioned.
+        Operation::GetBucketVersioning => {
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<VersioningConfiguration xmlns=\"{}\"/>",
+                xml::S3_NS
+            );
+            return Ok(BackendPlan::Respond(respond(
+                StatusCode::OK,
+                body.into(),
+                Some("application/xml"),
+                &input.ctx.request_id,
+            )));
+        }
+        Operation::CopyObject | Operation::UploadPartCopy => {
+            match services
+                .r2_copy_source(input.head, input.identity(), binding, req.operation)
+                .map_err(|e| e.with_resource(resource.clone()))?
+            {
+                R2CopySource::SameBinding(key) => Some(key),
+                R2CopySource::Streamed(source, version) => {
+                    let key = req.key.as_deref().unwrap_or_default();
+                    if is_reserved(key) {
+                        return Err(reserved_key_error().with_resource(resource.clone()));
+                    }
+                    let dest = Endpoint {
+                        store: Store::R2 {
+                            binding: binding.to_string(),
+                        },
+                        key: format!("{}{key}", input.prefix),
+                    };
+                    return Ok(BackendPlan::Copy(Box::new(CopyOrder {
+                        source,
+                        version,
+                        dest,
+                    })));
+                }
+            }
+        }
+        _ => None,
+    };
+    plan(input, binding, copy_source).map_err(|e| {
+        if e.resource.is_none() {
+            e.with_resource(resource.clone())
+        } else {
+            e
+        }
+    })
 }
 
 /// Plans a request on an R2 bucket: one binding call, or (nothing to ask R2) the answer.
-pub(crate) fn plan(mut input: R2Input<'_>) -> Result<Plan, S3Error> {
-    let (body, copy_source) = (input.body.take(), input.copy_source.take());
-    let R2Input {
+/// `copy_source`: CopyObject's source's R2 key (same binding, already authorized).
+fn plan(
+    input: &BucketRequest<'_>,
+    binding: &str,
+    copy_source: Option<String>,
+) -> Result<BackendPlan, S3Error> {
+    let body = input.body.clone();
+    let &BucketRequest {
         head, req, authed, ..
     } = input;
     let h = &head.headers;
-    let mut render = Render::of(&input);
+    let mut render = Render::of(input);
     // The gateway's records are not the client's (a copy's source is checked by the gateway).
     if is_reserved(&render.client_key) {
         return Err(reserved_key_error());
@@ -60,7 +105,7 @@ pub(crate) fn plan(mut input: R2Input<'_>) -> Result<Plan, S3Error> {
     let mut upload = None;
     let mut namespace_errors = Vec::new();
     // Err: the answer, with no call to make (a body to read first, nothing to ask R2).
-    let step: Result<R2Call, Plan> = match req.operation {
+    let step: Result<R2Call, BackendPlan> = match req.operation {
         Operation::GetObject | Operation::HeadObject => {
             Ok(read_call(req, h, authed, key, &mut render)?)
         }
@@ -80,7 +125,7 @@ pub(crate) fn plan(mut input: R2Input<'_>) -> Result<Plan, S3Error> {
             check_version(req)?;
             Ok(R2Call::Delete { keys: vec![key] })
         }
-        Operation::DeleteObjects => delete_call(&input, body, &mut render, &mut namespace_errors)?,
+        Operation::DeleteObjects => delete_call(input, body, &mut render, &mut namespace_errors)?,
         Operation::ListObjects | Operation::ListObjectsV2 => {
             list_objects_call(req, input.prefix, &mut render, &input.ctx.request_id)?
         }
@@ -114,18 +159,18 @@ pub(crate) fn plan(mut input: R2Input<'_>) -> Result<Plan, S3Error> {
         }
     };
     Ok(match step {
-        Ok(call) => r2_plan(&input, call, upload, render, namespace_errors),
+        Ok(call) => r2_plan(input, binding, call, upload, render, namespace_errors),
         Err(answer) => answer,
     })
 }
 
 impl Render {
     /// What the answer to this request needs to know of it.
-    fn of(input: &R2Input<'_>) -> Render {
+    fn of(input: &BucketRequest<'_>) -> Render {
         Render {
             method: input.head.method.clone(),
             resource: input.resource.clone(),
-            client_bucket: input.client_bucket.to_string(),
+            client_bucket: input.name.to_string(),
             client_key: input.req.key.clone().unwrap_or_default(),
             prefix: input.prefix.to_string(),
             now: input.ctx.now,
@@ -136,18 +181,19 @@ impl Render {
 
 /// The plan of one binding call, with what its answer needs.
 fn r2_plan(
-    input: &R2Input<'_>,
+    input: &BucketRequest<'_>,
+    binding: &str,
     call: R2Call,
     upload: Option<(ForwardBody, u64)>,
     render: Render,
     namespace_errors: Vec<(String, &'static str, String)>,
-) -> Plan {
+) -> BackendPlan {
     let (body, content_length) = match upload {
         Some((body, len)) => (body, Some(len)),
         None => (ForwardBody::Empty, None),
     };
-    Plan::R2(Box::new(R2Plan {
-        binding: input.binding.to_string(),
+    BackendPlan::R2(Box::new(R2Plan {
+        binding: binding.to_string(),
         call,
         body,
         content_length,
@@ -256,21 +302,21 @@ fn part_copy_call(
 /// DeleteObjects: the keys authorized one by one (the gateway's records and versions refused,
 /// R2 has none), as one `delete` call; the answer is ours when no key is left.
 fn delete_call(
-    input: &R2Input<'_>,
+    input: &BucketRequest<'_>,
     body: Option<Bytes>,
     render: &mut Render,
     namespace_errors: &mut Vec<(String, &'static str, String)>,
-) -> Result<Result<R2Call, Plan>, S3Error> {
+) -> Result<Result<R2Call, BackendPlan>, S3Error> {
     let Some(body) = body else {
-        return Ok(Err(Plan::NeedBody {
+        return Ok(Err(BackendPlan::NeedBody {
             limit: MAX_DELETE_BODY,
         }));
     };
-    let R2Input {
+    let BucketRequest {
         head,
         authed,
         bucket,
-        client_bucket,
+        name: client_bucket,
         prefix,
         view,
         ..
@@ -319,7 +365,7 @@ fn delete_call(
     }
     render.delete = Some(echo);
     if keys.is_empty() {
-        return Ok(Err(Plan::Respond(delete_result(
+        return Ok(Err(BackendPlan::Respond(delete_result(
             render,
             &input.ctx.request_id,
         ))));
@@ -333,13 +379,13 @@ fn list_objects_call(
     prefix: &str,
     render: &mut Render,
     request_id: &str,
-) -> Result<Result<R2Call, Plan>, S3Error> {
+) -> Result<Result<R2Call, BackendPlan>, S3Error> {
     let v2 = req.operation == Operation::ListObjectsV2;
     let (call, echo) = list_call(req, prefix, v2)?;
     render.list = Some(echo);
     Ok(match call {
         Some(call) => Ok(call),
-        None => Err(Plan::Respond(listing_response(
+        None => Err(BackendPlan::Respond(listing_response(
             render,
             &R2Listing::default(),
             v2,
@@ -356,10 +402,10 @@ fn complete_call(
     authed: &Authenticated,
     key: String,
     body: Option<Bytes>,
-) -> Result<Result<R2Call, Plan>, S3Error> {
+) -> Result<Result<R2Call, BackendPlan>, S3Error> {
     let upload_id = upload_id(req)?;
     let Some(body) = body else {
-        return Ok(Err(Plan::NeedBody {
+        return Ok(Err(BackendPlan::NeedBody {
             limit: MAX_COMPLETE_BODY,
         }));
     };
@@ -384,7 +430,7 @@ fn records_call(
     prefix: &str,
     render: &mut Render,
     request_id: &str,
-) -> Result<Result<R2Call, Plan>, S3Error> {
+) -> Result<Result<R2Call, BackendPlan>, S3Error> {
     if req.operation == Operation::ListParts {
         let upload_id = upload_id(req)?;
         let (start_after, limit, echo) = records::list_parts_params(req, prefix, &upload_id)?;
@@ -398,7 +444,7 @@ fn records_call(
     }
     let (call, echo) = records::list_uploads_params(req, prefix)?;
     let Some((list_prefix, start_after, limit)) = call else {
-        return Ok(Err(Plan::Respond(records::list_uploads_response(
+        return Ok(Err(BackendPlan::Respond(records::list_uploads_response(
             &render.client_bucket,
             prefix,
             &echo,

@@ -8,34 +8,15 @@ use super::prepare::{Extra, OBJECT_ATTRIBUTES_HEADERS};
 use super::{copy_header, set_header, BackendRequest, Dialect, S3Backend};
 use crate::auth::{ChunkSigning, PayloadMode};
 use crate::backend::federation::BackendSecret;
-use crate::backend::glued_dot_segment;
 use crate::backend::upload::{content_length, unframe_aws_chunked, UploadLength};
+use crate::backend::{glued_dot_segment, BucketRequest};
 use crate::checksum;
 use crate::chunked::SignedChunkDecoder;
 use crate::payload::PayloadVerifier;
-use crate::plan::{Finish, Forward, ForwardBody, RequestContext};
+use crate::plan::{Finish, Forward, ForwardBody};
 use crate::s3::request::{self, Operation, RequestHead, S3Request};
 use crate::s3::xml::XmlRewrite;
 use crate::s3::S3Error;
-
-/// What [`plan_forward`] builds the backend request from.
-pub(super) struct ForwardInput<'a> {
-    pub(super) head: &'a RequestHead,
-    pub(super) req: &'a S3Request,
-    pub(super) payload: &'a PayloadMode,
-    pub(super) chunk_signing: Option<&'a ChunkSigning>,
-    pub(super) prefix: &'a str,
-    pub(super) backend: &'a S3Backend,
-    pub(super) backend_bucket: Option<&'a str>,
-    pub(super) client_bucket: &'a str,
-    /// A path-mapped bucket's `product/`, in front of every key the client sees.
-    pub(super) client_prefix: &'a str,
-    pub(super) resource: String,
-    pub(super) ctx: &'a RequestContext,
-    pub(super) extra: Extra,
-    /// The federated credentials of this request (None: the backend's own, if any).
-    pub(super) signing: Option<&'a BackendSecret>,
-}
 
 /// Query parameters each operation forwards (everything else is dropped: auth parameters,
 /// SDK markers such as `x-id`, and anything the backend should not see).
@@ -242,30 +223,38 @@ fn copy_source_header(name: &str) -> bool {
     )
 }
 
-pub(super) fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> {
-    let op = input.req.operation;
-    let query = forward_query(input.req, input.prefix);
-    let mut headers = forward_headers(input.head, op, &input.extra);
-    let body = forward_body(&input, &mut headers)?;
-    let ForwardInput {
+/// The backend request of an authorized request on an S3-compatible bucket, with what the
+/// gateway adds to it (`extra`), signed with the bucket's own key or `signing`.
+pub(super) fn plan_forward(
+    request: &BucketRequest<'_>,
+    backend: &S3Backend,
+    extra: Extra,
+    signing: Option<&BackendSecret>,
+) -> Result<Forward, S3Error> {
+    let &BucketRequest {
         head,
         req,
-        prefix,
-        backend,
-        backend_bucket,
-        client_bucket,
-        client_prefix,
-        resource,
         ctx,
-        extra,
-        signing,
+        name,
+        bucket,
+        prefix,
+        view,
+        ref resource,
         ..
-    } = input;
+    } = request;
+    let op = req.operation;
+    let query = forward_query(req, prefix);
+    let mut headers = forward_headers(head, op, &extra);
+    let body = forward_body(request, backend, &extra, &mut headers)?;
+    let backend_bucket = bucket.is_glob().then_some(name);
+    let client_bucket = view.map_or(name, |v| v.bucket.as_str());
+    // A path-mapped bucket's `product/`, in front of every key the client sees.
+    let client_prefix = view.map_or("", |v| v.key_prefix.as_str());
     let backend_key = req.key.as_deref().map(|k| format!("{prefix}{k}"));
     // Checked with the bucket already (`check_backend_key`); checked again where the URL is
     // made, so no path to it can skip the check.
     if backend_key.as_deref().is_some_and(request::has_dot_segment) {
-        return Err(glued_dot_segment().with_resource(resource));
+        return Err(glued_dot_segment().with_resource(resource.clone()));
     }
     let url = backend.url(
         &mut BackendRequest {
@@ -287,7 +276,7 @@ pub(super) fn plan_forward(input: ForwardInput<'_>) -> Result<Forward, S3Error> 
         request_id: ctx.request_id.clone(),
         finish: Finish {
             rewrite: answer_rewrite(req, prefix, client_bucket, client_prefix),
-            resource,
+            resource: resource.clone(),
             delete_errors: extra.delete_errors,
             passthrough: backend_bucket.is_some(),
             cors: None,
@@ -353,14 +342,14 @@ fn forward_headers(head: &RequestHead, op: Operation, extra: &Extra) -> HeaderMa
 
 /// What the backend request carries: a body the gateway wrote or checked (with its own
 /// `Content-MD5`), the client's upload (see [`upload_body`]), or nothing.
-fn forward_body(input: &ForwardInput<'_>, headers: &mut HeaderMap) -> Result<ForwardBody, S3Error> {
-    let ForwardInput {
-        head,
-        req,
-        payload,
-        extra,
-        ..
-    } = input;
+fn forward_body(
+    request: &BucketRequest<'_>,
+    backend: &S3Backend,
+    extra: &Extra,
+    headers: &mut HeaderMap,
+) -> Result<ForwardBody, S3Error> {
+    let (head, req) = (request.head, request.req);
+    let payload = &request.authed.payload;
     let op = req.operation;
     Ok(match op {
         _ if extra.checked_body.is_some() => {
@@ -408,8 +397,8 @@ fn forward_body(input: &ForwardInput<'_>, headers: &mut HeaderMap) -> Result<For
                 op,
                 head,
                 payload,
-                input.chunk_signing,
-                input.backend,
+                request.authed.chunk_signing.as_ref(),
+                backend,
                 headers,
             )?
         }

@@ -8,91 +8,87 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 
-use super::outbound::{plan_forward, ForwardInput};
-use super::settings::{self, LockPlan};
+use super::outbound::plan_forward;
+use super::settings;
 use super::{Dialect, S3Backend};
+use crate::backend::copy::{CopyOrder, CopySource, Endpoint, Store};
 use crate::backend::delete::{delete_objects, DeletePlan};
-use crate::backend::federation::{BackendSecret, ExchangeError, TemporaryCredentials, Unsigned};
-use crate::backend::Authorized;
+use crate::backend::federation::Unsigned;
+use crate::backend::{BackendPlan, BucketRequest, Services};
 #[cfg(doc)]
 use crate::plan::Finish;
 use crate::plan::{
-    check_small_body, respond, Plan, MAX_COMPLETE_BODY, MAX_DELETE_BODY, MAX_TAGGING_BODY,
+    check_small_body, respond, MAX_COMPLETE_BODY, MAX_DELETE_BODY, MAX_TAGGING_BODY,
     MAX_VERSIONING_BODY,
 };
 use crate::s3::request::{Operation, S3Request};
 use crate::s3::xml;
 use crate::s3::S3Error;
 
-/// What planning an S3-compatible request asks of the gateway: the parts that look beyond this
-/// bucket (another bucket as a copy source) or at the gateway's own setup (OIDC federation).
-pub(crate) trait S3Services {
-    /// CopyObject and UploadPartCopy: the backend's own form of the copy source when the
-    /// backend copies it itself, or (breaking) the plan of a copy streamed through the gateway.
-    fn copy_source(
-        &self,
-        authorized: &Authorized<'_>,
-        backend: &Arc<S3Backend>,
-        asks_lock: bool,
-    ) -> Result<ControlFlow<Plan, String>, S3Error>;
-
-    /// The federated secret the backend signs with (None: its own), or what the request lacks.
-    fn signing<'c>(
-        &self,
-        backend: &S3Backend,
-        bucket: &str,
-        credentials: Option<Result<&'c TemporaryCredentials, &ExchangeError>>,
-    ) -> Result<Option<&'c BackendSecret>, Unsigned>;
-}
-
 /// An S3-compatible bucket (S3, GCS): the operation's body or copy source read and checked,
 /// then one presigned backend request ([`plan_forward`]).
 pub(crate) fn plan(
-    services: &dyn S3Services,
-    authorized: Authorized<'_>,
+    services: &dyn Services,
+    request: &BucketRequest<'_>,
     backend: &Arc<S3Backend>,
-    lock_plan: LockPlan,
-    body: Option<Bytes>,
-    credentials: Option<Result<&TemporaryCredentials, &ExchangeError>>,
-) -> Result<Plan, S3Error> {
-    refuse_gcs_gaps(backend, authorized.req, &authorized.resource)?;
-    let extra = match s3_extra(services, &authorized, backend, lock_plan, body)? {
+) -> Result<BackendPlan, S3Error> {
+    refuse_gcs_gaps(backend, request.req, &request.resource)?;
+    let extra = match s3_extra(services, request, backend)? {
         ControlFlow::Continue(extra) => extra,
         ControlFlow::Break(plan) => return Ok(plan),
     };
-    let Authorized {
+    let (name, resource) = (request.name, &request.resource);
+    let signing = match services.credentials(backend.federation(), name, request.credentials) {
+        Ok(signing) => signing.map(|c| &c.secret),
+        Err(Unsigned::Ask(needed)) => return Ok(BackendPlan::NeedBackendCredentials(needed)),
+        Err(Unsigned::Fail(e)) => return Err(e.with_resource(resource.clone())),
+    };
+    let forward = plan_forward(request, backend, extra, signing)?;
+    Ok(BackendPlan::Forward(Box::new(forward)))
+}
+
+/// CopyObject and UploadPartCopy: the backend's own form of the copy source when the backend
+/// copies it itself, or (breaking) the copy the gateway streams.
+fn copy_source(
+    services: &dyn Services,
+    request: &BucketRequest<'_>,
+    backend: &Arc<S3Backend>,
+) -> Result<ControlFlow<BackendPlan, String>, S3Error> {
+    let &BucketRequest {
         head,
         req,
-        authed,
-        ctx,
         name,
         bucket,
         prefix,
-        view,
-        resource,
-    } = authorized;
+        ref resource,
+        ..
+    } = request;
     let backend_bucket = bucket.is_glob().then_some(name);
-    let signing = match services.signing(backend, name, credentials) {
-        Ok(signing) => signing,
-        Err(Unsigned::Ask(needed)) => return Ok(Plan::NeedBackendCredentials(needed)),
-        Err(Unsigned::Fail(e)) => return Err(e.with_resource(resource)),
-    };
-    let forward = plan_forward(ForwardInput {
-        head,
-        req,
-        payload: &authed.payload,
-        chunk_signing: authed.chunk_signing.as_ref(),
-        prefix,
-        backend,
-        extra,
-        backend_bucket,
-        client_bucket: view.map_or(name, |v| v.bucket.as_str()),
-        client_prefix: view.map_or("", |v| v.key_prefix.as_str()),
-        resource,
-        ctx,
-        signing,
-    })?;
-    Ok(Plan::Forward(Box::new(forward)))
+    match services
+        .copy_source(head, request.identity(), backend)
+        .map_err(|e| e.with_resource(resource.clone()))?
+    {
+        CopySource::ServerSide(source) => Ok(ControlFlow::Continue(source)),
+        CopySource::Streamed(..) if request.lock.asks_lock => Err(S3Error::not_implemented(
+            "object lock headers on a copy between backends are not supported; \
+                 copy within the backend, or set the lock after the copy",
+        )
+        .with_resource(resource.clone())),
+        CopySource::Streamed(source, version) => {
+            let dest = Endpoint {
+                store: Store::S3 {
+                    backend: backend.clone(),
+                    bucket: backend_bucket.map(str::to_string),
+                },
+                key: format!("{prefix}{}", req.key.as_deref().unwrap_or_default()),
+            };
+            Ok(ControlFlow::Break(BackendPlan::Copy(Box::new(CopyOrder {
+                source,
+                version,
+                dest,
+            }))))
+        }
+    }
 }
 
 /// What an S3-compatible backend request adds to the client's (see [`Extra`]): object lock
@@ -100,29 +96,29 @@ pub(crate) fn plan(
 /// with the plan when the body must be read first or the operation is answered otherwise (a
 /// DeleteObjects nothing of which may be deleted, a copy streamed through the gateway).
 fn s3_extra(
-    services: &dyn S3Services,
-    authorized: &Authorized<'_>,
+    services: &dyn Services,
+    request: &BucketRequest<'_>,
     backend: &Arc<S3Backend>,
-    lock_plan: LockPlan,
-    body: Option<Bytes>,
-) -> Result<ControlFlow<Plan, Extra>, S3Error> {
-    let &Authorized {
+) -> Result<ControlFlow<BackendPlan, Extra>, S3Error> {
+    let &BucketRequest {
         head,
         req,
         authed,
         ref resource,
+        ref lock,
         ..
-    } = authorized;
+    } = request;
+    let body = request.body.clone();
     let mut extra = Extra {
-        headers: lock_plan.headers,
-        lock_guarded: lock_plan.lock_guarded,
-        hidden: lock_plan.hidden,
+        headers: lock.headers.clone(),
+        lock_guarded: lock.lock_guarded,
+        hidden: lock.hidden.clone(),
         ..Extra::default()
     };
     // Object lock, bucket tags and encryption documents are read, checked and written anew.
     if let Some(limit) = settings::body_limit(req.operation) {
         let Some(body) = body.as_ref() else {
-            return Ok(ControlFlow::Break(Plan::NeedBody { limit }));
+            return Ok(ControlFlow::Break(BackendPlan::NeedBody { limit }));
         };
         extra.body = Some(
             settings::settings_body(req.operation, &head.headers, &authed.payload, body)
@@ -130,17 +126,17 @@ fn s3_extra(
         );
     }
     let step = match req.operation {
-        Operation::DeleteObjects => deleted_keys(authorized, body, &mut extra)?,
+        Operation::DeleteObjects => deleted_keys(request, body, &mut extra)?,
         // The tag set is read, checked and written anew (the client's bytes never reach the
         // backend), with the gateway's own Content-MD5 as S3 requires.
         Operation::PutObjectTagging => {
-            rewritten_body(authorized, body, MAX_TAGGING_BODY, &mut extra, |b| {
+            rewritten_body(request, body, MAX_TAGGING_BODY, &mut extra, |b| {
                 xml::parse_tagging(b).map(|tags| Bytes::from(xml::tagging_xml(&tags)))
             })?
         }
         // Likewise the versioning configuration: read, checked, written anew.
         Operation::PutBucketVersioning => {
-            rewritten_body(authorized, body, MAX_VERSIONING_BODY, &mut extra, |b| {
+            rewritten_body(request, body, MAX_VERSIONING_BODY, &mut extra, |b| {
                 xml::parse_versioning(b).map(|v| Bytes::from(xml::versioning_xml(v)))
             })?
         }
@@ -153,7 +149,7 @@ fn s3_extra(
         // it (SeaweedFS answers a malformed one with NoSuchUpload or InvalidPart).
         Operation::CompleteMultipartUpload => {
             let Some(body) = body else {
-                return Ok(ControlFlow::Break(Plan::NeedBody {
+                return Ok(ControlFlow::Break(BackendPlan::NeedBody {
                     limit: MAX_COMPLETE_BODY,
                 }));
             };
@@ -164,7 +160,7 @@ fn s3_extra(
             ControlFlow::Continue(())
         }
         Operation::CopyObject | Operation::UploadPartCopy => {
-            match services.copy_source(authorized, backend, lock_plan.asks_lock)? {
+            match copy_source(services, request, backend)? {
                 ControlFlow::Continue(source) => {
                     extra.copy_source = Some(source);
                     ControlFlow::Continue(())
@@ -183,12 +179,12 @@ fn s3_extra(
 /// DeleteObjects: the keys the caller may delete go to the backend in a body written anew
 /// (the refused ones reported beside the backend's answer); when none may, the answer is ours.
 fn deleted_keys(
-    authorized: &Authorized<'_>,
+    authorized: &BucketRequest<'_>,
     body: Option<Bytes>,
     extra: &mut Extra,
-) -> Result<ControlFlow<Plan>, S3Error> {
+) -> Result<ControlFlow<BackendPlan>, S3Error> {
     let Some(body) = body else {
-        return Ok(ControlFlow::Break(Plan::NeedBody {
+        return Ok(ControlFlow::Break(BackendPlan::NeedBody {
             limit: MAX_DELETE_BODY,
         }));
     };
@@ -208,7 +204,7 @@ fn deleted_keys(
             extra.delete_errors = errors;
             Ok(ControlFlow::Continue(()))
         }
-        DeletePlan::Respond(xml_doc) => Ok(ControlFlow::Break(Plan::Respond(respond(
+        DeletePlan::Respond(xml_doc) => Ok(ControlFlow::Break(BackendPlan::Respond(respond(
             StatusCode::OK,
             xml_doc.into(),
             Some("application/xml"),
@@ -220,14 +216,14 @@ fn deleted_keys(
 /// A small XML body read (at most `limit` bytes), checked against what the request signed,
 /// parsed and written anew by `rewrite`: only the gateway's own bytes reach the backend.
 fn rewritten_body(
-    authorized: &Authorized<'_>,
+    authorized: &BucketRequest<'_>,
     body: Option<Bytes>,
     limit: usize,
     extra: &mut Extra,
     rewrite: impl FnOnce(&Bytes) -> Result<Bytes, S3Error>,
-) -> Result<ControlFlow<Plan>, S3Error> {
+) -> Result<ControlFlow<BackendPlan>, S3Error> {
     let Some(body) = body else {
-        return Ok(ControlFlow::Break(Plan::NeedBody { limit }));
+        return Ok(ControlFlow::Break(BackendPlan::NeedBody { limit }));
     };
     let body = check_small_body(&authorized.head.headers, &authorized.authed.payload, &body)
         .and_then(|()| rewrite(&body))

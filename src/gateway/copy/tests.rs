@@ -1,4 +1,7 @@
+use std::sync::Arc;
+
 use super::*;
+use crate::backend::s3::S3Backend;
 use crate::config::{ConfigFormat, GatewayConfig};
 use crate::s3::limits::DEFAULT_PART_SIZE;
 

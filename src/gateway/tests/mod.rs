@@ -1,4 +1,4 @@
-use http::{HeaderName, HeaderValue};
+use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::auth::sigv4::tests::{header_signed, SECRET};
 use crate::auth::PayloadMode;
