@@ -57,7 +57,7 @@ impl Algorithm {
 }
 
 /// A running checksum.
-pub enum Hasher {
+pub(crate) enum Hasher {
     /// CRC-32.
     Crc32(crc::Digest<'static, u32>),
     /// CRC-32C.
@@ -78,7 +78,7 @@ impl std::fmt::Debug for Hasher {
 
 impl Hasher {
     /// A fresh hasher for `alg`.
-    pub fn new(alg: Algorithm) -> Self {
+    pub(crate) fn new(alg: Algorithm) -> Self {
         match alg {
             Algorithm::Crc32 => Self::Crc32(CRC32.digest()),
             Algorithm::Crc32c => Self::Crc32c(CRC32C.digest()),
@@ -89,7 +89,7 @@ impl Hasher {
     }
 
     /// Feeds bytes.
-    pub fn update(&mut self, data: &[u8]) {
+    pub(crate) fn update(&mut self, data: &[u8]) {
         match self {
             Self::Crc32(d) | Self::Crc32c(d) => d.update(data),
             Self::Crc64(d) => d.update(data),
@@ -99,7 +99,7 @@ impl Hasher {
     }
 
     /// The checksum as S3 writes it: base64 of the big-endian value or digest.
-    pub fn finish_base64(self) -> String {
+    pub(crate) fn finish_base64(self) -> String {
         let raw: Vec<u8> = match self {
             Self::Crc32(d) | Self::Crc32c(d) => d.finalize().to_be_bytes().to_vec(),
             Self::Crc64(d) => d.finalize().to_be_bytes().to_vec(),
@@ -111,7 +111,7 @@ impl Hasher {
 }
 
 /// The checksum header of a request, if any: at most one `x-amz-checksum-*` value.
-pub fn from_headers(headers: &HeaderMap) -> Result<Option<(Algorithm, String)>, S3Error> {
+pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Option<(Algorithm, String)>, S3Error> {
     let mut found = None;
     for (name, value) in headers {
         let Some(suffix) = name.as_str().strip_prefix("x-amz-checksum-") else {
@@ -137,7 +137,7 @@ pub fn from_headers(headers: &HeaderMap) -> Result<Option<(Algorithm, String)>, 
 }
 
 /// The checksum a trailer will carry (`x-amz-trailer: x-amz-checksum-crc32`), if any.
-pub fn trailer_algorithm(headers: &HeaderMap) -> Result<Option<Algorithm>, S3Error> {
+pub(crate) fn trailer_algorithm(headers: &HeaderMap) -> Result<Option<Algorithm>, S3Error> {
     let Some(v) = headers.get("x-amz-trailer") else {
         return Ok(None);
     };
@@ -157,7 +157,7 @@ pub fn trailer_algorithm(headers: &HeaderMap) -> Result<Option<Algorithm>, S3Err
 }
 
 /// The error S3 gives for a checksum that does not match the body.
-pub fn mismatch(alg: Algorithm) -> S3Error {
+pub(crate) fn mismatch(alg: Algorithm) -> S3Error {
     S3Error::new(
         ErrorCode::BadDigest,
         format!(

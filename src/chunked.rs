@@ -21,11 +21,11 @@ use crate::payload::BodyCheck;
 use crate::s3::{ErrorCode, S3Error};
 
 /// Largest chunk accepted.
-pub const MAX_CHUNK: usize = 16 << 20;
+pub(crate) const MAX_CHUNK: usize = 16 << 20;
 /// Longest chunk header line (`hex-size;chunk-signature=<64 hex>` is at most 98 bytes).
-pub const MAX_CHUNK_HEADER: usize = 256;
+pub(crate) const MAX_CHUNK_HEADER: usize = 256;
 /// Most bytes of trailer (all lines with their CRLFs, the trailer signature included).
-pub const MAX_TRAILER: usize = 4096;
+pub(crate) const MAX_TRAILER: usize = 4096;
 /// Most line-end bytes accepted after the final chunk (and trailer): a closing CRLF, and one more.
 const MAX_TAIL: usize = 4;
 /// Most hex digits of a chunk size (a `u64`).

@@ -36,10 +36,10 @@ use serde::Deserialize;
 use crate::s3::{ErrorCode, S3Error};
 
 /// Methods a rule may allow (S3's list).
-pub const CORS_METHODS: &[&str] = &["GET", "PUT", "POST", "DELETE", "HEAD"];
+pub(crate) const CORS_METHODS: &[&str] = &["GET", "PUT", "POST", "DELETE", "HEAD"];
 
 /// Most rules a bucket may have (S3's limit).
-pub const MAX_RULES: usize = 100;
+pub(crate) const MAX_RULES: usize = 100;
 
 /// One CORS rule (S3's `CORSRule`). Methods are stored upper case, allowed headers lower case.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]

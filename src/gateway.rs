@@ -44,7 +44,7 @@ use crate::s3::request::{self, Operation, S3Request};
 use crate::s3::S3Error;
 use crate::sts::token::SessionKeys;
 
-pub mod copy;
+pub(crate) mod copy;
 mod copy_source;
 pub(crate) mod federation;
 mod list_buckets;
@@ -60,7 +60,7 @@ pub use crate::plan::{
     ResponseMode, Timing,
 };
 use crate::plan::{respond, Finish};
-pub use copy::{CopyEvent, CopyStep, StreamedCopy};
+pub use copy::{CopyEvent, CopyStep, StreamedCopy, ANSWER_LIMIT};
 pub use list_buckets::{Gather, GATHER_LIMIT};
 use mapping::{query_prefix, Mapped};
 use plan::with_cors;

@@ -17,28 +17,30 @@
 //! - Time and randomness come in as arguments ([`gateway::RequestContext`]).
 //! - Secrets are [`auth::secret::SecretKey`]s: zeroed on drop, `***` in Debug, never serialized.
 
-pub mod auth;
-pub mod backend;
-pub mod checksum;
-pub mod chunked;
+mod auth;
+mod backend;
+mod checksum;
+mod chunked;
 pub mod config;
-pub mod cors;
+mod cors;
 pub mod executor;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;
-pub mod oidc;
+mod oidc;
 mod pathmap;
-pub mod payload;
-pub mod percent;
+mod payload;
+mod percent;
 pub mod plan;
-pub mod policy;
-pub mod post;
+mod policy;
+mod post;
 pub mod s3;
-pub mod sts;
+mod sts;
 pub mod time;
 
+pub use auth::redact::redact;
 pub use gateway::{Gateway, GatewayOptions, Plan, RequestContext, RequestHead};
+pub use payload::BodyCheck;
 
 #[cfg(target_arch = "wasm32")]
 pub mod worker;

@@ -45,7 +45,7 @@ pub(crate) enum Marker<'a> {
 
 impl PathMap {
     /// Indexes the mapped buckets (names holding the separator) of a validated config.
-    pub fn new(mapping: &PathMapping, buckets: &[BucketConfig]) -> Self {
+    pub(crate) fn new(mapping: &PathMapping, buckets: &[BucketConfig]) -> Self {
         let mut accounts: HashMap<String, Vec<(String, usize)>> = HashMap::new();
         for (i, b) in buckets.iter().enumerate() {
             let mut parts = b.name.split(mapping.separator.as_str());
@@ -74,12 +74,12 @@ impl PathMap {
 
     /// The buckets of `account` (`(client key prefix, config index)`, sorted); None when it is
     /// no account.
-    pub fn products(&self, account: &str) -> Option<&[(String, usize)]> {
+    pub(crate) fn products(&self, account: &str) -> Option<&[(String, usize)]> {
         self.accounts.get(account).map(Vec::as_slice)
     }
 
     /// The account of a mapped bucket name (`acme` for `acme:data`); None for a plain name.
-    pub fn account_of<'n>(&self, name: &'n str) -> Option<&'n str> {
+    pub(crate) fn account_of<'n>(&self, name: &'n str) -> Option<&'n str> {
         let (account, _) = name.split_once(self.separator.as_str())?;
         self.accounts.contains_key(account).then_some(account)
     }
@@ -89,7 +89,7 @@ impl PathMap {
     /// segments without a trailing `/` (`product` alone: the bucket itself); listing prefixes
     /// pass false, since `prod` may be the start of several products. None when the key does
     /// not hold every product segment.
-    pub fn split<'k>(
+    pub(crate) fn split<'k>(
         &self,
         account: &str,
         key: &'k str,
@@ -121,7 +121,7 @@ impl PathMap {
 
 impl ClientView {
     /// Where a client marker falls against this view's product.
-    pub fn marker<'a>(&self, marker: &'a str) -> Marker<'a> {
+    pub(crate) fn marker<'a>(&self, marker: &'a str) -> Marker<'a> {
         match marker.strip_prefix(self.key_prefix.as_str()) {
             Some(rest) => Marker::Inside(rest),
             None if marker < self.key_prefix.as_str() => Marker::Before,

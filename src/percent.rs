@@ -4,12 +4,12 @@
 //! `encoding-type=url` listings) must agree byte for byte.
 
 /// True for the bytes SigV4 and S3 never encode: `A-Z a-z 0-9 - . _ ~`.
-pub fn unreserved(b: u8) -> bool {
+pub(crate) fn unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
 }
 
 /// Appends `%XX` (uppercase) for one byte.
-pub fn push_escape(out: &mut String, b: u8) {
+pub(crate) fn push_escape(out: &mut String, b: u8) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     out.push('%');
     out.push(char::from(HEX[usize::from(b >> 4)]));
@@ -17,7 +17,7 @@ pub fn push_escape(out: &mut String, b: u8) {
 }
 
 /// The value of one hex digit.
-pub fn hex_val(b: u8) -> Option<u8> {
+pub(crate) fn hex_val(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),
@@ -27,7 +27,7 @@ pub fn hex_val(b: u8) -> Option<u8> {
 }
 
 /// The escape at `i` (`%XX`), if there is a valid one.
-pub fn escape_at(b: &[u8], i: usize) -> Option<u8> {
+pub(crate) fn escape_at(b: &[u8], i: usize) -> Option<u8> {
     if b.get(i) != Some(&b'%') {
         return None;
     }
@@ -35,7 +35,7 @@ pub fn escape_at(b: &[u8], i: usize) -> Option<u8> {
 }
 
 /// Encodes every byte but unreserved ones (and `/` when `keep_slash`).
-pub fn encode(s: &[u8], keep_slash: bool) -> String {
+pub(crate) fn encode(s: &[u8], keep_slash: bool) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for &b in s {
         if unreserved(b) || (keep_slash && b == b'/') {
@@ -48,7 +48,7 @@ pub fn encode(s: &[u8], keep_slash: bool) -> String {
 }
 
 /// Strict decoding: None on a malformed escape. `plus_is_space` for form-style query strings.
-pub fn decode_strict(raw: &[u8], plus_is_space: bool) -> Option<Vec<u8>> {
+pub(crate) fn decode_strict(raw: &[u8], plus_is_space: bool) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
@@ -71,7 +71,7 @@ pub fn decode_strict(raw: &[u8], plus_is_space: bool) -> Option<Vec<u8>> {
 }
 
 /// Lenient decoding for signature checks: a malformed escape stays as it is.
-pub fn decode_lenient(raw: &[u8]) -> Vec<u8> {
+pub(crate) fn decode_lenient(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {

@@ -57,7 +57,7 @@ use crate::s3::S3Error;
 
 /// What authorization reads from a bucket's configuration (`config::BucketConfig` implements
 /// it): policy sits below config, so it names only what it needs.
-pub trait BucketAccess {
+pub(crate) trait BucketAccess {
     /// The configured name (may be a glob).
     fn name(&self) -> &str;
     /// GET/HEAD/List without credentials.
@@ -271,7 +271,7 @@ impl Scope {
 /// `scope`: the list prefix starts with the scope's folder (`scope` with a `/` added unless it
 /// ends in one). `team` admits `team/` and `team/x` but not `team` (it lists `team-private/`);
 /// an empty scope prefix admits every listing.
-pub fn list_prefix_within(list_prefix: &str, scope: &str) -> bool {
+pub(crate) fn list_prefix_within(list_prefix: &str, scope: &str) -> bool {
     if scope.is_empty() {
         return true;
     }
@@ -287,7 +287,7 @@ pub fn list_prefix_within(list_prefix: &str, scope: &str) -> bool {
 
 /// Boundary-aware prefix match (multistore 0.7): `data/` matches keys starting with it; `data`
 /// matches `data` and `data/...` but not `data-private/...`; an empty prefix matches every key.
-pub fn key_matches_prefix(key: &str, prefix: &str) -> bool {
+pub(crate) fn key_matches_prefix(key: &str, prefix: &str) -> bool {
     if prefix.is_empty() || prefix.ends_with('/') {
         return key.starts_with(prefix);
     }
@@ -318,7 +318,7 @@ pub enum Identity {
 /// The action an operation needs. `ListBuckets` maps to `ListBucket` but is never checked per
 /// bucket (see [`may_see_bucket`]); `CopyObject` / `UploadPartCopy` need the returned action on
 /// the destination plus `GetObject` on the source.
-pub fn action_for(op: Operation) -> Action {
+pub(crate) fn action_for(op: Operation) -> Action {
     match op {
         Operation::ListBuckets
         | Operation::HeadBucket
@@ -368,7 +368,7 @@ pub fn action_for(op: Operation) -> Action {
 /// alone; DeleteObject of a version `delete_object_version` alone; object tagging of a version
 /// needs its tagging action plus `get_object_version` (the version vocabulary stays small: naming
 /// an old version is what `get_object_version` grants).
-pub fn actions_for(op: Operation, version: Option<&str>) -> Vec<Action> {
+pub(crate) fn actions_for(op: Operation, version: Option<&str>) -> Vec<Action> {
     let Some(_) = version else {
         return vec![action_for(op)];
     };
@@ -402,7 +402,8 @@ pub(crate) fn role_allowed(bucket: &impl BucketAccess, role: Option<&str>) -> bo
 /// Checks `identity` may do `action` on `key` (for List: the requested prefix) in `bucket`,
 /// using the bucket's configured name as the client-facing name. For glob buckets use
 /// [`authorize_named`] with the name the client sent. The error says what was missing.
-pub fn authorize(
+#[cfg(test)]
+pub(crate) fn authorize(
     identity: &Identity,
     bucket: &impl BucketAccess,
     action: Action,
@@ -413,7 +414,7 @@ pub fn authorize(
 
 /// [`authorize`] with the client-facing bucket `name` (which differs from `bucket.name` when the
 /// config entry is a glob).
-pub fn authorize_named(
+pub(crate) fn authorize_named(
     identity: &Identity,
     bucket: &impl BucketAccess,
     name: &str,
@@ -426,7 +427,7 @@ pub fn authorize_named(
 /// The coarse check for an anonymous DeleteObjects before its body is read: the bucket lets
 /// anyone delete (for a principal: some scope grants `action` on the bucket, under whatever
 /// prefix). Each key must then pass [`authorize_named`].
-pub fn authorize_some_key(
+pub(crate) fn authorize_some_key(
     identity: &Identity,
     bucket: &impl BucketAccess,
     name: &str,
@@ -498,7 +499,7 @@ fn check(
 /// Whether ListBuckets shows `bucket` to `identity`. Glob-named buckets are never listed.
 /// Anonymous callers see public buckets; principals see public buckets plus those one of their
 /// scopes matches (and, for role sessions, whose `allowed_roles` admit the role).
-pub fn may_see_bucket(identity: &Identity, bucket: &impl BucketAccess) -> bool {
+pub(crate) fn may_see_bucket(identity: &Identity, bucket: &impl BucketAccess) -> bool {
     if is_glob(bucket.name()) {
         return false;
     }
@@ -517,14 +518,14 @@ pub fn may_see_bucket(identity: &Identity, bucket: &impl BucketAccess) -> bool {
 }
 
 /// True when `s` contains a glob metacharacter (`*` or `?`).
-pub fn is_glob(s: &str) -> bool {
+pub(crate) fn is_glob(s: &str) -> bool {
     s.contains(['*', '?'])
 }
 
 /// Glob match with `*` (any run of characters) and `?` (one character). Linear-ish (the classic
 /// two-pointer algorithm with one backtrack point: O(len(pattern) * len(s)) worst case, no
 /// exponential backtracking); works on characters, so unicode never splits.
-pub fn glob_match(pattern: &str, s: &str) -> bool {
+pub(crate) fn glob_match(pattern: &str, s: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = s.chars().collect();
     let (mut pi, mut ti) = (0, 0);

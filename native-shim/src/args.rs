@@ -1,7 +1,7 @@
 //! Command-line arguments (hand-written: five flags do not earn a parser crate).
 
 /// Usage text: every flag and every environment variable the server reads.
-pub const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 usage: multistore-server --config FILE [--listen ADDR] [--domain DOMAIN] [--sts-config FILE]
        multistore-server check --config FILE [the same flags]
        multistore-server --help | --version
@@ -41,11 +41,12 @@ environment (unset and blank are the same; a value set but invalid refuses to st
 ";
 
 /// The second line of a command-line error.
-pub const HINT: &str = "Try 'multistore-server --help' for the flags and environment variables.";
+pub(crate) const HINT: &str =
+    "Try 'multistore-server --help' for the flags and environment variables.";
 
 /// Parsed arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Args {
+pub(crate) struct Args {
     /// `--config`: the gateway config file (TOML or JSON, by extension).
     pub config: String,
     /// `--listen`: the address to bind, `0.0.0.0:8080` unless given.
@@ -58,7 +59,7 @@ pub struct Args {
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Parsed {
+pub(crate) enum Parsed {
     /// Start the server with these arguments.
     Run(Args),
     /// `check`: load the config as `Run` would, report, and exit.
@@ -71,7 +72,7 @@ pub enum Parsed {
 
 impl Args {
     /// Parses `[check] --flag value` and `--flag=value`.
-    pub fn parse(it: impl Iterator<Item = String>) -> Result<Parsed, String> {
+    pub(crate) fn parse(it: impl Iterator<Item = String>) -> Result<Parsed, String> {
         let mut it = it.peekable();
         let check = it.next_if(|a| a == "check").is_some();
         let (mut config, mut listen, mut domain, mut sts) = (None, None, None, None);

@@ -24,14 +24,14 @@ use multistore::executor::{
     BodyRead, Caches, FetchError, Fetched, Isolate, Outcome, Refresh, Session, SmallRequest, Step,
     World,
 };
-use multistore::gateway::copy::ANSWER_LIMIT;
+
 use multistore::gateway::{
     add_server_timing, error_response, CopyEvent, CopyStep, Forward, ForwardBody, Gather,
-    ResponseMode, StreamedCopy, Timing, GATHER_LIMIT,
+    ResponseMode, StreamedCopy, Timing, ANSWER_LIMIT, GATHER_LIMIT,
 };
-use multistore::payload::BodyCheck;
 use multistore::s3::{ErrorCode, S3Error};
 use multistore::time::Timestamp;
+use multistore::BodyCheck;
 use multistore::{Gateway, Plan, RequestContext, RequestHead};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -39,10 +39,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// refused the body, or the client's own body broke off.
 type Slot = Arc<Mutex<Option<S3Error>>>;
 /// The body type of every request and response we send.
-pub type ProxyBody = BoxBody<Bytes, BoxError>;
+pub(crate) type ProxyBody = BoxBody<Bytes, BoxError>;
 
 /// The pooled HTTP client for backends, JWKS and credential exchanges.
-pub type BackendClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
+pub(crate) type BackendClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
 
 /// How long a pooled backend connection may sit idle before we close it.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -58,7 +58,7 @@ const DRAIN_TIME: Duration = Duration::from_secs(10);
 
 /// The isolate (settings, current config snapshot, caches, request ids) plus the backend
 /// client, built once per process.
-pub struct Proxy {
+pub(crate) struct Proxy {
     /// Each request takes the current snapshot once and keeps it to its end.
     isolate: Arc<Isolate>,
     client: BackendClient,
@@ -70,7 +70,7 @@ pub struct Proxy {
 impl Proxy {
     /// Builds the pooled backend client; the backend timeout is the isolate's
     /// (`BACKEND_TIMEOUT_SECONDS`).
-    pub fn new(isolate: Arc<Isolate>) -> Result<Self, String> {
+    pub(crate) fn new(isolate: Arc<Isolate>) -> Result<Self, String> {
         let client = backend_client()?;
         Ok(Proxy {
             backend_timeout: isolate.backend_timeout(),
@@ -102,7 +102,7 @@ fn backend_client() -> Result<BackendClient, String> {
 
 impl Proxy {
     /// Handles one request; a panic anywhere below becomes a 500, never a dead server.
-    pub async fn handle(&self, req: Request<Incoming>) -> Response<ProxyBody> {
+    pub(crate) async fn handle(&self, req: Request<Incoming>) -> Response<ProxyBody> {
         let request_id = self.isolate.request_id();
         let method = req.method().clone();
         let uri = req.uri().clone();
@@ -300,7 +300,7 @@ impl Proxy {
             log::debug!(
                 "request {}: request body failed: {}",
                 fwd.request_id,
-                multistore::auth::redact(&err.message)
+                multistore::redact(&err.message)
             );
             return full(fwd.refused(&err));
         }

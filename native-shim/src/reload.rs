@@ -27,11 +27,11 @@ use multistore::executor::{Document, Documents, Isolate, Loaded};
 /// only once it has been quiet this long (a half-written file must never be served, even when
 /// its first half is a valid config), and its stamp is not trusted before (a rewrite within the
 /// same timestamp tick, 1-2 s on some filesystems, keeps it: git's "racily clean" entries).
-pub const SETTLE: Duration = Duration::from_secs(2);
+pub(crate) const SETTLE: Duration = Duration::from_secs(2);
 
 /// What a file looked like, without reading it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Stamp {
+pub(crate) struct Stamp {
     pub len: u64,
     pub modified: Option<SystemTime>,
     /// Inode and change time (unix): an editor's rename-over or a same-size rewrite shows here.
@@ -39,13 +39,13 @@ pub struct Stamp {
 }
 
 /// The file system, as [`Watch`] needs it (a fake in tests).
-pub trait Disk {
+pub(crate) trait Disk {
     fn stat(&self, path: &Path) -> io::Result<Stamp>;
     fn read(&self, path: &Path) -> io::Result<String>;
 }
 
 /// The real file system.
-pub struct RealDisk;
+pub(crate) struct RealDisk;
 
 impl Disk for RealDisk {
     fn stat(&self, path: &Path) -> io::Result<Stamp> {
@@ -70,7 +70,7 @@ impl Disk for RealDisk {
 }
 
 /// What [`Watch::read`] found.
-pub enum Found {
+pub(crate) enum Found {
     /// The stamps are what they were when last read, and could be trusted: not read.
     Unchanged,
     /// The contents (in the order watched); `settling`: one was modified under [`SETTLE`] ago.
@@ -87,20 +87,20 @@ struct Seen {
 }
 
 /// Decides when the config files are read again.
-pub struct Watch {
+pub(crate) struct Watch {
     files: Vec<PathBuf>,
     seen: Option<Seen>,
 }
 
 impl Watch {
     /// Watches `files` (the config, then the optional STS config); nothing is read yet.
-    pub fn new(files: Vec<PathBuf>) -> Self {
+    pub(crate) fn new(files: Vec<PathBuf>) -> Self {
         Watch { files, seen: None }
     }
 
     /// Looks at the files at `now` (wall clock, compared with their mtimes). `force` (SIGHUP,
     /// the first load) reads them even when their stamps did not change.
-    pub fn read(&mut self, disk: &dyn Disk, now: SystemTime, force: bool) -> Found {
+    pub(crate) fn read(&mut self, disk: &dyn Disk, now: SystemTime, force: bool) -> Found {
         let stamps = match self.each(|p| disk.stat(p)) {
             Ok(s) => s,
             Err(e) => return Found::Unreadable(e),
@@ -141,13 +141,13 @@ impl Watch {
 }
 
 /// `now` as the isolate's clock (time since the Unix epoch).
-pub fn since_epoch(now: SystemTime) -> Duration {
+pub(crate) fn since_epoch(now: SystemTime) -> Duration {
     now.duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
 }
 
 /// The refresh task's state: the watch, the files' formats, and the isolate it loads into.
-pub struct Reloader {
+pub(crate) struct Reloader {
     pub watch: Watch,
     /// Each watched file's name and format (checked at start).
     pub sources: Vec<(String, ConfigFormat)>,
@@ -156,14 +156,14 @@ pub struct Reloader {
 
 impl Reloader {
     /// Looks at the files at `now` and hands what it found to the isolate.
-    pub fn check(&mut self, disk: &dyn Disk, now: SystemTime, force: bool) -> Loaded {
+    pub(crate) fn check(&mut self, disk: &dyn Disk, now: SystemTime, force: bool) -> Loaded {
         let found = self.watch.read(disk, now, force);
         self.offer(found, now, force)
     }
 
     /// Hands what [`Watch::read`] found at `now` to the isolate. A file still being written is
     /// offered as unsettled (`force`: SIGHUP, the first load, takes it as it is).
-    pub fn offer(&self, found: Found, now: SystemTime, force: bool) -> Loaded {
+    pub(crate) fn offer(&self, found: Found, now: SystemTime, force: bool) -> Loaded {
         let docs = match found {
             Found::Unchanged => Documents::Unchanged,
             Found::Unreadable(e) => Documents::Unreadable(e.join("; ")),
@@ -191,7 +191,7 @@ impl Reloader {
     /// Starts re-checking the files when due and on SIGHUP, off the request path, for the life
     /// of the process. SIGHUP is listened for before this returns (before the server accepts:
     /// a SIGHUP never finds it unprepared).
-    pub fn spawn(self) {
+    pub(crate) fn spawn(self) {
         let hangup = Hangup::new();
         tokio::spawn(self.run(hangup));
     }

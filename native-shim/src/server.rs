@@ -19,17 +19,17 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most bytes of a request head (request line and headers). S3 itself takes 8 KiB of headers;
 /// presigned URLs with session tokens and Azure upload ids (up to ~6 KiB in the query) need more,
 /// and Cloudflare's edge takes 128 KiB of headers (16 KiB of URL). A longer head: 431.
-pub const MAX_HEAD_BYTES: usize = 64 << 10;
+pub(crate) const MAX_HEAD_BYTES: usize = 64 << 10;
 /// Most header fields in a request head (hyper's default, set here so it is a decision). More:
 /// 431.
-pub const MAX_HEADERS: usize = 100;
+pub(crate) const MAX_HEADERS: usize = 100;
 
 /// How long in-flight requests may run after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves until SIGTERM or SIGINT, then drains in-flight requests (at most 30 s); `reloader`
 /// keeps its isolate's gateway (loaded already) in step with the config file meanwhile.
-pub async fn serve(args: &Args, reloader: Reloader) -> Result<(), String> {
+pub(crate) async fn serve(args: &Args, reloader: Reloader) -> Result<(), String> {
     let listen = &args.listen;
     let listener = TcpListener::bind(listen)
         .await

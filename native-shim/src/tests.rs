@@ -5,7 +5,7 @@ use super::*;
 
 #[test]
 fn the_server_passes_every_setting_the_core_reads() {
-    let mut core = multistore::executor::options::VARS.to_vec();
+    let mut core = multistore::executor::VARS.to_vec();
     let mut read = ENV_VARS.to_vec();
     core.sort_unstable();
     read.sort_unstable();

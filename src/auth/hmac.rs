@@ -11,12 +11,12 @@ use sha1::Sha1;
 use sha2::Sha256;
 
 /// HMAC-SHA256(`key`, concatenation of `parts`).
-pub fn sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+pub(crate) fn sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     mac::<Hmac<Sha256>>(key, parts).into()
 }
 
 /// HMAC-SHA1(`key`, concatenation of `parts`) (SigV2 only).
-pub fn sha1(key: &[u8], parts: &[&[u8]]) -> [u8; 20] {
+pub(crate) fn sha1(key: &[u8], parts: &[&[u8]]) -> [u8; 20] {
     mac::<Hmac<Sha1>>(key, parts).into()
 }
 

@@ -4,18 +4,18 @@
 //! payload was signed) or an S3 error saying which check failed. No Authorization header and no
 //! presigned query means [`Identity::Anonymous`]; what an identity may do is `policy`'s business.
 
-pub mod hmac;
-pub mod presign;
-pub mod redact;
-pub mod secret;
-pub mod sigv2;
-pub mod sigv4;
+pub(crate) mod hmac;
+pub(crate) mod presign;
+pub(crate) mod redact;
+pub(crate) mod secret;
+pub(crate) mod sigv2;
+pub(crate) mod sigv4;
 
 use crate::policy::Identity;
 use crate::s3::request::{RequestHead, S3Request};
 use crate::s3::S3Error;
 use crate::time::Timestamp;
-pub use redact::{redact, redact_target};
+pub(crate) use redact::{redact, redact_target};
 use secret::SecretKey;
 
 /// What a credential store returns for a valid, enabled, unexpired access key.
@@ -41,7 +41,7 @@ pub trait CredentialStore {
 
 /// How the request body was signed (from `x-amz-content-sha256`, or presigned).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PayloadMode {
+pub(crate) enum PayloadMode {
     /// No signature over the body (anonymous, presigned, or `UNSIGNED-PAYLOAD`).
     Unsigned,
     /// A hex sha256 was signed: the body must hash to it before it may become an object.
@@ -57,7 +57,7 @@ pub enum PayloadMode {
 
 /// The result of authentication.
 #[derive(Clone, Debug)]
-pub struct Authenticated {
+pub(crate) struct Authenticated {
     /// Who.
     pub identity: Identity,
     /// How the payload is bound to the signature.
@@ -101,7 +101,7 @@ impl Default for AuthSettings {
 }
 
 /// Authenticates a request: SigV4 header, SigV4 presigned query, or anonymous.
-pub fn authenticate(
+pub(crate) fn authenticate(
     head: &RequestHead,
     req: &S3Request,
     store: &dyn CredentialStore,

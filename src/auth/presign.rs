@@ -19,7 +19,7 @@ pub struct SigningCredentials {
 
 /// One request to presign.
 #[derive(Clone, Debug)]
-pub struct PresignRequest<'a> {
+pub(crate) struct PresignRequest<'a> {
     /// Method the URL is bound to (HEAD is presigned separately from GET).
     pub method: &'a Method,
     /// `http` or `https`.
@@ -43,7 +43,7 @@ pub struct PresignRequest<'a> {
 }
 
 /// Returns the full presigned URL (`UNSIGNED-PAYLOAD`).
-pub fn presign_url(
+pub(crate) fn presign_url(
     req: &PresignRequest<'_>,
     creds: &SigningCredentials,
     keys: &SigningKeyCache,
@@ -52,7 +52,7 @@ pub fn presign_url(
 }
 
 /// [`presign_url`] with an explicit payload hash (the AWS vectors sign the body).
-pub fn presign_with_payload(
+pub(crate) fn presign_with_payload(
     req: &PresignRequest<'_>,
     creds: &SigningCredentials,
     keys: &SigningKeyCache,
@@ -81,7 +81,7 @@ pub fn presign_with_payload(
 
 /// A query-signing scheme: AWS SigV4, or Google's V4 (same canonical request, its own names).
 #[derive(Debug)]
-pub struct Scheme {
+pub(crate) struct Scheme {
     /// Prefix of the query parameters (`X-Amz-`, `X-Goog-`).
     pub prefix: &'static str,
     /// `X-*-Algorithm`.
@@ -91,7 +91,7 @@ pub struct Scheme {
 }
 
 /// AWS SigV4 with an HMAC key (S3, and GCS's interoperability mode).
-pub const AWS4_HMAC_SHA256: Scheme = Scheme {
+pub(crate) const AWS4_HMAC_SHA256: Scheme = Scheme {
     prefix: "X-Amz-",
     algorithm: sigv4::ALGORITHM,
     terminator: "aws4_request",
@@ -99,7 +99,7 @@ pub const AWS4_HMAC_SHA256: Scheme = Scheme {
 
 /// Who signs a URL, under which scheme.
 #[derive(Debug)]
-pub struct Credential<'a> {
+pub(crate) struct Credential<'a> {
     /// The scheme.
     pub scheme: &'a Scheme,
     /// Access key id or service account email (before the scope in `X-*-Credential`).
@@ -109,7 +109,7 @@ pub struct Credential<'a> {
 }
 
 /// Presigns `req` for `cred`: `sign(date, string_to_sign)` returns the hex signature.
-pub fn presign_with(
+pub(crate) fn presign_with(
     req: &PresignRequest<'_>,
     cred: &Credential<'_>,
     payload_hash: &str,

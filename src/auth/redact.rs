@@ -11,7 +11,7 @@
 use crate::percent;
 
 /// What a secret value is replaced with.
-pub const REDACTED: &str = "REDACTED";
+pub(crate) const REDACTED: &str = "REDACTED";
 
 /// Query or form parameters (lowercase, decoded) whose values are secrets.
 const SECRET_PARAMS: &[&str] = &[
@@ -212,7 +212,7 @@ fn bearer_token(text: &str, seg: std::ops::Range<usize>, out: &mut String) -> us
 }
 
 /// [`redact`] for a request target or URL (the name says what it is for at the call site).
-pub fn redact_target(target: &str) -> String {
+pub(crate) fn redact_target(target: &str) -> String {
     redact(target)
 }
 

@@ -53,7 +53,7 @@ impl Signature {
     }
 
     /// Lowercase hex, for writing into a request we sign. Never log it.
-    pub fn to_hex(&self) -> String {
+    pub fn to_hex(self) -> String {
         hex::encode(self.0)
     }
 

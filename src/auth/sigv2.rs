@@ -45,7 +45,7 @@ const SIGNED_SUBRESOURCES: &[&str] = &[
 ];
 
 /// True when the request carries SigV2 credentials.
-pub fn is_sigv2(head: &RequestHead, req: &S3Request) -> bool {
+pub(crate) fn is_sigv2(head: &RequestHead, req: &S3Request) -> bool {
     head.headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -62,7 +62,7 @@ fn header<'a>(head: &'a RequestHead, name: &str) -> &'a str {
 }
 
 /// The SigV2 string to sign; `date` is the Date header, or `Expires` for presigned URLs.
-pub fn string_to_sign(head: &RequestHead, req: &S3Request, date: &str) -> String {
+pub(crate) fn string_to_sign(head: &RequestHead, req: &S3Request, date: &str) -> String {
     let mut s = String::with_capacity(256);
     s.push_str(head.method.as_str());
     s.push('\n');
@@ -134,13 +134,13 @@ pub fn string_to_sign(head: &RequestHead, req: &S3Request, date: &str) -> String
 }
 
 /// The base64 HMAC-SHA1 signature.
-pub fn sign(secret: &str, string_to_sign: &str) -> String {
+pub(crate) fn sign(secret: &str, string_to_sign: &str) -> String {
     let mac = hmac::sha1(secret.as_bytes(), &[string_to_sign.as_bytes()]);
     base64::engine::general_purpose::STANDARD.encode(mac)
 }
 
 /// Verifies a SigV2 request (header or presigned).
-pub fn verify(
+pub(crate) fn verify(
     head: &RequestHead,
     req: &S3Request,
     store: &dyn CredentialStore,

@@ -22,24 +22,24 @@ use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
 /// The only algorithm we accept.
-pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+pub(crate) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// Payload hash of presigned and unsigned requests.
-pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+pub(crate) const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
 /// Lowercase hex sha256.
-pub fn sha256_hex(data: &[u8]) -> String {
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
 /// RFC 3986 encoding of a query component (every byte but unreserved ones).
-pub fn uri_encode(s: &[u8]) -> String {
+pub(crate) fn uri_encode(s: &[u8]) -> String {
     percent::encode(s, false)
 }
 
 /// The canonical URI of a raw path, encoded exactly once, never normalized: an escape of an
 /// unreserved character is decoded, other escapes are kept (uppercased, so `%2F` stays `%2F`),
 /// unreserved bytes and `/` are kept, and every other byte is escaped.
-pub fn canonical_uri(raw_path: &str) -> String {
+pub(crate) fn canonical_uri(raw_path: &str) -> String {
     let b = raw_path.as_bytes();
     let mut out = String::with_capacity(b.len() + 16);
     let mut i = 0;
@@ -73,7 +73,7 @@ fn percent_decode_lossless(s: &str) -> Vec<u8> {
 
 /// The canonical query string of a raw query: pairs decoded and re-encoded, sorted by key then
 /// value, `=` always kept; `X-Amz-Signature` dropped.
-pub fn canonical_query(raw_query: &str) -> String {
+pub(crate) fn canonical_query(raw_query: &str) -> String {
     let mut pairs: Vec<(String, String)> = raw_query
         .split('&')
         .filter(|p| !p.is_empty())
@@ -91,7 +91,7 @@ pub fn canonical_query(raw_query: &str) -> String {
 }
 
 /// Canonical query from decoded pairs (for requests we sign).
-pub fn canonical_query_from_pairs(pairs: &[(String, String)]) -> String {
+pub(crate) fn canonical_query_from_pairs(pairs: &[(String, String)]) -> String {
     let mut enc: Vec<(String, String)> = pairs
         .iter()
         .map(|(k, v)| (uri_encode(k.as_bytes()), uri_encode(v.as_bytes())))
@@ -128,7 +128,7 @@ fn canonical_value(v: &[u8]) -> String {
 
 /// The canonical headers block (each `name:value\n`) for the signed header names, which must be
 /// lowercase and sorted. Missing headers are an error naming them.
-pub fn canonical_headers(headers: &HeaderMap, signed: &[&str]) -> Result<String, String> {
+pub(crate) fn canonical_headers(headers: &HeaderMap, signed: &[&str]) -> Result<String, String> {
     let mut out = String::new();
     for name in signed {
         let mut values: Vec<String> = Vec::new();
@@ -151,7 +151,7 @@ pub fn canonical_headers(headers: &HeaderMap, signed: &[&str]) -> Result<String,
 }
 
 /// Assembles a canonical request.
-pub fn canonical_request(
+pub(crate) fn canonical_request(
     method: &str,
     canonical_uri: &str,
     canonical_query: &str,
@@ -163,12 +163,12 @@ pub fn canonical_request(
 }
 
 /// `date/region/service/aws4_request`.
-pub fn scope(date: &str, region: &str, service: &str) -> String {
+pub(crate) fn scope(date: &str, region: &str, service: &str) -> String {
     format!("{date}/{region}/{service}/aws4_request")
 }
 
 /// The string to sign.
-pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
+pub(crate) fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
     format!(
         "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
         sha256_hex(canonical_request.as_bytes())
@@ -176,7 +176,7 @@ pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> S
 }
 
 /// Derives the signing key (uncached).
-pub fn signing_key(secret: &SecretKey, date: &str, region: &str, service: &str) -> [u8; 32] {
+pub(crate) fn signing_key(secret: &SecretKey, date: &str, region: &str, service: &str) -> [u8; 32] {
     let k_secret = zeroize::Zeroizing::new(format!("AWS4{}", secret.expose()));
     let k_date = hmac::sha256(k_secret.as_bytes(), &[date.as_bytes()]);
     let k_region = hmac::sha256(&k_date, &[region.as_bytes()]);
@@ -185,7 +185,7 @@ pub fn signing_key(secret: &SecretKey, date: &str, region: &str, service: &str) 
 }
 
 /// The signature of a string to sign.
-pub fn sign(key: &[u8; 32], string_to_sign: &str) -> Signature {
+pub(crate) fn sign(key: &[u8; 32], string_to_sign: &str) -> Signature {
     Signature(hmac::sha256(key, &[string_to_sign.as_bytes()]))
 }
 
@@ -246,7 +246,7 @@ impl SigningKeyCache {
 
 /// The parsed parts of a SigV4 authorization (header or query form).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParsedAuth {
+pub(crate) struct ParsedAuth {
     /// Access key id.
     pub access_key_id: String,
     /// Scope date `YYYYMMDD`.
@@ -291,7 +291,7 @@ pub(crate) fn parse_credential(
 
 /// Parses an `Authorization: AWS4-HMAC-SHA256 Credential=.., SignedHeaders=.., Signature=..`
 /// header: parameters in any order, separated by `,` with or without spaces.
-pub fn parse_authorization(value: &str) -> Result<ParsedAuth, S3Error> {
+pub(crate) fn parse_authorization(value: &str) -> Result<ParsedAuth, S3Error> {
     let value = value.trim();
     let rest = value
         .strip_prefix(ALGORITHM)
@@ -354,7 +354,7 @@ struct Check<'a> {
 /// that sign the body's hash without an `x-amz-content-sha256` header (the query APIs such as
 /// STS), the hex sha256 of the body the gateway read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SignedService<'a> {
+pub(crate) struct SignedService<'a> {
     /// The credential scope's service (`s3`, `sts`).
     pub name: &'a str,
     /// `None` for S3, whose payload hash is `x-amz-content-sha256` (or `UNSIGNED-PAYLOAD` when
@@ -365,14 +365,14 @@ pub struct SignedService<'a> {
 
 impl SignedService<'_> {
     /// S3.
-    pub const S3: SignedService<'static> = SignedService {
+    pub(crate) const S3: SignedService<'static> = SignedService {
         name: "s3",
         body_sha256: None,
     };
 }
 
 /// Verifies a request (see [`super::authenticate`]).
-pub fn verify_request(
+pub(crate) fn verify_request(
     head: &RequestHead,
     req: &S3Request,
     store: &dyn CredentialStore,
@@ -386,7 +386,7 @@ pub fn verify_request(
 /// Verifies a request signed for `service` (see [`SignedService`]); [`verify_request`] is this
 /// for S3. The errors are S3's; a caller answering for another service translates them.
 #[allow(clippy::too_many_arguments)] // the world, passed in
-pub fn verify_service_request(
+pub(crate) fn verify_service_request(
     head: &RequestHead,
     req: &S3Request,
     store: &dyn CredentialStore,
@@ -467,7 +467,7 @@ pub fn verify_service_request(
 /// repeats that value (the AWS CRT sends `UNSIGNED-PAYLOAD`); any other value, such as a
 /// `STREAMING-*` mode the URL never signed, counts as unsigned. `presigned_payload` is that
 /// signed value for presigned requests, `None` for header auth.
-pub fn unsigned_amz_headers(
+pub(crate) fn unsigned_amz_headers(
     headers: &HeaderMap,
     signed_headers: &str,
     presigned_payload: Option<&str>,
@@ -499,7 +499,7 @@ pub fn unsigned_amz_headers(
 
 /// AWS's answer to unsigned `x-amz-*` headers: 403 `AccessDenied` naming them in
 /// `HeadersNotSigned`.
-pub fn headers_not_signed(names: &[String]) -> S3Error {
+pub(crate) fn headers_not_signed(names: &[String]) -> S3Error {
     S3Error::access_denied("There were headers present in the request which were not signed")
         .with_detail("HeadersNotSigned", names.join(", "))
 }
@@ -623,7 +623,7 @@ fn header_check<'a>(
 }
 
 /// The payload mode an `x-amz-content-sha256` value names.
-pub fn payload_mode(hash: &str) -> Result<PayloadMode, S3Error> {
+pub(crate) fn payload_mode(hash: &str) -> Result<PayloadMode, S3Error> {
     Ok(match hash {
         UNSIGNED_PAYLOAD => PayloadMode::Unsigned,
         "STREAMING-UNSIGNED-PAYLOAD-TRAILER" => PayloadMode::StreamingUnsignedTrailer,

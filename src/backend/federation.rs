@@ -45,26 +45,24 @@ use crate::config::{BackendType, BucketConfig};
 use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
-pub use crate::backend::azure::federation::{
-    parse_delegation_key, parse_token_response, AzureWorkloadIdentity,
-};
-pub use crate::backend::gcs::federation::GcpWorkloadIdentity;
-pub use crate::backend::s3::federation::{parse_assume_role_response, AwsWebIdentity};
+pub(crate) use crate::backend::azure::federation::AzureWorkloadIdentity;
+pub(crate) use crate::backend::gcs::federation::GcpWorkloadIdentity;
+pub(crate) use crate::backend::s3::federation::{parse_assume_role_response, AwsWebIdentity};
 
 /// Refresh credentials this long before they expire.
-pub const REFRESH_BEFORE_SECS: i64 = 300;
+pub(crate) const REFRESH_BEFORE_SECS: i64 = 300;
 /// Credentials closer than this to their expiry are not used to sign at all.
-pub const MIN_VALIDITY_SECS: i64 = 30;
+pub(crate) const MIN_VALIDITY_SECS: i64 = 30;
 /// How long a failed exchange is answered from the cache before it is tried again.
-pub const FAILURE_BACKOFF_SECS: i64 = 5;
+pub(crate) const FAILURE_BACKOFF_SECS: i64 = 5;
 /// A refresh older than this is presumed dead.
-pub const IN_FLIGHT_TIMEOUT_SECS: i64 = 30;
+pub(crate) const IN_FLIGHT_TIMEOUT_SECS: i64 = 30;
 /// How long a runtime waits for the exchange.
-pub const EXCHANGE_TIMEOUT_SECS: u64 = 10;
+pub(crate) const EXCHANGE_TIMEOUT_SECS: u64 = 10;
 /// Largest exchange answer read.
-pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// Lifetime of the tokens minted for an exchange (used at once).
-pub const TOKEN_TTL_SECS: i64 = 300;
+pub(crate) const TOKEN_TTL_SECS: i64 = 300;
 /// Most cache entries kept; past it, entries with nothing in flight are dropped.
 const MAX_ENTRIES: usize = 1024;
 
@@ -81,11 +79,11 @@ pub enum Federation {
 }
 
 /// Bounds of `duration_seconds` (AWS STS's own).
-pub const MIN_DURATION_SECS: u64 = 900;
+pub(crate) const MIN_DURATION_SECS: u64 = 900;
 /// See [`MIN_DURATION_SECS`].
-pub const MAX_DURATION_SECS: u64 = 43_200;
+pub(crate) const MAX_DURATION_SECS: u64 = 43_200;
 /// Most HTTP calls one exchange may take (token, then e.g. a delegation key or impersonation).
-pub const MAX_EXCHANGE_STEPS: usize = 4;
+pub(crate) const MAX_EXCHANGE_STEPS: usize = 4;
 
 /// What an exchange does after an answer: send the next request, or it is done.
 #[derive(Debug)]
@@ -464,7 +462,7 @@ impl CredentialsNeeded {
 
 /// What the runtime does for a key, from [`CredentialCache::decide`].
 #[derive(Debug)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Sign with these.
     Use(Arc<TemporaryCredentials>),
     /// Sign with these, and refresh them in the background (this caller owns the refresh and
@@ -489,14 +487,14 @@ struct Entry {
 /// Federated credentials by key, with refresh bookkeeping. One per process (behind a lock) or
 /// isolate; the lock is never held across I/O.
 #[derive(Debug, Default)]
-pub struct CredentialCache {
+pub(crate) struct CredentialCache {
     entries: HashMap<String, Entry>,
 }
 
 impl CredentialCache {
     /// What to do for `key` at `now` (see [`Decision`]); marks a refresh in flight when it
     /// hands one to the caller.
-    pub fn decide(&mut self, key: &str, now: Timestamp) -> Decision {
+    pub(crate) fn decide(&mut self, key: &str, now: Timestamp) -> Decision {
         if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(key) {
             self.entries.retain(|_, e| e.refreshing_since.is_some());
         }
@@ -534,7 +532,7 @@ impl CredentialCache {
     }
 
     /// Ends the refresh of `key` with its result; returns what the caller should use.
-    pub fn finish(
+    pub(crate) fn finish(
         &mut self,
         key: &str,
         result: Result<TemporaryCredentials, ExchangeError>,

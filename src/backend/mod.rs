@@ -1,13 +1,13 @@
 //! Backends: turning an authorized S3 operation into a backend request (presigned URL, headers,
 //! response handling). One planner per bucket, built once per config snapshot.
 
-pub mod azure;
+pub(crate) mod azure;
 pub(crate) mod delete;
-pub mod federation;
-pub mod gcs;
+pub(crate) mod federation;
+pub(crate) mod gcs;
 pub(crate) mod options;
-pub mod r2;
-pub mod s3;
+pub(crate) mod r2;
+pub(crate) mod s3;
 pub(crate) mod upload;
 
 pub(crate) mod copy;

@@ -36,7 +36,7 @@ pub use crate::s3::metadata::HttpMetadata;
 pub use crate::s3::ranges::ByteRange as R2Range;
 pub(crate) use listing::prefixes_listing;
 pub(crate) use plan::plan_bucket;
-pub use records::{is_reserved, reserved_key_error, RESERVED};
+pub(crate) use records::{is_reserved, reserved_key_error, RESERVED};
 pub(crate) use respond::quoted_etag;
 
 /// The binding call to make. Keys are R2 keys (under the bucket's `backend_prefix`).

@@ -25,7 +25,7 @@ use crate::config::{BackendType, BucketConfig};
 use crate::percent;
 use crate::time::Timestamp;
 
-pub mod federation;
+pub(crate) mod federation;
 mod outbound;
 pub(crate) mod prepare;
 pub(crate) mod settings;
@@ -42,7 +42,7 @@ const PRESIGN_EXPIRES_SECS: u32 = 3600;
 
 /// One S3-compatible backend bucket.
 #[derive(Debug)]
-pub struct S3Backend {
+pub(crate) struct S3Backend {
     scheme: String,
     /// `host[:port]` of the endpoint.
     host: String,
@@ -60,7 +60,7 @@ pub struct S3Backend {
 
 /// The protocol variant of a backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dialect {
+pub(crate) enum Dialect {
     /// S3 itself.
     S3,
     /// Google Cloud Storage's XML API: `x-goog-*` headers, no aws-chunked bodies.
@@ -91,7 +91,7 @@ impl Signer {
 
 /// A request to send to the backend, before signing.
 #[derive(Debug)]
-pub struct BackendRequest<'a> {
+pub(crate) struct BackendRequest<'a> {
     /// Backend bucket to use instead of the configured one (pass-through glob buckets).
     pub bucket: Option<&'a str>,
     /// Method.
@@ -107,7 +107,7 @@ pub struct BackendRequest<'a> {
 
 impl S3Backend {
     /// Builds the backend from a validated bucket entry.
-    pub fn from_config(bucket: &BucketConfig) -> Result<Self, String> {
+    pub(crate) fn from_config(bucket: &BucketConfig) -> Result<Self, String> {
         let opts = &bucket.backend_options;
         let flag = |k: &str| opts.get(k).is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let dialect = match bucket.backend_type {
@@ -188,18 +188,18 @@ impl S3Backend {
     }
 
     /// How a federated backend gets its credentials (None: static or no credentials).
-    pub fn federation(&self) -> Option<&CredentialsNeeded> {
+    pub(crate) fn federation(&self) -> Option<&CredentialsNeeded> {
         self.federation.as_ref()
     }
 
     /// The backend bucket's name.
-    pub fn bucket_name(&self) -> &str {
+    pub(crate) fn bucket_name(&self) -> &str {
         &self.bucket_name
     }
 
     /// True when `other` is the same endpoint with the same credentials, so one request can
     /// read from one and write to the other (server-side copy).
-    pub fn same_account(&self, other: &S3Backend) -> bool {
+    pub(crate) fn same_account(&self, other: &S3Backend) -> bool {
         self.endpoint_id() == other.endpoint_id()
             && self.dialect == other.dialect
             && self.signer.id() == other.signer.id()
@@ -207,24 +207,24 @@ impl S3Backend {
     }
 
     /// `scheme://host/base` identifying the endpoint (for same-backend checks).
-    pub fn endpoint_id(&self) -> String {
+    pub(crate) fn endpoint_id(&self) -> String {
         format!("{}://{}{}", self.scheme, self.host, self.base_path)
     }
 
     /// The region requests are signed for.
-    pub fn region(&self) -> &str {
+    pub(crate) fn region(&self) -> &str {
         &self.region
     }
 
     /// The protocol variant.
-    pub fn dialect(&self) -> Dialect {
+    pub(crate) fn dialect(&self) -> Dialect {
         self.dialect
     }
 
     /// The presigned URL of ListBuckets (`GET /` on the endpoint, no bucket in path or host),
     /// for a backend with credentials of its own; None for federated backends (their
     /// credentials come per request).
-    pub fn list_buckets_url(&self, now: Timestamp) -> Option<String> {
+    pub(crate) fn list_buckets_url(&self, now: Timestamp) -> Option<String> {
         if self.federation.is_some() {
             return None;
         }
@@ -252,7 +252,7 @@ impl S3Backend {
     /// The URL for a request: presigned unless the backend skips signatures; its headers
     /// adapted to the dialect. `temporary`: the federated credentials of this request (they
     /// take the place of configured ones; an access token goes in `Authorization`).
-    pub fn url(
+    pub(crate) fn url(
         &self,
         req: &mut BackendRequest<'_>,
         now: Timestamp,
@@ -336,12 +336,12 @@ impl S3Backend {
 }
 
 /// S3 URI-encoding of a key: every byte but unreserved ones and `/`.
-pub fn encode_path(s: &str) -> String {
+pub(crate) fn encode_path(s: &str) -> String {
     percent::encode(s.as_bytes(), true)
 }
 
 /// S3 URI-encoding of a query component: every byte but unreserved ones.
-pub fn encode_component(s: &str) -> String {
+pub(crate) fn encode_component(s: &str) -> String {
     percent::encode(s.as_bytes(), false)
 }
 

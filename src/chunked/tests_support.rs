@@ -2,7 +2,7 @@ use super::*;
 use crate::auth::secret::SecretKey;
 use crate::auth::sigv4::signing_key;
 
-pub fn signing() -> ChunkSigning {
+pub(super) fn signing() -> ChunkSigning {
     let key = signing_key(
         &SecretKey::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
         "20130524",
@@ -22,7 +22,11 @@ pub fn signing() -> ChunkSigning {
 
 /// The `STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER` body of `data` with `trailer` lines, as
 /// the e2e suite's signer (tests/e2e/sigv4.py) frames it.
-pub fn encode_signed_trailer(data: &[u8], size: usize, trailer: &[(String, String)]) -> Vec<u8> {
+pub(super) fn encode_signed_trailer(
+    data: &[u8],
+    size: usize,
+    trailer: &[(String, String)],
+) -> Vec<u8> {
     let s = signing();
     let mut dec = SignedChunkDecoder::new(signing(), true, 0);
     let mut out = Vec::new();
@@ -52,7 +56,11 @@ pub fn encode_signed_trailer(data: &[u8], size: usize, trailer: &[(String, Strin
     out
 }
 
-pub fn run(mut dec: SignedChunkDecoder, wire: &[u8], step: usize) -> Result<Vec<u8>, S3Error> {
+pub(super) fn run(
+    mut dec: SignedChunkDecoder,
+    wire: &[u8],
+    step: usize,
+) -> Result<Vec<u8>, S3Error> {
     let mut out = Vec::new();
     for piece in wire.chunks(step) {
         if let Some(b) = dec.push(Bytes::copy_from_slice(piece))? {

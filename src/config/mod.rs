@@ -17,7 +17,7 @@
 //!   separate `--sts-config` file merged with [`GatewayConfig::merge`] (0.7 did the same).
 
 mod credentials;
-pub mod validate;
+pub(crate) mod validate;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -19,13 +19,13 @@ use crate::s3::limits::{MAX_SINGLE_PUT, MIN_PART_SIZE};
 use crate::time::Timestamp;
 
 /// AWS's floor for a session (AssumeRoleWithWebIdentity `DurationSeconds`).
-pub const MIN_SESSION_SECS: u64 = 900;
+pub(crate) const MIN_SESSION_SECS: u64 = 900;
 /// AWS's ceiling for a role's maximum session (12 hours).
-pub const MAX_SESSION_SECS: u64 = 43_200;
+pub(crate) const MAX_SESSION_SECS: u64 = 43_200;
 
 /// Parses `text` into a generic value. Syntax errors give a position, never the offending text
 /// (it may be a secret).
-pub fn to_value(text: &str, format: ConfigFormat) -> Result<Value, ConfigError> {
+pub(crate) fn to_value(text: &str, format: ConfigFormat) -> Result<Value, ConfigError> {
     match format {
         ConfigFormat::Json => serde_json::from_str(text).map_err(|e| {
             ConfigError::one(format!(
@@ -267,24 +267,26 @@ fn list_of_tables<'a>(v: Option<&'a Value>, path: &str, r: &mut Report) -> Vec<O
 }
 
 /// Reads and validates a whole document.
-pub fn from_value(value: &Value) -> Result<(GatewayConfig, Vec<String>), ConfigError> {
+pub(crate) fn from_value(value: &Value) -> Result<(GatewayConfig, Vec<String>), ConfigError> {
     let (config, warnings) = from_value_reporting(value);
     config.map(|c| (c, warnings))
 }
 
 /// [`from_value`], with the warnings returned whether or not there are problems.
-pub fn from_value_reporting(value: &Value) -> (Result<GatewayConfig, ConfigError>, Vec<String>) {
+pub(crate) fn from_value_reporting(
+    value: &Value,
+) -> (Result<GatewayConfig, ConfigError>, Vec<String>) {
     from_value_checked(value, None)
 }
 
 /// A backend's own checks of a bucket's options, given by the layer that knows the backends
 /// (`crate::backend::options`): the bucket and the path of its options
 /// (`buckets[i].backend_options`) in, `(problems, warnings)` out, each prefixed by its path.
-pub type OptionCheck<'c> = &'c dyn Fn(&BucketConfig, &str) -> (Vec<String>, Vec<String>);
+pub(crate) type OptionCheck<'c> = &'c dyn Fn(&BucketConfig, &str) -> (Vec<String>, Vec<String>);
 
 /// [`from_value_reporting`], with `check` run on each bucket's options as the bucket is read, so
 /// its problems and warnings come in the document's order among the others.
-pub fn from_value_checked(
+pub(crate) fn from_value_checked(
     value: &Value,
     check: Option<OptionCheck<'_>>,
 ) -> (Result<GatewayConfig, ConfigError>, Vec<String>) {
@@ -887,7 +889,7 @@ fn check_credentials(b: &BucketConfig, path: &str, r: &mut Report) {
 }
 
 /// `http://` or `https://` followed by a host, no whitespace.
-pub fn is_http_url(s: &str) -> bool {
+pub(crate) fn is_http_url(s: &str) -> bool {
     let rest = s
         .strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"))
@@ -1286,7 +1288,7 @@ fn references(c: &GatewayConfig, r: &mut Report) {
 
 /// Conflicts between a config and one merged into it: the same bucket name, role id or access
 /// key id in both.
-pub fn merge_conflicts(base: &GatewayConfig, other: &GatewayConfig) -> Vec<String> {
+pub(crate) fn merge_conflicts(base: &GatewayConfig, other: &GatewayConfig) -> Vec<String> {
     let mut out = Vec::new();
     let mut check = |list: &str, field: &str, a: Vec<&str>, b: Vec<&str>| {
         for (i, v) in b.iter().enumerate() {

@@ -8,11 +8,11 @@
 //! - [`session`]: one request, from its head to the plan the runtime executes.
 
 mod caches;
-pub mod isolate;
-pub mod options;
-pub mod session;
+pub(crate) mod isolate;
+pub(crate) mod options;
+pub(crate) mod session;
 
 pub use caches::{Caches, FetchError, Fetched, Refresh, SmallRequest, World};
 pub use isolate::{Document, Documents, Due, Isolate, Loaded};
-pub use options::{FromEnv, Options};
+pub use options::{FromEnv, Options, VARS};
 pub use session::{BodyRead, Outcome, Session, Step, DRAIN_LIMIT};

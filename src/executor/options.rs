@@ -16,7 +16,7 @@ use crate::GatewayOptions;
 
 /// How long a config snapshot is served before its document(s) are checked again, unless
 /// `CONFIG_TTL_SECONDS` says otherwise.
-pub const DEFAULT_CONFIG_TTL: Duration = Duration::from_secs(60);
+pub(super) const DEFAULT_CONFIG_TTL: Duration = Duration::from_secs(60);
 
 /// Every variable [`Options::read_env`] asks for.
 pub const VARS: [&str; 7] = [
@@ -217,7 +217,7 @@ fn oidc_provider(
 }
 
 /// `CONFIG_TTL_SECONDS`: seconds (fractions allowed); `0` turns timed refresh off (None).
-pub fn parse_ttl(value: &str) -> Result<Option<Duration>, String> {
+pub(super) fn parse_ttl(value: &str) -> Result<Option<Duration>, String> {
     let secs: f64 = value
         .trim()
         .parse()

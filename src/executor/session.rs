@@ -42,7 +42,7 @@ use crate::time::Timestamp;
 pub const DRAIN_LIMIT: usize = 8 << 20;
 
 /// How long a request waits before looking again at another request's credential exchange.
-pub const WAIT_POLL: Duration = Duration::from_millis(25);
+pub(super) const WAIT_POLL: Duration = Duration::from_millis(25);
 
 /// What the session needs from the runtime next.
 #[derive(Debug)]
@@ -478,7 +478,7 @@ fn document(url: &str, fetched: Fetched) -> Result<Bytes, String> {
 }
 
 /// The client broke off its body.
-pub fn incomplete_body(why: &str) -> S3Error {
+pub(crate) fn incomplete_body(why: &str) -> S3Error {
     S3Error::new(
         ErrorCode::IncompleteBody,
         format!("reading the request body failed: {why}"),

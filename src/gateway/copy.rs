@@ -37,7 +37,7 @@ use crate::time::Timestamp;
 
 // S3's limits live on the ground floor (config validates against them too); the copy's
 // callers keep naming them here.
-pub use crate::s3::limits::{CopyLimits, MAX_SINGLE_PUT, MIN_PART_SIZE};
+pub(crate) use crate::s3::limits::{CopyLimits, MAX_SINGLE_PUT, MIN_PART_SIZE};
 /// Most parts an upload may have.
 const MAX_PARTS: u64 = crate::s3::limits::MAX_PARTS as u64;
 /// Cap on the backend answers the runtime reads for [`CopyEvent::Answer`].

@@ -9,6 +9,6 @@
 //!
 //! Both are sans-IO: time, random bytes and the exchange's HTTP round trip come from the runtime.
 
-pub mod provider;
+pub(crate) mod provider;
 
-pub use provider::OidcProvider;
+pub(crate) use provider::OidcProvider;

@@ -34,11 +34,11 @@ use crate::time::Timestamp;
 
 /// `Cache-Control` of the discovery document and the JWKS: verifiers refetch within five
 /// minutes, so a rotation is seen quickly, and the previous key stays published far longer.
-pub const CACHE_CONTROL: &str = "public, max-age=300";
+pub(crate) const CACHE_CONTROL: &str = "public, max-age=300";
 /// The discovery path under the issuer.
-pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+pub(crate) const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
 /// The JWKS path under the issuer.
-pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+pub(crate) const JWKS_PATH: &str = "/.well-known/jwks.json";
 
 /// A provider key that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -111,7 +111,7 @@ pub(crate) fn rsa_key_from_pem(name: &str, pem: &str) -> Result<RsaPrivateKey, K
 
 /// RFC 7638 thumbprint of an RSA JWK (`n` and `e` base64url): base64url of the SHA-256 of
 /// `{"e":..,"kty":"RSA","n":..}` with the members in that order and no whitespace.
-pub fn rsa_thumbprint(n_b64: &str, e_b64: &str) -> String {
+pub(crate) fn rsa_thumbprint(n_b64: &str, e_b64: &str) -> String {
     let canonical = format!(r#"{{"e":"{e_b64}","kty":"RSA","n":"{n_b64}"}}"#);
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }

@@ -21,10 +21,10 @@ use crate::payload::BodyCheck;
 use crate::s3::{ErrorCode, S3Error};
 
 /// Most bytes of form fields (with their part headers and boundaries) before the file.
-pub const MAX_PREAMBLE: usize = 64 << 10;
+pub(crate) const MAX_PREAMBLE: usize = 64 << 10;
 /// Bodies up to this size are read whole before planning (fields after the file are then
 /// allowed and ignored). Covers an empty file after a full preamble.
-pub const WHOLE_BODY_LIMIT: u64 = (MAX_PREAMBLE as u64) + 1024;
+pub(crate) const WHOLE_BODY_LIMIT: u64 = (MAX_PREAMBLE as u64) + 1024;
 /// Longest boundary RFC 2046 allows.
 const MAX_BOUNDARY: usize = 70;
 
@@ -33,7 +33,7 @@ fn malformed(msg: impl Into<String>) -> S3Error {
 }
 
 /// The boundary of a `multipart/form-data` Content-Type (quoted or not).
-pub fn boundary(headers: &HeaderMap) -> Result<String, S3Error> {
+pub(crate) fn boundary(headers: &HeaderMap) -> Result<String, S3Error> {
     let ct = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -11,8 +11,8 @@
 //! through the same hold-back machinery as every other checked upload ([`crate::payload`]), so
 //! both runtimes, S3 backends and R2 bindings get it without code of their own.
 
-pub mod form;
-pub mod policy;
+pub(crate) mod form;
+pub(crate) mod policy;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
@@ -26,8 +26,8 @@ use crate::s3::error::push_escaped;
 use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
-pub use form::{FormBody, FormReader, PostForm};
-pub use policy::PostPolicy;
+pub(crate) use form::{FormBody, FormReader, PostForm};
+pub(crate) use policy::PostPolicy;
 
 /// Who signed a form, and the policy they signed (None for an anonymous form).
 #[derive(Debug)]
@@ -202,7 +202,7 @@ pub(crate) fn put_headers(form: &PostForm, file_len: u64) -> HeaderMap {
 
 /// How a successful POST is answered (`success_action_redirect` / `success_action_status`).
 #[derive(Clone, Debug)]
-pub struct PostAnswer {
+pub(crate) struct PostAnswer {
     status: StatusCode,
     redirect: Option<String>,
     bucket: String,

@@ -258,7 +258,7 @@ impl fmt::Display for S3Error {
 impl std::error::Error for S3Error {}
 
 /// Appends `s` with the five XML special characters escaped.
-pub fn push_escaped(out: &mut String, s: &str) {
+pub(crate) fn push_escaped(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),

@@ -3,15 +3,15 @@
 //! live on the ground floor.
 
 /// Largest single PUT S3 accepts, and the largest part: copies above it go multipart.
-pub const MAX_SINGLE_PUT: u64 = 5 << 30;
+pub(crate) const MAX_SINGLE_PUT: u64 = 5 << 30;
 /// Smallest part S3 accepts (all parts but the last).
-pub const MIN_PART_SIZE: u64 = 5 << 20;
+pub(crate) const MIN_PART_SIZE: u64 = 5 << 20;
 /// Most parts one multipart upload may have (S3's limit).
-pub const MAX_PARTS: u16 = 10_000;
+pub(crate) const MAX_PARTS: u16 = 10_000;
 /// Longest validity of a presigned URL S3 allows (7 days), in seconds.
-pub const MAX_PRESIGN_EXPIRES: i64 = 604_800;
+pub(crate) const MAX_PRESIGN_EXPIRES: i64 = 604_800;
 /// Default part size of a multipart streamed copy.
-pub const DEFAULT_PART_SIZE: u64 = 512 << 20;
+pub(crate) const DEFAULT_PART_SIZE: u64 = 512 << 20;
 
 /// The sizes that decide between one PUT and a multipart upload.
 #[derive(Clone, Copy, Debug)]

@@ -15,11 +15,11 @@ use super::xml::{malformed_xml, push_leaf, BodyReader, Node};
 use crate::time::Timestamp;
 
 /// Largest body of these documents the gateway reads (each is well under 1 KiB).
-pub const MAX_SETTINGS_BODY: usize = 16 << 10;
+pub(crate) const MAX_SETTINGS_BODY: usize = 16 << 10;
 
 /// An object lock retention mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LockMode {
+pub(crate) enum LockMode {
     /// Deletable and shortenable by callers allowed to bypass governance retention.
     Governance,
     /// Nobody may delete or shorten it.
@@ -28,7 +28,7 @@ pub enum LockMode {
 
 impl LockMode {
     /// S3's word: exactly `GOVERNANCE` or `COMPLIANCE` (S3 refuses other cases too).
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "GOVERNANCE" => Some(Self::Governance),
             "COMPLIANCE" => Some(Self::Compliance),
@@ -37,7 +37,7 @@ impl LockMode {
     }
 
     /// S3's word.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Governance => "GOVERNANCE",
             Self::Compliance => "COMPLIANCE",
@@ -146,13 +146,13 @@ fn leaf<'a>(leaves: &'a [(String, String)], path: &str) -> Option<&'a str> {
 /// A PutObjectRetention body: a mode and a date, or neither (which removes a governance
 /// retention, for callers allowed to bypass it).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Retention {
+pub(crate) struct Retention {
     /// The mode and the retain-until date (normalized ISO 8601).
     pub lock: Option<(LockMode, String)>,
 }
 
 /// Parses a `<Retention>` body.
-pub fn parse_retention(body: &[u8]) -> Result<Retention, S3Error> {
+pub(crate) fn parse_retention(body: &[u8]) -> Result<Retention, S3Error> {
     let l = leaves(body, "Retention", &["Mode", "RetainUntilDate"])?;
     let mode = leaf(&l, "Mode")
         .map(|m| {
@@ -182,7 +182,7 @@ pub fn parse_retention(body: &[u8]) -> Result<Retention, S3Error> {
 }
 
 /// The PutObjectRetention body the gateway forwards.
-pub fn retention_xml(r: &Retention) -> String {
+pub(crate) fn retention_xml(r: &Retention) -> String {
     let mut out = String::from("<Retention>");
     if let Some((mode, date)) = &r.lock {
         push_leaf(&mut out, "Mode", mode.as_str());
@@ -193,7 +193,7 @@ pub fn retention_xml(r: &Retention) -> String {
 }
 
 /// Parses a `<LegalHold>` body: its status, `ON` or `OFF`.
-pub fn parse_legal_hold(body: &[u8]) -> Result<bool, S3Error> {
+pub(crate) fn parse_legal_hold(body: &[u8]) -> Result<bool, S3Error> {
     let l = leaves(body, "LegalHold", &["Status"])?;
     match leaf(&l, "Status") {
         Some("ON") => Ok(true),
@@ -206,7 +206,7 @@ pub fn parse_legal_hold(body: &[u8]) -> Result<bool, S3Error> {
 }
 
 /// The PutObjectLegalHold body the gateway forwards.
-pub fn legal_hold_xml(on: bool) -> String {
+pub(crate) fn legal_hold_xml(on: bool) -> String {
     let mut out = String::from("<LegalHold>");
     push_leaf(&mut out, "Status", if on { "ON" } else { "OFF" });
     out.push_str("</LegalHold>");
@@ -215,7 +215,7 @@ pub fn legal_hold_xml(on: bool) -> String {
 
 /// A default retention period.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Period {
+pub(crate) enum Period {
     /// `<Days>`.
     Days(u32),
     /// `<Years>`.
@@ -224,7 +224,7 @@ pub enum Period {
 
 /// A PutObjectLockConfiguration body.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LockConfiguration {
+pub(crate) struct LockConfiguration {
     /// `<ObjectLockEnabled>Enabled</ObjectLockEnabled>` was given.
     pub enabled: bool,
     /// The default retention of new objects.
@@ -233,7 +233,7 @@ pub struct LockConfiguration {
 
 /// Parses an `<ObjectLockConfiguration>` body: `ObjectLockEnabled` is `Enabled` when given; a
 /// default retention has a mode and exactly one of Days and Years, a positive number.
-pub fn parse_lock_configuration(body: &[u8]) -> Result<LockConfiguration, S3Error> {
+pub(crate) fn parse_lock_configuration(body: &[u8]) -> Result<LockConfiguration, S3Error> {
     const MODE: &str = "Rule/DefaultRetention/Mode";
     const DAYS: &str = "Rule/DefaultRetention/Days";
     const YEARS: &str = "Rule/DefaultRetention/Years";
@@ -296,7 +296,7 @@ pub fn parse_lock_configuration(body: &[u8]) -> Result<LockConfiguration, S3Erro
 }
 
 /// The PutObjectLockConfiguration body the gateway forwards.
-pub fn lock_configuration_xml(c: &LockConfiguration) -> String {
+pub(crate) fn lock_configuration_xml(c: &LockConfiguration) -> String {
     let mut out = String::from("<ObjectLockConfiguration>");
     if c.enabled {
         push_leaf(&mut out, "ObjectLockEnabled", "Enabled");
@@ -316,7 +316,7 @@ pub fn lock_configuration_xml(c: &LockConfiguration) -> String {
 
 /// A PutBucketEncryption body (one rule).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EncryptionConfiguration {
+pub(crate) struct EncryptionConfiguration {
     /// `AES256`, `aws:kms` or `aws:kms:dsse`.
     pub algorithm: &'static str,
     /// The KMS key (only with a KMS algorithm).
@@ -331,7 +331,7 @@ const MAX_KMS_KEY_ID: usize = 2048;
 /// Parses a `<ServerSideEncryptionConfiguration>` body with one `<Rule>`: an algorithm S3
 /// knows (`MalformedXML` otherwise), a `KMSMasterKeyID` only with a KMS algorithm
 /// (`InvalidArgument`), `BucketKeyEnabled` `true` or `false`.
-pub fn parse_encryption(body: &[u8]) -> Result<EncryptionConfiguration, S3Error> {
+pub(crate) fn parse_encryption(body: &[u8]) -> Result<EncryptionConfiguration, S3Error> {
     const ALGORITHM: &str = "Rule/ApplyServerSideEncryptionByDefault/SSEAlgorithm";
     const KEY: &str = "Rule/ApplyServerSideEncryptionByDefault/KMSMasterKeyID";
     const BUCKET_KEY: &str = "Rule/BucketKeyEnabled";
@@ -386,7 +386,7 @@ pub fn parse_encryption(body: &[u8]) -> Result<EncryptionConfiguration, S3Error>
 }
 
 /// The PutBucketEncryption body the gateway forwards.
-pub fn encryption_xml(c: &EncryptionConfiguration) -> String {
+pub(crate) fn encryption_xml(c: &EncryptionConfiguration) -> String {
     let mut out = String::from(
         "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>",
     );
@@ -442,19 +442,19 @@ fn bool_header(headers: &HeaderMap, name: &str) -> Result<bool, S3Error> {
 }
 
 /// `x-amz-bypass-governance-retention: true` (DeleteObject, DeleteObjects, PutObjectRetention).
-pub fn bypass_governance(headers: &HeaderMap) -> Result<bool, S3Error> {
+pub(crate) fn bypass_governance(headers: &HeaderMap) -> Result<bool, S3Error> {
     bool_header(headers, "x-amz-bypass-governance-retention")
 }
 
 /// `x-amz-bucket-object-lock-enabled: true` (CreateBucket).
-pub fn bucket_lock_enabled(headers: &HeaderMap) -> Result<bool, S3Error> {
+pub(crate) fn bucket_lock_enabled(headers: &HeaderMap) -> Result<bool, S3Error> {
     bool_header(headers, "x-amz-bucket-object-lock-enabled")
 }
 
 /// The object lock an upload or copy asks for in its headers, checked, with the values the
 /// gateway forwards.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LockHeaders {
+pub(crate) struct LockHeaders {
     /// `x-amz-object-lock-mode` and `x-amz-object-lock-retain-until-date` (normalized).
     pub retention: Option<(LockMode, String)>,
     /// `x-amz-object-lock-legal-hold`: `ON` or `OFF`.
@@ -463,7 +463,7 @@ pub struct LockHeaders {
 
 impl LockHeaders {
     /// Whether any object lock header was sent.
-    pub fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         self.retention.is_some() || self.legal_hold.is_some()
     }
 }
@@ -471,7 +471,7 @@ impl LockHeaders {
 /// The `x-amz-object-lock-*` headers of PutObject, CopyObject and CreateMultipartUpload, as S3
 /// checks them: a mode of `GOVERNANCE` or `COMPLIANCE` with an ISO 8601 retain-until date (both
 /// or neither), a legal hold of `ON` or `OFF`, each header once. `InvalidArgument` otherwise.
-pub fn lock_headers(headers: &HeaderMap) -> Result<LockHeaders, S3Error> {
+pub(crate) fn lock_headers(headers: &HeaderMap) -> Result<LockHeaders, S3Error> {
     const MODE: &str = "x-amz-object-lock-mode";
     const DATE: &str = "x-amz-object-lock-retain-until-date";
     const HOLD: &str = "x-amz-object-lock-legal-hold";
@@ -521,7 +521,8 @@ pub fn lock_headers(headers: &HeaderMap) -> Result<LockHeaders, S3Error> {
 }
 
 /// The names of the headers [`LockHeaders`] stands for.
-pub const LOCK_HEADERS: [&str; 3] = [
+#[cfg(test)]
+pub(crate) const LOCK_HEADERS: [&str; 3] = [
     "x-amz-object-lock-mode",
     "x-amz-object-lock-retain-until-date",
     "x-amz-object-lock-legal-hold",

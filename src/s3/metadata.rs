@@ -26,7 +26,7 @@ pub struct HttpMetadata {
 }
 
 /// HTTP metadata and `x-amz-meta-*` of an upload.
-pub fn upload_metadata(h: &HeaderMap) -> (HttpMetadata, Vec<(String, String)>) {
+pub(crate) fn upload_metadata(h: &HeaderMap) -> (HttpMetadata, Vec<(String, String)>) {
     let get = |n: &str| header_str(h, n).filter(|v| !v.is_empty());
     let content_encoding = get("content-encoding").and_then(|v| {
         let rest: Vec<&str> = v
@@ -64,7 +64,7 @@ pub fn upload_metadata(h: &HeaderMap) -> (HttpMetadata, Vec<(String, String)>) {
 }
 
 /// An object's content headers and `x-amz-meta-*`, as GET answers them.
-pub fn content_headers(h: &mut HeaderMap, m: &HttpMetadata, custom: &[(String, String)]) {
+pub(crate) fn content_headers(h: &mut HeaderMap, m: &HttpMetadata, custom: &[(String, String)]) {
     set(
         h,
         http::header::CONTENT_TYPE,
@@ -95,7 +95,7 @@ pub fn content_headers(h: &mut HeaderMap, m: &HttpMetadata, custom: &[(String, S
 }
 
 /// `response-*` query overrides of a GET; S3 refuses them on anonymous requests.
-pub fn response_overrides(
+pub(crate) fn response_overrides(
     req: &S3Request,
     anonymous: bool,
 ) -> Result<Vec<(HeaderName, String)>, S3Error> {

@@ -4,7 +4,12 @@ use crate::s3::request::S3Request;
 use crate::s3::S3Error;
 
 /// An integer query parameter in `0..=max` (absent: `default`); S3's `InvalidArgument` else.
-pub fn int_param(req: &S3Request, name: &str, default: u32, max: u32) -> Result<u32, S3Error> {
+pub(crate) fn int_param(
+    req: &S3Request,
+    name: &str,
+    default: u32,
+    max: u32,
+) -> Result<u32, S3Error> {
     match req.query_param(name) {
         None => Ok(default),
         Some(v) => v

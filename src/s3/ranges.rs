@@ -21,7 +21,7 @@ pub enum ByteRange {
 
 /// `Range: bytes=a-b | a- | -n`. Malformed or multiple ranges are ignored (the whole object),
 /// as S3 does; `bytes=-0` and `b < a` cannot be satisfied.
-pub fn parse_range(value: &str) -> Result<Option<ByteRange>, S3Error> {
+pub(crate) fn parse_range(value: &str) -> Result<Option<ByteRange>, S3Error> {
     let Some(spec) = value.trim().strip_prefix("bytes=") else {
         return Ok(None);
     };
@@ -68,7 +68,7 @@ pub fn parse_range(value: &str) -> Result<Option<ByteRange>, S3Error> {
 /// `x-amz-copy-source-range: bytes=first-last` as `(first, last)`, both inclusive, as the header
 /// states them: decimal digits only, `first <= last`, at most [`MAX_SINGLE_PUT`] bytes (the
 /// largest part). Anything else is S3's `InvalidArgument`.
-pub fn parse_copy_range(value: &str) -> Result<(u64, u64), S3Error> {
+pub(crate) fn parse_copy_range(value: &str) -> Result<(u64, u64), S3Error> {
     let num = |s: &str| {
         (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
             .then(|| s.parse::<u64>().ok())

@@ -214,7 +214,7 @@ const VERSIONED_OPERATIONS: &[Operation] = &[
 /// Ceph issue, and `null`), with no `.` or `..` segment. A version id is glued into a backend
 /// header as it is, so nothing that could add a parameter or change a path gets through. S3's
 /// answer otherwise.
-pub fn check_version_id(value: &str, argument: &str) -> Result<(), S3Error> {
+pub(crate) fn check_version_id(value: &str, argument: &str) -> Result<(), S3Error> {
     let valid = !value.is_empty()
         && value.len() <= MAX_VERSION_ID_BYTES
         && value.bytes().all(|b| {
@@ -268,7 +268,7 @@ const KEY_QUERY_PARAMS: &[&str] = &["prefix", "marker", "start-after", "key-mark
 /// that is no DNS label could steer a virtual-hosted backend request to another host. Configured
 /// buckets may keep legacy names inside this set (see `config::validate`); names that reach a
 /// backend as they are (pass-through buckets) must pass [`check_s3_bucket_name`] too.
-pub fn check_bucket_name(name: &str) -> Result<(), S3Error> {
+pub(crate) fn check_bucket_name(name: &str) -> Result<(), S3Error> {
     let refuse = |why: &str| {
         Err(S3Error::new(
             ErrorCode::InvalidBucketName,
@@ -300,7 +300,7 @@ pub fn check_bucket_name(name: &str) -> Result<(), S3Error> {
 /// (pass-through glob buckets): 3-63 characters of `a-z 0-9 . -`, starting and ending with a
 /// letter or digit, no `..`, not an IPv4 address, no `xn--` prefix and no `-s3alias` or
 /// `--ol-s3` suffix.
-pub fn check_s3_bucket_name(name: &str) -> Result<(), S3Error> {
+pub(crate) fn check_s3_bucket_name(name: &str) -> Result<(), S3Error> {
     check_bucket_name(name)?;
     let bytes = name.as_bytes();
     let why = if !(3..=63).contains(&bytes.len()) {
@@ -332,7 +332,7 @@ pub fn check_s3_bucket_name(name: &str) -> Result<(), S3Error> {
 }
 
 /// Whether `path` has a `.` or `..` segment (between `/`s, or at either end).
-pub fn has_dot_segment(path: &str) -> bool {
+pub(crate) fn has_dot_segment(path: &str) -> bool {
     path.split('/').any(|s| s == "." || s == "..")
 }
 
@@ -340,7 +340,7 @@ pub fn has_dot_segment(path: &str) -> bool {
 /// mapping, DeleteObjects bodies, POST forms): no `.` or `..` segment. S3 keeps such keys
 /// verbatim, but `fetch()` and HTTP proxies normalize them away (also `%2e`), so the backend
 /// would be asked for another key than the one authorized, possibly outside the backend prefix.
-pub fn check_key(key: &str) -> Result<(), S3Error> {
+pub(crate) fn check_key(key: &str) -> Result<(), S3Error> {
     if has_dot_segment(key) {
         return Err(S3Error::invalid_argument(format!(
             "the key '{key}' has a '.' or '..' path segment; such keys are refused because \
@@ -372,7 +372,7 @@ fn check_key_param(name: &str, value: &str) -> Result<(), S3Error> {
 /// Most bytes of header names and values (plus their separators) a request may carry: the same
 /// bound on both runtimes (natively hyper refuses a larger head first, with 431; Workers pass much
 /// larger heads through to us). S3 itself allows 8 KiB of user metadata and far less than this.
-pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// Refuses a request head whose headers exceed [`MAX_HEADER_BYTES`].
 fn check_head_size(head: &RequestHead) -> Result<(), S3Error> {
@@ -394,7 +394,7 @@ fn check_head_size(head: &RequestHead) -> Result<(), S3Error> {
 
 /// Parses a request head. `domain` enables virtual-hosted style for `{bucket}.{domain}` hosts
 /// (port ignored; the bare domain stays path style).
-pub fn parse(head: &RequestHead, domain: Option<&str>) -> Result<S3Request, S3Error> {
+pub(crate) fn parse(head: &RequestHead, domain: Option<&str>) -> Result<S3Request, S3Error> {
     check_head_size(head)?;
     let target = strip_authority(&head.target);
     let (raw_path, raw_query) = match target.split_once('?') {
@@ -478,12 +478,13 @@ pub fn parse(head: &RequestHead, domain: Option<&str>) -> Result<S3Request, S3Er
 /// The bucket a request names, by routing alone (virtual-hosted Host, else the first path
 /// segment), without classifying the operation: what CORS needs, for preflights and for
 /// requests that fail to parse. None for the service root or an undecodable name.
-pub fn bucket_name(head: &RequestHead, domain: Option<&str>) -> Option<String> {
+#[cfg(test)]
+pub(crate) fn bucket_name(head: &RequestHead, domain: Option<&str>) -> Option<String> {
     route(head, domain).map(|(b, _)| b)
 }
 
 /// [`bucket_name`] and the decoded key after it (empty for none, or when it does not decode).
-pub fn route(head: &RequestHead, domain: Option<&str>) -> Option<(String, String)> {
+pub(crate) fn route(head: &RequestHead, domain: Option<&str>) -> Option<(String, String)> {
     let target = strip_authority(&head.target);
     let path = target.split_once('?').map_or(target, |(p, _)| p);
     let key_of = |raw: &str| decode(raw, "key").unwrap_or_default();
@@ -582,7 +583,7 @@ fn parse_query(raw: &str) -> Result<Vec<(String, String)>, S3Error> {
 }
 
 /// Whether the request body is `multipart/form-data` (a browser form upload).
-pub fn is_multipart_form(headers: &HeaderMap) -> bool {
+pub(crate) fn is_multipart_form(headers: &HeaderMap) -> bool {
     headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

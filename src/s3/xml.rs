@@ -15,7 +15,8 @@ pub(crate) use reader::{BodyReader, Node};
 pub(crate) const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
 /// `ListAllMyBucketsResult`.
-pub fn list_buckets_xml(
+#[cfg(test)]
+pub(crate) fn list_buckets_xml(
     owner_id: &str,
     owner_display_name: &str,
     buckets: &[(String, Timestamp)],
@@ -25,7 +26,7 @@ pub fn list_buckets_xml(
 
 /// `ListAllMyBucketsResult` of a paginated or filtered ListBuckets: `prefix` echoes the
 /// request's, `continuation` is the token of the next page.
-pub fn list_buckets_page_xml(
+pub(crate) fn list_buckets_page_xml(
     owner_id: &str,
     owner_display_name: &str,
     buckets: &[(String, Timestamp)],
@@ -60,7 +61,7 @@ pub fn list_buckets_page_xml(
 
 /// One `<Bucket>` of a backend's `ListAllMyBucketsResult`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ListedBucket {
+pub(crate) struct ListedBucket {
     /// `<Name>`.
     pub name: String,
     /// `<CreationDate>`; None when missing or not RFC 3339.
@@ -73,7 +74,7 @@ pub struct ListedBucket {
 /// the request-body [`BodyReader`] (its checks: no DOCTYPE, bounded depth; the size is bounded
 /// by the reader).
 /// Err (why) for anything but a well-formed `ListAllMyBucketsResult`.
-pub fn parse_list_buckets(body: &[u8]) -> Result<Vec<ListedBucket>, String> {
+pub(crate) fn parse_list_buckets(body: &[u8]) -> Result<Vec<ListedBucket>, String> {
     let mut xml = BodyReader::new(body);
     let mut out = Vec::new();
     let (mut name, mut date): (Option<String>, Option<Timestamp>) = (None, None);
@@ -118,7 +119,7 @@ pub fn parse_list_buckets(body: &[u8]) -> Result<Vec<ListedBucket>, String> {
 }
 
 /// `LocationConstraint` (empty for us-east-1, as S3 answers).
-pub fn location_xml(region: &str) -> String {
+pub(crate) fn location_xml(region: &str) -> String {
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"{S3_NS}\">"
     );
@@ -130,7 +131,7 @@ pub fn location_xml(region: &str) -> String {
 }
 
 /// `(Code, Message)` of an S3 `<Error>` document; None for anything else.
-pub fn parse_error_xml(body: &[u8]) -> Option<(String, String)> {
+pub(crate) fn parse_error_xml(body: &[u8]) -> Option<(String, String)> {
     let mut reader = Reader::from_reader(body);
     let mut depth = 0usize;
     let mut current: Option<Vec<u8>> = None;
@@ -195,7 +196,7 @@ pub(crate) fn resolve_ref(r: &quick_xml::events::BytesRef<'_>) -> Option<char> {
 
 /// Rewrites a backend XML answer into the client's namespace.
 #[derive(Clone, Debug)]
-pub struct XmlRewrite {
+pub(crate) struct XmlRewrite {
     /// The bucket name the client used (replaces `<Name>` and `<Bucket>`).
     pub client_bucket: String,
     /// The backend prefix to strip from keys and prefixes.
@@ -245,13 +246,13 @@ fn malformed() -> S3Error {
 impl XmlRewrite {
     /// Rewrites `body`, event by event; unknown elements pass through untouched. A `Location`
     /// becomes empty: use [`XmlRewrite::rewrite_answer`] to give the client's own.
-    pub fn rewrite(&self, body: &[u8]) -> Result<Vec<u8>, S3Error> {
+    pub(crate) fn rewrite(&self, body: &[u8]) -> Result<Vec<u8>, S3Error> {
         self.rewrite_answer(body, "")
     }
 
     /// [`XmlRewrite::rewrite`], with `location` (the client's `/bucket/key`) in place of the
     /// backend URL a `Location` holds: answers never name the backend's host, bucket or prefix.
-    pub fn rewrite_answer(&self, body: &[u8], location: &str) -> Result<Vec<u8>, S3Error> {
+    pub(crate) fn rewrite_answer(&self, body: &[u8], location: &str) -> Result<Vec<u8>, S3Error> {
         let mut reader = Reader::from_reader(body);
         let mut out = Rewriter {
             rewrite: self,
@@ -468,7 +469,7 @@ impl Rewriter<'_> {
 }
 
 /// `<InitiateMultipartUploadResult>` of a CreateMultipartUpload the gateway answers.
-pub fn initiate_result_xml(bucket: &str, key: &str, upload_id: &str) -> String {
+pub(crate) fn initiate_result_xml(bucket: &str, key: &str, upload_id: &str) -> String {
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult xmlns=\"{S3_NS}\">"
     );
@@ -480,7 +481,7 @@ pub fn initiate_result_xml(bucket: &str, key: &str, upload_id: &str) -> String {
 }
 
 /// `<CompleteMultipartUploadResult>` of a Complete the gateway answers (`etag` quoted).
-pub fn complete_result_xml(location: &str, bucket: &str, key: &str, etag: &str) -> String {
+pub(crate) fn complete_result_xml(location: &str, bucket: &str, key: &str, etag: &str) -> String {
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult xmlns=\"{S3_NS}\">"
     );
@@ -514,11 +515,11 @@ pub(crate) fn url_encode_key(s: &str) -> String {
 }
 
 /// Most keys one DeleteObjects request may name (S3's limit).
-pub const MAX_DELETE_KEYS: usize = 1000;
+pub(crate) const MAX_DELETE_KEYS: usize = 1000;
 
 /// A parsed `<Delete>` request body.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DeleteRequest {
+pub(crate) struct DeleteRequest {
     /// `<Quiet>true</Quiet>`: report only errors.
     pub quiet: bool,
     /// `(key, version id)` per `<Object>`.
@@ -534,7 +535,7 @@ pub(crate) fn malformed_xml(msg: &str) -> S3Error {
 
 /// Parses a DeleteObjects body: `MalformedXML` for anything but a `<Delete>` with 1 to 1000
 /// `<Object><Key>` entries.
-pub fn parse_delete(body: &[u8]) -> Result<DeleteRequest, S3Error> {
+pub(crate) fn parse_delete(body: &[u8]) -> Result<DeleteRequest, S3Error> {
     let mut xml = BodyReader::new(body);
     let mut out = DeleteRequest::default();
     let (mut key, mut version): (Option<String>, Option<String>) = (None, None);
@@ -573,7 +574,7 @@ pub fn parse_delete(body: &[u8]) -> Result<DeleteRequest, S3Error> {
 }
 
 /// Most tags one object may have (S3's limit).
-pub const MAX_OBJECT_TAGS: usize = 10;
+pub(crate) const MAX_OBJECT_TAGS: usize = 10;
 /// Longest tag key, in characters (S3's limit).
 const MAX_TAG_KEY_CHARS: usize = 128;
 /// Longest tag value, in characters (S3's limit).
@@ -587,7 +588,7 @@ fn invalid_tag(msg: impl Into<String>) -> S3Error {
 /// `<Tagging><TagSet>` of `<Tag><Key/><Value/></Tag>` entries, `InvalidTag` for more than 10
 /// tags, a key over 128 or a value over 256 characters, or a key given twice (as S3 answers).
 /// An empty `<TagSet/>` is an empty set.
-pub fn parse_tagging(body: &[u8]) -> Result<Vec<(String, String)>, S3Error> {
+pub(crate) fn parse_tagging(body: &[u8]) -> Result<Vec<(String, String)>, S3Error> {
     parse_tag_set(
         body,
         MAX_OBJECT_TAGS,
@@ -596,11 +597,11 @@ pub fn parse_tagging(body: &[u8]) -> Result<Vec<(String, String)>, S3Error> {
 }
 
 /// Most tags one bucket may have (S3's limit).
-pub const MAX_BUCKET_TAGS: usize = 50;
+pub(crate) const MAX_BUCKET_TAGS: usize = 50;
 
 /// [`parse_tagging`] for a PutBucketTagging body: up to 50 tags, none in the `aws:` namespace
 /// (S3 keeps those for its own system tags).
-pub fn parse_bucket_tagging(body: &[u8]) -> Result<Vec<(String, String)>, S3Error> {
+pub(crate) fn parse_bucket_tagging(body: &[u8]) -> Result<Vec<(String, String)>, S3Error> {
     let tags = parse_tag_set(
         body,
         MAX_BUCKET_TAGS,
@@ -688,7 +689,7 @@ fn checked_tag(
 }
 
 /// The PutObjectTagging body the gateway forwards: the parsed tags, written anew.
-pub fn tagging_xml(tags: &[(String, String)]) -> String {
+pub(crate) fn tagging_xml(tags: &[(String, String)]) -> String {
     let mut out = String::from("<Tagging><TagSet>");
     for (k, v) in tags {
         out.push_str("<Tag>");
@@ -702,7 +703,7 @@ pub fn tagging_xml(tags: &[(String, String)]) -> String {
 
 /// A checked PutBucketVersioning body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Versioning {
+pub(crate) struct Versioning {
     /// `Enabled` or `Suspended`.
     pub status: &'static str,
     /// `<MfaDelete>Disabled</MfaDelete>` was given (tools send it with every change).
@@ -721,7 +722,7 @@ fn mfa_delete_enabled() -> S3Error {
 /// as S3 answers; `NotImplemented` for `<MfaDelete>Enabled`, which needs the `x-amz-mfa` header of
 /// the bucket owner's device (a gateway has none to give). `Disabled` is forwarded: the backend
 /// decides (S3 refuses a change of it without `x-amz-mfa`).
-pub fn parse_versioning(body: &[u8]) -> Result<Versioning, S3Error> {
+pub(crate) fn parse_versioning(body: &[u8]) -> Result<Versioning, S3Error> {
     let mut xml = BodyReader::new(body);
     let mut status: Option<&'static str> = None;
     let mut mfa: Option<bool> = None;
@@ -784,7 +785,7 @@ fn mfa_delete_disabled(text: &str) -> Result<bool, S3Error> {
 }
 
 /// The PutBucketVersioning body the gateway forwards.
-pub fn versioning_xml(v: Versioning) -> String {
+pub(crate) fn versioning_xml(v: Versioning) -> String {
     let mut out = format!("<VersioningConfiguration xmlns=\"{S3_NS}\">");
     push_leaf(&mut out, "Status", v.status);
     if v.mfa_delete_disabled {
@@ -794,14 +795,14 @@ pub fn versioning_xml(v: Versioning) -> String {
     out
 }
 
-pub use super::limits::MAX_PARTS;
+pub(crate) use super::limits::MAX_PARTS;
 
 /// Parses a CompleteMultipartUpload body into `(part number, ETag without quotes)` pairs:
 /// `MalformedXML` for anything but a `<CompleteMultipartUpload>` with 1 to 10000 `<Part>`
 /// entries, `InvalidPart` for a part number outside 1..=10000, `InvalidPartOrder` when a
 /// number is lower than the one before. A number listed twice in a row is S3's too (the later
 /// entry wins): the parts returned ascend strictly, one per number.
-pub fn parse_complete(body: &[u8]) -> Result<Vec<(u16, String)>, S3Error> {
+pub(crate) fn parse_complete(body: &[u8]) -> Result<Vec<(u16, String)>, S3Error> {
     let mut xml = BodyReader::new(body);
     let mut parts: Vec<(u16, String)> = Vec::new();
     let (mut number, mut etag): (Option<String>, Option<String>) = (None, None);
@@ -877,7 +878,7 @@ fn add_part(
 mod request_body_tests;
 
 /// A `<Delete>` body for the backend.
-pub fn delete_xml(quiet: bool, objects: &[(String, Option<String>)]) -> String {
+pub(crate) fn delete_xml(quiet: bool, objects: &[(String, Option<String>)]) -> String {
     let mut out = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Delete xmlns=\"{S3_NS}\">");
     if quiet {
         out.push_str("<Quiet>true</Quiet>");
@@ -898,7 +899,7 @@ pub fn delete_xml(quiet: bool, objects: &[(String, Option<String>)]) -> String {
 }
 
 /// A DeleteResult with `<Error>` entries added before its end (keys the gateway refused).
-pub fn insert_delete_errors(mut doc: Vec<u8>, errors: &[(String, &str, String)]) -> Vec<u8> {
+pub(crate) fn insert_delete_errors(mut doc: Vec<u8>, errors: &[(String, &str, String)]) -> Vec<u8> {
     const CLOSE: &[u8] = b"</DeleteResult>";
     if errors.is_empty() {
         return doc;
@@ -910,7 +911,7 @@ pub fn insert_delete_errors(mut doc: Vec<u8>, errors: &[(String, &str, String)])
 }
 
 /// A `<CopyObjectResult>` (or, for UploadPartCopy, `<CopyPartResult>`) document.
-pub fn copy_result_xml(part: bool, last_modified: &str, etag: &str) -> String {
+pub(crate) fn copy_result_xml(part: bool, last_modified: &str, etag: &str) -> String {
     let root = if part {
         "CopyPartResult"
     } else {
@@ -929,7 +930,7 @@ pub fn copy_result_xml(part: bool, last_modified: &str, etag: &str) -> String {
 }
 
 /// A `<CompleteMultipartUpload>` body naming `etags` as parts 1, 2, ...
-pub fn complete_xml(etags: &[String]) -> String {
+pub(crate) fn complete_xml(etags: &[String]) -> String {
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUpload xmlns=\"{S3_NS}\">"
     );
@@ -946,7 +947,7 @@ pub fn complete_xml(etags: &[String]) -> String {
 
 /// The text of the first `<child>` directly under the root element `<root>`; None when the
 /// document is not a `<root>` or has no such child.
-pub fn child_text(body: &[u8], root: &str, child: &str) -> Option<String> {
+pub(crate) fn child_text(body: &[u8], root: &str, child: &str) -> Option<String> {
     let mut reader = Reader::from_reader(body);
     let mut depth = 0usize;
     let mut inside = false;
@@ -986,7 +987,7 @@ pub fn child_text(body: &[u8], root: &str, child: &str) -> Option<String> {
 }
 
 /// `<Error>` entries of a DeleteResult, one per `(key, code, message)`.
-pub fn delete_errors_xml(errors: &[(String, &str, String)]) -> String {
+pub(crate) fn delete_errors_xml(errors: &[(String, &str, String)]) -> String {
     let mut out = String::new();
     for (key, code, message) in errors {
         out.push_str("<Error><Key>");
@@ -1001,7 +1002,7 @@ pub fn delete_errors_xml(errors: &[(String, &str, String)]) -> String {
 }
 
 /// A whole DeleteResult holding only errors (when no key was allowed).
-pub fn delete_result_xml(errors: &[(String, &str, String)]) -> String {
+pub(crate) fn delete_result_xml(errors: &[(String, &str, String)]) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult xmlns=\"{S3_NS}\">{}</DeleteResult>",
         delete_errors_xml(errors)

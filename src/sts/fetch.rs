@@ -22,16 +22,16 @@ use super::jwt::Jwks;
 use crate::time::Timestamp;
 
 /// Largest discovery document or JWKS read.
-pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 /// How long a fetched JWKS is used before it is fetched again.
-pub const JWKS_TTL_SECS: i64 = 600;
+pub(crate) const JWKS_TTL_SECS: i64 = 600;
 /// Least time between two fetches of the same issuer's JWKS once one is cached.
-pub const REFRESH_INTERVAL_SECS: i64 = 30;
+pub(crate) const REFRESH_INTERVAL_SECS: i64 = 30;
 /// How long a runtime should wait for each fetch.
-pub const FETCH_TIMEOUT_SECS: u64 = 5;
+pub(crate) const FETCH_TIMEOUT_SECS: u64 = 5;
 
 /// Whether the gateway may fetch `url`: https, or http on a loopback host.
-pub fn check_url(url: &str) -> Result<(), String> {
+pub(crate) fn check_url(url: &str) -> Result<(), String> {
     if let Some(rest) = url.strip_prefix("https://") {
         if rest.is_empty() || rest.starts_with('/') {
             return Err(format!("'{url}' has no host"));
@@ -56,7 +56,7 @@ pub fn check_url(url: &str) -> Result<(), String> {
 }
 
 /// `{issuer}/.well-known/openid-configuration`.
-pub fn discovery_url(issuer: &str) -> String {
+pub(crate) fn discovery_url(issuer: &str) -> String {
     format!(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
@@ -64,7 +64,7 @@ pub fn discovery_url(issuer: &str) -> String {
 }
 
 /// The `jwks_uri` of a discovery document, checked with [`check_url`].
-pub fn jwks_uri(discovery: &[u8], issuer: &str) -> Result<String, String> {
+pub(crate) fn jwks_uri(discovery: &[u8], issuer: &str) -> Result<String, String> {
     let doc: Value = serde_json::from_slice(discovery)
         .map_err(|_| "the OpenID discovery document is not JSON".to_string())?;
     if let Some(iss) = doc.get("issuer").and_then(Value::as_str) {
@@ -91,13 +91,13 @@ struct Entry {
 
 /// Parsed JWKS by issuer, with fetch times. Hold one per process (behind a lock) or isolate.
 #[derive(Debug, Default)]
-pub struct JwksCache {
+pub(crate) struct JwksCache {
     entries: HashMap<String, Entry>,
 }
 
 impl JwksCache {
     /// The JWKS of `issuer` if one was fetched less than [`JWKS_TTL_SECS`] ago.
-    pub fn fresh(&self, issuer: &str, now: Timestamp) -> Option<Arc<Jwks>> {
+    pub(crate) fn fresh(&self, issuer: &str, now: Timestamp) -> Option<Arc<Jwks>> {
         let e = self.entries.get(issuer)?;
         if now.0.saturating_sub(e.fetched_at.0) < JWKS_TTL_SECS {
             e.jwks.clone()
@@ -107,13 +107,13 @@ impl JwksCache {
     }
 
     /// The last JWKS fetched for `issuer`, however old.
-    pub fn stale(&self, issuer: &str) -> Option<Arc<Jwks>> {
+    pub(crate) fn stale(&self, issuer: &str) -> Option<Arc<Jwks>> {
         self.entries.get(issuer).and_then(|e| e.jwks.clone())
     }
 
     /// Whether a fetch of `issuer` may start now; if so, it is recorded as started. Refused
     /// when a JWKS is cached and the last attempt was under [`REFRESH_INTERVAL_SECS`] ago.
-    pub fn begin_fetch(&mut self, issuer: &str, now: Timestamp) -> bool {
+    pub(crate) fn begin_fetch(&mut self, issuer: &str, now: Timestamp) -> bool {
         let entry = self.entries.entry(issuer.to_string()).or_insert(Entry {
             jwks: None,
             fetched_at: Timestamp(i64::MIN),
@@ -129,7 +129,7 @@ impl JwksCache {
     }
 
     /// Stores a freshly fetched JWKS.
-    pub fn store(&mut self, issuer: &str, jwks: Arc<Jwks>, now: Timestamp) {
+    pub(crate) fn store(&mut self, issuer: &str, jwks: Arc<Jwks>, now: Timestamp) {
         self.entries.insert(
             issuer.to_string(),
             Entry {

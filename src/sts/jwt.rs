@@ -34,11 +34,11 @@ use crate::policy::glob_match;
 use crate::time::Timestamp;
 
 /// Clock skew allowed on `nbf` and `iat`.
-pub const LEEWAY_SECS: i64 = 60;
+pub(crate) const LEEWAY_SECS: i64 = 60;
 /// Longest token accepted, in bytes.
-pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// Smallest RSA modulus accepted, in bits.
-pub const MIN_RSA_BITS: usize = 2048;
+pub(crate) const MIN_RSA_BITS: usize = 2048;
 
 /// Signature algorithms accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -268,7 +268,7 @@ pub enum JwtError {
 
 /// A token split and decoded, signature not yet checked.
 #[derive(Clone, Debug)]
-pub struct UnverifiedToken<'a> {
+pub(crate) struct UnverifiedToken<'a> {
     /// The accepted algorithm the header names.
     pub alg: Algorithm,
     /// The header's `kid`.
@@ -281,7 +281,7 @@ pub struct UnverifiedToken<'a> {
 
 impl UnverifiedToken<'_> {
     /// The unverified `iss`, if it is a string.
-    pub fn issuer(&self) -> Option<&str> {
+    pub(crate) fn issuer(&self) -> Option<&str> {
         self.claims.get("iss").and_then(Value::as_str)
     }
 }
@@ -298,7 +298,7 @@ fn decode_json(part: &str, what: &'static str) -> Result<serde_json::Map<String,
 
 /// Splits and decodes a compact JWS, refusing unaccepted algorithms and `crit` headers. The
 /// signature is **not** checked.
-pub fn peek(token: &str) -> Result<UnverifiedToken<'_>, JwtError> {
+pub(crate) fn peek(token: &str) -> Result<UnverifiedToken<'_>, JwtError> {
     let token = token.trim();
     if token.len() > MAX_TOKEN_BYTES {
         return Err(JwtError::TooLarge);
@@ -388,7 +388,10 @@ where
 
 /// Checks the signature of a peeked token with the issuer's JWKS and returns its claims (still
 /// to be checked with [`check_claims`]).
-pub fn verify_signature(token: UnverifiedToken<'_>, jwks: &Jwks) -> Result<Claims, JwtError> {
+pub(crate) fn verify_signature(
+    token: UnverifiedToken<'_>,
+    jwks: &Jwks,
+) -> Result<Claims, JwtError> {
     let fits = |k: &&Jwk| {
         token.alg.fits(&k.key)
             && k.alg
@@ -452,7 +455,7 @@ fn numeric_date(claims: &Claims, name: &'static str) -> Result<Option<Timestamp>
 
 /// What [`check_claims`] found: the values the STS response reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CheckedClaims {
+pub(crate) struct CheckedClaims {
     /// `iss`.
     pub issuer: String,
     /// `sub`.
@@ -464,7 +467,7 @@ pub struct CheckedClaims {
 }
 
 /// Checks verified claims against `role` at `now`.
-pub fn check_claims(
+pub(crate) fn check_claims(
     claims: &Claims,
     role: &RoleConfig,
     now: Timestamp,

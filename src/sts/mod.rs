@@ -28,10 +28,10 @@
 //!   asks for less must not silently get more.
 //! - `DurationSeconds` is clamped to `[900, role max]` (role max defaults to 3600).
 
-pub mod fetch;
-pub mod jwt;
-pub mod scopes;
-pub mod token;
+pub(crate) mod fetch;
+pub(crate) mod jwt;
+pub(crate) mod scopes;
+pub(crate) mod token;
 
 use std::fmt;
 
@@ -46,24 +46,24 @@ use jwt::{Jwks, JwtError};
 use scopes::TemplateError;
 use token::{mint_access_key_id, SessionClaims, SessionKeys, TokenError};
 
-pub use token::{OpenedSession, SessionCredentialStore};
+pub(crate) use token::SessionCredentialStore;
 
 /// The path the STS endpoint is mounted at (besides `POST /` with a form body).
-pub const STS_PATH: &str = "/.sts";
+pub(crate) const STS_PATH: &str = "/.sts";
 /// Largest form body read for an STS request.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Session length when the role sets no maximum.
-pub const DEFAULT_MAX_SESSION_SECS: u64 = 3600;
+pub(crate) const DEFAULT_MAX_SESSION_SECS: u64 = 3600;
 /// The XML namespace of STS documents.
-pub const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+pub(crate) const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 /// The account id shown in ARNs when the request named the role by its bare id.
-pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+pub(crate) const DEFAULT_ACCOUNT_ID: &str = "000000000000";
 const ACTION: &str = "AssumeRoleWithWebIdentity";
 const GET_CALLER_IDENTITY: &str = "GetCallerIdentity";
 
 /// The STS actions the gateway answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StsAction {
+pub(crate) enum StsAction {
     /// Trade an OIDC token for session credentials (unsigned).
     AssumeRoleWithWebIdentity,
     /// Who signed the request (SigV4, service `sts`).
@@ -74,7 +74,7 @@ pub enum StsAction {
 /// whose query names `Action=AssumeRoleWithWebIdentity` or `Action=GetCallerIdentity` (a
 /// presigned `GetCallerIdentity` is a `GET`), or a `POST /` with a form body (how aws-cli and
 /// boto3 call STS; S3 never posts a form to the service root).
-pub fn is_sts_request(
+pub(crate) fn is_sts_request(
     method: &Method,
     path: &str,
     query: Option<&str>,
@@ -104,7 +104,7 @@ fn is_form(content_type: &str) -> bool {
 
 /// A parsed `AssumeRoleWithWebIdentity` request.
 #[derive(Clone, PartialEq, Eq)]
-pub struct AssumeRoleRequest {
+pub(crate) struct AssumeRoleRequest {
     /// The role id (the last part of an ARN-shaped `RoleArn`).
     pub role_id: String,
     /// The account of an ARN-shaped `RoleArn`, echoed in the response ARNs.
@@ -133,10 +133,9 @@ impl fmt::Debug for AssumeRoleRequest {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 #[allow(missing_docs)] // the variants are the STS codes
-pub enum StsErrorCode {
+pub(crate) enum StsErrorCode {
     InvalidIdentityToken,
     ExpiredTokenException,
-    IDPRejectedClaim,
     IDPCommunicationError,
     AccessDenied,
     /// A signed action without a signature.
@@ -160,11 +159,10 @@ pub enum StsErrorCode {
 
 impl StsErrorCode {
     /// The code as STS writes it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::InvalidIdentityToken => "InvalidIdentityToken",
             Self::ExpiredTokenException => "ExpiredTokenException",
-            Self::IDPRejectedClaim => "IDPRejectedClaim",
             Self::IDPCommunicationError => "IDPCommunicationError",
             Self::AccessDenied => "AccessDenied",
             Self::MissingAuthenticationToken => "MissingAuthenticationToken",
@@ -182,10 +180,9 @@ impl StsErrorCode {
     }
 
     /// The HTTP status STS answers with.
-    pub fn status(self) -> u16 {
+    pub(crate) fn status(self) -> u16 {
         match self {
             Self::AccessDenied
-            | Self::IDPRejectedClaim
             | Self::MissingAuthenticationToken
             | Self::SignatureDoesNotMatch
             | Self::InvalidClientTokenId
@@ -199,7 +196,7 @@ impl StsErrorCode {
 
 /// An STS error: the code and a message that says which check failed (never a token or key).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StsError {
+pub(crate) struct StsError {
     /// The STS code.
     pub code: StsErrorCode,
     /// What failed.
@@ -211,7 +208,7 @@ pub struct StsError {
 
 impl StsError {
     /// An error without a JWKS refresh hint.
-    pub fn new(code: StsErrorCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: StsErrorCode, message: impl Into<String>) -> Self {
         StsError {
             code,
             message: message.into(),
@@ -220,12 +217,12 @@ impl StsError {
     }
 
     /// The HTTP status.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         self.code.status()
     }
 
     /// The `<ErrorResponse>` document.
-    pub fn to_xml(&self, request_id: &str) -> String {
+    pub(crate) fn to_xml(&self, request_id: &str) -> String {
         let mut out = String::with_capacity(256 + self.message.len());
         out.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
         out.push_str(r#"<ErrorResponse xmlns=""#);
@@ -372,7 +369,7 @@ fn action_of(params: &[(String, String)]) -> Result<StsAction, StsError> {
 
 /// The action an STS request names (see [`request_params`] for where parameters are read), its
 /// `Version` checked.
-pub fn parse_action(
+pub(crate) fn parse_action(
     method: &Method,
     query: Option<&str>,
     content_type: Option<&str>,
@@ -383,7 +380,7 @@ pub fn parse_action(
 
 /// Checks a `GetCallerIdentity` request: it takes no parameters besides `Action`, `Version` and
 /// those of a presigned URL (`X-Amz-*`); anything else is refused rather than ignored.
-pub fn parse_caller_identity_request(
+pub(crate) fn parse_caller_identity_request(
     method: &Method,
     query: Option<&str>,
     content_type: Option<&str>,
@@ -416,7 +413,7 @@ pub(crate) fn query_params(query: &str) -> Result<Vec<(String, String)>, StsErro
 /// Parses an `AssumeRoleWithWebIdentity` request from its query string and, for `POST`, its
 /// form body (at most [`MAX_BODY_BYTES`]; a body of another content type is ignored). A
 /// parameter given in both places must have the same value.
-pub fn parse_request(
+pub(crate) fn parse_request(
     method: &Method,
     query: Option<&str>,
     content_type: Option<&str>,
@@ -541,7 +538,7 @@ fn trusted_issuer(role: &RoleConfig, token: &jwt::UnverifiedToken<'_>) -> Result
 
 /// The issuer whose JWKS [`assume_role`] will need: the token's (unverified) `iss`, checked
 /// against the role's trusted issuers, so the runtime only ever fetches from configured issuers.
-pub fn issuer_to_fetch(
+pub(crate) fn issuer_to_fetch(
     config: &GatewayConfig,
     req: &AssumeRoleRequest,
 ) -> Result<String, StsError> {
@@ -552,7 +549,7 @@ pub fn issuer_to_fetch(
 
 /// Temporary credentials.
 #[derive(Clone, Debug)]
-pub struct Credentials {
+pub(crate) struct Credentials {
     /// `ASIA...`.
     pub access_key_id: String,
     /// The derived secret (see [`token`]).
@@ -565,7 +562,7 @@ pub struct Credentials {
 
 /// A successful `AssumeRoleWithWebIdentity`.
 #[derive(Clone, Debug)]
-pub struct AssumedRole {
+pub(crate) struct AssumedRole {
     /// The credentials.
     pub credentials: Credentials,
     /// `sub` of the token.
@@ -582,7 +579,7 @@ pub struct AssumedRole {
 
 impl AssumedRole {
     /// The `AssumeRoleWithWebIdentityResponse` document boto3 and aws-cli parse.
-    pub fn to_xml(&self, request_id: &str) -> String {
+    pub(crate) fn to_xml(&self, request_id: &str) -> String {
         let mut out = String::with_capacity(1024 + self.credentials.session_token.len());
         let el = |out: &mut String, name: &str, value: &str| {
             out.push('<');
@@ -622,7 +619,7 @@ impl AssumedRole {
 /// Who signed a request, as `GetCallerIdentity` answers it. The account is always
 /// [`DEFAULT_ACCOUNT_ID`]: a session token does not record the account its `RoleArn` named.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CallerIdentity {
+pub(crate) struct CallerIdentity {
     /// `arn:aws:sts::<account>:assumed-role/<role>/<session>` for a session,
     /// `arn:aws:iam::<account>:user/<principal name>` for an access key of the config.
     pub arn: String,
@@ -635,7 +632,7 @@ pub struct CallerIdentity {
 
 impl CallerIdentity {
     /// The identity of a session.
-    pub fn of_session(claims: &SessionClaims) -> Self {
+    pub(crate) fn of_session(claims: &SessionClaims) -> Self {
         CallerIdentity {
             arn: format!(
                 "arn:aws:sts::{DEFAULT_ACCOUNT_ID}:assumed-role/{}/{}",
@@ -647,7 +644,7 @@ impl CallerIdentity {
     }
 
     /// The identity of a long-lived access key (`principal_name`, else the key id, names it).
-    pub fn of_access_key(principal_name: &str, access_key_id: &str) -> Self {
+    pub(crate) fn of_access_key(principal_name: &str, access_key_id: &str) -> Self {
         CallerIdentity {
             arn: format!("arn:aws:iam::{DEFAULT_ACCOUNT_ID}:user/{principal_name}"),
             user_id: access_key_id.to_string(),
@@ -656,7 +653,7 @@ impl CallerIdentity {
     }
 
     /// The `GetCallerIdentityResponse` document.
-    pub fn to_xml(&self, request_id: &str) -> String {
+    pub(crate) fn to_xml(&self, request_id: &str) -> String {
         let mut out = String::with_capacity(512);
         out.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
         out.push_str(r#"<GetCallerIdentityResponse xmlns=""#);
@@ -685,7 +682,7 @@ fn rfc3339(t: Timestamp) -> String {
 ///
 /// `jwks_for_issuer` returns the runtime's parsed JWKS for an issuer, if it has one. `rng`
 /// fills the access key id and the token nonce. See the module docs for the refetch protocol.
-pub fn assume_role<'j>(
+pub(crate) fn assume_role<'j>(
     config: &GatewayConfig,
     req: &AssumeRoleRequest,
     jwks_for_issuer: impl Fn(&str) -> Option<&'j Jwks>,

@@ -15,12 +15,12 @@ use serde_json::{Map, Value};
 use crate::policy::Scope;
 
 /// The verified claims of a token, as JSON.
-pub type Claims = Map<String, Value>;
+pub(crate) type Claims = Map<String, Value>;
 
 /// Why a template could not be expanded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum TemplateError {
+pub(crate) enum TemplateError {
     /// The template names a claim the token does not have.
     #[error("the scope template names the claim '{claim}', which the token does not carry")]
     MissingClaim {
@@ -44,7 +44,10 @@ pub enum TemplateError {
 }
 
 /// Expands every `{claim}` in each scope's bucket and prefixes.
-pub fn expand_scopes(scopes: &[Scope], claims: &Claims) -> Result<Vec<Scope>, TemplateError> {
+pub(crate) fn expand_scopes(
+    scopes: &[Scope],
+    claims: &Claims,
+) -> Result<Vec<Scope>, TemplateError> {
     scopes
         .iter()
         .map(|s| {
@@ -62,7 +65,7 @@ pub fn expand_scopes(scopes: &[Scope], claims: &Claims) -> Result<Vec<Scope>, Te
 }
 
 /// Expands the `{claim}` references of one template.
-pub fn expand(template: &str, claims: &Claims) -> Result<String, TemplateError> {
+pub(crate) fn expand(template: &str, claims: &Claims) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(open) = rest.find(['{', '}']) {

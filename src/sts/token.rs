@@ -54,21 +54,21 @@ use crate::s3::{ErrorCode, S3Error};
 use crate::time::Timestamp;
 
 /// The format version written by [`SessionKeys::seal`].
-pub const TOKEN_VERSION: u8 = 2;
+pub(crate) const TOKEN_VERSION: u8 = 2;
 /// The earlier format version [`SessionKeys::open`] still accepts (a `u16` action mask).
 const TOKEN_VERSION_1: u8 = 1;
 /// Longest token accepted by [`SessionKeys::open`], in base64 characters. Larger input is refused
 /// before decoding.
-pub const MAX_TOKEN_CHARS: usize = 8192;
+pub(crate) const MAX_TOKEN_CHARS: usize = 8192;
 /// Bytes of a key id.
-pub const KEY_ID_LEN: usize = 4;
+pub(crate) const KEY_ID_LEN: usize = 4;
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 const HEADER_LEN: usize = 1 + KEY_ID_LEN + NONCE_LEN;
 
 /// The action bits: bit `i` is `TOKEN_ACTIONS[i]`. Append only; never reorder (sealed tokens
 /// would change meaning). At most 64.
-pub const TOKEN_ACTIONS: [Action; 31] = [
+pub(crate) const TOKEN_ACTIONS: [Action; 31] = [
     Action::GetObject,
     Action::HeadObject,
     Action::PutObject,
@@ -103,7 +103,7 @@ pub const TOKEN_ACTIONS: [Action; 31] = [
 ];
 
 /// How many of [`TOKEN_ACTIONS`] a version-1 token's `u16` mask can name.
-pub const V1_ACTION_COUNT: usize = 15;
+pub(crate) const V1_ACTION_COUNT: usize = 15;
 
 /// What a session token holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -598,7 +598,7 @@ fn decode_payload(
 
 /// Mints a temporary access key id: `ASIA` and 16 base32 characters (80 random bits), the shape
 /// AWS uses for temporary credentials.
-pub fn mint_access_key_id(rng: &mut dyn FnMut(&mut [u8])) -> String {
+pub(crate) fn mint_access_key_id(rng: &mut dyn FnMut(&mut [u8])) -> String {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut bytes = [0u8; 10];
     rng(&mut bytes);
@@ -617,7 +617,7 @@ pub fn mint_access_key_id(rng: &mut dyn FnMut(&mut [u8])) -> String {
 /// A [`CredentialStore`] that answers requests carrying a session token from the token, and all
 /// others from `fallback` (the config's long-lived keys).
 #[derive(Debug)]
-pub struct SessionCredentialStore<'a, S: ?Sized> {
+pub(crate) struct SessionCredentialStore<'a, S: ?Sized> {
     /// The keys that open session tokens.
     pub keys: &'a SessionKeys,
     /// Where access keys without a token are looked up.

@@ -19,7 +19,7 @@ use super::js;
 
 /// Where a body failure is recorded for the client's answer: the verifier's refusal (a bad
 /// signature or digest) outranks the broken upload it causes at the backend.
-pub type Slot = Rc<RefCell<Option<S3Error>>>;
+pub(super) type Slot = Rc<RefCell<Option<S3Error>>>;
 
 type TransformFn = Closure<dyn FnMut(JsValue, web_sys::TransformStreamDefaultController)>;
 type FlushFn = Closure<dyn FnMut(web_sys::TransformStreamDefaultController)>;
@@ -30,7 +30,7 @@ type FlushFn = Closure<dyn FnMut(web_sys::TransformStreamDefaultController)>;
 /// go out (or the body ended verified), so the backend request is not opened before then: some
 /// backends store an empty object for an upload that breaks off at byte zero. The closures live
 /// as long as this value: keep it until the backend answered.
-pub struct Verifying {
+pub(super) struct Verifying {
     /// The stream to pipe the client's body through.
     pub stream: web_sys::TransformStream,
     /// Resolves at the first output (or a verified end), rejects on a refusal or a broken body.
@@ -46,7 +46,7 @@ type Settle = Rc<RefCell<Option<(Function, Function)>>>;
 impl Verifying {
     /// Wraps `check` (None: pass chunks through untouched); a refusal errors the stream (which
     /// aborts the backend request) and is recorded in `slot`.
-    pub fn new(check: Option<Box<dyn BodyCheck>>, slot: Slot) -> Result<Self, JsValue> {
+    pub(super) fn new(check: Option<Box<dyn BodyCheck>>, slot: Slot) -> Result<Self, JsValue> {
         let settle: Settle = Rc::default();
         let s = settle.clone();
         let first = Promise::new(&mut |resolve, reject| {
@@ -139,7 +139,7 @@ extern "C" {
 /// request, and a timer that aborts it. The clock runs only while the gateway waits on the
 /// backend (armed once the request's body is out, stopped when the answer's head arrived,
 /// armed again while a buffered answer is read), never while a client uploads or downloads.
-pub struct Deadline {
+pub(super) struct Deadline {
     ms: f64,
     signal: web_sys::AbortSignal,
     state: Rc<RefCell<DeadlineState>>,
@@ -159,7 +159,7 @@ struct DeadlineState {
 
 impl Deadline {
     /// A deadline of `timeout`, not armed yet.
-    pub fn new(timeout: std::time::Duration) -> Result<Self, JsValue> {
+    pub(super) fn new(timeout: std::time::Duration) -> Result<Self, JsValue> {
         let ctor: Function =
             Reflect::get(&js_sys::global(), &"AbortController".into())?.dyn_into()?;
         let controller = Reflect::construct(&ctor, &js_sys::Array::new())?;
@@ -187,18 +187,18 @@ impl Deadline {
     }
 
     /// The signal to put on the request.
-    pub fn signal(&self) -> &web_sys::AbortSignal {
+    pub(super) fn signal(&self) -> &web_sys::AbortSignal {
         &self.signal
     }
 
     /// Starts the clock now.
-    pub fn arm(&self) {
+    pub(super) fn arm(&self) {
         arm(&self.state, &self.on_timeout, self.ms);
     }
 
     /// Starts the clock once `sent` settles (the request's body is out, or failed), unless the
     /// answer came first. `sent` must settle (a pipe's promise does): the task waits on it.
-    pub fn arm_after(&self, sent: Promise) {
+    pub(super) fn arm_after(&self, sent: Promise) {
         let state = self.state.clone();
         let handler = self.on_timeout.clone();
         let ms = self.ms;
@@ -211,7 +211,7 @@ impl Deadline {
     }
 
     /// Stops the clock (the answer's head arrived); `arm` may start it again.
-    pub fn stop(&self) {
+    pub(super) fn stop(&self) {
         let mut st = self.state.borrow_mut();
         st.answered = true;
         if let Some(id) = st.timer.take() {
@@ -220,7 +220,7 @@ impl Deadline {
     }
 
     /// Whether the timer fired (the request's failure is the timeout's).
-    pub fn fired(&self) -> bool {
+    pub(super) fn fired(&self) -> bool {
         self.state.borrow().fired
     }
 }
@@ -240,7 +240,7 @@ impl Drop for Deadline {
 }
 
 /// Why reading a body failed.
-pub enum ReadError {
+pub(super) enum ReadError {
     /// More than the limit.
     TooLarge,
     /// The stream broke off.
@@ -248,7 +248,7 @@ pub enum ReadError {
 }
 
 /// Reads a whole stream into WASM memory, at most `limit` bytes.
-pub async fn read_limited(
+pub(super) async fn read_limited(
     stream: Option<web_sys::ReadableStream>,
     limit: usize,
 ) -> Result<Bytes, ReadError> {
@@ -288,7 +288,7 @@ pub async fn read_limited(
 /// One small request for the core (an issuer's JWKS, a credential exchange) over the Fetch
 /// API: redirects are not followed, its timeout bounds the whole call (body included), and the
 /// answer's body is read up to its limit.
-pub async fn fetch_small(small: SmallRequest) -> Fetched {
+pub(super) async fn fetch_small(small: SmallRequest) -> Fetched {
     let fail = |e: JsValue| FetchError::Unreachable(js::describe(&e));
     let js_headers = web_sys::Headers::new().map_err(fail)?;
     for (name, value) in &small.headers {
@@ -339,7 +339,7 @@ pub async fn fetch_small(small: SmallRequest) -> Fetched {
 
 /// Feeds a POST form's first chunks to the session until it has the fields before the file,
 /// then releases the stream: the rest stays in it for the upload's pipe.
-pub async fn read_form(session: &mut Session<'_>, stream: Option<&web_sys::ReadableStream>) {
+pub(super) async fn read_form(session: &mut Session<'_>, stream: Option<&web_sys::ReadableStream>) {
     let Some(stream) = stream else {
         return session.form_end();
     };
@@ -373,7 +373,7 @@ pub async fn read_form(session: &mut Session<'_>, stream: Option<&web_sys::Reada
 
 /// Reads and drops a body, at most `limit` bytes (then cancels the rest): a client that is still
 /// sending when it is refused gets the answer instead of a connection reset.
-pub async fn drain(stream: Option<web_sys::ReadableStream>, limit: usize) {
+pub(super) async fn drain(stream: Option<web_sys::ReadableStream>, limit: usize) {
     let Some(stream) = stream else {
         return;
     };
@@ -405,7 +405,7 @@ pub async fn drain(stream: Option<web_sys::ReadableStream>, limit: usize) {
 }
 
 /// What goes out as the upload's body.
-pub struct Upload {
+pub(super) struct Upload {
     /// The body to send (`None`: no body).
     pub body: Option<JsValue>,
     /// The verifying stream's closures: keep until the backend answered.
@@ -415,7 +415,7 @@ pub struct Upload {
 }
 
 /// Why an upload could not be prepared.
-pub enum UploadError {
+pub(super) enum UploadError {
     /// The client's answer: a refused or broken body.
     Client(S3Error),
     /// The runtime failed (an answer of 502).
@@ -425,7 +425,7 @@ pub enum UploadError {
 /// Turns the plan's body into what the backend gets: a `FixedLengthStream` of `length` fed from
 /// the client's stream (verified when the plan says so), awaited until its first bytes may go
 /// out, so a refused or broken body never opens a backend request.
-pub async fn prepare_upload(
+pub(super) async fn prepare_upload(
     kind: crate::gateway::ForwardBody,
     stream: Option<web_sys::ReadableStream>,
     length: Option<u64>,

@@ -26,14 +26,14 @@ extern "C" {
 
 /// Largest integer a JS number holds exactly; lengths beyond it cannot be expressed to the
 /// runtime.
-pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+pub(super) const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// `body.pipeThrough(transform).pipeTo(new FixedLengthStream(length).writable)`; returns the
 /// readable side to send, and the pipe's promise (settles once the body went in whole, or
 /// failed). `on_fail` is called with the reason if the pipe fails (the client's body broke off,
 /// or the transform refused it); the failure also surfaces as the failure of the fetch that
 /// reads the readable side.
-pub fn fixed_length(
+pub(super) fn fixed_length(
     body: &web_sys::ReadableStream,
     length: u64,
     transform: &web_sys::TransformStream,
@@ -66,17 +66,17 @@ fn pipe_through(
 }
 
 /// Copies a JS chunk (`Uint8Array`, or anything array-buffer-like) into WASM memory.
-pub fn chunk_bytes(chunk: &JsValue) -> Vec<u8> {
+pub(super) fn chunk_bytes(chunk: &JsValue) -> Vec<u8> {
     Uint8Array::new(chunk).to_vec()
 }
 
 /// Copies bytes out of WASM memory into a fresh `Uint8Array`.
-pub fn to_uint8(bytes: &[u8]) -> Uint8Array {
+pub(super) fn to_uint8(bytes: &[u8]) -> Uint8Array {
     Uint8Array::from(bytes)
 }
 
 /// A JS value as text, for logs.
-pub fn describe(v: &JsValue) -> String {
+pub(super) fn describe(v: &JsValue) -> String {
     if let Some(e) = v.dyn_ref::<js_sys::Error>() {
         return String::from(e.message());
     }
@@ -86,7 +86,7 @@ pub fn describe(v: &JsValue) -> String {
 /// The Worker's random source for the core (access key ids, token nonces). `getRandomValues`
 /// takes at most 65536 bytes a call; a failure of the runtime's generator is not answered
 /// around: the panic hook turns it into a 500.
-pub fn random_bytes(buf: &mut [u8]) {
+pub(super) fn random_bytes(buf: &mut [u8]) {
     for chunk in buf.chunks_mut(65536) {
         if let Err(e) = get_random_values(chunk) {
             panic!("crypto.getRandomValues failed: {}", describe(&e));

@@ -28,7 +28,10 @@ fn binding(env: &Env, name: &str) -> Result<JsValue, String> {
 }
 
 /// A streamed copy's [`R2Get`]: the outcome, and the object's body as the copy source.
-pub async fn copy_open(env: &Env, get: &R2Get) -> (CopyEvent, Option<web_sys::ReadableStream>) {
+pub(super) async fn copy_open(
+    env: &Env,
+    get: &R2Get,
+) -> (CopyEvent, Option<web_sys::ReadableStream>) {
     let run = async {
         let bucket = binding(env, &get.binding).map_err(|e| JsValue::from_str(&e))?;
         let opts = Object::new();
@@ -46,7 +49,7 @@ pub async fn copy_open(env: &Env, get: &R2Get) -> (CopyEvent, Option<web_sys::Re
 }
 
 /// A streamed copy's [`R2Put`]: the open source, wrapped to its length, put into the binding.
-pub async fn copy_put(
+pub(super) async fn copy_put(
     env: &Env,
     put: &R2Put,
     source: Option<web_sys::ReadableStream>,
@@ -76,7 +79,7 @@ pub async fn copy_put(
 }
 
 /// Runs the plan's binding call and renders the answer.
-pub async fn execute(
+pub(super) async fn execute(
     mut plan: R2Plan,
     env: &Env,
     client_body: Option<web_sys::ReadableStream>,

@@ -22,7 +22,7 @@ use crate::Gateway;
 /// `--var MULTISTORE_DEMO:true`; never a `wrangler.toml` var, so never deployed).
 const DEMO_CONFIG: &str = include_str!("demo.toml");
 /// The demo's sample object.
-pub const DEMO_OBJECT: (&str, &str) = (
+pub(super) const DEMO_OBJECT: (&str, &str) = (
     "demo/hello.txt",
     "Hello from Multistore! This object lives in a local R2 bucket.\n",
 );
@@ -33,7 +33,7 @@ thread_local! {
 
 /// This isolate's state, made at its first request: the settings are read from the vars and
 /// secrets once (they change only with a deploy, which starts new isolates).
-pub fn isolate(env: &Env) -> Arc<Isolate> {
+pub(super) fn isolate(env: &Env) -> Arc<Isolate> {
     ISOLATE.with(|i| {
         i.borrow_mut()
             .get_or_insert_with(|| Arc::new(new_isolate(env)))
@@ -65,7 +65,7 @@ fn now() -> Duration {
 
 /// The gateway for this request: the current snapshot (refreshed in the background when older
 /// than the TTL), or a fresh load when the isolate has none yet.
-pub async fn gateway(env: &Env, ctx: &Context) -> Result<Arc<Gateway>, S3Error> {
+pub(super) async fn gateway(env: &Env, ctx: &Context) -> Result<Arc<Gateway>, S3Error> {
     let isolate = isolate(env);
     match isolate.due(now()) {
         Due::Serve(gateway) => Ok(gateway),
@@ -203,6 +203,6 @@ async fn seed_demo(env: &Env) {
 }
 
 /// A plain-text var, if set.
-pub fn var(env: &Env, name: &str) -> Option<String> {
+pub(super) fn var(env: &Env, name: &str) -> Option<String> {
     env.var(name).ok().map(|v| v.to_string())
 }

@@ -133,7 +133,7 @@ fn usage_names_every_flag_and_every_environment_variable_the_server_reads() {
         .iter()
         .map(String::as_str)
         .chain(["RUST_LOG", "RUST_LOG_STYLE"])
-        .chain(multistore::executor::options::VARS)
+        .chain(multistore::executor::VARS)
     {
         assert!(
             USAGE.contains(&format!("  {name} ")) || USAGE.contains(&format!(" {name}:")),

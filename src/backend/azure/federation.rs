@@ -19,11 +19,11 @@ use crate::config::BucketConfig;
 use crate::time::Timestamp;
 
 /// How long a user delegation key is asked for (Azure allows up to 7 days).
-pub const KEY_TTL_SECS: i64 = 2 * 3600;
+pub(crate) const KEY_TTL_SECS: i64 = 2 * 3600;
 /// The key's start is set this far back, for clock drift between the gateway and Azure.
 const KEY_START_SKEW_SECS: i64 = 300;
 /// The default audience of the client assertion (Entra's for workload identity federation).
-pub const DEFAULT_AUDIENCE: &str = "api://AzureADTokenExchange";
+pub(crate) const DEFAULT_AUDIENCE: &str = "api://AzureADTokenExchange";
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
 
@@ -142,7 +142,7 @@ impl AzureWorkloadIdentity {
 
 /// Entra's token answer: the access token, or its JSON error (`error`, `error_description`)
 /// as [`ExchangeError::Refused`].
-pub fn parse_token_response(status: u16, body: &[u8]) -> Result<String, ExchangeError> {
+pub(crate) fn parse_token_response(status: u16, body: &[u8]) -> Result<String, ExchangeError> {
     let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     let field = |k: &str| {
         json.as_ref()
@@ -176,7 +176,7 @@ pub fn parse_token_response(status: u16, body: &[u8]) -> Result<String, Exchange
 }
 
 /// Get User Delegation Key's answer (or the storage service's XML error).
-pub fn parse_delegation_key(
+pub(crate) fn parse_delegation_key(
     status: u16,
     body: &[u8],
 ) -> Result<TemporaryCredentials, ExchangeError> {

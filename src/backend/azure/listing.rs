@@ -13,11 +13,11 @@ use crate::time::Timestamp;
 const MARKER_TOKEN: &str = "azm1.";
 
 /// Query parameters of a backend request (names are ours, values decoded).
-pub type Query = Vec<(&'static str, String)>;
+pub(crate) type Query = Vec<(&'static str, String)>;
 
 /// A listing's request parameters, echoed in the S3 answer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ListEcho {
+pub(crate) struct ListEcho {
     /// V2 (`list-type=2`).
     pub v2: bool,
     /// Backend prefix plus the client's prefix.
@@ -37,7 +37,7 @@ pub struct ListEcho {
 
 /// The Azure List Blobs parameters of a listing: `(query, echo)`. `prefix` is the backend
 /// prefix.
-pub fn list_params(
+pub(crate) fn list_params(
     v2: bool,
     param: impl Fn(&str) -> Option<String>,
     max_keys: u32,
@@ -215,7 +215,7 @@ impl BlobListing {
 /// Translates an Azure `EnumerationResults` into an S3 `ListBucketResult` in the backend's
 /// namespace (full blob names, container name): [`crate::s3::xml::XmlRewrite`] then maps it into
 /// the client's, as it does S3 listings.
-pub fn listing_to_s3(body: &[u8], echo: &ListEcho) -> Result<String, S3Error> {
+pub(crate) fn listing_to_s3(body: &[u8], echo: &ListEcho) -> Result<String, S3Error> {
     let BlobListing {
         mut blobs,
         mut prefixes,

@@ -26,9 +26,9 @@ use crate::s3::S3Error;
 use crate::time::Timestamp;
 
 /// The storage service version every SAS is signed for (`sv`) and every request names.
-pub const SAS_VERSION: &str = "2021-08-06";
+pub(crate) const SAS_VERSION: &str = "2021-08-06";
 /// How long a SAS stays valid: it is used at once; the margin covers slow uploads and drift.
-pub const SAS_TTL_SECS: i64 = 3600;
+pub(crate) const SAS_TTL_SECS: i64 = 3600;
 /// The `Azure` default endpoint of an account.
 const DEFAULT_ENDPOINT: &str = "https://{account}.blob.core.windows.net";
 
@@ -82,7 +82,7 @@ pub struct UserDelegationKey {
 
 /// What a request reaches: one blob, or the container (listing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Resource<'a> {
+pub(crate) enum Resource<'a> {
     /// A blob, by its name (backend prefix applied).
     Blob(&'a str),
     /// The container.
@@ -91,7 +91,7 @@ pub enum Resource<'a> {
 
 /// One signed request's SAS terms.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SasTerms {
+pub(crate) struct SasTerms {
     /// `sp`: permissions in Azure's order (`racwdl`).
     pub permissions: &'static str,
     /// `se`: when it expires.
@@ -102,7 +102,7 @@ pub struct SasTerms {
 
 /// Response header overrides, signed into the SAS.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ResponseOverrides {
+pub(crate) struct ResponseOverrides {
     /// `rscc` (Cache-Control).
     pub cache_control: Option<String>,
     /// `rscd` (Content-Disposition).
@@ -140,7 +140,7 @@ enum Auth {
 
 /// One Azure container.
 #[derive(Debug)]
-pub struct AzureBackend {
+pub(crate) struct AzureBackend {
     scheme: String,
     /// `host[:port]`.
     host: String,
@@ -153,7 +153,7 @@ pub struct AzureBackend {
 
 impl AzureBackend {
     /// Builds the backend from a validated bucket entry.
-    pub fn from_config(bucket: &BucketConfig) -> Result<Self, String> {
+    pub(crate) fn from_config(bucket: &BucketConfig) -> Result<Self, String> {
         let opt = |k: &str| bucket.option(k).map(str::trim).filter(|v| !v.is_empty());
         let account = opt("account_name").ok_or("backend_options.account_name is missing")?;
         let container = opt("container_name").ok_or("backend_options.container_name is missing")?;
@@ -201,7 +201,7 @@ impl AzureBackend {
     }
 
     /// The upload-id key derived from the account key (None: federated or anonymous).
-    pub fn account_upload_key(&self) -> Option<UploadKey> {
+    pub(crate) fn account_upload_key(&self) -> Option<UploadKey> {
         match &self.auth {
             Auth::AccountKey(k) => Some(UploadKey::derive(&k.0)),
             _ => None,
@@ -210,12 +210,12 @@ impl AzureBackend {
 
     /// What an upload id is bound to: the blob, account and container included
     /// (`/blob/{account}/{container}/{blob}`).
-    pub fn upload_binding(&self, blob: &str) -> String {
+    pub(crate) fn upload_binding(&self, blob: &str) -> String {
         self.canonical_resource(Resource::Blob(blob))
     }
 
     /// How a federated backend gets its user delegation key (None: static or anonymous).
-    pub fn federation(&self) -> Option<&CredentialsNeeded> {
+    pub(crate) fn federation(&self) -> Option<&CredentialsNeeded> {
         match &self.auth {
             Auth::Federated(f) => Some(f),
             _ => None,
@@ -223,18 +223,13 @@ impl AzureBackend {
     }
 
     /// True when requests are sent unsigned (public container).
-    pub fn is_anonymous(&self) -> bool {
+    pub(crate) fn is_anonymous(&self) -> bool {
         matches!(self.auth, Auth::Anonymous)
-    }
-
-    /// `scheme://host/base`: the blob service endpoint (Get User Delegation Key goes there).
-    pub fn service_url(&self) -> String {
-        format!("{}://{}{}", self.scheme, self.host, self.base_path)
     }
 
     /// The URL of a request: `{endpoint}/{container}[/{blob}]?{query}&{sas}`. `query` is the
     /// operation's own (decoded) parameters; `delegation` the request's federated key.
-    pub fn url(
+    pub(crate) fn url(
         &self,
         resource: Resource<'_>,
         query: &[(&str, String)],
@@ -382,13 +377,13 @@ fn sas_params(
 }
 
 /// `2023-11-14T23:13:20Z`, as SAS times are written.
-pub fn sas_time(t: Timestamp) -> String {
+pub(crate) fn sas_time(t: Timestamp) -> String {
     t.iso8601().replace(".000Z", "Z")
 }
 
 /// Whether an `x-amz-meta-*` name (without the prefix) is a valid Azure metadata name: a C#
 /// identifier (a letter or `_`, then letters, digits or `_`).
-pub fn valid_metadata_name(name: &str) -> bool {
+pub(crate) fn valid_metadata_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()
@@ -397,7 +392,7 @@ pub fn valid_metadata_name(name: &str) -> bool {
 }
 
 /// The refusal of a metadata name Azure cannot store.
-pub fn invalid_metadata_name(name: &str) -> S3Error {
+pub(crate) fn invalid_metadata_name(name: &str) -> S3Error {
     S3Error::invalid_argument(format!(
         "the metadata name '{name}' cannot be stored on an Azure backend: names must be C# \
          identifiers (a letter or '_', then letters, digits or '_'; no '-')"
@@ -407,7 +402,7 @@ pub fn invalid_metadata_name(name: &str) -> S3Error {
 
 /// The S3 code for an Azure error code, and whether it is the gateway's own configuration's
 /// fault (answered 502).
-pub fn s3_code(azure: &str) -> (&str, bool) {
+pub(crate) fn s3_code(azure: &str) -> (&str, bool) {
     match azure {
         "BlobNotFound" => ("NoSuchKey", false),
         // `If-None-Match: *` on an existing blob is Azure's 409 BlobAlreadyExists.
@@ -442,7 +437,7 @@ pub fn s3_code(azure: &str) -> (&str, bool) {
 /// authenticated (`azmp2.{base64url text}.{base64url HMAC}`).
 const UPLOAD_TOKEN: &str = "azmp2.";
 /// The label an upload-id key is derived with from a gateway secret.
-pub const UPLOAD_KEY_LABEL: &[u8] = b"multistore azure upload id v1";
+pub(crate) const UPLOAD_KEY_LABEL: &[u8] = b"multistore azure upload id v1";
 
 /// The key that authenticates upload ids: HMAC-SHA256 under a key derived (with
 /// [`UPLOAD_KEY_LABEL`]) from a gateway secret, over the blob the upload is for and the id's
@@ -450,7 +445,7 @@ pub const UPLOAD_KEY_LABEL: &[u8] = b"multistore azure upload id v1";
 /// commits): without the MAC a client could forge `x-ms-*` headers or replay an id on another
 /// key.
 #[derive(Clone)]
-pub struct UploadKey(Zeroizing<[u8; 32]>);
+pub(crate) struct UploadKey(Zeroizing<[u8; 32]>);
 
 impl std::fmt::Debug for UploadKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -461,7 +456,7 @@ impl std::fmt::Debug for UploadKey {
 impl UploadKey {
     /// Derives the key from a secret (an account key, or a key derived from
     /// `SESSION_TOKEN_KEY`): HMAC-SHA256(secret, [`UPLOAD_KEY_LABEL`]).
-    pub fn derive(secret: &[u8]) -> Self {
+    pub(crate) fn derive(secret: &[u8]) -> Self {
         let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
         mac.update(UPLOAD_KEY_LABEL);
         UploadKey(Zeroizing::new(mac.finalize().into_bytes().into()))
@@ -478,13 +473,13 @@ impl UploadKey {
     }
 }
 /// Most bytes of blob headers and metadata an upload id carries from Create to Complete.
-pub const MAX_UPLOAD_HEADERS: usize = 4096;
+pub(crate) const MAX_UPLOAD_HEADERS: usize = 4096;
 
 /// A multipart upload on Azure: parts are uncommitted blocks of the blob, committed by Complete
 /// (Put Block List). The upload id is stateless: a nonce naming the upload's blocks, and the blob
 /// headers (content headers, `x-ms-meta-*`) Create was given, for Complete to set.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Upload {
+pub(crate) struct Upload {
     /// 16 hex digits, unique per upload (from the Create request's id and key).
     pub nonce: String,
     /// `(x-ms-* header name, value)` for Put Block List.
@@ -493,7 +488,7 @@ pub struct Upload {
 
 impl Upload {
     /// A new upload for `key`, created by request `request_id`.
-    pub fn new(
+    pub(crate) fn new(
         request_id: &str,
         key: &str,
         headers: Vec<(String, String)>,
@@ -515,7 +510,7 @@ impl Upload {
 
     /// The upload id given to the client, authenticated with `key` and bound to `binding` (the
     /// blob, [`AzureBackend::upload_binding`]).
-    pub fn id(&self, key: &UploadKey, binding: &str) -> String {
+    pub(crate) fn id(&self, key: &UploadKey, binding: &str) -> String {
         let mut text = self.nonce.clone();
         for (k, v) in &self.headers {
             text.push('\n');
@@ -535,7 +530,7 @@ impl Upload {
     /// Reads an upload id; None when it is not one of ours: not well-formed, or its MAC does
     /// not verify (constant time) under any of `keys` for `binding`, i.e. forged, tampered with,
     /// or made for another blob.
-    pub fn parse(id: &str, keys: &[UploadKey], binding: &str) -> Option<Self> {
+    pub(crate) fn parse(id: &str, keys: &[UploadKey], binding: &str) -> Option<Self> {
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let (text_b64, tag_b64) = id.trim().strip_prefix(UPLOAD_TOKEN)?.split_once('.')?;
         let tag = b64.decode(tag_b64.as_bytes()).ok()?;
@@ -565,12 +560,12 @@ impl Upload {
 
     /// The block id of part `part` (all of one upload's ids have the same length, as Azure
     /// requires).
-    pub fn block_id(&self, part: u16) -> String {
+    pub(crate) fn block_id(&self, part: u16) -> String {
         base64::engine::general_purpose::STANDARD.encode(format!("{}-{part:05}", self.nonce))
     }
 
     /// The ETag the gateway answers for part `part` (Put Block answers none), quoted.
-    pub fn part_etag(&self, part: u16) -> String {
+    pub(crate) fn part_etag(&self, part: u16) -> String {
         use md5::Digest as _;
         format!(
             "\"{}\"",
@@ -580,7 +575,7 @@ impl Upload {
 }
 
 /// The Put Block List body committing these blocks in order.
-pub fn block_list_xml(block_ids: &[String]) -> String {
+pub(crate) fn block_list_xml(block_ids: &[String]) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<BlockList>");
     for id in block_ids {
         crate::s3::xml::push_leaf(&mut out, "Latest", id);
@@ -590,14 +585,14 @@ pub fn block_list_xml(block_ids: &[String]) -> String {
 }
 
 pub(crate) mod answer;
-pub mod federation;
+pub(crate) mod federation;
 mod listing;
 pub(crate) mod options;
 pub(crate) mod plan;
 
 #[cfg(test)]
 use listing::wrap_marker;
-pub use listing::{list_params, listing_to_s3, ListEcho, Query};
+pub(crate) use listing::{list_params, listing_to_s3, ListEcho};
 
 #[cfg(test)]
 mod tests;

@@ -23,11 +23,11 @@ use crate::config::BucketConfig;
 use crate::time::Timestamp;
 
 /// Google's STS token endpoint.
-pub const DEFAULT_STS_ENDPOINT: &str = "https://sts.googleapis.com/v1/token";
+pub(crate) const DEFAULT_STS_ENDPOINT: &str = "https://sts.googleapis.com/v1/token";
 /// The IAM Service Account Credentials API.
-pub const DEFAULT_IAM_CREDENTIALS_ENDPOINT: &str = "https://iamcredentials.googleapis.com";
+pub(crate) const DEFAULT_IAM_CREDENTIALS_ENDPOINT: &str = "https://iamcredentials.googleapis.com";
 /// The scope asked for (GCS's own scopes are narrower, but IAM decides what the token may do).
-pub const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+pub(crate) const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 /// The prefix of a workload identity provider's resource name.
 const PROVIDER_PREFIX: &str = "//iam.googleapis.com/";
 

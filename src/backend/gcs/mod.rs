@@ -31,21 +31,21 @@ use crate::config::BucketConfig;
 use crate::oidc::provider::{rsa_key_from_pem, RuntimeRng};
 
 /// The XML API's endpoint.
-pub const DEFAULT_ENDPOINT: &str = "https://storage.googleapis.com";
+pub(crate) const DEFAULT_ENDPOINT: &str = "https://storage.googleapis.com";
 /// The region of GCS signatures: GCS ignores it, Google's signers use `auto`.
-pub const REGION: &str = "auto";
+pub(crate) const REGION: &str = "auto";
 /// The service of Google's V4 credential scope.
-pub const GOOG4_SERVICE: &str = "storage";
+pub(crate) const GOOG4_SERVICE: &str = "storage";
 
 /// Google's V4 signing with a service account's RSA key.
-pub const GOOG4_RSA_SHA256: Scheme = Scheme {
+pub(crate) const GOOG4_RSA_SHA256: Scheme = Scheme {
     prefix: "X-Goog-",
     algorithm: "GOOG4-RSA-SHA256",
     terminator: "goog4_request",
 };
 
 /// A service account key: its email and RSA private key.
-pub struct ServiceAccount {
+pub(crate) struct ServiceAccount {
     client_email: String,
     signer: SigningKey<Sha256>,
     /// Secret seed of the blinding bytes (see the module docs).
@@ -64,7 +64,7 @@ impl fmt::Debug for ServiceAccount {
 impl ServiceAccount {
     /// The service account of a bucket: `service_account_key` (the JSON key file's content),
     /// or `client_email` with `private_key` (PEM). None when neither is given.
-    pub fn from_bucket(b: &BucketConfig) -> Result<Option<Self>, String> {
+    pub(crate) fn from_bucket(b: &BucketConfig) -> Result<Option<Self>, String> {
         let opt = |k: &str| b.option(k).map(str::trim).filter(|v| !v.is_empty());
         let (email, pem) = match (
             opt("service_account_key"),
@@ -105,7 +105,7 @@ impl ServiceAccount {
     }
 
     /// A service account from its email and PEM private key.
-    pub fn new(client_email: &str, pem: &str) -> Result<Self, String> {
+    pub(crate) fn new(client_email: &str, pem: &str) -> Result<Self, String> {
         let key = rsa_key_from_pem("private_key", pem).map_err(|e| e.to_string())?;
         let mut seed = Sha256::new();
         seed.update(b"multistore gcs blinding seed\0");
@@ -118,7 +118,7 @@ impl ServiceAccount {
     }
 
     /// The account's email (the credential's id).
-    pub fn client_email(&self) -> &str {
+    pub(crate) fn client_email(&self) -> &str {
         &self.client_email
     }
 
@@ -144,7 +144,7 @@ impl ServiceAccount {
 }
 
 /// A V4 signed URL (`GOOG4-RSA-SHA256`, `UNSIGNED-PAYLOAD`) for `req`.
-pub fn presign(req: &PresignRequest<'_>, account: &ServiceAccount) -> String {
+pub(crate) fn presign(req: &PresignRequest<'_>, account: &ServiceAccount) -> String {
     presign_with(
         req,
         &Credential {
@@ -170,7 +170,7 @@ const RENAMED: &[&str] = &[
 
 /// Rewrites the headers of a request to GCS: the `x-amz-*` ones it knows under `x-goog-*`
 /// names renamed, the others removed.
-pub fn to_goog_headers(headers: &mut HeaderMap) {
+pub(crate) fn to_goog_headers(headers: &mut HeaderMap) {
     let amz: Vec<HeaderName> = headers
         .keys()
         .filter(|n| n.as_str().starts_with("x-amz-"))
@@ -192,13 +192,13 @@ pub fn to_goog_headers(headers: &mut HeaderMap) {
 }
 
 /// The `x-amz-meta-*` name of a backend's `x-goog-meta-*` response header.
-pub fn amz_metadata_name(name: &str) -> Option<HeaderName> {
+pub(crate) fn amz_metadata_name(name: &str) -> Option<HeaderName> {
     let rest = name.strip_prefix("x-goog-meta-")?;
     HeaderName::from_bytes(format!("x-amz-meta-{rest}").as_bytes()).ok()
 }
 
 pub(crate) mod answer;
-pub mod federation;
+pub(crate) mod federation;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;

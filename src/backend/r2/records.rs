@@ -30,7 +30,7 @@ use crate::s3::xml::{url_encode_key, S3_NS};
 use crate::s3::S3Error;
 
 /// The reserved prefix (inside the backend prefix) where the gateway keeps its records.
-pub const RESERVED: &str = ".multistore/";
+pub(crate) const RESERVED: &str = ".multistore/";
 
 /// Separates the client key from the upload id in an upload record's key.
 const SEP: char = '\u{1}';
@@ -39,12 +39,12 @@ const SEP: char = '\u{1}';
 const MAX: u32 = 1000;
 
 /// Whether a client key falls under the reserved prefix.
-pub fn is_reserved(client_key: &str) -> bool {
+pub(crate) fn is_reserved(client_key: &str) -> bool {
     client_key.starts_with(RESERVED)
 }
 
 /// The error for a client key under the reserved prefix.
-pub fn reserved_key_error() -> S3Error {
+pub(crate) fn reserved_key_error() -> S3Error {
     S3Error::invalid_argument(format!(
         "keys starting with '{RESERVED}' are reserved by the gateway on R2 buckets (it keeps its multipart upload records there)"
     ))
@@ -52,27 +52,27 @@ pub fn reserved_key_error() -> S3Error {
 }
 
 /// Where upload records of keys starting with `client_prefix` live.
-pub fn uploads_prefix(prefix: &str, client_prefix: &str) -> String {
+pub(super) fn uploads_prefix(prefix: &str, client_prefix: &str) -> String {
     format!("{prefix}{RESERVED}uploads/{client_prefix}")
 }
 
 /// The record of one upload.
-pub fn upload_record(prefix: &str, client_key: &str, upload_id: &str) -> String {
+pub(super) fn upload_record(prefix: &str, client_key: &str, upload_id: &str) -> String {
     format!("{}{SEP}{upload_id}", uploads_prefix(prefix, client_key))
 }
 
 /// Where the part records of an upload live.
-pub fn parts_prefix(prefix: &str, upload_id: &str) -> String {
+pub(super) fn parts_prefix(prefix: &str, upload_id: &str) -> String {
     format!("{prefix}{RESERVED}parts/{upload_id}/")
 }
 
 /// The record of one part.
-pub fn part_record(prefix: &str, upload_id: &str, part_number: u16) -> String {
+pub(super) fn part_record(prefix: &str, upload_id: &str, part_number: u16) -> String {
     format!("{}{part_number:05}", parts_prefix(prefix, upload_id))
 }
 
 /// `customMetadata` of an upload record.
-pub fn upload_meta(client_key: &str, upload_id: &str, now_ms: i64) -> Vec<(String, String)> {
+pub(super) fn upload_meta(client_key: &str, upload_id: &str, now_ms: i64) -> Vec<(String, String)> {
     vec![
         ("key".into(), client_key.into()),
         ("upload-id".into(), upload_id.into()),
@@ -81,7 +81,7 @@ pub fn upload_meta(client_key: &str, upload_id: &str, now_ms: i64) -> Vec<(Strin
 }
 
 /// `customMetadata` of a part record; `checksum` is `(algorithm, value)` as sent by the client.
-pub fn part_meta(
+pub(super) fn part_meta(
     etag: &str,
     size: u64,
     now_ms: i64,
@@ -112,7 +112,7 @@ fn meta_ms(o: &R2Object, name: &str) -> i64 {
 }
 
 /// ListParts parameters: `(start_after, limit)` of the parts listing, and the echo.
-pub fn list_parts_params(
+pub(super) fn list_parts_params(
     req: &S3Request,
     prefix: &str,
     upload_id: &str,
@@ -139,14 +139,14 @@ pub fn list_parts_params(
 
 /// What a ListParts answer echoes.
 #[derive(Debug, Default)]
-pub struct PartsEcho {
+pub(super) struct PartsEcho {
     marker: u32,
     max_parts: u32,
     upload_id: String,
 }
 
 /// The `<ListPartsResult>` of an upload's part records.
-pub fn list_parts_response(
+pub(super) fn list_parts_response(
     bucket: &str,
     client_key: &str,
     parts_prefix: &str,
@@ -211,7 +211,7 @@ pub fn list_parts_response(
 
 /// What a ListMultipartUploads answer echoes, and how to group.
 #[derive(Debug, Default)]
-pub struct UploadsEcho {
+pub(super) struct UploadsEcho {
     prefix: String,
     delimiter: Option<String>,
     key_marker: Option<String>,
@@ -223,7 +223,7 @@ pub struct UploadsEcho {
 /// ListMultipartUploads parameters: the R2 listing `(prefix, start_after, limit)` (None when
 /// `max-uploads=0`) and the echo.
 #[allow(clippy::type_complexity)]
-pub fn list_uploads_params(
+pub(super) fn list_uploads_params(
     req: &S3Request,
     prefix: &str,
 ) -> Result<(Option<(String, Option<String>, u32)>, UploadsEcho), S3Error> {
@@ -287,7 +287,7 @@ enum Entry<'a> {
 }
 
 /// The `<ListMultipartUploadsResult>` of a listing of upload records.
-pub fn list_uploads_response(
+pub(super) fn list_uploads_response(
     bucket: &str,
     prefix: &str,
     echo: &UploadsEcho,

@@ -86,7 +86,7 @@ impl AwsWebIdentity {
 }
 
 /// Reads an `AssumeRoleWithWebIdentityResponse` (2xx) or an STS `<ErrorResponse>`.
-pub fn parse_assume_role_response(
+pub(crate) fn parse_assume_role_response(
     status: u16,
     body: &[u8],
 ) -> Result<TemporaryCredentials, ExchangeError> {
