@@ -15,10 +15,11 @@
 //! costs one HMAC.
 
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
+use crate::auth::hmac;
 use crate::backend::federation::{CredentialsNeeded, Federation};
 use crate::config::BucketConfig;
 use crate::percent;
@@ -48,9 +49,7 @@ impl SigningKey {
 
     /// base64(HMAC-SHA256(key, text)).
     fn sign(&self, text: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
-        mac.update(text.as_bytes());
-        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+        base64::engine::general_purpose::STANDARD.encode(hmac::sha256(&self.0, &[text.as_bytes()]))
     }
 }
 
@@ -457,19 +456,13 @@ impl UploadKey {
     /// Derives the key from a secret (an account key, or a key derived from
     /// `SESSION_TOKEN_KEY`): HMAC-SHA256(secret, [`UPLOAD_KEY_LABEL`]).
     pub(crate) fn derive(secret: &[u8]) -> Self {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
-        mac.update(UPLOAD_KEY_LABEL);
-        UploadKey(Zeroizing::new(mac.finalize().into_bytes().into()))
+        UploadKey(Zeroizing::new(hmac::sha256(secret, &[UPLOAD_KEY_LABEL])))
     }
 
-    fn mac(&self, binding: &str, text: &[u8]) -> Hmac<Sha256> {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.0[..]).expect("HMAC takes any key length");
+    fn mac(&self, binding: &str, text: &[u8]) -> [u8; 32] {
         // Length-prefixed, so no (binding, text) pair reads as another.
-        mac.update(&(binding.len() as u64).to_be_bytes());
-        mac.update(binding.as_bytes());
-        mac.update(text);
-        mac
+        let len = (binding.len() as u64).to_be_bytes();
+        hmac::sha256(&self.0[..], &[&len, binding.as_bytes(), text])
     }
 }
 /// Most bytes of blob headers and metadata an upload id carries from Create to Complete.
@@ -519,7 +512,7 @@ impl Upload {
             text.push_str(v);
         }
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let tag = key.mac(binding, text.as_bytes()).finalize().into_bytes();
+        let tag = key.mac(binding, text.as_bytes());
         format!(
             "{UPLOAD_TOKEN}{}.{}",
             b64.encode(text.as_bytes()),
@@ -537,7 +530,7 @@ impl Upload {
         let bytes = b64.decode(text_b64.as_bytes()).ok()?;
         if !keys
             .iter()
-            .any(|k| k.mac(binding, &bytes).verify_slice(&tag).is_ok())
+            .any(|k| bool::from(k.mac(binding, &bytes)[..].ct_eq(&tag[..])))
         {
             return None;
         }
