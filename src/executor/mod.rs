@@ -6,13 +6,17 @@
 //!   the settings ([`options`]), the config snapshot with its refresh by TTL, the [`Caches`],
 //!   request ids.
 //! - [`session`]: one request, from its head to the plan the runtime executes.
+//! - [`transfer`]: the plans made of several backend calls (a streamed copy, a gather), call
+//!   by call; the runtime only sends each and pipes the bodies it is told to.
 
 mod caches;
 pub mod isolate;
 pub mod options;
 pub mod session;
+pub mod transfer;
 
 pub use caches::{Caches, FetchError, Fetched, Refresh, SmallRequest, World};
 pub use isolate::{Document, Documents, Due, Isolate, Loaded};
 pub use options::{FromEnv, Options};
 pub use session::{BodyRead, Outcome, Session, Step, DRAIN_LIMIT};
+pub use transfer::{Answer, AnswerId, Call, CallBody, Move, Read, Transfer};
