@@ -1,4 +1,3 @@
-
 use super::tests_support::*;
 use super::*;
 

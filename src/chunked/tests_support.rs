@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::auth::secret::SecretKey;
 use crate::auth::sigv4::signing_key;

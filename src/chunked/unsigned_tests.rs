@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn framed(data: &[u8], chunk: usize) -> Vec<u8> {

@@ -1,4 +1,3 @@
-
 use super::*;
 
 /// The classic billion-laughs document with `root` as its element.
