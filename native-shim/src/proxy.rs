@@ -462,7 +462,7 @@ impl Proxy {
         loop {
             // A kept body the next move does not pipe is dropped here.
             let held = kept.take();
-            match transfer.next() {
+            match transfer.step() {
                 Move::Send(call) => {
                     let (answer, open) = self.call(call, held).await;
                     kept = open;

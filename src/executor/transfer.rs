@@ -7,7 +7,7 @@
 //! let mut kept = None;                                        // at most one open answer body
 //! let resp = loop {
 //!     let held = kept.take();              // a kept body the move does not pipe is dropped
-//!     match t.next() {
+//!     match t.step() {
 //!         Move::Send(call) => { let (answer, open) = send(call, held); kept = open; t.answered(answer) }
 //!         Move::SendAll(calls) => t.answered_all(calls.map(send).join()),
 //!         Move::R2Get { id, get } => ..., Move::R2Put { put, body } => ...,   // Worker only
@@ -122,7 +122,7 @@ pub enum Move {
 
 enum State<'a> {
     /// A copy's next step, not handed out yet.
-    Copy(Box<StreamedCopy>, CopyStep),
+    Copy(Box<StreamedCopy>, Box<CopyStep>),
     /// A copy's step is out; its answer advances the copy.
     CopyWaiting(Box<StreamedCopy>),
     /// A gather's calls, not handed out yet.
@@ -167,7 +167,7 @@ impl<'a> Transfer<'a> {
             State::Finished(copy.unsupported_runtime())
         } else {
             let step = copy.start((world.now)());
-            State::Copy(Box::new(copy), step)
+            State::Copy(Box::new(copy), Box::new(step))
         };
         Transfer {
             state,
@@ -190,20 +190,19 @@ impl<'a> Transfer<'a> {
     }
 
     /// What the runtime does next. Never fails: a refusal is a `Done` carrying it.
-    pub fn next(&mut self) -> Move {
+    pub fn step(&mut self) -> Move {
         loop {
             match std::mem::replace(&mut self.state, State::Spent) {
-                State::Copy(_, CopyStep::Done(resp)) | State::Finished(resp) => {
-                    return Move::Done(resp)
-                }
-                State::Copy(copy, step) => match self.copy_move(step) {
-                    Ok(next) => {
+                State::Copy(copy, step) => match self.copy_move(*step) {
+                    Some(Move::Done(resp)) => return Move::Done(resp),
+                    Some(next) => {
                         self.state = State::CopyWaiting(copy);
                         return next;
                     }
-                    // A step the copy cannot take: its failure advances the copy.
-                    Err(event) => self.advance(copy, event),
+                    // A pipe with no open source: its failure advances the copy.
+                    None => self.advance(copy, no_source()),
                 },
+                State::Finished(resp) => return Move::Done(resp),
                 State::Gather(gateway, mut gather) => {
                     let calls = gather
                         .take_requests()
@@ -253,20 +252,20 @@ impl<'a> Transfer<'a> {
 
     fn advance(&mut self, mut copy: Box<StreamedCopy>, event: Answer) {
         let step = copy.advance(event, (self.world.now)());
-        self.state = State::Copy(copy, step);
+        self.state = State::Copy(copy, Box::new(step));
     }
 
-    /// The move for a copy's step; the failure to feed back for a step that cannot be taken.
-    fn copy_move(&mut self, step: CopyStep) -> Result<Move, Answer> {
+    /// The move for a copy's step; None for a pipe with no source open.
+    fn copy_move(&mut self, step: CopyStep) -> Option<Move> {
         let open = self.open.take();
-        Ok(match step {
+        Some(match step {
             CopyStep::Open(fwd) => {
                 let call = self.call(fwd, Read::Head);
                 self.open = Some(call.id);
                 Move::Send(call)
             }
             CopyStep::Pipe(fwd) => {
-                let source = open.ok_or_else(no_source)?;
+                let source = open?;
                 let mut call = self.call(
                     fwd,
                     Read::Whole {
@@ -287,11 +286,7 @@ impl<'a> Transfer<'a> {
                 self.open = Some(id);
                 Move::R2Get { id, get }
             }
-            CopyStep::PipeR2(put) => Move::R2Put {
-                put,
-                body: open.ok_or_else(no_source)?,
-            },
-            // Handed out by `next` before this.
+            CopyStep::PipeR2(put) => Move::R2Put { put, body: open? },
             CopyStep::Done(resp) => Move::Done(resp),
         })
     }

@@ -10,10 +10,11 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
+use crate::executor::Answer;
 use crate::gateway::copy::{R2Get, R2Put};
 use crate::gateway::{
-    Conditions, CopyEvent, ForwardBody, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome,
-    R2Plan, R2Range, R2Records,
+    Conditions, ForwardBody, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range,
+    R2Records,
 };
 
 use super::body::{self, Slot};
@@ -28,7 +29,7 @@ fn binding(env: &Env, name: &str) -> Result<JsValue, String> {
 }
 
 /// A streamed copy's [`R2Get`]: the outcome, and the object's body as the copy source.
-pub async fn copy_open(env: &Env, get: &R2Get) -> (CopyEvent, Option<web_sys::ReadableStream>) {
+pub async fn copy_open(env: &Env, get: &R2Get) -> (Answer, Option<web_sys::ReadableStream>) {
     let run = async {
         let bucket = binding(env, &get.binding).map_err(|e| JsValue::from_str(&e))?;
         let opts = Object::new();
@@ -40,17 +41,13 @@ pub async fn copy_open(env: &Env, get: &R2Get) -> (CopyEvent, Option<web_sys::Re
         Ok::<_, JsValue>(object_outcome(&obj))
     };
     match run.await {
-        Ok((outcome, stream)) => (CopyEvent::R2(outcome), stream),
-        Err(e) => (CopyEvent::Failed(js::describe(&e)), None),
+        Ok((outcome, stream)) => (Answer::R2(outcome), stream),
+        Err(e) => (Answer::Failed(js::describe(&e)), None),
     }
 }
 
 /// A streamed copy's [`R2Put`]: the open source, wrapped to its length, put into the binding.
-pub async fn copy_put(
-    env: &Env,
-    put: &R2Put,
-    source: Option<web_sys::ReadableStream>,
-) -> CopyEvent {
+pub async fn copy_put(env: &Env, put: &R2Put, source: Option<web_sys::ReadableStream>) -> Answer {
     let run = async {
         let bucket = binding(env, &put.binding).map_err(|e| JsValue::from_str(&e))?;
         let (body, upload) = copy_body(source, put.length).await?;
@@ -70,8 +67,8 @@ pub async fn copy_put(
         Ok::<_, JsValue>(put_outcome(&obj?))
     };
     match run.await {
-        Ok((outcome, _)) => CopyEvent::R2(outcome),
-        Err(e) => CopyEvent::Failed(js::describe(&e)),
+        Ok((outcome, _)) => Answer::R2(outcome),
+        Err(e) => Answer::Failed(js::describe(&e)),
     }
 }
 

@@ -183,7 +183,7 @@ impl Fake {
     fn run(&mut self, mut t: Transfer<'_>) -> Response<Bytes> {
         for _ in 0..20 {
             let held = self.kept.take();
-            match t.next() {
+            match t.step() {
                 Move::Send(call) => {
                     let answer = self.send(call, held);
                     t.answered(answer);
@@ -337,7 +337,7 @@ fn a_copy_into_an_r2_binding_puts_the_opened_source_by_handle() {
         binding: "DATA".into(),
     };
     let mut t = Transfer::copy(copy, WORLD, true);
-    let Move::Send(get) = t.next() else {
+    let Move::Send(get) = t.step() else {
         panic!("the source is opened first")
     };
     assert_eq!(get.read, Read::Head);
@@ -345,7 +345,7 @@ fn a_copy_into_an_r2_binding_puts_the_opened_source_by_handle() {
         status: StatusCode::OK,
         headers: head(&[("content-length", "5")]),
     });
-    match t.next() {
+    match t.step() {
         Move::R2Put { put, body } => {
             assert_eq!(body, get.id);
             assert_eq!(put.length, 5);
@@ -361,7 +361,7 @@ fn a_gather_sends_every_call_at_once_and_lists_what_answered() {
                    <CreationDate>2024-05-06T07:08:09.000Z</CreationDate></Bucket></Buckets>\
                    </ListAllMyBucketsResult>";
     let mut t = Transfer::gather(&g, gather_plan(&g), WORLD);
-    let Move::SendAll(calls) = t.next() else {
+    let Move::SendAll(calls) = t.step() else {
         panic!("a gather sends all its calls at once")
     };
     assert_eq!(calls.len(), 2, "{calls:?}");
@@ -382,7 +382,7 @@ fn a_gather_sends_every_call_at_once_and_lists_what_answered() {
         })
         .collect();
     t.answered_all(answers);
-    let Move::Done(resp) = t.next() else {
+    let Move::Done(resp) = t.step() else {
         panic!("the gather is done")
     };
     assert_eq!(resp.status(), StatusCode::OK, "{}", text(&resp));
@@ -395,8 +395,8 @@ fn a_gather_sends_every_call_at_once_and_lists_what_answered() {
 fn a_transfer_asked_past_its_end_answers_an_internal_error() {
     let g = gateway();
     let mut t = Transfer::gather(&g, gather_plan(&g), WORLD);
-    let _ = t.next();
-    let Move::Done(resp) = t.next() else {
+    let _ = t.step();
+    let Move::Done(resp) = t.step() else {
         panic!("asking before the answers is refused")
     };
     assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
