@@ -195,6 +195,61 @@ async fn run(
     size: u64,
 ) -> Result<Outcome, JsValue> {
     match call {
+        R2Call::Get { .. }
+        | R2Call::Head { .. }
+        | R2Call::Put { .. }
+        | R2Call::Delete { .. }
+        | R2Call::List { .. } => object_call(call, bucket, upload).await,
+        R2Call::CreateMultipart { .. }
+        | R2Call::UploadPart { .. }
+        | R2Call::CompleteMultipart { .. }
+        | R2Call::AbortMultipart { .. } => multipart_call(call, bucket, upload, size).await,
+        R2Call::Copy {
+            source_key,
+            key,
+            replace,
+            source_conditions,
+        } => copy(bucket, source_key, key, replace.as_ref(), source_conditions).await,
+        R2Call::ListParts {
+            upload_record,
+            parts_prefix,
+            start_after,
+            limit,
+        } => {
+            let upload = invoke(bucket, "head", &[upload_record.into()]).await?;
+            if upload.is_null() || upload.is_undefined() {
+                return Ok((R2Outcome::Missing, None));
+            }
+            list_records(bucket, parts_prefix, start_after.as_ref(), *limit).await
+        }
+        R2Call::ListUploads {
+            prefix,
+            start_after,
+            limit,
+        } => list_records(bucket, prefix, start_after.as_ref(), *limit).await,
+        R2Call::UploadPartCopy {
+            source_key,
+            key,
+            upload_id,
+            part_number,
+            range,
+            source_conditions,
+        } => {
+            upload_part_copy(
+                bucket,
+                source_key,
+                (key, upload_id, *part_number),
+                *range,
+                source_conditions,
+            )
+            .await
+        }
+    }
+}
+
+/// The calls on objects: get, head, put, delete, list.
+async fn object_call(call: &R2Call, bucket: &JsValue, upload: JsValue) -> Result<Outcome, JsValue> {
+    match call {
         R2Call::Get {
             key,
             range,
@@ -259,6 +314,18 @@ async fn run(
             let listing = invoke(bucket, "list", &[opts.into()]).await?;
             Ok((R2Outcome::Listing(listing_from(&listing)), None))
         }
+        _ => Err(JsValue::from_str("not a call on objects")),
+    }
+}
+
+/// The calls of a multipart upload: create, upload a part, complete, abort.
+async fn multipart_call(
+    call: &R2Call,
+    bucket: &JsValue,
+    upload: JsValue,
+    size: u64,
+) -> Result<Outcome, JsValue> {
+    match call {
         R2Call::CreateMultipart { key, http, custom } => {
             let opts = Object::new();
             set(&opts, "httpMetadata", &http_js(http))?;
@@ -318,46 +385,7 @@ async fn run(
             invoke(&up, "abort", &[]).await?;
             Ok((R2Outcome::Aborted, None))
         }
-        R2Call::Copy {
-            source_key,
-            key,
-            replace,
-            source_conditions,
-        } => copy(bucket, source_key, key, replace.as_ref(), source_conditions).await,
-        R2Call::ListParts {
-            upload_record,
-            parts_prefix,
-            start_after,
-            limit,
-        } => {
-            let upload = invoke(bucket, "head", &[upload_record.into()]).await?;
-            if upload.is_null() || upload.is_undefined() {
-                return Ok((R2Outcome::Missing, None));
-            }
-            list_records(bucket, parts_prefix, start_after.as_ref(), *limit).await
-        }
-        R2Call::ListUploads {
-            prefix,
-            start_after,
-            limit,
-        } => list_records(bucket, prefix, start_after.as_ref(), *limit).await,
-        R2Call::UploadPartCopy {
-            source_key,
-            key,
-            upload_id,
-            part_number,
-            range,
-            source_conditions,
-        } => {
-            upload_part_copy(
-                bucket,
-                source_key,
-                (key, upload_id, *part_number),
-                *range,
-                source_conditions,
-            )
-            .await
-        }
+        _ => Err(JsValue::from_str("not a multipart call")),
     }
 }
 
