@@ -8,12 +8,15 @@
 //! - [`session`]: one request, from its head to the plan the runtime executes.
 //! - [`transfer`]: the plans made of several backend calls (a streamed copy, a gather), call
 //!   by call; the runtime only sends each and pipes the bodies it is told to.
+//! - [`watch`]: when config files are read again, and what of them the isolate gets (the
+//!   native server's config refresh; the disk and the clock are passed in).
 
 mod caches;
 pub mod isolate;
 pub mod options;
 pub mod session;
 pub mod transfer;
+pub mod watch;
 
 pub use caches::{Caches, FetchError, Fetched, Refresh, SmallRequest, World};
 pub use isolate::{Document, Documents, Due, Isolate, Loaded};
