@@ -20,6 +20,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use multistore::executor::session::incomplete_body;
 use multistore::executor::{
     Answer, AnswerId, BodyRead, Caches, Call, CallBody, FetchError, Fetched, Isolate, Move,
     Outcome, Read, Refresh, Session, SmallRequest, Step, Transfer, World,
@@ -28,7 +29,7 @@ use multistore::gateway::{
     add_server_timing, error_response, Forward, ForwardBody, ResponseMode, Timing,
 };
 use multistore::payload::BodyCheck;
-use multistore::s3::{ErrorCode, S3Error};
+use multistore::s3::S3Error;
 use multistore::time::Timestamp;
 use multistore::{Plan, RequestContext, RequestHead};
 
@@ -231,7 +232,11 @@ impl Proxy {
         };
         let kind = std::mem::replace(&mut fwd.body, ForwardBody::Empty);
         let request = match upload_body(kind, body, &refused).await {
-            Ok(out) => backend_request(&mut fwd, out).map_err(UploadError::Runtime),
+            Ok(out) => {
+                let headers = std::mem::take(&mut fwd.headers);
+                backend_request((fwd.method.clone(), &fwd.url, headers), out)
+                    .map_err(UploadError::Runtime)
+            }
             Err(e) => Err(e),
         };
         let request = match request {
@@ -352,7 +357,7 @@ async fn upload_body(
     };
     prime(out_body).await.map_err(|e| {
         let err = refused.lock().ok().and_then(|mut s| s.take());
-        UploadError::Client(err.unwrap_or_else(|| incomplete_body(&e)))
+        UploadError::Client(err.unwrap_or_else(|| incomplete_body(&e.to_string())))
     })
 }
 
@@ -413,10 +418,6 @@ async fn drain(body: Option<Incoming>, limit: usize) {
 /// One small request for the core (JWKS, credential exchange): the whole call within its
 /// timeout, at most its limit of the answer read.
 async fn fetch_small(client: &BackendClient, small: SmallRequest) -> Fetched {
-    let mut builder = Request::builder().method(small.method).uri(&small.url);
-    if let Some(h) = builder.headers_mut() {
-        *h = small.headers;
-    }
     let body = if small.body.is_empty() {
         empty()
     } else {
@@ -424,9 +425,8 @@ async fn fetch_small(client: &BackendClient, small: SmallRequest) -> Fetched {
             .map_err(|never| match never {})
             .boxed()
     };
-    let request = builder
-        .body(body)
-        .map_err(|e| FetchError::Unreachable(e.to_string()))?;
+    let request = backend_request((small.method, &small.url, small.headers), body)
+        .map_err(FetchError::Unreachable)?;
     let limit = small.limit;
     let call = async {
         let resp = client
@@ -502,18 +502,9 @@ impl Proxy {
                 _ => return (Answer::Failed("no copy source is open".to_string()), None),
             },
         };
-        let mut builder = Request::builder().method(call.method).uri(call.url);
-        if let Some(h) = builder.headers_mut() {
-            *h = call.headers;
-        }
-        let request = match builder.body(body) {
+        let request = match backend_request((call.method, &call.url, call.headers), body) {
             Ok(r) => r,
-            Err(e) => {
-                return (
-                    Answer::Failed(format!("invalid backend request: {e}")),
-                    None,
-                )
-            }
+            Err(e) => return (Answer::Failed(e), None),
         };
         let resp = match self.send(request, streamed).await {
             Ok(r) => r,
@@ -709,13 +700,14 @@ impl Body for SentSignal {
     }
 }
 
-/// The HTTP request of a planned backend call, with `body`.
-fn backend_request(fwd: &mut Forward, body: ProxyBody) -> Result<Request<ProxyBody>, String> {
-    let mut builder = Request::builder()
-        .method(fwd.method.clone())
-        .uri(fwd.url.as_str());
+/// The HTTP request of a backend call, with `body`.
+fn backend_request(
+    (method, url, headers): (Method, &str, http::HeaderMap),
+    body: ProxyBody,
+) -> Result<Request<ProxyBody>, String> {
+    let mut builder = Request::builder().method(method).uri(url);
     if let Some(h) = builder.headers_mut() {
-        *h = std::mem::take(&mut fwd.headers);
+        *h = headers;
     }
     builder
         .body(body)
@@ -883,7 +875,7 @@ impl Body for VerifiedBody {
                 }
                 Poll::Ready(Some(Err(e))) => {
                     this.failed = Some(format!("the client's body failed: {e}"));
-                    record(&this.refused, incomplete_body(&e));
+                    record(&this.refused, incomplete_body(&e.to_string()));
                     return Poll::Ready(Some(Err(e.into())));
                 }
                 Poll::Ready(None) => {
@@ -925,7 +917,7 @@ impl Body for ClientBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(Some(Err(e))) => {
-                record(&self.slot, incomplete_body(&e));
+                record(&self.slot, incomplete_body(&e.to_string()));
                 Poll::Ready(Some(Err(e.into())))
             }
             other => other.map(|f| f.map(|r| r.map_err(BoxError::from))),
@@ -946,13 +938,6 @@ fn record(slot: &Slot, err: S3Error) {
     if let Ok(mut slot) = slot.lock() {
         slot.get_or_insert(err);
     }
-}
-
-fn incomplete_body(e: &dyn std::fmt::Display) -> S3Error {
-    S3Error::new(
-        ErrorCode::IncompleteBody,
-        format!("reading the request body failed: {e}"),
-    )
 }
 
 #[cfg(test)]
