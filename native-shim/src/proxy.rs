@@ -23,7 +23,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use multistore::executor::session::incomplete_body;
 use multistore::executor::{
     Answer, AnswerId, BodyRead, Caches, Call, CallBody, FetchError, Fetched, Isolate, Move,
-    Outcome, Read, Refresh, Session, SmallRequest, Step, Transfer, World,
+    Outcome, Read, Refresh, Session, SmallRequest, Step, Transfer, Work, World,
 };
 use multistore::gateway::{
     add_server_timing, error_response, Forward, ForwardBody, ResponseMode, Timing,
@@ -31,7 +31,7 @@ use multistore::gateway::{
 use multistore::payload::BodyCheck;
 use multistore::s3::S3Error;
 use multistore::time::Timestamp;
-use multistore::{Plan, RequestContext, RequestHead};
+use multistore::{RequestContext, RequestHead};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Why the outgoing request body failed, when the client's answer is not a 502: the verifier
@@ -155,36 +155,13 @@ impl Proxy {
         let session = Session::new(&gateway, self.isolate.caches(), WORLD, &head, &ctx);
         let outcome = self.drive(session, &mut body).await;
         let plan_time = t0.elapsed();
-        match outcome.plan {
-            Plan::Respond(mut resp) => {
-                add_server_timing(
-                    resp.headers_mut(),
-                    Timing {
-                        plan: plan_time,
-                        backend: Duration::ZERO,
-                    },
-                );
-                full(resp)
-            }
-            Plan::Forward(fwd) => self.forward(*fwd, body, plan_time).await,
-            Plan::Copy(copy) => {
-                let transfer = Transfer::copy(*copy, WORLD, false);
-                self.transfer(transfer, plan_time).await
-            }
-            Plan::Gather(gather) => {
-                let transfer = Transfer::gather(&gateway, *gather, WORLD);
-                self.transfer(transfer, plan_time).await
-            }
+        let request = (&head.method, ctx.request_id.as_str());
+        match Work::of(outcome.plan, &gateway, (WORLD, false), plan_time, request) {
+            Work::Respond(resp) => full(resp),
+            Work::Forward(fwd) => self.forward(*fwd, body, plan_time).await,
+            Work::Transfer(transfer) => self.transfer(transfer, plan_time).await,
             // R2 bindings exist only inside a Worker.
-            Plan::R2(r2) => full(r2.unsupported_runtime()),
-            // The session never hands these out.
-            Plan::NeedBody { .. }
-            | Plan::NeedJwks { .. }
-            | Plan::NeedForm(_)
-            | Plan::NeedBackendCredentials(_) => {
-                let err = S3Error::internal("the gateway asked for the same input twice");
-                full(error_response(&head.method, &err, &ctx.request_id))
-            }
+            Work::R2(r2) => full(r2.unsupported_runtime()),
         }
     }
 

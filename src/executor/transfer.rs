@@ -20,12 +20,14 @@
 //! stays with the runtime under the call's [`AnswerId`], and a later call whose body is
 //! [`CallBody::AnswerBody`] of that id pipes it into its request.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use http::{HeaderMap, Method, Response};
 
 use super::caches::World;
 use crate::gateway::copy::{R2Get, R2Put, ANSWER_LIMIT};
-use crate::gateway::{error_response, GATHER_LIMIT};
+use crate::gateway::{add_server_timing, error_response, Plan, R2Plan, Timing, GATHER_LIMIT};
 use crate::gateway::{CopyEvent, CopyStep, Forward, ForwardBody, Gateway, Gather, StreamedCopy};
 use crate::s3::S3Error;
 
@@ -314,6 +316,55 @@ impl<'a> Transfer<'a> {
 
     fn error(&self, why: &str) -> Response<Bytes> {
         error_response(&Method::GET, &S3Error::internal(why), &self.request_id)
+    }
+}
+
+/// What a runtime executes of a session's plan: an answer ready to go, one backend request
+/// (bodies streamed), one R2 binding call, or a [`Transfer`] of several calls.
+#[derive(Debug)]
+pub enum Work<'a> {
+    /// Send this answer (`Server-Timing` added).
+    Respond(Response<Bytes>),
+    /// Forward the request (the runtime streams the bodies).
+    Forward(Box<Forward>),
+    /// Call the R2 binding (Worker only; elsewhere [`R2Plan::unsupported_runtime`]).
+    R2(Box<R2Plan>),
+    /// Drive this transfer.
+    Transfer(Transfer<'a>),
+}
+
+impl<'a> Work<'a> {
+    /// The work of `plan` (planned in `plan_time`) for request `(method, request_id)`, with
+    /// `gateway`'s snapshot, on a runtime with (or without) R2 bindings.
+    pub fn of(
+        plan: Plan,
+        gateway: &'a Gateway,
+        (world, r2_bindings): (World, bool),
+        plan_time: Duration,
+        (method, request_id): (&Method, &str),
+    ) -> Self {
+        match plan {
+            Plan::Respond(mut resp) => {
+                let timing = Timing {
+                    plan: plan_time,
+                    backend: Duration::ZERO,
+                };
+                add_server_timing(resp.headers_mut(), timing);
+                Work::Respond(resp)
+            }
+            Plan::Forward(fwd) => Work::Forward(fwd),
+            Plan::R2(r2) => Work::R2(r2),
+            Plan::Copy(copy) => Work::Transfer(Transfer::copy(*copy, world, r2_bindings)),
+            Plan::Gather(gather) => Work::Transfer(Transfer::gather(gateway, *gather, world)),
+            // A session never hands these out.
+            Plan::NeedBody { .. }
+            | Plan::NeedJwks { .. }
+            | Plan::NeedForm(_)
+            | Plan::NeedBackendCredentials(_) => {
+                let err = S3Error::internal("the gateway asked for the same input twice");
+                Work::Respond(error_response(method, &err, request_id))
+            }
+        }
     }
 }
 

@@ -31,14 +31,14 @@ use worker::Env;
 
 use crate::executor::{
     Answer, AnswerId, BodyRead, Caches, Call, CallBody, Move, Outcome, Read, Session, Step,
-    Transfer, World,
+    Transfer, Work, World,
 };
 use crate::gateway::{
     add_server_timing, error_response, Forward, ForwardBody, ResponseMode, Timing,
 };
 use crate::s3::S3Error;
 use crate::time::Timestamp;
-use crate::{Plan, RequestContext, RequestHead};
+use crate::{RequestContext, RequestHead};
 
 use body::Slot;
 
@@ -183,29 +183,12 @@ async fn handle_inner(
     let session = Session::new(&gateway, &caches, WORLD, &head, &rctx);
     let outcome = drive(session, &mut body, &caches, ctx).await;
     let plan_time = since(t0);
-    match outcome.plan {
-        Plan::Respond(mut resp) => {
-            add_server_timing(
-                resp.headers_mut(),
-                Timing {
-                    plan: plan_time,
-                    backend: Duration::ZERO,
-                },
-            );
-            to_js_response(resp, None)
-        }
-        Plan::Forward(fwd) => forward(*fwd, body, plan_time, backend_timeout(env)).await,
-        Plan::R2(plan) => r2::execute(*plan, env, body).await,
-        Plan::Copy(copy) => transfer(Transfer::copy(*copy, WORLD, true), env, plan_time).await,
-        Plan::Gather(g) => transfer(Transfer::gather(&gateway, *g, WORLD), env, plan_time).await,
-        // The session never hands these out.
-        Plan::NeedBody { .. }
-        | Plan::NeedJwks { .. }
-        | Plan::NeedForm(_)
-        | Plan::NeedBackendCredentials(_) => {
-            let err = S3Error::internal("the gateway asked for the same input twice");
-            to_js_response(error_response(&head.method, &err, request_id), None)
-        }
+    let request = (&head.method, request_id);
+    match Work::of(outcome.plan, &gateway, (WORLD, true), plan_time, request) {
+        Work::Respond(resp) => to_js_response(resp, None),
+        Work::Forward(fwd) => forward(*fwd, body, plan_time, backend_timeout(env)).await,
+        Work::R2(plan) => r2::execute(*plan, env, body).await,
+        Work::Transfer(transfer) => self::transfer(transfer, env, plan_time).await,
     }
 }
 

@@ -401,3 +401,30 @@ fn a_transfer_asked_past_its_end_answers_an_internal_error() {
     };
     assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
+
+#[test]
+fn work_of_an_answer_carries_server_timing_and_of_an_input_request_is_an_internal_error() {
+    let g = gateway();
+    let ok = Plan::Respond(Response::new(Bytes::new()));
+    let request = (&Method::GET, "REQ");
+    let ms = std::time::Duration::from_millis(3);
+    match Work::of(ok, &g, (WORLD, false), ms, request) {
+        Work::Respond(resp) => assert!(resp.headers().contains_key("server-timing")),
+        other => panic!("{other:?}"),
+    }
+    let need = Plan::NeedBody { limit: 1 };
+    match Work::of(need, &g, (WORLD, false), ms, request) {
+        Work::Respond(resp) => assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR),
+        other => panic!("{other:?}"),
+    }
+    match Work::of(
+        Plan::Copy(Box::new(copy_plan(&g))),
+        &g,
+        (WORLD, false),
+        ms,
+        request,
+    ) {
+        Work::Transfer(mut t) => assert!(matches!(t.step(), Move::Send(_))),
+        other => panic!("{other:?}"),
+    }
+}
