@@ -19,6 +19,9 @@
 //! Bodies stream through the runtime, never through here: a [`Read::Head`] call's answer body
 //! stays with the runtime under the call's [`AnswerId`], and a later call whose body is
 //! [`CallBody::AnswerBody`] of that id pipes it into its request.
+//!
+//! [`Work::of`] is where a runtime starts with a session's plan: an answer to send, a request
+//! to forward, an R2 binding call, or a transfer.
 
 use std::time::Duration;
 
