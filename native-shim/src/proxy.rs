@@ -452,7 +452,7 @@ impl Proxy {
                     transfer.answered_all(futures_util::future::join_all(calls).await);
                 }
                 // `Transfer::copy` refuses R2 copies here: no binding calls come out.
-                Move::R2Get { .. } | Move::R2Put { .. } => transfer.answered(Answer::Failed(
+                Move::R2(_) => transfer.answered(Answer::Failed(
                     "R2 bindings exist only in a Worker".to_string(),
                 )),
                 Move::Done(mut resp) => {

@@ -22,4 +22,4 @@ pub use caches::{Caches, FetchError, Fetched, Refresh, SmallRequest, World};
 pub use isolate::{Document, Documents, Due, Isolate, Loaded};
 pub use options::{FromEnv, Options};
 pub use session::{BodyRead, Outcome, Session, Step, DRAIN_LIMIT};
-pub use transfer::{Answer, AnswerId, Call, CallBody, Move, Read, Transfer, Work};
+pub use transfer::{Answer, AnswerId, Call, CallBody, Move, R2Move, Read, Transfer, Work};

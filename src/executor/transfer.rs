@@ -10,7 +10,7 @@
 //!     match t.step() {
 //!         Move::Send(call) => { let (answer, open) = send(call, held); kept = open; t.answered(answer) }
 //!         Move::SendAll(calls) => t.answered_all(calls.map(send).join()),
-//!         Move::R2Get { id, get } => ..., Move::R2Put { put, body } => ...,   // Worker only
+//!         Move::R2(call) => ...,           // Worker only: a binding's get or put, by handle
 //!         Move::Done(resp) => break resp,
 //!     }
 //! };
@@ -29,8 +29,9 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Response};
 
 use super::caches::World;
-use crate::gateway::copy::{R2Get, R2Put, ANSWER_LIMIT};
-use crate::gateway::{add_server_timing, error_response, Plan, R2Plan, Timing, GATHER_LIMIT};
+use crate::gateway::copy::ANSWER_LIMIT;
+use crate::gateway::GATHER_LIMIT;
+use crate::gateway::{add_server_timing, error_response, Plan, R2Call, R2Plan, Timing};
 use crate::gateway::{CopyEvent, CopyStep, Forward, ForwardBody, Gateway, Gather, StreamedCopy};
 use crate::s3::S3Error;
 
@@ -105,24 +106,25 @@ pub enum Move {
     /// Make these calls, concurrently where the runtime can (none has a piped body, none keeps
     /// its body); then [`Transfer::answered_all`] with their answers in the same order.
     SendAll(Vec<Call>),
-    /// Worker only: `env[binding].get(key, { range, onlyIf })`; keep the object's body open
-    /// under `id` and answer [`Answer::R2`] (`Object` or `Missing`).
-    R2Get {
-        /// Names the object's body.
-        id: AnswerId,
-        /// The call.
-        get: R2Get,
-    },
-    /// Worker only: `env[binding].put(key, body, ..)` with the body of answer `body` wrapped to
-    /// `put.length` bytes; answer [`Answer::R2`] (`Put`, or `PreconditionFailed` for `null`).
-    R2Put {
-        /// The call.
-        put: R2Put,
-        /// Whose body to put.
-        body: AnswerId,
-    },
+    /// Worker only: make this call on the R2 binding `env[binding]` and answer [`Answer::R2`]
+    /// with its outcome (or [`Answer::Failed`]). A `get` keeps the object's body open under
+    /// `keep`; a `put` sends the body of answer `body`, wrapped to `length` bytes.
+    R2(Box<R2Move>),
     /// The client's answer (the runtime adds `Server-Timing`). Asking again answers a 500.
     Done(Response<Bytes>),
+}
+
+/// A call of an R2 binding in a transfer ([`Move::R2`]).
+#[derive(Debug)]
+pub struct R2Move {
+    /// `env[binding]`.
+    pub binding: String,
+    /// The call (a `Get` or a `Put`).
+    pub call: R2Call,
+    /// For a `Put`: whose body to send, and its length.
+    pub body: Option<(AnswerId, u64)>,
+    /// For a `Get`: the id to keep the object's body under.
+    pub keep: Option<AnswerId>,
 }
 
 enum State<'a> {
@@ -237,7 +239,7 @@ impl<'a> Transfer<'a> {
         }
     }
 
-    /// The answer to [`Move::Send`], [`Move::R2Get`] or [`Move::R2Put`].
+    /// The answer to [`Move::Send`] or [`Move::R2`].
     pub fn answered(&mut self, answer: Answer) {
         match std::mem::replace(&mut self.state, State::Spent) {
             State::CopyWaiting(copy) => self.advance(copy, answer),
@@ -289,9 +291,29 @@ impl<'a> Transfer<'a> {
             CopyStep::OpenR2(get) => {
                 let id = self.new_id();
                 self.open = Some(id);
-                Move::R2Get { id, get }
+                Move::R2(Box::new(R2Move {
+                    binding: get.binding,
+                    call: R2Call::Get {
+                        key: get.key,
+                        range: get.range,
+                        conditions: get.conditions,
+                    },
+                    body: None,
+                    keep: Some(id),
+                }))
             }
-            CopyStep::PipeR2(put) => Move::R2Put { put, body: open? },
+            CopyStep::PipeR2(put) => Move::R2(Box::new(R2Move {
+                binding: put.binding,
+                call: R2Call::Put {
+                    key: put.key,
+                    http: put.http,
+                    custom: put.custom,
+                    md5: None,
+                    conditions: put.conditions,
+                },
+                body: Some((open?, put.length)),
+                keep: None,
+            })),
             CopyStep::Done(resp) => Move::Done(resp),
         })
     }

@@ -433,15 +433,17 @@ async fn transfer(
                 cancel(held);
                 transfer.answered_all(send_all(calls, timeout).await?);
             }
-            Move::R2Get { id, get } => {
-                cancel(held);
-                let (answer, stream) = r2::copy_open(env, &get).await;
-                kept = stream.map(|s| (id, s));
+            Move::R2(r2) => {
+                let source = match r2.body {
+                    Some((id, _)) => piped(held, id),
+                    None => {
+                        cancel(held);
+                        None
+                    }
+                };
+                let (answer, open) = r2::transfer_call(env, &r2, source).await;
+                kept = r2.keep.zip(open);
                 transfer.answered(answer);
-            }
-            Move::R2Put { put, body } => {
-                let source = piped(held, body);
-                transfer.answered(r2::copy_put(env, &put, source).await);
             }
             Move::Done(mut resp) => {
                 cancel(held);

@@ -10,8 +10,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
-use crate::executor::Answer;
-use crate::gateway::copy::{R2Get, R2Put};
+use crate::executor::{Answer, R2Move};
 use crate::gateway::{
     Conditions, ForwardBody, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range,
     R2Records,
@@ -28,47 +27,30 @@ fn binding(env: &Env, name: &str) -> Result<JsValue, String> {
     }
 }
 
-/// A streamed copy's [`R2Get`]: the outcome, and the object's body as the copy source.
-pub async fn copy_open(env: &Env, get: &R2Get) -> (Answer, Option<web_sys::ReadableStream>) {
+/// A transfer's binding call: the outcome, and the object's body (a `get`'s) to keep open. A
+/// `put` sends `source`, wrapped to its length.
+pub async fn transfer_call(
+    env: &Env,
+    r2: &R2Move,
+    source: Option<web_sys::ReadableStream>,
+) -> (Answer, Option<web_sys::ReadableStream>) {
     let run = async {
-        let bucket = binding(env, &get.binding).map_err(|e| JsValue::from_str(&e))?;
-        let opts = Object::new();
-        set(&opts, "onlyIf", &only_if(&get.conditions))?;
-        if let Some(r) = get.range {
-            set(&opts, "range", &range_js(r))?;
-        }
-        let obj = invoke(&bucket, "get", &[get.key.as_str().into(), opts.into()]).await?;
-        Ok::<_, JsValue>(object_outcome(&obj))
+        let bucket = binding(env, &r2.binding).map_err(|e| JsValue::from_str(&e))?;
+        let (body, upload) = match r2.body {
+            Some((_, length)) => {
+                let (body, upload) = copy_body(source, length).await?;
+                (body, Some(upload))
+            }
+            None => (JsValue::from_str(""), None),
+        };
+        let size = r2.body.map_or(0, |(_, length)| length);
+        let result = run(&r2.call, &bucket, body, size).await;
+        drop(upload);
+        result
     };
     match run.await {
         Ok((outcome, stream)) => (Answer::R2(outcome), stream),
         Err(e) => (Answer::Failed(js::describe(&e)), None),
-    }
-}
-
-/// A streamed copy's [`R2Put`]: the open source, wrapped to its length, put into the binding.
-pub async fn copy_put(env: &Env, put: &R2Put, source: Option<web_sys::ReadableStream>) -> Answer {
-    let run = async {
-        let bucket = binding(env, &put.binding).map_err(|e| JsValue::from_str(&e))?;
-        let (body, upload) = copy_body(source, put.length).await?;
-        let opts = Object::new();
-        set(&opts, "httpMetadata", &http_js(&put.http))?;
-        set(&opts, "customMetadata", &custom_js(&put.custom))?;
-        if put.conditions != Conditions::default() {
-            set(&opts, "onlyIf", &only_if(&put.conditions))?;
-        }
-        let obj = invoke(
-            &bucket,
-            "put",
-            &[put.key.as_str().into(), body, opts.into()],
-        )
-        .await;
-        drop(upload);
-        Ok::<_, JsValue>(put_outcome(&obj?))
-    };
-    match run.await {
-        Ok((outcome, _)) => Answer::R2(outcome),
-        Err(e) => Answer::Failed(js::describe(&e)),
     }
 }
 

@@ -192,7 +192,7 @@ impl Fake {
                     let answers = calls.into_iter().map(|c| self.send(c, None)).collect();
                     t.answered_all(answers);
                 }
-                Move::R2Get { .. } | Move::R2Put { .. } => {
+                Move::R2(_) => {
                     t.answered(Answer::Failed("R2 bindings exist only in a Worker".into()));
                 }
                 Move::Done(resp) => return resp,
@@ -346,9 +346,11 @@ fn a_copy_into_an_r2_binding_puts_the_opened_source_by_handle() {
         headers: head(&[("content-length", "5")]),
     });
     match t.step() {
-        Move::R2Put { put, body } => {
-            assert_eq!(body, get.id);
-            assert_eq!(put.length, 5);
+        Move::R2(r2) => {
+            assert_eq!(r2.binding, "DATA");
+            assert!(matches!(r2.call, R2Call::Put { .. }), "{r2:?}");
+            assert_eq!(r2.body, Some((get.id, 5)));
+            assert_eq!(r2.keep, None);
         }
         other => panic!("{other:?}"),
     }
