@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use multistore::config::ConfigFormat;
+use multistore::executor::{ConfigFiles, Found, Watch};
 use multistore::executor::{Isolate, Loaded as Isolated, Options};
 use multistore::Gateway;
 
@@ -210,7 +211,7 @@ struct Loaded {
     /// What is on and off (logged at `info` when the server starts).
     notes: Vec<String>,
     /// What the server follows the files with, the isolate already holding `gateway`.
-    reloader: Option<reload::Reloader>,
+    reloader: Option<ConfigFiles>,
 }
 
 /// Reads the environment and the config file(s), parses and validates them and builds the
@@ -234,14 +235,14 @@ fn load(args: &args::Args) -> Loaded {
             Err(e) => l.problems.extend(e.problems),
         }
     }
-    let mut reloader = reload::Reloader {
-        watch: reload::Watch::new(paths.iter().map(PathBuf::from).collect()),
+    let mut reloader = ConfigFiles {
+        watch: Watch::new(paths.iter().map(PathBuf::from).collect()),
         sources,
         isolate: Arc::new(Isolate::new(options, seed())),
     };
     let now = SystemTime::now();
     match reloader.watch.read(&reload::RealDisk, now, true) {
-        reload::Found::Unreadable(e) => l.problems.extend(e),
+        Found::Unreadable(e) => l.problems.extend(e),
         // A file of an unknown format: its problem is reported already.
         _ if reloader.sources.len() < paths.len() => {}
         found => match reloader.offer(found, now, true) {

@@ -20,19 +20,18 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use multistore::executor::incomplete_body;
 use multistore::executor::{
-    BodyRead, Caches, FetchError, Fetched, Isolate, Outcome, Refresh, Session, SmallRequest, Step,
-    World,
+    Answer, AnswerId, BodyRead, Caches, Call, CallBody, FetchError, Fetched, Isolate, Move,
+    Outcome, Read, Refresh, Session, SmallRequest, Step, Transfer, Work, World,
 };
-
 use multistore::gateway::{
-    add_server_timing, error_response, CopyEvent, CopyStep, Forward, ForwardBody, Gather,
-    ResponseMode, StreamedCopy, Timing, ANSWER_LIMIT, GATHER_LIMIT,
+    add_server_timing, error_response, Forward, ForwardBody, ResponseMode, Timing,
 };
-use multistore::s3::{ErrorCode, S3Error};
+use multistore::s3::S3Error;
 use multistore::time::Timestamp;
 use multistore::BodyCheck;
-use multistore::{Gateway, Plan, RequestContext, RequestHead};
+use multistore::{RequestContext, RequestHead};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Why the outgoing request body failed, when the client's answer is not a 502: the verifier
@@ -156,30 +155,13 @@ impl Proxy {
         let session = Session::new(&gateway, self.isolate.caches(), WORLD, &head, &ctx);
         let outcome = self.drive(session, &mut body).await;
         let plan_time = t0.elapsed();
-        match outcome.plan {
-            Plan::Respond(mut resp) => {
-                add_server_timing(
-                    resp.headers_mut(),
-                    Timing {
-                        plan: plan_time,
-                        backend: Duration::ZERO,
-                    },
-                );
-                full(resp)
-            }
-            Plan::Forward(fwd) => self.forward(*fwd, body, plan_time).await,
-            Plan::Copy(copy) => self.copy(*copy, plan_time).await,
-            Plan::Gather(gather) => self.gather(&gateway, *gather, plan_time).await,
+        let request = (&head.method, ctx.request_id.as_str());
+        match Work::of(outcome.plan, &gateway, (WORLD, false), plan_time, request) {
+            Work::Respond(resp) => full(resp),
+            Work::Forward(fwd) => self.forward(*fwd, body, plan_time).await,
+            Work::Transfer(transfer) => self.transfer(transfer, plan_time).await,
             // R2 bindings exist only inside a Worker.
-            Plan::R2(r2) => full(r2.unsupported_runtime()),
-            // The session never hands these out.
-            Plan::NeedBody { .. }
-            | Plan::NeedJwks { .. }
-            | Plan::NeedForm(_)
-            | Plan::NeedBackendCredentials(_) => {
-                let err = S3Error::internal("the gateway asked for the same input twice");
-                full(error_response(&head.method, &err, &ctx.request_id))
-            }
+            Work::R2(r2) => full(r2.unsupported_runtime()),
         }
     }
 
@@ -211,6 +193,8 @@ impl Proxy {
         outcome
     }
 
+    /// Executes a backend request: the client's body streamed out (verified if signed), the
+    /// backend's answer streamed back or, for documents the core rewrites, buffered.
     async fn forward(
         &self,
         mut fwd: Forward,
@@ -219,74 +203,23 @@ impl Proxy {
     ) -> Response<ProxyBody> {
         let refused: Slot = Arc::default();
         let streamed = !matches!(fwd.body, ForwardBody::Empty | ForwardBody::Bytes(_));
-        let out_body: ProxyBody = match (std::mem::replace(&mut fwd.body, ForwardBody::Empty), body)
-        {
-            (ForwardBody::Empty, _) => empty(),
-            (ForwardBody::Bytes(bytes), _) => {
-                Full::new(bytes).map_err(|never| match never {}).boxed()
-            }
-            (ForwardBody::Stream, Some(inner)) => ClientBody {
-                inner,
-                slot: refused.clone(),
-            }
-            .boxed(),
-            (kind, Some(inner)) => match kind.into_check() {
-                Some(check) => VerifiedBody {
-                    inner,
-                    check,
-                    refused: refused.clone(),
-                    done: false,
-                    failed: None,
-                }
-                .boxed(),
-                // A streamed body with no check is the plain Stream arm above; anything else
-                // here is a kind this runtime does not know: refuse rather than forward it.
-                None => {
-                    return full(fwd.backend_failed(
-                        "unsupported body plan",
-                        Timing {
-                            plan,
-                            backend: Duration::ZERO,
-                        },
-                    ))
-                }
-            },
-            // A checked body plan without a client body to read.
-            _ => {
-                return full(fwd.backend_failed(
-                    "unsupported body plan",
-                    Timing {
-                        plan,
-                        backend: Duration::ZERO,
-                    },
-                ))
-            }
+        let no_time = Timing {
+            plan,
+            backend: Duration::ZERO,
         };
-        // Nothing reaches the backend before the first bytes that may: a client that disconnects,
-        // or a body refused, before that point must not open a backend upload at all (some
-        // backends store an empty object for a request whose body ends at byte zero).
-        let out_body = match prime(out_body).await {
-            Ok(b) => b,
-            Err(e) => {
-                let err = refused
-                    .lock()
-                    .ok()
-                    .and_then(|mut s| s.take())
-                    .unwrap_or_else(|| incomplete_body(&e));
-                return full(fwd.refused(&err));
+        let kind = std::mem::replace(&mut fwd.body, ForwardBody::Empty);
+        let request = match upload_body(kind, body, &refused).await {
+            Ok(out) => {
+                let headers = std::mem::take(&mut fwd.headers);
+                backend_request((fwd.method.clone(), &fwd.url, headers), out)
+                    .map_err(UploadError::Runtime)
             }
+            Err(e) => Err(e),
         };
-        let request = match backend_request(&mut fwd, out_body) {
+        let request = match request {
             Ok(r) => r,
-            Err(e) => {
-                return full(fwd.backend_failed(
-                    &e,
-                    Timing {
-                        plan,
-                        backend: Duration::ZERO,
-                    },
-                ))
-            }
+            Err(UploadError::Client(err)) => return full(fwd.refused(&err)),
+            Err(UploadError::Runtime(e)) => return full(fwd.backend_failed(&e, no_time)),
         };
         let t0 = Instant::now();
         let result = self.send(request, streamed).await;
@@ -304,17 +237,25 @@ impl Proxy {
             );
             return full(fwd.refused(&err));
         }
-        let resp = match result {
-            Ok(r) => r,
-            Err(SendError::TimedOut) => {
-                return full(fwd.backend_timed_out(self.backend_timeout, timing))
-            }
-            Err(SendError::Failed(e)) => return full(fwd.backend_failed(&e, timing)),
-        };
-        let status = resp.status();
+        match result {
+            Ok(resp) => self.answer(&fwd, resp, timing).await,
+            Err(SendError::TimedOut) => full(fwd.backend_timed_out(self.backend_timeout, timing)),
+            Err(SendError::Failed(e)) => full(fwd.backend_failed(&e, timing)),
+        }
+    }
+
+    /// The client's answer of a forwarded request's backend answer, as the core says: streamed
+    /// (under an idle timeout) or read whole, within the backend timeout, to be rewritten.
+    async fn answer(
+        &self,
+        fwd: &Forward,
+        resp: Response<Incoming>,
+        timing: Timing,
+    ) -> Response<ProxyBody> {
+        let (parts, body) = resp.into_parts();
+        let status = parts.status;
         match fwd.response_mode(status) {
             ResponseMode::Stream => {
-                let (parts, body) = resp.into_parts();
                 let (status, headers) = fwd.response_head(status, &parts.headers, timing);
                 // A backend that stalls mid-body ends the client's response with an error once
                 // it has sent nothing for the backend timeout: never a hang, never a short body
@@ -326,7 +267,6 @@ impl Proxy {
                 out
             }
             ResponseMode::Buffer { limit } => {
-                let (parts, body) = resp.into_parts();
                 // Bounded in size and in time: a backend that trickles (or stops sending) a
                 // listing or an error document must not hold the request forever.
                 let read = Limited::new(body, limit).collect();
@@ -346,6 +286,56 @@ impl Proxy {
             }
         }
     }
+}
+
+/// Why a forwarded request's body cannot go out.
+enum UploadError {
+    /// The client's answer: a refused or broken body.
+    Client(S3Error),
+    /// The runtime failed (an answer of 502).
+    Runtime(String),
+}
+
+/// What the backend gets as the body of `kind`: bytes, or the client's body (through the core's
+/// check when the signature covers it), read up to its first bytes. Nothing reaches the backend
+/// before the first bytes that may: a client that disconnects, or a body refused, before that
+/// point must not open a backend upload at all (some backends store an empty object for a
+/// request whose body ends at byte zero).
+async fn upload_body(
+    kind: ForwardBody,
+    body: Option<Incoming>,
+    refused: &Slot,
+) -> Result<ProxyBody, UploadError> {
+    let out_body: ProxyBody = match (kind, body) {
+        (ForwardBody::Empty, _) => return Ok(empty()),
+        (ForwardBody::Bytes(bytes), _) => {
+            return Ok(Full::new(bytes).map_err(|never| match never {}).boxed())
+        }
+        (ForwardBody::Stream, Some(inner)) => ClientBody {
+            inner,
+            slot: refused.clone(),
+        }
+        .boxed(),
+        (kind, Some(inner)) => match kind.into_check() {
+            Some(check) => VerifiedBody {
+                inner,
+                check,
+                refused: refused.clone(),
+                done: false,
+                failed: None,
+            }
+            .boxed(),
+            // A streamed body with no check is the plain Stream arm above; anything else
+            // here is a kind this runtime does not know: refuse rather than forward it.
+            None => return Err(UploadError::Runtime("unsupported body plan".to_string())),
+        },
+        // A checked body plan without a client body to read.
+        _ => return Err(UploadError::Runtime("unsupported body plan".to_string())),
+    };
+    prime(out_body).await.map_err(|e| {
+        let err = refused.lock().ok().and_then(|mut s| s.take());
+        UploadError::Client(err.unwrap_or_else(|| incomplete_body(&e.to_string())))
+    })
 }
 
 /// Reads a whole body for [`Step::ReadBody`], at most `limit` bytes.
@@ -405,10 +395,6 @@ async fn drain(body: Option<Incoming>, limit: usize) {
 /// One small request for the core (JWKS, credential exchange): the whole call within its
 /// timeout, at most its limit of the answer read.
 async fn fetch_small(client: &BackendClient, small: SmallRequest) -> Fetched {
-    let mut builder = Request::builder().method(small.method).uri(&small.url);
-    if let Some(h) = builder.headers_mut() {
-        *h = small.headers;
-    }
     let body = if small.body.is_empty() {
         empty()
     } else {
@@ -416,9 +402,8 @@ async fn fetch_small(client: &BackendClient, small: SmallRequest) -> Fetched {
             .map_err(|never| match never {})
             .boxed()
     };
-    let request = builder
-        .body(body)
-        .map_err(|e| FetchError::Unreachable(e.to_string()))?;
+    let request = backend_request((small.method, &small.url, small.headers), body)
+        .map_err(FetchError::Unreachable)?;
     let limit = small.limit;
     let call = async {
         let resp = client
@@ -446,131 +431,84 @@ async fn run_refresh(client: BackendClient, caches: Arc<Caches>, mut refresh: Re
 }
 
 impl Proxy {
-    /// A copy between backends: the core's steps run one after the other, the source's body
-    /// piped into the destination's request.
-    async fn copy(&self, mut copy: StreamedCopy, plan: Duration) -> Response<ProxyBody> {
-        if copy.uses_r2() {
-            let mut resp = copy.unsupported_runtime();
-            add_server_timing(resp.headers_mut(), Timing::default());
-            return full(resp);
-        }
-        let mut backend = Duration::ZERO;
-        let mut source: Option<Incoming> = None;
-        let mut step = copy.start(now());
+    /// A streamed copy or a gather: the core's [`Transfer`] names each call, this sends it and
+    /// keeps open (then pipes) the answer body it is told to.
+    async fn transfer(&self, mut transfer: Transfer<'_>, plan: Duration) -> Response<ProxyBody> {
+        let t0 = Instant::now();
+        let mut kept: Option<(AnswerId, Incoming)> = None;
         loop {
-            let t0 = Instant::now();
-            let event = match step {
-                CopyStep::Done(mut resp) => {
+            // A kept body the next move does not pipe is dropped here.
+            let held = kept.take();
+            match transfer.step() {
+                Move::Send(call) => {
+                    let (answer, open) = self.call(call, held).await;
+                    kept = open;
+                    transfer.answered(answer);
+                }
+                Move::SendAll(calls) => {
+                    let calls = calls
+                        .into_iter()
+                        .map(|c| async { self.call(c, None).await.0 });
+                    transfer.answered_all(futures_util::future::join_all(calls).await);
+                }
+                // `Transfer::copy` refuses R2 copies here: no binding calls come out.
+                Move::R2(_) => transfer.answered(Answer::Failed(
+                    "R2 bindings exist only in a Worker".to_string(),
+                )),
+                Move::Done(mut resp) => {
+                    let backend = t0.elapsed();
                     add_server_timing(resp.headers_mut(), Timing { plan, backend });
                     return full(resp);
                 }
-                CopyStep::Open(mut fwd) => {
-                    match self.open(backend_request(&mut fwd, empty()), false).await {
-                        Ok(resp) => {
-                            let (parts, body) = resp.into_parts();
-                            source = Some(body);
-                            CopyEvent::Opened {
-                                status: parts.status,
-                                headers: parts.headers,
-                            }
-                        }
-                        Err(e) => CopyEvent::Failed(e),
-                    }
-                }
-                CopyStep::Pipe(mut fwd) => match source.take() {
-                    Some(body) => {
-                        let body = body.map_err(BoxError::from).boxed();
-                        self.copy_answer(backend_request(&mut fwd, body), true)
-                            .await
-                    }
-                    None => CopyEvent::Failed("no copy source is open".to_string()),
-                },
-                CopyStep::Send(mut fwd) => {
-                    source = None;
-                    let body = match std::mem::replace(&mut fwd.body, ForwardBody::Empty) {
-                        ForwardBody::Bytes(b) => {
-                            Full::new(b).map_err(|never| match never {}).boxed()
-                        }
-                        _ => empty(),
-                    };
-                    self.copy_answer(backend_request(&mut fwd, body), false)
-                        .await
-                }
-                // Refused above (`uses_r2`).
-                CopyStep::OpenR2(_) | CopyStep::PipeR2(_) => {
-                    CopyEvent::Failed("R2 bindings exist only in a Worker".to_string())
-                }
-            };
-            backend += t0.elapsed();
-            step = copy.advance(event, now());
+            }
         }
     }
 
-    /// Several backend requests at once (ListBuckets through pass-through buckets): every
-    /// answer read whole (capped), then the core makes the client's answer of them.
-    async fn gather(
+    /// Sends one call of a transfer; `held` is the body it may pipe. The answer, and the body
+    /// kept open for a [`Read::Head`] call.
+    async fn call(
         &self,
-        gateway: &Gateway,
-        mut gather: Gather,
-        plan: Duration,
-    ) -> Response<ProxyBody> {
-        let t0 = Instant::now();
-        let calls = gather
-            .take_requests()
-            .into_iter()
-            .map(|mut fwd| async move {
-                self.read_answer(backend_request(&mut fwd, empty()), false, GATHER_LIMIT)
-                    .await
-            });
-        let answers = futures_util::future::join_all(calls).await;
-        let backend = t0.elapsed();
-        let mut resp = gateway.finish_gather(gather, answers);
-        add_server_timing(resp.headers_mut(), Timing { plan, backend });
-        full(resp)
-    }
-
-    /// Sends one request of a copy (`streamed`: its body is piped from the copy's source).
-    async fn open(
-        &self,
-        request: Result<Request<ProxyBody>, String>,
-        streamed: bool,
-    ) -> Result<Response<Incoming>, String> {
-        self.send(request?, streamed)
-            .await
-            .map_err(|e| e.describe(self.backend_timeout))
-    }
-
-    /// Sends one request of a copy and reads its (small) answer.
-    async fn copy_answer(
-        &self,
-        request: Result<Request<ProxyBody>, String>,
-        streamed: bool,
-    ) -> CopyEvent {
-        self.read_answer(request, streamed, ANSWER_LIMIT).await
-    }
-
-    /// Sends one request and reads its answer whole, at most `limit` bytes of it.
-    async fn read_answer(
-        &self,
-        request: Result<Request<ProxyBody>, String>,
-        streamed: bool,
-        limit: usize,
-    ) -> CopyEvent {
-        let resp = match self.open(request, streamed).await {
+        call: Call,
+        held: Option<(AnswerId, Incoming)>,
+    ) -> (Answer, Option<(AnswerId, Incoming)>) {
+        let (body, streamed) = match call.body {
+            CallBody::Empty => (empty(), false),
+            CallBody::Bytes(b) => (Full::new(b).map_err(|never| match never {}).boxed(), false),
+            CallBody::AnswerBody(id) => match held {
+                Some((kept, body)) if kept == id => (body.map_err(BoxError::from).boxed(), true),
+                _ => return (Answer::Failed("no copy source is open".to_string()), None),
+            },
+        };
+        let request = match backend_request((call.method, &call.url, call.headers), body) {
             Ok(r) => r,
-            Err(e) => return CopyEvent::Failed(e),
+            Err(e) => return (Answer::Failed(e), None),
+        };
+        let resp = match self.send(request, streamed).await {
+            Ok(r) => r,
+            Err(e) => return (Answer::Failed(e.describe(self.backend_timeout)), None),
         };
         let (parts, body) = resp.into_parts();
+        let limit = match call.read {
+            Read::Head => {
+                let answer = Answer::Opened {
+                    status: parts.status,
+                    headers: parts.headers,
+                };
+                return (answer, Some((call.id, body)));
+            }
+            Read::Whole { limit } => limit,
+        };
         let read = Limited::new(body, limit).collect();
-        match tokio::time::timeout(self.backend_timeout, read).await {
-            Ok(Ok(c)) => CopyEvent::Answer {
+        let answer = match tokio::time::timeout(self.backend_timeout, read).await {
+            Ok(Ok(c)) => Answer::Answer {
                 status: parts.status,
                 headers: parts.headers,
                 body: c.to_bytes(),
             },
-            Ok(Err(e)) => CopyEvent::Failed(format!("reading the backend's answer failed: {e}")),
-            Err(_) => CopyEvent::Failed(SendError::TimedOut.describe(self.backend_timeout)),
-        }
+            Ok(Err(e)) => Answer::Failed(format!("reading the backend's answer failed: {e}")),
+            Err(_) => Answer::Failed(SendError::TimedOut.describe(self.backend_timeout)),
+        };
+        (answer, None)
     }
 
     /// Sends a backend request. The backend's time to answer starts once the request has gone
@@ -739,13 +677,14 @@ impl Body for SentSignal {
     }
 }
 
-/// The HTTP request of a planned backend call, with `body`.
-fn backend_request(fwd: &mut Forward, body: ProxyBody) -> Result<Request<ProxyBody>, String> {
-    let mut builder = Request::builder()
-        .method(fwd.method.clone())
-        .uri(fwd.url.as_str());
+/// The HTTP request of a backend call, with `body`.
+fn backend_request(
+    (method, url, headers): (Method, &str, http::HeaderMap),
+    body: ProxyBody,
+) -> Result<Request<ProxyBody>, String> {
+    let mut builder = Request::builder().method(method).uri(url);
     if let Some(h) = builder.headers_mut() {
-        *h = std::mem::take(&mut fwd.headers);
+        *h = headers;
     }
     builder
         .body(body)
@@ -913,7 +852,7 @@ impl Body for VerifiedBody {
                 }
                 Poll::Ready(Some(Err(e))) => {
                     this.failed = Some(format!("the client's body failed: {e}"));
-                    record(&this.refused, incomplete_body(&e));
+                    record(&this.refused, incomplete_body(&e.to_string()));
                     return Poll::Ready(Some(Err(e.into())));
                 }
                 Poll::Ready(None) => {
@@ -955,7 +894,7 @@ impl Body for ClientBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(Some(Err(e))) => {
-                record(&self.slot, incomplete_body(&e));
+                record(&self.slot, incomplete_body(&e.to_string()));
                 Poll::Ready(Some(Err(e.into())))
             }
             other => other.map(|f| f.map(|r| r.map_err(BoxError::from))),
@@ -976,13 +915,6 @@ fn record(slot: &Slot, err: S3Error) {
     if let Ok(mut slot) = slot.lock() {
         slot.get_or_insert(err);
     }
-}
-
-fn incomplete_body(e: &dyn std::fmt::Display) -> S3Error {
-    S3Error::new(
-        ErrorCode::IncompleteBody,
-        format!("reading the request body failed: {e}"),
-    )
 }
 
 #[cfg(test)]

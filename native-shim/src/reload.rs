@@ -1,12 +1,12 @@
-//! Following the config file(s): the native side of the core's [`Isolate`] refresh.
+//! Following the config file(s): the native side of the core's `Isolate` refresh.
 //!
 //! Requests are served from the isolate's current snapshot, which each request takes once and
 //! keeps to its end. One background task re-checks the config file(s) when the isolate says
 //! they are due (`CONFIG_TTL_SECONDS`, default 60; `0`: only on SIGHUP) and at once on SIGHUP;
-//! no request ever waits for it. What is native lives here: [`Watch`] decides, sans-IO (the
-//! disk and the clock are passed in), when the files are read (files whose size, mtime and inode
+//! no request ever waits for it. The core's `executor::watch` decides (the disk and the clock
+//! passed in) when the files are read (files whose size, mtime and inode
 //! did not change are not), and holds a changed file back until it has been quiet for
-//! [`SETTLE`] (never half written). The core does the rest: content whose digest did not change
+//! `SETTLE` (never half written). What is native lives here: the disk, the timer, SIGHUP. The core does the rest: content whose digest did not change
 //! is not parsed, and a broken file keeps the last good snapshot serving (reported once per
 //! content, not at every check).
 //!
@@ -16,33 +16,11 @@
 //! working with the snapshot that no longer has it.
 
 use std::io;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use multistore::config::ConfigFormat;
-use multistore::executor::{Document, Documents, Isolate, Loaded};
-
-/// A file modified less than this long ago may still be being written: a changed file is built
-/// only once it has been quiet this long (a half-written file must never be served, even when
-/// its first half is a valid config), and its stamp is not trusted before (a rewrite within the
-/// same timestamp tick, 1-2 s on some filesystems, keeps it: git's "racily clean" entries).
-pub(crate) const SETTLE: Duration = Duration::from_secs(2);
-
-/// What a file looked like, without reading it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Stamp {
-    pub len: u64,
-    pub modified: Option<SystemTime>,
-    /// Inode and change time (unix): an editor's rename-over or a same-size rewrite shows here.
-    pub node: (u64, i64, i64),
-}
-
-/// The file system, as [`Watch`] needs it (a fake in tests).
-pub(crate) trait Disk {
-    fn stat(&self, path: &Path) -> io::Result<Stamp>;
-    fn read(&self, path: &Path) -> io::Result<String>;
-}
+use multistore::executor::Loaded;
+use multistore::executor::{since_epoch, ConfigFiles, Disk, Stamp, SETTLE};
 
 /// The real file system.
 pub(crate) struct RealDisk;
@@ -69,180 +47,60 @@ impl Disk for RealDisk {
     }
 }
 
-/// What [`Watch::read`] found.
-pub(crate) enum Found {
-    /// The stamps are what they were when last read, and could be trusted: not read.
-    Unchanged,
-    /// The contents (in the order watched); `settling`: one was modified under [`SETTLE`] ago.
-    Read { texts: Vec<String>, settling: bool },
-    /// Every file that cannot be read, with why.
-    Unreadable(Vec<String>),
+/// Starts re-checking the files when due and on SIGHUP, off the request path, for the life
+/// of the process. SIGHUP is listened for before this returns (before the server accepts:
+/// a SIGHUP never finds it unprepared).
+pub(crate) fn spawn(files: ConfigFiles) {
+    let hangup = Hangup::new();
+    tokio::spawn(run(files, hangup));
 }
 
-/// The files as last read.
-struct Seen {
-    stamps: Vec<Stamp>,
-    /// Whether the stamps may stand for the content (see [`SETTLE`]).
-    trusted: bool,
-}
-
-/// Decides when the config files are read again.
-pub(crate) struct Watch {
-    files: Vec<PathBuf>,
-    seen: Option<Seen>,
-}
-
-impl Watch {
-    /// Watches `files` (the config, then the optional STS config); nothing is read yet.
-    pub(crate) fn new(files: Vec<PathBuf>) -> Self {
-        Watch { files, seen: None }
-    }
-
-    /// Looks at the files at `now` (wall clock, compared with their mtimes). `force` (SIGHUP,
-    /// the first load) reads them even when their stamps did not change.
-    pub(crate) fn read(&mut self, disk: &dyn Disk, now: SystemTime, force: bool) -> Found {
-        let stamps = match self.each(|p| disk.stat(p)) {
-            Ok(s) => s,
-            Err(e) => return Found::Unreadable(e),
+async fn run(files: ConfigFiles, mut hangup: Hangup) {
+    let isolate = files.isolate.clone();
+    let mut reloader = files;
+    let mut wait = isolate.until_due(since_epoch(SystemTime::now()));
+    loop {
+        let force = tokio::select! {
+            () = tick(wait) => false,
+            () = hangup.recv() => true,
         };
-        if !force {
-            if let Some(seen) = &self.seen {
-                if seen.trusted && seen.stamps == stamps {
-                    return Found::Unchanged;
-                }
-            }
-        }
-        let texts = match self.each(|p| disk.read(p)) {
-            Ok(t) => t,
-            Err(e) => return Found::Unreadable(e),
-        };
-        let age = |s: &Stamp| s.modified.and_then(|m| now.duration_since(m).ok());
-        let trusted = stamps.iter().all(|s| age(s).is_some_and(|a| a >= SETTLE));
-        let settling = stamps.iter().any(|s| age(s).is_some_and(|a| a < SETTLE));
-        self.seen = Some(Seen { stamps, trusted });
-        Found::Read { texts, settling }
-    }
-
-    /// One result per file, or every error (each naming its file).
-    fn each<T>(&self, f: impl Fn(&Path) -> io::Result<T>) -> Result<Vec<T>, Vec<String>> {
-        let (mut out, mut errors) = (Vec::new(), Vec::new());
-        for p in &self.files {
-            match f(p) {
-                Ok(v) => out.push(v),
-                Err(e) => errors.push(format!("cannot read {}: {e}", p.display())),
-            }
-        }
-        if errors.is_empty() {
-            Ok(out)
-        } else {
-            Err(errors)
-        }
-    }
-}
-
-/// `now` as the isolate's clock (time since the Unix epoch).
-pub(crate) fn since_epoch(now: SystemTime) -> Duration {
-    now.duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-}
-
-/// The refresh task's state: the watch, the files' formats, and the isolate it loads into.
-pub(crate) struct Reloader {
-    pub watch: Watch,
-    /// Each watched file's name and format (checked at start).
-    pub sources: Vec<(String, ConfigFormat)>,
-    pub isolate: Arc<Isolate>,
-}
-
-impl Reloader {
-    /// Looks at the files at `now` and hands what it found to the isolate.
-    pub(crate) fn check(&mut self, disk: &dyn Disk, now: SystemTime, force: bool) -> Loaded {
-        let found = self.watch.read(disk, now, force);
-        self.offer(found, now, force)
-    }
-
-    /// Hands what [`Watch::read`] found at `now` to the isolate. A file still being written is
-    /// offered as unsettled (`force`: SIGHUP, the first load, takes it as it is).
-    pub(crate) fn offer(&self, found: Found, now: SystemTime, force: bool) -> Loaded {
-        let docs = match found {
-            Found::Unchanged => Documents::Unchanged,
-            Found::Unreadable(e) => Documents::Unreadable(e.join("; ")),
-            Found::Read { texts, settling } => {
-                let docs = self
-                    .sources
-                    .iter()
-                    .zip(texts)
-                    .map(|((name, format), text)| Document {
-                        name: name.clone(),
-                        format: *format,
-                        text,
-                    })
-                    .collect();
-                if settling && !force {
-                    Documents::Unsettled(docs)
-                } else {
-                    Documents::Read(docs)
-                }
+        // File reads and a parse of a large config stay off the request workers.
+        let checked = tokio::task::spawn_blocking(move || {
+            let loaded = reloader.check(&RealDisk, SystemTime::now(), force);
+            (reloader, loaded)
+        })
+        .await;
+        let loaded;
+        (reloader, loaded) = match checked {
+            Ok(c) => c,
+            Err(e) => {
+                log::error!("config refresh stopped, still serving the last good config: {e}");
+                return;
             }
         };
-        self.isolate.load(since_epoch(now), docs)
-    }
-
-    /// Starts re-checking the files when due and on SIGHUP, off the request path, for the life
-    /// of the process. SIGHUP is listened for before this returns (before the server accepts:
-    /// a SIGHUP never finds it unprepared).
-    pub(crate) fn spawn(self) {
-        let hangup = Hangup::new();
-        tokio::spawn(self.run(hangup));
-    }
-
-    async fn run(self, mut hangup: Hangup) {
-        let isolate = self.isolate.clone();
-        let mut reloader = self;
-        let mut wait = isolate.until_due(since_epoch(SystemTime::now()));
-        loop {
-            let force = tokio::select! {
-                () = tick(wait) => false,
-                () = hangup.recv() => true,
-            };
-            // File reads and a parse of a large config stay off the request workers.
-            let checked = tokio::task::spawn_blocking(move || {
-                let loaded = reloader.check(&RealDisk, SystemTime::now(), force);
-                (reloader, loaded)
-            })
-            .await;
-            let loaded;
-            (reloader, loaded) = match checked {
-                Ok(c) => c,
-                Err(e) => {
-                    log::error!("config refresh stopped, still serving the last good config: {e}");
-                    return;
+        wait = isolate.until_due(since_epoch(SystemTime::now()));
+        match loaded {
+            Loaded::Unchanged if force => log::info!("SIGHUP: the config is unchanged"),
+            Loaded::Unchanged => {}
+            Loaded::Held => wait = Some(wait.map_or(SETTLE, |t| t.min(SETTLE))),
+            Loaded::Installed { gateway, warnings } => {
+                for w in warnings {
+                    log::warn!("config: {w}");
                 }
-            };
-            wait = isolate.until_due(since_epoch(SystemTime::now()));
-            match loaded {
-                Loaded::Unchanged if force => log::info!("SIGHUP: the config is unchanged"),
-                Loaded::Unchanged => {}
-                Loaded::Held => wait = Some(wait.map_or(SETTLE, |t| t.min(SETTLE))),
-                Loaded::Installed { gateway, warnings } => {
-                    for w in warnings {
-                        log::warn!("config: {w}");
-                    }
-                    log::info!(
-                        "config reloaded{}: {} bucket(s)",
-                        if force { " on SIGHUP" } else { "" },
-                        gateway.config().buckets.len()
+                log::info!(
+                    "config reloaded{}: {} bucket(s)",
+                    if force { " on SIGHUP" } else { "" },
+                    gateway.config().buckets.len()
+                );
+            }
+            Loaded::Broken {
+                problems, report, ..
+            } => {
+                if report || force {
+                    log::warn!(
+                        "config refresh failed, still serving the last good config: {}",
+                        problems.join("; ")
                     );
-                }
-                Loaded::Broken {
-                    problems, report, ..
-                } => {
-                    if report || force {
-                        log::warn!(
-                            "config refresh failed, still serving the last good config: {}",
-                            problems.join("; ")
-                        );
-                    }
                 }
             }
         }
@@ -288,6 +146,3 @@ impl Hangup {
         std::future::pending().await
     }
 }
-
-#[cfg(test)]
-mod tests;

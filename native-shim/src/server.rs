@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::args::Args;
 use crate::proxy::Proxy;
-use crate::reload::Reloader;
+use multistore::executor::ConfigFiles;
 
 /// How long a client may take to send its request head.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -29,7 +29,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves until SIGTERM or SIGINT, then drains in-flight requests (at most 30 s); `reloader`
 /// keeps its isolate's gateway (loaded already) in step with the config file meanwhile.
-pub(crate) async fn serve(args: &Args, reloader: Reloader) -> Result<(), String> {
+pub(crate) async fn serve(args: &Args, reloader: ConfigFiles) -> Result<(), String> {
     let listen = &args.listen;
     let listener = TcpListener::bind(listen)
         .await
@@ -37,7 +37,7 @@ pub(crate) async fn serve(args: &Args, reloader: Reloader) -> Result<(), String>
     let isolate = reloader.isolate.clone();
     let buckets = isolate.current().map_or(0, |g| g.config().buckets.len());
     let proxy = Arc::new(Proxy::new(isolate)?);
-    reloader.spawn();
+    crate::reload::spawn(reloader);
     // The bound address, not the requested one: `--listen 127.0.0.1:0` shows its port.
     let local = listener
         .local_addr()

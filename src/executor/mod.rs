@@ -6,13 +6,21 @@
 //!   the settings ([`options`]), the config snapshot with its refresh by TTL, the [`Caches`],
 //!   request ids.
 //! - [`session`]: one request, from its head to the plan the runtime executes.
+//! - [`transfer`]: the plans made of several backend calls (a streamed copy, a gather), call
+//!   by call; the runtime only sends each and pipes the bodies it is told to.
+//! - [`watch`]: when config files are read again, and what of them the isolate gets (the
+//!   native server's config refresh; the disk and the clock are passed in).
 
 mod caches;
 pub(crate) mod isolate;
 pub(crate) mod options;
 pub(crate) mod session;
+pub(crate) mod transfer;
+pub(crate) mod watch;
 
 pub use caches::{Caches, FetchError, Fetched, Refresh, SmallRequest, World};
 pub use isolate::{Document, Documents, Due, Isolate, Loaded};
 pub use options::{FromEnv, Options, VARS};
-pub use session::{BodyRead, Outcome, Session, Step, DRAIN_LIMIT};
+pub use session::{incomplete_body, BodyRead, Outcome, Session, Step, DRAIN_LIMIT};
+pub use transfer::{Answer, AnswerId, Call, CallBody, Move, R2Move, Read, Transfer, Work};
+pub use watch::{since_epoch, ConfigFiles, Disk, Found, Stamp, Watch, SETTLE};

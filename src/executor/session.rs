@@ -478,7 +478,7 @@ fn document(url: &str, fetched: Fetched) -> Result<Bytes, String> {
 }
 
 /// The client broke off its body.
-pub(crate) fn incomplete_body(why: &str) -> S3Error {
+pub fn incomplete_body(why: &str) -> S3Error {
     S3Error::new(
         ErrorCode::IncompleteBody,
         format!("reading the request body failed: {why}"),

@@ -29,15 +29,16 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
-use crate::executor::{BodyRead, Caches, Outcome, Session, Step, World};
-use crate::gateway::copy::ANSWER_LIMIT;
+use crate::executor::{
+    Answer, AnswerId, BodyRead, Caches, Call, CallBody, Move, Outcome, Read, Session, Step,
+    Transfer, Work, World,
+};
 use crate::gateway::{
-    add_server_timing, error_response, CopyEvent, CopyStep, Forward, ForwardBody, Gather,
-    ResponseMode, StreamedCopy, Timing, GATHER_LIMIT,
+    add_server_timing, error_response, Forward, ForwardBody, ResponseMode, Timing,
 };
 use crate::s3::S3Error;
 use crate::time::Timestamp;
-use crate::{Plan, RequestContext, RequestHead};
+use crate::{RequestContext, RequestHead};
 
 use body::Slot;
 
@@ -182,29 +183,12 @@ async fn handle_inner(
     let session = Session::new(&gateway, &caches, WORLD, &head, &rctx);
     let outcome = drive(session, &mut body, &caches, ctx).await;
     let plan_time = since(t0);
-    match outcome.plan {
-        Plan::Respond(mut resp) => {
-            add_server_timing(
-                resp.headers_mut(),
-                Timing {
-                    plan: plan_time,
-                    backend: Duration::ZERO,
-                },
-            );
-            to_js_response(resp, None)
-        }
-        Plan::Forward(fwd) => forward(*fwd, body, plan_time, backend_timeout(env)).await,
-        Plan::R2(plan) => r2::execute(*plan, env, body).await,
-        Plan::Copy(copy) => copy_between(*copy, env, plan_time).await,
-        Plan::Gather(g) => gather(&gateway, *g, env, plan_time).await,
-        // The session never hands these out.
-        Plan::NeedBody { .. }
-        | Plan::NeedJwks { .. }
-        | Plan::NeedForm(_)
-        | Plan::NeedBackendCredentials(_) => {
-            let err = S3Error::internal("the gateway asked for the same input twice");
-            to_js_response(error_response(&head.method, &err, request_id), None)
-        }
+    let request = (&head.method, request_id);
+    match Work::of(outcome.plan, &gateway, (WORLD, true), plan_time, request) {
+        Work::Respond(resp) => to_js_response(resp, None),
+        Work::Forward(fwd) => forward(*fwd, body, plan_time, backend_timeout(env)).await,
+        Work::R2(plan) => r2::execute(*plan, env, body).await,
+        Work::Transfer(transfer) => self::transfer(transfer, env, plan_time).await,
     }
 }
 
@@ -330,7 +314,11 @@ async fn forward(
     // The backend's clock starts once the request went out whole: a slow client's upload is
     // not the backend's time.
     let deadline = body::Deadline::new(timeout)?;
-    let request = backend_request(&fwd, out_body.as_ref(), Some(deadline.signal()))?;
+    let request = js_request(
+        (&fwd.method, &fwd.url, &fwd.headers),
+        out_body.as_ref(),
+        Some(deadline.signal()),
+    )?;
     match upload.sent {
         Some(sent) => deadline.arm_after(sent),
         None => deadline.arm(),
@@ -353,57 +341,55 @@ async fn forward(
         }
         Err(e) => return to_js_response(fwd.backend_failed(&js::describe(&e), timing), None),
     };
-    let status = StatusCode::from_u16(resp.status()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let backend_headers = header_map(&resp.headers())?;
-    match fwd.response_mode(status) {
-        ResponseMode::Stream => {
-            let (status, headers) = fwd.response_head(status, &backend_headers, timing);
-            let head = http::Response::builder()
-                .status(status)
-                .body(Bytes::new())
-                .map_err(|e| JsValue::from_str(&e.to_string()))?;
-            let (mut parts, _) = head.into_parts();
-            parts.headers = headers;
-            to_js_response(http::Response::from_parts(parts, Bytes::new()), resp.body())
-        }
-        ResponseMode::Buffer { limit } => {
-            // Bounded in time as in size: a backend that stops sending a listing or an error
-            // document must not hold the request.
-            deadline.arm();
-            let read = body::read_limited(resp.body(), limit).await;
-            deadline.stop();
-            match read {
-                Ok(bytes) => to_js_response(
-                    fwd.buffered_response(status, &backend_headers, bytes, timing),
-                    None,
-                ),
-                Err(_) if deadline.fired() => {
-                    to_js_response(fwd.backend_timed_out(timeout, timing), None)
-                }
-                Err(body::ReadError::TooLarge) => to_js_response(
-                    fwd.backend_failed("the backend's answer is too large to rewrite", timing),
-                    None,
-                ),
-                Err(body::ReadError::Broken(e)) => to_js_response(
-                    fwd.backend_failed(
-                        &format!("reading the backend response failed: {e}"),
-                        timing,
-                    ),
-                    None,
-                ),
-            }
-        }
-    }
+    answer(&fwd, &resp, timing, (&deadline, timeout)).await
 }
 
-/// The JS request of a planned backend call, with `body`.
-fn backend_request(
+/// The client's answer of a forwarded request's backend answer, as the core says: the body
+/// handed on untouched, or read whole (under `deadline`, of `timeout`) to be rewritten.
+async fn answer(
     fwd: &Forward,
+    resp: &web_sys::Response,
+    timing: Timing,
+    (deadline, timeout): (&body::Deadline, Duration),
+) -> Result<web_sys::Response, JsValue> {
+    let status = StatusCode::from_u16(resp.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let backend_headers = header_map(&resp.headers())?;
+    let limit = match fwd.response_mode(status) {
+        ResponseMode::Stream => {
+            let (status, headers) = fwd.response_head(status, &backend_headers, timing);
+            let mut head = http::Response::new(Bytes::new());
+            *head.status_mut() = status;
+            *head.headers_mut() = headers;
+            return to_js_response(head, resp.body());
+        }
+        ResponseMode::Buffer { limit } => limit,
+    };
+    // Bounded in time as in size: a backend that stops sending a listing or an error document
+    // must not hold the request.
+    deadline.arm();
+    let read = body::read_limited(resp.body(), limit).await;
+    deadline.stop();
+    let out = match read {
+        Ok(bytes) => fwd.buffered_response(status, &backend_headers, bytes, timing),
+        Err(_) if deadline.fired() => fwd.backend_timed_out(timeout, timing),
+        Err(body::ReadError::TooLarge) => {
+            fwd.backend_failed("the backend's answer is too large to rewrite", timing)
+        }
+        Err(body::ReadError::Broken(e)) => {
+            fwd.backend_failed(&format!("reading the backend response failed: {e}"), timing)
+        }
+    };
+    to_js_response(out, None)
+}
+
+/// The JS request of a backend call (method, URL, headers), with `body`.
+fn js_request(
+    (method, url, fields): (&Method, &str, &HeaderMap),
     body: Option<&JsValue>,
     signal: Option<&web_sys::AbortSignal>,
 ) -> Result<web_sys::Request, JsValue> {
     let headers = web_sys::Headers::new()?;
-    for (name, value) in &fwd.headers {
+    for (name, value) in fields {
         if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
             continue;
         }
@@ -412,7 +398,7 @@ fn backend_request(
         }
     }
     let init = web_sys::RequestInit::new();
-    init.set_method(fwd.method.as_str());
+    init.set_method(method.as_str());
     init.set_headers(&headers);
     init.set_redirect(web_sys::RequestRedirect::Manual);
     if let Some(b) = body {
@@ -421,129 +407,173 @@ fn backend_request(
     if signal.is_some() {
         init.set_signal(signal);
     }
-    web_sys::Request::new_with_str_and_init(&fwd.url, &init)
+    web_sys::Request::new_with_str_and_init(url, &init)
 }
 
-/// A copy between backends: the core's steps run one after the other, the source's body piped
-/// into the destination's request through a `FixedLengthStream` of the source's length.
-async fn copy_between(
-    mut copy: StreamedCopy,
-    env: &Env,
-    plan: Duration,
-) -> Result<web_sys::Response, JsValue> {
-    let mut backend = Duration::ZERO;
-    let mut source: Option<web_sys::ReadableStream> = None;
-    let timeout = backend_timeout(env);
-    let mut step = copy.start(now());
-    loop {
-        let t0 = now_ms();
-        let event = match step {
-            CopyStep::Done(mut resp) => {
-                if let Some(s) = source.take() {
-                    let _ = s.cancel();
-                }
-                add_server_timing(resp.headers_mut(), Timing { plan, backend });
-                return to_js_response(resp, None);
-            }
-            CopyStep::Open(fwd) => match send(&fwd, None, timeout, None).await {
-                Ok(resp) => {
-                    source = resp.body();
-                    CopyEvent::Opened {
-                        status: StatusCode::from_u16(resp.status())
-                            .unwrap_or(StatusCode::BAD_GATEWAY),
-                        headers: header_map(&resp.headers())?,
-                    }
-                }
-                Err(e) => CopyEvent::Failed(e),
-            },
-            CopyStep::Pipe(fwd) => {
-                let length = fwd
-                    .headers
-                    .get(http::header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok());
-                let slot: Slot = Rc::default();
-                match body::prepare_upload(ForwardBody::Stream, source.take(), length, &slot).await
-                {
-                    Ok(upload) => {
-                        let event =
-                            copy_answer(&fwd, upload.body.as_ref(), timeout, upload.sent).await;
-                        drop(upload.keep_alive);
-                        event
-                    }
-                    Err(body::UploadError::Client(e)) => CopyEvent::Failed(e.message),
-                    Err(body::UploadError::Runtime(e)) => CopyEvent::Failed(e),
-                }
-            }
-            CopyStep::Send(mut fwd) => {
-                if let Some(s) = source.take() {
-                    let _ = s.cancel();
-                }
-                let body = match std::mem::replace(&mut fwd.body, ForwardBody::Empty) {
-                    ForwardBody::Bytes(b) => Some(JsValue::from(js::to_uint8(&b))),
-                    _ => None,
-                };
-                copy_answer(&fwd, body.as_ref(), timeout, None).await
-            }
-            CopyStep::OpenR2(get) => {
-                let (event, stream) = r2::copy_open(env, &get).await;
-                source = stream;
-                event
-            }
-            CopyStep::PipeR2(put) => r2::copy_put(env, &put, source.take()).await,
-        };
-        backend += since(t0);
-        step = copy.advance(event, now());
-    }
-}
-
-/// Several backend requests at once (ListBuckets through pass-through buckets): each answer
-/// read whole (capped), then the core makes the client's answer of them.
-async fn gather(
-    gateway: &crate::Gateway,
-    mut gather: Gather,
+/// A streamed copy or a gather: the core's [`Transfer`] names each call, this makes it and
+/// keeps open (then pipes, through a `FixedLengthStream` of its length) the answer body it is
+/// told to.
+async fn transfer(
+    mut transfer: Transfer<'_>,
     env: &Env,
     plan: Duration,
 ) -> Result<web_sys::Response, JsValue> {
     let timeout = backend_timeout(env);
     let t0 = now_ms();
-    let requests = gather.take_requests();
-    let slots: Rc<RefCell<Vec<Option<CopyEvent>>>> =
-        Rc::new(RefCell::new(requests.iter().map(|_| None).collect()));
-    let calls = js_sys::Array::new();
-    for (i, fwd) in requests.into_iter().enumerate() {
+    let mut kept: Option<(AnswerId, web_sys::ReadableStream)> = None;
+    loop {
+        let held = kept.take();
+        match transfer.step() {
+            Move::Send(call) => {
+                let (answer, open) = send_call(call, held, timeout).await;
+                kept = open;
+                transfer.answered(answer);
+            }
+            Move::SendAll(calls) => {
+                cancel(held);
+                transfer.answered_all(send_all(calls, timeout).await?);
+            }
+            Move::R2(r2) => {
+                let source = match r2.body {
+                    Some((id, _)) => piped(held, id),
+                    None => {
+                        cancel(held);
+                        None
+                    }
+                };
+                let (answer, open) = r2::transfer_call(env, &r2, source).await;
+                kept = r2.keep.zip(open);
+                transfer.answered(answer);
+            }
+            Move::Done(mut resp) => {
+                cancel(held);
+                let backend = since(t0);
+                add_server_timing(resp.headers_mut(), Timing { plan, backend });
+                return to_js_response(resp, None);
+            }
+        }
+    }
+}
+
+/// Makes `calls` concurrently; their answers in the same order.
+async fn send_all(calls: Vec<Call>, timeout: Duration) -> Result<Vec<Answer>, JsValue> {
+    let slots: Rc<RefCell<Vec<Option<Answer>>>> =
+        Rc::new(RefCell::new(calls.iter().map(|_| None).collect()));
+    let promises = js_sys::Array::new();
+    for (i, call) in calls.into_iter().enumerate() {
         let slots = slots.clone();
-        calls.push(&wasm_bindgen_futures::future_to_promise(async move {
-            let event = read_answer(&fwd, None, timeout, None, GATHER_LIMIT).await;
+        promises.push(&wasm_bindgen_futures::future_to_promise(async move {
+            let (answer, _) = send_call(call, None, timeout).await;
             if let Some(slot) = slots.borrow_mut().get_mut(i) {
-                *slot = Some(event);
+                *slot = Some(answer);
             }
             Ok(JsValue::UNDEFINED)
         }));
     }
-    JsFuture::from(Promise::all(&calls)).await?;
-    let answers = slots
-        .take()
-        .into_iter()
-        .map(|a| a.unwrap_or_else(|| CopyEvent::Failed("the request was not sent".to_string())))
-        .collect();
-    let backend = since(t0);
-    let mut resp = gateway.finish_gather(gather, answers);
-    add_server_timing(resp.headers_mut(), Timing { plan, backend });
-    to_js_response(resp, None)
+    JsFuture::from(Promise::all(&promises)).await?;
+    let answers = slots.take().into_iter();
+    Ok(answers
+        .map(|a| a.unwrap_or_else(|| Answer::Failed("the request was not sent".to_string())))
+        .collect())
 }
 
-/// Sends one backend request of a copy; the backend has `timeout` to answer once the request
-/// went out (`sent` settled, for a piped body).
+/// Cancels a kept answer body nothing pipes.
+fn cancel(held: Option<(AnswerId, web_sys::ReadableStream)>) {
+    if let Some((_, stream)) = held {
+        let _ = stream.cancel();
+    }
+}
+
+/// The kept body if it is answer `id`'s (anything else is cancelled).
+fn piped(
+    held: Option<(AnswerId, web_sys::ReadableStream)>,
+    id: AnswerId,
+) -> Option<web_sys::ReadableStream> {
+    match held {
+        Some((kept, stream)) if kept == id => Some(stream),
+        other => {
+            cancel(other);
+            None
+        }
+    }
+}
+
+/// Makes one call of a transfer; `held` is the body it may pipe. The answer, and the body kept
+/// open for a [`Read::Head`] call.
+async fn send_call(
+    call: Call,
+    held: Option<(AnswerId, web_sys::ReadableStream)>,
+    timeout: Duration,
+) -> (Answer, Option<(AnswerId, web_sys::ReadableStream)>) {
+    let length = call.content_length();
+    let (body, keep_alive, sent) = match &call.body {
+        CallBody::Empty => {
+            cancel(held);
+            (None, None, None)
+        }
+        CallBody::Bytes(b) => {
+            cancel(held);
+            (Some(JsValue::from(js::to_uint8(b))), None, None)
+        }
+        CallBody::AnswerBody(id) => {
+            let Some(source) = piped(held, *id) else {
+                return (Answer::Failed("no copy source is open".to_string()), None);
+            };
+            let slot: Slot = Rc::default();
+            match body::prepare_upload(ForwardBody::Stream, Some(source), length, &slot).await {
+                Ok(upload) => (upload.body, upload.keep_alive, upload.sent),
+                Err(body::UploadError::Client(e)) => return (Answer::Failed(e.message), None),
+                Err(body::UploadError::Runtime(e)) => return (Answer::Failed(e), None),
+            }
+        }
+    };
+    let resp = send(&call, body.as_ref(), timeout, sent).await;
+    drop(keep_alive);
+    let resp = match resp {
+        Ok(r) => r,
+        Err(e) => return (Answer::Failed(e), None),
+    };
+    let status = StatusCode::from_u16(resp.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let headers = match header_map(&resp.headers()) {
+        Ok(h) => h,
+        Err(e) => return (Answer::Failed(js::describe(&e)), None),
+    };
+    let limit = match call.read {
+        Read::Head => {
+            let open = resp.body().map(|s| (call.id, s));
+            return (Answer::Opened { status, headers }, open);
+        }
+        Read::Whole { limit } => limit,
+    };
+    let answer = match body::read_limited(resp.body(), limit).await {
+        Ok(body) => Answer::Answer {
+            status,
+            headers,
+            body,
+        },
+        Err(body::ReadError::TooLarge) => {
+            Answer::Failed("the backend's answer is too large".to_string())
+        }
+        Err(body::ReadError::Broken(e)) => Answer::Failed(e),
+    };
+    (answer, None)
+}
+
+/// Sends one call; the backend has `timeout` to answer once the request went out (`sent`
+/// settled, for a piped body).
 async fn send(
-    fwd: &Forward,
+    call: &Call,
     body: Option<&JsValue>,
     timeout: Duration,
     sent: Option<Promise>,
 ) -> Result<web_sys::Response, String> {
     let deadline = body::Deadline::new(timeout).map_err(|e| js::describe(&e))?;
-    let request =
-        backend_request(fwd, body, Some(deadline.signal())).map_err(|e| js::describe(&e))?;
+    let request = js_request(
+        (&call.method, &call.url, &call.headers),
+        body,
+        Some(deadline.signal()),
+    )
+    .map_err(|e| js::describe(&e))?;
     match sent {
         Some(sent) => deadline.arm_after(sent),
         None => deadline.arm(),
@@ -557,46 +587,6 @@ async fn send(
             timeout.as_secs_f64()
         )),
         Err(e) => Err(js::describe(&e)),
-    }
-}
-
-/// Sends one request of a copy and reads its (small) answer.
-async fn copy_answer(
-    fwd: &Forward,
-    body: Option<&JsValue>,
-    timeout: Duration,
-    sent: Option<Promise>,
-) -> CopyEvent {
-    read_answer(fwd, body, timeout, sent, ANSWER_LIMIT).await
-}
-
-/// Sends one request and reads its answer whole, at most `limit` bytes of it.
-async fn read_answer(
-    fwd: &Forward,
-    body: Option<&JsValue>,
-    timeout: Duration,
-    sent: Option<Promise>,
-    limit: usize,
-) -> CopyEvent {
-    let resp = match send(fwd, body, timeout, sent).await {
-        Ok(r) => r,
-        Err(e) => return CopyEvent::Failed(e),
-    };
-    let status = StatusCode::from_u16(resp.status()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let headers = match header_map(&resp.headers()) {
-        Ok(h) => h,
-        Err(e) => return CopyEvent::Failed(js::describe(&e)),
-    };
-    match body::read_limited(resp.body(), limit).await {
-        Ok(body) => CopyEvent::Answer {
-            status,
-            headers,
-            body,
-        },
-        Err(body::ReadError::TooLarge) => {
-            CopyEvent::Failed("the backend's answer is too large".to_string())
-        }
-        Err(body::ReadError::Broken(e)) => CopyEvent::Failed(e),
     }
 }
 

@@ -10,10 +10,10 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
-use crate::gateway::copy::{R2Get, R2Put};
+use crate::executor::{Answer, R2Move};
 use crate::gateway::{
-    Conditions, CopyEvent, ForwardBody, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome,
-    R2Plan, R2Range, R2Records,
+    Conditions, ForwardBody, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range,
+    R2Records,
 };
 
 use super::body::{self, Slot};
@@ -27,54 +27,30 @@ fn binding(env: &Env, name: &str) -> Result<JsValue, String> {
     }
 }
 
-/// A streamed copy's [`R2Get`]: the outcome, and the object's body as the copy source.
-pub(super) async fn copy_open(
+/// A transfer's binding call: the outcome, and the object's body (a `get`'s) to keep open. A
+/// `put` sends `source`, wrapped to its length.
+pub(super) async fn transfer_call(
     env: &Env,
-    get: &R2Get,
-) -> (CopyEvent, Option<web_sys::ReadableStream>) {
-    let run = async {
-        let bucket = binding(env, &get.binding).map_err(|e| JsValue::from_str(&e))?;
-        let opts = Object::new();
-        set(&opts, "onlyIf", &only_if(&get.conditions))?;
-        if let Some(r) = get.range {
-            set(&opts, "range", &range_js(r))?;
-        }
-        let obj = invoke(&bucket, "get", &[get.key.as_str().into(), opts.into()]).await?;
-        Ok::<_, JsValue>(object_outcome(&obj))
-    };
-    match run.await {
-        Ok((outcome, stream)) => (CopyEvent::R2(outcome), stream),
-        Err(e) => (CopyEvent::Failed(js::describe(&e)), None),
-    }
-}
-
-/// A streamed copy's [`R2Put`]: the open source, wrapped to its length, put into the binding.
-pub(super) async fn copy_put(
-    env: &Env,
-    put: &R2Put,
+    r2: &R2Move,
     source: Option<web_sys::ReadableStream>,
-) -> CopyEvent {
+) -> (Answer, Option<web_sys::ReadableStream>) {
     let run = async {
-        let bucket = binding(env, &put.binding).map_err(|e| JsValue::from_str(&e))?;
-        let (body, upload) = copy_body(source, put.length).await?;
-        let opts = Object::new();
-        set(&opts, "httpMetadata", &http_js(&put.http))?;
-        set(&opts, "customMetadata", &custom_js(&put.custom))?;
-        if put.conditions != Conditions::default() {
-            set(&opts, "onlyIf", &only_if(&put.conditions))?;
-        }
-        let obj = invoke(
-            &bucket,
-            "put",
-            &[put.key.as_str().into(), body, opts.into()],
-        )
-        .await;
+        let bucket = binding(env, &r2.binding).map_err(|e| JsValue::from_str(&e))?;
+        let (body, upload) = match r2.body {
+            Some((_, length)) => {
+                let (body, upload) = copy_body(source, length).await?;
+                (body, Some(upload))
+            }
+            None => (JsValue::from_str(""), None),
+        };
+        let size = r2.body.map_or(0, |(_, length)| length);
+        let result = run(&r2.call, &bucket, body, size).await;
         drop(upload);
-        Ok::<_, JsValue>(put_outcome(&obj?))
+        result
     };
     match run.await {
-        Ok((outcome, _)) => CopyEvent::R2(outcome),
-        Err(e) => CopyEvent::Failed(js::describe(&e)),
+        Ok((outcome, stream)) => (Answer::R2(outcome), stream),
+        Err(e) => (Answer::Failed(js::describe(&e)), None),
     }
 }
 
@@ -201,6 +177,61 @@ async fn run(
     size: u64,
 ) -> Result<Outcome, JsValue> {
     match call {
+        R2Call::Get { .. }
+        | R2Call::Head { .. }
+        | R2Call::Put { .. }
+        | R2Call::Delete { .. }
+        | R2Call::List { .. } => object_call(call, bucket, upload).await,
+        R2Call::CreateMultipart { .. }
+        | R2Call::UploadPart { .. }
+        | R2Call::CompleteMultipart { .. }
+        | R2Call::AbortMultipart { .. } => multipart_call(call, bucket, upload, size).await,
+        R2Call::Copy {
+            source_key,
+            key,
+            replace,
+            source_conditions,
+        } => copy(bucket, source_key, key, replace.as_ref(), source_conditions).await,
+        R2Call::ListParts {
+            upload_record,
+            parts_prefix,
+            start_after,
+            limit,
+        } => {
+            let upload = invoke(bucket, "head", &[upload_record.into()]).await?;
+            if upload.is_null() || upload.is_undefined() {
+                return Ok((R2Outcome::Missing, None));
+            }
+            list_records(bucket, parts_prefix, start_after.as_ref(), *limit).await
+        }
+        R2Call::ListUploads {
+            prefix,
+            start_after,
+            limit,
+        } => list_records(bucket, prefix, start_after.as_ref(), *limit).await,
+        R2Call::UploadPartCopy {
+            source_key,
+            key,
+            upload_id,
+            part_number,
+            range,
+            source_conditions,
+        } => {
+            upload_part_copy(
+                bucket,
+                source_key,
+                (key, upload_id, *part_number),
+                *range,
+                source_conditions,
+            )
+            .await
+        }
+    }
+}
+
+/// The calls on objects: get, head, put, delete, list.
+async fn object_call(call: &R2Call, bucket: &JsValue, upload: JsValue) -> Result<Outcome, JsValue> {
+    match call {
         R2Call::Get {
             key,
             range,
@@ -265,6 +296,18 @@ async fn run(
             let listing = invoke(bucket, "list", &[opts.into()]).await?;
             Ok((R2Outcome::Listing(listing_from(&listing)), None))
         }
+        _ => Err(JsValue::from_str("not a call on objects")),
+    }
+}
+
+/// The calls of a multipart upload: create, upload a part, complete, abort.
+async fn multipart_call(
+    call: &R2Call,
+    bucket: &JsValue,
+    upload: JsValue,
+    size: u64,
+) -> Result<Outcome, JsValue> {
+    match call {
         R2Call::CreateMultipart { key, http, custom } => {
             let opts = Object::new();
             set(&opts, "httpMetadata", &http_js(http))?;
@@ -324,46 +367,7 @@ async fn run(
             invoke(&up, "abort", &[]).await?;
             Ok((R2Outcome::Aborted, None))
         }
-        R2Call::Copy {
-            source_key,
-            key,
-            replace,
-            source_conditions,
-        } => copy(bucket, source_key, key, replace.as_ref(), source_conditions).await,
-        R2Call::ListParts {
-            upload_record,
-            parts_prefix,
-            start_after,
-            limit,
-        } => {
-            let upload = invoke(bucket, "head", &[upload_record.into()]).await?;
-            if upload.is_null() || upload.is_undefined() {
-                return Ok((R2Outcome::Missing, None));
-            }
-            list_records(bucket, parts_prefix, start_after.as_ref(), *limit).await
-        }
-        R2Call::ListUploads {
-            prefix,
-            start_after,
-            limit,
-        } => list_records(bucket, prefix, start_after.as_ref(), *limit).await,
-        R2Call::UploadPartCopy {
-            source_key,
-            key,
-            upload_id,
-            part_number,
-            range,
-            source_conditions,
-        } => {
-            upload_part_copy(
-                bucket,
-                source_key,
-                (key, upload_id, *part_number),
-                *range,
-                source_conditions,
-            )
-            .await
-        }
+        _ => Err(JsValue::from_str("not a multipart call")),
     }
 }
 

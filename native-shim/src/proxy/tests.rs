@@ -1,3 +1,5 @@
+use multistore::s3::ErrorCode;
+
 use super::*;
 
 #[test]
@@ -153,7 +155,7 @@ async fn a_refused_connection_is_a_failure_not_a_timeout() {
 #[test]
 fn the_first_body_failure_is_the_one_reported() {
     let slot: Slot = Arc::default();
-    record(&slot, incomplete_body(&"connection reset"));
+    record(&slot, incomplete_body("connection reset"));
     record(&slot, S3Error::internal("later"));
     let err = slot.lock().unwrap().take().unwrap();
     assert_eq!(

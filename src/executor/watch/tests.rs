@@ -1,7 +1,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
-use multistore::executor::Options;
+use crate::executor::Options;
 
 use super::*;
 
@@ -76,8 +76,8 @@ fn bucket_of(loaded: Loaded) -> String {
 }
 
 /// Follows `files` (TOML) into a fresh isolate, as the server does.
-fn reloader(files: &[&str]) -> Reloader {
-    Reloader {
+fn reloader(files: &[&str]) -> ConfigFiles {
+    ConfigFiles {
         watch: Watch::new(files.iter().map(PathBuf::from).collect()),
         sources: files
             .iter()
@@ -87,7 +87,7 @@ fn reloader(files: &[&str]) -> Reloader {
     }
 }
 
-fn watch() -> Reloader {
+fn watch() -> ConfigFiles {
     reloader(&["gw.toml"])
 }
 
