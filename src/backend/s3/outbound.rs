@@ -111,7 +111,7 @@ const SSE_C: &[&str] = &[
 
 /// The headers that describe an object an upload or a copy creates: content headers, user
 /// metadata, tagging, storage class, encryption and the website redirect. Object lock headers
-/// are set by the gateway once checked and authorized (see [`settings`]).
+/// are set by the gateway once checked and authorized (see [`settings`](super::settings)).
 fn object_attribute_header(name: &str) -> bool {
     matches!(
         name,
