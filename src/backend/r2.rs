@@ -30,6 +30,7 @@ mod records;
 mod respond;
 #[cfg(test)]
 mod tests;
+mod wire;
 
 pub use crate::s3::conditions::Conditions;
 pub use crate::s3::metadata::HttpMetadata;
@@ -37,7 +38,7 @@ pub use crate::s3::ranges::ByteRange as R2Range;
 pub(crate) use listing::prefixes_listing;
 pub(crate) use plan::plan_bucket;
 pub(crate) use records::{is_reserved, reserved_key_error, RESERVED};
-pub(crate) use respond::quoted_etag;
+pub(crate) use wire::quoted_etag;
 
 /// The binding call to make. Keys are R2 keys (under the bucket's `backend_prefix`).
 #[derive(Clone, Debug, PartialEq, Eq)]

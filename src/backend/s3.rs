@@ -30,12 +30,6 @@ mod outbound;
 pub(crate) mod prepare;
 pub(crate) mod settings;
 
-pub(crate) use crate::backend::upload::content_length;
-#[cfg(test)]
-pub(crate) use crate::backend::upload::UploadLength;
-#[cfg(test)]
-pub(crate) use crate::backend::upload::MAX_UPLOAD_LENGTH;
-
 /// How long a presigned backend URL stays valid. It is used at once; the margin covers slow
 /// uploads starting late and clock drift between us and the backend.
 const PRESIGN_EXPIRES_SECS: u32 = 3600;

@@ -33,7 +33,7 @@ impl Gateway {
         }
         let Some(reader) = form else {
             let boundary = post::form::boundary(&head.headers)?;
-            let length = crate::backend::s3::content_length(&head.headers)?;
+            let length = crate::backend::upload::content_length(&head.headers)?;
             return Ok(Plan::NeedForm(Box::new(FormReader::new(&boundary, length))));
         };
         let form = reader

@@ -10,8 +10,10 @@
 //! The key is asked for [`KEY_TTL_SECS`]; the credentials "expire" [`SAS_TTL_SECS`] before the
 //! key does, so no SAS signed with them outlives the key.
 
-use crate::backend::azure::{sas_time, SigningKey, UserDelegationKey, SAS_TTL_SECS, SAS_VERSION};
-use crate::backend::federation::{
+use crate::backend::azure::key::{
+    sas_time, SigningKey, UserDelegationKey, SAS_TTL_SECS, SAS_VERSION,
+};
+use crate::backend::federation::exchange::{
     bearer_post, endpoint_option, form_component, form_request, option, xml_fields, BackendSecret,
     ExchangeError, ExchangeRequest, ExchangeStep, TemporaryCredentials,
 };

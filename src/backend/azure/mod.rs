@@ -26,58 +26,8 @@ use crate::percent;
 use crate::s3::S3Error;
 use crate::time::Timestamp;
 
-/// The storage service version every SAS is signed for (`sv`) and every request names.
-pub(crate) const SAS_VERSION: &str = "2021-08-06";
-/// How long a SAS stays valid: it is used at once; the margin covers slow uploads and drift.
-pub(crate) const SAS_TTL_SECS: i64 = 3600;
 /// The `Azure` default endpoint of an account.
 const DEFAULT_ENDPOINT: &str = "https://{account}.blob.core.windows.net";
-
-/// A decoded account key (or user delegation key value). Zeroed on drop, never printed.
-#[derive(Clone)]
-pub struct SigningKey(Zeroizing<Vec<u8>>);
-
-impl SigningKey {
-    /// Decodes a base64 key.
-    pub fn from_base64(b64: &str) -> Option<Self> {
-        base64::engine::general_purpose::STANDARD
-            .decode(b64.trim().as_bytes())
-            .ok()
-            .filter(|k| !k.is_empty())
-            .map(|k| SigningKey(Zeroizing::new(k)))
-    }
-
-    /// base64(HMAC-SHA256(key, text)).
-    fn sign(&self, text: &str) -> String {
-        base64::engine::general_purpose::STANDARD.encode(hmac::sha256(&self.0, &[text.as_bytes()]))
-    }
-}
-
-impl std::fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
-
-/// A user delegation key (Get User Delegation Key's answer): what a federated Azure bucket's
-/// requests are signed with.
-#[derive(Clone, Debug)]
-pub struct UserDelegationKey {
-    /// `SignedOid` (`skoid`).
-    pub signed_oid: String,
-    /// `SignedTid` (`sktid`).
-    pub signed_tid: String,
-    /// `SignedStart` (`skt`).
-    pub signed_start: String,
-    /// `SignedExpiry` (`ske`).
-    pub signed_expiry: String,
-    /// `SignedService` (`sks`).
-    pub signed_service: String,
-    /// `SignedVersion` (`skv`).
-    pub signed_version: String,
-    /// `Value`, decoded.
-    pub value: SigningKey,
-}
 
 /// What a request reaches: one blob, or the container (listing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -375,11 +325,6 @@ fn sas_params(
     out
 }
 
-/// `2023-11-14T23:13:20Z`, as SAS times are written.
-pub(crate) fn sas_time(t: Timestamp) -> String {
-    t.iso8601().replace(".000Z", "Z")
-}
-
 /// Whether an `x-amz-meta-*` name (without the prefix) is a valid Azure metadata name: a C#
 /// identifier (a letter or `_`, then letters, digits or `_`).
 pub(crate) fn valid_metadata_name(name: &str) -> bool {
@@ -579,10 +524,12 @@ pub(crate) fn block_list_xml(block_ids: &[String]) -> String {
 
 pub(crate) mod answer;
 pub(crate) mod federation;
+pub(crate) mod key;
 mod listing;
 pub(crate) mod options;
 pub(crate) mod plan;
 
+pub(crate) use key::{sas_time, SigningKey, UserDelegationKey, SAS_TTL_SECS, SAS_VERSION};
 #[cfg(test)]
 use listing::wrap_marker;
 pub(crate) use listing::{list_params, listing_to_s3, ListEcho};

@@ -2,7 +2,7 @@
 //! snapshot), reported with the same paths as the config's own checks.
 
 use super::SigningKey;
-use crate::backend::options::{check_federation, OptionReport};
+use crate::backend::options::shared::{check_federation, OptionReport};
 use crate::config::validate::is_http_url;
 use crate::config::BucketConfig;
 

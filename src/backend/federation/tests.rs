@@ -1,4 +1,7 @@
+use http::Method;
+
 use super::*;
+use crate::auth::secret::SecretKey;
 
 fn bucket(opts: &[(&str, &str)]) -> BucketConfig {
     BucketConfig::s3_for_test(opts)

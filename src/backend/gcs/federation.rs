@@ -15,7 +15,7 @@
 use serde_json::Value;
 
 use crate::auth::secret::SecretKey;
-use crate::backend::federation::{
+use crate::backend::federation::exchange::{
     bearer_post, duration_option, endpoint_option, form_component, form_request, option,
     BackendSecret, ExchangeError, ExchangeRequest, ExchangeStep, TemporaryCredentials,
 };

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::{Response, StatusCode};
 
-use super::respond::{iso8601_ms, quoted_etag, xml_response};
+use super::wire::{iso8601_ms, quoted_etag, xml_response};
 use super::ListEcho;
 use super::{is_reserved, R2Call, R2Listing, R2Object, Render, MAX_KEYS, RESERVED};
 use crate::s3::error::push_escaped;

@@ -20,7 +20,7 @@
 
 use http::StatusCode;
 
-use super::respond::{iso8601_ms, xml_response};
+use super::wire::{iso8601_ms, xml_response};
 use super::{R2Listing, R2Object};
 use crate::s3::error::push_escaped;
 use crate::s3::params::int_param;

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 
 use super::listing::{delete_result, listing_response};
+use super::wire::{base_response, iso8601_ms, quoted_etag, xml_response};
 use super::{evaluate, records, R2Call, R2Object, R2Outcome, R2Plan, R2Records};
 use crate::plan::error_response;
 use crate::s3::error::push_escaped;
@@ -499,43 +500,8 @@ fn call_name(call: &R2Call) -> &'static str {
     }
 }
 
-/// `2024-01-02T03:04:05.678Z`.
-pub(super) fn iso8601_ms(ms: i64) -> String {
-    let base = Timestamp(ms.div_euclid(1000)).iso8601();
-    match base.strip_suffix(".000Z") {
-        Some(b) => format!("{b}.{:03}Z", ms.rem_euclid(1000)),
-        None => base,
-    }
-}
-
-pub(crate) fn quoted_etag(meta: &R2Object) -> String {
-    if meta.http_etag.starts_with('"') {
-        meta.http_etag.clone()
-    } else {
-        format!("\"{}\"", meta.etag.trim_matches('"'))
-    }
-}
-
 fn set(h: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_bytes(value.as_bytes()) {
         h.insert(name, v);
     }
-}
-
-fn base_response(status: StatusCode, body: Bytes, request_id: &str) -> Response<Bytes> {
-    let mut resp = Response::new(body);
-    *resp.status_mut() = status;
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        resp.headers_mut().insert("x-amz-request-id", v);
-    }
-    resp
-}
-
-pub(super) fn xml_response(status: StatusCode, doc: String, request_id: &str) -> Response<Bytes> {
-    let mut resp = base_response(status, Bytes::from(doc), request_id);
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml"),
-    );
-    resp
 }

@@ -4,7 +4,7 @@
 
 use crate::auth::presign::SigningCredentials;
 use crate::auth::secret::SecretKey;
-use crate::backend::federation::{
+use crate::backend::federation::exchange::{
     duration_option, endpoint_option, form_component, form_request, option, xml_fields,
     BackendSecret, ExchangeError, ExchangeRequest, TemporaryCredentials,
 };

@@ -2,9 +2,9 @@
 //! authorized operation, an allowlist of query parameters and headers per operation, never copied
 //! from the raw request.
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName};
 
-use super::prepare::{Extra, OBJECT_ATTRIBUTES_HEADERS};
 use super::{copy_header, set_header, BackendRequest, Dialect, S3Backend};
 use crate::auth::{ChunkSigning, PayloadMode};
 use crate::backend::federation::BackendSecret;
@@ -111,7 +111,7 @@ const SSE_C: &[&str] = &[
 
 /// The headers that describe an object an upload or a copy creates: content headers, user
 /// metadata, tagging, storage class, encryption and the website redirect. Object lock headers
-/// are set by the gateway once checked and authorized (see [`settings`]).
+/// are set by the gateway once checked and authorized (see [`settings`](super::settings)).
 fn object_attribute_header(name: &str) -> bool {
     matches!(
         name,
@@ -222,6 +222,34 @@ fn copy_source_header(name: &str) -> bool {
             | "x-amz-copy-source-server-side-encryption-customer-key-md5"
     )
 }
+
+/// What some operations add to a forward.
+#[derive(Default)]
+pub(crate) struct Extra {
+    /// A rewritten request body (DeleteObjects).
+    pub(crate) body: Option<Bytes>,
+    /// Keys the gateway refused (DeleteObjects).
+    pub(crate) delete_errors: Vec<(String, &'static str, String)>,
+    /// The backend form of `x-amz-copy-source`.
+    pub(crate) copy_source: Option<String>,
+    /// The client's own small body, read and checked by the gateway (CompleteMultipartUpload),
+    /// forwarded unchanged with its headers.
+    pub(crate) checked_body: Option<Bytes>,
+    /// Headers the gateway sets with checked values (object lock, see
+    /// [`settings`](super::settings)).
+    pub(crate) headers: Vec<(&'static str, String)>,
+    /// See [`Finish::lock_guarded`].
+    pub(crate) lock_guarded: bool,
+    /// See [`Finish::hidden`].
+    pub(crate) hidden: Vec<&'static str>,
+}
+
+/// The request headers of GetObjectAttributes.
+pub(super) const OBJECT_ATTRIBUTES_HEADERS: &[&str] = &[
+    "x-amz-object-attributes",
+    "x-amz-max-parts",
+    "x-amz-part-number-marker",
+];
 
 /// The backend request of an authorized request on an S3-compatible bucket, with what the
 /// gateway adds to it (`extra`), signed with the bucket's own key or `signing`.

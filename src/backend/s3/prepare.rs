@@ -8,15 +8,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 
-use super::outbound::plan_forward;
+use super::outbound::{plan_forward, Extra, OBJECT_ATTRIBUTES_HEADERS};
 use super::settings;
 use super::{Dialect, S3Backend};
 use crate::backend::copy::{CopyOrder, CopySource, Endpoint, Store};
 use crate::backend::delete::{delete_objects, DeletePlan};
 use crate::backend::federation::Unsigned;
 use crate::backend::{BackendPlan, BucketRequest, Services};
-#[cfg(doc)]
-use crate::plan::Finish;
 use crate::plan::{
     check_small_body, respond, MAX_COMPLETE_BODY, MAX_DELETE_BODY, MAX_TAGGING_BODY,
     MAX_VERSIONING_BODY,
@@ -256,33 +254,6 @@ fn refuse_gcs_gaps(backend: &S3Backend, req: &S3Request, resource: &str) -> Resu
     }
     Ok(())
 }
-
-/// What some operations add to a forward.
-#[derive(Default)]
-pub(crate) struct Extra {
-    /// A rewritten request body (DeleteObjects).
-    pub(crate) body: Option<Bytes>,
-    /// Keys the gateway refused (DeleteObjects).
-    pub(crate) delete_errors: Vec<(String, &'static str, String)>,
-    /// The backend form of `x-amz-copy-source`.
-    pub(crate) copy_source: Option<String>,
-    /// The client's own small body, read and checked by the gateway (CompleteMultipartUpload),
-    /// forwarded unchanged with its headers.
-    pub(crate) checked_body: Option<Bytes>,
-    /// Headers the gateway sets with checked values (object lock, see [`settings`]).
-    pub(crate) headers: Vec<(&'static str, String)>,
-    /// See [`Finish::lock_guarded`].
-    pub(crate) lock_guarded: bool,
-    /// See [`Finish::hidden`].
-    pub(crate) hidden: Vec<&'static str>,
-}
-
-/// The request headers of GetObjectAttributes.
-pub(super) const OBJECT_ATTRIBUTES_HEADERS: &[&str] = &[
-    "x-amz-object-attributes",
-    "x-amz-max-parts",
-    "x-amz-part-number-marker",
-];
 
 /// What `x-amz-object-attributes` may name (S3's list).
 const OBJECT_ATTRIBUTES: &[&str] = &[

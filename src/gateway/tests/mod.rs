@@ -7,7 +7,7 @@ use crate::policy::Action;
 use crate::s3::ErrorCode;
 
 use super::*;
-use crate::backend::s3::{UploadLength, MAX_UPLOAD_LENGTH};
+use crate::backend::upload::{UploadLength, MAX_UPLOAD_LENGTH};
 use crate::plan::MAX_TAGGING_BODY;
 use crate::time::Timestamp;
 
