@@ -243,6 +243,29 @@ impl S3Backend {
         })
     }
 
+    /// The host and encoded path of `bucket` (the configured one when `None`) and `key`:
+    /// virtual-hosted or path style, under the endpoint's base path.
+    fn host_and_path(&self, bucket: Option<&str>, key: Option<&str>) -> (String, String) {
+        let bucket = bucket.unwrap_or(&self.bucket_name);
+        let (host, mut path) = if self.virtual_hosted {
+            (format!("{bucket}.{}", self.host), self.base_path.clone())
+        } else {
+            (
+                self.host.clone(),
+                format!("{}/{}", self.base_path, encode_path(bucket)),
+            )
+        };
+        match key {
+            Some(k) => {
+                path.push('/');
+                path.push_str(&encode_path(k));
+            }
+            None if self.virtual_hosted || path.is_empty() => path.push('/'),
+            None => {}
+        }
+        (host, path)
+    }
+
     /// The URL for a request: presigned unless the backend skips signatures; its headers
     /// adapted to the dialect. `temporary`: the federated credentials of this request (they
     /// take the place of configured ones; an access token goes in `Authorization`).
@@ -255,23 +278,7 @@ impl S3Backend {
         if self.dialect == Dialect::Gcs {
             gcs::to_goog_headers(req.headers);
         }
-        let bucket = req.bucket.unwrap_or(&self.bucket_name);
-        let (host, mut path) = if self.virtual_hosted {
-            (format!("{bucket}.{}", self.host), self.base_path.clone())
-        } else {
-            (
-                self.host.clone(),
-                format!("{}/{}", self.base_path, encode_path(bucket)),
-            )
-        };
-        match req.key {
-            Some(k) => {
-                path.push('/');
-                path.push_str(&encode_path(k));
-            }
-            None if self.virtual_hosted || path.is_empty() => path.push('/'),
-            None => {}
-        }
+        let (host, path) = self.host_and_path(req.bucket, req.key);
         let own_prefix = match self.dialect {
             Dialect::S3 => "x-amz-",
             Dialect::Gcs => "x-goog-",
