@@ -6,7 +6,7 @@ use super::*;
 /// The bucket a request names, by routing alone (virtual-hosted Host, else the first path
 /// segment), without classifying the operation: what CORS needs, for preflights and for
 /// requests that fail to parse. None for the service root or an undecodable name.
-#[cfg(test)]
+#[cfg(any(test, fuzzing))]
 pub(crate) fn bucket_name(head: &RequestHead, domain: Option<&str>) -> Option<String> {
     route(head, domain).map(|(b, _)| b)
 }
