@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use multistore::config::ConfigFormat;
-use multistore::executor::{ConfigFiles, Found, Watch};
+use multistore::executor::{ConfigFiles, Findings, Found, Watch};
 use multistore::executor::{Isolate, Loaded as Isolated, Options};
 use multistore::Gateway;
 
@@ -117,51 +117,17 @@ fn check(args: &args::Args) -> ExitCode {
     }
 }
 
-/// The text `check` prints: a line per problem, warning and note, then a verdict.
+/// The text `check` prints (the core's report of what [`load`] found).
 fn check_report(args: &args::Args, loaded: &Loaded) -> String {
-    let mut out = String::new();
-    let mut line = |prefix: &str, text: &str| {
-        out.push_str(prefix);
-        out.push_str(text);
-        out.push('\n');
-    };
-    for p in &loaded.problems {
-        line("error: ", p);
-    }
-    for w in &loaded.warnings {
-        line("warning: ", w);
-    }
-    for n in &loaded.notes {
-        line("note: ", n);
-    }
-    let files = match &args.sts_config {
-        Some(sts) => format!("{} + {sts}", args.config),
-        None => args.config.clone(),
-    };
-    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
-    let warnings = plural(loaded.warnings.len(), "warning");
-    match &loaded.gateway {
-        Some(g) if loaded.problems.is_empty() => {
-            let c = g.config();
-            line(
-                "ok: ",
-                &format!(
-                    "{files}: {}, {}, {}; {warnings}",
-                    plural(c.buckets.len(), "bucket"),
-                    plural(c.roles.len(), "role"),
-                    plural(c.credentials.len(), "credential"),
-                ),
-            );
-        }
-        _ => line(
-            "invalid: ",
-            &format!(
-                "{files}: {}, {warnings}; the server would refuse to start",
-                plural(loaded.problems.len(), "problem")
-            ),
-        ),
-    }
-    out
+    let mut files = vec![args.config.clone()];
+    files.extend(args.sts_config.clone());
+    multistore::executor::check_report(&Findings {
+        files: &files,
+        gateway: loaded.gateway.as_deref(),
+        problems: &loaded.problems,
+        warnings: &loaded.warnings,
+        notes: &loaded.notes,
+    })
 }
 
 // The environment variables the server reads besides env_logger's (`RUST_LOG`,

@@ -20,7 +20,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use multistore::executor::incomplete_body;
+use multistore::executor::{declares_body, incomplete_body, no_answer_within};
 use multistore::executor::{
     Answer, AnswerId, BodyRead, Caches, Call, CallBody, FetchError, Fetched, Isolate, Move,
     Outcome, Read, Refresh, Session, SmallRequest, Step, Transfer, Work, World,
@@ -573,10 +573,7 @@ enum SendError {
 impl SendError {
     fn describe(&self, timeout: Duration) -> String {
         match self {
-            SendError::TimedOut => format!(
-                "the backend did not answer within {} seconds",
-                timeout.as_secs_f64()
-            ),
+            SendError::TimedOut => no_answer_within(timeout),
             SendError::Failed(e) => e.clone(),
         }
     }
@@ -692,15 +689,6 @@ fn backend_request(
 }
 
 /// Runs a request's handler; a panic inside becomes a 500 InternalError carrying the request id.
-/// Whether a request head announces a body: a `Content-Length` other than 0, or any
-/// `Transfer-Encoding`.
-fn declares_body(headers: &http::HeaderMap) -> bool {
-    headers.contains_key(http::header::TRANSFER_ENCODING)
-        || headers
-            .get(http::header::CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() != b"0")
-}
-
 async fn guarded(
     handler: impl std::future::Future<Output = Response<ProxyBody>>,
     method: &Method,

@@ -10,8 +10,11 @@
 //!   by call; the runtime only sends each and pipes the bodies it is told to.
 //! - [`watch`]: when config files are read again, and what of them the isolate gets (the
 //!   native server's config refresh; the disk and the clock are passed in).
+//! - `common`: what both runtimes compute alike around their I/O (a head announcing a body,
+//!   a backend's missed deadline, the config check's report).
 
 mod caches;
+mod common;
 pub(crate) mod isolate;
 pub(crate) mod options;
 pub(crate) mod session;
@@ -19,6 +22,7 @@ pub(crate) mod transfer;
 pub(crate) mod watch;
 
 pub use caches::{Caches, FetchError, Fetched, Refresh, SmallRequest, World};
+pub use common::{check_report, declares_body, no_answer_within, Findings};
 pub use isolate::{Document, Documents, Due, Isolate, Loaded};
 pub use options::{FromEnv, Options, VARS};
 pub use session::{incomplete_body, BodyRead, Outcome, Session, Step, DRAIN_LIMIT};

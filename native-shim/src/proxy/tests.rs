@@ -2,19 +2,6 @@ use multistore::s3::ErrorCode;
 
 use super::*;
 
-#[test]
-fn a_request_declares_a_body_by_a_nonzero_length_or_a_transfer_encoding() {
-    let with = |k: &'static str, v: &'static str| {
-        let mut h = http::HeaderMap::new();
-        h.insert(k, HeaderValue::from_static(v));
-        declares_body(&h)
-    };
-    assert!(with("content-length", "1"));
-    assert!(with("transfer-encoding", "chunked"));
-    assert!(!with("content-length", "0"));
-    assert!(!declares_body(&http::HeaderMap::new()));
-}
-
 #[tokio::test]
 async fn a_panicking_handler_becomes_a_500_with_the_request_id() {
     let handler = async {
