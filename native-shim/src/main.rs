@@ -5,6 +5,7 @@
 //! streamed both ways.
 
 mod args;
+mod body;
 mod proxy;
 mod reload;
 mod server;
