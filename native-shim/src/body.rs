@@ -215,7 +215,7 @@ pub(crate) struct SentSignal {
 
 impl SentSignal {
     /// `inner`, and what resolves once it was sent whole or dropped.
-    pub(crate) fn new(inner: ProxyBody) -> (ProxyBody, tokio::sync::oneshot::Receiver<()>) {
+    pub(crate) fn wrap(inner: ProxyBody) -> (ProxyBody, tokio::sync::oneshot::Receiver<()>) {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let tx = Some(tx);
         (SentSignal { inner, tx }.boxed(), rx)

@@ -508,7 +508,7 @@ async fn send_timed(
 ) -> Result<Response<Incoming>, SendError> {
     let (request, sent) = if streamed {
         let (parts, body) = request.into_parts();
-        let (body, sent) = SentSignal::new(body);
+        let (body, sent) = SentSignal::wrap(body);
         (Request::from_parts(parts, body), Some(sent))
     } else {
         (request, None)
