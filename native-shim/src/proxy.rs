@@ -16,7 +16,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use multistore::executor::{declares_body, incomplete_body, no_answer_within};
+use multistore::executor::{declares_body, incomplete_body, no_answer_within, panicked};
 use multistore::executor::{
     Answer, AnswerId, BodyRead, Caches, Call, CallBody, FetchError, Fetched, Isolate, Move,
     Outcome, Read, Refresh, Session, SmallRequest, Step, Transfer, Work, World,
@@ -574,8 +574,7 @@ async fn guarded(
         Ok(resp) => resp,
         Err(_) => {
             log::error!("request {request_id}: panicked while handling {method} {path}");
-            let err = S3Error::internal("the gateway failed while handling this request");
-            full(error_response(method, &err, request_id))
+            full(panicked(method, request_id))
         }
     }
 }

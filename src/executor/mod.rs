@@ -24,7 +24,7 @@ pub(crate) mod transfer;
 pub(crate) mod watch;
 
 pub use caches::{Caches, FetchError, Fetched, Refresh, SmallRequest, World};
-pub use common::{declares_body, no_answer_within};
+pub use common::{declares_body, no_answer_within, panicked};
 pub use isolate::{Document, Documents, Due, Isolate, Loaded};
 pub use options::{FromEnv, Options, VARS};
 pub use session::{incomplete_body, BodyRead, Outcome, Session, Step, DRAIN_LIMIT};

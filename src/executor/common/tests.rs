@@ -22,3 +22,12 @@ fn a_backend_without_an_answer_is_named_with_its_timeout() {
         "the backend did not answer within 1.5 seconds"
     );
 }
+
+#[test]
+fn a_panicked_request_answers_500_with_its_request_id_and_nothing_of_the_panic() {
+    let resp = panicked(&Method::GET, "req-1");
+    assert_eq!(resp.status(), 500);
+    let body = String::from_utf8(resp.body().to_vec()).unwrap();
+    assert!(body.contains("<Code>InternalError</Code>"), "{body}");
+    assert!(body.contains("req-1"), "{body}");
+}
