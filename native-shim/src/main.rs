@@ -5,19 +5,15 @@
 //! streamed both ways.
 
 mod args;
+mod body;
 mod proxy;
 mod reload;
 mod server;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use multistore::config::ConfigFormat;
-use multistore::executor::{ConfigFiles, Found, Watch};
-use multistore::executor::{Isolate, Loaded as Isolated, Options};
-use multistore::Gateway;
+use multistore::executor::{check_report, load_config_files, Options, Startup};
 
 fn main() -> ExitCode {
     let args = match args::Args::parse(std::env::args().skip(1)) {
@@ -108,60 +104,13 @@ fn check(args: &args::Args) -> ExitCode {
             "--listen {listen}: not an address to listen on (HOST:PORT): {e}"
         ));
     }
-    let report = check_report(args, &loaded);
+    let report = check_report(&loaded);
     print!("{report}");
     if loaded.gateway.is_some() && loaded.problems.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     }
-}
-
-/// The text `check` prints: a line per problem, warning and note, then a verdict.
-fn check_report(args: &args::Args, loaded: &Loaded) -> String {
-    let mut out = String::new();
-    let mut line = |prefix: &str, text: &str| {
-        out.push_str(prefix);
-        out.push_str(text);
-        out.push('\n');
-    };
-    for p in &loaded.problems {
-        line("error: ", p);
-    }
-    for w in &loaded.warnings {
-        line("warning: ", w);
-    }
-    for n in &loaded.notes {
-        line("note: ", n);
-    }
-    let files = match &args.sts_config {
-        Some(sts) => format!("{} + {sts}", args.config),
-        None => args.config.clone(),
-    };
-    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
-    let warnings = plural(loaded.warnings.len(), "warning");
-    match &loaded.gateway {
-        Some(g) if loaded.problems.is_empty() => {
-            let c = g.config();
-            line(
-                "ok: ",
-                &format!(
-                    "{files}: {}, {}, {}; {warnings}",
-                    plural(c.buckets.len(), "bucket"),
-                    plural(c.roles.len(), "role"),
-                    plural(c.credentials.len(), "credential"),
-                ),
-            );
-        }
-        _ => line(
-            "invalid: ",
-            &format!(
-                "{files}: {}, {warnings}; the server would refuse to start",
-                plural(loaded.problems.len(), "problem")
-            ),
-        ),
-    }
-    out
 }
 
 // The environment variables the server reads besides env_logger's (`RUST_LOG`,
@@ -197,73 +146,14 @@ fn env_var(name: &str) -> Result<Option<String>, String> {
     }
 }
 
-/// What loading found. The server starts only from a `gateway` with no `problems`; `check`
-/// prints all of it. No line holds a secret value: the core's config errors name fields, never
-/// values, and the key errors name the variable.
-#[derive(Default)]
-struct Loaded {
-    /// Built when the config itself is valid (environment problems may remain).
-    gateway: Option<Arc<Gateway>>,
-    /// Why the server would refuse to start, each with its file and path, or its variable.
-    problems: Vec<String>,
-    /// Accepted, but probably not what was meant.
-    warnings: Vec<String>,
-    /// What is on and off (logged at `info` when the server starts).
-    notes: Vec<String>,
-    /// What the server follows the files with, the isolate already holding `gateway`.
-    reloader: Option<ConfigFiles>,
-}
-
 /// Reads the environment and the config file(s), parses and validates them and builds the
-/// gateway, once: the one path both the server's start and `check` take. Collects every
-/// problem rather than stopping at the first.
-fn load(args: &args::Args) -> Loaded {
-    let env = Options::read_env(env_var);
-    let mut l = Loaded {
-        notes: env.notes,
-        ..Loaded::default()
-    };
-    let mut options = env.options;
-    options.gateway.virtual_host_domain = args.domain.clone();
-    let mut paths = vec![args.config.clone()];
-    paths.extend(args.sts_config.clone());
-    let mut sources = Vec::new();
-    for path in &paths {
-        // Its message names the path already.
-        match ConfigFormat::from_path(path) {
-            Ok(format) => sources.push((path.clone(), format)),
-            Err(e) => l.problems.extend(e.problems),
-        }
-    }
-    let mut reloader = ConfigFiles {
-        watch: Watch::new(paths.iter().map(PathBuf::from).collect()),
-        sources,
-        isolate: Arc::new(Isolate::new(options, seed())),
-    };
-    let now = SystemTime::now();
-    match reloader.watch.read(&reload::RealDisk, now, true) {
-        Found::Unreadable(e) => l.problems.extend(e),
-        // A file of an unknown format: its problem is reported already.
-        _ if reloader.sources.len() < paths.len() => {}
-        found => match reloader.offer(found, now, true) {
-            Isolated::Installed { gateway, warnings } => {
-                l.gateway = Some(gateway);
-                l.warnings = warnings;
-                l.reloader = Some(reloader);
-            }
-            Isolated::Broken {
-                problems, warnings, ..
-            } => {
-                l.problems.extend(problems);
-                l.warnings = warnings;
-            }
-            Isolated::Unchanged | Isolated::Held => {
-                l.problems.push("the config was loaded already".into());
-            }
-        },
-    }
-    l.problems.extend(env.problems);
-    l
+/// gateway, once: the one path both the server's start and `check` take.
+fn load(args: &args::Args) -> Startup {
+    let mut env = Options::read_env(env_var);
+    env.options.gateway.virtual_host_domain = args.domain.clone();
+    let mut files = vec![args.config.clone()];
+    files.extend(args.sts_config.clone());
+    load_config_files(files, env, seed(), &reload::RealDisk, SystemTime::now())
 }
 
 /// Randomness taken once for the request ids (without it they are still unique, only

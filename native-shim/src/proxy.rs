@@ -4,23 +4,19 @@
 //! frame; only small XML documents (listings, errors) are buffered, with the core's limit.
 
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
 use http::{HeaderValue, Method, Request, Response};
-use http_body::{Body, Frame, SizeHint};
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use multistore::executor::incomplete_body;
+use multistore::executor::{declares_body, incomplete_body, no_answer_within, panicked};
 use multistore::executor::{
     Answer, AnswerId, BodyRead, Caches, Call, CallBody, FetchError, Fetched, Isolate, Move,
     Outcome, Read, Refresh, Session, SmallRequest, Step, Transfer, Work, World,
@@ -30,15 +26,10 @@ use multistore::gateway::{
 };
 use multistore::s3::S3Error;
 use multistore::time::Timestamp;
-use multistore::BodyCheck;
 use multistore::{RequestContext, RequestHead};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// Why the outgoing request body failed, when the client's answer is not a 502: the verifier
-/// refused the body, or the client's own body broke off.
-type Slot = Arc<Mutex<Option<S3Error>>>;
-/// The body type of every request and response we send.
-pub(crate) type ProxyBody = BoxBody<Bytes, BoxError>;
+use crate::body::{bytes, empty, full, prime, BoxError, ClientUpload, IdleTimeout, SentSignal};
+use crate::body::{ProxyBody, Slot};
 
 /// The pooled HTTP client for backends, JWKS and credential exchanges.
 pub(crate) type BackendClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
@@ -308,23 +299,10 @@ async fn upload_body(
 ) -> Result<ProxyBody, UploadError> {
     let out_body: ProxyBody = match (kind, body) {
         (ForwardBody::Empty, _) => return Ok(empty()),
-        (ForwardBody::Bytes(bytes), _) => {
-            return Ok(Full::new(bytes).map_err(|never| match never {}).boxed())
-        }
-        (ForwardBody::Stream, Some(inner)) => ClientBody {
-            inner,
-            slot: refused.clone(),
-        }
-        .boxed(),
+        (ForwardBody::Bytes(b), _) => return Ok(bytes(b)),
+        (ForwardBody::Stream, Some(inner)) => ClientUpload::new(inner, None, refused).boxed(),
         (kind, Some(inner)) => match kind.into_check() {
-            Some(check) => VerifiedBody {
-                inner,
-                check,
-                refused: refused.clone(),
-                done: false,
-                failed: None,
-            }
-            .boxed(),
+            Some(check) => ClientUpload::new(inner, Some(check), refused).boxed(),
             // A streamed body with no check is the plain Stream arm above; anything else
             // here is a kind this runtime does not know: refuse rather than forward it.
             None => return Err(UploadError::Runtime("unsupported body plan".to_string())),
@@ -398,9 +376,7 @@ async fn fetch_small(client: &BackendClient, small: SmallRequest) -> Fetched {
     let body = if small.body.is_empty() {
         empty()
     } else {
-        Full::new(small.body)
-            .map_err(|never| match never {})
-            .boxed()
+        bytes(small.body)
     };
     let request = backend_request((small.method, &small.url, small.headers), body)
         .map_err(FetchError::Unreachable)?;
@@ -473,7 +449,7 @@ impl Proxy {
     ) -> (Answer, Option<(AnswerId, Incoming)>) {
         let (body, streamed) = match call.body {
             CallBody::Empty => (empty(), false),
-            CallBody::Bytes(b) => (Full::new(b).map_err(|never| match never {}).boxed(), false),
+            CallBody::Bytes(b) => (bytes(b), false),
             CallBody::AnswerBody(id) => match held {
                 Some((kept, body)) if kept == id => (body.map_err(BoxError::from).boxed(), true),
                 _ => return (Answer::Failed("no copy source is open".to_string()), None),
@@ -531,15 +507,9 @@ async fn send_timed(
     streamed: bool,
 ) -> Result<Response<Incoming>, SendError> {
     let (request, sent) = if streamed {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let request = request.map(|inner| {
-            SentSignal {
-                inner,
-                tx: Some(tx),
-            }
-            .boxed()
-        });
-        (request, Some(rx))
+        let (parts, body) = request.into_parts();
+        let (body, sent) = SentSignal::wrap(body);
+        (Request::from_parts(parts, body), Some(sent))
     } else {
         (request, None)
     };
@@ -573,107 +543,9 @@ enum SendError {
 impl SendError {
     fn describe(&self, timeout: Duration) -> String {
         match self {
-            SendError::TimedOut => format!(
-                "the backend did not answer within {} seconds",
-                timeout.as_secs_f64()
-            ),
+            SendError::TimedOut => no_answer_within(timeout),
             SendError::Failed(e) => e.clone(),
         }
-    }
-}
-
-/// A backend's response body that fails when the backend sends nothing for `idle` while we wait
-/// for it. Only time spent waiting on the backend counts: a client that reads slowly does not.
-struct IdleTimeout<B> {
-    inner: B,
-    idle: Duration,
-    timer: Pin<Box<tokio::time::Sleep>>,
-    waiting: bool,
-}
-
-impl<B> IdleTimeout<B> {
-    fn new(inner: B, idle: Duration) -> Self {
-        Self {
-            inner,
-            idle,
-            timer: Box::pin(tokio::time::sleep(idle)),
-            waiting: false,
-        }
-    }
-}
-
-impl<B> Body for IdleTimeout<B>
-where
-    B: Body<Data = Bytes> + Unpin,
-    B::Error: Into<BoxError>,
-{
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        if !this.waiting {
-            let deadline = tokio::time::Instant::now() + this.idle;
-            this.timer.as_mut().reset(deadline);
-            this.waiting = true;
-        }
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(frame) => {
-                this.waiting = false;
-                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
-            }
-            Poll::Pending => match std::future::Future::poll(this.timer.as_mut(), cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(format!(
-                    "the backend sent nothing for {} s in the middle of its answer",
-                    this.idle.as_secs_f64()
-                )
-                .into()))),
-                Poll::Pending => Poll::Pending,
-            },
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// An outgoing body that says when it has been sent whole (or dropped).
-struct SentSignal {
-    inner: ProxyBody,
-    tx: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Body for SentSignal {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(None) = polled {
-            if let Some(tx) = self.tx.take() {
-                let _ = tx.send(());
-            }
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
 
@@ -692,15 +564,6 @@ fn backend_request(
 }
 
 /// Runs a request's handler; a panic inside becomes a 500 InternalError carrying the request id.
-/// Whether a request head announces a body: a `Content-Length` other than 0, or any
-/// `Transfer-Encoding`.
-fn declares_body(headers: &http::HeaderMap) -> bool {
-    headers.contains_key(http::header::TRANSFER_ENCODING)
-        || headers
-            .get(http::header::CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() != b"0")
-}
-
 async fn guarded(
     handler: impl std::future::Future<Output = Response<ProxyBody>>,
     method: &Method,
@@ -711,58 +574,8 @@ async fn guarded(
         Ok(resp) => resp,
         Err(_) => {
             log::error!("request {request_id}: panicked while handling {method} {path}");
-            let err = S3Error::internal("the gateway failed while handling this request");
-            full(error_response(method, &err, request_id))
+            full(panicked(method, request_id))
         }
-    }
-}
-
-/// Polls a body until its first frame, and returns a body that replays it.
-async fn prime(mut body: ProxyBody) -> Result<ProxyBody, BoxError> {
-    match body.frame().await {
-        None => Ok(empty()),
-        Some(Ok(frame)) => Ok(Primed {
-            first: Some(frame),
-            inner: body,
-        }
-        .boxed()),
-        Some(Err(e)) => Err(e),
-    }
-}
-
-/// A body whose first frame was already read.
-struct Primed {
-    first: Option<Frame<Bytes>>,
-    inner: ProxyBody,
-}
-
-impl Body for Primed {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        if let Some(frame) = self.first.take() {
-            return Poll::Ready(Some(Ok(frame)));
-        }
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        let inner = self.inner.size_hint();
-        let first = self
-            .first
-            .as_ref()
-            .and_then(|f| f.data_ref())
-            .map_or(0, |d| d.len() as u64);
-        let mut hint = SizeHint::new();
-        if let Some(upper) = inner.upper() {
-            hint.set_upper(upper.saturating_add(first));
-        }
-        hint.set_lower(inner.lower().saturating_add(first));
-        hint
     }
 }
 
@@ -781,14 +594,6 @@ pub(crate) fn random_bytes(buf: &mut [u8]) {
     }
 }
 
-fn empty() -> ProxyBody {
-    Empty::new().map_err(|never| match never {}).boxed()
-}
-
-fn full(resp: Response<Bytes>) -> Response<ProxyBody> {
-    resp.map(|b| Full::new(b).map_err(|never| match never {}).boxed())
-}
-
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
@@ -798,123 +603,6 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         src = inner.source();
     }
     s
-}
-
-/// The client's body streamed through a core [`BodyCheck`] (signed sha256, signed aws-chunked):
-/// the last bytes are released only after everything verified, so a failure aborts the backend
-/// request before it can complete an object.
-struct VerifiedBody {
-    inner: Incoming,
-    check: Box<dyn BodyCheck + Send + Sync>,
-    refused: Slot,
-    done: bool,
-    failed: Option<String>,
-}
-
-impl VerifiedBody {
-    /// Records the refusal and fails the outgoing body, now and on every later poll: a body
-    /// that ends cleanly after an error could let the backend finish a short request.
-    fn refuse(&mut self, err: S3Error) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let msg = err.to_string();
-        record(&self.refused, err);
-        self.failed = Some(msg.clone());
-        Poll::Ready(Some(Err(msg.into())))
-    }
-}
-
-impl Body for VerifiedBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        loop {
-            if let Some(msg) = &this.failed {
-                return Poll::Ready(Some(Err(msg.clone().into())));
-            }
-            if this.done {
-                return Poll::Ready(None);
-            }
-            match Pin::new(&mut this.inner).poll_frame(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(frame))) => {
-                    let Ok(data) = frame.into_data() else {
-                        continue;
-                    };
-                    match this.check.push(data) {
-                        Ok(Some(out)) => return Poll::Ready(Some(Ok(Frame::data(out)))),
-                        Ok(None) => {}
-                        Err(e) => return this.refuse(e),
-                    }
-                }
-                Poll::Ready(Some(Err(e))) => {
-                    this.failed = Some(format!("the client's body failed: {e}"));
-                    record(&this.refused, incomplete_body(&e.to_string()));
-                    return Poll::Ready(Some(Err(e.into())));
-                }
-                Poll::Ready(None) => {
-                    return match this.check.finish() {
-                        Ok(Some(out)) => {
-                            this.done = true;
-                            Poll::Ready(Some(Ok(Frame::data(out))))
-                        }
-                        Ok(None) => {
-                            this.done = true;
-                            Poll::Ready(None)
-                        }
-                        Err(e) => this.refuse(e),
-                    };
-                }
-            }
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// The client's body streamed as is; a failure (the client went away mid-upload) fails the
-/// outgoing body, which aborts the backend request, and is recorded for the client's answer.
-struct ClientBody {
-    inner: Incoming,
-    slot: Slot,
-}
-
-impl Body for ClientBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match Pin::new(&mut self.inner).poll_frame(cx) {
-            Poll::Ready(Some(Err(e))) => {
-                record(&self.slot, incomplete_body(&e.to_string()));
-                Poll::Ready(Some(Err(e.into())))
-            }
-            other => other.map(|f| f.map(|r| r.map_err(BoxError::from))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// Keeps the first failure: a verifier's refusal outranks the broken stream it caused.
-fn record(slot: &Slot, err: S3Error) {
-    if let Ok(mut slot) = slot.lock() {
-        slot.get_or_insert(err);
-    }
 }
 
 #[cfg(test)]

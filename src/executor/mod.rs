@@ -10,17 +10,24 @@
 //!   by call; the runtime only sends each and pipes the bodies it is told to.
 //! - [`watch`]: when config files are read again, and what of them the isolate gets (the
 //!   native server's config refresh; the disk and the clock are passed in).
+//! - `common`: what both runtimes compute alike around their I/O (a head announcing a body,
+//!   a backend's missed deadline).
+//! - [`startup`]: the first load of config files, and the report of a config check.
 
 mod caches;
+mod common;
 pub(crate) mod isolate;
 pub(crate) mod options;
 pub(crate) mod session;
+pub(crate) mod startup;
 pub(crate) mod transfer;
 pub(crate) mod watch;
 
 pub use caches::{Caches, FetchError, Fetched, Refresh, SmallRequest, World};
+pub use common::{declares_body, no_answer_within, panicked};
 pub use isolate::{Document, Documents, Due, Isolate, Loaded};
 pub use options::{FromEnv, Options, VARS};
 pub use session::{incomplete_body, BodyRead, Outcome, Session, Step, DRAIN_LIMIT};
+pub use startup::{check_report, load_config_files, Startup};
 pub use transfer::{Answer, AnswerId, Call, CallBody, Move, R2Move, Read, Transfer, Work};
 pub use watch::{since_epoch, ConfigFiles, Disk, Found, Stamp, Watch, SETTLE};

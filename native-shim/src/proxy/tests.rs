@@ -1,19 +1,7 @@
-use multistore::s3::ErrorCode;
+use http_body::Frame;
 
 use super::*;
-
-#[test]
-fn a_request_declares_a_body_by_a_nonzero_length_or_a_transfer_encoding() {
-    let with = |k: &'static str, v: &'static str| {
-        let mut h = http::HeaderMap::new();
-        h.insert(k, HeaderValue::from_static(v));
-        declares_body(&h)
-    };
-    assert!(with("content-length", "1"));
-    assert!(with("transfer-encoding", "chunked"));
-    assert!(!with("content-length", "0"));
-    assert!(!declares_body(&http::HeaderMap::new()));
-}
+use crate::body::tests::tokio_stream_of;
 
 #[tokio::test]
 async fn a_panicking_handler_becomes_a_500_with_the_request_id() {
@@ -92,38 +80,6 @@ async fn the_backend_timeout_starts_only_once_a_streamed_body_is_sent() {
 }
 
 #[tokio::test]
-async fn a_body_that_stalls_fails_after_the_idle_time_but_a_slow_reader_is_not_cut() {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(4);
-    let inner = http_body_util::StreamBody::new(tokio_stream_of(rx));
-    let mut body = IdleTimeout::new(inner, Duration::from_millis(300));
-    tx.send(Ok(Frame::data(Bytes::from_static(b"ab"))))
-        .await
-        .unwrap();
-    tx.send(Ok(Frame::data(Bytes::from_static(b"cd"))))
-        .await
-        .unwrap();
-    let first = body.frame().await.unwrap().unwrap();
-    assert_eq!(first.into_data().unwrap(), Bytes::from_static(b"ab"));
-    // The reader pauses longer than the idle time: the next frame is still delivered.
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let second = body.frame().await.unwrap().unwrap();
-    assert_eq!(second.into_data().unwrap(), Bytes::from_static(b"cd"));
-    // Then the backend stalls: the body fails instead of hanging or ending cleanly.
-    let t0 = Instant::now();
-    let stalled = body.frame().await.unwrap();
-    assert!(stalled.is_err(), "a stalled body must fail");
-    assert!(t0.elapsed() < Duration::from_secs(10));
-    drop(tx);
-}
-
-/// An mpsc receiver as a stream of frames.
-fn tokio_stream_of(
-    mut rx: tokio::sync::mpsc::Receiver<Result<Frame<Bytes>, BoxError>>,
-) -> impl futures_util::Stream<Item = Result<Frame<Bytes>, BoxError>> {
-    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
-}
-
-#[tokio::test]
 async fn a_small_fetch_without_an_answer_times_out() {
     let client = backend_client().unwrap();
     let request = SmallRequest {
@@ -150,17 +106,4 @@ async fn a_refused_connection_is_a_failure_not_a_timeout() {
         .unwrap();
     let result = send_timed(&client, Duration::from_secs(5), request, false).await;
     assert!(matches!(result, Err(SendError::Failed(_))), "{result:?}");
-}
-
-#[test]
-fn the_first_body_failure_is_the_one_reported() {
-    let slot: Slot = Arc::default();
-    record(&slot, incomplete_body("connection reset"));
-    record(&slot, S3Error::internal("later"));
-    let err = slot.lock().unwrap().take().unwrap();
-    assert_eq!(
-        err.code,
-        ErrorCode::IncompleteBody,
-        "the first failure wins"
-    );
 }
