@@ -8,6 +8,7 @@
 //! - [`session`]: one request, from its head to the plan the runtime executes.
 //! - [`transfer`]: the plans made of several backend calls (a streamed copy, a gather), call
 //!   by call; the runtime only sends each and pipes the bodies it is told to.
+//! - `uploads`: what both runtimes decide alike about an upload's body and a silent backend.
 //! - [`watch`]: when config files are read again, and what of them the isolate gets (the
 //!   native server's config refresh; the disk and the clock are passed in).
 
@@ -16,6 +17,7 @@ pub(crate) mod isolate;
 pub(crate) mod options;
 pub(crate) mod session;
 pub(crate) mod transfer;
+mod uploads;
 pub(crate) mod watch;
 
 pub use caches::{Caches, FetchError, Fetched, Refresh, SmallRequest, World};
@@ -23,4 +25,5 @@ pub use isolate::{Document, Documents, Due, Isolate, Loaded};
 pub use options::{FromEnv, Options, VARS};
 pub use session::{incomplete_body, BodyRead, Outcome, Session, Step, DRAIN_LIMIT};
 pub use transfer::{Answer, AnswerId, Call, CallBody, Move, R2Move, Read, Transfer, Work};
+pub use uploads::{backend_silent, check_empty_upload, EMPTY_FRAMING_LIMIT};
 pub use watch::{since_epoch, ConfigFiles, Disk, Found, Stamp, Watch, SETTLE};

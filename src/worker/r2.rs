@@ -439,12 +439,11 @@ async fn copy_body(
     stream: Option<web_sys::ReadableStream>,
     length: u64,
 ) -> Result<(JsValue, body::Upload), JsValue> {
-    let slot: Slot = Rc::default();
-    let upload = match body::prepare_upload(ForwardBody::Stream, stream, Some(length), &slot).await
-    {
-        Ok(u) => u,
-        Err(body::UploadError::Client(e)) => return Err(JsValue::from_str(&e.message)),
-        Err(body::UploadError::Runtime(e)) => return Err(JsValue::from_str(&e)),
+    let upload = match stream {
+        Some(stream) => body::piped(stream, Some(length))
+            .await
+            .map_err(|e| JsValue::from_str(&e))?,
+        None => body::Upload::none(),
     };
     let body = upload.body.clone().unwrap_or_else(|| JsValue::from_str(""));
     Ok((body, upload))
