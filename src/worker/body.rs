@@ -12,7 +12,8 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::executor::session::incomplete_body;
 use crate::executor::{
-    check_empty_upload, BodyRead, FetchError, Fetched, Session, SmallRequest, EMPTY_FRAMING_LIMIT,
+    check_empty_upload, BodyRead, FetchError, Fetched, Session, SmallRequest, UploadError,
+    EMPTY_FRAMING_LIMIT,
 };
 use crate::payload::BodyCheck;
 use crate::s3::S3Error;
@@ -395,19 +396,9 @@ pub(super) async fn piped(
 ) -> Result<Upload, String> {
     let slot: Slot = Rc::default();
     let kind = crate::gateway::ForwardBody::Stream;
-    match prepare_upload(kind, Some(stream), length, &slot).await {
-        Ok(upload) => Ok(upload),
-        Err(UploadError::Client(e)) => Err(e.message),
-        Err(UploadError::Runtime(e)) => Err(e),
-    }
-}
-
-/// Why an upload could not be prepared.
-pub(super) enum UploadError {
-    /// The client's answer: a refused or broken body.
-    Client(S3Error),
-    /// The runtime failed (an answer of 502).
-    Runtime(String),
+    prepare_upload(kind, Some(stream), length, &slot)
+        .await
+        .map_err(UploadError::into_message)
 }
 
 /// Turns the plan's body into what the backend gets: a `FixedLengthStream` of `length` fed from

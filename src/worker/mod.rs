@@ -30,8 +30,8 @@ use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
 use crate::executor::{
-    backend_silent, Answer, AnswerId, BodyRead, Caches, Call, CallBody, Move, Outcome, Read,
-    Session, Step, Transfer, Work, World,
+    backend_silent, content_length, Answer, AnswerId, BodyRead, Caches, Call, CallBody, Move,
+    Outcome, Read, Session, Step, Transfer, Work, World,
 };
 use crate::gateway::{
     add_server_timing, error_response, Forward, ForwardBody, ResponseMode, Timing,
@@ -270,22 +270,11 @@ async fn forward(
     timeout: Duration,
 ) -> Result<web_sys::Response, JsValue> {
     let slot: Slot = Rc::default();
-    let length = fwd
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let no_time = Timing {
-        plan,
-        backend: Duration::ZERO,
-    };
+    let length = content_length(&fwd.headers);
     let kind = std::mem::replace(&mut fwd.body, ForwardBody::Empty);
     let upload = match body::prepare_upload(kind, body, length, &slot).await {
         Ok(u) => u,
-        Err(body::UploadError::Client(err)) => return to_js_response(fwd.refused(&err), None),
-        Err(body::UploadError::Runtime(e)) => {
-            return to_js_response(fwd.backend_failed(&e, no_time), None)
-        }
+        Err(e) => return to_js_response(e.forward_answer(&fwd, plan), None),
     };
     let out_body = upload.body;
     let keep_alive = upload.keep_alive;

@@ -70,8 +70,7 @@ pub(super) async fn execute(
     let upload = if needs_body {
         match body::prepare_upload(kind, client_body, plan.content_length, &slot).await {
             Ok(u) => Some(u),
-            Err(body::UploadError::Client(err)) => return to_js_response(plan.refused(&err), None),
-            Err(body::UploadError::Runtime(e)) => return to_js_response(plan.failed(&e), None),
+            Err(e) => return to_js_response(e.r2_answer(&plan), None),
         }
     } else {
         None

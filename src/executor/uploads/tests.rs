@@ -71,3 +71,23 @@ fn a_silent_backend_is_described_with_its_timeout_in_seconds() {
         "the backend did not answer within 1.5 seconds"
     );
 }
+
+#[test]
+fn a_declared_length_is_read_from_content_length_and_nothing_else() {
+    let mut headers = http::HeaderMap::new();
+    assert_eq!(content_length(&headers), None);
+    headers.insert("content-length", http::HeaderValue::from_static("42"));
+    assert_eq!(content_length(&headers), Some(42));
+    headers.insert("content-length", http::HeaderValue::from_static("-1"));
+    assert_eq!(content_length(&headers), None);
+    headers.insert("content-length", http::HeaderValue::from_static("12abc"));
+    assert_eq!(content_length(&headers), None);
+}
+
+#[test]
+fn an_upload_error_as_text_is_the_clients_error_message_or_the_runtimes_reason() {
+    let client = UploadError::Client(S3Error::new(ErrorCode::BadDigest, "digest mismatch"));
+    assert_eq!(client.into_message(), "digest mismatch");
+    let runtime = UploadError::Runtime("no stream".to_string());
+    assert_eq!(runtime.into_message(), "no stream");
+}
