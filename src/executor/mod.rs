@@ -9,9 +9,11 @@
 //! - [`transfer`]: the plans made of several backend calls (a streamed copy, a gather), call
 //!   by call; the runtime only sends each and pipes the bodies it is told to.
 //! - `uploads`: what both runtimes decide alike about an upload's body and a silent backend.
+//! - `bindings`: what the Worker decides between the R2 binding calls of one request.
 //! - [`watch`]: when config files are read again, and what of them the isolate gets (the
 //!   native server's config refresh; the disk and the clock are passed in).
 
+mod bindings;
 mod caches;
 pub(crate) mod isolate;
 pub(crate) mod options;
@@ -20,6 +22,7 @@ pub(crate) mod transfer;
 mod uploads;
 pub(crate) mod watch;
 
+pub use bindings::{completion_blocked, copy_metadata, part_copy_length};
 pub use caches::{Caches, FetchError, Fetched, Refresh, SmallRequest, World};
 pub use isolate::{Document, Documents, Due, Isolate, Loaded};
 pub use options::{FromEnv, Options, VARS};

@@ -10,7 +10,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
-use crate::executor::{Answer, R2Move};
+use crate::executor::{completion_blocked, copy_metadata, part_copy_length, Answer, R2Move};
 use crate::gateway::{
     Conditions, ForwardBody, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range,
     R2Records,
@@ -324,12 +324,9 @@ async fn multipart_call(
         } => {
             if *conditions != Conditions::default() {
                 let existing = invoke(bucket, "head", &[key.into()]).await?;
-                if existing.is_null_or_undefined() {
-                    if !conditions.if_match.is_empty() {
-                        return Ok((R2Outcome::Missing, None));
-                    }
-                } else if !conditions.hold_for_write(&object_from(&existing)) {
-                    return Ok((R2Outcome::PreconditionFailed, None));
+                let existing = (!existing.is_null_or_undefined()).then(|| object_from(&existing));
+                if let Some(outcome) = completion_blocked(conditions, existing.as_ref()) {
+                    return Ok((outcome, None));
                 }
             }
             let up = resume(bucket, key, upload_id)?;
@@ -375,13 +372,9 @@ async fn upload_part_copy(
     let Some((meta, stream)) = source_body(&src) else {
         return Ok(missing_or_failed(&src));
     };
-    let length = match range {
-        Some((offset, length)) if offset.saturating_add(length) > meta.size => {
-            let _ = stream.cancel();
-            return Ok((R2Outcome::InvalidCopyRange { size: meta.size }, None));
-        }
-        Some((_, length)) => length,
-        None => meta.size,
+    let Some(length) = part_copy_length(range, meta.size) else {
+        let _ = stream.cancel();
+        return Ok((R2Outcome::InvalidCopyRange { size: meta.size }, None));
     };
     let (body, upload) = copy_body(Some(stream), length).await?;
     let up = resume(bucket, key, upload_id)?;
@@ -441,10 +434,7 @@ async fn copy(
     let Some((meta, stream)) = source_body(&src) else {
         return Ok(missing_or_failed(&src));
     };
-    let (http, custom) = match replace {
-        Some((h, c)) => (h.clone(), c.clone()),
-        None => (meta.http.clone(), meta.custom.clone()),
-    };
+    let (http, custom) = copy_metadata(replace, &meta);
     let (body, upload) = copy_body(Some(stream), meta.size).await?;
     let put_opts = metadata(&http, &custom);
     let obj = invoke(bucket, "put", &[key.into(), body, put_opts]).await?;
