@@ -163,12 +163,8 @@ struct DeadlineState {
 impl Deadline {
     /// A deadline of `timeout`, not armed yet.
     pub(super) fn new(timeout: std::time::Duration) -> Result<Self, JsValue> {
-        let ctor: Function =
-            Reflect::get(&js_sys::global(), &"AbortController".into())?.dyn_into()?;
-        let controller = Reflect::construct(&ctor, &js_sys::Array::new())?;
-        let signal: web_sys::AbortSignal =
-            Reflect::get(&controller, &"signal".into())?.dyn_into()?;
-        let abort: Function = Reflect::get(&controller, &"abort".into())?.dyn_into()?;
+        let controller = web_sys::AbortController::new()?;
+        let signal = controller.signal();
         let state: Rc<RefCell<DeadlineState>> = Rc::default();
         let st = state.clone();
         let on_timeout: Closure<dyn FnMut()> = Closure::new(move || {
@@ -177,7 +173,7 @@ impl Deadline {
                 st.timer = None;
                 st.fired = true;
             }
-            let _ = abort.call0(&controller);
+            controller.abort();
         });
         let handler: Function = on_timeout.as_ref().clone().dyn_into()?;
         Ok(Deadline {
@@ -252,17 +248,12 @@ impl Chunks {
 
     /// The next chunk, `None` at the end.
     async fn next(&self) -> Result<Option<JsValue>, JsValue> {
-        let step = JsFuture::from(self.0.read()).await?;
-        let done = Reflect::get(&step, &"done".into())
-            .ok()
-            .and_then(|d| d.as_bool())
-            .unwrap_or(true);
-        if done {
+        let step: web_sys::ReadableStreamReadResult =
+            JsFuture::from(self.0.read()).await?.unchecked_into();
+        if step.get_done().unwrap_or(true) {
             return Ok(None);
         }
-        Ok(Some(
-            Reflect::get(&step, &"value".into()).unwrap_or(JsValue::UNDEFINED),
-        ))
+        Ok(Some(step.get_value()))
     }
 }
 
