@@ -379,7 +379,7 @@ async fn transfer(
             }
             Move::SendAll(calls) => {
                 cancel(held);
-                transfer.answered_all(send_all(calls, timeout).await?);
+                transfer.answered_all(send_all(calls, timeout).await);
             }
             Move::R2(r2) => {
                 let source = match r2.body {
@@ -404,25 +404,12 @@ async fn transfer(
 }
 
 /// Makes `calls` concurrently; their answers in the same order.
-async fn send_all(calls: Vec<Call>, timeout: Duration) -> Result<Vec<Answer>, JsValue> {
-    let slots: Rc<RefCell<Vec<Option<Answer>>>> =
-        Rc::new(RefCell::new(calls.iter().map(|_| None).collect()));
-    let promises = js_sys::Array::new();
-    for (i, call) in calls.into_iter().enumerate() {
-        let slots = slots.clone();
-        promises.push(&wasm_bindgen_futures::future_to_promise(async move {
-            let (answer, _) = send_call(call, None, timeout).await;
-            if let Some(slot) = slots.borrow_mut().get_mut(i) {
-                *slot = Some(answer);
-            }
-            Ok(JsValue::UNDEFINED)
-        }));
-    }
-    JsFuture::from(Promise::all(&promises)).await?;
-    let answers = slots.take().into_iter();
-    Ok(answers
-        .map(|a| a.unwrap_or_else(|| Answer::Failed("the request was not sent".to_string())))
-        .collect())
+async fn send_all(calls: Vec<Call>, timeout: Duration) -> Vec<Answer> {
+    let sends = calls.into_iter().map(|call| async move {
+        let (answer, _) = send_call(call, None, timeout).await;
+        answer
+    });
+    futures_util::future::join_all(sends).await
 }
 
 /// Cancels a kept answer body nothing pipes.
