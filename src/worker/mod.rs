@@ -382,13 +382,7 @@ async fn transfer(
                 transfer.answered_all(send_all(calls, timeout).await);
             }
             Move::R2(r2) => {
-                let source = match r2.body {
-                    Some((id, _)) => piped(held, id),
-                    None => {
-                        cancel(held);
-                        None
-                    }
-                };
+                let source = piped(held, r2.body.map(|(id, _)| id));
                 let (answer, open) = r2::transfer_call(env, &r2, source).await;
                 kept = r2.keep.zip(open);
                 transfer.answered(answer);
@@ -422,10 +416,10 @@ fn cancel(held: Option<(AnswerId, web_sys::ReadableStream)>) {
 /// The kept body if it is answer `id`'s (anything else is cancelled).
 fn piped(
     held: Option<(AnswerId, web_sys::ReadableStream)>,
-    id: AnswerId,
+    id: Option<AnswerId>,
 ) -> Option<web_sys::ReadableStream> {
     match held {
-        Some((kept, stream)) if kept == id => Some(stream),
+        Some((kept, stream)) if Some(kept) == id => Some(stream),
         other => {
             cancel(other);
             None
@@ -451,7 +445,7 @@ async fn send_call(
             (Some(JsValue::from(js::to_uint8(b))), None, None)
         }
         CallBody::AnswerBody(id) => {
-            let Some(source) = piped(held, *id) else {
+            let Some(source) = piped(held, Some(*id)) else {
                 return (Answer::Failed("no copy source is open".to_string()), None);
             };
             match body::piped(source, length).await {
