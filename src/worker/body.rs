@@ -11,9 +11,12 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::executor::session::incomplete_body;
-use crate::executor::{FetchError, Fetched, Session, SmallRequest};
+use crate::executor::{
+    check_empty_upload, BodyRead, FetchError, Fetched, Session, SmallRequest, UploadError,
+    EMPTY_FRAMING_LIMIT,
+};
 use crate::payload::BodyCheck;
-use crate::s3::{ErrorCode, S3Error};
+use crate::s3::S3Error;
 
 use super::js;
 
@@ -160,12 +163,8 @@ struct DeadlineState {
 impl Deadline {
     /// A deadline of `timeout`, not armed yet.
     pub(super) fn new(timeout: std::time::Duration) -> Result<Self, JsValue> {
-        let ctor: Function =
-            Reflect::get(&js_sys::global(), &"AbortController".into())?.dyn_into()?;
-        let controller = Reflect::construct(&ctor, &js_sys::Array::new())?;
-        let signal: web_sys::AbortSignal =
-            Reflect::get(&controller, &"signal".into())?.dyn_into()?;
-        let abort: Function = Reflect::get(&controller, &"abort".into())?.dyn_into()?;
+        let controller = web_sys::AbortController::new()?;
+        let signal = controller.signal();
         let state: Rc<RefCell<DeadlineState>> = Rc::default();
         let st = state.clone();
         let on_timeout: Closure<dyn FnMut()> = Closure::new(move || {
@@ -174,7 +173,7 @@ impl Deadline {
                 st.timer = None;
                 st.fired = true;
             }
-            let _ = abort.call0(&controller);
+            controller.abort();
         });
         let handler: Function = on_timeout.as_ref().clone().dyn_into()?;
         Ok(Deadline {
@@ -239,50 +238,53 @@ impl Drop for Deadline {
     }
 }
 
-/// Why reading a body failed.
-pub(super) enum ReadError {
-    /// More than the limit.
-    TooLarge,
-    /// The stream broke off.
-    Broken(String),
+/// A stream's reader, and the chunks it hands out one by one.
+struct Chunks(web_sys::ReadableStreamDefaultReader);
+
+impl Chunks {
+    fn of(stream: &web_sys::ReadableStream) -> Result<Self, JsValue> {
+        Ok(Chunks(stream.get_reader().dyn_into()?))
+    }
+
+    /// The next chunk, `None` at the end.
+    async fn next(&self) -> Result<Option<JsValue>, JsValue> {
+        let step: web_sys::ReadableStreamReadResult =
+            JsFuture::from(self.0.read()).await?.unchecked_into();
+        if step.get_done().unwrap_or(true) {
+            return Ok(None);
+        }
+        Ok(Some(step.get_value()))
+    }
 }
 
 /// Reads a whole stream into WASM memory, at most `limit` bytes.
 pub(super) async fn read_limited(
     stream: Option<web_sys::ReadableStream>,
     limit: usize,
-) -> Result<Bytes, ReadError> {
+) -> BodyRead {
     let Some(stream) = stream else {
-        return Ok(Bytes::new());
+        return BodyRead::Read(Bytes::new());
     };
-    let reader: web_sys::ReadableStreamDefaultReader = stream
-        .get_reader()
-        .dyn_into()
-        .map_err(|e| ReadError::Broken(js::describe(&e)))?;
+    let chunks = match Chunks::of(&stream) {
+        Ok(c) => c,
+        Err(e) => return BodyRead::Broken(js::describe(&e)),
+    };
     let mut out = Vec::new();
     loop {
-        let step = JsFuture::from(reader.read())
-            .await
-            .map_err(|e| ReadError::Broken(js::describe(&e)))?;
-        let done = Reflect::get(&step, &"done".into())
-            .ok()
-            .and_then(|d| d.as_bool())
-            .unwrap_or(true);
-        if done {
-            break;
-        }
-        let value = Reflect::get(&step, &"value".into()).unwrap_or(JsValue::UNDEFINED);
-        let chunk = Uint8Array::new(&value);
+        let chunk = match chunks.next().await {
+            Ok(Some(value)) => Uint8Array::new(&value),
+            Ok(None) => return BodyRead::Read(Bytes::from(out)),
+            Err(e) => return BodyRead::Broken(js::describe(&e)),
+        };
         let len = chunk.length() as usize;
         if out.len().saturating_add(len) > limit {
-            let _ = reader.cancel();
-            return Err(ReadError::TooLarge);
+            let _ = chunks.0.cancel();
+            return BodyRead::TooLarge;
         }
         let start = out.len();
         out.resize(start + len, 0);
         chunk.copy_to(&mut out[start..]);
     }
-    Ok(Bytes::from(out))
 }
 
 /// One small request for the core (an issuer's JWKS, a credential exchange) over the Fetch
@@ -290,26 +292,11 @@ pub(super) async fn read_limited(
 /// answer's body is read up to its limit.
 pub(super) async fn fetch_small(small: SmallRequest) -> Fetched {
     let fail = |e: JsValue| FetchError::Unreachable(js::describe(&e));
-    let js_headers = web_sys::Headers::new().map_err(fail)?;
-    for (name, value) in &small.headers {
-        // Content-Length is the runtime's to set.
-        if name == http::header::CONTENT_LENGTH {
-            continue;
-        }
-        if let Ok(v) = value.to_str() {
-            js_headers.append(name.as_str(), v).map_err(fail)?;
-        }
-    }
-    let init = web_sys::RequestInit::new();
-    init.set_method(small.method.as_str());
-    init.set_headers(&js_headers);
-    init.set_redirect(web_sys::RequestRedirect::Manual);
-    if !small.body.is_empty() {
-        init.set_body(&js::to_uint8(&small.body));
-    }
     let millis = u32::try_from(small.timeout.as_millis()).unwrap_or(u32::MAX);
     let signal = web_sys::AbortSignal::timeout_with_u32(millis);
-    init.set_signal(Some(&signal));
+    let body = (!small.body.is_empty()).then(|| JsValue::from(js::to_uint8(&small.body)));
+    let head = (&small.method, small.url.as_str(), &small.headers);
+    let request = js::request(head, body.as_ref(), &signal).map_err(fail)?;
     let timed_out = |e: JsValue| {
         if signal.aborted() {
             FetchError::TimedOut
@@ -317,7 +304,6 @@ pub(super) async fn fetch_small(small: SmallRequest) -> Fetched {
             fail(e)
         }
     };
-    let request = web_sys::Request::new_with_str_and_init(&small.url, &init).map_err(fail)?;
     let resp: web_sys::Response = JsFuture::from(js::global_fetch(&request))
         .await
         .map_err(timed_out)?
@@ -325,16 +311,14 @@ pub(super) async fn fetch_small(small: SmallRequest) -> Fetched {
         .map_err(fail)?;
     let status = resp.status();
     let limit = small.limit;
-    let body = read_limited(resp.body(), limit)
-        .await
-        .map_err(|e| match e {
-            ReadError::TooLarge => {
-                FetchError::Body(format!("the answer is larger than {limit} bytes"))
-            }
-            ReadError::Broken(_) if signal.aborted() => FetchError::TimedOut,
-            ReadError::Broken(e) => FetchError::Body(e),
-        })?;
-    Ok((status, body))
+    match read_limited(resp.body(), limit).await {
+        BodyRead::Read(body) => Ok((status, body)),
+        BodyRead::TooLarge => Err(FetchError::Body(format!(
+            "the answer is larger than {limit} bytes"
+        ))),
+        BodyRead::Broken(_) if signal.aborted() => Err(FetchError::TimedOut),
+        BodyRead::Broken(e) => Err(FetchError::Body(e)),
+    }
 }
 
 /// Feeds a POST form's first chunks to the session until it has the fields before the file,
@@ -343,62 +327,32 @@ pub(super) async fn read_form(session: &mut Session<'_>, stream: Option<&web_sys
     let Some(stream) = stream else {
         return session.form_end();
     };
-    let reader: web_sys::ReadableStreamDefaultReader = match stream.get_reader().dyn_into() {
-        Ok(r) => r,
+    let chunks = match Chunks::of(stream) {
+        Ok(c) => c,
         Err(e) => return session.form_broken(&js::describe(&e)),
     };
     loop {
-        let step = match JsFuture::from(reader.read()).await {
-            Ok(s) => s,
-            Err(e) => {
-                session.form_broken(&js::describe(&e));
-                break;
-            }
-        };
-        let done = Reflect::get(&step, &"done".into())
-            .ok()
-            .and_then(|d| d.as_bool())
-            .unwrap_or(true);
-        if done {
-            session.form_end();
-            break;
-        }
-        let value = Reflect::get(&step, &"value".into()).unwrap_or(JsValue::UNDEFINED);
-        if session.form_chunk(&js::chunk_bytes(&value)) {
-            break;
+        match chunks.next().await {
+            Ok(Some(value)) if session.form_chunk(&js::chunk_bytes(&value)) => break,
+            Ok(Some(_)) => {}
+            Ok(None) => break session.form_end(),
+            Err(e) => break session.form_broken(&js::describe(&e)),
         }
     }
-    reader.release_lock();
+    chunks.0.release_lock();
 }
 
 /// Reads and drops a body, at most `limit` bytes (then cancels the rest): a client that is still
 /// sending when it is refused gets the answer instead of a connection reset.
 pub(super) async fn drain(stream: Option<web_sys::ReadableStream>, limit: usize) {
-    let Some(stream) = stream else {
-        return;
-    };
-    let Ok(reader) = stream
-        .get_reader()
-        .dyn_into::<web_sys::ReadableStreamDefaultReader>()
-    else {
+    let Some(Ok(chunks)) = stream.as_ref().map(Chunks::of) else {
         return;
     };
     let mut seen = 0usize;
-    loop {
-        let Ok(step) = JsFuture::from(reader.read()).await else {
-            return;
-        };
-        let done = Reflect::get(&step, &"done".into())
-            .ok()
-            .and_then(|d| d.as_bool())
-            .unwrap_or(true);
-        if done {
-            return;
-        }
-        let value = Reflect::get(&step, &"value".into()).unwrap_or(JsValue::UNDEFINED);
+    while let Ok(Some(value)) = chunks.next().await {
         seen = seen.saturating_add(Uint8Array::new(&value).length() as usize);
         if seen > limit {
-            let _ = reader.cancel();
+            let _ = chunks.0.cancel();
             return;
         }
     }
@@ -414,12 +368,28 @@ pub(super) struct Upload {
     pub sent: Option<Promise>,
 }
 
-/// Why an upload could not be prepared.
-pub(super) enum UploadError {
-    /// The client's answer: a refused or broken body.
-    Client(S3Error),
-    /// The runtime failed (an answer of 502).
-    Runtime(String),
+impl Upload {
+    /// No body at all.
+    pub(super) fn none() -> Self {
+        Upload {
+            body: None,
+            keep_alive: None,
+            sent: None,
+        }
+    }
+}
+
+/// A stream piped into a `FixedLengthStream` of its `length`, unchecked (a copy's source into
+/// its destination); why it could not be, as text.
+pub(super) async fn piped(
+    stream: web_sys::ReadableStream,
+    length: Option<u64>,
+) -> Result<Upload, String> {
+    let slot: Slot = Rc::default();
+    let kind = crate::gateway::ForwardBody::Stream;
+    prepare_upload(kind, Some(stream), length, &slot)
+        .await
+        .map_err(UploadError::into_message)
 }
 
 /// Turns the plan's body into what the backend gets: a `FixedLengthStream` of `length` fed from
@@ -433,13 +403,7 @@ pub(super) async fn prepare_upload(
 ) -> Result<Upload, UploadError> {
     use crate::gateway::ForwardBody;
     let check: Option<Box<dyn BodyCheck>> = match kind {
-        ForwardBody::Empty => {
-            return Ok(Upload {
-                body: None,
-                keep_alive: None,
-                sent: None,
-            })
-        }
+        ForwardBody::Empty => return Ok(Upload::none()),
         ForwardBody::Bytes(bytes) => {
             return Ok(Upload {
                 body: Some(js::to_uint8(&bytes).into()),
@@ -458,24 +422,17 @@ pub(super) async fn prepare_upload(
         // read, within a bound, and must verify to nothing before the backend gets its empty body.
         (Some(stream), Some(0)) if check.is_some() => {
             if let Some(check) = check {
-                verify_empty(check, stream).await?;
+                let read = read_limited(Some(stream), EMPTY_FRAMING_LIMIT).await;
+                check_empty_upload(check, read).map_err(UploadError::Client)?;
             }
-            return Ok(Upload {
-                body: None,
-                keep_alive: None,
-                sent: None,
-            });
+            return Ok(Upload::none());
         }
         (None, _) | (_, Some(0)) => {
             if let Some(mut check) = check {
                 // An empty body still has to match what was signed.
                 check.finish().map_err(UploadError::Client)?;
             }
-            return Ok(Upload {
-                body: None,
-                keep_alive: None,
-                sent: None,
-            });
+            return Ok(Upload::none());
         }
         (Some(_), None) => {
             return Err(UploadError::Runtime(
@@ -500,35 +457,4 @@ pub(super) async fn prepare_upload(
         keep_alive: Some(v),
         sent: Some(sent),
     })
-}
-
-/// Most bytes an upload of length 0 may send: the framing of an empty aws-chunked body (its final
-/// chunk and a trailer of at most [`crate::chunked::MAX_TRAILER`] bytes) fits well within it.
-const EMPTY_FRAMING_LIMIT: usize = 64 << 10;
-
-/// Reads the body of an upload whose length is 0 through `check`: it must release nothing and
-/// finish verified.
-async fn verify_empty(
-    mut check: Box<dyn BodyCheck>,
-    stream: web_sys::ReadableStream,
-) -> Result<(), UploadError> {
-    let bytes = match read_limited(Some(stream), EMPTY_FRAMING_LIMIT).await {
-        Ok(b) => b,
-        Err(ReadError::TooLarge) => {
-            return Err(UploadError::Client(S3Error::new(
-                ErrorCode::IncompleteBody,
-                format!("the body of an empty upload is over {EMPTY_FRAMING_LIMIT} bytes"),
-            )))
-        }
-        Err(ReadError::Broken(e)) => return Err(UploadError::Client(incomplete_body(&e))),
-    };
-    let pushed = check.push(bytes).map_err(UploadError::Client)?;
-    let rest = check.finish().map_err(UploadError::Client)?;
-    if pushed.into_iter().chain(rest).any(|b| !b.is_empty()) {
-        return Err(UploadError::Client(S3Error::new(
-            ErrorCode::IncompleteBody,
-            "the body is longer than its declared length of 0",
-        )));
-    }
-    Ok(())
 }

@@ -75,6 +75,33 @@ pub(super) fn to_uint8(bytes: &[u8]) -> Uint8Array {
     Uint8Array::from(bytes)
 }
 
+/// The JS request of a backend call (method, URL, headers), with `body`, aborted by `signal`.
+/// Redirects are not followed; the framing headers are the runtime's to set.
+pub(super) fn request(
+    (method, url, fields): (&http::Method, &str, &http::HeaderMap),
+    body: Option<&JsValue>,
+    signal: &web_sys::AbortSignal,
+) -> Result<web_sys::Request, JsValue> {
+    let headers = web_sys::Headers::new()?;
+    for (name, value) in fields {
+        if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
+            continue;
+        }
+        if let Ok(v) = value.to_str() {
+            headers.append(name.as_str(), v)?;
+        }
+    }
+    let init = web_sys::RequestInit::new();
+    init.set_method(method.as_str());
+    init.set_headers(&headers);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    if let Some(b) = body {
+        init.set_body(b);
+    }
+    init.set_signal(Some(signal));
+    web_sys::Request::new_with_str_and_init(url, &init)
+}
+
 /// A JS value as text, for logs.
 pub(super) fn describe(v: &JsValue) -> String {
     if let Some(e) = v.dyn_ref::<js_sys::Error>() {

@@ -30,8 +30,8 @@ use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
 use crate::executor::{
-    Answer, AnswerId, BodyRead, Caches, Call, CallBody, Move, Outcome, Read, Session, Step,
-    Transfer, Work, World,
+    backend_silent, content_length, Answer, AnswerId, BodyRead, Caches, Call, CallBody, Move,
+    Outcome, Read, Session, Step, Transfer, Work, World,
 };
 use crate::gateway::{
     add_server_timing, error_response, Forward, ForwardBody, ResponseMode, Timing,
@@ -202,14 +202,7 @@ async fn drive(
 ) -> Outcome {
     let mut outcome = loop {
         match session.step() {
-            Step::ReadBody { limit } => {
-                let read = match body::read_limited(body.take(), limit).await {
-                    Ok(bytes) => BodyRead::Read(bytes),
-                    Err(body::ReadError::TooLarge) => BodyRead::TooLarge,
-                    Err(body::ReadError::Broken(e)) => BodyRead::Broken(e),
-                };
-                session.body(read);
-            }
+            Step::ReadBody { limit } => session.body(body::read_limited(body.take(), limit).await),
             Step::ReadForm => body::read_form(&mut session, body.as_ref()).await,
             Step::Fetch(request) => session.fetched(body::fetch_small(request).await),
             Step::Wait(pause) => {
@@ -260,21 +253,7 @@ fn request_head(req: &web_sys::Request) -> Result<RequestHead, JsValue> {
         Some(i) => target[..i].to_string(),
         None => target,
     };
-    let mut headers = HeaderMap::new();
-    let iter = js_sys::try_iter(&req.headers())?
-        .ok_or_else(|| JsValue::from_str("headers are not iterable"))?;
-    for entry in iter {
-        let entry: js_sys::Array = entry?.dyn_into()?;
-        let (Some(name), Some(value)) = (entry.get(0).as_string(), entry.get(1).as_string()) else {
-            continue;
-        };
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            headers.append(n, v);
-        }
-    }
+    let headers = header_map(&req.headers())?;
     Ok(RequestHead {
         method,
         target,
@@ -291,41 +270,18 @@ async fn forward(
     timeout: Duration,
 ) -> Result<web_sys::Response, JsValue> {
     let slot: Slot = Rc::default();
-    let length = fwd
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let no_time = Timing {
-        plan,
-        backend: Duration::ZERO,
-    };
+    let length = content_length(&fwd.headers);
     let kind = std::mem::replace(&mut fwd.body, ForwardBody::Empty);
     let upload = match body::prepare_upload(kind, body, length, &slot).await {
         Ok(u) => u,
-        Err(body::UploadError::Client(err)) => return to_js_response(fwd.refused(&err), None),
-        Err(body::UploadError::Runtime(e)) => {
-            return to_js_response(fwd.backend_failed(&e, no_time), None)
-        }
+        Err(e) => return to_js_response(e.forward_answer(&fwd, plan), None),
     };
     let out_body = upload.body;
     let keep_alive = upload.keep_alive;
 
-    // The backend's clock starts once the request went out whole: a slow client's upload is
-    // not the backend's time.
-    let deadline = body::Deadline::new(timeout)?;
-    let request = js_request(
-        (&fwd.method, &fwd.url, &fwd.headers),
-        out_body.as_ref(),
-        Some(deadline.signal()),
-    )?;
-    match upload.sent {
-        Some(sent) => deadline.arm_after(sent),
-        None => deadline.arm(),
-    }
     let t0 = now_ms();
-    let result = JsFuture::from(js::global_fetch(&request)).await;
-    deadline.stop();
+    let head = (&fwd.method, fwd.url.as_str(), &fwd.headers);
+    let (result, deadline) = fetch_within(head, out_body.as_ref(), upload.sent, timeout).await?;
     let timing = Timing {
         plan,
         backend: since(t0),
@@ -370,44 +326,36 @@ async fn answer(
     let read = body::read_limited(resp.body(), limit).await;
     deadline.stop();
     let out = match read {
-        Ok(bytes) => fwd.buffered_response(status, &backend_headers, bytes, timing),
-        Err(_) if deadline.fired() => fwd.backend_timed_out(timeout, timing),
-        Err(body::ReadError::TooLarge) => {
+        BodyRead::Read(bytes) => fwd.buffered_response(status, &backend_headers, bytes, timing),
+        _ if deadline.fired() => fwd.backend_timed_out(timeout, timing),
+        BodyRead::TooLarge => {
             fwd.backend_failed("the backend's answer is too large to rewrite", timing)
         }
-        Err(body::ReadError::Broken(e)) => {
+        BodyRead::Broken(e) => {
             fwd.backend_failed(&format!("reading the backend response failed: {e}"), timing)
         }
     };
     to_js_response(out, None)
 }
 
-/// The JS request of a backend call (method, URL, headers), with `body`.
-fn js_request(
-    (method, url, fields): (&Method, &str, &HeaderMap),
+/// Sends a backend request under a deadline of `timeout`. The backend's clock starts once the
+/// request went out whole (`sent` settled, for a piped body): a slow client's upload is not the
+/// backend's time. The fetch's result, and the deadline (stopped; armed again to read an answer).
+async fn fetch_within(
+    head: (&Method, &str, &HeaderMap),
     body: Option<&JsValue>,
-    signal: Option<&web_sys::AbortSignal>,
-) -> Result<web_sys::Request, JsValue> {
-    let headers = web_sys::Headers::new()?;
-    for (name, value) in fields {
-        if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
-            continue;
-        }
-        if let Ok(v) = value.to_str() {
-            headers.append(name.as_str(), v)?;
-        }
+    sent: Option<Promise>,
+    timeout: Duration,
+) -> Result<(Result<JsValue, JsValue>, body::Deadline), JsValue> {
+    let deadline = body::Deadline::new(timeout)?;
+    let request = js::request(head, body, deadline.signal())?;
+    match sent {
+        Some(sent) => deadline.arm_after(sent),
+        None => deadline.arm(),
     }
-    let init = web_sys::RequestInit::new();
-    init.set_method(method.as_str());
-    init.set_headers(&headers);
-    init.set_redirect(web_sys::RequestRedirect::Manual);
-    if let Some(b) = body {
-        init.set_body(b);
-    }
-    if signal.is_some() {
-        init.set_signal(signal);
-    }
-    web_sys::Request::new_with_str_and_init(url, &init)
+    let result = JsFuture::from(js::global_fetch(&request)).await;
+    deadline.stop();
+    Ok((result, deadline))
 }
 
 /// A streamed copy or a gather: the core's [`Transfer`] names each call, this makes it and
@@ -431,16 +379,10 @@ async fn transfer(
             }
             Move::SendAll(calls) => {
                 cancel(held);
-                transfer.answered_all(send_all(calls, timeout).await?);
+                transfer.answered_all(send_all(calls, timeout).await);
             }
             Move::R2(r2) => {
-                let source = match r2.body {
-                    Some((id, _)) => piped(held, id),
-                    None => {
-                        cancel(held);
-                        None
-                    }
-                };
+                let source = piped(held, r2.body.map(|(id, _)| id));
                 let (answer, open) = r2::transfer_call(env, &r2, source).await;
                 kept = r2.keep.zip(open);
                 transfer.answered(answer);
@@ -456,25 +398,12 @@ async fn transfer(
 }
 
 /// Makes `calls` concurrently; their answers in the same order.
-async fn send_all(calls: Vec<Call>, timeout: Duration) -> Result<Vec<Answer>, JsValue> {
-    let slots: Rc<RefCell<Vec<Option<Answer>>>> =
-        Rc::new(RefCell::new(calls.iter().map(|_| None).collect()));
-    let promises = js_sys::Array::new();
-    for (i, call) in calls.into_iter().enumerate() {
-        let slots = slots.clone();
-        promises.push(&wasm_bindgen_futures::future_to_promise(async move {
-            let (answer, _) = send_call(call, None, timeout).await;
-            if let Some(slot) = slots.borrow_mut().get_mut(i) {
-                *slot = Some(answer);
-            }
-            Ok(JsValue::UNDEFINED)
-        }));
-    }
-    JsFuture::from(Promise::all(&promises)).await?;
-    let answers = slots.take().into_iter();
-    Ok(answers
-        .map(|a| a.unwrap_or_else(|| Answer::Failed("the request was not sent".to_string())))
-        .collect())
+async fn send_all(calls: Vec<Call>, timeout: Duration) -> Vec<Answer> {
+    let sends = calls.into_iter().map(|call| async move {
+        let (answer, _) = send_call(call, None, timeout).await;
+        answer
+    });
+    futures_util::future::join_all(sends).await
 }
 
 /// Cancels a kept answer body nothing pipes.
@@ -487,10 +416,10 @@ fn cancel(held: Option<(AnswerId, web_sys::ReadableStream)>) {
 /// The kept body if it is answer `id`'s (anything else is cancelled).
 fn piped(
     held: Option<(AnswerId, web_sys::ReadableStream)>,
-    id: AnswerId,
+    id: Option<AnswerId>,
 ) -> Option<web_sys::ReadableStream> {
     match held {
-        Some((kept, stream)) if kept == id => Some(stream),
+        Some((kept, stream)) if Some(kept) == id => Some(stream),
         other => {
             cancel(other);
             None
@@ -516,14 +445,12 @@ async fn send_call(
             (Some(JsValue::from(js::to_uint8(b))), None, None)
         }
         CallBody::AnswerBody(id) => {
-            let Some(source) = piped(held, *id) else {
+            let Some(source) = piped(held, Some(*id)) else {
                 return (Answer::Failed("no copy source is open".to_string()), None);
             };
-            let slot: Slot = Rc::default();
-            match body::prepare_upload(ForwardBody::Stream, Some(source), length, &slot).await {
+            match body::piped(source, length).await {
                 Ok(upload) => (upload.body, upload.keep_alive, upload.sent),
-                Err(body::UploadError::Client(e)) => return (Answer::Failed(e.message), None),
-                Err(body::UploadError::Runtime(e)) => return (Answer::Failed(e), None),
+                Err(e) => return (Answer::Failed(e), None),
             }
         }
     };
@@ -546,15 +473,13 @@ async fn send_call(
         Read::Whole { limit } => limit,
     };
     let answer = match body::read_limited(resp.body(), limit).await {
-        Ok(body) => Answer::Answer {
+        BodyRead::Read(body) => Answer::Answer {
             status,
             headers,
             body,
         },
-        Err(body::ReadError::TooLarge) => {
-            Answer::Failed("the backend's answer is too large".to_string())
-        }
-        Err(body::ReadError::Broken(e)) => Answer::Failed(e),
+        BodyRead::TooLarge => Answer::Failed("the backend's answer is too large".to_string()),
+        BodyRead::Broken(e) => Answer::Failed(e),
     };
     (answer, None)
 }
@@ -567,25 +492,13 @@ async fn send(
     timeout: Duration,
     sent: Option<Promise>,
 ) -> Result<web_sys::Response, String> {
-    let deadline = body::Deadline::new(timeout).map_err(|e| js::describe(&e))?;
-    let request = js_request(
-        (&call.method, &call.url, &call.headers),
-        body,
-        Some(deadline.signal()),
-    )
-    .map_err(|e| js::describe(&e))?;
-    match sent {
-        Some(sent) => deadline.arm_after(sent),
-        None => deadline.arm(),
-    }
-    let result = JsFuture::from(js::global_fetch(&request)).await;
-    deadline.stop();
+    let head = (&call.method, call.url.as_str(), &call.headers);
+    let (result, deadline) = fetch_within(head, body, sent, timeout)
+        .await
+        .map_err(|e| js::describe(&e))?;
     match result {
         Ok(resp) => resp.dyn_into().map_err(|e| js::describe(&e)),
-        Err(_) if deadline.fired() => Err(format!(
-            "the backend did not answer within {} seconds",
-            timeout.as_secs_f64()
-        )),
+        Err(_) if deadline.fired() => Err(backend_silent(timeout)),
         Err(e) => Err(js::describe(&e)),
     }
 }

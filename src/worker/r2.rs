@@ -10,7 +10,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
-use crate::executor::{Answer, R2Move};
+use crate::executor::{completion_blocked, copy_metadata, part_copy_length, Answer, R2Move};
 use crate::gateway::{
     Conditions, ForwardBody, HttpMetadata, R2Call, R2Listing, R2Object, R2Outcome, R2Plan, R2Range,
     R2Records,
@@ -70,8 +70,7 @@ pub(super) async fn execute(
     let upload = if needs_body {
         match body::prepare_upload(kind, client_body, plan.content_length, &slot).await {
             Ok(u) => Some(u),
-            Err(body::UploadError::Client(err)) => return to_js_response(plan.refused(&err), None),
-            Err(body::UploadError::Runtime(e)) => return to_js_response(plan.failed(&e), None),
+            Err(e) => return to_js_response(e.r2_answer(&plan), None),
         }
     } else {
         None
@@ -103,14 +102,8 @@ async fn keep_records(plan: &R2Plan, bucket: &JsValue, outcome: &R2Outcome) -> R
     match plan.records(outcome) {
         None => Ok(()),
         Some(R2Records::Put { key, custom }) => {
-            let opts = Object::new();
-            set(&opts, "customMetadata", &custom_js(&custom))?;
-            invoke(
-                bucket,
-                "put",
-                &[key.into(), JsValue::from_str(""), opts.into()],
-            )
-            .await?;
+            let opts = object(&[("customMetadata", Some(custom_js(&custom)))]);
+            invoke(bucket, "put", &[key.into(), JsValue::from_str(""), opts]).await?;
             Ok(())
         }
         Some(R2Records::Clean { keys, prefix }) => {
@@ -132,9 +125,8 @@ async fn clean(bucket: &JsValue, keys: &[String], prefix: &str) -> Result<(), Js
     invoke(bucket, "delete", &[list.into()]).await?;
     // At most 10,000 part records: 10 pages, and one to see that nothing is left.
     for _ in 0..=10 {
-        let opts = Object::new();
-        set(&opts, "prefix", &prefix.into())?;
-        let page = listing_from(&invoke(bucket, "list", &[opts.into()]).await?);
+        let opts = object(&[("prefix", Some(prefix.into()))]);
+        let page = listing_from(&invoke(bucket, "list", &[opts]).await?);
         if !page.objects.is_empty() {
             let list: Array = page.objects.iter().map(|o| JsValue::from(&o.key)).collect();
             invoke(bucket, "delete", &[list.into()]).await?;
@@ -156,15 +148,14 @@ async fn list_records(
     start_after: Option<&String>,
     limit: u32,
 ) -> Result<Outcome, JsValue> {
-    let opts = Object::new();
-    set(&opts, "prefix", &prefix.into())?;
-    set(&opts, "limit", &limit.into())?;
-    if let Some(s) = start_after {
-        set(&opts, "startAfter", &s.into())?;
-    }
     let include: Array = std::iter::once(JsValue::from_str("customMetadata")).collect();
-    set(&opts, "include", &include.into())?;
-    let listing = invoke(bucket, "list", &[opts.into()]).await?;
+    let opts = object(&[
+        ("prefix", Some(prefix.into())),
+        ("limit", Some(limit.into())),
+        ("startAfter", start_after.map(JsValue::from)),
+        ("include", Some(include.into())),
+    ]);
+    let listing = invoke(bucket, "list", &[opts]).await?;
     Ok((R2Outcome::Listing(listing_from(&listing)), None))
 }
 
@@ -199,7 +190,7 @@ async fn run(
             limit,
         } => {
             let upload = invoke(bucket, "head", &[upload_record.into()]).await?;
-            if upload.is_null() || upload.is_undefined() {
+            if upload.is_null_or_undefined() {
                 return Ok((R2Outcome::Missing, None));
             }
             list_records(bucket, parts_prefix, start_after.as_ref(), *limit).await
@@ -237,12 +228,11 @@ async fn object_call(call: &R2Call, bucket: &JsValue, upload: JsValue) -> Result
             range,
             conditions,
         } => {
-            let opts = Object::new();
-            set(&opts, "onlyIf", &only_if(conditions))?;
-            if let Some(r) = range {
-                set(&opts, "range", &range_js(*r))?;
-            }
-            let obj = invoke(bucket, "get", &[key.into(), opts.into()]).await?;
+            let opts = object(&[
+                ("onlyIf", Some(only_if(conditions))),
+                ("range", range.map(range_js)),
+            ]);
+            let obj = invoke(bucket, "get", &[key.into(), opts]).await?;
             Ok(object_outcome(&obj))
         }
         R2Call::Head { key, .. } => {
@@ -256,16 +246,14 @@ async fn object_call(call: &R2Call, bucket: &JsValue, upload: JsValue) -> Result
             md5,
             conditions,
         } => {
-            let opts = Object::new();
-            set(&opts, "httpMetadata", &http_js(http))?;
-            set(&opts, "customMetadata", &custom_js(custom))?;
-            if let Some(md5) = md5 {
-                set(&opts, "md5", &md5.into())?;
-            }
-            if *conditions != Conditions::default() {
-                set(&opts, "onlyIf", &only_if(conditions))?;
-            }
-            let obj = invoke(bucket, "put", &[key.into(), upload, opts.into()]).await?;
+            let conditional = *conditions != Conditions::default();
+            let opts = object(&[
+                ("httpMetadata", Some(http_js(http))),
+                ("customMetadata", Some(custom_js(custom))),
+                ("md5", md5.as_ref().map(JsValue::from)),
+                ("onlyIf", conditional.then(|| only_if(conditions))),
+            ]);
+            let obj = invoke(bucket, "put", &[key.into(), upload, opts]).await?;
             Ok(put_outcome(&obj))
         }
         R2Call::Delete { keys } => {
@@ -281,19 +269,14 @@ async fn object_call(call: &R2Call, bucket: &JsValue, upload: JsValue) -> Result
             limit,
             ..
         } => {
-            let opts = Object::new();
-            set(&opts, "prefix", &prefix.into())?;
-            set(&opts, "limit", &(*limit).into())?;
-            if let Some(d) = delimiter {
-                set(&opts, "delimiter", &d.into())?;
-            }
-            if let Some(c) = cursor {
-                set(&opts, "cursor", &c.into())?;
-            }
-            if let Some(s) = start_after {
-                set(&opts, "startAfter", &s.into())?;
-            }
-            let listing = invoke(bucket, "list", &[opts.into()]).await?;
+            let opts = object(&[
+                ("prefix", Some(prefix.into())),
+                ("limit", Some((*limit).into())),
+                ("delimiter", delimiter.as_ref().map(JsValue::from)),
+                ("cursor", cursor.as_ref().map(JsValue::from)),
+                ("startAfter", start_after.as_ref().map(JsValue::from)),
+            ]);
+            let listing = invoke(bucket, "list", &[opts]).await?;
             Ok((R2Outcome::Listing(listing_from(&listing)), None))
         }
         _ => Err(JsValue::from_str("not a call on objects")),
@@ -309,10 +292,8 @@ async fn multipart_call(
 ) -> Result<Outcome, JsValue> {
     match call {
         R2Call::CreateMultipart { key, http, custom } => {
-            let opts = Object::new();
-            set(&opts, "httpMetadata", &http_js(http))?;
-            set(&opts, "customMetadata", &custom_js(custom))?;
-            let up = invoke(bucket, "createMultipartUpload", &[key.into(), opts.into()]).await?;
+            let opts = metadata(http, custom);
+            let up = invoke(bucket, "createMultipartUpload", &[key.into(), opts]).await?;
             Ok((
                 R2Outcome::Upload {
                     upload_id: string(&up, "uploadId"),
@@ -343,22 +324,21 @@ async fn multipart_call(
         } => {
             if *conditions != Conditions::default() {
                 let existing = invoke(bucket, "head", &[key.into()]).await?;
-                if existing.is_null() || existing.is_undefined() {
-                    if !conditions.if_match.is_empty() {
-                        return Ok((R2Outcome::Missing, None));
-                    }
-                } else if !conditions.hold_for_write(&object_from(&existing)) {
-                    return Ok((R2Outcome::PreconditionFailed, None));
+                let existing = (!existing.is_null_or_undefined()).then(|| object_from(&existing));
+                if let Some(outcome) = completion_blocked(conditions, existing.as_ref()) {
+                    return Ok((outcome, None));
                 }
             }
             let up = resume(bucket, key, upload_id)?;
-            let list = Array::new();
-            for (n, etag) in parts {
-                let p = Object::new();
-                set(&p, "partNumber", &(*n).into())?;
-                set(&p, "etag", &etag.into())?;
-                list.push(&p);
-            }
+            let list: Array = parts
+                .iter()
+                .map(|(n, etag)| {
+                    object(&[
+                        ("partNumber", Some((*n).into())),
+                        ("etag", Some(etag.into())),
+                    ])
+                })
+                .collect();
             let obj = invoke(&up, "complete", &[list.into()]).await?;
             Ok((R2Outcome::Completed(object_from(&obj)), None))
         }
@@ -380,29 +360,21 @@ async fn upload_part_copy(
     range: Option<(u64, u64)>,
     conditions: &Conditions,
 ) -> Result<Outcome, JsValue> {
-    let opts = Object::new();
-    set(&opts, "onlyIf", &only_if(conditions))?;
-    if let Some((offset, length)) = range {
-        set(
-            &opts,
-            "range",
-            &range_js(R2Range::Bounded {
-                offset,
-                length: Some(length),
-            }),
-        )?;
-    }
-    let src = invoke(bucket, "get", &[source_key.into(), opts.into()]).await?;
+    let bounded = range.map(|(offset, length)| R2Range::Bounded {
+        offset,
+        length: Some(length),
+    });
+    let opts = object(&[
+        ("onlyIf", Some(only_if(conditions))),
+        ("range", bounded.map(range_js)),
+    ]);
+    let src = invoke(bucket, "get", &[source_key.into(), opts]).await?;
     let Some((meta, stream)) = source_body(&src) else {
         return Ok(missing_or_failed(&src));
     };
-    let length = match range {
-        Some((offset, length)) if offset.saturating_add(length) > meta.size => {
-            let _ = stream.cancel();
-            return Ok((R2Outcome::InvalidCopyRange { size: meta.size }, None));
-        }
-        Some((_, length)) => length,
-        None => meta.size,
+    let Some(length) = part_copy_length(range, meta.size) else {
+        let _ = stream.cancel();
+        return Ok((R2Outcome::InvalidCopyRange { size: meta.size }, None));
     };
     let (body, upload) = copy_body(Some(stream), length).await?;
     let up = resume(bucket, key, upload_id)?;
@@ -419,7 +391,7 @@ async fn upload_part_copy(
 
 /// A copy source's metadata and body; None when it is missing or came without a body.
 fn source_body(src: &JsValue) -> Option<(R2Object, web_sys::ReadableStream)> {
-    if src.is_null() || src.is_undefined() {
+    if src.is_null_or_undefined() {
         return None;
     }
     Some((object_from(src), body_of(src)?))
@@ -427,7 +399,7 @@ fn source_body(src: &JsValue) -> Option<(R2Object, web_sys::ReadableStream)> {
 
 /// Why [`source_body`] found nothing: no source (`Missing`) or a failed condition.
 fn missing_or_failed(src: &JsValue) -> Outcome {
-    if src.is_null() || src.is_undefined() {
+    if src.is_null_or_undefined() {
         (R2Outcome::Missing, None)
     } else {
         (R2Outcome::PreconditionFailed, None)
@@ -439,12 +411,11 @@ async fn copy_body(
     stream: Option<web_sys::ReadableStream>,
     length: u64,
 ) -> Result<(JsValue, body::Upload), JsValue> {
-    let slot: Slot = Rc::default();
-    let upload = match body::prepare_upload(ForwardBody::Stream, stream, Some(length), &slot).await
-    {
-        Ok(u) => u,
-        Err(body::UploadError::Client(e)) => return Err(JsValue::from_str(&e.message)),
-        Err(body::UploadError::Runtime(e)) => return Err(JsValue::from_str(&e)),
+    let upload = match stream {
+        Some(stream) => body::piped(stream, Some(length))
+            .await
+            .map_err(|e| JsValue::from_str(&e))?,
+        None => body::Upload::none(),
     };
     let body = upload.body.clone().unwrap_or_else(|| JsValue::from_str(""));
     Ok((body, upload))
@@ -458,21 +429,15 @@ async fn copy(
     replace: Option<&(HttpMetadata, Vec<(String, String)>)>,
     conditions: &Conditions,
 ) -> Result<Outcome, JsValue> {
-    let opts = Object::new();
-    set(&opts, "onlyIf", &only_if(conditions))?;
-    let src = invoke(bucket, "get", &[source_key.into(), opts.into()]).await?;
+    let opts = object(&[("onlyIf", Some(only_if(conditions)))]);
+    let src = invoke(bucket, "get", &[source_key.into(), opts]).await?;
     let Some((meta, stream)) = source_body(&src) else {
         return Ok(missing_or_failed(&src));
     };
-    let (http, custom) = match replace {
-        Some((h, c)) => (h.clone(), c.clone()),
-        None => (meta.http.clone(), meta.custom.clone()),
-    };
+    let (http, custom) = copy_metadata(replace, &meta);
     let (body, upload) = copy_body(Some(stream), meta.size).await?;
-    let put_opts = Object::new();
-    set(&put_opts, "httpMetadata", &http_js(&http))?;
-    set(&put_opts, "customMetadata", &custom_js(&custom))?;
-    let obj = invoke(bucket, "put", &[key.into(), body, put_opts.into()]).await?;
+    let put_opts = metadata(&http, &custom);
+    let obj = invoke(bucket, "put", &[key.into(), body, put_opts]).await?;
     drop(upload);
     Ok(put_outcome(&obj))
 }
@@ -493,12 +458,33 @@ async fn invoke(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsVa
     }
 }
 
-fn set(target: &Object, name: &str, value: &JsValue) -> Result<(), JsValue> {
-    Reflect::set(target, &name.into(), value).map(|_| ())
+/// A plain JS object of the fields that have a value.
+fn object(fields: &[(&str, Option<JsValue>)]) -> JsValue {
+    let o = Object::new();
+    for (name, value) in fields {
+        if let Some(v) = value {
+            // Setting a field of a fresh plain object cannot fail.
+            let _ = Reflect::set(&o, &JsValue::from_str(name), v);
+        }
+    }
+    o.into()
+}
+
+/// `obj[name]`; `undefined` when it cannot be read.
+fn field(obj: &JsValue, name: &str) -> JsValue {
+    Reflect::get(obj, &name.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// The options of a write: `{ httpMetadata, customMetadata }`.
+fn metadata(http: &HttpMetadata, custom: &[(String, String)]) -> JsValue {
+    object(&[
+        ("httpMetadata", Some(http_js(http))),
+        ("customMetadata", Some(custom_js(custom))),
+    ])
 }
 
 fn object_outcome(obj: &JsValue) -> Outcome {
-    if obj.is_null() || obj.is_undefined() {
+    if obj.is_null_or_undefined() {
         return (R2Outcome::Missing, None);
     }
     let stream = body_of(obj);
@@ -512,7 +498,7 @@ fn object_outcome(obj: &JsValue) -> Outcome {
 }
 
 fn put_outcome(obj: &JsValue) -> Outcome {
-    if obj.is_null() || obj.is_undefined() {
+    if obj.is_null_or_undefined() {
         (R2Outcome::PreconditionFailed, None)
     } else {
         (R2Outcome::Put(object_from(obj)), None)
@@ -520,23 +506,11 @@ fn put_outcome(obj: &JsValue) -> Outcome {
 }
 
 fn body_of(obj: &JsValue) -> Option<web_sys::ReadableStream> {
-    Reflect::get(obj, &"body".into())
-        .ok()?
-        .dyn_into::<web_sys::ReadableStream>()
-        .ok()
+    field(obj, "body").dyn_into().ok()
 }
 
 fn string(obj: &JsValue, name: &str) -> String {
-    Reflect::get(obj, &name.into())
-        .ok()
-        .and_then(|v| v.as_string())
-        .unwrap_or_default()
-}
-
-fn opt_string(obj: &JsValue, name: &str) -> Option<String> {
-    Reflect::get(obj, &name.into())
-        .ok()
-        .and_then(|v| v.as_string())
+    field(obj, name).as_string().unwrap_or_default()
 }
 
 fn date_ms(v: &JsValue) -> Option<i64> {
@@ -547,24 +521,16 @@ fn date_ms(v: &JsValue) -> Option<i64> {
 }
 
 fn object_from(obj: &JsValue) -> R2Object {
-    let size = Reflect::get(obj, &"size".into())
-        .ok()
-        .and_then(|v| v.as_f64())
-        .unwrap_or(0.0);
-    let http = Reflect::get(obj, &"httpMetadata".into()).unwrap_or(JsValue::UNDEFINED);
-    let custom = Reflect::get(obj, &"customMetadata".into()).unwrap_or(JsValue::UNDEFINED);
+    let size = field(obj, "size").as_f64().unwrap_or(0.0);
     R2Object {
         key: string(obj, "key"),
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // sizes are integers
         size: size.max(0.0) as u64,
         etag: string(obj, "etag"),
         http_etag: string(obj, "httpEtag"),
-        uploaded_ms: Reflect::get(obj, &"uploaded".into())
-            .ok()
-            .and_then(|d| date_ms(&d))
-            .unwrap_or(0),
-        http: http_from(&http),
-        custom: custom_from(&custom),
+        uploaded_ms: date_ms(&field(obj, "uploaded")).unwrap_or(0),
+        http: http_from(&field(obj, "httpMetadata")),
+        custom: custom_from(&field(obj, "customMetadata")),
         range: None,
     }
 }
@@ -574,14 +540,12 @@ fn http_from(h: &JsValue) -> HttpMetadata {
         return HttpMetadata::default();
     }
     HttpMetadata {
-        content_type: opt_string(h, "contentType"),
-        content_language: opt_string(h, "contentLanguage"),
-        content_disposition: opt_string(h, "contentDisposition"),
-        content_encoding: opt_string(h, "contentEncoding"),
-        cache_control: opt_string(h, "cacheControl"),
-        expires: Reflect::get(h, &"cacheExpiry".into())
-            .ok()
-            .and_then(|d| date_ms(&d)),
+        content_type: field(h, "contentType").as_string(),
+        content_language: field(h, "contentLanguage").as_string(),
+        content_disposition: field(h, "contentDisposition").as_string(),
+        content_encoding: field(h, "contentEncoding").as_string(),
+        cache_control: field(h, "cacheControl").as_string(),
+        expires: date_ms(&field(h, "cacheExpiry")),
     }
 }
 
@@ -599,43 +563,33 @@ fn custom_from(c: &JsValue) -> Vec<(String, String)> {
 }
 
 fn listing_from(l: &JsValue) -> R2Listing {
-    let objects = Reflect::get(l, &"objects".into())
-        .ok()
-        .and_then(|v| v.dyn_into::<Array>().ok())
-        .map(|a| a.iter().map(|o| object_from(&o)).collect())
-        .unwrap_or_default();
-    let delimited_prefixes = Reflect::get(l, &"delimitedPrefixes".into())
-        .ok()
-        .and_then(|v| v.dyn_into::<Array>().ok())
-        .map(|a| a.iter().filter_map(|p| p.as_string()).collect())
-        .unwrap_or_default();
-    let truncated = Reflect::get(l, &"truncated".into())
-        .ok()
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false);
+    let array = |name| {
+        field(l, name)
+            .dyn_into::<Array>()
+            .unwrap_or_else(|_| Array::new())
+    };
+    let truncated = field(l, "truncated").as_bool().unwrap_or(false);
     R2Listing {
-        objects,
-        delimited_prefixes,
+        objects: array("objects").iter().map(|o| object_from(&o)).collect(),
+        delimited_prefixes: array("delimitedPrefixes")
+            .iter()
+            .filter_map(|p| p.as_string())
+            .collect(),
         truncated,
-        cursor: opt_string(l, "cursor").filter(|_| truncated),
+        cursor: field(l, "cursor").as_string().filter(|_| truncated),
     }
 }
 
 #[allow(clippy::cast_precision_loss)] // offsets past 2^53 fail at R2 as unsatisfiable anyway
 fn range_js(r: R2Range) -> JsValue {
-    let o = Object::new();
+    let number = |n: u64| JsValue::from(n as f64);
     match r {
-        R2Range::Bounded { offset, length } => {
-            let _ = set(&o, "offset", &(offset as f64).into());
-            if let Some(len) = length {
-                let _ = set(&o, "length", &(len as f64).into());
-            }
-        }
-        R2Range::Suffix(n) => {
-            let _ = set(&o, "suffix", &(n as f64).into());
-        }
+        R2Range::Bounded { offset, length } => object(&[
+            ("offset", Some(number(offset))),
+            ("length", length.map(number)),
+        ]),
+        R2Range::Suffix(n) => object(&[("suffix", Some(number(n)))]),
     }
-    o.into()
 }
 
 #[allow(clippy::cast_precision_loss)] // millisecond timestamps fit a double exactly
@@ -651,47 +605,32 @@ fn etags(list: &[String]) -> JsValue {
 }
 
 fn only_if(c: &Conditions) -> JsValue {
-    let o = Object::new();
-    if !c.if_match.is_empty() {
-        let _ = set(&o, "etagMatches", &etags(&c.if_match));
-    }
-    if !c.if_none_match.is_empty() {
-        let _ = set(&o, "etagDoesNotMatch", &etags(&c.if_none_match));
-    }
-    if let Some(t) = c.if_modified_since {
-        let _ = set(&o, "uploadedAfter", &date(t));
-    }
-    if let Some(t) = c.if_unmodified_since {
-        let _ = set(&o, "uploadedBefore", &date(t));
-    }
-    let _ = set(&o, "secondsGranularity", &true.into());
-    o.into()
+    let any = |list: &[String]| (!list.is_empty()).then(|| etags(list));
+    object(&[
+        ("etagMatches", any(&c.if_match)),
+        ("etagDoesNotMatch", any(&c.if_none_match)),
+        ("uploadedAfter", c.if_modified_since.map(date)),
+        ("uploadedBefore", c.if_unmodified_since.map(date)),
+        ("secondsGranularity", Some(true.into())),
+    ])
 }
 
 fn http_js(h: &HttpMetadata) -> JsValue {
-    let o = Object::new();
-    let fields = [
-        ("contentType", &h.content_type),
-        ("contentLanguage", &h.content_language),
-        ("contentDisposition", &h.content_disposition),
-        ("contentEncoding", &h.content_encoding),
-        ("cacheControl", &h.cache_control),
-    ];
-    for (name, value) in fields {
-        if let Some(v) = value {
-            let _ = set(&o, name, &v.into());
-        }
-    }
-    if let Some(t) = h.expires {
-        let _ = set(&o, "cacheExpiry", &date(t));
-    }
-    o.into()
+    let text = |v: &Option<String>| v.as_deref().map(JsValue::from);
+    object(&[
+        ("contentType", text(&h.content_type)),
+        ("contentLanguage", text(&h.content_language)),
+        ("contentDisposition", text(&h.content_disposition)),
+        ("contentEncoding", text(&h.content_encoding)),
+        ("cacheControl", text(&h.cache_control)),
+        ("cacheExpiry", h.expires.map(date)),
+    ])
 }
 
 fn custom_js(c: &[(String, String)]) -> JsValue {
-    let o = Object::new();
-    for (k, v) in c {
-        let _ = set(&o, k, &v.into());
-    }
-    o.into()
+    let fields: Vec<(&str, Option<JsValue>)> = c
+        .iter()
+        .map(|(k, v)| (k.as_str(), Some(v.into())))
+        .collect();
+    object(&fields)
 }

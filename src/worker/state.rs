@@ -119,18 +119,14 @@ async fn refresh(isolate: &Isolate, env: &Env) -> Result<Arc<Gateway>, S3Error> 
             ..
         } => {
             let problems = problems.join("; ");
-            match isolate.current() {
-                Some(g) => {
-                    log::error!(
-                        "config refresh failed, still serving the last good config: {problems}"
-                    );
-                    Ok(g)
-                }
-                None => {
-                    log::error!("no usable config: {problems}");
-                    isolate.gateway()
-                }
+            if isolate.current().is_some() {
+                log::error!(
+                    "config refresh failed, still serving the last good config: {problems}"
+                );
+            } else {
+                log::error!("no usable config: {problems}");
             }
+            isolate.gateway()
         }
         Loaded::Broken { .. } | Loaded::Unchanged | Loaded::Held => isolate.gateway(),
     }
