@@ -19,12 +19,11 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use multistore::executor::{declares_body, incomplete_body, no_answer_within, panicked};
 use multistore::executor::{
     Answer, AnswerId, BodyRead, Caches, Call, CallBody, FetchError, Fetched, Isolate, Move,
-    Outcome, Read, Refresh, Session, SmallRequest, Step, Transfer, Work, World,
+    Outcome, Read, Refresh, Session, SmallRequest, Step, Transfer, UploadError, Work, World,
 };
 use multistore::gateway::{
     add_server_timing, error_response, Forward, ForwardBody, ResponseMode, Timing,
 };
-use multistore::s3::S3Error;
 use multistore::time::Timestamp;
 use multistore::{RequestContext, RequestHead};
 
@@ -194,10 +193,6 @@ impl Proxy {
     ) -> Response<ProxyBody> {
         let refused: Slot = Arc::default();
         let streamed = !matches!(fwd.body, ForwardBody::Empty | ForwardBody::Bytes(_));
-        let no_time = Timing {
-            plan,
-            backend: Duration::ZERO,
-        };
         let kind = std::mem::replace(&mut fwd.body, ForwardBody::Empty);
         let request = match upload_body(kind, body, &refused).await {
             Ok(out) => {
@@ -209,8 +204,7 @@ impl Proxy {
         };
         let request = match request {
             Ok(r) => r,
-            Err(UploadError::Client(err)) => return full(fwd.refused(&err)),
-            Err(UploadError::Runtime(e)) => return full(fwd.backend_failed(&e, no_time)),
+            Err(e) => return full(e.forward_answer(&fwd, plan)),
         };
         let t0 = Instant::now();
         let result = self.send(request, streamed).await;
@@ -277,14 +271,6 @@ impl Proxy {
             }
         }
     }
-}
-
-/// Why a forwarded request's body cannot go out.
-enum UploadError {
-    /// The client's answer: a refused or broken body.
-    Client(S3Error),
-    /// The runtime failed (an answer of 502).
-    Runtime(String),
 }
 
 /// What the backend gets as the body of `kind`: bytes, or the client's body (through the core's

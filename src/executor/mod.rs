@@ -35,7 +35,5 @@ pub use options::{FromEnv, Options, VARS};
 pub use session::{incomplete_body, BodyRead, Outcome, Session, Step, DRAIN_LIMIT};
 pub use startup::{check_report, load_config_files, Startup};
 pub use transfer::{Answer, AnswerId, Call, CallBody, Move, R2Move, Read, Transfer, Work};
-pub use uploads::{
-    backend_silent, check_empty_upload, content_length, UploadError, EMPTY_FRAMING_LIMIT,
-};
+pub use uploads::{check_empty_upload, content_length, UploadError, EMPTY_FRAMING_LIMIT};
 pub use watch::{since_epoch, ConfigFiles, Disk, Found, Stamp, Watch, SETTLE};

@@ -88,13 +88,7 @@ pub struct Call {
 impl Call {
     /// The request's `content-length`, when it has a valid one.
     pub fn content_length(&self) -> Option<u64> {
-        self.headers
-            .get(http::header::CONTENT_LENGTH)?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
+        super::uploads::content_length(&self.headers)
     }
 }
 

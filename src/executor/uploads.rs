@@ -91,13 +91,5 @@ pub fn check_empty_upload(mut check: Box<dyn BodyCheck>, read: BodyRead) -> Resu
     Ok(())
 }
 
-/// Why a backend call failed when the backend did not answer within `timeout`.
-pub fn backend_silent(timeout: Duration) -> String {
-    format!(
-        "the backend did not answer within {} seconds",
-        timeout.as_secs_f64()
-    )
-}
-
 #[cfg(test)]
 mod tests;

@@ -30,8 +30,8 @@ use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
 use crate::executor::{
-    backend_silent, content_length, Answer, AnswerId, BodyRead, Caches, Call, CallBody, Move,
-    Outcome, Read, Session, Step, Transfer, Work, World,
+    content_length, no_answer_within, panicked, Answer, AnswerId, BodyRead, Caches, Call, CallBody,
+    Move, Outcome, Read, Session, Step, Transfer, Work, World,
 };
 use crate::gateway::{
     add_server_timing, error_response, Forward, ForwardBody, ResponseMode, Timing,
@@ -122,8 +122,7 @@ fn answer_in_flight_after_panic() {
             "request {}: the gateway panicked; answering 500",
             p.request_id
         )));
-        let err = S3Error::internal("the gateway failed while handling this request");
-        let resp = to_js_response(error_response(&p.method, &err, &p.request_id), None);
+        let resp = to_js_response(panicked(&p.method, &p.request_id), None);
         if let Ok(resp) = resp {
             let _ = p.resolve.call1(&JsValue::NULL, &resp);
         }
@@ -498,7 +497,7 @@ async fn send(
         .map_err(|e| js::describe(&e))?;
     match result {
         Ok(resp) => resp.dyn_into().map_err(|e| js::describe(&e)),
-        Err(_) if deadline.fired() => Err(backend_silent(timeout)),
+        Err(_) if deadline.fired() => Err(no_answer_within(timeout)),
         Err(e) => Err(js::describe(&e)),
     }
 }

@@ -63,11 +63,11 @@ fn an_empty_upload_that_broke_off_is_incomplete() {
 #[test]
 fn a_silent_backend_is_described_with_its_timeout_in_seconds() {
     assert_eq!(
-        backend_silent(Duration::from_secs(30)),
+        crate::executor::no_answer_within(Duration::from_secs(30)),
         "the backend did not answer within 30 seconds"
     );
     assert_eq!(
-        backend_silent(Duration::from_millis(1500)),
+        crate::executor::no_answer_within(Duration::from_millis(1500)),
         "the backend did not answer within 1.5 seconds"
     );
 }
