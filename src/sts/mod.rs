@@ -581,15 +581,7 @@ impl AssumedRole {
     /// The `AssumeRoleWithWebIdentityResponse` document boto3 and aws-cli parse.
     pub(crate) fn to_xml(&self, request_id: &str) -> String {
         let mut out = String::with_capacity(1024 + self.credentials.session_token.len());
-        let el = |out: &mut String, name: &str, value: &str| {
-            out.push('<');
-            out.push_str(name);
-            out.push('>');
-            push_escaped(out, value);
-            out.push_str("</");
-            out.push_str(name);
-            out.push('>');
-        };
+        let el = crate::s3::xml::push_leaf;
         out.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
         out.push_str(r#"<AssumeRoleWithWebIdentityResponse xmlns=""#);
         out.push_str(STS_NAMESPACE);

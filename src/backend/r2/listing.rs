@@ -11,7 +11,7 @@ use super::{is_reserved, R2Call, R2Listing, R2Object, Render, MAX_KEYS, RESERVED
 use crate::s3::error::push_escaped;
 use crate::s3::params::int_param;
 use crate::s3::request::{Operation, S3Request};
-use crate::s3::xml::{self, url_encode_key, S3_NS};
+use crate::s3::xml::{self, push_leaf as leaf, url_encode_key, S3_NS};
 use crate::s3::S3Error;
 
 /// The R2 `list` call of a ListObjects(V2) request; None when `max-keys=0`.
@@ -323,15 +323,4 @@ impl<'l> Page<'l> {
             out.push_str("</CommonPrefixes>");
         }
     }
-}
-
-/// `<name>value</name>`, the value escaped.
-fn leaf(out: &mut String, name: &str, value: &str) {
-    out.push('<');
-    out.push_str(name);
-    out.push('>');
-    push_escaped(out, value);
-    out.push_str("</");
-    out.push_str(name);
-    out.push('>');
 }

@@ -22,11 +22,10 @@ use http::StatusCode;
 
 use super::wire::{iso8601_ms, xml_response};
 use super::{R2Listing, R2Object};
-use crate::s3::error::push_escaped;
 use crate::s3::params::int_param;
 use crate::s3::request::S3Request;
 use crate::s3::xml::MAX_PARTS;
-use crate::s3::xml::{url_encode_key, S3_NS};
+use crate::s3::xml::{push_leaf as leaf, url_encode_key, S3_NS};
 use crate::s3::S3Error;
 
 /// The reserved prefix (inside the backend prefix) where the gateway keeps its records.
@@ -420,14 +419,4 @@ fn push_uploads(out: &mut String, entries: &[Entry<'_>], enc: &dyn Fn(&str) -> S
             out.push_str("</CommonPrefixes>");
         }
     }
-}
-
-fn leaf(out: &mut String, name: &str, value: &str) {
-    out.push('<');
-    out.push_str(name);
-    out.push('>');
-    push_escaped(out, value);
-    out.push_str("</");
-    out.push_str(name);
-    out.push('>');
 }
